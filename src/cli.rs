@@ -1,0 +1,175 @@
+//! The command line, as clap definitions and nothing else. Turning these raw flags into
+//! validated settings is [`crate::config`]'s job.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  First look, against the built-in simulator (nothing real is touched):
+    mfa-enroll run samples/enroll.csv --sandbox
+
+  Pre-check a file before a migration (no network at all), then ask PingOne what would happen:
+    mfa-enroll run users.csv --dry-run --out precheck
+    mfa-enroll run users.csv --dry-run --online --out plan
+
+  Migration (credentials from the environment, connection and limits from mfa-enroll.toml):
+    export PINGONE_CLIENT_SECRET=...
+    mfa-enroll run users.csv --config mfa-enroll.toml --out migration-2026-11
+
+  Nightly job (JSON logs for the scheduler; a dated --out so no run overwrites another):
+    mfa-enroll run /data/new-hires.csv --log-format json --out /var/lib/mfa/$(date +%F)
+
+  Continue a run that was interrupted, or retry only what failed:
+    mfa-enroll run users.csv --out migration-2026-11 --resume
+    mfa-enroll run migration-2026-11/errors.csv --out retry-1
+
+Exit codes: 0 every row created or skipped; 1 some rows invalid or failed; 2 nothing was sent
+(usage, config, input, or an --out that would be overwritten); 3 stopped early, resume it.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mfa-enroll",
+    version,
+    about = "Enroll a whole user base in PingOne MFA in one run",
+    long_about = "Reads a CSV of users and MFA device specs (SMS, VOICE, EMAIL, WHATSAPP), validates \
+every row, creates the devices in PingOne under a rate limit, and writes results.csv, errors.csv \
+and summary.json.",
+    after_help = RUN_EXAMPLES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a CSV and create its devices in PingOne (or rehearse it)
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+    /// Start a standing PingOne simulator on loopback, for rehearsals
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The enrollment CSV
+    pub input: PathBuf,
+
+    /// Config file [default: mfa-enroll.toml when it exists]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Directory for results.csv, errors.csv and summary.json
+    #[arg(long, value_name = "DIR", default_value = "enroll-out")]
+    pub out: PathBuf,
+
+    /// Validate and report without creating anything (offline unless --online)
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// With --dry-run: also resolve users and read their devices (GET requests only)
+    #[arg(long, requires = "dry_run")]
+    pub online: bool,
+
+    /// Continue the run whose results.csv is in --out
+    #[arg(long)]
+    pub resume: bool,
+
+    /// Requests per second, every request counted (overrides [limits] rate)
+    #[arg(long, value_name = "N")]
+    pub rate: Option<u32>,
+
+    /// Requests in flight at once (overrides [limits] concurrency)
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Retries per request after the first attempt (overrides [limits] max_retries)
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<usize>,
+
+    /// What to do with a device the user already has (overrides [enroll] on_existing)
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub on_existing: Option<OnExistingArg>,
+
+    /// Field delimiter of the input, one ASCII character; \t for tab
+    #[arg(long, value_name = "C")]
+    pub delimiter: Option<String>,
+
+    /// Run against a PingOne simulator inside this process; nothing real is touched
+    #[arg(long)]
+    pub sandbox: bool,
+
+    /// Allow creating ACTIVATION_REQUIRED devices, which make PingOne message each user
+    #[arg(long)]
+    pub allow_messages: bool,
+
+    /// Log format on stderr
+    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Only warnings and errors; no progress bar
+    #[arg(long, short, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Debug logging
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnExistingArg {
+    Skip,
+    Create,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on (loopback unless you mean otherwise)
+    #[arg(long, default_value = "127.0.0.1:8642", value_name = "ADDR")]
+    pub listen: SocketAddr,
+
+    /// Requests per second before answering 429 (0: no limit)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub rate: u32,
+
+    /// Added latency per request, in milliseconds
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub latency_ms: u64,
+
+    /// Share of device and user requests answered 5xx before any effect (0.0 to 1.0)
+    #[arg(long, default_value_t = 0.0, value_name = "F")]
+    pub fail_rate: f64,
+
+    /// Share of device creations that take effect but then answer 500 or drop the connection
+    #[arg(long, default_value_t = 0.0, value_name = "F")]
+    pub ambiguous_rate: f64,
+
+    /// Lifetime of issued access tokens, in seconds
+    #[arg(long, default_value_t = 3600, value_name = "S")]
+    pub token_ttl: u64,
+
+    /// CSV with user_id,username columns; only these users exist
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+
+    /// Device authentication policy IDs that exist, comma-separated [default: every UUID]
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub policies: Option<Vec<String>>,
+
+    /// MFA settings pairing.maxAllowedDevices
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub max_devices: u32,
+
+    /// Issue tokens that lack the Identity Data Admin role (every API call answers 403)
+    #[arg(long)]
+    pub no_role: bool,
+}

@@ -1,0 +1,749 @@
+//! Config file + environment + flags -> one validated [`Settings`] value.
+//!
+//! Precedence: flags override the file; environment variables fill only what neither set.
+//! Every key is checked before anything is sent, and an error names the key and the fix.
+//! The client secret is read from `PINGONE_CLIENT_SECRET` only, and lives in [`Secret`], whose
+//! `Debug` and `Display` never show it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::Url;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::cli::{LogFormat, OnExistingArg, RunArgs};
+use crate::model::{DeviceStatus, OnExisting};
+
+pub const ENV_ENVIRONMENT_ID: &str = "PINGONE_ENVIRONMENT_ID";
+pub const ENV_CLIENT_ID: &str = "PINGONE_CLIENT_ID";
+pub const ENV_CLIENT_SECRET: &str = "PINGONE_CLIENT_SECRET";
+const DEFAULT_CONFIG_FILE: &str = "mfa-enroll.toml";
+
+/// A credential that must never be printed. Only [`Secret::expose`] reveals it, at the one
+/// place that puts it on the wire.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {key}: {problem}")]
+pub struct ConfigError {
+    /// The config file's path, "environment" or "command line".
+    pub origin: String,
+    /// The key as the user writes it, e.g. `[limits] rate` or `--delimiter`.
+    pub key: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(origin: impl Into<String>, key: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            origin: origin.into(),
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Region {
+    NA,
+    EU,
+    CA,
+    AU,
+    SG,
+    AP,
+}
+
+impl Region {
+    fn top_level_domain(self) -> &'static str {
+        match self {
+            Self::NA => "com",
+            Self::EU => "eu",
+            Self::CA => "ca",
+            Self::AU => "com.au",
+            Self::SG => "sg",
+            Self::AP => "asia",
+        }
+    }
+    pub fn api_url(self) -> String {
+        format!("https://api.pingone.{}/v1", self.top_level_domain())
+    }
+    pub fn auth_url(self) -> String {
+        format!("https://auth.pingone.{}", self.top_level_domain())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenAuthMethod {
+    /// `CLIENT_SECRET_BASIC`: HTTP Basic authentication.
+    Basic,
+    /// `CLIENT_SECRET_POST`: client_id and client_secret in the form body.
+    Post,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    pingone: FilePingOne,
+    #[serde(default)]
+    enroll: FileEnroll,
+    #[serde(default)]
+    limits: FileLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePingOne {
+    environment_id: Option<String>,
+    region: Option<String>,
+    client_id: Option<String>,
+    token_auth_method: Option<String>,
+    api_url: Option<String>,
+    auth_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEnroll {
+    policy_id: Option<String>,
+    status: Option<String>,
+    on_existing: Option<String>,
+    default_country: Option<String>,
+    allow_messages: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    rate: Option<i64>,
+    concurrency: Option<i64>,
+    max_retries: Option<i64>,
+    timeout_s: Option<i64>,
+    backoff_initial_ms: Option<i64>,
+    backoff_max_s: Option<i64>,
+    stop_after_failures: Option<i64>,
+}
+
+/// Where to reach PingOne and as whom.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub api_url: Url,
+    pub auth_url: Url,
+    pub environment_id: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub token_auth_method: TokenAuthMethod,
+}
+
+impl Connection {
+    /// `{auth_url}/{environment_id}/as/token`
+    pub fn token_url(&self) -> String {
+        format!(
+            "{}/{}/as/token",
+            self.auth_url.as_str().trim_end_matches('/'),
+            self.environment_id
+        )
+    }
+    /// `{api_url}/environments/{environment_id}`
+    pub fn environment_url(&self) -> String {
+        format!(
+            "{}/environments/{}",
+            self.api_url.as_str().trim_end_matches('/'),
+            self.environment_id
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EnrollSettings {
+    pub policy_id: Option<Uuid>,
+    pub status: Option<DeviceStatus>,
+    pub on_existing: OnExisting,
+    pub default_country: Option<phonenumber::country::Id>,
+    pub allow_messages: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub rate: u32,
+    pub concurrency: usize,
+    pub max_retries: usize,
+    pub timeout: Duration,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// Stop the run (exit 3) when this many requests in a row failed for the same
+    /// server-side reason, so a resume can pick up later instead of burning through the file.
+    pub stop_after_failures: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            rate: 50,
+            concurrency: 8,
+            max_retries: 5,
+            timeout: Duration::from_secs(30),
+            backoff_initial: Duration::from_millis(1000),
+            backoff_max: Duration::from_secs(30),
+            stop_after_failures: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    Live,
+    DryRunOffline,
+    DryRunOnline,
+}
+
+impl RunMode {
+    pub fn sends_requests(self) -> bool {
+        !matches!(self, Self::DryRunOffline)
+    }
+}
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub input: PathBuf,
+    pub out_dir: PathBuf,
+    pub mode: RunMode,
+    pub resume: bool,
+    pub use_sandbox: bool,
+    /// `None` for offline dry runs, and for `--sandbox` until the simulator is up.
+    pub connection: Option<Connection>,
+    pub enroll: EnrollSettings,
+    pub limits: Limits,
+    pub delimiter: u8,
+    pub log_format: LogFormat,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+/// Reads an environment variable; a seam so tests need not touch the process environment.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Settings {
+    pub fn load(args: &RunArgs, env: EnvLookup<'_>) -> Result<Settings, ConfigError> {
+        let (file, origin) = read_config_file(args.config.as_deref())?;
+        let mode = match (args.dry_run, args.online) {
+            (false, _) => RunMode::Live,
+            (true, false) => RunMode::DryRunOffline,
+            (true, true) => RunMode::DryRunOnline,
+        };
+        let delimiter = match &args.delimiter {
+            None => b',',
+            Some(text) => parse_delimiter(text)?,
+        };
+        let enroll = enroll_settings(&file.enroll, args, &origin)?;
+        let limits = limits(&file.limits, args, &origin)?;
+        let needs_connection = mode.sends_requests() && !args.sandbox;
+        let connection = if needs_connection {
+            Some(connection(&file.pingone, &origin, env)?)
+        } else {
+            None
+        };
+        Ok(Settings {
+            input: args.input.clone(),
+            out_dir: args.out.clone(),
+            mode,
+            resume: args.resume,
+            use_sandbox: args.sandbox,
+            connection,
+            enroll,
+            limits,
+            delimiter,
+            log_format: args.log_format,
+            quiet: args.quiet,
+            verbose: args.verbose,
+        })
+    }
+}
+
+fn read_config_file(explicit: Option<&Path>) -> Result<(FileConfig, String), ConfigError> {
+    let path = match explicit {
+        Some(path) => path.to_path_buf(),
+        None if Path::new(DEFAULT_CONFIG_FILE).is_file() => PathBuf::from(DEFAULT_CONFIG_FILE),
+        None => return Ok((FileConfig::default(), "defaults".into())),
+    };
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        ConfigError::new(
+            &origin,
+            "--config",
+            format!("cannot read the config file ({e}); check the path"),
+        )
+    })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        ConfigError::new(
+            &origin,
+            "syntax",
+            format!("not valid TOML: {}", e.to_string().trim()),
+        )
+    })?;
+    if let Some(section) = table.get("pingone").and_then(|v| v.as_table()) {
+        if section.contains_key("client_secret") {
+            return Err(ConfigError::new(
+                &origin,
+                "[pingone] client_secret",
+                format!("the secret is never read from a file; remove the key and set {ENV_CLIENT_SECRET} in the environment"),
+            ));
+        }
+    }
+    let file: FileConfig = toml::from_str(&text).map_err(|e| {
+        ConfigError::new(
+            &origin,
+            "keys",
+            format!(
+                "{}; config.example.toml lists every key",
+                e.message().trim()
+            ),
+        )
+    })?;
+    Ok((file, origin))
+}
+
+fn parse_delimiter(text: &str) -> Result<u8, ConfigError> {
+    let byte = match text {
+        "\\t" | "tab" | "\t" => Some(b'\t'),
+        t if t.len() == 1 && t.is_ascii() && t != "\"" && t != "\n" && t != "\r" => {
+            Some(t.as_bytes()[0])
+        }
+        _ => None,
+    };
+    byte.ok_or_else(|| {
+        ConfigError::new(
+            "command line",
+            "--delimiter",
+            format!("{text:?} is not one ASCII character (other than a quote or newline); use e.g. ';' or '\\t'"),
+        )
+    })
+}
+
+fn enroll_settings(
+    file: &FileEnroll,
+    args: &RunArgs,
+    origin: &str,
+) -> Result<EnrollSettings, ConfigError> {
+    let policy_id = file
+        .policy_id
+        .as_deref()
+        .map(|text| {
+            Uuid::parse_str(text.trim()).map_err(|_| {
+                ConfigError::new(
+                    origin,
+                    "[enroll] policy_id",
+                    format!("{text:?} is not a UUID; copy the device authentication policy ID from the PingOne console"),
+                )
+            })
+        })
+        .transpose()?;
+    let status = file
+        .status
+        .as_deref()
+        .map(|text| {
+            text.parse::<DeviceStatus>().map_err(|_| {
+                ConfigError::new(
+                    origin,
+                    "[enroll] status",
+                    format!("{text:?} is not ACTIVE or ACTIVATION_REQUIRED"),
+                )
+            })
+        })
+        .transpose()?;
+    let on_existing = match (args.on_existing, file.on_existing.as_deref()) {
+        (Some(OnExistingArg::Skip), _) => OnExisting::Skip,
+        (Some(OnExistingArg::Create), _) => OnExisting::Create,
+        (None, None) => OnExisting::Skip,
+        (None, Some(text)) => match text.trim().to_ascii_lowercase().as_str() {
+            "skip" => OnExisting::Skip,
+            "create" => OnExisting::Create,
+            _ => {
+                return Err(ConfigError::new(
+                    origin,
+                    "[enroll] on_existing",
+                    format!("{text:?} is not skip or create"),
+                ))
+            }
+        },
+    };
+    let default_country =
+        file.default_country
+            .as_deref()
+            .map(|text| {
+                text.trim()
+                    .to_ascii_uppercase()
+                    .parse::<phonenumber::country::Id>()
+                    .map_err(|_| {
+                        ConfigError::new(
+                    origin,
+                    "[enroll] default_country",
+                    format!("{text:?} is not a two-letter ISO country code such as US, GB or DE"),
+                )
+                    })
+            })
+            .transpose()?;
+    Ok(EnrollSettings {
+        policy_id,
+        status,
+        on_existing,
+        default_country,
+        allow_messages: args.allow_messages || file.allow_messages.unwrap_or(false),
+    })
+}
+
+fn bounded(
+    origin: &str,
+    key: &str,
+    flag: Option<i64>,
+    file: Option<i64>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ConfigError> {
+    let (value, origin, key) = match (flag, file) {
+        (Some(v), _) => (
+            v,
+            "command line".to_string(),
+            format!("--{}", key.replace('_', "-")),
+        ),
+        (None, Some(v)) => (v, origin.to_string(), format!("[limits] {key}")),
+        (None, None) => return Ok(default),
+    };
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            origin,
+            key,
+            format!(
+                "{value} is out of range; use a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+}
+
+fn limits(file: &FileLimits, args: &RunArgs, origin: &str) -> Result<Limits, ConfigError> {
+    let defaults = Limits::default();
+    let rate = bounded(
+        origin,
+        "rate",
+        args.rate.map(i64::from),
+        file.rate,
+        defaults.rate.into(),
+        1..=1_000_000,
+    )?;
+    let concurrency = bounded(
+        origin,
+        "concurrency",
+        args.concurrency.map(|v| v as i64),
+        file.concurrency,
+        defaults.concurrency as i64,
+        1..=1024,
+    )?;
+    let max_retries = bounded(
+        origin,
+        "max_retries",
+        args.max_retries.map(|v| v as i64),
+        file.max_retries,
+        defaults.max_retries as i64,
+        0..=20,
+    )?;
+    let timeout_s = bounded(origin, "timeout_s", None, file.timeout_s, 30, 1..=600)?;
+    let backoff_initial_ms = bounded(
+        origin,
+        "backoff_initial_ms",
+        None,
+        file.backoff_initial_ms,
+        1000,
+        1..=60_000,
+    )?;
+    let backoff_max_s = bounded(
+        origin,
+        "backoff_max_s",
+        None,
+        file.backoff_max_s,
+        30,
+        1..=600,
+    )?;
+    let stop_after_failures = bounded(
+        origin,
+        "stop_after_failures",
+        None,
+        file.stop_after_failures,
+        defaults.stop_after_failures.into(),
+        1..=100_000,
+    )?;
+    Ok(Limits {
+        rate: rate as u32,
+        concurrency: concurrency as usize,
+        max_retries: max_retries as usize,
+        timeout: Duration::from_secs(timeout_s as u64),
+        backoff_initial: Duration::from_millis(backoff_initial_ms as u64),
+        backoff_max: Duration::from_secs(backoff_max_s as u64),
+        stop_after_failures: stop_after_failures as u32,
+    })
+}
+
+fn connection(
+    file: &FilePingOne,
+    origin: &str,
+    env: EnvLookup<'_>,
+) -> Result<Connection, ConfigError> {
+    let from_file_or_env = |value: &Option<String>, key: &str, env_name: &str| {
+        match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            Some(v) => Some((v.to_string(), origin.to_string())),
+            None => env(env_name).map(|v| (v.trim().to_string(), "environment".to_string())),
+        }
+        .ok_or_else(|| {
+            ConfigError::new(
+                origin,
+                format!("[pingone] {key}"),
+                format!("missing; set it in the config file or in {env_name} (or use --sandbox or --dry-run)"),
+            )
+        })
+    };
+    let (environment_id, env_origin) =
+        from_file_or_env(&file.environment_id, "environment_id", ENV_ENVIRONMENT_ID)?;
+    if Uuid::parse_str(&environment_id).is_err() {
+        return Err(ConfigError::new(
+            env_origin,
+            "[pingone] environment_id",
+            format!("{environment_id:?} is not a UUID; copy the environment ID from the PingOne console"),
+        ));
+    }
+    let (client_id, _) = from_file_or_env(&file.client_id, "client_id", ENV_CLIENT_ID)?;
+    let client_secret = env(ENV_CLIENT_SECRET).map(Secret::new).ok_or_else(|| {
+        ConfigError::new(
+            "environment",
+            ENV_CLIENT_SECRET,
+            "missing; export the worker app's client secret in this variable (it is never read from a file)",
+        )
+    })?;
+    let region = match file.region.as_deref() {
+        None => Region::NA,
+        Some(text) => match text.trim().to_ascii_uppercase().as_str() {
+            "NA" => Region::NA,
+            "EU" => Region::EU,
+            "CA" => Region::CA,
+            "AU" => Region::AU,
+            "SG" => Region::SG,
+            "AP" => Region::AP,
+            _ => {
+                return Err(ConfigError::new(
+                    origin,
+                    "[pingone] region",
+                    format!("{text:?} is not one of NA, EU, CA, AU, SG, AP"),
+                ))
+            }
+        },
+    };
+    let token_auth_method = match file.token_auth_method.as_deref() {
+        None => TokenAuthMethod::Basic,
+        Some(text) => match text.trim().to_ascii_lowercase().as_str() {
+            "basic" => TokenAuthMethod::Basic,
+            "post" => TokenAuthMethod::Post,
+            _ => {
+                return Err(ConfigError::new(
+                    origin,
+                    "[pingone] token_auth_method",
+                    format!("{text:?} is not basic or post (the worker app's token endpoint authentication method)"),
+                ))
+            }
+        },
+    };
+    let api_url = checked_url(
+        origin,
+        "[pingone] api_url",
+        file.api_url.as_deref(),
+        &region.api_url(),
+    )?;
+    let auth_url = checked_url(
+        origin,
+        "[pingone] auth_url",
+        file.auth_url.as_deref(),
+        &region.auth_url(),
+    )?;
+    Ok(Connection {
+        api_url,
+        auth_url,
+        environment_id,
+        client_id,
+        client_secret,
+        token_auth_method,
+    })
+}
+
+fn checked_url(
+    origin: &str,
+    key: &str,
+    configured: Option<&str>,
+    default: &str,
+) -> Result<Url, ConfigError> {
+    let text = configured.map(str::trim).unwrap_or(default);
+    let url = Url::parse(text)
+        .map_err(|e| ConfigError::new(origin, key, format!("{text:?} is not a URL ({e})")))?;
+    if url.username() != "" || url.password().is_some() {
+        return Err(ConfigError::new(
+            origin,
+            key,
+            "must not carry credentials; the client ID and secret are configured separately",
+        ));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(ConfigError::new(
+            origin,
+            key,
+            format!("{text:?} uses plain http to a host that is not loopback; use https"),
+        )),
+        other => Err(ConfigError::new(
+            origin,
+            key,
+            format!("scheme {other:?} is not supported; use https"),
+        )),
+    }
+}
+
+/// Plain http is allowed only where nothing leaves the machine.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> RunArgs {
+        let mut argv = vec!["mfa-enroll", "run", "in.csv"];
+        argv.extend_from_slice(extra);
+        match crate::cli::Cli::parse_from(argv).command {
+            crate::cli::Command::Run(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    fn write_config(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    fn env_with_secret(name: &str) -> Option<String> {
+        (name == ENV_CLIENT_SECRET).then(|| "s3cr3t-value".to_string())
+    }
+
+    #[test]
+    fn secret_in_the_file_is_refused_and_not_echoed() {
+        let cfg = write_config("[pingone]\nclient_secret = \"hunter2-secret\"\n");
+        let path = cfg.path().to_str().unwrap();
+        let err = Settings::load(&args(&["--config", path]), &|_| None).unwrap_err();
+        assert_eq!(err.key, "[pingone] client_secret");
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let cfg = write_config("[limits]\nrat = 5\n");
+        let path = cfg.path().to_str().unwrap();
+        let err = Settings::load(&args(&["--config", path, "--dry-run"]), &|_| None).unwrap_err();
+        assert!(err.to_string().contains("rat"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_file_and_env_fills_gaps() {
+        let cfg =
+            write_config("[pingone]\nclient_id = \"abc\"\n[limits]\nrate = 10\nconcurrency = 3\n");
+        let path = cfg.path().to_str().unwrap();
+        let env = |name: &str| match name {
+            ENV_ENVIRONMENT_ID => Some("5f4a8e2c-1111-4c1e-9d53-2a6a4a3c9b10".to_string()),
+            ENV_CLIENT_ID => Some("from-env".to_string()),
+            _ => env_with_secret(name),
+        };
+        let s = Settings::load(&args(&["--config", path, "--rate", "20"]), &env).unwrap();
+        assert_eq!(s.limits.rate, 20);
+        assert_eq!(s.limits.concurrency, 3);
+        let c = s.connection.unwrap();
+        assert_eq!(c.client_id, "abc");
+        assert_eq!(c.environment_id, "5f4a8e2c-1111-4c1e-9d53-2a6a4a3c9b10");
+        assert_eq!(c.api_url.as_str(), "https://api.pingone.com/v1");
+        assert!(!format!("{:?}", c.client_secret).contains("s3cr3t"));
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        let env = |name: &str| match name {
+            ENV_ENVIRONMENT_ID => Some("5f4a8e2c-1111-4c1e-9d53-2a6a4a3c9b10".to_string()),
+            ENV_CLIENT_ID => Some("id".to_string()),
+            _ => env_with_secret(name),
+        };
+        let bad = write_config("[pingone]\napi_url = \"http://api.example.com/v1\"\n");
+        let err =
+            Settings::load(&args(&["--config", bad.path().to_str().unwrap()]), &env).unwrap_err();
+        assert_eq!(err.key, "[pingone] api_url");
+        let good = write_config("[pingone]\napi_url = \"http://127.0.0.1:9/v1\"\n");
+        assert!(Settings::load(&args(&["--config", good.path().to_str().unwrap()]), &env).is_ok());
+    }
+
+    #[test]
+    fn out_of_range_limit_names_key_and_range() {
+        let cfg = write_config("[limits]\nconcurrency = 0\n");
+        let err = Settings::load(
+            &args(&["--config", cfg.path().to_str().unwrap(), "--dry-run"]),
+            &|_| None,
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "[limits] concurrency");
+        assert!(err.problem.contains("1 to 1024"));
+    }
+
+    #[test]
+    fn live_run_without_secret_says_which_variable() {
+        let cfg = write_config(
+            "[pingone]\nenvironment_id = \"5f4a8e2c-1111-4c1e-9d53-2a6a4a3c9b10\"\nclient_id = \"x\"\n",
+        );
+        let err = Settings::load(&args(&["--config", cfg.path().to_str().unwrap()]), &|_| {
+            None
+        })
+        .unwrap_err();
+        assert_eq!(err.key, ENV_CLIENT_SECRET);
+    }
+}

@@ -1,0 +1,193 @@
+//! Logs on stderr, as text for people or one JSON object per line for schedulers, and the
+//! masking that keeps phone numbers and email addresses out of them (`+1******1234`,
+//! `j***@example.com`). Results files carry the real values; logs never do.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::Mutex;
+
+use indicatif::ProgressBar;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::LogFormat;
+
+/// The progress bar on screen, if any: log lines are printed around it, not through it.
+static ACTIVE_BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+pub fn set_active_bar(bar: Option<ProgressBar>) {
+    *ACTIVE_BAR.lock().unwrap_or_else(|e| e.into_inner()) = bar;
+}
+
+/// Writes each log event to stderr, hiding the progress bar while it does.
+#[derive(Clone, Copy, Default)]
+pub struct StderrAroundBar;
+
+pub struct EventWriter {
+    buffer: Vec<u8>,
+}
+
+impl Write for EventWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for EventWriter {
+    fn drop(&mut self) {
+        let bar = ACTIVE_BAR.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let emit = || {
+            let _ = std::io::stderr().lock().write_all(&self.buffer);
+        };
+        match bar {
+            Some(bar) => bar.suspend(emit),
+            None => emit(),
+        }
+    }
+}
+
+impl<'a> MakeWriter<'a> for StderrAroundBar {
+    type Writer = EventWriter;
+    fn make_writer(&'a self) -> EventWriter {
+        EventWriter {
+            buffer: Vec::with_capacity(256),
+        }
+    }
+}
+
+/// Sets up logging once per process. `RUST_LOG` overrides the level when set.
+pub fn init(format: LogFormat, quiet: bool, verbose: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "warn",
+        (_, true) => "mfa_enroll=debug,info",
+        _ => "info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(StderrAroundBar)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
+}
+
+/// `+15125551234` -> `+1******1234`: the country code's first digit and the last four.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() <= 6 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..2].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 6))
+}
+
+/// `jdoe@example.com` -> `j***@example.com`
+pub fn mask_email(email: &str) -> String {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_string(),
+    }
+}
+
+/// A destination as logs may show it.
+pub fn mask_destination(destination: &str) -> String {
+    if destination.is_empty() {
+        String::new()
+    } else if destination.contains('@') {
+        mask_email(destination)
+    } else {
+        mask_phone(destination)
+    }
+}
+
+/// Free text (an error message that may quote a cell) with every phone-like run of six or
+/// more digits and every email-like word masked.
+pub struct LogSafe<'a>(pub &'a str);
+
+impl fmt::Display for LogSafe<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&mask_text(self.0))
+    }
+}
+
+pub fn mask_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, word) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if word.contains('@') {
+            let trimmed = word.trim_matches(|c: char| "\"'(),;:<>[]".contains(c));
+            out.push_str(&word.replace(trimmed, &mask_email(trimmed)));
+        } else {
+            out.push_str(word);
+        }
+    }
+    mask_digit_runs(&out)
+}
+
+/// Masks runs of phone characters that hold six or more digits.
+fn mask_digit_runs(text: &str) -> String {
+    let is_phone_char = |c: char| c.is_ascii_digit() || "+.-() ".contains(c);
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() || chars[i] == '+' {
+            let mut j = i;
+            while j < chars.len() && is_phone_char(chars[j]) {
+                j += 1;
+            }
+            let run: String = chars[i..j].iter().collect();
+            let trimmed = run.trim_end_matches(|c: char| !c.is_ascii_digit());
+            let digits = trimmed.chars().filter(char::is_ascii_digit).count();
+            if digits >= 6 {
+                let compact: String = trimmed
+                    .chars()
+                    .filter(|c| c.is_ascii_digit() || *c == '+')
+                    .collect();
+                out.push_str(&mask_phone(&compact));
+                out.push_str(&run[trimmed.len()..]);
+                i = j;
+                continue;
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_as_documented() {
+        assert_eq!(mask_phone("+15125551234"), "+1******1234");
+        assert_eq!(mask_email("jdoe@example.com"), "j***@example.com");
+        let text =
+            mask_text("phone \"+1 (512) 555-1234\" is bad; write to Jane.Doe@example.com now");
+        assert!(!text.contains("555"), "{text}");
+        assert!(!text.contains("Jane.Doe"), "{text}");
+        assert!(text.contains("1234"), "{text}");
+        assert!(text.contains("J***@example.com"), "{text}");
+        assert_eq!(mask_text("line 12 of 400"), "line 12 of 400");
+    }
+}

@@ -1,0 +1,165 @@
+//! Progress for people and for schedulers. The display reads counters that the results writer
+//! and the API client keep; it never drives the work. On a terminal: an indicatif bar (done
+//! of total, created, failed, rate, ETA). Without one: a log line every few seconds.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::Outcome;
+use crate::pingone::RequestStats;
+
+/// Rows written so far, by outcome.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    pub done: AtomicU64,
+    pub succeeded: AtomicU64,
+    pub invalid: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+impl LiveCounters {
+    pub fn add(&self, outcome: Outcome) {
+        self.done.fetch_add(1, Ordering::Relaxed);
+        let counter = match outcome {
+            Outcome::Invalid => &self.invalid,
+            Outcome::Failed => &self.failed,
+            _ => &self.succeeded,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+const LOG_EVERY: Duration = Duration::from_secs(5);
+const DRAW_EVERY: Duration = Duration::from_millis(200);
+
+pub struct Progress {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// What the display shows besides the counters.
+pub struct ProgressSource {
+    pub total: Option<u64>,
+    pub counters: Arc<LiveCounters>,
+    pub requests: Option<Arc<RequestStats>>,
+    /// The word for rows that went well: "created/skipped", "valid", "planned".
+    pub success_word: &'static str,
+}
+
+impl Progress {
+    /// `bar_allowed`: text logs, not --quiet; the bar appears only if stderr is a terminal.
+    pub fn start(source: ProgressSource, bar_allowed: bool) -> Progress {
+        let (stop, mut stopped) = watch::channel(false);
+        let use_bar = bar_allowed && std::io::stderr().is_terminal();
+        let task = tokio::spawn(async move {
+            let bar = use_bar.then(|| make_bar(source.total));
+            if let Some(bar) = &bar {
+                crate::logging::set_active_bar(Some(bar.clone()));
+            }
+            let started = tokio::time::Instant::now();
+            let mut last_log = started;
+            let mut last_done = 0u64;
+            let tick = if bar.is_some() { DRAW_EVERY } else { LOG_EVERY };
+            loop {
+                let finished = tokio::select! {
+                    _ = tokio::time::sleep(tick) => false,
+                    _ = stopped.changed() => true,
+                };
+                let c = &source.counters;
+                let done = LiveCounters::get(&c.done);
+                let requests = source
+                    .requests
+                    .as_ref()
+                    .map(|r| RequestStats::get(&r.requests))
+                    .unwrap_or(0);
+                let throttled = source
+                    .requests
+                    .as_ref()
+                    .map(|r| RequestStats::get(&r.throttled))
+                    .unwrap_or(0);
+                match &bar {
+                    Some(bar) => {
+                        bar.set_position(done);
+                        bar.set_message(format!(
+                            "{} {} · {} failed · {} invalid · {} requests{}",
+                            LiveCounters::get(&c.succeeded),
+                            source.success_word,
+                            LiveCounters::get(&c.failed),
+                            LiveCounters::get(&c.invalid),
+                            requests,
+                            if throttled > 0 {
+                                format!(" · {throttled}×429")
+                            } else {
+                                String::new()
+                            }
+                        ));
+                    }
+                    None if !finished => {
+                        let now = tokio::time::Instant::now();
+                        let rate =
+                            (done - last_done) as f64 / now.duration_since(last_log).as_secs_f64();
+                        let eta = source.total.and_then(|t| {
+                            (rate > 0.0).then(|| {
+                                Duration::from_secs_f64(t.saturating_sub(done) as f64 / rate)
+                            })
+                        });
+                        tracing::info!(
+                            done,
+                            total = source.total,
+                            succeeded = LiveCounters::get(&c.succeeded),
+                            failed = LiveCounters::get(&c.failed),
+                            invalid = LiveCounters::get(&c.invalid),
+                            requests,
+                            throttled_429 = throttled,
+                            rows_per_s = format!("{rate:.1}"),
+                            eta_s = eta.map(|e| e.as_secs()),
+                            "progress"
+                        );
+                        last_log = now;
+                        last_done = done;
+                    }
+                    None => {}
+                }
+                if finished {
+                    break;
+                }
+            }
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+                crate::logging::set_active_bar(None);
+            }
+        });
+        Progress { stop, task }
+    }
+
+    pub async fn finish(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+fn make_bar(total: Option<u64>) -> ProgressBar {
+    let bar = match total {
+        Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+    };
+    let template = if total.is_some() {
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows · {per_sec} · ETA {eta}\n  {msg}"
+    } else {
+        "{spinner} [{elapsed_precise}] {pos} rows · {per_sec}\n  {msg}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}

@@ -1,0 +1,138 @@
+//! summary.json: what a scheduler or the next morning's reader needs to judge a run. Written
+//! when the run starts (`"finished": false`) and again at the end, each time whole through a
+//! temporary file, so a crash never leaves half a summary.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::writer::{private_file, Tallies};
+use super::{OutputError, SUMMARY_FILE};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InputInfo {
+    pub path: String,
+    pub sha256: Option<String>,
+    pub records: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RequestCounts {
+    pub total: u64,
+    pub get: u64,
+    pub post: u64,
+    pub retries: u64,
+    pub throttled_429: u64,
+    pub tokens: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoppedEarly {
+    pub code: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SettingsEcho {
+    pub rate: u32,
+    pub concurrency: usize,
+    pub max_retries: usize,
+    pub on_existing: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserOverMessageLimit {
+    pub user_id: String,
+    pub sms: u32,
+    pub email: u32,
+}
+
+/// An online dry run's answer to "what will the migration do?".
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Plan {
+    pub max_allowed_devices: Option<u32>,
+    /// Pairing messages a real run would make PingOne send, per channel.
+    pub pairing_messages: BTreeMap<String, u64>,
+    /// Users who would get more than PingOne's 50 SMS or 50 emails a day from this run.
+    pub users_over_daily_message_limit: Vec<UserOverMessageLimit>,
+    /// Requests a real run needs (tokens excepted), at least.
+    pub requests_needed: u64,
+    pub rate: u32,
+    /// How long those requests take at `rate`.
+    pub duration_at_rate_s: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub tool_version: String,
+    pub mode: String,
+    pub sandbox: bool,
+    pub input: InputInfo,
+    /// When the first run on this output directory started; resumes keep it.
+    pub first_started_at: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_s: f64,
+    pub finished: bool,
+    pub exit_code: Option<i32>,
+    pub stopped_early: Option<StoppedEarly>,
+    pub rows: u64,
+    pub outcomes: BTreeMap<String, u64>,
+    pub by_type: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Rows an earlier run finished, carried over by --resume (counted in `outcomes` too).
+    pub resumed_rows: u64,
+    /// Pairing messages this run made PingOne send (dry runs: would send), per channel.
+    pub pairing_messages: BTreeMap<String, u64>,
+    pub requests: RequestCounts,
+    /// Rows per second over this run's duration.
+    pub throughput_rows_per_s: f64,
+    pub settings: SettingsEcho,
+    pub plan: Option<Plan>,
+}
+
+impl Summary {
+    pub fn set_tallies(&mut self, tallies: &Tallies) {
+        self.rows = tallies.rows;
+        self.outcomes = tallies
+            .outcomes
+            .iter()
+            .map(|(o, n)| (o.as_str().to_string(), *n))
+            .collect();
+        self.by_type = tallies
+            .by_type
+            .iter()
+            .map(|(t, m)| {
+                (
+                    t.clone(),
+                    m.iter()
+                        .map(|(o, n)| (o.as_str().to_string(), *n))
+                        .collect(),
+                )
+            })
+            .collect();
+        self.pairing_messages = tallies.messages_by_type.clone();
+    }
+
+    pub fn write(&self, out_dir: &Path) -> Result<(), OutputError> {
+        let path = out_dir.join(SUMMARY_FILE);
+        let temporary = out_dir.join(format!("{SUMMARY_FILE}.tmp"));
+        let text = serde_json::to_string_pretty(self).map_err(|e| OutputError::io(&path, e))?;
+        let mut file = private_file(&temporary, false)?;
+        file.write_all(text.as_bytes())
+            .and_then(|_| file.write_all(b"\n"))
+            .and_then(|_| file.sync_all())
+            .map_err(|e| OutputError::io(&temporary, e))?;
+        std::fs::rename(&temporary, &path).map_err(|e| OutputError::io(&path, e))
+    }
+
+    pub fn read(out_dir: &Path) -> Option<Summary> {
+        let text = std::fs::read_to_string(out_dir.join(SUMMARY_FILE)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}

@@ -1,0 +1,261 @@
+//! The one writer of results.csv and errors.csv. Results arrive over a channel from any task;
+//! a thread of its own writes them and flushes after every batch, so each row is on disk
+//! (in the OS's hands) moments after it completes, and a crash loses at most what was in flight.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::BufWriter;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use csv::ByteRecord;
+
+use super::progress::LiveCounters;
+use super::{Outcome, OutputError, RowResult, ERRORS_FILE, RESULTS_FILE, RESULTS_HEADER};
+use crate::input::REPORT_COLUMNS;
+use crate::logging::{mask_destination, LogSafe};
+use crate::stop::{Stop, StopReason};
+
+/// Counts of what was written, for summary.json and the exit code.
+#[derive(Debug, Clone, Default)]
+pub struct Tallies {
+    pub rows: u64,
+    pub outcomes: BTreeMap<Outcome, u64>,
+    /// type -> outcome -> rows
+    pub by_type: BTreeMap<String, BTreeMap<Outcome, u64>>,
+    /// Pairing messages sent (or, in a dry run, that a real run would send), per type.
+    pub messages_by_type: BTreeMap<String, u64>,
+}
+
+impl Tallies {
+    pub fn add(&mut self, outcome: Outcome, device_type: &str, sends_message: bool) {
+        self.rows += 1;
+        *self.outcomes.entry(outcome).or_default() += 1;
+        let type_key = if device_type.is_empty() {
+            "(none)"
+        } else {
+            device_type
+        };
+        *self
+            .by_type
+            .entry(type_key.to_string())
+            .or_default()
+            .entry(outcome)
+            .or_default() += 1;
+        if sends_message && matches!(outcome, Outcome::Created | Outcome::WouldCreate) {
+            *self
+                .messages_by_type
+                .entry(type_key.to_string())
+                .or_default() += 1;
+        }
+    }
+
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        self.outcomes.get(&outcome).copied().unwrap_or(0)
+    }
+
+    pub fn problems(&self) -> u64 {
+        self.count(Outcome::Invalid) + self.count(Outcome::Failed)
+    }
+}
+
+/// Where results go; cheap to clone into every task.
+#[derive(Clone)]
+pub struct RecorderHandle {
+    sender: mpsc::Sender<RowResult>,
+}
+
+impl RecorderHandle {
+    pub fn record(&self, result: RowResult) {
+        // Fails only once the writer has stopped after a disk error, which has already
+        // stopped the run; the row will be redone by --resume.
+        let _ = self.sender.send(result);
+    }
+}
+
+pub struct Recorder {
+    handle: RecorderHandle,
+    thread: JoinHandle<Result<Tallies, OutputError>>,
+}
+
+/// How errors.csv repeats the input: its header minus an earlier report's own columns.
+#[derive(Debug, Clone)]
+pub struct ErrorsLayout {
+    pub input_header: ByteRecord,
+    pub carried: Vec<usize>,
+}
+
+/// Opens a file readable by its owner only: these files hold personal data.
+pub fn private_file(path: &Path, append: bool) -> Result<File, OutputError> {
+    let mut options = OpenOptions::new();
+    options.mode(0o600);
+    if append {
+        options.append(true).create(true);
+    } else {
+        options.write(true).create(true).truncate(true);
+    }
+    options.open(path).map_err(|e| OutputError::io(path, e))
+}
+
+impl Recorder {
+    /// Starts the writer. With `append`, results.csv (already compacted by the resume) grows;
+    /// errors.csv is always written anew, since it lists what is still wrong.
+    pub fn start(
+        out_dir: &Path,
+        layout: ErrorsLayout,
+        append: bool,
+        counters: Arc<LiveCounters>,
+        stop: Arc<Stop>,
+    ) -> Result<Recorder, OutputError> {
+        let results_path = out_dir.join(RESULTS_FILE);
+        let errors_path = out_dir.join(ERRORS_FILE);
+        let results_exists = results_path.exists();
+        let mut results = csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(BufWriter::new(private_file(&results_path, append)?));
+        if !(append && results_exists) {
+            results
+                .write_record(RESULTS_HEADER)
+                .map_err(|e| OutputError::io(&results_path, e))?;
+        }
+        let mut errors = csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(BufWriter::new(private_file(&errors_path, false)?));
+        let mut header = ByteRecord::new();
+        for &i in &layout.carried {
+            header.push_field(layout.input_header.get(i).unwrap_or_default());
+        }
+        for column in REPORT_COLUMNS {
+            header.push_field(column.as_bytes());
+        }
+        errors
+            .write_byte_record(&header)
+            .map_err(|e| OutputError::io(&errors_path, e))?;
+        let flush_all = |results: &mut csv::Writer<BufWriter<File>>,
+                         errors: &mut csv::Writer<BufWriter<File>>| {
+            results
+                .flush()
+                .map_err(|e| OutputError::io(&results_path, e))?;
+            errors.flush().map_err(|e| OutputError::io(&errors_path, e))
+        };
+        flush_all(&mut results, &mut errors)?;
+
+        let (sender, receiver) = mpsc::channel::<RowResult>();
+        let paths = (results_path.clone(), errors_path.clone());
+        let thread = std::thread::Builder::new()
+            .name("results-writer".into())
+            .spawn(move || write_loop(receiver, results, errors, layout, counters, stop, paths))
+            .map_err(|e| OutputError::io(out_dir, e))?;
+        Ok(Recorder {
+            handle: RecorderHandle { sender },
+            thread,
+        })
+    }
+
+    pub fn handle(&self) -> RecorderHandle {
+        self.handle.clone()
+    }
+
+    /// Waits until every result sent so far is on disk, and returns the tallies.
+    pub fn finish(self) -> Result<Tallies, OutputError> {
+        drop(self.handle);
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(OutputError::Refused("the results writer crashed".into())))
+    }
+}
+
+fn write_loop(
+    receiver: mpsc::Receiver<RowResult>,
+    mut results: csv::Writer<BufWriter<File>>,
+    mut errors: csv::Writer<BufWriter<File>>,
+    layout: ErrorsLayout,
+    counters: Arc<LiveCounters>,
+    stop: Arc<Stop>,
+    (results_path, errors_path): (PathBuf, PathBuf),
+) -> Result<Tallies, OutputError> {
+    let mut tallies = Tallies::default();
+    let mut failure: Option<OutputError> = None;
+    let mut error_row = ByteRecord::new();
+    while let Ok(first) = receiver.recv() {
+        // Take everything already waiting, write it, then flush once.
+        for result in std::iter::once(first).chain(receiver.try_iter()) {
+            if failure.is_some() {
+                continue;
+            }
+            tallies.add(result.outcome, &result.device_type, result.sends_message);
+            counters.add(result.outcome);
+            if let Err(e) = write_result(&mut results, &result) {
+                failure = Some(OutputError::io(&results_path, e));
+                continue;
+            }
+            if result.outcome.is_problem() {
+                log_problem(&result);
+                error_row.clear();
+                for &i in &layout.carried {
+                    error_row.push_field(result.raw.get(i).unwrap_or_default());
+                }
+                error_row.push_field(result.line.to_string().as_bytes());
+                error_row.push_field(result.error_code.as_bytes());
+                error_row.push_field(result.error_message.as_bytes());
+                if let Err(e) = errors.write_byte_record(&error_row) {
+                    failure = Some(OutputError::io(&errors_path, e));
+                }
+            }
+        }
+        if failure.is_none() {
+            if let Err(e) = results.flush() {
+                failure = Some(OutputError::io(&results_path, e));
+            } else if let Err(e) = errors.flush() {
+                failure = Some(OutputError::io(&errors_path, e));
+            }
+        }
+        if let Some(f) = &failure {
+            if !stop.is_requested() {
+                tracing::error!("cannot write the results: {f}");
+                stop.request(StopReason::OutputBroken(f.to_string()));
+            }
+        }
+    }
+    match failure {
+        Some(f) => Err(f),
+        None => Ok(tallies),
+    }
+}
+
+fn write_result(
+    writer: &mut csv::Writer<BufWriter<File>>,
+    r: &RowResult,
+) -> Result<(), csv::Error> {
+    let line = r.line.to_string();
+    let status = r.http_status.map(|s| s.to_string()).unwrap_or_default();
+    let attempts = r.attempts.to_string();
+    writer.write_record([
+        line.as_str(),
+        &r.user_id,
+        &r.username,
+        &r.device_type,
+        &r.destination,
+        r.outcome.as_str(),
+        &r.device_id,
+        &r.device_status,
+        &status,
+        &attempts,
+        &r.error_code,
+        &r.error_message,
+    ])
+}
+
+/// One log line per problem row, with its line and code; destinations masked.
+fn log_problem(r: &RowResult) {
+    let destination = mask_destination(&r.destination);
+    let message = LogSafe(&r.error_message);
+    if r.outcome == Outcome::Invalid {
+        tracing::debug!(line = r.line, code = %r.error_code, destination = %destination, "row invalid: {message}");
+    } else {
+        tracing::warn!(line = r.line, code = %r.error_code, destination = %destination, "row failed: {message}");
+    }
+}

@@ -1,0 +1,192 @@
+//! What can go wrong with one request, classified for the two questions the engine asks:
+//! may it be retried, and may PingOne have acted on it anyway?
+
+use std::time::Duration;
+
+use super::wire::ErrorBody;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// PingOne answered with an error status.
+    #[error("HTTP {status} {code}: {message}")]
+    Status {
+        status: u16,
+        /// PingOne's most specific code: the first detail's, else the body's, else `HTTP_{status}`.
+        code: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The request never reached the server (connection refused, DNS): nothing happened.
+    #[error("could not connect: {0}")]
+    Connect(String),
+    /// The request was sent but no usable answer came back (timeout, dropped connection).
+    #[error("no answer: {0}")]
+    Transport(String),
+    /// A success status with a body that could not be read: PingOne acted.
+    #[error("HTTP {status} with an unreadable body: {message}")]
+    BadResponse { status: u16, message: String },
+    /// The run is stopping; the request was not sent.
+    #[error("not sent: the run is stopping")]
+    Stopped,
+}
+
+impl ApiError {
+    pub fn from_status(
+        status: u16,
+        body: Option<ErrorBody>,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        let body = body.unwrap_or_default();
+        let detail = body.details.first();
+        let code = detail
+            .and_then(|d| d.code.clone())
+            .or(body.code.clone())
+            .unwrap_or_else(|| format!("HTTP_{status}"));
+        let mut message = body.message.clone().unwrap_or_else(|| {
+            reqwest::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("error")
+                .to_string()
+        });
+        for d in &body.details {
+            if let Some(m) = &d.message {
+                match &d.target {
+                    Some(t) => message.push_str(&format!(" ({t}: {m})")),
+                    None => message.push_str(&format!(" ({m})")),
+                }
+            }
+        }
+        ApiError::Status {
+            status,
+            code,
+            message,
+            retry_after,
+        }
+    }
+
+    pub fn from_reqwest(error: reqwest::Error) -> Self {
+        // Without the URL: it holds no secret, but the message is for a person and short is better.
+        let is_connect = error.is_connect();
+        let source = std::error::Error::source(&error).map(|s| s.to_string());
+        let text = error.without_url().to_string();
+        let text = match source {
+            Some(source) => format!("{text}: {source}"),
+            None => text,
+        };
+        if is_connect {
+            ApiError::Connect(text)
+        } else {
+            ApiError::Transport(text)
+        }
+    }
+
+    /// Ping's guidance: retry network errors, 408, 429, 500, 502, 503, 504; never 400/403/404/415.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ApiError::Status { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
+            ApiError::Connect(_) | ApiError::Transport(_) | ApiError::BadResponse { .. } => true,
+            ApiError::Stopped => false,
+        }
+    }
+
+    /// True when PingOne may have carried out the request although we saw a failure. Before a
+    /// POST is sent again after such a failure, the user's devices must be read.
+    pub fn may_have_acted(&self) -> bool {
+        match self {
+            ApiError::Status { status, .. } => *status >= 500,
+            ApiError::Transport(_) | ApiError::BadResponse { .. } => true,
+            ApiError::Connect(_) | ApiError::Stopped => false,
+        }
+    }
+
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } | ApiError::BadResponse { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The code for results.csv.
+    pub fn code(&self) -> String {
+        match self {
+            ApiError::Status { code, .. } => code.clone(),
+            ApiError::Connect(_) => "CONNECTION_FAILED".into(),
+            ApiError::Transport(_) => "NO_RESPONSE".into(),
+            ApiError::BadResponse { .. } => "BAD_RESPONSE".into(),
+            ApiError::Stopped => "NOT_ATTEMPTED".into(),
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Status { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    if let Ok(seconds) = value.parse::<f64>() {
+        if seconds.is_finite() && seconds >= 0.0 {
+            return Some(Duration::from_secs_f64(seconds.min(86_400.0)));
+        }
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pingone::wire::ErrorDetail;
+
+    #[test]
+    fn retry_after_in_seconds_or_http_date() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        let in_ten = std::time::SystemTime::now() + Duration::from_secs(10);
+        let parsed = parse_retry_after(&httpdate::fmt_http_date(in_ten)).unwrap();
+        assert!(parsed <= Duration::from_secs(10) && parsed >= Duration::from_secs(8));
+        let past = httpdate::fmt_http_date(std::time::SystemTime::UNIX_EPOCH);
+        assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn detail_code_wins_and_messages_join() {
+        let body = ErrorBody {
+            code: Some("INVALID_DATA".into()),
+            message: Some("The request could not be completed.".into()),
+            details: vec![ErrorDetail {
+                code: Some("INVALID_VALUE".into()),
+                target: Some("phone".into()),
+                message: Some("must be a valid phone number".into()),
+            }],
+            ..Default::default()
+        };
+        let e = ApiError::from_status(400, Some(body), None);
+        assert_eq!(e.code(), "INVALID_VALUE");
+        assert!(e.message().contains("phone: must be a valid phone number"));
+        assert!(!e.is_retryable());
+        let bare = ApiError::from_status(502, None, None);
+        assert_eq!(bare.code(), "HTTP_502");
+        assert!(bare.is_retryable() && bare.may_have_acted());
+        let limited = ApiError::from_status(429, None, Some(Duration::from_secs(1)));
+        assert!(limited.is_retryable() && !limited.may_have_acted());
+    }
+}

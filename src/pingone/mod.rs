@@ -1,0 +1,320 @@
+//! The PingOne API client: tokens, users, devices, policies, MFA settings, PingOne's error
+//! body and the hosts of each region. Knows nothing of CSV.
+//!
+//! Each method makes one attempt (a 401 renews the token and tries once more); retrying is
+//! the engine's decision, since only it knows whether a POST may be sent again. Every request
+//! passes the run's [`throttle::Throttle`], and every answer feeds a health check that stops
+//! the run when the credentials or the role are wrong, or the service keeps failing.
+
+pub mod error;
+pub mod throttle;
+pub mod token;
+pub mod wire;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::config::{Connection, Limits};
+use crate::stop::{Stop, StopReason};
+pub use error::ApiError;
+use throttle::Throttle;
+use token::{TokenFailure, TokenSource};
+use wire::{CreateDevice, Device, DeviceList, ErrorBody, MfaSettings, Policy, User, UserList};
+
+/// Counters every layer may read; the progress display and summary.json do.
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    /// API requests sent (tokens excepted), retries included.
+    pub requests: AtomicU64,
+    pub gets: AtomicU64,
+    pub posts: AtomicU64,
+    /// 429 answers received.
+    pub throttled: AtomicU64,
+    /// Attempts that were repeats of a failed one.
+    pub retries: AtomicU64,
+}
+
+impl RequestStats {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FailureClass {
+    Auth,
+    Server,
+    Network,
+}
+
+#[derive(Debug, Default)]
+struct Health {
+    any_success: bool,
+    streak: u32,
+    streak_class: Option<FailureClass>,
+    last_failure: String,
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    environment_url: String,
+    environment_id: String,
+    tokens: TokenSource,
+    throttle: Throttle,
+    stop: Arc<Stop>,
+    stats: Arc<RequestStats>,
+    health: Mutex<Health>,
+    stop_after_failures: u32,
+}
+
+/// Escapes a value for a SCIM filter string literal.
+fn filter_literal(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+impl Client {
+    pub fn new(
+        connection: &Connection,
+        limits: &Limits,
+        stop: Arc<Stop>,
+        stats: Arc<RequestStats>,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("mfa-enroll/", env!("CARGO_PKG_VERSION")))
+            .timeout(limits.timeout)
+            .connect_timeout(limits.timeout.min(std::time::Duration::from_secs(10)))
+            // A redirect could carry the bearer token somewhere unexpected: PingOne never sends one.
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(limits.concurrency)
+            .build()?;
+        Ok(Self {
+            tokens: TokenSource::new(http.clone(), connection),
+            http,
+            environment_url: connection.environment_url(),
+            environment_id: connection.environment_id.clone(),
+            throttle: Throttle::new(limits.rate, limits.concurrency),
+            stop,
+            stats,
+            health: Mutex::new(Health::default()),
+            stop_after_failures: limits.stop_after_failures,
+        })
+    }
+
+    pub fn stats(&self) -> &Arc<RequestStats> {
+        &self.stats
+    }
+
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
+    pub fn tokens_fetched(&self) -> u64 {
+        self.tokens.fetched()
+    }
+
+    /// Users whose username is exactly `username`: none, one, or (ambiguous) several.
+    pub async fn find_users(&self, username: &str) -> Result<Vec<User>, ApiError> {
+        let filter = format!("username eq \"{}\"", filter_literal(username));
+        let url = format!("{}/users", self.environment_url);
+        let list: UserList = self
+            .call(
+                Method::GET,
+                &url,
+                &[("filter", filter.as_str())],
+                None::<&()>,
+            )
+            .await?;
+        Ok(list.embedded.users)
+    }
+
+    pub async fn list_devices(&self, user_id: &str) -> Result<Vec<Device>, ApiError> {
+        let url = format!("{}/users/{user_id}/devices", self.environment_url);
+        let list: DeviceList = self.call(Method::GET, &url, &[], None::<&()>).await?;
+        Ok(list.embedded.devices)
+    }
+
+    pub async fn create_device(
+        &self,
+        user_id: &str,
+        body: &CreateDevice,
+    ) -> Result<Device, ApiError> {
+        let url = format!("{}/users/{user_id}/devices", self.environment_url);
+        self.call(Method::POST, &url, &[], Some(body)).await
+    }
+
+    /// `Ok(None)` when the policy does not exist.
+    pub async fn get_policy(&self, policy_id: &str) -> Result<Option<Policy>, ApiError> {
+        let url = format!(
+            "{}/deviceAuthenticationPolicies/{policy_id}",
+            self.environment_url
+        );
+        match self.call(Method::GET, &url, &[], None::<&()>).await {
+            Ok(policy) => Ok(Some(policy)),
+            Err(ApiError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn mfa_settings(&self) -> Result<MfaSettings, ApiError> {
+        let url = format!("{}/mfaSettings", self.environment_url);
+        self.call(Method::GET, &url, &[], None::<&()>).await
+    }
+
+    async fn call<T: DeserializeOwned, B: Serialize>(
+        &self,
+        method: Method,
+        url: &str,
+        query: &[(&str, &str)],
+        body: Option<&B>,
+    ) -> Result<T, ApiError> {
+        for renewed in [false, true] {
+            if self.stop.is_requested() {
+                return Err(ApiError::Stopped);
+            }
+            let token = match self.tokens.bearer().await {
+                Ok(token) => token,
+                Err(TokenFailure::Refused(message)) => {
+                    self.stop.request(StopReason::CredentialsRefused(message));
+                    return Err(ApiError::Stopped);
+                }
+                Err(TokenFailure::Unavailable(error)) => {
+                    self.record_failure(FailureClass::Network, &error);
+                    return Err(error);
+                }
+            };
+            let _permit = self.throttle.admit().await;
+            if self.stop.is_requested() {
+                return Err(ApiError::Stopped);
+            }
+            let mut request = self
+                .http
+                .request(method.clone(), url)
+                .bearer_auth(token.expose());
+            if !query.is_empty() {
+                request = request.query(query);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let counter = if method == Method::POST {
+                &self.stats.posts
+            } else {
+                &self.stats.gets
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(e) => {
+                    let error = ApiError::from_reqwest(e);
+                    self.record_failure(FailureClass::Network, &error);
+                    return Err(error);
+                }
+            };
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(error::parse_retry_after);
+            self.throttle.on_answer(status, retry_after);
+            if status == 401 && !renewed {
+                self.tokens.invalidate(&token).await;
+                continue;
+            }
+            let bytes = match response.bytes().await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    let error = ApiError::Transport(format!(
+                        "HTTP {status}, then the connection failed: {}",
+                        e.without_url()
+                    ));
+                    self.record_failure(FailureClass::Network, &error);
+                    return Err(error);
+                }
+            };
+            if (200..300).contains(&status) {
+                return match serde_json::from_slice::<T>(&bytes) {
+                    Ok(value) => {
+                        self.record_success();
+                        Ok(value)
+                    }
+                    Err(e) => {
+                        let error = ApiError::BadResponse {
+                            status,
+                            message: e.to_string(),
+                        };
+                        self.record_failure(FailureClass::Server, &error);
+                        Err(error)
+                    }
+                };
+            }
+            if status == 429 {
+                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+            }
+            let body = serde_json::from_slice::<ErrorBody>(&bytes).ok();
+            let error = ApiError::from_status(status, body, retry_after);
+            match status {
+                401 | 403 => self.record_failure(FailureClass::Auth, &error),
+                429 => {}
+                s if s >= 500 => self.record_failure(FailureClass::Server, &error),
+                // A 400 or 404 is about the row, and shows the service is working.
+                _ => self.record_success(),
+            }
+            if status == 403 && !self.any_success() {
+                self.stop.request(StopReason::MissingRole(format!(
+                    "PingOne answered 403 {} to the first request: the worker app's token lacks the \
+                     role this tool needs (Identity Data Admin) in environment {}; grant it, then \
+                     run again with --resume",
+                    error.code(),
+                    self.environment_id
+                )));
+            }
+            return Err(error);
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn any_success(&self) -> bool {
+        self.health().any_success
+    }
+
+    fn record_success(&self) {
+        let mut health = self.health();
+        health.any_success = true;
+        health.streak = 0;
+        health.streak_class = None;
+    }
+
+    fn record_failure(&self, class: FailureClass, error: &ApiError) {
+        let mut health = self.health();
+        if health.streak_class == Some(class) {
+            health.streak += 1;
+        } else {
+            health.streak_class = Some(class);
+            health.streak = 1;
+        }
+        health.last_failure = error.to_string();
+        if health.streak >= self.stop_after_failures {
+            let what = match class {
+                FailureClass::Auth => "were refused (401/403): check the worker app's roles",
+                FailureClass::Server => "failed on PingOne's side (5xx): the service is in trouble",
+                FailureClass::Network => "got no answer: check the network and the region",
+            };
+            let message = format!(
+                "the last {} requests all {what}; the last said: {}. Run again later with --resume",
+                health.streak, health.last_failure
+            );
+            drop(health);
+            self.stop.request(StopReason::RepeatedFailures(message));
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! One gate for every API request of a run (tokens excepted): at most `concurrency` in flight,
+//! evenly paced under `rate` per second, and slowed as a whole when PingOne answers 429.
+//!
+//! Pacing uses `governor` with a burst of one, so no one-second window sees more than `rate`
+//! requests; a small margin absorbs jitter between sending and the server's clock. After a
+//! 429 every request waits out `Retry-After`, and the rate drops to what the server actually
+//! accepted in the last second; it creeps back up only after a quiet spell, and each new 429
+//! doubles that spell, so a run settles under a server limit instead of oscillating around it.
+
+use std::collections::VecDeque;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
+
+/// Requests are spaced this much wider than 1/rate, so network jitter cannot push `rate + 1`
+/// of them into one second of the server's clock.
+const PACING_MARGIN: f64 = 1.025;
+/// The share of the measured server limit a run settles at after a 429.
+const SETTLE_SHARE: f64 = 0.97;
+/// Longest wait a `Retry-After` can impose on the run; a bigger value is taken as this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+const FIRST_PROBE_AFTER: Duration = Duration::from_secs(15);
+const MAX_PROBE_AFTER: Duration = Duration::from_secs(600);
+const LOWEST_RATE: f64 = 0.5;
+
+pub struct Throttle {
+    configured_rate: f64,
+    in_flight: Semaphore,
+    pace: Mutex<Pace>,
+}
+
+struct Pace {
+    rate: f64,
+    limiter: Arc<DefaultDirectRateLimiter>,
+    paused_until: Option<Instant>,
+    last_change: Instant,
+    probe_after: Duration,
+    last_cut: Option<Instant>,
+    /// When each of the last second's accepted requests completed.
+    accepted: VecDeque<Instant>,
+}
+
+fn limiter_for(rate: f64) -> Arc<DefaultDirectRateLimiter> {
+    let period = Duration::from_secs_f64(PACING_MARGIN / rate);
+    let quota = Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
+        .allow_burst(NonZeroU32::MIN);
+    Arc::new(RateLimiter::direct(quota))
+}
+
+impl Throttle {
+    pub fn new(rate: u32, concurrency: usize) -> Self {
+        let rate = f64::from(rate.max(1));
+        Self {
+            configured_rate: rate,
+            in_flight: Semaphore::new(concurrency.max(1)),
+            pace: Mutex::new(Pace {
+                rate,
+                limiter: limiter_for(rate),
+                paused_until: None,
+                last_change: Instant::now(),
+                probe_after: FIRST_PROBE_AFTER,
+                last_cut: None,
+                accepted: VecDeque::new(),
+            }),
+        }
+    }
+
+    fn pace(&self) -> std::sync::MutexGuard<'_, Pace> {
+        self.pace.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The rate the run is paced at now (requests per second).
+    pub fn current_rate(&self) -> f64 {
+        self.pace().rate
+    }
+
+    /// Waits for a slot in flight and a turn under the rate. Hold the permit while the request runs.
+    pub async fn admit(&self) -> SemaphorePermit<'_> {
+        let permit = self
+            .in_flight
+            .acquire()
+            .await
+            .expect("the in-flight semaphore is never closed");
+        loop {
+            let (limiter, paused_until) = {
+                let pace = self.pace();
+                (pace.limiter.clone(), pace.paused_until)
+            };
+            if let Some(until) = paused_until {
+                if until > Instant::now() {
+                    tokio::time::sleep_until(until).await;
+                    continue;
+                }
+            }
+            limiter.until_ready().await;
+            // A 429 may have paused the run while this request waited for its turn.
+            let paused = self.pace().paused_until.is_some_and(|u| u > Instant::now());
+            if !paused {
+                return permit;
+            }
+        }
+    }
+
+    /// Feeds back every answer: 429 slows the run, anything else counts as accepted.
+    pub fn on_answer(&self, status: u16, retry_after: Option<Duration>) {
+        let now = Instant::now();
+        let mut pace = self.pace();
+        if status == 429 {
+            let wait = retry_after
+                .unwrap_or(Duration::from_secs(1))
+                .min(MAX_RETRY_AFTER);
+            let until = now + wait;
+            pace.paused_until = Some(pace.paused_until.map_or(until, |u| u.max(until)));
+            // The 429s of requests already in flight arrive together: cut once per burst.
+            let recently_cut = pace
+                .last_cut
+                .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1));
+            if !recently_cut {
+                trim(&mut pace.accepted, now);
+                let accepted = pace.accepted.len() as f64;
+                let new_rate = if accepted >= 1.0 {
+                    (accepted * SETTLE_SHARE).min(pace.rate * SETTLE_SHARE)
+                } else {
+                    pace.rate / 2.0
+                }
+                .max(LOWEST_RATE);
+                if pace.last_cut.is_some() {
+                    pace.probe_after = (pace.probe_after * 2).min(MAX_PROBE_AFTER);
+                }
+                pace.last_cut = Some(now);
+                pace.last_change = now;
+                pace.rate = new_rate;
+                pace.limiter = limiter_for(new_rate);
+                tracing::warn!(
+                    rate = format!("{new_rate:.1}"),
+                    retry_after_ms = wait.as_millis() as u64,
+                    "PingOne answered 429: the whole run slows down"
+                );
+            }
+            return;
+        }
+        pace.accepted.push_back(now);
+        if pace.accepted.len() > 4096 {
+            trim(&mut pace.accepted, now);
+        }
+        if pace.rate < self.configured_rate
+            && now.duration_since(pace.last_change) >= pace.probe_after
+        {
+            let raised = (pace.rate * 1.05 + 0.5).min(self.configured_rate);
+            pace.rate = raised;
+            pace.limiter = limiter_for(raised);
+            pace.last_change = now;
+            tracing::debug!(
+                rate = format!("{raised:.1}"),
+                "no 429 for a while: pace raised"
+            );
+        }
+    }
+}
+
+fn trim(accepted: &mut VecDeque<Instant>, now: Instant) {
+    while accepted
+        .front()
+        .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1))
+    {
+        accepted.pop_front();
+    }
+    while accepted.len() > 4096 {
+        accepted.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_429_pauses_and_cuts_to_what_was_accepted() {
+        let throttle = Throttle::new(100, 4);
+        for _ in 0..20 {
+            throttle.on_answer(201, None);
+        }
+        throttle.on_answer(429, Some(Duration::from_millis(200)));
+        let rate = throttle.current_rate();
+        assert!((19.0..=20.0).contains(&rate), "{rate}");
+        // A second 429 of the same burst does not cut again.
+        throttle.on_answer(429, Some(Duration::from_millis(200)));
+        assert_eq!(throttle.current_rate(), rate);
+        let start = Instant::now();
+        drop(throttle.admit().await);
+        assert!(start.elapsed() >= Duration::from_millis(150));
+    }
+}

@@ -1,0 +1,144 @@
+//! Client-credentials tokens for the worker app: fetched once, shared by every request,
+//! renewed before they expire and once after a 401. Neither the secret nor a token ever
+//! reaches a message: errors carry only the status and PingOne's error code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::error::ApiError;
+use super::wire::{TokenError, TokenResponse};
+use crate::config::{Connection, Secret, TokenAuthMethod};
+
+/// Renew this long before expiry at most; short-lived tokens renew at 90% of their life.
+const MAX_RENEW_MARGIN: Duration = Duration::from_secs(60);
+
+/// Why no token could be had.
+#[derive(Debug, Clone)]
+pub enum TokenFailure {
+    /// The endpoint answered and said no: retrying cannot help.
+    Refused(String),
+    /// The endpoint could not be reached or failed: worth retrying.
+    Unavailable(ApiError),
+}
+
+#[derive(Clone)]
+struct Token {
+    value: Arc<Secret>,
+    renew_at: Instant,
+}
+
+pub struct TokenSource {
+    http: reqwest::Client,
+    url: String,
+    auth_url_for_messages: String,
+    environment_id: String,
+    client_id: String,
+    client_secret: Secret,
+    method: TokenAuthMethod,
+    current: Mutex<Option<Token>>,
+    fetched: std::sync::atomic::AtomicU64,
+}
+
+impl TokenSource {
+    pub fn new(http: reqwest::Client, connection: &Connection) -> Self {
+        Self {
+            http,
+            url: connection.token_url(),
+            auth_url_for_messages: connection.auth_url.to_string(),
+            environment_id: connection.environment_id.clone(),
+            client_id: connection.client_id.clone(),
+            client_secret: connection.client_secret.clone(),
+            method: connection.token_auth_method,
+            current: Mutex::new(None),
+            fetched: Default::default(),
+        }
+    }
+
+    /// How many tokens this run has fetched.
+    pub fn fetched(&self) -> u64 {
+        self.fetched.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A token that is good for a while yet; fetches one when needed. One fetch at a time:
+    /// a hundred requests finding the token stale make one call, not a hundred.
+    pub async fn bearer(&self) -> Result<Arc<Secret>, TokenFailure> {
+        let mut current = self.current.lock().await;
+        if let Some(token) = current.as_ref() {
+            if Instant::now() < token.renew_at {
+                return Ok(token.value.clone());
+            }
+        }
+        let token = self.fetch().await?;
+        let value = token.value.clone();
+        *current = Some(token);
+        Ok(value)
+    }
+
+    /// Forgets `stale` after a 401, unless another request already replaced it.
+    pub async fn invalidate(&self, stale: &Arc<Secret>) {
+        let mut current = self.current.lock().await;
+        if current
+            .as_ref()
+            .is_some_and(|t| Arc::ptr_eq(&t.value, stale))
+        {
+            *current = None;
+        }
+    }
+
+    async fn fetch(&self) -> Result<Token, TokenFailure> {
+        let request = self.http.post(&self.url);
+        let request = match self.method {
+            TokenAuthMethod::Basic => request
+                .basic_auth(&self.client_id, Some(self.client_secret.expose()))
+                .form(&[("grant_type", "client_credentials")]),
+            TokenAuthMethod::Post => request.form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", self.client_id.as_str()),
+                ("client_secret", self.client_secret.expose()),
+            ]),
+        };
+        let started = Instant::now();
+        let response = request
+            .send()
+            .await
+            .map_err(|e| TokenFailure::Unavailable(ApiError::from_reqwest(e)))?;
+        let status = response.status().as_u16();
+        if response.status().is_success() {
+            let body: TokenResponse = response.json().await.map_err(|e| {
+                TokenFailure::Unavailable(ApiError::Transport(format!(
+                    "the token endpoint's answer could not be read ({})",
+                    e.without_url()
+                )))
+            })?;
+            self.fetched
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let lifetime = Duration::from_secs(body.expires_in.unwrap_or(3600).max(1));
+            let margin = (lifetime / 10).min(MAX_RENEW_MARGIN);
+            tracing::debug!(lifetime_s = lifetime.as_secs(), "access token fetched");
+            return Ok(Token {
+                value: Arc::new(Secret::new(body.access_token)),
+                renew_at: started + lifetime - margin,
+            });
+        }
+        let error: TokenError = response.json().await.unwrap_or_default();
+        let code = error.error.unwrap_or_else(|| format!("HTTP {status}"));
+        match status {
+            400 | 401 | 403 | 404 => Err(TokenFailure::Refused(format!(
+                "PingOne refused the client credentials at {} ({status} {code}); check client_id, \
+                 {secret_var}, token_auth_method, environment_id ({env}) and region: the environment \
+                 must live in the region the auth URL points to",
+                self.auth_url_for_messages,
+                secret_var = crate::config::ENV_CLIENT_SECRET,
+                env = self.environment_id,
+            ))),
+            _ => Err(TokenFailure::Unavailable(ApiError::from_status(
+                status,
+                None,
+                None,
+            ))),
+        }
+    }
+}

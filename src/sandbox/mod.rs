@@ -1,0 +1,314 @@
+//! A PingOne simulator on loopback: the token endpoint, user look-up, a user's devices (list
+//! and create, with PingOne's validation and error bodies), device authentication policies
+//! and MFA settings, behind a per-second rate limit and optional injected faults.
+//!
+//! It serves `mfa-enroll sandbox` (a standing server for rehearsals), `mfa-enroll run
+//! --sandbox` (in-process, ephemeral port) and this crate's integration tests, which start it
+//! on port 0 and then inspect what it received.
+
+mod routes;
+pub mod state;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::cli::SandboxArgs;
+use crate::config::{Connection, Secret, TokenAuthMethod};
+use crate::pingone::wire::Device;
+use state::{lock, Store};
+pub use state::{Arrival, Directory, Tally};
+
+/// The device authentication policy every sandbox has, used when the config names none.
+pub const SANDBOX_POLICY_ID: &str = "5a4db0c5-0000-4000-8000-000000000001";
+/// The sandbox's environment.
+pub const SANDBOX_ENVIRONMENT_ID: &str = "5a4db0c5-0000-4000-8000-00000000e4b1";
+pub const SANDBOX_CLIENT_ID: &str = "sandbox-worker-app";
+
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    pub environment_id: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// Requests per second before 429; `None` for no limit.
+    pub rate: Option<u32>,
+    pub latency: Duration,
+    /// Share of API requests answered 5xx before any effect.
+    pub fail_rate: f64,
+    /// Share of device creations that take effect and then fail.
+    pub ambiguous_rate: f64,
+    pub token_ttl: Duration,
+    pub directory: Directory,
+    /// Policies that exist; `None`: every UUID is a policy.
+    pub policies: Option<HashSet<String>>,
+    pub max_devices: u32,
+    /// Tokens lack the admin role: every API request answers 403.
+    pub no_role: bool,
+    /// Keep each request's arrival time, for tests that check the rate (memory grows per request).
+    pub record_arrivals: bool,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            environment_id: SANDBOX_ENVIRONMENT_ID.into(),
+            client_id: SANDBOX_CLIENT_ID.into(),
+            client_secret: Secret::new(uuid::Uuid::new_v4().simple().to_string()),
+            rate: None,
+            latency: Duration::ZERO,
+            fail_rate: 0.0,
+            ambiguous_rate: 0.0,
+            token_ttl: Duration::from_secs(3600),
+            directory: Directory::Open,
+            policies: None,
+            max_devices: 5,
+            no_role: false,
+            record_arrivals: false,
+        }
+    }
+}
+
+impl SandboxOptions {
+    pub fn from_args(args: &SandboxArgs) -> Result<Self, String> {
+        for (name, value) in [
+            ("--fail-rate", args.fail_rate),
+            ("--ambiguous-rate", args.ambiguous_rate),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(format!("{name} {value} is not between 0.0 and 1.0"));
+            }
+        }
+        if !(1..=15).contains(&args.max_devices) {
+            return Err(format!(
+                "--max-devices {} is not from 1 to 15 (PingOne's range)",
+                args.max_devices
+            ));
+        }
+        let directory = match &args.users {
+            Some(path) => Directory::from_csv(path)?,
+            None => Directory::Open,
+        };
+        Ok(Self {
+            rate: (args.rate > 0).then_some(args.rate),
+            latency: Duration::from_millis(args.latency_ms),
+            fail_rate: args.fail_rate,
+            ambiguous_rate: args.ambiguous_rate,
+            token_ttl: Duration::from_secs(args.token_ttl.max(1)),
+            directory,
+            policies: args
+                .policies
+                .as_ref()
+                .map(|ids| ids.iter().map(|id| id.trim().to_lowercase()).collect()),
+            max_devices: args.max_devices,
+            no_role: args.no_role,
+            ..Self::default()
+        })
+    }
+}
+
+pub(crate) struct Shared {
+    options: SandboxOptions,
+    store: Store,
+}
+
+impl Shared {
+    fn roll(&self, probability: f64) -> bool {
+        probability > 0.0 && fastrand::f64() < probability
+    }
+
+    fn policy_exists(&self, id: &str) -> bool {
+        let id = id.to_lowercase();
+        match &self.options.policies {
+            None => uuid::Uuid::parse_str(&id).is_ok(),
+            Some(ids) => ids.contains(&id) || id == SANDBOX_POLICY_ID,
+        }
+    }
+}
+
+/// A running simulator. Dropping it leaves the server running until the runtime ends; call
+/// [`Sandbox::shutdown`] to stop it.
+pub struct Sandbox {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Sandbox {
+    pub async fn start(listen: SocketAddr, options: SandboxOptions) -> std::io::Result<Sandbox> {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            options,
+            store: Store::default(),
+        });
+        let app = routes::router(shared.clone());
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!("sandbox server failed: {e}");
+            }
+        });
+        Ok(Sandbox {
+            addr,
+            shared,
+            shutdown: Some(shutdown),
+            task,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn auth_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn options(&self) -> &SandboxOptions {
+        &self.shared.options
+    }
+
+    /// How to reach this sandbox as a client.
+    pub fn connection(&self) -> Connection {
+        let options = &self.shared.options;
+        Connection {
+            api_url: self
+                .api_url()
+                .parse()
+                .expect("a socket address makes a valid URL"),
+            auth_url: self
+                .auth_url()
+                .parse()
+                .expect("a socket address makes a valid URL"),
+            environment_id: options.environment_id.clone(),
+            client_id: options.client_id.clone(),
+            client_secret: options.client_secret.clone(),
+            token_auth_method: TokenAuthMethod::Basic,
+        }
+    }
+
+    /// A config file that points at this sandbox; the secret goes in the environment.
+    pub fn config_snippet(&self) -> String {
+        let options = &self.shared.options;
+        format!(
+            "[pingone]\n\
+             environment_id = \"{env}\"\n\
+             client_id = \"{client}\"\n\
+             api_url = \"{api}\"\n\
+             auth_url = \"{auth}\"\n\
+             token_auth_method = \"basic\"   # post works too\n\
+             \n\
+             [enroll]\n\
+             policy_id = \"{policy}\"\n",
+            env = options.environment_id,
+            client = options.client_id,
+            api = self.api_url(),
+            auth = self.auth_url(),
+            policy = SANDBOX_POLICY_ID,
+        )
+    }
+
+    pub fn tally(&self) -> Tally {
+        self.shared.store.counters.snapshot()
+    }
+
+    /// The devices a user has now.
+    pub fn devices_of(&self, user_id: &str) -> Vec<Device> {
+        lock(&self.shared.store.devices)
+            .get(&user_id.to_lowercase())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every user's devices: (user ID, device).
+    pub fn all_devices(&self) -> Vec<(String, Device)> {
+        lock(&self.shared.store.devices)
+            .iter()
+            .flat_map(|(user, devices)| devices.iter().map(move |d| (user.clone(), d.clone())))
+            .collect()
+    }
+
+    /// Gives a user a device before a run, as if enrolled earlier.
+    pub fn seed_device(&self, user_id: &str, device: Device) {
+        lock(&self.shared.store.devices)
+            .entry(user_id.to_lowercase())
+            .or_default()
+            .push(device);
+    }
+
+    /// Arrival times of API requests (only with `record_arrivals`).
+    pub fn arrivals(&self) -> Vec<Arrival> {
+        lock(&self.shared.store.arrivals).clone()
+    }
+
+    /// The most API requests that arrived within any one-second window.
+    pub fn max_requests_in_any_second(&self) -> usize {
+        let times: Vec<Duration> = self.arrivals().iter().map(|a| a.at).collect();
+        let mut best = 0;
+        let mut start = 0;
+        for end in 0..times.len() {
+            while times[end] - times[start] >= Duration::from_secs(1) {
+                start += 1;
+            }
+            best = best.max(end - start + 1);
+        }
+        best
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// `mfa-enroll sandbox`: serve until Ctrl-C, then print the tally.
+pub async fn serve_standing(args: SandboxArgs) -> Result<(), String> {
+    let options = SandboxOptions::from_args(&args)?;
+    if !args.listen.ip().is_loopback() {
+        eprintln!(
+            "warning: the sandbox listens on {}, which is reachable from other machines",
+            args.listen
+        );
+    }
+    let sandbox = Sandbox::start(args.listen, options)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let secret = sandbox.options().client_secret.expose().to_string();
+    println!(
+        "PingOne sandbox listening on {addr}; nothing here is real.\n\n\
+         Save this as sandbox.toml:\n\n{snippet}\n\
+         Then run:\n  export {var}={secret}\n  mfa-enroll run samples/enroll.csv --config sandbox.toml --out sandbox-out\n\n\
+         Ctrl-C stops the sandbox and prints its tally.",
+        addr = sandbox.addr(),
+        snippet = sandbox.config_snippet(),
+        var = crate::config::ENV_CLIENT_SECRET,
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    let tally = sandbox.tally();
+    sandbox.shutdown().await;
+    println!(
+        "\nsandbox tally: {} requests ({} token), {} devices created, {} duplicate devices, {} answered 429, {} injected failures, {} ambiguous failures",
+        tally.requests,
+        tally.token_requests,
+        tally.devices_created,
+        tally.duplicate_devices,
+        tally.throttled_429,
+        tally.injected_failures,
+        tally.ambiguous_failures
+    );
+    Ok(())
+}

@@ -1,0 +1,546 @@
+//! The simulator's HTTP surface: the token endpoint and the slice of the Platform and MFA
+//! APIs the tool uses, answering with PingOne's status codes and error bodies.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use uuid::Uuid;
+
+use super::state::{lock, same_destination, Arrival, Counters};
+use super::Shared;
+use crate::pingone::wire::{
+    CreateDevice, Device, DeviceList, DevicesEmbedded, ErrorBody, ErrorDetail, IdRef, MfaSettings,
+    Pairing, Policy, TokenError, TokenResponse, User, UserList, UsersEmbedded,
+};
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let api = Router::new()
+        .route("/v1/environments/{env}/users", get(find_users))
+        .route(
+            "/v1/environments/{env}/users/{user}/devices",
+            get(list_devices).post(create_device),
+        )
+        .route(
+            "/v1/environments/{env}/deviceAuthenticationPolicies/{id}",
+            get(get_policy),
+        )
+        .route("/v1/environments/{env}/mfaSettings", get(mfa_settings))
+        .layer(middleware::from_fn_with_state(shared.clone(), gatekeeper));
+    Router::new()
+        .route("/{env}/as/token", post(token))
+        .merge(api)
+        .with_state(shared)
+}
+
+fn error(status: StatusCode, code: &str, message: &str, details: Vec<ErrorDetail>) -> Response {
+    let body = ErrorBody {
+        id: Some(Uuid::new_v4().to_string()),
+        code: Some(code.into()),
+        message: Some(message.into()),
+        details,
+    };
+    (status, Json(body)).into_response()
+}
+
+fn invalid(target: &str, code: &str, message: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "INVALID_DATA",
+        "The request could not be completed. One or more validation errors were in the request.",
+        vec![ErrorDetail {
+            code: Some(code.into()),
+            target: Some(target.into()),
+            message: Some(message.into()),
+        }],
+    )
+}
+
+fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "The requested resource was not found.",
+        vec![],
+    )
+}
+
+/// Everything an API request meets before its handler, in PingOne's order: rate limit,
+/// authentication, role, latency, then injected failures.
+async fn gatekeeper(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let store = &shared.store;
+    let now = tokio::time::Instant::now();
+    let is_post = request.method() == axum::http::Method::POST;
+    Counters::bump(&store.counters.requests);
+    if is_post {
+        Counters::bump(&store.counters.posts);
+    }
+    if shared.options.record_arrivals {
+        lock(&store.arrivals).push(Arrival {
+            at: now.duration_since(store.started),
+            is_post,
+        });
+    }
+    if let Some(rate) = shared.options.rate.filter(|r| *r > 0) {
+        if let Err(wait) = lock(&store.window).admit(rate, now) {
+            Counters::bump(&store.counters.throttled_429);
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "REQUEST_LIMITED",
+                "The request could not be completed. You have exceeded your request limit.",
+                vec![ErrorDetail {
+                    code: Some("LIMIT_EXCEEDED".into()),
+                    target: None,
+                    message: Some(format!("More than {rate} requests per second.")),
+                }],
+            );
+            if let Ok(value) = seconds.to_string().parse() {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
+        }
+    }
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let valid = lock(&store.tokens)
+        .get(token)
+        .is_some_and(|expires| *expires > now);
+    if !valid {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "ACCESS_FAILED",
+            "The request could not be completed. The access token is missing, invalid or expired.",
+            vec![],
+        );
+    }
+    if shared.options.no_role {
+        return error(
+            StatusCode::FORBIDDEN,
+            "ACCESS_FAILED",
+            "The request could not be completed. You do not have access to this resource.",
+            vec![],
+        );
+    }
+    if !shared.options.latency.is_zero() {
+        tokio::time::sleep(shared.options.latency).await;
+    }
+    if shared.roll(shared.options.fail_rate) {
+        Counters::bump(&store.counters.injected_failures);
+        return match fastrand::u8(0..3) {
+            0 => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNEXPECTED_ERROR",
+                "An unexpected error occurred.",
+                vec![],
+            ),
+            // 502 and 503 come from the edge, often without a PingOne body.
+            1 => (StatusCode::BAD_GATEWAY, "Bad Gateway").into_response(),
+            _ => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
+        };
+    }
+    next.run(request).await
+}
+
+async fn token(
+    State(shared): State<Arc<Shared>>,
+    Path(env): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let store = &shared.store;
+    Counters::bump(&store.counters.token_requests);
+    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let oauth_error = |status: StatusCode, code: &str, description: &str| {
+        (
+            status,
+            Json(TokenError {
+                error: Some(code.into()),
+                error_description: Some(description.into()),
+            }),
+        )
+            .into_response()
+    };
+    if env != shared.options.environment_id {
+        return oauth_error(StatusCode::NOT_FOUND, "NOT_FOUND", "Unknown environment.");
+    }
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Only client_credentials is supported here.",
+        );
+    }
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(decode_basic);
+    let (client_id, secret) = match basic {
+        Some(pair) => pair,
+        None => (
+            form.get("client_id").cloned().unwrap_or_default(),
+            form.get("client_secret").cloned().unwrap_or_default(),
+        ),
+    };
+    if client_id != shared.options.client_id || secret != shared.options.client_secret.expose() {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Request denied: Invalid client credentials.",
+        );
+    }
+    let value = format!("sandbox-{}", Uuid::new_v4().simple());
+    let ttl = shared.options.token_ttl;
+    lock(&store.tokens).insert(value.clone(), tokio::time::Instant::now() + ttl);
+    Json(TokenResponse {
+        access_token: value,
+        token_type: Some("Bearer".into()),
+        expires_in: Some(ttl.as_secs().max(1)),
+    })
+    .into_response()
+}
+
+/// Decodes HTTP Basic credentials: base64 of `id:secret`.
+fn decode_basic(encoded: &str) -> Option<(String, String)> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_string(), secret.to_string()))
+}
+
+/// `None` when the path names this sandbox's environment; else the 404 to answer.
+fn wrong_environment(shared: &Shared, env: &str) -> Option<Response> {
+    (env != shared.options.environment_id).then(not_found)
+}
+
+async fn find_users(
+    State(shared): State<Arc<Shared>>,
+    Path(env): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(r) = wrong_environment(&shared, &env) {
+        return r;
+    }
+    let Some(filter) = query.get("filter") else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "This sandbox answers only username filters.",
+            vec![],
+        );
+    };
+    let Some(username) = parse_username_filter(filter) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FILTER",
+            "The filter could not be parsed; expected username eq \"…\".",
+            vec![],
+        );
+    };
+    let users: Vec<User> = shared
+        .options
+        .directory
+        .find(&username)
+        .into_iter()
+        .map(|(id, username)| User {
+            id,
+            username: Some(username),
+        })
+        .collect();
+    let count = users.len() as u64;
+    Json(UserList {
+        embedded: UsersEmbedded { users },
+        count: Some(count),
+        size: Some(count),
+    })
+    .into_response()
+}
+
+/// `username eq "j\"doe"` -> `j"doe`
+fn parse_username_filter(filter: &str) -> Option<String> {
+    let rest = filter.trim().strip_prefix("username")?.trim_start();
+    let rest = rest.strip_prefix("eq")?.trim_start();
+    let inner = rest.strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next()?),
+            '"' => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+async fn list_devices(
+    State(shared): State<Arc<Shared>>,
+    Path((env, user)): Path<(String, String)>,
+) -> Response {
+    if let Some(r) = wrong_environment(&shared, &env) {
+        return r;
+    }
+    if !shared.options.directory.user_exists(&user) {
+        return not_found();
+    }
+    let devices = lock(&shared.store.devices)
+        .get(&user.to_lowercase())
+        .cloned()
+        .unwrap_or_default();
+    Json(DeviceList {
+        embedded: DevicesEmbedded { devices },
+    })
+    .into_response()
+}
+
+fn phone_is_acceptable(phone: &str) -> bool {
+    let trimmed = phone.trim();
+    let digits = trimmed.chars().filter(char::is_ascii_digit).count();
+    trimmed.starts_with('+')
+        && (8..=15).contains(&digits)
+        && trimmed
+            .chars()
+            .all(|c| c.is_ascii_digit() || "+.-() ".contains(c))
+}
+
+async fn create_device(
+    State(shared): State<Arc<Shared>>,
+    Path((env, user)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = wrong_environment(&shared, &env) {
+        return r;
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "INVALID_REQUEST",
+            "Content-Type must be application/json.",
+            vec![],
+        );
+    }
+    if !shared.options.directory.user_exists(&user) {
+        return not_found();
+    }
+    let request: CreateDevice = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return invalid(
+                "body",
+                "INVALID_VALUE",
+                &format!("The body could not be read: {e}"),
+            )
+        }
+    };
+    let type_name = request.device_type.as_str();
+    if request.device_type.uses_phone() {
+        match request.phone.as_deref() {
+            None => {
+                return invalid(
+                    "phone",
+                    "REQUIRED_VALUE",
+                    "phone is required for this device type.",
+                )
+            }
+            Some(p) if !phone_is_acceptable(p) => {
+                return invalid(
+                    "phone",
+                    "INVALID_VALUE",
+                    "phone must be a valid phone number with its country code.",
+                )
+            }
+            Some(_) => {}
+        }
+    } else {
+        match request.email.as_deref() {
+            Some(e) if e.contains('@') => {}
+            Some(_) => {
+                return invalid(
+                    "email",
+                    "INVALID_VALUE",
+                    "email must be a valid email address.",
+                )
+            }
+            None => {
+                return invalid(
+                    "email",
+                    "REQUIRED_VALUE",
+                    "email is required for EMAIL devices.",
+                )
+            }
+        }
+    }
+    if request.extension.is_some() && request.device_type != crate::model::DeviceType::Voice {
+        return invalid(
+            "extension",
+            "INVALID_VALUE",
+            "extension is allowed only for VOICE devices.",
+        );
+    }
+    let Some(policy) = request.policy.as_ref() else {
+        return invalid("policy.id", "REQUIRED_VALUE", "policy.id is required.");
+    };
+    if !shared.policy_exists(&policy.id) {
+        return invalid(
+            "policy.id",
+            "INVALID_VALUE",
+            "The device authentication policy was not found.",
+        );
+    }
+    let activation = request.status == Some(crate::model::DeviceStatus::ActivationRequired);
+    if request.notification.is_some() && !activation {
+        return invalid(
+            "notification",
+            "INVALID_VALUE",
+            "notification is allowed only when status is ACTIVATION_REQUIRED.",
+        );
+    }
+    let device = Device {
+        id: Uuid::new_v4().to_string(),
+        device_type: type_name.to_string(),
+        status: Some(
+            request
+                .status
+                .unwrap_or(crate::model::DeviceStatus::Active)
+                .as_str()
+                .to_string(),
+        ),
+        phone: request.phone.clone(),
+        email: request.email.clone(),
+        extension: request.extension.clone(),
+        nickname: request.nickname.clone(),
+        created_at: Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string()),
+        user: Some(IdRef { id: user.clone() }),
+    };
+    {
+        let mut devices = lock(&shared.store.devices);
+        let existing = devices.entry(user.to_lowercase()).or_default();
+        if existing.len() >= shared.options.max_devices as usize {
+            drop(devices);
+            return error(
+                StatusCode::BAD_REQUEST,
+                "REQUEST_FAILED",
+                "The request could not be completed.",
+                vec![ErrorDetail {
+                    code: Some("LIMIT_EXCEEDED".into()),
+                    target: None,
+                    message: Some(format!(
+                        "The user already has the maximum number of devices ({}).",
+                        shared.options.max_devices
+                    )),
+                }],
+            );
+        }
+        let counters = &shared.store.counters;
+        if existing.iter().any(|d| {
+            same_destination(
+                d,
+                type_name,
+                request.phone.as_deref(),
+                request.email.as_deref(),
+            )
+        }) {
+            Counters::bump(&counters.duplicate_devices);
+        }
+        existing.push(device.clone());
+        Counters::bump(&counters.devices_created);
+    }
+    if shared.roll(shared.options.ambiguous_rate) {
+        Counters::bump(&shared.store.counters.ambiguous_failures);
+        if fastrand::bool() {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNEXPECTED_ERROR",
+                "An unexpected error occurred.",
+                vec![],
+            );
+        }
+        // The device exists, but the answer breaks off mid-body, as a dropped connection does.
+        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+            Ok(Bytes::from_static(b"{\"id\":\"")),
+            Err(std::io::Error::other("connection dropped by the sandbox")),
+        ];
+        return Response::builder()
+            .status(StatusCode::CREATED)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from_stream(futures::stream::iter(chunks)))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
+    (StatusCode::CREATED, Json(device)).into_response()
+}
+
+async fn get_policy(
+    State(shared): State<Arc<Shared>>,
+    Path((env, id)): Path<(String, String)>,
+) -> Response {
+    if let Some(r) = wrong_environment(&shared, &env) {
+        return r;
+    }
+    if !shared.policy_exists(&id) {
+        return not_found();
+    }
+    Json(Policy {
+        id,
+        name: Some("Sandbox MFA policy".into()),
+    })
+    .into_response()
+}
+
+async fn mfa_settings(State(shared): State<Arc<Shared>>, Path(env): Path<String>) -> Response {
+    if let Some(r) = wrong_environment(&shared, &env) {
+        return r;
+    }
+    Json(MfaSettings {
+        pairing: Pairing {
+            max_allowed_devices: shared.options.max_devices,
+        },
+    })
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_filter_round_trips_escapes() {
+        assert_eq!(
+            parse_username_filter("username eq \"jdoe\"").as_deref(),
+            Some("jdoe")
+        );
+        assert_eq!(
+            parse_username_filter(r#"username eq "j\"d\\oe""#).as_deref(),
+            Some("j\"d\\oe")
+        );
+        assert_eq!(parse_username_filter("email eq \"x\""), None);
+    }
+
+    #[test]
+    fn basic_credentials_decode() {
+        // base64("client:p@ss:x"): the secret may itself hold a colon.
+        assert_eq!(
+            decode_basic("Y2xpZW50OnBAc3M6eA=="),
+            Some(("client".to_string(), "p@ss:x".to_string()))
+        );
+    }
+}

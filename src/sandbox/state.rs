@@ -1,0 +1,236 @@
+//! What the simulator remembers: its user directory, issued tokens, every user's devices,
+//! the rate window, and the tally a rehearsal is judged by (requests, devices created,
+//! duplicate devices, 429s sent).
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::pingone::wire::Device;
+
+/// Usernames resolve to IDs in this namespace, so the same name is the same user every run.
+const USERNAME_NAMESPACE: Uuid = Uuid::from_u128(0x6d66_6165_6e72_6f6c_6c2d_7361_6e64_626f);
+
+/// Who exists.
+#[derive(Debug, Clone, Default)]
+pub enum Directory {
+    /// Every UUID is a user, and every username resolves to one stable ID.
+    #[default]
+    Open,
+    /// Only these users exist. A username listed under several IDs is ambiguous.
+    Listed {
+        ids: HashMap<String, String>,
+        by_username: HashMap<String, Vec<String>>,
+    },
+}
+
+impl Directory {
+    /// Reads a CSV with `user_id` and `username` columns.
+    pub fn from_csv(path: &Path) -> Result<Directory, String> {
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_path(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let headers = reader
+            .headers()
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .clone();
+        let column = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case(name))
+                .ok_or_else(|| format!("{}: line 1: no {name} column", path.display()))
+        };
+        let (id_col, name_col) = (column("user_id")?, column("username")?);
+        let mut users = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(|e| format!("{}: {e}", path.display()))?;
+            let id = record.get(id_col).unwrap_or("").to_string();
+            if Uuid::parse_str(&id).is_err() {
+                let line = record.position().map(|p| p.line()).unwrap_or(0);
+                return Err(format!(
+                    "{}: line {line}: user_id {id:?} is not a UUID",
+                    path.display()
+                ));
+            }
+            users.push((id, record.get(name_col).unwrap_or("").to_string()));
+        }
+        Ok(Directory::listed(users))
+    }
+
+    pub fn listed(users: impl IntoIterator<Item = (String, String)>) -> Directory {
+        let mut ids = HashMap::new();
+        let mut by_username: HashMap<String, Vec<String>> = HashMap::new();
+        for (id, username) in users {
+            let id = id.to_lowercase();
+            if !username.is_empty() {
+                by_username
+                    .entry(username.to_lowercase())
+                    .or_default()
+                    .push(id.clone());
+            }
+            ids.insert(id, username);
+        }
+        Directory::Listed { ids, by_username }
+    }
+
+    /// The ID a username resolves to in an open directory.
+    pub fn open_id_for(username: &str) -> String {
+        Uuid::new_v5(&USERNAME_NAMESPACE, username.to_lowercase().as_bytes()).to_string()
+    }
+
+    pub fn user_exists(&self, id: &str) -> bool {
+        match self {
+            Directory::Open => Uuid::parse_str(id).is_ok(),
+            Directory::Listed { ids, .. } => ids.contains_key(&id.to_lowercase()),
+        }
+    }
+
+    /// (id, username) of every user whose username matches, case-insensitively.
+    pub fn find(&self, username: &str) -> Vec<(String, String)> {
+        match self {
+            Directory::Open => vec![(Self::open_id_for(username), username.to_string())],
+            Directory::Listed { by_username, ids } => by_username
+                .get(&username.to_lowercase())
+                .map(|found| {
+                    found
+                        .iter()
+                        .map(|id| (id.clone(), ids.get(id).cloned().unwrap_or_default()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The counts a rehearsal is judged by.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Tally {
+    /// API requests received (tokens excepted), including those answered 429 or failed.
+    pub requests: u64,
+    pub token_requests: u64,
+    pub posts: u64,
+    pub devices_created: u64,
+    /// Devices created although the user already had one of the same type and destination.
+    pub duplicate_devices: u64,
+    pub throttled_429: u64,
+    /// 5xx answered before any effect (`--fail-rate`).
+    pub injected_failures: u64,
+    /// Devices created whose answer then failed (`--ambiguous-rate`).
+    pub ambiguous_failures: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub requests: AtomicU64,
+    pub token_requests: AtomicU64,
+    pub posts: AtomicU64,
+    pub devices_created: AtomicU64,
+    pub duplicate_devices: AtomicU64,
+    pub throttled_429: AtomicU64,
+    pub injected_failures: AtomicU64,
+    pub ambiguous_failures: AtomicU64,
+}
+
+impl Counters {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> Tally {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Tally {
+            requests: get(&self.requests),
+            token_requests: get(&self.token_requests),
+            posts: get(&self.posts),
+            devices_created: get(&self.devices_created),
+            duplicate_devices: get(&self.duplicate_devices),
+            throttled_429: get(&self.throttled_429),
+            injected_failures: get(&self.injected_failures),
+            ambiguous_failures: get(&self.ambiguous_failures),
+        }
+    }
+}
+
+/// One API request as the sandbox saw it arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    /// Since the sandbox started.
+    pub at: Duration,
+    pub is_post: bool,
+}
+
+/// A sliding one-second window of accepted requests.
+#[derive(Debug, Default)]
+pub(crate) struct RateWindow {
+    accepted: VecDeque<Instant>,
+}
+
+impl RateWindow {
+    /// `Ok` when the request fits under `rate`; else how long until it would.
+    pub fn admit(&mut self, rate: u32, now: Instant) -> Result<(), Duration> {
+        let second = Duration::from_secs(1);
+        while self
+            .accepted
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= second)
+        {
+            self.accepted.pop_front();
+        }
+        if self.accepted.len() >= rate as usize {
+            let oldest = self.accepted.front().copied().unwrap_or(now);
+            return Err(second.saturating_sub(now.duration_since(oldest)));
+        }
+        self.accepted.push_back(now);
+        Ok(())
+    }
+}
+
+pub(crate) struct Store {
+    pub devices: Mutex<HashMap<String, Vec<Device>>>,
+    pub tokens: Mutex<HashMap<String, Instant>>,
+    pub window: Mutex<RateWindow>,
+    pub arrivals: Mutex<Vec<Arrival>>,
+    pub counters: Counters,
+    pub started: Instant,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self {
+            devices: Mutex::default(),
+            tokens: Mutex::default(),
+            window: Mutex::default(),
+            arrivals: Mutex::default(),
+            counters: Counters::default(),
+            started: Instant::now(),
+        }
+    }
+}
+
+/// The sandbox's own idea of "the same destination", independent of the tool's: digits of a
+/// phone, an email case-folded.
+pub(crate) fn same_destination(
+    a: &Device,
+    b_type: &str,
+    b_phone: Option<&str>,
+    b_email: Option<&str>,
+) -> bool {
+    let digits = |p: &str| p.chars().filter(char::is_ascii_digit).collect::<String>();
+    a.device_type.eq_ignore_ascii_case(b_type)
+        && match (a.phone.as_deref(), b_phone, a.email.as_deref(), b_email) {
+            (Some(x), Some(y), _, _) => digits(x) == digits(y),
+            (_, _, Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+            _ => false,
+        }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,515 @@
+//! [`Record`] -> [`DeviceSpec`], or a [`RowError`] with a stable code and a message that says
+//! what to fix. Knows nothing of HTTP: every check here runs offline, in dry runs too.
+
+pub mod phone;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use email_address::EmailAddress;
+use uuid::Uuid;
+
+use crate::input::{Column, Header, Record};
+use crate::model::{Destination, DeviceStatus, DeviceType, UserRef};
+
+/// The stable codes of `invalid` rows. Scripts match on these; never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    MalformedRow,
+    InvalidEncoding,
+    MissingUser,
+    InvalidUserId,
+    InvalidUsername,
+    MissingType,
+    InvalidType,
+    MissingPhone,
+    InvalidPhone,
+    MissingEmail,
+    InvalidEmail,
+    ExtensionNotAllowed,
+    InvalidExtension,
+    InvalidStatus,
+    NotificationNotAllowed,
+    InvalidNotification,
+    MissingPolicy,
+    InvalidPolicyId,
+    InvalidNickname,
+    DuplicateRow,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedRow => "MALFORMED_ROW",
+            Self::InvalidEncoding => "INVALID_ENCODING",
+            Self::MissingUser => "MISSING_USER",
+            Self::InvalidUserId => "INVALID_USER_ID",
+            Self::InvalidUsername => "INVALID_USERNAME",
+            Self::MissingType => "MISSING_TYPE",
+            Self::InvalidType => "INVALID_TYPE",
+            Self::MissingPhone => "MISSING_PHONE",
+            Self::InvalidPhone => "INVALID_PHONE",
+            Self::MissingEmail => "MISSING_EMAIL",
+            Self::InvalidEmail => "INVALID_EMAIL",
+            Self::ExtensionNotAllowed => "EXTENSION_NOT_ALLOWED",
+            Self::InvalidExtension => "INVALID_EXTENSION",
+            Self::InvalidStatus => "INVALID_STATUS",
+            Self::NotificationNotAllowed => "NOTIFICATION_NOT_ALLOWED",
+            Self::InvalidNotification => "INVALID_NOTIFICATION",
+            Self::MissingPolicy => "MISSING_POLICY",
+            Self::InvalidPolicyId => "INVALID_POLICY_ID",
+            Self::InvalidNickname => "INVALID_NICKNAME",
+            Self::DuplicateRow => "DUPLICATE_ROW",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl RowError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The custom pairing notification; PingOne accepts it only with ACTIVATION_REQUIRED.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Notification {
+    pub locale: Option<String>,
+    pub variant: Option<String>,
+}
+
+/// A row that passed every offline check: what to create, for whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSpec {
+    pub user: UserRef,
+    /// The username as the row wrote it, for results.csv ("" when none).
+    pub username: String,
+    pub device_type: DeviceType,
+    pub destination: Destination,
+    pub extension: Option<String>,
+    pub policy_id: Uuid,
+    /// `None` leaves the choice to PingOne (ACTIVE for an admin actor).
+    pub status: Option<DeviceStatus>,
+    pub nickname: Option<String>,
+    pub notification: Option<Notification>,
+}
+
+impl DeviceSpec {
+    /// Whether creating this device makes PingOne message the user a pairing code.
+    pub fn sends_pairing_message(&self) -> bool {
+        self.status == Some(DeviceStatus::ActivationRequired)
+    }
+}
+
+/// Defaults a row falls back on.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    pub default_policy: Option<Uuid>,
+    pub default_status: Option<DeviceStatus>,
+    pub default_country: Option<phonenumber::country::Id>,
+}
+
+/// Validates rows in file order and remembers what it has seen, to catch duplicates.
+pub struct Validator {
+    header: Header,
+    rules: Rules,
+    /// A 64-bit digest of (user, type, destination) -> the line that first named it. A digest,
+    /// not the strings, keeps a million-row file's duplicate check to a few tens of MB.
+    seen: HashMap<u64, u32>,
+}
+
+const MAX_USERNAME_CHARS: usize = 128;
+const MAX_NICKNAME_CHARS: usize = 100;
+const MAX_EMAIL_CHARS: usize = 254;
+
+impl Validator {
+    pub fn new(header: Header, rules: Rules) -> Self {
+        Self {
+            header,
+            rules,
+            seen: HashMap::new(),
+        }
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    pub fn validate(&mut self, record: &Record) -> Result<DeviceSpec, RowError> {
+        let spec = self.check_fields(record)?;
+        let key = duplicate_key(&spec);
+        let line = u32::try_from(record.line).unwrap_or(u32::MAX);
+        if let Some(first) = self.seen.get(&key) {
+            return Err(RowError::new(
+                ErrorCode::DuplicateRow,
+                format!(
+                    "same user, type and {} as line {first}, which goes ahead; remove this row",
+                    if spec.device_type.uses_phone() {
+                        "phone"
+                    } else {
+                        "email"
+                    }
+                ),
+            ));
+        }
+        self.seen.insert(key, line);
+        Ok(spec)
+    }
+
+    fn check_fields(&self, record: &Record) -> Result<DeviceSpec, RowError> {
+        let header = &self.header;
+        if record.raw.len() != header.len() {
+            return Err(RowError::new(
+                ErrorCode::MalformedRow,
+                format!(
+                    "the row has {} fields but the header has {}; check for a stray delimiter or an unclosed quote",
+                    record.raw.len(),
+                    header.len()
+                ),
+            ));
+        }
+        let field = |column: Column| {
+            record.get(header, column).map_err(|_| {
+                RowError::new(
+                    ErrorCode::InvalidEncoding,
+                    format!(
+                        "column {} is not valid UTF-8; save the file as UTF-8",
+                        column.name()
+                    ),
+                )
+            })
+        };
+        let user_id = field(Column::UserId)?;
+        let username = field(Column::Username)?;
+        let user = if !user_id.is_empty() {
+            let id = Uuid::parse_str(user_id).map_err(|_| {
+                RowError::new(
+                    ErrorCode::InvalidUserId,
+                    format!("user_id {user_id:?} is not a UUID; use the PingOne user ID, or leave it empty and give a username"),
+                )
+            })?;
+            UserRef::Id(id)
+        } else if !username.is_empty() {
+            if username.chars().count() > MAX_USERNAME_CHARS
+                || username.chars().any(char::is_control)
+            {
+                return Err(RowError::new(
+                    ErrorCode::InvalidUsername,
+                    format!("username is longer than {MAX_USERNAME_CHARS} characters or has control characters"),
+                ));
+            }
+            UserRef::Username(username.to_string())
+        } else {
+            return Err(RowError::new(
+                ErrorCode::MissingUser,
+                "neither user_id nor username is set; give one of them",
+            ));
+        };
+
+        let type_text = field(Column::Type)?;
+        if type_text.is_empty() {
+            return Err(RowError::new(
+                ErrorCode::MissingType,
+                "type is empty; use SMS, VOICE, EMAIL or WHATSAPP",
+            ));
+        }
+        let device_type: DeviceType = type_text.parse().map_err(|_| {
+            RowError::new(
+                ErrorCode::InvalidType,
+                format!("type {type_text:?} is not SMS, VOICE, EMAIL or WHATSAPP"),
+            )
+        })?;
+
+        let destination = if device_type.uses_phone() {
+            let text = field(Column::Phone)?;
+            if text.is_empty() {
+                return Err(RowError::new(
+                    ErrorCode::MissingPhone,
+                    format!("a {device_type} device needs a phone number in the phone column"),
+                ));
+            }
+            let e164 = phone::normalize(text, self.rules.default_country).map_err(|problem| {
+                RowError::new(ErrorCode::InvalidPhone, format!("phone {text:?} {problem}"))
+            })?;
+            Destination::Phone(e164)
+        } else {
+            let text = field(Column::Email)?;
+            if text.is_empty() {
+                return Err(RowError::new(
+                    ErrorCode::MissingEmail,
+                    "an EMAIL device needs an address in the email column",
+                ));
+            }
+            Destination::Email(check_email(text)?)
+        };
+
+        let extension = optional(field(Column::Extension)?);
+        if let Some(ext) = &extension {
+            if device_type != DeviceType::Voice {
+                return Err(RowError::new(
+                    ErrorCode::ExtensionNotAllowed,
+                    format!("extension is only for VOICE devices; clear it for {device_type}"),
+                ));
+            }
+            let well_formed = ext.len() <= 16
+                && ext
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || matches!(c, '#' | '*' | ','));
+            if !well_formed {
+                return Err(RowError::new(
+                    ErrorCode::InvalidExtension,
+                    format!(
+                        "extension {ext:?} may hold up to 16 digits, #, * and commas (e.g. 313#)"
+                    ),
+                ));
+            }
+        }
+
+        let status = match optional(field(Column::Status)?) {
+            None => self.rules.default_status,
+            Some(text) => Some(text.parse::<DeviceStatus>().map_err(|_| {
+                RowError::new(
+                    ErrorCode::InvalidStatus,
+                    format!("status {text:?} is not ACTIVE or ACTIVATION_REQUIRED"),
+                )
+            })?),
+        };
+
+        let locale = optional(field(Column::NotificationLocale)?);
+        let variant = optional(field(Column::NotificationVariant)?);
+        let notification = if locale.is_some() || variant.is_some() {
+            if status != Some(DeviceStatus::ActivationRequired) {
+                return Err(RowError::new(
+                    ErrorCode::NotificationNotAllowed,
+                    "notification_locale and notification_variant apply only to ACTIVATION_REQUIRED devices; set status or clear them",
+                ));
+            }
+            if let Some(l) = &locale {
+                if !is_locale(l) {
+                    return Err(RowError::new(
+                        ErrorCode::InvalidNotification,
+                        format!(
+                            "notification_locale {l:?} is not a language tag such as en or fr-CA"
+                        ),
+                    ));
+                }
+            }
+            if let Some(v) = &variant {
+                if v.chars().count() > 100 || v.chars().any(char::is_control) {
+                    return Err(RowError::new(
+                        ErrorCode::InvalidNotification,
+                        "notification_variant is longer than 100 characters or has control characters",
+                    ));
+                }
+            }
+            Some(Notification { locale, variant })
+        } else {
+            None
+        };
+
+        let policy_id = match optional(field(Column::PolicyId)?) {
+            Some(text) => Uuid::parse_str(&text).map_err(|_| {
+                RowError::new(
+                    ErrorCode::InvalidPolicyId,
+                    format!("policy_id {text:?} is not a UUID"),
+                )
+            })?,
+            None => self.rules.default_policy.ok_or_else(|| {
+                RowError::new(
+                    ErrorCode::MissingPolicy,
+                    "no device authentication policy: fill policy_id, or set [enroll] policy_id in the config",
+                )
+            })?,
+        };
+
+        let nickname = optional(field(Column::Nickname)?);
+        if let Some(n) = &nickname {
+            if n.chars().count() > MAX_NICKNAME_CHARS || n.chars().any(char::is_control) {
+                return Err(RowError::new(
+                    ErrorCode::InvalidNickname,
+                    format!("nickname is longer than {MAX_NICKNAME_CHARS} characters or has control characters"),
+                ));
+            }
+        }
+
+        Ok(DeviceSpec {
+            user,
+            username: username.to_string(),
+            device_type,
+            destination,
+            extension,
+            policy_id,
+            status,
+            nickname,
+            notification,
+        })
+    }
+}
+
+fn optional(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+fn check_email(text: &str) -> Result<String, RowError> {
+    let strict = email_address::Options::default()
+        .with_required_tld()
+        .without_domain_literal()
+        .without_display_text();
+    if text.chars().count() > MAX_EMAIL_CHARS {
+        return Err(RowError::new(
+            ErrorCode::InvalidEmail,
+            format!("email is longer than {MAX_EMAIL_CHARS} characters"),
+        ));
+    }
+    EmailAddress::parse_with_options(text, strict)
+        .map(|_| text.to_string())
+        .map_err(|e| {
+            RowError::new(
+                ErrorCode::InvalidEmail,
+                format!("email {text:?} is not a valid address ({e})"),
+            )
+        })
+}
+
+fn is_locale(text: &str) -> bool {
+    let mut parts = text.split(['-', '_']);
+    let language_ok = parts
+        .next()
+        .is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
+    language_ok
+        && text.len() <= 35
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// The digest the duplicate check compares: user as written (usernames case-folded), type,
+/// and the destination's comparison form.
+fn duplicate_key(spec: &DeviceSpec) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    match &spec.user {
+        UserRef::Id(id) => (0u8, id.as_u128()).hash(&mut hasher),
+        UserRef::Username(name) => (1u8, name.to_lowercase()).hash(&mut hasher),
+    }
+    spec.device_type.hash(&mut hasher);
+    spec.destination.comparison_key().hash(&mut hasher);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::InputReader;
+
+    const POLICY: &str = "9d1a3b8e-4a55-4f3c-8f4e-0c6f0a1b2c3d";
+
+    fn validate_all(csv: &str, rules: Rules) -> Vec<Result<DeviceSpec, RowError>> {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), csv).unwrap();
+        let mut reader = InputReader::open(file.path(), b',').unwrap();
+        let mut validator = Validator::new(reader.header().clone(), rules);
+        let mut out = vec![];
+        while let Some(record) = reader.next_record().unwrap() {
+            out.push(validator.validate(&record));
+        }
+        out
+    }
+
+    fn code(result: &Result<DeviceSpec, RowError>) -> Option<&'static str> {
+        result.as_ref().err().map(|e| e.code.as_str())
+    }
+
+    fn rules() -> Rules {
+        Rules {
+            default_policy: Some(Uuid::parse_str(POLICY).unwrap()),
+            ..Rules::default()
+        }
+    }
+
+    #[test]
+    fn each_problem_has_its_code() {
+        let csv =
+            "user_id,username,type,phone,email,extension,status,notification_locale,policy_id\n\
+            ,,SMS,+15125551234,,,,,\n\
+            not-a-uuid,,SMS,+15125551234,,,,,\n\
+            ,jdoe,FAX,+15125551234,,,,,\n\
+            ,jdoe,SMS,,,,,,\n\
+            ,jdoe,SMS,+1 555 0100,,,,,\n\
+            ,jdoe,EMAIL,,not-an-email,,,,\n\
+            ,jdoe,SMS,+15125551234,,313#,,,\n\
+            ,jdoe,VOICE,+15125551234,,abc,,,\n\
+            ,jdoe,SMS,+15125551234,,,PENDING,,\n\
+            ,jdoe,SMS,+15125551234,,,ACTIVE,en,\n\
+            ,jdoe,SMS,+15125551234,,,,,xyz\n\
+            ,jdoe,SMS,+15125551234,,,,,\n\
+            ,JDOE,sms,+1.512.555.1234,,,,,\n\
+            ,jdoe,EMAIL,,J@Example.com,,,,\n\
+            ,jdoe,email,,j@example.COM,,,,\n\
+            ,jdoe,VOICE,15125551234,,313#,ACTIVATION_REQUIRED,fr-CA,\n\
+            short,row\n";
+        let results = validate_all(csv, rules());
+        let codes: Vec<_> = results.iter().map(code).collect();
+        assert_eq!(
+            codes,
+            vec![
+                Some("MISSING_USER"),
+                Some("INVALID_USER_ID"),
+                Some("INVALID_TYPE"),
+                Some("MISSING_PHONE"),
+                Some("INVALID_PHONE"),
+                Some("INVALID_EMAIL"),
+                Some("EXTENSION_NOT_ALLOWED"),
+                Some("INVALID_EXTENSION"),
+                Some("INVALID_STATUS"),
+                Some("NOTIFICATION_NOT_ALLOWED"),
+                Some("INVALID_POLICY_ID"),
+                None,
+                Some("DUPLICATE_ROW"),
+                None,
+                Some("DUPLICATE_ROW"),
+                None,
+                Some("MALFORMED_ROW"),
+            ]
+        );
+        let dup = results[12].as_ref().unwrap_err();
+        assert!(dup.message.contains("line 13"), "{}", dup.message);
+        let voice = results[15].as_ref().unwrap();
+        assert_eq!(voice.destination, Destination::Phone("+15125551234".into()));
+        assert_eq!(voice.extension.as_deref(), Some("313#"));
+        assert!(voice.sends_pairing_message());
+    }
+
+    #[test]
+    fn policy_comes_from_row_or_config() {
+        let csv = "username,type,email,policy_id\nj,EMAIL,j@example.com,\n";
+        let missing = validate_all(csv, Rules::default());
+        assert_eq!(code(&missing[0]), Some("MISSING_POLICY"));
+        let from_config = validate_all(csv, rules());
+        assert_eq!(
+            from_config[0].as_ref().unwrap().policy_id.to_string(),
+            POLICY
+        );
+    }
+
+    #[test]
+    fn user_id_wins_over_username() {
+        let csv = "user_id,username,type,email\n\
+            6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f,jdoe,EMAIL,j@example.com\n";
+        let spec = validate_all(csv, rules()).remove(0).unwrap();
+        assert!(matches!(spec.user, UserRef::Id(_)));
+        assert_eq!(spec.username, "jdoe");
+    }
+}

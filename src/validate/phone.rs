@@ -1,0 +1,162 @@
+//! Phone numbers -> E.164, with libphonenumber's metadata (the `phonenumber` crate).
+//!
+//! The input is first reduced to an optional leading `+` and digits: `phonenumber` reads
+//! `+1512.555.1234` as country code 1512 and refuses `1-512-555-1234` without a region, while
+//! PingOne documents all these spellings as one number.
+
+use phonenumber::country::Id as Country;
+use phonenumber::Mode;
+
+/// Longest input we hand to the parser; real numbers with punctuation are far shorter.
+const MAX_INPUT_CHARS: usize = 64;
+/// E.164 allows at most 15 digits, country code included.
+const MAX_E164_DIGITS: usize = 15;
+
+/// Why a number was refused, as a sentence for the person fixing the file.
+pub type PhoneProblem = String;
+
+/// Normalises `text` to E.164 (`+15125551234`). A number without `+` is read as country code
+/// first, unless `default_country` is set, in which case it is a national number of it.
+pub fn normalize(text: &str, default_country: Option<Country>) -> Result<String, PhoneProblem> {
+    let text = text.trim();
+    if text.chars().count() > MAX_INPUT_CHARS {
+        return Err(format!(
+            "is {} characters long; write one phone number with its country code",
+            text.chars().count()
+        ));
+    }
+    let has_plus = text.starts_with('+');
+    let mut digits = String::with_capacity(text.len());
+    for (i, c) in text.chars().enumerate() {
+        match c {
+            '0'..='9' => digits.push(c),
+            '+' if i == 0 => {}
+            ' ' | '.' | '-' | '(' | ')' | '/' => {}
+            c if c.is_alphabetic() => return Err(
+                "contains letters; write digits only, and put an extension in the extension column"
+                    .into(),
+            ),
+            c => {
+                return Err(format!(
+                    "contains {c:?}; write digits with + . - ( ) or spaces"
+                ))
+            }
+        }
+    }
+    if digits.is_empty() {
+        return Err("has no digits".into());
+    }
+    if digits.len() > MAX_E164_DIGITS {
+        return Err(format!(
+            "has {} digits; E.164 allows at most {MAX_E164_DIGITS} including the country code",
+            digits.len()
+        ));
+    }
+    let (region, candidate) = match (has_plus, default_country) {
+        (false, Some(country)) => (Some(country), digits),
+        _ => (None, format!("+{digits}")),
+    };
+    // The parser is third-party code fed with user input: a panic there must not end the run.
+    let parsed = std::panic::catch_unwind(|| phonenumber::parse(region, &candidate))
+        .map_err(|_| "could not be read as a phone number".to_string())?;
+    let number = parsed.map_err(|_| match region {
+        Some(country) => format!("is not a phone number of {country:?} or an international number"),
+        None => "is not an international number; start it with the country code (e.g. +1 512 555 1234), or set [enroll] default_country".to_string(),
+    })?;
+    if !number.is_valid() {
+        let code = number.code().value();
+        let country = number
+            .country()
+            .id()
+            .map(|id| format!(" ({id:?})"))
+            .unwrap_or_default();
+        return Err(format!(
+            "is not a valid number for country code +{code}{country}; check the digits"
+        ));
+    }
+    Ok(number.format().mode(Mode::E164).to_string())
+}
+
+/// A lenient normalisation for comparing numbers read back from PingOne, which may come
+/// spelled `+1.5125551234`: keep the `+` and the digits.
+pub fn comparison_form(text: &str) -> String {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    format!("+{digits}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn every_documented_spelling_is_one_number() {
+        for spelling in [
+            "+1.5125551234",
+            "+15125551234",
+            "+1.512.555.1234",
+            "+1 (512) 555-1234",
+            "15125551234",
+            "1-512-555-1234",
+            "  +1 512 555 1234 ",
+        ] {
+            assert_eq!(
+                normalize(spelling, None).as_deref(),
+                Ok("+15125551234"),
+                "{spelling}"
+            );
+        }
+    }
+
+    #[test]
+    fn default_country_reads_national_numbers() {
+        let gb: Country = "GB".parse().unwrap();
+        assert_eq!(
+            normalize("020 7946 0018", Some(gb)).as_deref(),
+            Ok("+442079460018")
+        );
+        // A leading + still means an international number.
+        assert_eq!(
+            normalize("+1 512 555 1234", Some(gb)).as_deref(),
+            Ok("+15125551234")
+        );
+        let us: Country = "US".parse().unwrap();
+        assert_eq!(
+            normalize("(512) 555-1234", Some(us)).as_deref(),
+            Ok("+15125551234")
+        );
+    }
+
+    #[test]
+    fn invalid_numbers_say_why() {
+        assert!(normalize("+1 555 0100", None).unwrap_err().contains("+1"));
+        assert!(normalize("+44 20 1234", None).is_err());
+        assert!(normalize("+1234567890123456", None)
+            .unwrap_err()
+            .contains("15"));
+        assert!(normalize("+1 512 555 1234 ext 9", None)
+            .unwrap_err()
+            .contains("extension"));
+        assert!(normalize("", None).is_err());
+        assert!(
+            normalize("5125551234", None).is_err(),
+            "no country code, no default"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(text in "\\PC{0,40}") {
+            let _ = normalize(&text, None);
+            let _ = normalize(&text, Some(Country::US));
+        }
+
+        #[test]
+        fn never_panics_on_number_like_text(text in "[+]?[0-9 .()-]{0,30}") {
+            if let Ok(e164) = normalize(&text, None) {
+                prop_assert!(e164.starts_with('+'));
+                prop_assert!(e164.len() <= 16);
+            }
+        }
+    }
+}
