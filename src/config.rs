@@ -672,6 +672,16 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_documents_valid_keys() {
+        let text = include_str!("../config.example.toml");
+        let cfg = write_config(text);
+        let env = |name: &str| env_with_secret(name);
+        let s = Settings::load(&args(&["--config", cfg.path().to_str().unwrap()]), &env).unwrap();
+        assert_eq!(s.limits.rate, 50);
+        assert_eq!(s.enroll.on_existing, OnExisting::Skip);
+    }
+
+    #[test]
     fn secret_in_the_file_is_refused_and_not_echoed() {
         let cfg = write_config("[pingone]\nclient_secret = \"hunter2-secret\"\n");
         let path = cfg.path().to_str().unwrap();

@@ -175,6 +175,12 @@ impl Client {
             if self.stop.is_requested() {
                 return Err(ApiError::Stopped);
             }
+            // The turn first, then the token: a token taken before a long wait in the queue
+            // could expire before it is used.
+            let _permit = self.throttle.admit().await;
+            if self.stop.is_requested() {
+                return Err(ApiError::Stopped);
+            }
             let token = match self.tokens.bearer().await {
                 Ok(token) => token,
                 Err(TokenFailure::Refused(message)) => {
@@ -186,10 +192,6 @@ impl Client {
                     return Err(error);
                 }
             };
-            let _permit = self.throttle.admit().await;
-            if self.stop.is_requested() {
-                return Err(ApiError::Stopped);
-            }
             let mut request = self
                 .http
                 .request(method.clone(), url)

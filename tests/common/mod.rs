@@ -1,0 +1,168 @@
+//! Shared by the integration tests: a sandbox on 127.0.0.1 port 0, a config file pointing at
+//! it, the real binary run against it, and readers for what the binary wrote.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use mfa_enroll::sandbox::{Sandbox, SandboxOptions};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mfa-enroll");
+pub const POLICY: &str = mfa_enroll::sandbox::SANDBOX_POLICY_ID;
+
+pub async fn sandbox(options: SandboxOptions) -> Sandbox {
+    Sandbox::start(
+        ([127, 0, 0, 1], 0).into(),
+        SandboxOptions {
+            record_arrivals: true,
+            ..options
+        },
+    )
+    .await
+    .expect("sandbox starts on loopback")
+}
+
+/// A scratch directory with an input, a config and an output directory.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).expect("write fixture");
+        path
+    }
+
+    /// A config for `sandbox` with the given extra `[limits]`/`[enroll]` lines appended.
+    pub fn config_for(&self, sandbox: &Sandbox, limits: &str, enroll: &str) -> PathBuf {
+        let snippet = sandbox.config_snippet();
+        let text = format!("{snippet}{enroll}\n[limits]\n{limits}\n");
+        self.write("mfa-enroll.toml", &text)
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.path("out")
+    }
+
+    pub fn results(&self) -> Vec<HashMap<String, String>> {
+        read_csv(&self.out().join("results.csv"))
+    }
+
+    pub fn errors(&self) -> Vec<HashMap<String, String>> {
+        read_csv(&self.out().join("errors.csv"))
+    }
+
+    pub fn summary(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.out().join("summary.json")).expect("summary.json");
+        serde_json::from_str(&text).expect("summary.json parses")
+    }
+}
+
+pub fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut reader =
+        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers = reader.headers().expect("header").clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("record");
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Rows by input line; panics when a line appears twice.
+pub fn by_line(rows: &[HashMap<String, String>]) -> HashMap<u64, HashMap<String, String>> {
+    let mut map = HashMap::new();
+    for row in rows {
+        let line: u64 = row["line"].parse().expect("line is a number");
+        assert!(
+            map.insert(line, row.clone()).is_none(),
+            "line {line} appears twice in results.csv"
+        );
+    }
+    map
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn both(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the real binary in `dir` with the sandbox's secret in the environment.
+pub async fn run_binary(dir: &Path, secret: Option<&str>, args: &[&str]) -> Run {
+    let mut command = tokio::process::Command::new(BIN);
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("PINGONE_CLIENT_SECRET")
+        .env_remove("PINGONE_CLIENT_ID")
+        .env_remove("PINGONE_ENVIRONMENT_ID")
+        .env_remove("RUST_LOG")
+        .kill_on_drop(true);
+    if let Some(secret) = secret {
+        command.env("PINGONE_CLIENT_SECRET", secret);
+    }
+    let output: Output = tokio::time::timeout(Duration::from_secs(300), command.output())
+        .await
+        .expect("the binary finishes within 5 minutes")
+        .expect("the binary runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Convenience: `run INPUT --config mfa-enroll.toml --out out` plus `extra`.
+pub async fn enroll(ws: &Workspace, sandbox: &Sandbox, input: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["run", input, "--config", "mfa-enroll.toml", "--out", "out"];
+    args.extend_from_slice(extra);
+    let secret = sandbox.options().client_secret.expose().to_string();
+    run_binary(ws.dir.path(), Some(&secret), &args).await
+}
+
+/// A CSV of `n` users by ID, one SMS device each, with distinct valid US numbers.
+pub fn sms_rows(n: usize) -> String {
+    let mut text = String::from("user_id,type,phone\n");
+    for i in 0..n {
+        text.push_str(&format!("{},SMS,{}\n", user_id(i), us_number(i)));
+    }
+    text
+}
+
+pub fn user_id(i: usize) -> String {
+    format!("00000000-0000-4000-8000-{i:012}")
+}
+
+/// Distinct, valid US numbers (area code 512, exchanges 200-999).
+pub fn us_number(i: usize) -> String {
+    format!("+1512{}{:04}", 200 + (i / 10_000) % 800, i % 10_000)
+}
+
+/// Fast backoff so fault tests do not wait seconds per retry.
+pub const FAST_RETRIES: &str = "backoff_initial_ms = 5\nbackoff_max_s = 1\nmax_retries = 8\n";

@@ -1,0 +1,436 @@
+//! `mfa-enroll run` end to end: the real binary against the sandbox on 127.0.0.1, judged by
+//! the files it wrote and by what the sandbox received.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use mfa_enroll::sandbox::SandboxOptions;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valid_rows_are_created_once_and_invalid_rows_never_sent() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 200\nconcurrency = 8", "");
+    let csv = format!(
+        "\u{feff}User_ID , Username,TYPE,phone,email,extension,Department\r\n\
+         {u0},,SMS,+1.512.200.1000,,,HR\r\n\
+         {u1},,VOICE,1-512-200-1001,,313#,HR\r\n\
+         ,carol,EMAIL,,Carol@Example.com,,\"Sales, EMEA\"\r\n\
+         ,dave,WHATSAPP,\"+1 (512) 200-1003\",,,Ops\r\n\
+         {u4},,SMS,+1 555 0100,,,Bad phone\r\n\
+         {u5},,EMAIL,,not-an-email,,Bad email\r\n\
+         {u0},,SMS,+15122001000,,,Duplicate of line 2\r\n\
+         ,,SMS,+15122001007,,,No user\r\n",
+        u0 = user_id(0),
+        u1 = user_id(1),
+        u4 = user_id(4),
+        u5 = user_id(5),
+    );
+    ws.write("in.csv", &csv);
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 1, "some rows invalid -> exit 1\n{}", run.both());
+
+    let results = by_line(&ws.results());
+    assert_eq!(results.len(), 8, "every record has its row");
+    for line in 2..=5 {
+        let row = &results[&line];
+        assert_eq!(row["outcome"], "created", "line {line}: {row:?}");
+        assert_eq!(row["attempts"], "1");
+        assert_eq!(row["http_status"], "201");
+        let devices = sandbox.devices_of(&row["user_id"]);
+        assert_eq!(
+            devices.len(),
+            1,
+            "line {line}: exactly one device on the server"
+        );
+        assert_eq!(
+            devices[0].id, row["device_id"],
+            "results.csv names the real device"
+        );
+    }
+    assert_eq!(results[&2]["destination"], "+15122001000");
+    assert_eq!(results[&3]["destination"], "+15122001001");
+    assert_eq!(
+        sandbox.devices_of(&user_id(1))[0].extension.as_deref(),
+        Some("313#")
+    );
+    assert_eq!(results[&4]["username"], "carol");
+    for (line, code) in [
+        (6, "INVALID_PHONE"),
+        (7, "INVALID_EMAIL"),
+        (8, "DUPLICATE_ROW"),
+        (9, "MISSING_USER"),
+    ] {
+        assert_eq!(results[&line]["outcome"], "invalid", "line {line}");
+        assert_eq!(results[&line]["error_code"], code, "line {line}");
+    }
+    // Invalid rows never reach the server: one POST per created row, nothing for user 4 or 5.
+    let tally = sandbox.tally();
+    assert_eq!(tally.posts, 4);
+    assert_eq!(tally.devices_created, 4);
+    assert!(sandbox.devices_of(&user_id(4)).is_empty());
+
+    // errors.csv: the input's own columns (unknown ones too), then line, code, message.
+    let errors = ws.errors();
+    assert_eq!(errors.len(), 4);
+    assert_eq!(errors[0]["line"], "6");
+    assert_eq!(errors[0]["Department"], "Bad phone");
+    assert_eq!(errors[0]["phone"], "+1 555 0100", "the value as written");
+    assert!(errors[0]["error_message"].contains("phone"));
+
+    let summary = ws.summary();
+    assert_eq!(summary["outcomes"]["created"], 4);
+    assert_eq!(summary["outcomes"]["invalid"], 4);
+    assert_eq!(summary["exit_code"], 1);
+    assert_eq!(summary["finished"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_csv_is_a_valid_input_that_reruns_exactly_those_rows() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 200", "");
+    ws.write(
+        "in.csv",
+        &format!(
+            "user_id,type,phone,note\n{},SMS,+15122001000,ok\n{},SMS,+1 555 0100,fix me\n",
+            user_id(0),
+            user_id(1)
+        ),
+    );
+    assert_eq!(enroll(&ws, &sandbox, "in.csv", &[]).await.code, 1);
+    // The administrator fixes the number in errors.csv and feeds it back.
+    let errors = std::fs::read_to_string(ws.out().join("errors.csv")).unwrap();
+    let fixed = errors.replace("+1 555 0100", "+1 512 200 1001");
+    ws.write("fixed.csv", &fixed);
+    let secret = sandbox.options().client_secret.expose().to_string();
+    let rerun = run_binary(
+        ws.dir.path(),
+        Some(&secret),
+        &[
+            "run",
+            "fixed.csv",
+            "--config",
+            "mfa-enroll.toml",
+            "--out",
+            "out2",
+        ],
+    )
+    .await;
+    assert_eq!(rerun.code, 0, "{}", rerun.both());
+    let rows = read_csv(&ws.path("out2/results.csv"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["outcome"], "created");
+    assert_eq!(rows[0]["destination"], "+15122001001");
+    assert_eq!(sandbox.tally().devices_created, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_never_sees_more_than_rate_requests_in_any_second() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 20\nconcurrency = 16", "");
+    ws.write("in.csv", &sms_rows(40));
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    // 40 GETs (existence checks) and 40 POSTs.
+    assert_eq!(sandbox.arrivals().len(), 80);
+    let peak = sandbox.max_requests_in_any_second();
+    assert!(peak <= 20, "{peak} requests arrived within one second");
+    assert!(peak >= 15, "the run should use its rate, peak was {peak}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_throttling_below_the_rate_slows_the_run_instead_of_failing_rows() {
+    let sandbox = sandbox(SandboxOptions {
+        rate: Some(8),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ws = Workspace::new();
+    // The tool is told 40/s; the server allows 8/s and answers 429 with Retry-After.
+    ws.config_for(
+        &sandbox,
+        "rate = 40\nconcurrency = 8\nmax_retries = 3",
+        "on_existing = \"create\"",
+    );
+    ws.write("in.csv", &sms_rows(40));
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    let results = ws.results();
+    assert!(results.iter().all(|r| r["outcome"] == "created"));
+    let tally = sandbox.tally();
+    assert!(tally.throttled_429 > 0, "the server did throttle");
+    assert_eq!(tally.devices_created, 40);
+    assert_eq!(tally.duplicate_devices, 0);
+    let summary = ws.summary();
+    assert_eq!(summary["requests"]["throttled_429"], tally.throttled_429);
+    // Slowed as a whole: far fewer 429s than rows, so rows did not each hammer the server.
+    assert!(
+        tally.throttled_429 < 20,
+        "{} 429s for 40 rows",
+        tally.throttled_429
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_expires_mid_run_is_renewed() {
+    let sandbox = sandbox(SandboxOptions {
+        token_ttl: Duration::from_secs(1),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 25", "on_existing = \"create\"");
+    ws.write("in.csv", &sms_rows(75));
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert!(ws.results().iter().all(|r| r["outcome"] == "created"));
+    let tally = sandbox.tally();
+    assert!(
+        tally.token_requests >= 3,
+        "{} tokens in a 3 s run of 1 s tokens",
+        tally.token_requests
+    );
+    assert_eq!(tally.devices_created, 75);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_client_authentication_works_too() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    let config = sandbox.config_snippet().replace(
+        "token_auth_method = \"basic\"",
+        "token_auth_method = \"post\"",
+    );
+    ws.write("mfa-enroll.toml", &config);
+    ws.write("in.csv", &sms_rows(2));
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_are_retried_and_a_400_is_final() {
+    let sandbox = sandbox(SandboxOptions {
+        fail_rate: 0.3,
+        policies: Some(Default::default()),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, &format!("rate = 1000\n{FAST_RETRIES}"), "");
+    let unknown_policy = "11111111-2222-4333-8444-555555555555";
+    let mut csv = sms_rows(30);
+    csv.push_str(&format!("{},SMS,+15122009999\n", user_id(99)).replace("SMS,", "SMS,"));
+    let csv = csv.replace("user_id,type,phone\n", "user_id,type,phone,policy_id\n");
+    let csv: String = csv
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i {
+            0 => format!("{l}\n"),
+            31 => format!("{l},{unknown_policy}\n"),
+            _ => format!("{l},\n"),
+        })
+        .collect();
+    ws.write("in.csv", &csv);
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 1, "{}", run.both());
+    let results = by_line(&ws.results());
+    for line in 2..=31 {
+        assert_eq!(
+            results[&line]["outcome"], "created",
+            "line {line}: {:?}",
+            results[&line]
+        );
+    }
+    let rejected = &results[&32];
+    assert_eq!(rejected["outcome"], "failed");
+    assert_eq!(rejected["http_status"], "400");
+    assert_eq!(
+        rejected["error_code"], "INVALID_VALUE",
+        "PingOne's own code"
+    );
+    let tally = sandbox.tally();
+    assert!(tally.injected_failures > 0);
+    assert!(ws.summary()["requests"]["retries"].as_u64().unwrap() > 0);
+    assert_eq!(tally.duplicate_devices, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let secret = sandbox.options().client_secret.expose().to_string();
+
+    // 0: every row created.
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 500", "");
+    ws.write("in.csv", &sms_rows(3));
+    assert_eq!(enroll(&ws, &sandbox, "in.csv", &[]).await.code, 0);
+
+    // 2: an --out that holds an earlier run's results is never overwritten.
+    let before = std::fs::read(ws.out().join("results.csv")).unwrap();
+    let again = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("--resume"), "{}", again.stderr);
+    assert_eq!(std::fs::read(ws.out().join("results.csv")).unwrap(), before);
+
+    // 2: a missing required column; nothing sent.
+    let requests_before = sandbox.tally().requests;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "", "");
+    ws.write("in.csv", "user_id,phone\nx,1\n");
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("in.csv: line 1") && run.stderr.contains("\"type\""),
+        "{}",
+        run.stderr
+    );
+    assert!(!ws.out().exists(), "a bad input leaves no output directory");
+
+    // 2: a bad config key names the key.
+    let ws = Workspace::new();
+    ws.write("mfa-enroll.toml", "[limits]\nrate = 0\n");
+    ws.write("in.csv", &sms_rows(1));
+    let run = run_binary(
+        ws.dir.path(),
+        Some(&secret),
+        &["run", "in.csv", "--dry-run"],
+    )
+    .await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("[limits] rate"), "{}", run.stderr);
+
+    // 2: an unreadable input names the file.
+    let ws = Workspace::new();
+    let run = run_binary(
+        ws.dir.path(),
+        Some(&secret),
+        &["run", "missing.csv", "--dry-run"],
+    )
+    .await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("missing.csv"), "{}", run.stderr);
+    assert_eq!(
+        sandbox.tally().requests,
+        requests_before,
+        "nothing was sent"
+    );
+
+    // 3: the credentials are refused.
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "", "");
+    ws.write("in.csv", &sms_rows(3));
+    let run = run_binary(
+        ws.dir.path(),
+        Some("not-the-secret"),
+        &[
+            "run",
+            "in.csv",
+            "--config",
+            "mfa-enroll.toml",
+            "--out",
+            "out",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 3, "{}", run.both());
+    assert!(
+        run.both().contains("refused the client credentials"),
+        "{}",
+        run.both()
+    );
+    let rows = ws.results();
+    assert_eq!(rows.len(), 3, "every row still has its row");
+    assert!(rows.iter().all(|r| r["error_code"] == "NOT_ATTEMPTED"));
+    assert_eq!(ws.summary()["stopped_early"]["code"], "CREDENTIALS_REFUSED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_dry_run_sends_nothing_at_all() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "", "");
+    ws.write(
+        "in.csv",
+        &format!("{}{},SMS,+1 555 0100\n", sms_rows(5), user_id(9)),
+    );
+    let run = enroll(&ws, &sandbox, "in.csv", &["--dry-run"]).await;
+    assert_eq!(run.code, 1, "{}", run.both());
+    let tally = sandbox.tally();
+    assert_eq!(
+        (tally.requests, tally.token_requests),
+        (0, 0),
+        "no request, not even a token"
+    );
+    let rows = by_line(&ws.results());
+    assert_eq!(rows.len(), 6);
+    assert!((2..=6).all(|l| rows[&l]["outcome"] == "valid"));
+    assert_eq!(rows[&7]["outcome"], "invalid");
+    assert_eq!(ws.errors().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_run_that_would_message_users_needs_permission() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 500", "");
+    let csv = format!(
+        "user_id,type,phone,email,status\n{},SMS,+15122001000,,ACTIVATION_REQUIRED\n{},EMAIL,,a@example.com,ACTIVATION_REQUIRED\n{},SMS,+15122001002,,\n",
+        user_id(0),
+        user_id(1),
+        user_id(2)
+    );
+    ws.write("in.csv", &csv);
+    let refused = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(refused.code, 2, "{}", refused.both());
+    assert!(
+        refused.stderr.contains("2 rows") && refused.stderr.contains("--allow-messages"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(sandbox.tally().requests, 0);
+    assert!(!ws.out().join("results.csv").exists());
+
+    let allowed = enroll(&ws, &sandbox, "in.csv", &["--allow-messages"]).await;
+    assert_eq!(allowed.code, 0, "{}", allowed.both());
+    assert_eq!(
+        sandbox.devices_of(&user_id(0))[0].status.as_deref(),
+        Some("ACTIVATION_REQUIRED")
+    );
+    assert_eq!(ws.summary()["pairing_messages"]["SMS"], 1);
+    assert_eq!(ws.summary()["pairing_messages"]["EMAIL"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_first_command_works_on_the_bundled_sample() {
+    let ws = Workspace::new();
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/enroll.csv");
+    let run = run_binary(ws.dir.path(), None, &["run", sample, "--sandbox"]).await;
+    assert_eq!(
+        run.code,
+        1,
+        "the sample has deliberately bad rows\n{}",
+        run.both()
+    );
+    assert!(run.stderr.contains("SANDBOX") && run.stderr.contains("nothing real is touched"));
+    let results = read_csv(&ws.path("enroll-out/results.csv"));
+    let records = std::fs::read_to_string(sample).unwrap().lines().count() - 1;
+    assert_eq!(results.len(), records);
+    let created = results.iter().filter(|r| r["outcome"] == "created").count();
+    let invalid = results.iter().filter(|r| r["outcome"] == "invalid").count();
+    let skipped = results
+        .iter()
+        .filter(|r| r["outcome"] == "skipped_existing")
+        .count();
+    assert!(created >= 35, "{created}");
+    assert!(invalid >= 5, "{invalid}");
+    assert_eq!(
+        skipped, 1,
+        "the sample names one device twice, by username and by ID"
+    );
+    assert_eq!(created + invalid + skipped, records);
+    assert!(run.stdout.contains("created"));
+}
