@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use futures::StreamExt;
 
@@ -313,13 +313,10 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
             Client::new(connection, &settings.limits, stop.clone(), stats.clone())
                 .map_err(|e| RunError::Refused(format!("cannot set up HTTPS: {e}")))?,
         );
-        let since = (settings.resume
-            && has_results
-            && settings.enroll.on_existing == OnExisting::Create)
-            .then(|| {
-                humantime::parse_rfc3339_weak(&first_started_at).unwrap_or(SystemTime::UNIX_EPOCH)
-                    - Duration::from_secs(120)
-            });
+        let since = (settings.resume && has_results).then(|| {
+            humantime::parse_rfc3339_weak(&first_started_at).unwrap_or(SystemTime::UNIX_EPOCH)
+                - dispatch::CLOCK_SKEW
+        });
         engine = Some(Engine::new(
             api.clone(),
             RetryPolicy::new(&settings.limits, stats.clone(), stop.clone()),

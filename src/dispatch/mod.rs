@@ -34,7 +34,7 @@ use retry::RetryPolicy;
 
 /// PingOne's clock and ours may disagree; a device created this much before we first sent
 /// its POST is still taken as ours when reconciling in `create` mode.
-const CLOCK_SKEW: Duration = Duration::from_secs(120);
+pub const CLOCK_SKEW: Duration = Duration::from_secs(120);
 /// PingOne sends at most this many SMS and emails to one user per day.
 pub const DAILY_MESSAGE_LIMIT: u32 = 50;
 
@@ -58,8 +58,8 @@ pub enum EngineMode {
 pub struct EngineConfig {
     pub mode: EngineMode,
     pub on_existing: OnExisting,
-    /// `create` mode on `--resume`: a matching device created after this time was made by an
-    /// earlier run that died before recording it, and is taken as this row's.
+    /// On `--resume`: a matching device created after this time was made by an earlier run
+    /// that died before recording it, and is taken as this row's (`created`).
     pub created_by_earlier_run_since: Option<SystemTime>,
     pub concurrency: usize,
 }
@@ -410,20 +410,20 @@ impl Engine {
                 Ok(d) => d,
                 Err(e) => return failed(job, user_id, &e, 0, self.retry.max_retries()),
             };
-            let since = if skip_existing {
-                None
-            } else {
-                earlier_run_since
+            // On --resume, a matching device made since the first run started is this row's,
+            // created by a run that died before it could record it.
+            let made_by_earlier_run =
+                earlier_run_since.and_then(|since| find_match(&devices, &job.spec, Some(since)));
+            let existing = find_match(&devices, &job.spec, None).filter(|_| skip_existing);
+            let found = match (made_by_earlier_run, existing) {
+                (Some(device), _) => Some((device, Outcome::Created)),
+                (None, Some(device)) => Some((device, Outcome::SkippedExisting)),
+                (None, None) => None,
             };
-            if let Some(existing) = find_match(&devices, &job.spec, since) {
-                let outcome = if skip_existing {
-                    Outcome::SkippedExisting
-                } else {
-                    Outcome::Created
-                };
+            if let Some((device, outcome)) = found {
                 let mut r = base_result(job, user_id, outcome);
-                r.device_id = existing.id.clone();
-                r.device_status = existing.status.clone().unwrap_or_default();
+                r.device_id = device.id.clone();
+                r.device_status = device.status.clone().unwrap_or_default();
                 return r;
             }
         }

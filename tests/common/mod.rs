@@ -166,3 +166,53 @@ pub fn us_number(i: usize) -> String {
 
 /// Fast backoff so fault tests do not wait seconds per retry.
 pub const FAST_RETRIES: &str = "backoff_initial_ms = 5\nbackoff_max_s = 1\nmax_retries = 8\n";
+
+/// Starts the binary without waiting for it.
+pub fn spawn_binary(dir: &Path, secret: &str, args: &[&str]) -> tokio::process::Child {
+    tokio::process::Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("PINGONE_CLIENT_SECRET", secret)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// Waits until results.csv in `out` holds at least `rows` data rows.
+pub async fn wait_for_rows(out: &Path, rows: usize) {
+    let path = out.join("results.csv");
+    for _ in 0..600 {
+        let count = std::fs::read_to_string(&path)
+            .map(|t| t.lines().count().saturating_sub(1))
+            .unwrap_or(0);
+        if count >= rows {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("results.csv never reached {rows} rows");
+}
+
+pub fn send_signal(child: &tokio::process::Child, signal: &str) {
+    let pid = child.id().expect("still running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-s", signal, &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+pub async fn finish(child: tokio::process::Child) -> Run {
+    let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the binary finishes")
+        .expect("output");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}

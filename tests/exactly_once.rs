@@ -1,0 +1,286 @@
+//! The contract's "Exactly once" and "Nothing lost", against the sandbox: no device is ever
+//! created twice, across faults, crashes, signals and reruns, and every row is accounted for.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+use mfa_enroll::sandbox::{Directory, SandboxOptions};
+
+/// Every line of `csv` exactly once in results.csv, each `created`, each device on the server.
+fn assert_all_created_once(ws: &Workspace, sandbox: &mfa_enroll::sandbox::Sandbox, rows: usize) {
+    let results = by_line(&ws.results());
+    assert_eq!(results.len(), rows, "one row per record");
+    let devices: HashMap<String, String> = sandbox
+        .all_devices()
+        .into_iter()
+        .map(|(user, d)| (d.id, user))
+        .collect();
+    for (line, row) in &results {
+        assert_eq!(row["outcome"], "created", "line {line}: {row:?}");
+        assert_eq!(
+            devices.get(&row["device_id"]),
+            Some(&row["user_id"]),
+            "line {line}: the device in results.csv exists for that user"
+        );
+    }
+    let tally = sandbox.tally();
+    assert_eq!(tally.duplicate_devices, 0, "no device created twice");
+    assert_eq!(tally.devices_created as usize, rows);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_duplicates_over_thousands_of_rows_with_failures_and_unclear_answers() {
+    let sandbox = sandbox(SandboxOptions {
+        fail_rate: 0.1,
+        ambiguous_rate: 0.1,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ws = Workspace::new();
+    ws.config_for(
+        &sandbox,
+        &format!("rate = 100000\nconcurrency = 16\n{FAST_RETRIES}"),
+        "",
+    );
+    // 1,000 users with two devices each, the second named by username half the time.
+    let mut csv = String::from("user_id,username,type,phone,email\n");
+    for i in 0..1000 {
+        let name = format!("user{i}");
+        let id = Directory::open_id_for(&name);
+        csv.push_str(&format!("{id},,SMS,{},\n", us_number(i)));
+        if i % 2 == 0 {
+            csv.push_str(&format!(",{name},EMAIL,,{name}@example.com\n"));
+        } else {
+            csv.push_str(&format!("{id},,EMAIL,,{name}@example.com\n"));
+        }
+    }
+    ws.write("in.csv", &csv);
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    let tally = sandbox.tally();
+    assert!(
+        tally.ambiguous_failures > 50,
+        "the faults did happen: {tally:?}"
+    );
+    assert!(tally.injected_failures > 50, "{tally:?}");
+    assert_all_created_once(&ws, &sandbox, 2000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_mode_also_never_duplicates_after_unclear_answers() {
+    let sandbox = sandbox(SandboxOptions {
+        ambiguous_rate: 0.2,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ws = Workspace::new();
+    ws.config_for(
+        &sandbox,
+        &format!("rate = 100000\nconcurrency = 16\n{FAST_RETRIES}"),
+        "on_existing = \"create\"",
+    );
+    ws.write("in.csv", &sms_rows(500));
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert!(sandbox.tally().ambiguous_failures > 20);
+    assert_all_created_once(&ws, &sandbox, 500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_with_sigkill_resumes_to_the_right_outcome_without_duplicates() {
+    for on_existing in ["skip", "create"] {
+        let sandbox = sandbox(SandboxOptions::default()).await;
+        let ws = Workspace::new();
+        ws.config_for(
+            &sandbox,
+            "rate = 60\nconcurrency = 8",
+            &format!("on_existing = \"{on_existing}\""),
+        );
+        ws.write("in.csv", &sms_rows(150));
+        let secret = sandbox.options().client_secret.expose().to_string();
+        let args = [
+            "run",
+            "in.csv",
+            "--config",
+            "mfa-enroll.toml",
+            "--out",
+            "out",
+        ];
+        let mut child = spawn_binary(ws.dir.path(), &secret, &args);
+        wait_for_rows(&ws.out(), 30).await;
+        child.start_kill().expect("SIGKILL");
+        let killed = finish(child).await;
+        assert_ne!(killed.code, 0);
+        let partial = ws.results().len();
+        assert!(
+            (30..150).contains(&partial),
+            "{partial} rows before the kill"
+        );
+
+        // The killed run's lock file is still there; it must not block the resume.
+        assert!(ws.out().join(".mfa-enroll.lock").exists());
+        let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
+        assert_eq!(resumed.code, 0, "{on_existing}: {}", resumed.both());
+        assert_all_created_once(&ws, &sandbox, 150);
+        let summary = ws.summary();
+        assert_eq!(summary["resumed_rows"].as_u64().unwrap() as usize, partial);
+        assert_eq!(summary["outcomes"]["created"], 150);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_and_sigterm_stop_cleanly_with_exit_3_and_resume() {
+    for signal in ["INT", "TERM"] {
+        let sandbox = sandbox(SandboxOptions::default()).await;
+        let ws = Workspace::new();
+        ws.config_for(&sandbox, "rate = 60\nconcurrency = 8", "");
+        ws.write("in.csv", &sms_rows(200));
+        let secret = sandbox.options().client_secret.expose().to_string();
+        let args = [
+            "run",
+            "in.csv",
+            "--config",
+            "mfa-enroll.toml",
+            "--out",
+            "out",
+        ];
+        let child = spawn_binary(ws.dir.path(), &secret, &args);
+        wait_for_rows(&ws.out(), 20).await;
+        send_signal(&child, signal);
+        let stopped = finish(child).await;
+        assert_eq!(stopped.code, 3, "SIG{signal}: {}", stopped.both());
+        assert!(stopped.stdout.contains("--resume"), "{}", stopped.stdout);
+
+        let summary = ws.summary();
+        assert_eq!(summary["finished"], true);
+        assert_eq!(summary["exit_code"], 3);
+        assert_eq!(summary["stopped_early"]["code"], "INTERRUPTED");
+        let results = by_line(&ws.results());
+        assert_eq!(results.len(), 200, "every row has its row, sent or not");
+        let not_attempted = results
+            .values()
+            .filter(|r| r["error_code"] == "NOT_ATTEMPTED")
+            .count();
+        assert!(not_attempted > 0);
+        let created = results
+            .values()
+            .filter(|r| r["outcome"] == "created")
+            .count();
+        assert_eq!(
+            created + not_attempted,
+            200,
+            "in flight finished, nothing half-done"
+        );
+
+        let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
+        assert_eq!(resumed.code, 0, "{}", resumed.both());
+        assert_all_created_once(&ws, &sandbox, 200);
+        assert!(
+            ws.errors().is_empty(),
+            "errors.csv lists only what is still wrong"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_rows_go_in_file_order_and_a_device_named_twice_is_created_once() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 100000\nconcurrency = 16", "");
+    // 30 users, three devices each, their rows spread over the file and named both ways;
+    // the fourth row of each user repeats the first, named the other way.
+    let mut csv = String::from("user_id,username,type,phone,email\n");
+    for round in 0..4 {
+        for u in 0..30 {
+            let name = format!("member{u}");
+            let id = Directory::open_id_for(&name);
+            let (by_id, by_name) = (format!("{id},"), format!(",{name}"));
+            let who = if (u + round) % 2 == 0 {
+                &by_id
+            } else {
+                &by_name
+            };
+            let row = match round {
+                0 => format!("{who},SMS,{},\n", us_number(u)),
+                1 => format!("{who},EMAIL,,{name}@example.com\n"),
+                2 => format!("{who},VOICE,{},\n", us_number(100 + u)),
+                _ => {
+                    let other = if u % 2 == 0 { &by_name } else { &by_id };
+                    format!("{other},SMS,{},\n", us_number(u))
+                }
+            };
+            csv.push_str(&row);
+        }
+    }
+    ws.write("in.csv", &csv);
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    for u in 0..30 {
+        let id = Directory::open_id_for(&format!("member{u}"));
+        let types: Vec<String> = sandbox
+            .devices_of(&id)
+            .iter()
+            .map(|d| d.device_type.clone())
+            .collect();
+        assert_eq!(
+            types,
+            ["SMS", "EMAIL", "VOICE"],
+            "user {u}: created once each, in file order"
+        );
+    }
+    let results = ws.results();
+    let skipped: Vec<_> = results
+        .iter()
+        .filter(|r| r["outcome"] == "skipped_existing")
+        .collect();
+    assert_eq!(
+        skipped.len(),
+        30,
+        "the repeated device is found, not created"
+    );
+    assert_eq!(sandbox.tally().duplicate_devices, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_on_the_same_output_directory_is_refused() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 10", "");
+    ws.write("in.csv", &sms_rows(100));
+    let secret = sandbox.options().client_secret.expose().to_string();
+    let args = [
+        "run",
+        "in.csv",
+        "--config",
+        "mfa-enroll.toml",
+        "--out",
+        "out",
+    ];
+    let first = spawn_binary(ws.dir.path(), &secret, &args);
+    wait_for_rows(&ws.out(), 1).await;
+    let second = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
+    assert_eq!(second.code, 2, "{}", second.both());
+    let pid = first.id().unwrap().to_string();
+    assert!(
+        second.stderr.contains(&format!("process {pid}")),
+        "{}",
+        second.stderr
+    );
+    send_signal(&first, "INT");
+    assert_eq!(finish(first).await.code, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_refuses_a_different_input() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 1000", "");
+    ws.write("in.csv", &sms_rows(3));
+    assert_eq!(enroll(&ws, &sandbox, "in.csv", &[]).await.code, 0);
+    ws.write("in.csv", &sms_rows(4));
+    let run = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
+    assert_eq!(run.code, 2, "{}", run.both());
+    assert!(run.stderr.contains("differs"), "{}", run.stderr);
+}
