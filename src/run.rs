@@ -403,6 +403,7 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
         .map(|e| e.users_over_message_limit())
         .unwrap_or_default();
     let usernames_resolved = engine.as_ref().map(|e| e.usernames_resolved()).unwrap_or(0);
+    let max_allowed_devices = engine.as_ref().and_then(|e| e.max_allowed_devices());
     drop(engine);
     let written = recorder.finish();
     progress.finish().await;
@@ -442,7 +443,7 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
         };
         let requests_needed = would_create * per_create + would_skip + usernames_resolved;
         summary.plan = Some(Plan {
-            max_allowed_devices: None,
+            max_allowed_devices,
             pairing_messages: all.messages_by_type.clone(),
             users_over_daily_message_limit: users_over_limit,
             requests_needed,

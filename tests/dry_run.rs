@@ -1,0 +1,195 @@
+//! `--dry-run --online`: read-only requests that answer a migration's questions, and a real
+//! run afterwards that does what the plan said.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use mfa_enroll::pingone::wire::Device;
+use mfa_enroll::sandbox::{Directory, SandboxOptions};
+
+fn device(kind: &str, phone: Option<&str>, email: Option<&str>) -> Device {
+    Device {
+        id: uuid::Uuid::new_v4().to_string(),
+        device_type: kind.into(),
+        status: Some("ACTIVE".into()),
+        phone: phone.map(Into::into),
+        email: email.map(Into::into),
+        extension: None,
+        nickname: None,
+        created_at: Some("2024-01-01T00:00:00.000Z".into()),
+        user: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_online_dry_run_reads_only_and_a_real_run_then_does_what_it_said() {
+    let (alice, bob, carol, dave) = (user_id(1), user_id(2), user_id(3), user_id(4));
+    let sam_a = user_id(5);
+    let sam_b = user_id(6);
+    let directory = Directory::listed([
+        (alice.clone(), "alice".to_string()),
+        (bob.clone(), "bob".to_string()),
+        (carol.clone(), "carol".to_string()),
+        (dave.clone(), "dave".to_string()),
+        (sam_a, "sam".to_string()),
+        (sam_b, "sam".to_string()),
+    ]);
+    let policy = POLICY.to_string();
+    let sandbox = sandbox(SandboxOptions {
+        directory,
+        policies: Some(HashSet::from([policy.clone()])),
+        max_devices: 5,
+        ..SandboxOptions::default()
+    })
+    .await;
+    // Alice is at the cap; Bob already has his SMS phone (spelled PingOne's way); Dave has 4.
+    for i in 0..5 {
+        sandbox.seed_device(
+            &alice,
+            device("EMAIL", None, Some(&format!("a{i}@example.com"))),
+        );
+    }
+    let bobs_phone = device("SMS", Some("+1.5122000002"), None);
+    let bobs_phone_id = bobs_phone.id.clone();
+    sandbox.seed_device(&bob, bobs_phone);
+    for i in 0..4 {
+        sandbox.seed_device(
+            &dave,
+            device("EMAIL", None, Some(&format!("d{i}@example.com"))),
+        );
+    }
+
+    let unknown_policy = "99999999-8888-4777-8666-555555555555";
+    let csv = format!(
+        "user_id,username,type,phone,email,policy_id,status\n\
+         {alice},,SMS,+15122000001,,,\n\
+         {bob},,SMS,+1 512 200 0002,,,\n\
+         {bob},,EMAIL,,bob@example.com,,\n\
+         ,carol,SMS,+15122000003,,,\n\
+         ,sam,EMAIL,,sam@example.com,,\n\
+         ,ghost,SMS,+15122000004,,,\n\
+         {carol},,EMAIL,,carol@example.com,{unknown_policy},\n\
+         {carol},,SMS,+15122000003,,,\n\
+         {dave},,SMS,+15122000005,,,\n\
+         {dave},,VOICE,+15122000006,,,\n\
+         {bob},,SMS,+15122000007,,,ACTIVATION_REQUIRED\n"
+    );
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 500", "");
+    ws.write("in.csv", &csv);
+    let before = sandbox.devices_of(&bob).len();
+
+    let plan = enroll(&ws, &sandbox, "in.csv", &["--dry-run", "--online"]).await;
+    assert_eq!(plan.code, 1, "some rows would fail\n{}", plan.both());
+    let tally = sandbox.tally();
+    assert_eq!(tally.posts, 0, "a dry run never POSTs");
+    assert_eq!(tally.devices_created, 0);
+    assert_eq!(sandbox.devices_of(&bob).len(), before);
+
+    let expected = [
+        (2, "failed", "DEVICE_LIMIT"),
+        (3, "would_skip_existing", ""),
+        (4, "would_create", ""),
+        (5, "would_create", ""),
+        (6, "failed", "AMBIGUOUS_USER"),
+        (7, "failed", "USER_NOT_FOUND"),
+        (8, "failed", "POLICY_NOT_FOUND"),
+        (9, "would_skip_existing", ""),
+        (10, "would_create", ""),
+        (11, "failed", "DEVICE_LIMIT"),
+        (12, "would_create", ""),
+    ];
+    let planned = by_line(&ws.results());
+    assert_eq!(planned.len(), expected.len());
+    for (line, outcome, code) in expected {
+        let row = &planned[&line];
+        assert_eq!(row["outcome"], outcome, "line {line}: {row:?}");
+        assert_eq!(row["error_code"], code, "line {line}: {row:?}");
+    }
+    assert_eq!(
+        planned[&3]["device_id"], bobs_phone_id,
+        "the existing device is named"
+    );
+    assert_eq!(planned[&5]["user_id"], carol, "usernames are resolved");
+
+    let summary = ws.summary();
+    assert_eq!(summary["mode"], "dry_run_online");
+    assert_eq!(summary["outcomes"]["would_create"], 4);
+    assert_eq!(summary["outcomes"]["would_skip_existing"], 2);
+    assert_eq!(summary["outcomes"]["failed"], 5);
+    assert_eq!(summary["by_type"]["SMS"]["would_create"], 3);
+    let plan_json = &summary["plan"];
+    assert_eq!(plan_json["max_allowed_devices"], 5);
+    assert_eq!(plan_json["pairing_messages"]["SMS"], 1);
+    assert_eq!(plan_json["rate"], 500);
+    assert!(plan_json["requests_needed"].as_u64().unwrap() >= 4 * 2 + 2);
+    assert!(plan.stdout.contains("plan:"), "{}", plan.stdout);
+
+    // The real run, on a fresh output directory.
+    let secret = sandbox.options().client_secret.expose().to_string();
+    let real = run_binary(
+        ws.dir.path(),
+        Some(&secret),
+        &[
+            "run",
+            "in.csv",
+            "--config",
+            "mfa-enroll.toml",
+            "--out",
+            "real",
+            "--allow-messages",
+        ],
+    )
+    .await;
+    assert_eq!(real.code, 1, "{}", real.both());
+    let done = by_line(&read_csv(&ws.path("real/results.csv")));
+    for (line, planned_row) in &planned {
+        let expected = match planned_row["outcome"].as_str() {
+            "would_create" => "created",
+            "would_skip_existing" => "skipped_existing",
+            other => other,
+        };
+        assert_eq!(
+            done[line]["outcome"], expected,
+            "line {line}: plan {planned_row:?}, real {:?}",
+            done[line]
+        );
+    }
+    assert_eq!(sandbox.tally().duplicate_devices, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_counts_pairing_messages_up_to_the_device_cap() {
+    let sandbox = sandbox(SandboxOptions {
+        max_devices: 15,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ws = Workspace::new();
+    ws.config_for(
+        &sandbox,
+        "rate = 100000\nconcurrency = 8",
+        "status = \"ACTIVATION_REQUIRED\"",
+    );
+    let mut csv = String::from("username,type,phone,email\n");
+    for i in 0..20 {
+        csv.push_str(&format!("chatty,SMS,{},\n", us_number(i)));
+    }
+    csv.push_str("quiet,EMAIL,,q@example.com\n");
+    ws.write("in.csv", &csv);
+    let plan = enroll(&ws, &sandbox, "in.csv", &["--dry-run", "--online"]).await;
+    assert_eq!(plan.code, 1, "{}", plan.both());
+    let summary = ws.summary();
+    assert_eq!(summary["outcomes"]["would_create"], 16);
+    assert_eq!(summary["outcomes"]["failed"], 5, "past maxAllowedDevices");
+    assert_eq!(summary["plan"]["pairing_messages"]["SMS"], 15);
+    assert_eq!(summary["plan"]["pairing_messages"]["EMAIL"], 1);
+    // With the cap at most 15, no user can pass 50 messages in one run.
+    assert_eq!(
+        summary["plan"]["users_over_daily_message_limit"],
+        serde_json::json!([])
+    );
+    assert_eq!(sandbox.tally().posts, 0);
+}
