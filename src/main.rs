@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use clap::Parser;
-use mfa_enroll::cli::{Cli, Command};
+use mfa_enroll::cli::{Cli, Command, LogFormat};
 use mfa_enroll::config::{process_env, Settings};
 use mfa_enroll::stop::Stop;
 use mfa_enroll::{logging, run, sandbox, ExitStatus};
@@ -15,8 +15,9 @@ async fn main() {
         Command::Run(args) => {
             logging::init(args.log_format, args.quiet, args.verbose);
             let quiet = args.quiet;
+            let format = args.log_format;
             match Settings::load(&args, &process_env) {
-                Err(e) => fail(&e.to_string()),
+                Err(e) => fail(&e.to_string(), format),
                 Ok(settings) => {
                     let out_dir = settings.out_dir.clone();
                     let stop = Arc::new(Stop::default());
@@ -28,25 +29,27 @@ async fn main() {
                             }
                             report.exit.code()
                         }
-                        Err(e) => fail(&e.to_string()),
+                        Err(e) => fail(&e.to_string(), format),
                     }
                 }
             }
         }
         Command::Sandbox(args) => {
-            logging::init(mfa_enroll::cli::LogFormat::Text, false, false);
+            logging::init(LogFormat::Text, false, false);
             match sandbox::serve_standing(args).await {
                 Ok(()) => 0,
-                Err(e) => fail(&e),
+                Err(e) => fail(&e, LogFormat::Text),
             }
         }
     };
     std::process::exit(code);
 }
 
-/// Refusals before anything was sent: the message, then exit 2.
-fn fail(message: &str) -> i32 {
-    tracing::error!("{message}");
-    eprintln!("error: {message}");
+/// Refusals before anything was sent: the message (a JSON log line for schedulers), exit 2.
+fn fail(message: &str, format: LogFormat) -> i32 {
+    match format {
+        LogFormat::Json => tracing::error!(exit_code = 2, "{message}"),
+        LogFormat::Text => eprintln!("error: {message}"),
+    }
     ExitStatus::NothingSent.code()
 }

@@ -299,6 +299,16 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
         !settings.quiet && settings.log_format == crate::cli::LogFormat::Text,
     );
 
+    tracing::info!(
+        mode = summary.mode.as_str(),
+        input = %settings.input.display(),
+        out = %settings.out_dir.display(),
+        records = summary.input.records,
+        resumed_rows = summary.resumed_rows,
+        rate = settings.limits.rate,
+        concurrency = settings.limits.concurrency,
+        "run started"
+    );
     let mut validator = Validator::new(reader.header().clone(), rules_for(&settings));
     let header = reader.header().clone();
     let recorder_handle = recorder.handle();
@@ -465,6 +475,24 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
     summary.finished = true;
     summary.exit_code = Some(exit.code());
     summary.write(&settings.out_dir)?;
+    let count = |o: Outcome| all.count(o);
+    tracing::info!(
+        exit_code = exit.code(),
+        rows = all.rows,
+        created = count(Outcome::Created),
+        skipped_existing = count(Outcome::SkippedExisting),
+        invalid = count(Outcome::Invalid),
+        failed = count(Outcome::Failed),
+        valid = count(Outcome::Valid),
+        would_create = count(Outcome::WouldCreate),
+        would_skip_existing = count(Outcome::WouldSkipExisting),
+        requests = summary.requests.total,
+        retries = summary.requests.retries,
+        throttled_429 = summary.requests.throttled_429,
+        duration_s = summary.duration_s,
+        stopped_early = summary.stopped_early.as_ref().map(|s| s.code.as_str()),
+        "run finished"
+    );
     if let Some(sandbox) = sandbox {
         let tally = sandbox.tally();
         tracing::info!(

@@ -254,7 +254,7 @@ fn log_problem(r: &RowResult) {
     let destination = mask_destination(&r.destination);
     let message = LogSafe(&r.error_message);
     if r.outcome == Outcome::Invalid {
-        tracing::debug!(line = r.line, code = %r.error_code, destination = %destination, "row invalid: {message}");
+        tracing::info!(line = r.line, code = %r.error_code, destination = %destination, "row invalid: {message}");
     } else {
         tracing::warn!(line = r.line, code = %r.error_code, destination = %destination, "row failed: {message}");
     }

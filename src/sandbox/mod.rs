@@ -248,6 +248,11 @@ impl Sandbox {
             .push(device);
     }
 
+    /// Every access token this sandbox has issued, for tests that check none leaks.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.shared.store.tokens).keys().cloned().collect()
+    }
+
     /// Arrival times of API requests (only with `record_arrivals`).
     pub fn arrivals(&self) -> Vec<Arrival> {
         lock(&self.shared.store.arrivals).clone()

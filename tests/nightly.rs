@@ -1,0 +1,290 @@
+//! Unattended runs: nothing secret leaks anywhere, JSON logs parse line by line and mask
+//! personal data, wrong credentials or roles and failure storms stop the run with exit 3 and
+//! a message that names the cause, output files are private, and --help shows the three uses.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::*;
+use mfa_enroll::config::Secret;
+use mfa_enroll::sandbox::{Sandbox, SandboxOptions};
+
+const CANARY: &str = "CanarySecret-7f3e9b21d04c";
+
+fn canary_options() -> SandboxOptions {
+    SandboxOptions {
+        client_secret: Secret::new(CANARY),
+        ..SandboxOptions::default()
+    }
+}
+
+/// Every file under `dir`, as text.
+fn all_files(dir: &Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                found.extend(all_files(&path));
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                found.push((
+                    path.display().to_string(),
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                ));
+            }
+        }
+    }
+    found
+}
+
+fn assert_nothing_leaks(sandbox: &Sandbox, run: &Run, out: &Path, secrets: &[&str]) {
+    let mut needles: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
+    needles.extend(sandbox.issued_tokens());
+    let mut haystacks = vec![
+        ("stdout".to_string(), run.stdout.clone()),
+        ("stderr".to_string(), run.stderr.clone()),
+    ];
+    haystacks.extend(all_files(out));
+    for needle in &needles {
+        for (name, text) in &haystacks {
+            assert!(
+                !text.contains(needle.as_str()),
+                "{name} contains a secret or token"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secret_and_tokens_appear_in_no_output_log_or_file() {
+    // A normal run with row failures, verbose text logs.
+    let sandbox = sandbox(SandboxOptions {
+        fail_rate: 0.2,
+        ..canary_options()
+    })
+    .await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, &format!("rate = 1000\n{FAST_RETRIES}"), "");
+    ws.write(
+        "in.csv",
+        &format!("{}{},SMS,+1 555 0100\n", sms_rows(20), user_id(50)),
+    );
+    let run = enroll(&ws, &sandbox, "in.csv", &["--verbose"]).await;
+    assert_eq!(run.code, 1, "{}", run.both());
+    assert!(!sandbox.issued_tokens().is_empty());
+    assert_nothing_leaks(&sandbox, &run, &ws.out(), &[CANARY]);
+
+    // The same with JSON logs and an online dry run.
+    let json = run_binary(
+        ws.dir.path(),
+        Some(CANARY),
+        &[
+            "run",
+            "in.csv",
+            "--config",
+            "mfa-enroll.toml",
+            "--out",
+            "plan",
+            "--log-format",
+            "json",
+            "--dry-run",
+            "--online",
+        ],
+    )
+    .await;
+    assert_eq!(json.code, 1, "{}", json.both());
+    assert_nothing_leaks(&sandbox, &json, &ws.path("plan"), &[CANARY]);
+
+    // A refused secret is not echoed either.
+    let wrong = "WrongSecret-55aa01";
+    let refused = run_binary(
+        ws.dir.path(),
+        Some(wrong),
+        &[
+            "run",
+            "in.csv",
+            "--config",
+            "mfa-enroll.toml",
+            "--out",
+            "refused",
+            "-v",
+        ],
+    )
+    .await;
+    assert_eq!(refused.code, 3, "{}", refused.both());
+    assert_nothing_leaks(&sandbox, &refused, &ws.path("refused"), &[CANARY, wrong]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_parse_line_by_line_and_mask_personal_data() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    // 70 rows at 10/s: long enough for a progress line (every 5 s).
+    ws.config_for(&sandbox, "rate = 10", "on_existing = \"create\"");
+    let mut csv = String::from("user_id,type,phone,email\n");
+    for i in 0..68 {
+        csv.push_str(&format!("{},SMS,{},\n", user_id(i), us_number(i)));
+    }
+    csv.push_str(&format!("{},EMAIL,,\n", user_id(90))); // line 70
+    csv.push_str(&format!("{},SMS,+1 555 0100,\n", user_id(91))); // line 71
+    ws.write("in.csv", &csv);
+    let run = enroll(&ws, &sandbox, "in.csv", &["--log-format", "json"]).await;
+    assert_eq!(run.code, 1, "{}", run.both());
+    let events: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let with_message = |m: &str| {
+        events
+            .iter()
+            .filter(|e| e["message"].as_str().is_some_and(|s| s.starts_with(m)))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(with_message("run started").len(), 1);
+    assert!(
+        !with_message("progress").is_empty(),
+        "a progress line every few seconds"
+    );
+    let finished = with_message("run finished");
+    assert_eq!(finished.len(), 1);
+    assert_eq!(finished[0]["exit_code"], 1);
+    assert_eq!(finished[0]["created"], 68);
+    let failed_rows = with_message("row");
+    assert!(failed_rows
+        .iter()
+        .any(|e| e["line"] == 70 && e["code"] == "MISSING_EMAIL"));
+    // Phone numbers appear masked in logs, whole in results.csv.
+    let phone = us_number(3);
+    assert!(
+        !run.stderr.contains(&phone[2..]),
+        "a phone number leaked into the logs"
+    );
+    assert!(!run.stderr.contains("555 0100"));
+    assert!(run.stderr.contains("+1******0100") || run.stderr.contains("+1*****0100"));
+    let results = std::fs::read_to_string(ws.out().join("results.csv")).unwrap();
+    assert!(results.contains(&phone));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_without_the_role_stops_the_run_with_exit_3() {
+    let sandbox = sandbox(SandboxOptions {
+        no_role: true,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 1000\nconcurrency = 1", "");
+    ws.write("in.csv", &sms_rows(50));
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 3, "{}", run.both());
+    assert!(run.stdout.contains("Identity Data Admin"), "{}", run.stdout);
+    assert_eq!(ws.summary()["stopped_early"]["code"], "MISSING_ROLE");
+    assert!(
+        sandbox.tally().requests <= 2,
+        "stopped at once, not row by row"
+    );
+    let results = ws.results();
+    assert_eq!(results.len(), 50, "every row still has its row");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_name_the_cause_including_the_region() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "", "");
+    ws.write("in.csv", &sms_rows(2));
+    let run = run_binary(
+        ws.dir.path(),
+        Some("wrong"),
+        &[
+            "run",
+            "in.csv",
+            "--config",
+            "mfa-enroll.toml",
+            "--out",
+            "out",
+            "--log-format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 3);
+    let summary = ws.summary();
+    assert_eq!(summary["stopped_early"]["code"], "CREDENTIALS_REFUSED");
+    let reason = summary["stopped_early"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("invalid_client") && reason.contains("region"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_server_errors_stops_the_run_early() {
+    let sandbox = sandbox(SandboxOptions {
+        fail_rate: 1.0,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ws = Workspace::new();
+    ws.config_for(
+        &sandbox,
+        &format!("rate = 1000\nconcurrency = 2\nstop_after_failures = 12\n{FAST_RETRIES}"),
+        "",
+    );
+    ws.write("in.csv", &sms_rows(500));
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 3, "{}", run.both());
+    let summary = ws.summary();
+    assert_eq!(summary["stopped_early"]["code"], "REPEATED_FAILURES");
+    assert!(run.stdout.contains("5xx"), "{}", run.stdout);
+    assert!(
+        sandbox.tally().requests < 40,
+        "{} requests",
+        sandbox.tally().requests
+    );
+    assert_eq!(ws.results().len(), 500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_files_are_readable_by_their_owner_only() {
+    let ws = Workspace::new();
+    ws.write("in.csv", &sms_rows(2));
+    let run = run_binary(
+        ws.dir.path(),
+        None,
+        &["run", "in.csv", "--sandbox", "--out", "out"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    for name in ["results.csv", "errors.csv", "summary.json"] {
+        let mode = std::fs::metadata(ws.out().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+    let mode = std::fs::metadata(ws.out()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "the directory is private too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_shows_the_three_uses_and_version_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = run_binary(dir.path(), None, &["run", "--help"]).await;
+    assert_eq!(help.code, 0);
+    for use_case in ["Pre-check", "Migration", "Nightly job", "--resume"] {
+        assert!(
+            help.stdout.contains(use_case),
+            "{use_case} missing from --help"
+        );
+    }
+    let version = run_binary(dir.path(), None, &["--version"]).await;
+    assert_eq!(
+        version.stdout.trim(),
+        format!("mfa-enroll {}", env!("CARGO_PKG_VERSION"))
+    );
+}
