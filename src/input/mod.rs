@@ -10,8 +10,8 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use aws_lc_rs::digest;
 use csv::ByteRecord;
-use sha2::{Digest, Sha256};
 
 /// A problem with the file as a whole: nothing is sent (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -204,7 +204,7 @@ struct EndOfLineRun {
 /// before it, and its own line count is off for CRLF.)
 pub struct TrackingReader<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: digest::Context,
     offset: u64,
     /// Runs read but not yet passed by a record; the last may still be growing.
     runs: VecDeque<EndOfLineRun>,
@@ -272,7 +272,7 @@ impl InputReader {
         })?;
         let tracking = TrackingReader {
             inner: BufReader::with_capacity(256 * 1024, file),
-            hasher: Sha256::new(),
+            hasher: digest::Context::new(&digest::SHA256),
             offset: 0,
             runs: VecDeque::new(),
             run_open: false,
@@ -329,8 +329,8 @@ impl InputReader {
 
     /// SHA-256 of every byte read so far, in hex; the whole file's once the end is reached.
     pub fn sha256_hex(&self) -> String {
-        let digest = self.reader.get_ref().hasher.clone().finalize();
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        let digest = self.reader.get_ref().hasher.clone().finish();
+        digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 

@@ -1,8 +1,9 @@
 //! One gate for every API request of a run (tokens excepted): at most `concurrency` in flight,
 //! evenly paced under `rate` per second, and slowed as a whole when PingOne answers 429.
 //!
-//! Pacing uses `governor` with a burst of one, so no one-second window sees more than `rate`
-//! requests; a small margin absorbs jitter between sending and the server's clock. After a
+//! Pacing uses `governor`, with the period and burst chosen so that no one-second window sees
+//! more than `rate` requests even when the network delays some requests by up to 10 ms more
+//! than others. After a
 //! 429 every request waits out `Retry-After`, and the rate drops to what the server actually
 //! accepted in the last second; it creeps back up only after a quiet spell, and each new 429
 //! doubles that spell, so a run settles under a server limit instead of oscillating around it.
@@ -16,9 +17,12 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
-/// Requests are spaced this much wider than 1/rate, so network jitter cannot push `rate + 1`
-/// of them into one second of the server's clock.
-const PACING_MARGIN: f64 = 1.025;
+/// How much later one request may reach PingOne than another sent after it; the pacing leaves
+/// room for it, so no one-second window of the server's clock sees more than `rate`.
+const NETWORK_JITTER: f64 = 0.010;
+/// From this rate on, a burst of two absorbs timer lateness (a late wake-up is made up by the
+/// next request instead of being lost); below it, one more request per window costs too much.
+const BURST_FROM_RATE: f64 = 40.0;
 /// The share of the measured server limit a run settles at after a 429.
 const SETTLE_SHARE: f64 = 0.97;
 /// Longest wait a `Retry-After` can impose on the run; a bigger value is taken as this.
@@ -44,12 +48,27 @@ struct Pace {
     accepted: VecDeque<Instant>,
 }
 
-fn limiter_for(rate: f64) -> Arc<DefaultDirectRateLimiter> {
-    let period = Duration::from_secs_f64(PACING_MARGIN / rate);
-    let quota = Quota::with_period(period)
+/// GCRA with period p and burst b lets through at most `floor(W / p) + b` requests in any
+/// window of W seconds. With W = 1 s + jitter, that must not pass `rate`.
+fn quota_for(rate: f64) -> Quota {
+    let window = 1.0 + NETWORK_JITTER;
+    // A window holds whole requests: 7.3/s allows 7 in any second.
+    let limit = if rate >= 1.0 { rate.floor() } else { rate };
+    let (burst, period) = if limit >= BURST_FROM_RATE {
+        // floor(W/p) + 2 <= limit  <=>  p > W / (limit - 1)
+        (2, window / (limit - 1.0) * 1.001)
+    } else {
+        // floor(W/p) + 1 <= limit  <=>  p > W / limit
+        (1, window * 1.015 / limit)
+    };
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(Duration::from_secs_f64(period))
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
-        .allow_burst(NonZeroU32::MIN);
-    Arc::new(RateLimiter::direct(quota))
+        .allow_burst(burst)
+}
+
+fn limiter_for(rate: f64) -> Arc<DefaultDirectRateLimiter> {
+    Arc::new(RateLimiter::direct(quota_for(rate)))
 }
 
 impl Throttle {
@@ -178,6 +197,27 @@ fn trim(accepted: &mut VecDeque<Instant>, now: Instant) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_window_of_a_second_and_the_jitter_passes_the_rate() {
+        for rate in [
+            1.0, 2.0, 5.0, 10.0, 20.0, 39.0, 40.0, 50.0, 200.0, 1000.0, 0.5, 7.3,
+        ] {
+            let quota = quota_for(rate);
+            let period = quota.replenish_interval().as_secs_f64();
+            let burst = f64::from(quota.burst_size().get());
+            let most = ((1.0 + NETWORK_JITTER) / period).floor() + burst;
+            assert!(
+                most <= rate.floor().max(1.0),
+                "rate {rate}: {most} in a window"
+            );
+            assert!(
+                1.0 / period >= rate * 0.93 || rate < 20.0,
+                "rate {rate}: paced at {}",
+                1.0 / period
+            );
+        }
+    }
 
     #[tokio::test]
     async fn a_429_pauses_and_cuts_to_what_was_accepted() {

@@ -1,0 +1,483 @@
+//! The benchmark's cases, shared by `cargo bench --bench throughput` (full sizes, release
+//! build) and the CI smoke test (tiny sizes): generate the input, run the real binary against
+//! the in-process sandbox, and report figures. Nothing here asserts a time.
+// The smoke test uses only part of this file.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use mfa_enroll::sandbox::{Sandbox, SandboxOptions};
+
+/// Sizes for one benchmark run.
+#[derive(Debug, Clone)]
+pub struct Sizes {
+    pub dry_run_rows: usize,
+    pub live_rows: usize,
+    /// How long the rate cases run.
+    pub rate_seconds: u64,
+    pub rate: u32,
+}
+
+impl Sizes {
+    pub fn full() -> Self {
+        Self {
+            dry_run_rows: 1_000_000,
+            live_rows: 50_000,
+            rate_seconds: 60,
+            rate: 200,
+        }
+    }
+
+    pub fn smoke() -> Self {
+        Self {
+            dry_run_rows: 2_000,
+            live_rows: 300,
+            rate_seconds: 2,
+            rate: 50,
+        }
+    }
+}
+
+/// One measured figure and the target it is held to.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub case: String,
+    pub measured: f64,
+    pub unit: &'static str,
+    pub target: String,
+    pub met: bool,
+}
+
+impl Figure {
+    fn at_least(case: &str, measured: f64, unit: &'static str, target: f64) -> Self {
+        Self {
+            case: case.into(),
+            measured,
+            unit,
+            target: format!(">= {target:.0} {unit}"),
+            met: measured >= target,
+        }
+    }
+
+    fn at_most(case: &str, measured: f64, unit: &'static str, target: f64) -> Self {
+        Self {
+            case: case.into(),
+            measured,
+            unit,
+            target: format!("<= {target:.0} {unit}"),
+            met: measured <= target,
+        }
+    }
+}
+
+pub fn print_table(figures: &[Figure]) {
+    println!("| case | measured | target | met |");
+    println!("|---|---|---|---|");
+    for f in figures {
+        println!(
+            "| {} | {:.1} {} | {} | {} |",
+            f.case,
+            f.measured,
+            f.unit,
+            f.target,
+            if f.met { "yes" } else { "NO" }
+        );
+    }
+}
+
+fn user_id(i: usize) -> String {
+    format!("00000000-0000-4000-8000-{i:012}")
+}
+
+fn phone(i: usize) -> String {
+    format!("+1512{}{:04}", 200 + (i / 10_000) % 800, i % 10_000)
+}
+
+/// `rows` rows, a mix of the four types and phone spellings, each row its own device.
+pub fn write_input(path: &Path, rows: usize) {
+    use std::io::Write;
+    let file = std::fs::File::create(path).expect("create input");
+    let mut out = std::io::BufWriter::new(file);
+    writeln!(out, "user_id,type,phone,email,nickname").unwrap();
+    for i in 0..rows {
+        let id = user_id(i);
+        let p = phone(i);
+        match i % 4 {
+            0 => writeln!(out, "{id},SMS,{p},,Mobile"),
+            1 => writeln!(
+                out,
+                "{id},VOICE,\"+1 ({}) {}-{}\",,Desk",
+                &p[2..5],
+                &p[5..8],
+                &p[8..]
+            ),
+            2 => writeln!(out, "{id},EMAIL,,user{i}@example.com,Work"),
+            _ => writeln!(out, "{id},WHATSAPP,{}.{},,Chat", &p[..2], &p[2..]),
+        }
+        .unwrap();
+    }
+}
+
+/// What one run of the binary took.
+pub struct Measured {
+    pub code: i32,
+    pub wall: Duration,
+    pub peak_rss_kb: u64,
+    pub stderr: String,
+}
+
+fn vm_hwm_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Runs the binary, sampling its peak resident memory (VmHWM) until it exits.
+pub async fn run_binary(bin: &Path, dir: &Path, secret: &str, args: &[&str]) -> Measured {
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .env("PINGONE_CLIENT_SECRET", secret)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let pid = child.id().expect("pid");
+    let stderr = child.stderr.take().expect("stderr");
+    let reading = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut text = String::new();
+        let mut stderr = stderr;
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kb) = vm_hwm_kb(pid) {
+            peak = peak.max(kb);
+        }
+        tokio::select! {
+            status = child.wait() => break status.expect("wait"),
+            _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+        }
+    };
+    Measured {
+        code: status.code().unwrap_or(-1),
+        wall: started.elapsed(),
+        peak_rss_kb: peak,
+        stderr: reading.await.unwrap_or_default(),
+    }
+}
+
+async fn start_sandbox(options: SandboxOptions) -> Sandbox {
+    Sandbox::start(([127, 0, 0, 1], 0).into(), options)
+        .await
+        .expect("sandbox")
+}
+
+fn write_config(dir: &Path, sandbox: &Sandbox, enroll: &str, limits: &str) -> PathBuf {
+    let path = dir.join("bench.toml");
+    let text = format!("{}{enroll}\n[limits]\n{limits}\n", sandbox.config_snippet());
+    std::fs::write(&path, text).expect("config");
+    path
+}
+
+fn secret_of(sandbox: &Sandbox) -> String {
+    sandbox.options().client_secret.expose().to_string()
+}
+
+fn check(measured: &Measured, case: &str) {
+    if measured.code != 0 {
+        panic!(
+            "{case}: the run exited {}:\n{}",
+            measured.code, measured.stderr
+        );
+    }
+}
+
+/// Offline dry run: rows per second and peak memory.
+pub async fn offline_dry_run(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
+    let input = work.join("dry.csv");
+    write_input(&input, sizes.dry_run_rows);
+    let out = work.join("dry-out");
+    let _ = std::fs::remove_dir_all(&out);
+    let m = run_binary(
+        bin,
+        work,
+        "",
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "--dry-run",
+            "--sandbox",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .await;
+    check(&m, "offline dry run");
+    let rows = sizes.dry_run_rows as f64;
+    let case = format!("offline dry run, {} rows", sizes.dry_run_rows);
+    vec![
+        Figure::at_least(&case, rows / m.wall.as_secs_f64(), "rows/s", 200_000.0),
+        Figure::at_most(&case, m.peak_rss_kb as f64 / 1024.0, "MB peak RSS", 64.0),
+    ]
+}
+
+/// Live run on loopback, no rate limit, concurrency 64, existence check on.
+pub async fn live_unlimited(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
+    let sandbox = start_sandbox(SandboxOptions {
+        max_devices: 15,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let input = work.join("live.csv");
+    write_input(&input, sizes.live_rows);
+    let config = write_config(
+        work,
+        &sandbox,
+        "on_existing = \"skip\"",
+        "rate = 1000000\nconcurrency = 64",
+    );
+    let out = work.join("live-out");
+    let _ = std::fs::remove_dir_all(&out);
+    let m = run_binary(
+        bin,
+        work,
+        &secret_of(&sandbox),
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .await;
+    check(&m, "live run");
+    let tally = sandbox.tally();
+    assert_eq!(tally.devices_created as usize, sizes.live_rows);
+    sandbox.shutdown().await;
+    let case = format!(
+        "live run, {} rows, no rate limit, concurrency 64, skip on",
+        sizes.live_rows
+    );
+    vec![Figure::at_least(
+        &case,
+        sizes.live_rows as f64 / m.wall.as_secs_f64(),
+        "rows/s",
+        5_000.0,
+    )]
+}
+
+/// Requests per second the sandbox saw between its first and last arrival.
+fn arrival_rate(sandbox: &Sandbox, skip_first: Duration) -> f64 {
+    let arrivals = sandbox.arrivals();
+    let Some(first) = arrivals.first().map(|a| a.at) else {
+        return 0.0;
+    };
+    let from = first + skip_first;
+    let kept: Vec<Duration> = arrivals
+        .iter()
+        .map(|a| a.at)
+        .filter(|t| *t >= from)
+        .collect();
+    match (kept.first(), kept.last()) {
+        (Some(a), Some(b)) if b > a => (kept.len() - 1) as f64 / (*b - *a).as_secs_f64(),
+        _ => 0.0,
+    }
+}
+
+/// Rows that take `seconds` at `rate` requests per second, one request each (create mode).
+fn rows_for(rate: f64, seconds: u64) -> usize {
+    (rate * seconds as f64).ceil() as usize
+}
+
+/// Sandbox limited to R, tool configured to R: the share of R sustained, and 429s.
+pub async fn rate_precision(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
+    let rate = sizes.rate;
+    let sandbox = start_sandbox(SandboxOptions {
+        rate: Some(rate),
+        record_arrivals: true,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let rows = rows_for(f64::from(rate), sizes.rate_seconds);
+    let input = work.join("rate.csv");
+    write_input(&input, rows);
+    let config = write_config(
+        work,
+        &sandbox,
+        "on_existing = \"create\"",
+        &format!("rate = {rate}\nconcurrency = 16"),
+    );
+    let out = work.join("rate-out");
+    let _ = std::fs::remove_dir_all(&out);
+    let m = run_binary(
+        bin,
+        work,
+        &secret_of(&sandbox),
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .await;
+    check(&m, "rate precision");
+    let achieved = arrival_rate(&sandbox, Duration::ZERO);
+    let tally = sandbox.tally();
+    let peak = sandbox.max_requests_in_any_second();
+    sandbox.shutdown().await;
+    let case = format!(
+        "rate precision, server and tool at {rate}/s, {} s",
+        sizes.rate_seconds
+    );
+    vec![
+        Figure::at_least(&case, 100.0 * achieved / f64::from(rate), "% of R", 97.0),
+        Figure::at_most(&case, tally.throttled_429 as f64, "429s", 0.0),
+        Figure::at_most(
+            &case,
+            peak as f64,
+            "requests in the busiest second",
+            f64::from(rate),
+        ),
+    ]
+}
+
+/// 100 ms of latency, concurrency 32: requests per second against 320.
+pub async fn latency_hiding(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
+    let sandbox = start_sandbox(SandboxOptions {
+        latency: Duration::from_millis(100),
+        record_arrivals: true,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let rows = rows_for(320.0, sizes.rate_seconds.min(20));
+    let input = work.join("latency.csv");
+    write_input(&input, rows);
+    let config = write_config(
+        work,
+        &sandbox,
+        "on_existing = \"create\"",
+        "rate = 1000\nconcurrency = 32",
+    );
+    let out = work.join("latency-out");
+    let _ = std::fs::remove_dir_all(&out);
+    let m = run_binary(
+        bin,
+        work,
+        &secret_of(&sandbox),
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .await;
+    check(&m, "latency hiding");
+    let achieved = arrival_rate(&sandbox, Duration::ZERO);
+    sandbox.shutdown().await;
+    vec![Figure::at_least(
+        "latency hiding, 100 ms per request, concurrency 32",
+        achieved,
+        "requests/s",
+        288.0,
+    )]
+}
+
+/// Server limited to half the tool's rate: where the run settles, and 429s after the first.
+pub async fn throttled_below_setting(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
+    let server = sizes.rate / 2;
+    let sandbox = start_sandbox(SandboxOptions {
+        rate: Some(server),
+        record_arrivals: true,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let rows = rows_for(f64::from(server), sizes.rate_seconds);
+    let input = work.join("throttled.csv");
+    write_input(&input, rows);
+    let config = write_config(
+        work,
+        &sandbox,
+        "on_existing = \"create\"",
+        &format!("rate = {}\nconcurrency = 16", sizes.rate),
+    );
+    let out = work.join("throttled-out");
+    let _ = std::fs::remove_dir_all(&out);
+    let m = run_binary(
+        bin,
+        work,
+        &secret_of(&sandbox),
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .await;
+    check(&m, "throttled");
+    let settle = Duration::from_secs(5.min(sizes.rate_seconds / 2));
+    let accepted_after_settling = arrival_rate(&sandbox, settle);
+    let tally = sandbox.tally();
+    sandbox.shutdown().await;
+    let case = format!(
+        "throttled: tool {}/s, server {server}/s, {} s",
+        sizes.rate, sizes.rate_seconds
+    );
+    vec![
+        Figure::at_least(
+            &case,
+            100.0 * accepted_after_settling / f64::from(server),
+            "% of server limit after 5 s",
+            90.0,
+        ),
+        Figure::at_most(&case, tally.throttled_429 as f64, "429s in all", 50.0),
+    ]
+}
+
+pub async fn run_one(name: &str, bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
+    match name {
+        "dry" => offline_dry_run(bin, work, sizes).await,
+        "live" => live_unlimited(bin, work, sizes).await,
+        "rate" => rate_precision(bin, work, sizes).await,
+        "latency" => latency_hiding(bin, work, sizes).await,
+        "throttled" => throttled_below_setting(bin, work, sizes).await,
+        other => panic!("no case {other:?}: dry, live, rate, latency, throttled"),
+    }
+}
+
+pub async fn run_all(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
+    let mut figures = Vec::new();
+    figures.extend(offline_dry_run(bin, work, sizes).await);
+    figures.extend(live_unlimited(bin, work, sizes).await);
+    figures.extend(rate_precision(bin, work, sizes).await);
+    figures.extend(latency_hiding(bin, work, sizes).await);
+    figures.extend(throttled_below_setting(bin, work, sizes).await);
+    figures
+}

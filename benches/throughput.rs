@@ -1,0 +1,30 @@
+//! `cargo bench --bench throughput [-- --quick] [-- --case NAME]`: runs every case of bench/cases.rs on the
+//! release build and prints each figure beside its target. `--quick` runs the small sizes
+//! CI uses.
+
+#[path = "../bench/cases.rs"]
+mod cases;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let sizes = if quick {
+        cases::Sizes::smoke()
+    } else {
+        cases::Sizes::full()
+    };
+    let work = tempfile::tempdir().expect("scratch directory");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_mfa-enroll"));
+    eprintln!("benchmark: {sizes:?}, binary {}", bin.display());
+    // `--case NAME` runs one case: dry, live, rate, latency, throttled.
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--case")
+        .and_then(|i| args.get(i + 1).cloned());
+    let figures = match only.as_deref() {
+        None => cases::run_all(bin, work.path(), &sizes).await,
+        Some(name) => cases::run_one(name, bin, work.path(), &sizes).await,
+    };
+    cases::print_table(&figures);
+}

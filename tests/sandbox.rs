@@ -1,0 +1,401 @@
+//! The sandbox on its own, spoken to over HTTP as PingOne would be: authentication,
+//! validation and error bodies, the rate limit, injected faults, the device cap and the tally;
+//! and `mfa-enroll sandbox` as a standing server.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use mfa_enroll::pingone::wire::{
+    Device, DeviceList, ErrorBody, MfaSettings, TokenResponse, UserList,
+};
+use mfa_enroll::sandbox::{Directory, Sandbox, SandboxOptions};
+use serde_json::json;
+
+struct Client {
+    http: reqwest::Client,
+    sandbox_env: String,
+    api: String,
+    token: String,
+}
+
+async fn client(sandbox: &Sandbox) -> Client {
+    let http = reqwest::Client::new();
+    let options = sandbox.options();
+    let token: TokenResponse = http
+        .post(format!(
+            "{}/{}/as/token",
+            sandbox.auth_url(),
+            options.environment_id
+        ))
+        .basic_auth(&options.client_id, Some(options.client_secret.expose()))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Client {
+        http,
+        sandbox_env: options.environment_id.clone(),
+        api: sandbox.api_url(),
+        token: token.access_token,
+    }
+}
+
+impl Client {
+    fn url(&self, path: &str) -> String {
+        format!("{}/environments/{}{path}", self.api, self.sandbox_env)
+    }
+
+    async fn post_device(&self, user: &str, body: serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/users/{user}/devices")))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn tokens_need_the_right_credentials_by_basic_or_post() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let options = sandbox.options();
+    let http = reqwest::Client::new();
+    let url = format!("{}/{}/as/token", sandbox.auth_url(), options.environment_id);
+    let by_post = http
+        .post(&url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", options.client_id.as_str()),
+            ("client_secret", options.client_secret.expose()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_post.status(), 200);
+    let wrong = http
+        .post(&url)
+        .basic_auth(&options.client_id, Some("nope"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let body: serde_json::Value = wrong.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    // Without a token, the API answers 401 ACCESS_FAILED.
+    let anonymous = http
+        .get(format!(
+            "{}/environments/{}/mfaSettings",
+            sandbox.api_url(),
+            options.environment_id
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let error: ErrorBody = anonymous.json().await.unwrap();
+    assert_eq!(error.code.as_deref(), Some("ACCESS_FAILED"));
+    assert_eq!(sandbox.tally().token_requests, 2);
+}
+
+#[tokio::test]
+async fn device_creation_validates_like_pingone() {
+    let sandbox = sandbox(SandboxOptions {
+        max_devices: 2,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let c = client(&sandbox).await;
+    let user = user_id(1);
+    let policy = json!({"id": POLICY});
+
+    let missing_phone = c
+        .post_device(&user, json!({"type": "SMS", "policy": policy}))
+        .await;
+    assert_eq!(missing_phone.status(), 400);
+    let error: ErrorBody = missing_phone.json().await.unwrap();
+    assert_eq!(error.code.as_deref(), Some("INVALID_DATA"));
+    assert_eq!(error.details[0].code.as_deref(), Some("REQUIRED_VALUE"));
+    assert_eq!(error.details[0].target.as_deref(), Some("phone"));
+
+    let ext_on_sms = c
+        .post_device(
+            &user,
+            json!({"type": "SMS", "phone": "+15125551234", "extension": "1", "policy": policy}),
+        )
+        .await;
+    assert_eq!(ext_on_sms.status(), 400);
+    let notification_active = c
+        .post_device(
+            &user,
+            json!({"type": "EMAIL", "email": "a@example.com", "policy": policy,
+            "notification": {"template": {"locale": "en"}}}),
+        )
+        .await;
+    assert_eq!(notification_active.status(), 400);
+    let bad_type = c
+        .post_device(
+            &user,
+            json!({"type": "FAX", "phone": "+15125551234", "policy": policy}),
+        )
+        .await;
+    assert_eq!(bad_type.status(), 400);
+
+    let created = c
+        .post_device(
+            &user,
+            json!({"type": "SMS", "phone": "+1.5125551234", "policy": policy}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let device: Device = created.json().await.unwrap();
+    assert_eq!(device.status.as_deref(), Some("ACTIVE"));
+    // PingOne does not refuse a duplicate: the sandbox creates it and counts it.
+    let again = c
+        .post_device(
+            &user,
+            json!({"type": "SMS", "phone": "+1 512 555 1234", "policy": policy}),
+        )
+        .await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(sandbox.tally().duplicate_devices, 1);
+    // A third device passes pairing.maxAllowedDevices = 2.
+    let over = c
+        .post_device(
+            &user,
+            json!({"type": "EMAIL", "email": "a@example.com", "policy": policy}),
+        )
+        .await;
+    assert_eq!(over.status(), 400);
+    let error: ErrorBody = over.json().await.unwrap();
+    assert_eq!(error.details[0].code.as_deref(), Some("LIMIT_EXCEEDED"));
+
+    let list: DeviceList = c
+        .get(&format!("/users/{user}/devices"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.embedded.devices.len(), 2);
+    let settings: MfaSettings = c.get("/mfaSettings").await.json().await.unwrap();
+    assert_eq!(settings.pairing.max_allowed_devices, 2);
+    assert_eq!(
+        c.get(&format!("/deviceAuthenticationPolicies/{POLICY}"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get("/deviceAuthenticationPolicies/not-a-uuid")
+            .await
+            .status(),
+        404
+    );
+    let tally = sandbox.tally();
+    assert_eq!(tally.devices_created, 2);
+}
+
+#[tokio::test]
+async fn the_directory_resolves_usernames_and_knows_who_exists() {
+    let sandbox = sandbox(SandboxOptions {
+        directory: Directory::listed([
+            (user_id(1), "jdoe".to_string()),
+            (user_id(2), "twin".to_string()),
+            (user_id(3), "twin".to_string()),
+        ]),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let c = client(&sandbox).await;
+    let find = |name: &'static str| {
+        let c = &c;
+        async move {
+            let list: UserList = c
+                .http
+                .get(c.url("/users"))
+                .query(&[("filter", format!("username eq \"{name}\""))])
+                .bearer_auth(&c.token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            list.embedded.users
+        }
+    };
+    assert_eq!(find("JDoe").await[0].id, user_id(1));
+    assert_eq!(find("twin").await.len(), 2);
+    assert!(find("ghost").await.is_empty());
+    assert_eq!(
+        c.get(&format!("/users/{}/devices", user_id(9)))
+            .await
+            .status(),
+        404
+    );
+    // The open directory: every username is a stable user.
+    assert_eq!(Directory::open_id_for("Ann"), Directory::open_id_for("ann"));
+}
+
+#[tokio::test]
+async fn the_rate_limit_answers_429_with_retry_after() {
+    let sandbox = sandbox(SandboxOptions {
+        rate: Some(5),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let c = client(&sandbox).await;
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let response = c.get("/mfaSettings").await;
+        if response.status() == 429 {
+            let retry_after: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=1).contains(&retry_after));
+            let error: ErrorBody = response.json().await.unwrap();
+            assert_eq!(error.code.as_deref(), Some("REQUEST_LIMITED"));
+            statuses.push(429);
+        } else {
+            statuses.push(response.status().as_u16());
+        }
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 5);
+    assert_eq!(sandbox.tally().throttled_429, 3);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        c.get("/mfaSettings").await.status(),
+        200,
+        "the window moves on"
+    );
+}
+
+#[tokio::test]
+async fn faults_fail_before_or_after_the_effect() {
+    let failing = sandbox(SandboxOptions {
+        fail_rate: 1.0,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let c = client(&failing).await;
+    let response = c
+        .post_device(
+            &user_id(1),
+            json!({"type": "EMAIL", "email": "a@example.com", "policy": {"id": POLICY}}),
+        )
+        .await;
+    assert!(response.status().is_server_error());
+    assert_eq!(
+        failing.tally().devices_created,
+        0,
+        "--fail-rate fails before any effect"
+    );
+    assert_eq!(failing.tally().injected_failures, 1);
+
+    let ambiguous = sandbox(SandboxOptions {
+        ambiguous_rate: 1.0,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let c = client(&ambiguous).await;
+    for i in 0..6 {
+        let sent = c
+            .http
+            .post(c.url(&format!("/users/{}/devices", user_id(i))))
+            .bearer_auth(&c.token)
+            .json(&json!({"type": "EMAIL", "email": "a@example.com", "policy": {"id": POLICY}}))
+            .send()
+            .await;
+        let outcome_unclear = match sent {
+            Err(_) => true,
+            Ok(r) if r.status().is_server_error() => true,
+            Ok(r) => r.bytes().await.is_err(),
+        };
+        assert!(outcome_unclear, "the answer fails or breaks off");
+    }
+    let tally = ambiguous.tally();
+    assert_eq!(tally.devices_created, 6, "--ambiguous-rate acts first");
+    assert_eq!(tally.ambiguous_failures, 6);
+}
+
+#[tokio::test]
+async fn a_token_without_the_role_gets_403() {
+    let sandbox = sandbox(SandboxOptions {
+        no_role: true,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let c = client(&sandbox).await;
+    let response = c.get("/mfaSettings").await;
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standing_sandbox_prints_its_config_and_a_tally_on_ctrl_c() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let ws = Workspace::new();
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["sandbox", "--listen", "127.0.0.1:0", "--rate", "100"])
+        .current_dir(ws.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    while !banner.contains("Ctrl-C stops") {
+        let mut line = String::new();
+        let read = tokio::time::timeout(Duration::from_secs(20), stdout.read_line(&mut line))
+            .await
+            .expect("the banner comes")
+            .unwrap();
+        assert!(read > 0, "the sandbox exited early: {banner}");
+        banner.push_str(&line);
+    }
+    let config: String = banner
+        .lines()
+        .skip_while(|l| !l.starts_with("[pingone]"))
+        .take_while(|l| !l.starts_with("Then run"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let secret = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("export PINGONE_CLIENT_SECRET="))
+        .expect("the banner gives the secret")
+        .to_string();
+    ws.write("sandbox.toml", &config);
+    ws.write("in.csv", &sms_rows(5));
+    let run = run_binary(
+        ws.dir.path(),
+        Some(&secret),
+        &["run", "in.csv", "--config", "sandbox.toml", "--out", "out"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}\n{config}", run.both());
+    send_signal(&child, "INT");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).await.unwrap();
+    assert!(child.wait().await.unwrap().success());
+    assert!(
+        rest.contains("5 devices created, 0 duplicate devices"),
+        "{rest}"
+    );
+}
