@@ -25,7 +25,8 @@ use crate::output::{
 use crate::pingone::{Client, RequestStats};
 use crate::sandbox::{Sandbox, SandboxOptions, SANDBOX_POLICY_ID};
 use crate::stop::{Stop, StopReason};
-use crate::validate::{Rules, Validator};
+use crate::validate::stream::ValidatedRows;
+use crate::validate::{self, Rules};
 
 /// The process exit codes of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,18 +99,20 @@ fn first_pass(
     settings: &Settings,
     skip: &std::collections::HashSet<u64>,
 ) -> Result<FirstPass, InputError> {
-    let mut reader = InputReader::open(&settings.input, settings.delimiter)?;
-    let mut validator = Validator::new(reader.header().clone(), rules_for(settings));
+    let reader = InputReader::open(&settings.input, settings.delimiter)?;
+    let (checker, finisher) = validate::split(reader.header().clone(), rules_for(settings));
+    let mut rows = ValidatedRows::start(reader, checker, finisher);
     let mut pass = FirstPass::default();
-    while let Some(record) = reader.next_record()? {
+    for item in rows.by_ref() {
+        let (record, verdict) = item?;
         pass.records += 1;
-        if let Ok(spec) = validator.validate(&record) {
+        if let Ok(spec) = verdict {
             if spec.sends_pairing_message() && !skip.contains(&record.line) {
                 *pass.messages.entry(spec.device_type).or_default() += 1;
             }
         }
     }
-    pass.sha256 = reader.sha256_hex();
+    pass.sha256 = rows.sha256_hex().unwrap_or_default().to_string();
     Ok(pass)
 }
 
@@ -271,7 +274,7 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
     // From here on, rows go out and results come back.
     let stats = Arc::new(RequestStats::default());
     let counters = Arc::new(LiveCounters::default());
-    let mut reader = InputReader::open(&settings.input, settings.delimiter)?;
+    let reader = InputReader::open(&settings.input, settings.delimiter)?;
     let layout = ErrorsLayout {
         input_header: reader.header().raw.clone(),
         carried: reader.header().carried.clone(),
@@ -310,8 +313,9 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
         concurrency = settings.limits.concurrency,
         "run started"
     );
-    let mut validator = Validator::new(reader.header().clone(), rules_for(&settings));
     let header = reader.header().clone();
+    let (checker, finisher) = validate::split(header.clone(), rules_for(&settings));
+    let mut validated = ValidatedRows::start(reader, checker, finisher);
     let recorder_handle = recorder.handle();
     let mut engine: Option<Arc<Engine>> = None;
     let mut client: Option<Arc<Client>> = None;
@@ -351,15 +355,14 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
     // recorded as not attempted, so every record still gets its row.
     let skip = &finished.lines;
     let rows = std::iter::from_fn(|| loop {
-        let record = match reader.next_record() {
-            Ok(Some(r)) => r,
-            Ok(None) => return None,
-            Err(e) => {
+        let (record, verdict) = match validated.next() {
+            Some(Ok(pair)) => pair,
+            None => return None,
+            Some(Err(e)) => {
                 stop.request(StopReason::InputBroken(e.to_string()));
                 return None;
             }
         };
-        let verdict = validator.validate(&record);
         if skip.contains(&record.line) {
             continue;
         }
@@ -407,7 +410,10 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
         }
         None => rows.for_each(drop),
     }
-    let input_sha256 = reader.sha256_hex();
+    let input_sha256 = validated
+        .sha256_hex()
+        .map(str::to_string)
+        .or_else(|| pre.as_ref().map(|p| p.sha256.clone()));
     drop(recorder_handle);
     let users_over_limit = engine
         .as_ref()
@@ -431,7 +437,7 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
 
     let elapsed = started.elapsed().as_secs_f64();
     summary.set_tallies(&all);
-    summary.input.sha256 = Some(input_sha256);
+    summary.input.sha256 = input_sha256;
     summary.input.records.get_or_insert(all.rows);
     summary.finished_at = Some(now_rfc3339());
     summary.duration_s = round3(elapsed);

@@ -434,3 +434,32 @@ async fn the_readme_first_command_works_on_the_bundled_sample() {
     assert_eq!(created + invalid + skipped, records);
     assert!(run.stdout.contains("created"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_user_id_is_user_not_found() {
+    let sandbox = sandbox(SandboxOptions {
+        directory: mfa_enroll::sandbox::Directory::listed([(user_id(0), "known".to_string())]),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 500", "");
+    ws.write("in.csv", &sms_rows(2));
+    for extra in [&[][..], &["--dry-run", "--online", "--out", "plan"][..]] {
+        let mut args = vec!["run", "in.csv", "--config", "mfa-enroll.toml"];
+        if extra.is_empty() {
+            args.extend(["--out", "out"]);
+        }
+        args.extend_from_slice(extra);
+        let secret = sandbox.options().client_secret.expose().to_string();
+        let run = run_binary(ws.dir.path(), Some(&secret), &args).await;
+        assert_eq!(run.code, 1, "{}", run.both());
+    }
+    for out in ["out", "plan"] {
+        let rows = by_line(&read_csv(&ws.path(&format!("{out}/results.csv"))));
+        assert_ne!(rows[&2]["outcome"], "failed", "{out}");
+        assert_eq!(rows[&3]["outcome"], "failed", "{out}");
+        assert_eq!(rows[&3]["error_code"], "USER_NOT_FOUND", "{out}");
+        assert!(rows[&3]["error_message"].contains(&user_id(1)));
+    }
+}

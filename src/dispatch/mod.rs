@@ -208,6 +208,12 @@ fn failed(
             "NOT_ATTEMPTED",
             "the run stopped before this row was sent; run again with --resume",
         )
+    } else if error.http_status() == Some(404) && !user_id.is_empty() {
+        // Every call this tool makes for a row is under /users/{userID}: a 404 means that user.
+        r.with_error(
+            "USER_NOT_FOUND",
+            format!("no PingOne user has the ID {user_id} in this environment; check user_id"),
+        )
     } else {
         r.with_error(error.code(), error.message())
     }

@@ -19,6 +19,10 @@ use crate::input::REPORT_COLUMNS;
 use crate::logging::{mask_destination, LogSafe};
 use crate::stop::{Stop, StopReason};
 
+/// A batch smaller than this was a trickle: wait [`GATHER_FOR`] before the next.
+const GATHER_BELOW: usize = 256;
+const GATHER_FOR: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Counts of what was written, for summary.json and the exit code.
 #[derive(Debug, Clone, Default)]
 pub struct Tallies {
@@ -39,12 +43,14 @@ impl Tallies {
         } else {
             device_type
         };
-        *self
-            .by_type
-            .entry(type_key.to_string())
-            .or_default()
-            .entry(outcome)
-            .or_default() += 1;
+        // Looked up before inserting: a million rows need not allocate a million keys.
+        match self.by_type.get_mut(type_key) {
+            Some(outcomes) => *outcomes.entry(outcome).or_default() += 1,
+            None => {
+                let outcomes = BTreeMap::from([(outcome, 1)]);
+                self.by_type.insert(type_key.to_string(), outcomes);
+            }
+        }
         if sends_message && matches!(outcome, Outcome::Created | Outcome::WouldCreate) {
             *self
                 .messages_by_type
@@ -182,7 +188,9 @@ fn write_loop(
     let mut error_row = ByteRecord::new();
     while let Ok(first) = receiver.recv() {
         // Take everything already waiting, write it, then flush once.
+        let mut written = 0usize;
         for result in std::iter::once(first).chain(receiver.try_iter()) {
+            written += 1;
             if failure.is_some() {
                 continue;
             }
@@ -212,6 +220,11 @@ fn write_loop(
             } else if let Err(e) = errors.flush() {
                 failure = Some(OutputError::io(&errors_path, e));
             }
+        }
+        if written < GATHER_BELOW {
+            // Let a few more rows gather: waking for every row of a fast run costs more in
+            // system calls than the rows themselves. A row waits at most this long for disk.
+            std::thread::sleep(GATHER_FOR);
         }
         if let Some(f) = &failure {
             if !stop.is_requested() {

@@ -2,6 +2,7 @@
 //! what to fix. Knows nothing of HTTP: every check here runs offline, in dry runs too.
 
 pub mod phone;
+pub mod stream;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -167,11 +168,50 @@ impl Hasher for DigestHasher {
     }
 }
 
-/// Validates rows in file order and remembers what it has seen, to catch duplicates.
-pub struct Validator {
+/// A row that passed every check but the two that must wait: its phone is still as written
+/// (normalising it is the costly part, done by [`Finisher`]) and duplicates are not yet known.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    spec: DeviceSpec,
+    phone_normalised: bool,
+}
+
+impl Checked {
+    /// Normalises the phone to E.164 (a no-op for emails and for a phone already done).
+    /// Stateless, so it can run on a thread of its own.
+    pub fn normalise_phone(
+        mut self,
+        default_country: Option<phonenumber::country::Id>,
+    ) -> Result<Checked, RowError> {
+        if let (false, Destination::Phone(text)) = (self.phone_normalised, &self.spec.destination) {
+            let e164 = phone::normalize(text, default_country).map_err(|problem| {
+                RowError::new(ErrorCode::InvalidPhone, format!("phone {text:?} {problem}"))
+            })?;
+            self.spec.destination = Destination::Phone(e164);
+        }
+        self.phone_normalised = true;
+        Ok(self)
+    }
+}
+
+/// The checks that need no phone metadata and no memory of earlier rows: cheap, and free to
+/// run on another thread than the one that normalises phones.
+#[derive(Debug, Clone)]
+pub struct FieldChecker {
     header: Header,
     rules: Rules,
+}
+
+/// Phone normalisation (unless done already) and the duplicate check, for rows in file order.
+pub struct Finisher {
+    default_country: Option<phonenumber::country::Id>,
     seen: HashSet<SeenRow, BuildHasherDefault<DigestHasher>>,
+}
+
+/// Both halves on one thread, for callers that validate row by row.
+pub struct Validator {
+    checker: FieldChecker,
+    finisher: Finisher,
 }
 
 const MAX_USERNAME_CHARS: usize = 128;
@@ -180,22 +220,43 @@ const MAX_EMAIL_CHARS: usize = 254;
 
 impl Validator {
     pub fn new(header: Header, rules: Rules) -> Self {
-        Self {
-            header,
-            rules,
-            seen: HashSet::default(),
-        }
+        let (checker, finisher) = split(header, rules);
+        Self { checker, finisher }
     }
 
     pub fn header(&self) -> &Header {
-        &self.header
+        &self.checker.header
     }
 
     pub fn validate(&mut self, record: &Record) -> Result<DeviceSpec, RowError> {
-        let spec = self.check_fields(record)?;
+        let checked = self.checker.check(record);
+        self.finisher.finish(record.line, checked)
+    }
+}
+
+/// The two halves of validation, to run apart.
+pub fn split(header: Header, rules: Rules) -> (FieldChecker, Finisher) {
+    let finisher = Finisher {
+        default_country: rules.default_country,
+        seen: HashSet::default(),
+    };
+    (FieldChecker { header, rules }, finisher)
+}
+
+impl Finisher {
+    pub fn default_country(&self) -> Option<phonenumber::country::Id> {
+        self.default_country
+    }
+
+    pub fn finish(
+        &mut self,
+        line: u64,
+        checked: Result<Checked, RowError>,
+    ) -> Result<DeviceSpec, RowError> {
+        let spec = checked?.normalise_phone(self.default_country)?.spec;
         let seen = SeenRow {
             key: duplicate_key(&spec),
-            line: u32::try_from(record.line).unwrap_or(u32::MAX),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
         };
         if let Some(first) = self.seen.get(&seen) {
             let first = first.line;
@@ -214,8 +275,15 @@ impl Validator {
         self.seen.insert(seen);
         Ok(spec)
     }
+}
 
-    fn check_fields(&self, record: &Record) -> Result<DeviceSpec, RowError> {
+impl FieldChecker {
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Every check but phone normalisation and duplicates; the phone stays as written.
+    pub fn check(&self, record: &Record) -> Result<Checked, RowError> {
         let header = &self.header;
         if record.raw.len() != header.len() {
             return Err(RowError::new(
@@ -287,10 +355,8 @@ impl Validator {
                     format!("a {device_type} device needs a phone number in the phone column"),
                 ));
             }
-            let e164 = phone::normalize(text, self.rules.default_country).map_err(|problem| {
-                RowError::new(ErrorCode::InvalidPhone, format!("phone {text:?} {problem}"))
-            })?;
-            Destination::Phone(e164)
+            // Normalised by the Finisher; see `Checked`.
+            Destination::Phone(text.to_string())
         } else {
             let text = field(Column::Email)?;
             if text.is_empty() {
@@ -391,16 +457,19 @@ impl Validator {
             }
         }
 
-        Ok(DeviceSpec {
-            user,
-            username: username.to_string(),
-            device_type,
-            destination,
-            extension,
-            policy_id,
-            status,
-            nickname,
-            notification,
+        Ok(Checked {
+            phone_normalised: false,
+            spec: DeviceSpec {
+                user,
+                username: username.to_string(),
+                device_type,
+                destination,
+                extension,
+                policy_id,
+                status,
+                nickname,
+                notification,
+            },
         })
     }
 }

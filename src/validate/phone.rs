@@ -26,10 +26,12 @@ pub fn normalize(text: &str, default_country: Option<Country>) -> Result<String,
         ));
     }
     let has_plus = text.starts_with('+');
-    let mut digits = String::with_capacity(text.len());
+    // "+" and the digits, in one buffer: the parser gets `candidate` or `candidate[1..]`.
+    let mut candidate = String::with_capacity(text.len() + 1);
+    candidate.push('+');
     for (i, c) in text.chars().enumerate() {
         match c {
-            '0'..='9' => digits.push(c),
+            '0'..='9' => candidate.push(c),
             '+' if i == 0 => {}
             ' ' | '.' | '-' | '(' | ')' | '/' => {}
             c if c.is_alphabetic() => return Err(
@@ -43,21 +45,21 @@ pub fn normalize(text: &str, default_country: Option<Country>) -> Result<String,
             }
         }
     }
-    if digits.is_empty() {
+    let digits = candidate.len() - 1;
+    if digits == 0 {
         return Err("has no digits".into());
     }
-    if digits.len() > MAX_E164_DIGITS {
+    if digits > MAX_E164_DIGITS {
         return Err(format!(
-            "has {} digits; E.164 allows at most {MAX_E164_DIGITS} including the country code",
-            digits.len()
+            "has {digits} digits; E.164 allows at most {MAX_E164_DIGITS} including the country code"
         ));
     }
     let (region, candidate) = match (has_plus, default_country) {
-        (false, Some(country)) => (Some(country), digits),
-        _ => (None, format!("+{digits}")),
+        (false, Some(country)) => (Some(country), &candidate[1..]),
+        _ => (None, candidate.as_str()),
     };
     // The parser is third-party code fed with user input: a panic there must not end the run.
-    let parsed = std::panic::catch_unwind(|| phonenumber::parse(region, &candidate))
+    let parsed = std::panic::catch_unwind(|| phonenumber::parse(region, candidate))
         .map_err(|_| "could not be read as a phone number".to_string())?;
     let number = parsed.map_err(|_| match region {
         Some(country) => format!("is not a phone number of {country:?} or an international number"),

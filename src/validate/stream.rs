@@ -1,0 +1,155 @@
+//! Validation as a stream over a whole file, on three threads: one reads the CSV and runs the
+//! cheap field checks, one normalises phones, and the caller's thread checks duplicates in
+//! file order. Phone normalisation is most of the cost, and `phonenumber` serialises its
+//! regex cache behind one process-wide lock, so it gets a thread to itself and everything
+//! else moves out of its way.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use super::{Checked, DeviceSpec, FieldChecker, Finisher, RowError};
+use crate::input::{InputError, InputReader, Record};
+
+/// Records per message between the threads: large enough to make the hand-off cheap, small
+/// enough that little is in memory at once.
+const BATCH: usize = 512;
+/// Batches a stage may run ahead of the next.
+const AHEAD: usize = 4;
+
+type Batch = Vec<(Record, Result<Checked, RowError>)>;
+
+enum Message {
+    Rows(Batch),
+    End { sha256: String },
+    Failed(InputError),
+}
+
+/// Every record of the file with its verdict, in file order.
+pub struct ValidatedRows {
+    messages: Receiver<Message>,
+    current: std::vec::IntoIter<(Record, Result<Checked, RowError>)>,
+    finisher: Finisher,
+    sha256: Option<String>,
+    finished: bool,
+    _threads: [JoinHandle<()>; 2],
+}
+
+fn read_and_check(mut reader: InputReader, checker: FieldChecker, out: SyncSender<Message>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        match reader.next_record() {
+            Ok(Some(record)) => {
+                let verdict = checker.check(&record);
+                batch.push((record, verdict));
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if out.send(Message::Rows(full)).is_err() {
+                        return; // The consumer stopped listening.
+                    }
+                }
+            }
+            Ok(None) => {
+                let _ = out.send(Message::Rows(batch));
+                let _ = out.send(Message::End {
+                    sha256: reader.sha256_hex(),
+                });
+                return;
+            }
+            Err(e) => {
+                let _ = out.send(Message::Rows(batch));
+                let _ = out.send(Message::Failed(e));
+                return;
+            }
+        }
+    }
+}
+
+fn normalise_phones(
+    default_country: Option<phonenumber::country::Id>,
+    input: Receiver<Message>,
+    out: SyncSender<Message>,
+) {
+    for message in input {
+        let message = match message {
+            Message::Rows(batch) => Message::Rows(
+                batch
+                    .into_iter()
+                    .map(|(record, checked)| {
+                        let checked = checked.and_then(|c| c.normalise_phone(default_country));
+                        (record, checked)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        };
+        if out.send(message).is_err() {
+            return;
+        }
+    }
+}
+
+impl ValidatedRows {
+    pub fn start(reader: InputReader, checker: FieldChecker, finisher: Finisher) -> Self {
+        let (to_phones, checked) = sync_channel::<Message>(AHEAD);
+        let (to_caller, messages) = sync_channel::<Message>(AHEAD);
+        let country = finisher.default_country();
+        let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(work)
+                .expect("the OS can start a thread")
+        };
+        let reading = spawn(
+            "csv-reader",
+            Box::new(move || read_and_check(reader, checker, to_phones)),
+        );
+        let phones = spawn(
+            "phone-numbers",
+            Box::new(move || normalise_phones(country, checked, to_caller)),
+        );
+        Self {
+            messages,
+            current: Vec::new().into_iter(),
+            finisher,
+            sha256: None,
+            finished: false,
+            _threads: [reading, phones],
+        }
+    }
+
+    /// SHA-256 of the whole file, once the stream has reached its end.
+    pub fn sha256_hex(&self) -> Option<&str> {
+        self.sha256.as_deref()
+    }
+}
+
+impl Iterator for ValidatedRows {
+    type Item = Result<(Record, Result<DeviceSpec, RowError>), InputError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((record, checked)) = self.current.next() {
+                let verdict = self.finisher.finish(record.line, checked);
+                return Some(Ok((record, verdict)));
+            }
+            if self.finished {
+                return None;
+            }
+            match self.messages.recv() {
+                Ok(Message::Rows(batch)) => self.current = batch.into_iter(),
+                Ok(Message::End { sha256 }) => {
+                    self.sha256 = Some(sha256);
+                    self.finished = true;
+                }
+                Ok(Message::Failed(error)) => {
+                    self.finished = true;
+                    return Some(Err(error));
+                }
+                Err(_) => {
+                    self.finished = true;
+                    return None;
+                }
+            }
+        }
+    }
+}
