@@ -219,6 +219,36 @@ fn check(measured: &Measured, case: &str) {
     }
 }
 
+/// One live case: `rows` generated rows, run against `sandbox` with the given `[enroll]` and
+/// `[limits]` lines, into a fresh output directory named after the case.
+async fn run_against(
+    bin: &Path,
+    work: &Path,
+    sandbox: &Sandbox,
+    name: &str,
+    rows: usize,
+    enroll: &str,
+    limits: &str,
+) -> Measured {
+    let input = work.join(format!("{name}.csv"));
+    write_input(&input, rows);
+    let config = write_config(work, sandbox, enroll, limits);
+    let out = work.join(format!("{name}-out"));
+    let _ = std::fs::remove_dir_all(&out);
+    let args = [
+        "run",
+        input.to_str().expect("a UTF-8 path"),
+        "--config",
+        config.to_str().expect("a UTF-8 path"),
+        "--quiet",
+        "--out",
+        out.to_str().expect("a UTF-8 path"),
+    ];
+    let measured = run_binary(bin, work, &secret_of(sandbox), &args).await;
+    check(&measured, name);
+    measured
+}
+
 /// Offline dry run: rows per second and peak memory.
 pub async fn offline_dry_run(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     let input = work.join("dry.csv");
@@ -256,32 +286,16 @@ pub async fn live_unlimited(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
         ..SandboxOptions::default()
     })
     .await;
-    let input = work.join("live.csv");
-    write_input(&input, sizes.live_rows);
-    let config = write_config(
-        work,
-        &sandbox,
-        "on_existing = \"skip\"",
-        "rate = 1000000\nconcurrency = 64",
-    );
-    let out = work.join("live-out");
-    let _ = std::fs::remove_dir_all(&out);
-    let m = run_binary(
+    let m = run_against(
         bin,
         work,
-        &secret_of(&sandbox),
-        &[
-            "run",
-            input.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+        &sandbox,
+        "live",
+        sizes.live_rows,
+        "on_existing = \"skip\"",
+        "rate = 1000000\nconcurrency = 64",
     )
     .await;
-    check(&m, "live run");
     let tally = sandbox.tally();
     assert_eq!(tally.devices_created as usize, sizes.live_rows);
     sandbox.shutdown().await;
@@ -315,6 +329,9 @@ fn arrival_rate(sandbox: &Sandbox, skip_first: Duration) -> f64 {
     }
 }
 
+/// The rate cases send one request per row: no existence check.
+const CREATE: &str = "on_existing = \"create\"";
+
 /// Rows that take `seconds` at `rate` requests per second, one request each (create mode).
 fn rows_for(rate: f64, seconds: u64) -> usize {
     (rate * seconds as f64).ceil() as usize
@@ -330,32 +347,8 @@ pub async fn rate_precision(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
     })
     .await;
     let rows = rows_for(f64::from(rate), sizes.rate_seconds);
-    let input = work.join("rate.csv");
-    write_input(&input, rows);
-    let config = write_config(
-        work,
-        &sandbox,
-        "on_existing = \"create\"",
-        &format!("rate = {rate}\nconcurrency = 16"),
-    );
-    let out = work.join("rate-out");
-    let _ = std::fs::remove_dir_all(&out);
-    let m = run_binary(
-        bin,
-        work,
-        &secret_of(&sandbox),
-        &[
-            "run",
-            input.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    )
-    .await;
-    check(&m, "rate precision");
+    let limits = format!("rate = {rate}\nconcurrency = 16");
+    run_against(bin, work, &sandbox, "rate", rows, CREATE, &limits).await;
     let achieved = arrival_rate(&sandbox, Duration::ZERO);
     let tally = sandbox.tally();
     let peak = sandbox.max_requests_in_any_second();
@@ -385,32 +378,8 @@ pub async fn latency_hiding(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
     })
     .await;
     let rows = rows_for(320.0, sizes.rate_seconds.min(20));
-    let input = work.join("latency.csv");
-    write_input(&input, rows);
-    let config = write_config(
-        work,
-        &sandbox,
-        "on_existing = \"create\"",
-        "rate = 1000\nconcurrency = 32",
-    );
-    let out = work.join("latency-out");
-    let _ = std::fs::remove_dir_all(&out);
-    let m = run_binary(
-        bin,
-        work,
-        &secret_of(&sandbox),
-        &[
-            "run",
-            input.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    )
-    .await;
-    check(&m, "latency hiding");
+    let limits = "rate = 1000\nconcurrency = 32";
+    run_against(bin, work, &sandbox, "latency", rows, CREATE, limits).await;
     let achieved = arrival_rate(&sandbox, Duration::ZERO);
     sandbox.shutdown().await;
     vec![Figure::at_least(
@@ -431,32 +400,8 @@ pub async fn throttled_below_setting(bin: &Path, work: &Path, sizes: &Sizes) -> 
     })
     .await;
     let rows = rows_for(f64::from(server), sizes.rate_seconds);
-    let input = work.join("throttled.csv");
-    write_input(&input, rows);
-    let config = write_config(
-        work,
-        &sandbox,
-        "on_existing = \"create\"",
-        &format!("rate = {}\nconcurrency = 16", sizes.rate),
-    );
-    let out = work.join("throttled-out");
-    let _ = std::fs::remove_dir_all(&out);
-    let m = run_binary(
-        bin,
-        work,
-        &secret_of(&sandbox),
-        &[
-            "run",
-            input.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    )
-    .await;
-    check(&m, "throttled");
+    let limits = format!("rate = {}\nconcurrency = 16", sizes.rate);
+    run_against(bin, work, &sandbox, "throttled", rows, CREATE, &limits).await;
     let settle = Duration::from_secs(5.min(sizes.rate_seconds / 2));
     let accepted_after_settling = arrival_rate(&sandbox, settle);
     let tally = sandbox.tally();

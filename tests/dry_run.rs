@@ -128,21 +128,7 @@ async fn an_online_dry_run_reads_only_and_a_real_run_then_does_what_it_said() {
     assert!(plan.stdout.contains("plan:"), "{}", plan.stdout);
 
     // The real run, on a fresh output directory.
-    let secret = sandbox.options().client_secret.expose().to_string();
-    let real = run_binary(
-        ws.dir.path(),
-        Some(&secret),
-        &[
-            "run",
-            "in.csv",
-            "--config",
-            "mfa-enroll.toml",
-            "--out",
-            "real",
-            "--allow-messages",
-        ],
-    )
-    .await;
+    let real = enroll_to(&ws, &sandbox, "in.csv", "real", &["--allow-messages"]).await;
     assert_eq!(real.code, 1, "{}", real.both());
     let done = by_line(&read_csv(&ws.path("real/results.csv")));
     for (line, planned_row) in &planned {

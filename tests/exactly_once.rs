@@ -99,16 +99,7 @@ async fn a_run_killed_with_sigkill_resumes_to_the_right_outcome_without_duplicat
             &format!("on_existing = \"{on_existing}\""),
         );
         ws.write("in.csv", &sms_rows(150));
-        let secret = sandbox.options().client_secret.expose().to_string();
-        let args = [
-            "run",
-            "in.csv",
-            "--config",
-            "mfa-enroll.toml",
-            "--out",
-            "out",
-        ];
-        let mut child = spawn_binary(ws.dir.path(), &secret, &args);
+        let mut child = spawn_enroll(&ws, &sandbox, "in.csv");
         wait_for_rows(&ws.out(), 30).await;
         child.start_kill().expect("SIGKILL");
         let killed = finish(child).await;
@@ -137,16 +128,7 @@ async fn sigint_and_sigterm_stop_cleanly_with_exit_3_and_resume() {
         let ws = Workspace::new();
         ws.config_for(&sandbox, "rate = 60\nconcurrency = 8", "");
         ws.write("in.csv", &sms_rows(200));
-        let secret = sandbox.options().client_secret.expose().to_string();
-        let args = [
-            "run",
-            "in.csv",
-            "--config",
-            "mfa-enroll.toml",
-            "--out",
-            "out",
-        ];
-        let child = spawn_binary(ws.dir.path(), &secret, &args);
+        let child = spawn_enroll(&ws, &sandbox, "in.csv");
         wait_for_rows(&ws.out(), 20).await;
         send_signal(&child, signal);
         let stopped = finish(child).await;
@@ -249,16 +231,7 @@ async fn a_second_run_on_the_same_output_directory_is_refused() {
     let ws = Workspace::new();
     ws.config_for(&sandbox, "rate = 10", "");
     ws.write("in.csv", &sms_rows(100));
-    let secret = sandbox.options().client_secret.expose().to_string();
-    let args = [
-        "run",
-        "in.csv",
-        "--config",
-        "mfa-enroll.toml",
-        "--out",
-        "out",
-    ];
-    let first = spawn_binary(ws.dir.path(), &secret, &args);
+    let first = spawn_enroll(&ws, &sandbox, "in.csv");
     wait_for_rows(&ws.out(), 1).await;
     let second = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
     assert_eq!(second.code, 2, "{}", second.both());

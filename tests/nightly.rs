@@ -77,23 +77,8 @@ async fn the_secret_and_tokens_appear_in_no_output_log_or_file() {
     assert_nothing_leaks(&sandbox, &run, &ws.out(), &[CANARY]);
 
     // The same with JSON logs and an online dry run.
-    let json = run_binary(
-        ws.dir.path(),
-        Some(CANARY),
-        &[
-            "run",
-            "in.csv",
-            "--config",
-            "mfa-enroll.toml",
-            "--out",
-            "plan",
-            "--log-format",
-            "json",
-            "--dry-run",
-            "--online",
-        ],
-    )
-    .await;
+    let json_args = ["--log-format", "json", "--dry-run", "--online"];
+    let json = enroll_to(&ws, &sandbox, "in.csv", "plan", &json_args).await;
     assert_eq!(json.code, 1, "{}", json.both());
     assert_nothing_leaks(&sandbox, &json, &ws.path("plan"), &[CANARY]);
 

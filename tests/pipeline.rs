@@ -105,74 +105,13 @@ async fn errors_csv_is_a_valid_input_that_reruns_exactly_those_rows() {
     let errors = std::fs::read_to_string(ws.out().join("errors.csv")).unwrap();
     let fixed = errors.replace("+1 555 0100", "+1 512 200 1001");
     ws.write("fixed.csv", &fixed);
-    let secret = sandbox.options().client_secret.expose().to_string();
-    let rerun = run_binary(
-        ws.dir.path(),
-        Some(&secret),
-        &[
-            "run",
-            "fixed.csv",
-            "--config",
-            "mfa-enroll.toml",
-            "--out",
-            "out2",
-        ],
-    )
-    .await;
+    let rerun = enroll_to(&ws, &sandbox, "fixed.csv", "out2", &[]).await;
     assert_eq!(rerun.code, 0, "{}", rerun.both());
     let rows = read_csv(&ws.path("out2/results.csv"));
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["outcome"], "created");
     assert_eq!(rows[0]["destination"], "+15122001001");
     assert_eq!(sandbox.tally().devices_created, 2);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_server_never_sees_more_than_rate_requests_in_any_second() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 20\nconcurrency = 16", "");
-    ws.write("in.csv", &sms_rows(40));
-    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
-    assert_eq!(run.code, 0, "{}", run.both());
-    // 40 GETs (existence checks) and 40 POSTs.
-    assert_eq!(sandbox.arrivals().len(), 80);
-    let peak = sandbox.max_requests_in_any_second();
-    assert!(peak <= 20, "{peak} requests arrived within one second");
-    assert!(peak >= 15, "the run should use its rate, peak was {peak}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_throttling_below_the_rate_slows_the_run_instead_of_failing_rows() {
-    let sandbox = sandbox(SandboxOptions {
-        rate: Some(8),
-        ..SandboxOptions::default()
-    })
-    .await;
-    let ws = Workspace::new();
-    // The tool is told 40/s; the server allows 8/s and answers 429 with Retry-After.
-    ws.config_for(
-        &sandbox,
-        "rate = 40\nconcurrency = 8\nmax_retries = 3",
-        "on_existing = \"create\"",
-    );
-    ws.write("in.csv", &sms_rows(40));
-    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
-    assert_eq!(run.code, 0, "{}", run.both());
-    let results = ws.results();
-    assert!(results.iter().all(|r| r["outcome"] == "created"));
-    let tally = sandbox.tally();
-    assert!(tally.throttled_429 > 0, "the server did throttle");
-    assert_eq!(tally.devices_created, 40);
-    assert_eq!(tally.duplicate_devices, 0);
-    let summary = ws.summary();
-    assert_eq!(summary["requests"]["throttled_429"], tally.throttled_429);
-    // Slowed as a whole: far fewer 429s than rows, so rows did not each hammer the server.
-    assert!(
-        tally.throttled_429 < 20,
-        "{} 429s for 40 rows",
-        tally.throttled_429
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

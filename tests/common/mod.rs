@@ -138,12 +138,30 @@ pub async fn run_binary(dir: &Path, secret: Option<&str>, args: &[&str]) -> Run 
     }
 }
 
-/// Convenience: `run INPUT --config mfa-enroll.toml --out out` plus `extra`.
+/// `run INPUT --config mfa-enroll.toml --out out` plus `extra`, with the sandbox's secret.
 pub async fn enroll(ws: &Workspace, sandbox: &Sandbox, input: &str, extra: &[&str]) -> Run {
-    let mut args = vec!["run", input, "--config", "mfa-enroll.toml", "--out", "out"];
+    enroll_to(ws, sandbox, input, "out", extra).await
+}
+
+/// The same, into another output directory.
+pub async fn enroll_to(
+    ws: &Workspace,
+    sandbox: &Sandbox,
+    input: &str,
+    out: &str,
+    extra: &[&str],
+) -> Run {
+    let mut args = vec!["run", input, "--config", "mfa-enroll.toml", "--out", out];
     args.extend_from_slice(extra);
     let secret = sandbox.options().client_secret.expose().to_string();
     run_binary(ws.dir.path(), Some(&secret), &args).await
+}
+
+/// `enroll` without waiting: for tests that signal or kill the run.
+pub fn spawn_enroll(ws: &Workspace, sandbox: &Sandbox, input: &str) -> tokio::process::Child {
+    let secret = sandbox.options().client_secret.expose().to_string();
+    let args = ["run", input, "--config", "mfa-enroll.toml", "--out", "out"];
+    spawn_binary(ws.dir.path(), &secret, &args)
 }
 
 /// A CSV of `n` users by ID, one SMS device each, with distinct valid US numbers.
@@ -165,7 +183,9 @@ pub fn us_number(i: usize) -> String {
 }
 
 /// Fast backoff so fault tests do not wait seconds per retry.
-pub const FAST_RETRIES: &str = "backoff_initial_ms = 5\nbackoff_max_s = 1\nmax_retries = 8\n";
+/// Enough retries that a 30% failure rate (two requests per try once a POST went unclear)
+/// exhausts a row about once in a million runs, not once in a hundred.
+pub const FAST_RETRIES: &str = "backoff_initial_ms = 5\nbackoff_max_s = 1\nmax_retries = 20\n";
 
 /// Starts the binary without waiting for it.
 pub fn spawn_binary(dir: &Path, secret: &str, args: &[&str]) -> tokio::process::Child {
