@@ -266,6 +266,12 @@ pub struct InputReader {
 
 impl InputReader {
     pub fn open(path: &Path, delimiter: u8) -> Result<InputReader, InputError> {
+        if path.is_dir() {
+            return Err(InputError::Unreadable {
+                path: path.to_path_buf(),
+                source: io::Error::other("it is a directory; give the CSV file itself"),
+            });
+        }
         let file = File::open(path).map_err(|source| InputError::Unreadable {
             path: path.to_path_buf(),
             source,
