@@ -84,20 +84,7 @@ async fn the_secret_and_tokens_appear_in_no_output_log_or_file() {
 
     // A refused secret is not echoed either.
     let wrong = "WrongSecret-55aa01";
-    let refused = run_binary(
-        ws.dir.path(),
-        Some(wrong),
-        &[
-            "run",
-            "in.csv",
-            "--config",
-            "mfa-enroll.toml",
-            "--out",
-            "refused",
-            "-v",
-        ],
-    )
-    .await;
+    let refused = enroll_with_secret(&ws, wrong, "in.csv", "refused", &["-v"]).await;
     assert_eq!(refused.code, 3, "{}", refused.both());
     assert_nothing_leaks(&sandbox, &refused, &ws.path("refused"), &[CANARY, wrong]);
 }
@@ -182,21 +169,7 @@ async fn refused_credentials_name_the_cause_including_the_region() {
     let ws = Workspace::new();
     ws.config_for(&sandbox, "", "");
     ws.write("in.csv", &sms_rows(2));
-    let run = run_binary(
-        ws.dir.path(),
-        Some("wrong"),
-        &[
-            "run",
-            "in.csv",
-            "--config",
-            "mfa-enroll.toml",
-            "--out",
-            "out",
-            "--log-format",
-            "json",
-        ],
-    )
-    .await;
+    let run = enroll_with_secret(&ws, "wrong", "in.csv", "out", &["--log-format", "json"]).await;
     assert_eq!(run.code, 3);
     let summary = ws.summary();
     assert_eq!(summary["stopped_early"]["code"], "CREDENTIALS_REFUSED");

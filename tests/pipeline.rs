@@ -262,19 +262,7 @@ async fn exit_codes() {
     let ws = Workspace::new();
     ws.config_for(&sandbox, "", "");
     ws.write("in.csv", &sms_rows(3));
-    let run = run_binary(
-        ws.dir.path(),
-        Some("not-the-secret"),
-        &[
-            "run",
-            "in.csv",
-            "--config",
-            "mfa-enroll.toml",
-            "--out",
-            "out",
-        ],
-    )
-    .await;
+    let run = enroll_with_secret(&ws, "not-the-secret", "in.csv", "out", &[]).await;
     assert_eq!(run.code, 3, "{}", run.both());
     assert!(
         run.both().contains("refused the client credentials"),

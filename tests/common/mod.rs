@@ -151,10 +151,21 @@ pub async fn enroll_to(
     out: &str,
     extra: &[&str],
 ) -> Run {
+    let secret = sandbox.options().client_secret.expose().to_string();
+    enroll_with_secret(ws, &secret, input, out, extra).await
+}
+
+/// `run INPUT --config mfa-enroll.toml --out OUT`, with whatever secret the test chooses.
+pub async fn enroll_with_secret(
+    ws: &Workspace,
+    secret: &str,
+    input: &str,
+    out: &str,
+    extra: &[&str],
+) -> Run {
     let mut args = vec!["run", input, "--config", "mfa-enroll.toml", "--out", out];
     args.extend_from_slice(extra);
-    let secret = sandbox.options().client_secret.expose().to_string();
-    run_binary(ws.dir.path(), Some(&secret), &args).await
+    run_binary(ws.dir.path(), Some(secret), &args).await
 }
 
 /// `enroll` without waiting: for tests that signal or kill the run.
