@@ -94,11 +94,9 @@ fn rules_for(settings: &Settings) -> Rules {
     }
 }
 
-/// Reads and validates the whole file once: counts records and pairing messages, hashes it.
-fn first_pass(
-    settings: &Settings,
-    skip: &std::collections::HashSet<u64>,
-) -> Result<FirstPass, InputError> {
+/// Reads and validates the whole file once: counts records, and the pairing messages of the
+/// rows still to do; hashes the file.
+fn first_pass(settings: &Settings, finished: &resume::Finished) -> Result<FirstPass, InputError> {
     let reader = InputReader::open(&settings.input, settings.delimiter)?;
     let (checker, finisher) = validate::split(reader.header().clone(), rules_for(settings));
     let mut rows = ValidatedRows::start(reader, checker, finisher);
@@ -107,7 +105,7 @@ fn first_pass(
         let (record, verdict) = item?;
         pass.records += 1;
         if let Ok(spec) = verdict {
-            if spec.sends_pairing_message() && !skip.contains(&record.line) {
+            if spec.sends_pairing_message() && !finished.contains(record.line) {
                 *pass.messages.entry(spec.device_type).or_default() += 1;
             }
         }
@@ -178,12 +176,16 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
         None
     };
 
+    let finished = if has_results {
+        resume::read_finished(&settings.out_dir)?
+    } else {
+        resume::Finished::default()
+    };
     // Validate the whole file before anything is sent.
-    let empty = std::collections::HashSet::new();
     let pre = if settings.mode == RunMode::DryRunOffline && previous.is_none() {
         None
     } else {
-        Some(first_pass(&settings, &empty)?)
+        Some(first_pass(&settings, &finished)?)
     };
     if let (Some(prev), Some(pre)) = (&previous, &pre) {
         if let Some(prev_hash) = &prev.input.sha256 {
@@ -196,21 +198,10 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
             }
         }
     }
-    let finished = if has_results {
-        resume::take_finished(&settings.out_dir)?
-    } else {
-        resume::Finished::default()
-    };
+    if has_results {
+        resume::keep_only_finished(&settings.out_dir, &finished)?;
+    }
     let messages: u64 = pre.as_ref().map(|p| p.messages.values().sum()).unwrap_or(0);
-    let messages = if finished.lines.is_empty() {
-        messages
-    } else {
-        // Recount without the rows an earlier run finished.
-        first_pass(&settings, &finished.lines)?
-            .messages
-            .values()
-            .sum()
-    };
     if settings.mode == RunMode::Live
         && !settings.use_sandbox
         && !settings.enroll.allow_messages
@@ -266,7 +257,7 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
                 OnExisting::Create => "create".into(),
             },
         },
-        resumed_rows: finished.lines.len() as u64,
+        resumed_rows: finished.len() as u64,
         ..Summary::default()
     };
     summary.write(&settings.out_dir)?;
@@ -289,9 +280,7 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
     let sends = settings.mode.sends_requests();
     let progress = Progress::start(
         ProgressSource {
-            total: pre
-                .as_ref()
-                .map(|p| p.records - finished.lines.len() as u64),
+            total: pre.as_ref().map(|p| p.records - finished.len() as u64),
             counters: counters.clone(),
             requests: sends.then(|| stats.clone()),
             success_word: match settings.mode {
@@ -353,7 +342,7 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
 
     // The rows, in file order. Invalid rows are recorded at once; after a stop, the rest are
     // recorded as not attempted, so every record still gets its row.
-    let skip = &finished.lines;
+    let skip = &finished;
     let rows = std::iter::from_fn(|| loop {
         let (record, verdict) = match validated.next() {
             Some(Ok(pair)) => pair,
@@ -363,7 +352,7 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
                 return None;
             }
         };
-        if skip.contains(&record.line) {
+        if skip.contains(record.line) {
             continue;
         }
         match verdict {

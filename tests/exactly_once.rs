@@ -250,10 +250,13 @@ async fn resume_refuses_a_different_input() {
     let sandbox = sandbox(SandboxOptions::default()).await;
     let ws = Workspace::new();
     ws.config_for(&sandbox, "rate = 1000", "");
-    ws.write("in.csv", &sms_rows(3));
-    assert_eq!(enroll(&ws, &sandbox, "in.csv", &[]).await.code, 0);
+    ws.write("in.csv", &format!("{}{},SMS,+1 555 0100\n", sms_rows(3), user_id(7)));
+    assert_eq!(enroll(&ws, &sandbox, "in.csv", &[]).await.code, 1);
+    let before = std::fs::read(ws.out().join("results.csv")).unwrap();
     ws.write("in.csv", &sms_rows(4));
     let run = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
     assert_eq!(run.code, 2, "{}", run.both());
     assert!(run.stderr.contains("differs"), "{}", run.stderr);
+    let after = std::fs::read(ws.out().join("results.csv")).unwrap();
+    assert_eq!(before, after, "a refused resume changes nothing");
 }

@@ -1,9 +1,9 @@
 //! `--resume`: what an earlier run already finished. Rows it `created` or `skipped_existing`
 //! are kept and left alone; every other row is dropped from results.csv and processed again,
-//! so the file keeps one row per input record. The rewrite goes through a temporary file and
-//! a rename: a crash during it leaves the old file whole.
+//! so the file keeps one row per input record. Reading and rewriting are separate steps, so a
+//! resume that is refused (another input file, say) changes nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
@@ -14,22 +14,35 @@ use super::{Outcome, OutputError, RESULTS_FILE, RESULTS_HEADER};
 /// What the earlier runs finished.
 #[derive(Debug, Default)]
 pub struct Finished {
-    /// Lines of the input that need nothing more.
-    pub lines: HashSet<u64>,
+    /// Input line -> index (0-based, after the header) of its newest row in results.csv, for
+    /// the lines that need nothing more.
+    rows: HashMap<u64, u64>,
     /// Their outcomes and types, so the summary covers the whole file.
     pub tallies: Tallies,
 }
 
-/// Reads results.csv in `out_dir`, keeps its finished rows and rewrites it with only those.
-pub fn take_finished(out_dir: &Path) -> Result<Finished, OutputError> {
-    let path = out_dir.join(RESULTS_FILE);
+impl Finished {
+    pub fn contains(&self, line: u64) -> bool {
+        self.rows.contains_key(&line)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+fn open_results(path: &Path) -> Result<csv::Reader<File>, OutputError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
-        .from_path(&path)
-        .map_err(|e| OutputError::io(&path, e))?;
+        .from_path(path)
+        .map_err(|e| OutputError::io(path, e))?;
     let header = reader
         .headers()
-        .map_err(|e| OutputError::io(&path, e))?
+        .map_err(|e| OutputError::io(path, e))?
         .clone();
     if header.iter().ne(RESULTS_HEADER.iter().copied()) {
         return Err(OutputError::Refused(format!(
@@ -37,51 +50,73 @@ pub fn take_finished(out_dir: &Path) -> Result<Finished, OutputError> {
             path.display()
         )));
     }
-    // The newest row for a line wins; a line may appear more than once after a crash.
-    let mut newest: HashMap<u64, csv::StringRecord> = HashMap::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            // A run killed mid-write can leave a torn last line: it was not finished.
-            Err(e) if e.is_io_error() => return Err(OutputError::io(&path, e)),
-            Err(_) => continue,
-        };
-        let Some(line) = record.get(0).and_then(|l| l.parse::<u64>().ok()) else {
-            continue;
-        };
-        if record.len() != RESULTS_HEADER.len() {
-            continue;
-        }
-        newest.insert(line, record);
-    }
-    let mut finished = Finished::default();
-    let mut kept: Vec<(u64, csv::StringRecord)> = newest
-        .into_iter()
-        .filter(|(_, r)| {
-            r.get(5)
-                .and_then(Outcome::parse)
-                .is_some_and(Outcome::is_final_success)
-        })
-        .collect();
-    kept.sort_by_key(|(line, _)| *line);
+    Ok(reader)
+}
 
+/// Each well-formed row of results.csv with its index. A run killed mid-write can leave a
+/// torn last line: it is skipped, since that row was not finished.
+fn rows<'a>(
+    reader: &'a mut csv::Reader<File>,
+    path: &Path,
+) -> impl Iterator<Item = Result<(u64, u64, csv::StringRecord), OutputError>> + 'a {
+    let path = path.to_path_buf();
+    reader
+        .records()
+        .enumerate()
+        .filter_map(move |(index, record)| match record {
+            Err(e) if e.is_io_error() => Some(Err(OutputError::io(&path, e))),
+            Err(_) => None,
+            Ok(r) if r.len() != RESULTS_HEADER.len() => None,
+            Ok(r) => {
+                let line = r.get(0)?.parse::<u64>().ok()?;
+                Some(Ok((index as u64, line, r)))
+            }
+        })
+}
+
+/// Reads results.csv in `out_dir` without changing it: which lines are finished.
+pub fn read_finished(out_dir: &Path) -> Result<Finished, OutputError> {
+    let path = out_dir.join(RESULTS_FILE);
+    let mut reader = open_results(&path)?;
+    // The newest row for a line wins; only finished lines are kept, so memory follows them.
+    let mut finished: HashMap<u64, (u64, Outcome, String)> = HashMap::new();
+    for row in rows(&mut reader, &path) {
+        let (index, line, record) = row?;
+        match record.get(5).and_then(Outcome::parse) {
+            Some(outcome) if outcome.is_final_success() => {
+                let device_type = record.get(3).unwrap_or("").to_string();
+                finished.insert(line, (index, outcome, device_type));
+            }
+            _ => {
+                finished.remove(&line);
+            }
+        }
+    }
+    let mut result = Finished::default();
+    for (line, (index, outcome, device_type)) in finished {
+        result.tallies.add(outcome, &device_type, false);
+        result.rows.insert(line, index);
+    }
+    Ok(result)
+}
+
+/// Rewrites results.csv with only the finished rows, through a temporary file and a rename:
+/// a crash during it leaves the old file whole.
+pub fn keep_only_finished(out_dir: &Path, finished: &Finished) -> Result<(), OutputError> {
+    let path = out_dir.join(RESULTS_FILE);
+    let mut reader = open_results(&path)?;
     let temporary = out_dir.join(format!("{RESULTS_FILE}.resume-tmp"));
     let mut writer = csv::Writer::from_writer(BufWriter::new(private_file(&temporary, false)?));
     writer
         .write_record(RESULTS_HEADER)
         .map_err(|e| OutputError::io(&temporary, e))?;
-    for (line, record) in &kept {
-        writer
-            .write_record(record)
-            .map_err(|e| OutputError::io(&temporary, e))?;
-        let outcome = record
-            .get(5)
-            .and_then(Outcome::parse)
-            .unwrap_or(Outcome::Created);
-        finished
-            .tallies
-            .add(outcome, record.get(3).unwrap_or(""), false);
-        finished.lines.insert(*line);
+    for row in rows(&mut reader, &path) {
+        let (index, line, record) = row?;
+        if finished.rows.get(&line) == Some(&index) {
+            writer
+                .write_record(&record)
+                .map_err(|e| OutputError::io(&temporary, e))?;
+        }
     }
     let file = writer
         .into_inner()
@@ -95,5 +130,5 @@ pub fn take_finished(out_dir: &Path) -> Result<Finished, OutputError> {
     if let Ok(dir) = File::open(out_dir) {
         let _ = dir.sync_all();
     }
-    Ok(finished)
+    Ok(())
 }
