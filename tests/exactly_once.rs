@@ -250,7 +250,10 @@ async fn resume_refuses_a_different_input() {
     let sandbox = sandbox(SandboxOptions::default()).await;
     let ws = Workspace::new();
     ws.config_for(&sandbox, "rate = 1000", "");
-    ws.write("in.csv", &format!("{}{},SMS,+1 555 0100\n", sms_rows(3), user_id(7)));
+    ws.write(
+        "in.csv",
+        &format!("{}{},SMS,+1 555 0100\n", sms_rows(3), user_id(7)),
+    );
     assert_eq!(enroll(&ws, &sandbox, "in.csv", &[]).await.code, 1);
     let before = std::fs::read(ws.out().join("results.csv")).unwrap();
     ws.write("in.csv", &sms_rows(4));
@@ -259,4 +262,24 @@ async fn resume_refuses_a_different_input() {
     assert!(run.stderr.contains("differs"), "{}", run.stderr);
     let after = std::fs::read(ws.out().join("results.csv")).unwrap();
     assert_eq!(before, after, "a refused resume changes nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_mode_still_refuses_a_device_named_twice_in_one_file() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 1000", "on_existing = \"create\"");
+    let id = Directory::open_id_for("pat");
+    ws.write(
+        "in.csv",
+        &format!("user_id,username,type,phone\n,pat,SMS,+15122001000\n{id},,SMS,+1 512 200 1000\n"),
+    );
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 1, "{}", run.both());
+    let rows = by_line(&ws.results());
+    assert_eq!(rows[&2]["outcome"], "created");
+    assert_eq!(rows[&3]["outcome"], "invalid");
+    assert_eq!(rows[&3]["error_code"], "DUPLICATE_ROW");
+    assert!(rows[&3]["error_message"].contains("line 2"));
+    assert_eq!(sandbox.devices_of(&id).len(), 1);
 }

@@ -101,8 +101,9 @@ pub struct Engine {
     queues: Mutex<HashMap<String, Queue>>,
     admission: Arc<Semaphore>,
     admission_size: u32,
-    /// `create` mode: (user ID, type, destination) -> line, of the devices this run created.
-    created: Mutex<HashMap<String, u64>>,
+    /// `create` mode: digest of (user ID, type, destination) -> line, of the devices this run
+    /// created. A digest, so a long run's memory does not grow with every device's strings.
+    created: Mutex<HashMap<u64, u64>>,
     planned: Mutex<HashMap<String, PlannedUser>>,
     policies: Mutex<HashMap<Uuid, PolicyCheck>>,
     max_devices: OnceCell<Option<u32>>,
@@ -119,6 +120,13 @@ fn device_key(user_id: &str, spec: &DeviceSpec) -> String {
         spec.device_type,
         spec.destination.comparison_key()
     )
+}
+
+fn digest(key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The user's device that is this row's, if any.
@@ -403,7 +411,7 @@ impl Engine {
         let key = device_key(user_id, &job.spec);
         let skip_existing = self.config.on_existing == OnExisting::Skip;
         if !skip_existing {
-            if let Some(first) = lock(&self.created).get(&key) {
+            if let Some(first) = lock(&self.created).get(&digest(&key)) {
                 return base_result(job, user_id, Outcome::Invalid).with_error(
                     crate::validate::ErrorCode::DuplicateRow.as_str(),
                     format!("line {first} already created this device for the same user (named another way); remove this row"),
@@ -476,7 +484,9 @@ impl Engine {
                 if let Some(known) = cache.as_mut() {
                     known.push(device.clone());
                 }
-                lock(&self.created).insert(key, job.line);
+                if !skip_existing {
+                    lock(&self.created).insert(digest(&key), job.line);
+                }
                 let mut r = base_result(job, user_id, Outcome::Created);
                 r.device_id = device.id;
                 r.device_status = device
