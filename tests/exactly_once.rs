@@ -283,3 +283,36 @@ async fn create_mode_still_refuses_a_device_named_twice_in_one_file() {
     assert!(rows[&3]["error_message"].contains("line 2"));
     assert_eq!(sandbox.devices_of(&id).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once_without_waiting_for_requests_in_flight() {
+    let sandbox = sandbox(SandboxOptions {
+        latency: std::time::Duration::from_secs(5),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 100\nconcurrency = 4", "");
+    ws.write("in.csv", &sms_rows(20));
+    let child = spawn_enroll(&ws, &sandbox, "in.csv");
+    // Wait until requests are in flight (each takes 5 s to answer).
+    for _ in 0..200 {
+        if !sandbox.arrivals().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(!sandbox.arrivals().is_empty(), "the run sent something");
+    send_signal(&child, "INT");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    send_signal(&child, "INT");
+    let stopped = finish(child).await;
+    assert_eq!(stopped.code, 3, "{}", stopped.both());
+    assert!(stopped.stderr.contains("again"), "{}", stopped.stderr);
+    // Had it waited, the rows in flight would have their rows and the summary its end.
+    assert!(
+        ws.results().len() < 20,
+        "it did not wait for the answers in flight"
+    );
+    assert_eq!(ws.summary()["finished"], false);
+}
