@@ -145,7 +145,7 @@ pub struct SandboxArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub latency_ms: u64,
 
-    /// Share of device and user requests answered 5xx before any effect (0.0 to 1.0)
+    /// Share of API requests answered 5xx before any effect (0.0 to 1.0)
     #[arg(long, default_value_t = 0.0, value_name = "F")]
     pub fail_rate: f64,
 
