@@ -480,13 +480,20 @@ fn limits(file: &FileLimits, args: &RunArgs, origin: &str) -> Result<Limits, Con
         defaults.max_retries as i64,
         0..=20,
     )?;
-    let timeout_s = bounded(origin, "timeout_s", None, file.timeout_s, 30, 1..=600)?;
+    let timeout_s = bounded(
+        origin,
+        "timeout_s",
+        None,
+        file.timeout_s,
+        defaults.timeout.as_secs() as i64,
+        1..=600,
+    )?;
     let backoff_initial_ms = bounded(
         origin,
         "backoff_initial_ms",
         None,
         file.backoff_initial_ms,
-        1000,
+        defaults.backoff_initial.as_millis() as i64,
         1..=60_000,
     )?;
     let backoff_max_s = bounded(
@@ -494,7 +501,7 @@ fn limits(file: &FileLimits, args: &RunArgs, origin: &str) -> Result<Limits, Con
         "backoff_max_s",
         None,
         file.backoff_max_s,
-        30,
+        defaults.backoff_max.as_secs() as i64,
         1..=600,
     )?;
     let stop_after_failures = bounded(

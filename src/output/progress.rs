@@ -91,7 +91,8 @@ impl Progress {
                     Some(bar) => {
                         bar.set_position(done);
                         bar.set_message(format!(
-                            "{} {} · {} failed · {} invalid · {} requests{}",
+                            "{:.1} rows/s · {} {} · {} failed · {} invalid · {} requests{}",
+                            bar.per_sec(),
                             LiveCounters::get(&c.succeeded),
                             source.success_word,
                             LiveCounters::get(&c.failed),
@@ -154,9 +155,9 @@ fn make_bar(total: Option<u64>) -> ProgressBar {
         None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
     };
     let template = if total.is_some() {
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows · {per_sec} · ETA {eta}\n  {msg}"
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows · ETA {eta}\n  {msg}"
     } else {
-        "{spinner} [{elapsed_precise}] {pos} rows · {per_sec}\n  {msg}"
+        "{spinner} [{elapsed_precise}] {pos} rows\n  {msg}"
     };
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);
