@@ -27,4 +27,10 @@ async fn main() {
         Some(name) => cases::run_one(name, bin, work.path(), &sizes).await,
     };
     cases::print_table(&figures);
+    if quick {
+        println!(
+            "\n--quick: small sizes check that every case runs; start-up dominates them, so the \
+             targets hold only for the full sizes"
+        );
+    }
 }
