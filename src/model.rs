@@ -115,6 +115,17 @@ pub enum UserRef {
     Username(String),
 }
 
+impl UserRef {
+    /// The user's ID as results.csv shows it, when the row gave one ("" for a username
+    /// not yet resolved).
+    pub fn id_text(&self) -> String {
+        match self {
+            Self::Id(id) => id.to_string(),
+            Self::Username(_) => String::new(),
+        }
+    }
+}
+
 /// What the tool does when the user already has a device of the same type and destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -132,23 +132,6 @@ fn invalid_result(
     r.with_error(error.code.as_str(), error.message)
 }
 
-/// A row that passed validation in an offline dry run. errors.csv never needs its fields.
-fn valid_result(
-    record: &Record,
-    spec: &crate::validate::DeviceSpec,
-    outcome: Outcome,
-) -> RowResult {
-    let mut r = RowResult::new(record.line, csv::ByteRecord::new(), outcome);
-    if let crate::model::UserRef::Id(id) = &spec.user {
-        r.user_id = id.to_string();
-    }
-    r.username = spec.username.clone();
-    r.device_type = spec.device_type.as_str().to_string();
-    r.destination = spec.destination.as_str().to_string();
-    r.sends_message = spec.sends_pairing_message();
-    r
-}
-
 pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, RunError> {
     let started = Instant::now();
     let started_at = now_rfc3339();
@@ -357,20 +340,20 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
         }
         match verdict {
             Err(error) => recorder_handle.record(invalid_result(&record, &header, error)),
-            Ok(spec) if !sends => {
-                recorder_handle.record(valid_result(&record, &spec, Outcome::Valid))
-            }
+            // errors.csv never needs a valid row's fields.
+            Ok(spec) if !sends => recorder_handle.record(dispatch::spec_result(
+                record.line,
+                csv::ByteRecord::new(),
+                &spec,
+                &spec.user.id_text(),
+                Outcome::Valid,
+            )),
             Ok(spec) if stop.is_requested() => {
-                let user_id = match &spec.user {
-                    crate::model::UserRef::Id(id) => id.to_string(),
-                    _ => String::new(),
-                };
-                recorder_handle.record(dispatch::not_attempted(
-                    record.line,
-                    record.raw,
-                    &spec,
-                    &user_id,
-                ));
+                recorder_handle.record(dispatch::not_attempted(Job {
+                    line: record.line,
+                    spec,
+                    raw: record.raw,
+                }))
             }
             Ok(spec) => {
                 return Some(Job {
@@ -422,7 +405,7 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
         }
     };
     let mut all = finished.tallies.clone();
-    merge(&mut all, &tallies);
+    all.merge(&tallies);
 
     let elapsed = started.elapsed().as_secs_f64();
     summary.set_tallies(&all);
@@ -501,22 +484,6 @@ pub async fn run(mut settings: Settings, stop: Arc<Stop>) -> Result<RunReport, R
         sandbox.shutdown().await;
     }
     Ok(RunReport { exit, summary })
-}
-
-fn merge(into: &mut Tallies, from: &Tallies) {
-    into.rows += from.rows;
-    for (o, n) in &from.outcomes {
-        *into.outcomes.entry(*o).or_default() += n;
-    }
-    for (t, m) in &from.by_type {
-        let target = into.by_type.entry(t.clone()).or_default();
-        for (o, n) in m {
-            *target.entry(*o).or_default() += n;
-        }
-    }
-    for (t, n) in &from.messages_by_type {
-        *into.messages_by_type.entry(t.clone()).or_default() += n;
-    }
 }
 
 fn round3(x: f64) -> f64 {

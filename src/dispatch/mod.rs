@@ -13,7 +13,6 @@
 pub mod retry;
 
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -181,15 +180,25 @@ fn create_body(spec: &DeviceSpec) -> CreateDevice {
     }
 }
 
-/// A result with the row's identity filled in.
-fn base_result(job: &Job, user_id: &str, outcome: Outcome) -> RowResult {
-    let mut r = RowResult::new(job.line, job.raw.clone(), outcome);
+/// A result for a valid row, with its identity filled in and nothing else.
+pub fn spec_result(
+    line: u64,
+    raw: ByteRecord,
+    spec: &DeviceSpec,
+    user_id: &str,
+    outcome: Outcome,
+) -> RowResult {
+    let mut r = RowResult::new(line, raw, outcome);
     r.user_id = user_id.to_string();
-    r.username = job.spec.username.clone();
-    r.device_type = job.spec.device_type.as_str().to_string();
-    r.destination = job.spec.destination.as_str().to_string();
-    r.sends_message = job.spec.sends_pairing_message();
+    r.username = spec.username.clone();
+    r.device_type = spec.device_type.as_str().to_string();
+    r.destination = spec.destination.as_str().to_string();
+    r.sends_message = spec.sends_pairing_message();
     r
+}
+
+fn base_result(job: &Job, user_id: &str, outcome: Outcome) -> RowResult {
+    spec_result(job.line, job.raw.clone(), &job.spec, user_id, outcome)
 }
 
 fn failed(
@@ -228,13 +237,8 @@ fn failed(
 }
 
 /// A row the run stopped before reaching.
-pub fn not_attempted(line: u64, raw: ByteRecord, spec: &DeviceSpec, user_id: &str) -> RowResult {
-    let job = Job {
-        line,
-        spec: spec.clone(),
-        raw,
-    };
-    failed(&job, user_id, &ApiError::Stopped, 0, 0)
+pub fn not_attempted(job: Job) -> RowResult {
+    failed(&job, &job.spec.user.id_text(), &ApiError::Stopped, 0, 0)
 }
 
 impl Engine {
@@ -383,14 +387,6 @@ impl Engine {
         }
     }
 
-    async fn with_retries<T, F, Fut>(&self, attempt: F) -> Result<T, ApiError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, ApiError>>,
-    {
-        self.retry.run(attempt).await
-    }
-
     async fn current_devices(
         &self,
         user_id: &str,
@@ -399,9 +395,7 @@ impl Engine {
         if let Some(known) = cache {
             return Ok(known.clone());
         }
-        let fresh = self
-            .with_retries(|| self.client.list_devices(user_id))
-            .await?;
+        let fresh = self.retry.run(|| self.client.list_devices(user_id)).await?;
         *cache = Some(fresh.clone());
         Ok(fresh)
     }
@@ -477,7 +471,7 @@ impl Engine {
                 }
             }
         };
-        let outcome = self.with_retries(attempt).await;
+        let outcome = self.retry.run(attempt).await;
         let attempts = attempts.load(Ordering::SeqCst);
         match outcome {
             Ok((device, status)) => {
@@ -519,7 +513,7 @@ impl Engine {
         let cell = lock(&self.policies).entry(policy_id).or_default().clone();
         cell.get_or_init(|| async {
             let id = policy_id.to_string();
-            match self.with_retries(|| self.client.get_policy(&id)).await {
+            match self.retry.run(|| self.client.get_policy(&id)).await {
                 Ok(Some(_)) => Ok(PolicyState::Exists),
                 Ok(None) => Ok(PolicyState::Missing),
                 Err(e) => Err(e),
@@ -533,7 +527,7 @@ impl Engine {
         *self
             .max_devices
             .get_or_init(|| async {
-                match self.with_retries(|| self.client.mfa_settings()).await {
+                match self.retry.run(|| self.client.mfa_settings()).await {
                     Ok(settings) => Some(settings.pairing.max_allowed_devices),
                     Err(e) => {
                         tracing::warn!(
@@ -561,10 +555,7 @@ impl Engine {
             }
             Err(e) => return failed(job, user_id, &e, 0, self.retry.max_retries()),
         }
-        let devices = match self
-            .with_retries(|| self.client.list_devices(user_id))
-            .await
-        {
+        let devices = match self.retry.run(|| self.client.list_devices(user_id)).await {
             Ok(d) => d,
             Err(e) => return failed(job, user_id, &e, 0, self.retry.max_retries()),
         };

@@ -340,13 +340,6 @@ impl InputReader {
     }
 }
 
-impl Iterator for InputReader {
-    type Item = Result<Record, InputError>;
-    fn next(&mut self) -> Option<Self::Item> {
-        self.next_record().transpose()
-    }
-}
-
 fn broken(path: &Path, line: u64, error: &csv::Error) -> InputError {
     InputError::Broken {
         path: path.to_path_buf(),

@@ -59,6 +59,26 @@ impl Tallies {
         }
     }
 
+    /// Adds another run's counts, as a resume does with the rows it carries over.
+    pub fn merge(&mut self, other: &Tallies) {
+        self.rows += other.rows;
+        for (outcome, n) in &other.outcomes {
+            *self.outcomes.entry(*outcome).or_default() += n;
+        }
+        for (device_type, outcomes) in &other.by_type {
+            let target = self.by_type.entry(device_type.clone()).or_default();
+            for (outcome, n) in outcomes {
+                *target.entry(*outcome).or_default() += n;
+            }
+        }
+        for (device_type, n) in &other.messages_by_type {
+            *self
+                .messages_by_type
+                .entry(device_type.clone())
+                .or_default() += n;
+        }
+    }
+
     pub fn count(&self, outcome: Outcome) -> u64 {
         self.outcomes.get(&outcome).copied().unwrap_or(0)
     }
