@@ -14,6 +14,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::cli::{LogFormat, OnExistingArg, RunArgs};
+use crate::input::InputSource;
 use crate::model::{DeviceStatus, OnExisting};
 
 pub const ENV_ENVIRONMENT_ID: &str = "PINGONE_ENVIRONMENT_ID";
@@ -169,6 +170,15 @@ impl Connection {
             self.environment_id
         )
     }
+    /// The API's host and port, as summary.json records the target.
+    pub fn api_host(&self) -> String {
+        let host = self.api_url.host_str().unwrap_or("");
+        match self.api_url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        }
+    }
+
     /// `{api_url}/environments/{environment_id}`
     pub fn environment_url(&self) -> String {
         format!(
@@ -215,23 +225,33 @@ impl Default for Limits {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a run does; summary.json's `mode` spells it as serde does here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RunMode {
+    /// Create devices.
+    #[default]
     Live,
+    /// `--dry-run`: validate only, send nothing.
+    #[serde(rename = "dry_run")]
     DryRunOffline,
+    /// `--dry-run --online`: GET only, report what a live run would do.
     DryRunOnline,
 }
 
 impl RunMode {
     pub fn sends_requests(self) -> bool {
-        !matches!(self, Self::DryRunOffline)
+        match self {
+            Self::Live | Self::DryRunOnline => true,
+            Self::DryRunOffline => false,
+        }
     }
 }
 
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub input: PathBuf,
+    pub input: InputSource,
     pub out_dir: PathBuf,
     pub mode: RunMode,
     pub resume: bool,
@@ -274,7 +294,7 @@ impl Settings {
             None
         };
         Ok(Settings {
-            input: args.input.clone(),
+            input: InputSource::from_arg(&args.input),
             out_dir: args.out.clone(),
             mode,
             resume: args.resume,

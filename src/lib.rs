@@ -9,6 +9,7 @@
 //! for rehearsals and for this crate's own tests. [`run`] wires these together for `main.rs`.
 
 pub mod cli;
+pub mod codes;
 pub mod config;
 pub mod dispatch;
 pub mod input;

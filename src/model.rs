@@ -28,9 +28,47 @@ impl DeviceType {
         }
     }
 
+    /// Whether the device's destination is a phone number (else an email address).
     pub fn uses_phone(self) -> bool {
-        !matches!(self, Self::Email)
+        match self {
+            Self::Sms | Self::Voice | Self::Whatsapp => true,
+            Self::Email => false,
+        }
     }
+
+    /// Whether the device may carry an extension, and an extension makes it another line.
+    pub fn takes_extension(self) -> bool {
+        match self {
+            Self::Voice => true,
+            Self::Sms | Self::Email | Self::Whatsapp => false,
+        }
+    }
+
+    /// Whether PingOne counts this device's pairing message against the daily per-user
+    /// allowance: 50 SMS and 50 emails a day (voice calls and WhatsApp have none documented).
+    pub fn daily_message_channel(self) -> Option<MessageChannel> {
+        match self {
+            Self::Sms => Some(MessageChannel::Sms),
+            Self::Email => Some(MessageChannel::Email),
+            Self::Voice | Self::Whatsapp => None,
+        }
+    }
+
+    /// "SMS, VOICE, EMAIL or WHATSAPP", for messages.
+    pub fn list_for_messages() -> String {
+        let names: Vec<&str> = Self::ALL.iter().map(|t| t.as_str()).collect();
+        match names.split_last() {
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+}
+
+/// The channels PingOne limits per user per day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageChannel {
+    Sms,
+    Email,
 }
 
 impl fmt::Display for DeviceType {
@@ -108,6 +146,36 @@ impl Destination {
     }
 }
 
+/// What makes two devices of one user the same device: type, destination in comparison form
+/// and, for types that take one, the extension (the same number with another extension is
+/// another line). The in-file duplicate check, the existing-device match and reconciling an
+/// unclear answer all compare this.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeviceIdentity {
+    pub device_type: DeviceType,
+    pub destination: String,
+    pub extension: Option<String>,
+}
+
+impl DeviceIdentity {
+    /// `extension` is ignored for types that take none, and an empty one is none.
+    pub fn new(
+        device_type: DeviceType,
+        destination: &Destination,
+        extension: Option<&str>,
+    ) -> Self {
+        let extension = extension
+            .map(str::trim)
+            .filter(|e| !e.is_empty() && device_type.takes_extension())
+            .map(str::to_string);
+        Self {
+            device_type,
+            destination: destination.comparison_key(),
+            extension,
+        }
+    }
+}
+
 /// How a row names its user. `user_id` wins when a row has both.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum UserRef {
@@ -127,9 +195,10 @@ impl UserRef {
 }
 
 /// What the tool does when the user already has a device of the same type and destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OnExisting {
+    #[default]
     Skip,
     Create,
 }

@@ -5,13 +5,15 @@
 //! field is asked for, so a row with broken UTF-8 is a row problem, not a file problem, and
 //! errors.csv can carry the row exactly as it came. Phone numbers stay text throughout.
 
-use std::collections::VecDeque;
+pub mod tracking;
+
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use aws_lc_rs::digest;
 use csv::ByteRecord;
+use tracking::TrackingReader;
+pub use tracking::MAX_RECORD_BYTES;
 
 /// A problem with the file as a whole: nothing is sent (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,14 @@ pub enum InputError {
         line: u64,
         message: String,
     },
+    #[error("{path}: line {line}: a record starting here is longer than {} MB; a CSV record is one user's device (check the delimiter, or that this is the right file)", MAX_RECORD_BYTES / (1024 * 1024))]
+    RecordTooLong { path: PathBuf, line: u64 },
+    #[error("{path}: line {line}: a quote opens here and never closes, so the rest of the file would be one field; close the quote or remove it (nothing was sent)")]
+    UnclosedQuote { path: PathBuf, line: u64 },
+    #[error(
+        "cannot copy the input into the output directory ({source}); check the free space there"
+    )]
+    Spool { source: io::Error },
 }
 
 /// The columns the tool reads. Anything else in the header is carried to errors.csv only.
@@ -44,10 +54,13 @@ pub enum Column {
     Nickname,
     NotificationLocale,
     NotificationVariant,
+    /// An earlier errors.csv's `error_code`: not a device field, but an `UNCONFIRMED` there
+    /// means the device may exist already.
+    EarlierErrorCode,
 }
 
 impl Column {
-    const ALL: [Column; 11] = [
+    const ALL: [Column; 12] = [
         Column::UserId,
         Column::Username,
         Column::Type,
@@ -59,6 +72,7 @@ impl Column {
         Column::Nickname,
         Column::NotificationLocale,
         Column::NotificationVariant,
+        Column::EarlierErrorCode,
     ];
 
     pub fn name(self) -> &'static str {
@@ -74,6 +88,7 @@ impl Column {
             Column::Nickname => "nickname",
             Column::NotificationLocale => "notification_locale",
             Column::NotificationVariant => "notification_variant",
+            Column::EarlierErrorCode => "error_code",
         }
     }
 }
@@ -92,6 +107,15 @@ pub struct Header {
 }
 
 impl Header {
+    /// Stands in until the real header is read.
+    fn placeholder() -> Header {
+        Header {
+            positions: [None; Column::ALL.len()],
+            raw: ByteRecord::new(),
+            carried: Vec::new(),
+        }
+    }
+
     fn parse(raw: &ByteRecord, path: &Path) -> Result<Header, InputError> {
         let bad = |problem: String| InputError::BadHeader {
             path: path.to_path_buf(),
@@ -104,7 +128,9 @@ impl Header {
         }
         let mut positions = [None; Column::ALL.len()];
         let mut carried = Vec::with_capacity(raw.len());
-        let mut seen: Vec<String> = Vec::with_capacity(raw.len());
+        // Name -> first column: a header of 100,000 columns must not take quadratic time.
+        let mut seen: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::with_capacity(raw.len());
         for (index, field) in raw.iter().enumerate() {
             let name = std::str::from_utf8(field)
                 .map_err(|_| {
@@ -116,7 +142,7 @@ impl Header {
                 .trim()
                 .to_ascii_lowercase();
             if !name.is_empty() {
-                if let Some(first) = seen.iter().position(|s| *s == name) {
+                if let Some(first) = seen.insert(name.clone(), index) {
                     return Err(bad(format!(
                         "column {name:?} appears twice (columns {} and {}); keep one",
                         first + 1,
@@ -124,7 +150,6 @@ impl Header {
                     )));
                 }
             }
-            seen.push(name.clone());
             if let Some(k) = Column::ALL.iter().position(|c| c.name() == name) {
                 positions[k] = Some(index);
             }
@@ -138,10 +163,10 @@ impl Header {
             carried,
         };
         if header.position(Column::Type).is_none() {
-            return Err(bad(
-                "the required column \"type\" is missing (SMS, VOICE, EMAIL or WHATSAPP per row)"
-                    .into(),
-            ));
+            return Err(bad(format!(
+                "the required column \"type\" is missing ({} per row)",
+                crate::model::DeviceType::list_for_messages()
+            )));
         }
         if header.position(Column::UserId).is_none() && header.position(Column::Username).is_none()
         {
@@ -191,160 +216,171 @@ impl Record {
     }
 }
 
-/// A run of line-ending bytes (`\r`, `\n`) in the input: where it starts, how many newlines.
-#[derive(Debug, Clone, Copy)]
-struct EndOfLineRun {
-    start: u64,
-    newlines: u64,
+/// Where the input comes from. It is read once, whatever it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputSource {
+    File(PathBuf),
+    /// `-`: standard input.
+    Stdin,
 }
 
-/// Watches every byte the CSV parser reads: feeds a SHA-256, so summary.json can name the
-/// exact input without a second pass, and notes the runs of line endings, so line numbers are
-/// right for CRLF files and blank lines too. (csv 1.4 places a record at the line ending
-/// before it, and its own line count is off for CRLF.)
-pub struct TrackingReader<R> {
-    inner: R,
-    hasher: digest::Context,
-    offset: u64,
-    /// Runs read but not yet passed by a record; the last may still be growing.
-    runs: VecDeque<EndOfLineRun>,
-    run_open: bool,
-    newlines_passed: u64,
-}
+impl InputSource {
+    pub fn from_arg(arg: &Path) -> Self {
+        if arg.as_os_str() == "-" {
+            InputSource::Stdin
+        } else {
+            InputSource::File(arg.to_path_buf())
+        }
+    }
 
-impl<R: Read> Read for TrackingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        for (i, byte) in buf[..n].iter().enumerate() {
-            match byte {
-                b'\r' | b'\n' => {
-                    if !self.run_open {
-                        self.runs.push_back(EndOfLineRun {
-                            start: self.offset + i as u64,
-                            newlines: 0,
-                        });
-                        self.run_open = true;
-                    }
-                    if *byte == b'\n' {
-                        if let Some(run) = self.runs.back_mut() {
-                            run.newlines += 1;
-                        }
-                    }
+    /// How messages name it.
+    pub fn display_path(&self) -> PathBuf {
+        match self {
+            InputSource::File(path) => path.clone(),
+            InputSource::Stdin => PathBuf::from("standard input"),
+        }
+    }
+
+    fn open(&self) -> Result<Box<dyn Read + Send>, InputError> {
+        match self {
+            InputSource::Stdin => Ok(Box::new(io::stdin())),
+            InputSource::File(path) => {
+                let unreadable = |source| InputError::Unreadable {
+                    path: path.clone(),
+                    source,
+                };
+                if path.is_dir() {
+                    return Err(unreadable(io::Error::other(
+                        "it is a directory; give the CSV file itself",
+                    )));
                 }
-                _ => self.run_open = false,
+                // A fifo or a /dev/fd path from `<(zcat …)` opens like a file and is read once.
+                Ok(Box::new(File::open(path).map_err(unreadable)?))
             }
         }
-        self.offset += n as u64;
-        Ok(n)
     }
 }
 
-impl<R> TrackingReader<R> {
-    /// The 1-based line of a record that csv places at `byte`: every line ending that starts
-    /// at or before it comes before the record's first character.
-    fn line_at(&mut self, byte: u64) -> u64 {
-        while self.runs.front().is_some_and(|run| run.start <= byte) {
-            // Never pop the run still growing at the end of the buffer; count it when it is whole.
-            if self.runs.len() == 1 && self.run_open {
-                return self.newlines_passed + self.runs[0].newlines + 1;
-            }
-            if let Some(run) = self.runs.pop_front() {
-                self.newlines_passed += run.newlines;
-            }
-        }
-        self.newlines_passed + 1
-    }
-}
-
-/// Streams the records of one CSV file.
+/// Streams the records of one CSV input.
 pub struct InputReader {
     path: PathBuf,
-    reader: csv::Reader<TrackingReader<BufReader<File>>>,
+    reader: csv::Reader<TrackingReader<BufReader<Box<dyn Read + Send>>>>,
     header: Header,
 }
 
 impl InputReader {
+    /// Opens a file and reads its header.
     pub fn open(path: &Path, delimiter: u8) -> Result<InputReader, InputError> {
-        if path.is_dir() {
-            return Err(InputError::Unreadable {
-                path: path.to_path_buf(),
-                source: io::Error::other("it is a directory; give the CSV file itself"),
-            });
-        }
-        let file = File::open(path).map_err(|source| InputError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let tracking = TrackingReader {
-            inner: BufReader::with_capacity(256 * 1024, file),
-            hasher: digest::Context::new(&digest::SHA256),
-            offset: 0,
-            runs: VecDeque::new(),
-            run_open: false,
-            newlines_passed: 0,
-        };
-        let mut reader = csv::ReaderBuilder::new()
+        Self::from_source(&InputSource::File(path.to_path_buf()), delimiter, false)
+    }
+
+    /// Opens `source` and reads its header. With `hold_copy`, the bytes read are kept for
+    /// [`InputReader::copy_to`], so a source that can be read only once can be read again.
+    pub fn from_source(
+        source: &InputSource,
+        delimiter: u8,
+        hold_copy: bool,
+    ) -> Result<InputReader, InputError> {
+        let path = source.display_path();
+        let inner = BufReader::with_capacity(256 * 1024, source.open()?);
+        let tracking = TrackingReader::new(inner, delimiter, hold_copy);
+        let reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
             // Short or long rows are row problems, reported with their line, not file errors.
             .flexible(true)
             .from_reader(tracking);
-        let mut raw = ByteRecord::new();
-        let has_header = reader
-            .read_byte_record(&mut raw)
-            .map_err(|e| broken(path, e.position().map(|p| p.line()).unwrap_or(1), &e))?;
-        if !has_header {
-            return Err(InputError::EmptyHeader {
-                path: path.to_path_buf(),
-            });
-        }
-        let header = Header::parse(&raw, path)?;
-        Ok(InputReader {
-            path: path.to_path_buf(),
+        let mut this = InputReader {
+            path,
             reader,
-            header,
-        })
+            header: Header::placeholder(),
+        };
+        let raw = match this.next_raw()? {
+            Some(record) => record.raw,
+            None => {
+                return Err(InputError::EmptyHeader {
+                    path: this.path.clone(),
+                })
+            }
+        };
+        this.header = Header::parse(&raw, &this.path)?;
+        Ok(this)
     }
 
     pub fn header(&self) -> &Header {
         &self.header
     }
 
+    /// Names the input `path` in messages (a spool stands for the user's input).
+    pub fn named(mut self, path: PathBuf) -> Self {
+        self.path = path;
+        self
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The next record, or `None` at the end of the file.
+    /// Every byte read from now on, and those held since opening, are also written to `file`.
+    pub fn copy_to(&mut self, file: File) -> Result<(), InputError> {
+        self.reader
+            .get_mut()
+            .copy_to(file)
+            .map_err(|source| InputError::Spool { source })
+    }
+
+    /// The next record, or `None` at the end of the input.
     pub fn next_record(&mut self) -> Result<Option<Record>, InputError> {
+        let record = self.next_raw()?;
+        if record.is_none() {
+            self.reader
+                .get_mut()
+                .finish_copy()
+                .map_err(|source| InputError::Spool { source })?;
+        }
+        Ok(record)
+    }
+
+    fn next_raw(&mut self) -> Result<Option<Record>, InputError> {
         let mut raw = ByteRecord::new();
-        match self.reader.read_byte_record(&mut raw) {
+        let read = self.reader.read_byte_record(&mut raw);
+        let next_start = self.reader.position().byte();
+        let tracking = self.reader.get_mut();
+        if let Some(line) = tracking.unclosed_quote {
+            return Err(InputError::UnclosedQuote {
+                path: self.path.clone(),
+                line,
+            });
+        }
+        match read {
             Ok(false) => Ok(None),
             Ok(true) => {
                 let byte = raw.position().map(|p| p.byte()).unwrap_or(0);
-                let line = self.reader.get_mut().line_at(byte);
+                let line = tracking.line_at(byte);
+                tracking.record_starts_at(next_start);
                 Ok(Some(Record { line, raw }))
             }
             Err(e) => {
-                let byte = e.position().map(|p| p.byte()).unwrap_or(0);
-                let line = self.reader.get_mut().line_at(byte);
-                Err(broken(&self.path, line, &e))
+                if let Some(tracking::Refusal::RecordTooLong { line }) = tracking.refusal {
+                    return Err(InputError::RecordTooLong {
+                        path: self.path.clone(),
+                        line,
+                    });
+                }
+                let byte = e.position().map(|p| p.byte()).unwrap_or(next_start);
+                let line = tracking.line_at(byte);
+                Err(InputError::Broken {
+                    path: self.path.clone(),
+                    line,
+                    message: e.to_string(),
+                })
             }
         }
     }
 
-    /// SHA-256 of every byte read so far, in hex; the whole file's once the end is reached.
+    /// SHA-256 of every byte read so far, in hex; the whole input's once the end is reached.
     pub fn sha256_hex(&self) -> String {
-        let digest = self.reader.get_ref().hasher.clone().finish();
-        digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
-
-fn broken(path: &Path, line: u64, error: &csv::Error) -> InputError {
-    InputError::Broken {
-        path: path.to_path_buf(),
-        line,
-        message: error.to_string(),
+        self.reader.get_ref().sha256_hex()
     }
 }
 

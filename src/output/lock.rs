@@ -39,10 +39,10 @@ pub fn acquire(out_dir: &Path) -> Result<OutDirLock, OutputError> {
             } else {
                 format!("process {holder}")
             };
-            return Err(OutputError::Refused(format!(
-                "{}: another mfa-enroll run ({who}) is using this output directory; wait for it to finish or choose another --out",
-                out_dir.display()
-            )));
+            return Err(OutputError::Locked {
+                dir: out_dir.to_path_buf(),
+                holder: who,
+            });
         }
         Err(std::fs::TryLockError::Error(e)) => return Err(OutputError::io(&path, e)),
     }

@@ -9,8 +9,13 @@ pub mod summary;
 pub mod writer;
 
 use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
+use serde::{Deserialize, Serialize};
+
+use crate::codes::Code;
 
 pub use writer::{Recorder, RecorderHandle, Tallies};
 
@@ -18,43 +23,60 @@ pub const RESULTS_FILE: &str = "results.csv";
 pub const ERRORS_FILE: &str = "errors.csv";
 pub const SUMMARY_FILE: &str = "summary.json";
 
-pub const RESULTS_HEADER: [&str; 12] = [
-    "line",
-    "user_id",
-    "username",
-    "type",
-    "destination",
-    "outcome",
-    "device_id",
-    "device_status",
-    "http_status",
-    "attempts",
-    "error_code",
-    "error_message",
-];
-
+/// Why an output file could not be written or read. The `io::Error` is kept, so a caller can
+/// tell a full disk from a broken pipe.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    #[error("{path}: {message}")]
-    Io { path: String, message: String },
-    #[error("{0}")]
-    Refused(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Csv {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("{}: another mfa-enroll run ({holder}) is using this output directory; wait for it to finish or choose another --out", dir.display())]
+    Locked { dir: PathBuf, holder: String },
+    #[error("{}: this is not a results.csv written by mfa-enroll (it has no {missing:?} column); choose another --out", path.display())]
+    NotResults {
+        path: PathBuf,
+        missing: &'static str,
+    },
+    #[error("--out {}: this is a file, not a directory; choose a directory for results.csv, errors.csv and summary.json (it is created if missing)", path.display())]
+    OutIsAFile { path: PathBuf },
+    #[error("the results writer stopped unexpectedly (a bug in mfa-enroll); results.csv holds every row finished before it: run again with --resume")]
+    WriterCrashed,
 }
 
 impl OutputError {
-    pub fn io(path: &std::path::Path, error: impl fmt::Display) -> Self {
+    pub fn io(path: &Path, source: io::Error) -> Self {
         OutputError::Io {
-            path: path.display().to_string(),
-            message: error.to_string(),
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub fn csv(path: &Path, source: csv::Error) -> Self {
+        OutputError::Csv {
+            path: path.to_path_buf(),
+            source,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Created,
     SkippedExisting,
     Invalid,
+    #[default]
     Failed,
     /// Offline dry run: the row passed every check.
     Valid,
@@ -106,23 +128,52 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// What happened to one input record: one row of results.csv.
-#[derive(Debug, Clone)]
-pub struct RowResult {
+/// One row of results.csv. The file's columns are these fields, in this order: the header,
+/// the writer and resume's reader all follow from this struct. Reading takes a missing column
+/// as its default, so a column added later does not make older output directories unresumable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResultRow {
     pub line: u64,
     pub user_id: String,
     pub username: String,
     /// The normalised type, or the cell as written when it was not a type.
+    #[serde(rename = "type")]
     pub device_type: String,
     pub destination: String,
     pub outcome: Outcome,
     pub device_id: String,
     pub device_status: String,
+    /// The status PingOne sent for the request that settled the row.
     pub http_status: Option<u16>,
     /// POST attempts made for this row.
     pub attempts: u32,
-    pub error_code: String,
+    pub error_code: Option<Code>,
     pub error_message: String,
+}
+
+impl ResultRow {
+    /// The header of results.csv, as the struct defines it.
+    pub fn header() -> Vec<String> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        // Serialising a value is the one way csv gives the header of a struct.
+        if writer.serialize(ResultRow::default()).is_err() {
+            return Vec::new();
+        }
+        let bytes = writer.into_inner().unwrap_or_default();
+        let mut reader = csv::Reader::from_reader(bytes.as_slice());
+        reader
+            .headers()
+            .map(|h| h.iter().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// What happened to one input record: its results.csv row, and what errors.csv and the
+/// tallies need besides.
+#[derive(Debug, Clone)]
+pub struct RowResult {
+    pub row: ResultRow,
     /// Whether creating this row's device sends (or would send) a pairing message.
     pub sends_message: bool,
     /// The record as read, for errors.csv.
@@ -133,26 +184,19 @@ impl RowResult {
     /// A result with the record's identity filled in and nothing else.
     pub fn new(line: u64, raw: ByteRecord, outcome: Outcome) -> Self {
         Self {
-            line,
-            user_id: String::new(),
-            username: String::new(),
-            device_type: String::new(),
-            destination: String::new(),
-            outcome,
-            device_id: String::new(),
-            device_status: String::new(),
-            http_status: None,
-            attempts: 0,
-            error_code: String::new(),
-            error_message: String::new(),
+            row: ResultRow {
+                line,
+                outcome,
+                ..ResultRow::default()
+            },
             sends_message: false,
             raw,
         }
     }
 
-    pub fn with_error(mut self, code: impl Into<String>, message: impl Into<String>) -> Self {
-        self.error_code = code.into();
-        self.error_message = message.into();
+    pub fn with_error(mut self, code: Code, message: impl Into<String>) -> Self {
+        self.row.error_code = Some(code);
+        self.row.error_message = message.into();
         self
     }
 }

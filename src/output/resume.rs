@@ -2,6 +2,9 @@
 //! are kept and left alone; every other row is dropped from results.csv and processed again,
 //! so the file keeps one row per input record. Reading and rewriting are separate steps, so a
 //! resume that is refused (another input file, say) changes nothing.
+//!
+//! results.csv is read by column name into [`ResultRow`], so a column added in a later
+//! version does not make an older output directory unresumable.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -9,7 +12,7 @@ use std::io::BufWriter;
 use std::path::Path;
 
 use super::writer::{private_file, Tallies};
-use super::{Outcome, OutputError, RESULTS_FILE, RESULTS_HEADER};
+use super::{OutputError, ResultRow, RESULTS_FILE};
 
 /// What the earlier runs finished.
 #[derive(Debug, Default)]
@@ -17,6 +20,8 @@ pub struct Finished {
     /// Input line -> index (0-based, after the header) of its newest row in results.csv, for
     /// the lines that need nothing more.
     rows: HashMap<u64, u64>,
+    /// Device ID -> the finished line that claimed it: a device belongs to one row only.
+    pub claimed_devices: HashMap<String, u64>,
     /// Their outcomes and types, so the summary covers the whole file.
     pub tallies: Tallies,
 }
@@ -35,42 +40,43 @@ impl Finished {
     }
 }
 
+/// Columns resume cannot do without; any other may be missing (older files) or extra (newer).
+const REQUIRED_COLUMNS: [&str; 2] = ["line", "outcome"];
+
 fn open_results(path: &Path) -> Result<csv::Reader<File>, OutputError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(path)
-        .map_err(|e| OutputError::io(path, e))?;
+        .map_err(|e| OutputError::csv(path, e))?;
     let header = reader
         .headers()
-        .map_err(|e| OutputError::io(path, e))?
+        .map_err(|e| OutputError::csv(path, e))?
         .clone();
-    if header.iter().ne(RESULTS_HEADER.iter().copied()) {
-        return Err(OutputError::Refused(format!(
-            "{}: this is not a results.csv written by mfa-enroll (its header differs); choose another --out",
-            path.display()
-        )));
+    for missing in REQUIRED_COLUMNS {
+        if !header.iter().any(|h| h == missing) {
+            return Err(OutputError::NotResults {
+                path: path.to_path_buf(),
+                missing,
+            });
+        }
     }
     Ok(reader)
 }
 
-/// Each well-formed row of results.csv with its index. A run killed mid-write can leave a
-/// torn last line: it is skipped, since that row was not finished.
+/// Each readable row of results.csv with its index. A run killed mid-write can leave a torn
+/// last line: it is skipped, since that row was not finished.
 fn rows<'a>(
     reader: &'a mut csv::Reader<File>,
     path: &Path,
-) -> impl Iterator<Item = Result<(u64, u64, csv::StringRecord), OutputError>> + 'a {
+) -> impl Iterator<Item = Result<(u64, ResultRow), OutputError>> + 'a {
     let path = path.to_path_buf();
     reader
-        .records()
+        .deserialize::<ResultRow>()
         .enumerate()
-        .filter_map(move |(index, record)| match record {
-            Err(e) if e.is_io_error() => Some(Err(OutputError::io(&path, e))),
+        .filter_map(move |(index, row)| match row {
+            Err(e) if e.is_io_error() => Some(Err(OutputError::csv(&path, e))),
             Err(_) => None,
-            Ok(r) if r.len() != RESULTS_HEADER.len() => None,
-            Ok(r) => {
-                let line = r.get(0)?.parse::<u64>().ok()?;
-                Some(Ok((index as u64, line, r)))
-            }
+            Ok(row) => Some(Ok((index as u64, row))),
         })
 }
 
@@ -79,22 +85,21 @@ pub fn read_finished(out_dir: &Path) -> Result<Finished, OutputError> {
     let path = out_dir.join(RESULTS_FILE);
     let mut reader = open_results(&path)?;
     // The newest row for a line wins; only finished lines are kept, so memory follows them.
-    let mut finished: HashMap<u64, (u64, Outcome, String)> = HashMap::new();
+    let mut finished: HashMap<u64, (u64, ResultRow)> = HashMap::new();
     for row in rows(&mut reader, &path) {
-        let (index, line, record) = row?;
-        match record.get(5).and_then(Outcome::parse) {
-            Some(outcome) if outcome.is_final_success() => {
-                let device_type = record.get(3).unwrap_or("").to_string();
-                finished.insert(line, (index, outcome, device_type));
-            }
-            _ => {
-                finished.remove(&line);
-            }
+        let (index, row) = row?;
+        if row.outcome.is_final_success() {
+            finished.insert(row.line, (index, row));
+        } else {
+            finished.remove(&row.line);
         }
     }
     let mut result = Finished::default();
-    for (line, (index, outcome, device_type)) in finished {
-        result.tallies.add(outcome, &device_type, false);
+    for (line, (index, row)) in finished {
+        result.tallies.add(&row, false);
+        if !row.device_id.is_empty() {
+            result.claimed_devices.insert(row.device_id.clone(), line);
+        }
         result.rows.insert(line, index);
     }
     Ok(result)
@@ -106,23 +111,25 @@ pub fn keep_only_finished(out_dir: &Path, finished: &Finished) -> Result<(), Out
     let path = out_dir.join(RESULTS_FILE);
     let mut reader = open_results(&path)?;
     let temporary = out_dir.join(format!("{RESULTS_FILE}.resume-tmp"));
-    let mut writer = csv::Writer::from_writer(BufWriter::new(private_file(&temporary, false)?));
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(BufWriter::new(private_file(&temporary, false)?));
     writer
-        .write_record(RESULTS_HEADER)
-        .map_err(|e| OutputError::io(&temporary, e))?;
+        .write_record(ResultRow::header())
+        .map_err(|e| OutputError::csv(&temporary, e))?;
     for row in rows(&mut reader, &path) {
-        let (index, line, record) = row?;
-        if finished.rows.get(&line) == Some(&index) {
+        let (index, row) = row?;
+        if finished.rows.get(&row.line) == Some(&index) {
             writer
-                .write_record(&record)
-                .map_err(|e| OutputError::io(&temporary, e))?;
+                .serialize(&row)
+                .map_err(|e| OutputError::csv(&temporary, e))?;
         }
     }
     let file = writer
         .into_inner()
-        .map_err(|e| OutputError::io(&temporary, e.error()))?
+        .map_err(|e| OutputError::io(&temporary, e.into_error()))?
         .into_inner()
-        .map_err(|e| OutputError::io(&temporary, e.error()))?;
+        .map_err(|e| OutputError::io(&temporary, e.into_error()))?;
     file.sync_all()
         .map_err(|e| OutputError::io(&temporary, e))?;
     drop(file);
@@ -131,4 +138,38 @@ pub fn keep_only_finished(out_dir: &Path, finished: &Finished) -> Result<(), Out
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_read_by_column_name_whatever_the_order_or_extra_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(RESULTS_FILE),
+            "outcome,added_later,line,device_id\n\
+             created,x,2,dev-a\n\
+             failed,x,3,\n\
+             skipped_existing,x,4,dev-b\n\
+             created,x,5,dev-c\n\
+             failed,x,5,\n",
+        )
+        .unwrap();
+        let finished = read_finished(dir.path()).unwrap();
+        assert!(finished.contains(2) && finished.contains(4));
+        assert!(!finished.contains(3), "failed rows are done again");
+        assert!(!finished.contains(5), "the newest row of a line wins");
+        assert_eq!(finished.claimed_devices.get("dev-b"), Some(&4));
+        assert_eq!(finished.claimed_devices.len(), 2);
+    }
+
+    #[test]
+    fn a_file_without_the_needed_columns_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(RESULTS_FILE), "a,b\n1,2\n").unwrap();
+        let err = read_finished(dir.path()).unwrap_err();
+        assert!(matches!(err, OutputError::NotResults { .. }), "{err}");
+    }
 }

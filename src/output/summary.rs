@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::writer::{private_file, Tallies};
 use super::{OutputError, SUMMARY_FILE};
+use crate::config::RunMode;
+use crate::model::OnExisting;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct InputInfo {
@@ -39,7 +41,44 @@ pub struct SettingsEcho {
     pub rate: u32,
     pub concurrency: usize,
     pub max_retries: usize,
-    pub on_existing: String,
+    pub on_existing: OnExisting,
+}
+
+/// What a run sent its requests to. `--resume` refuses a different one: rows finished against
+/// the sandbox say nothing about a real environment, and the reverse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    /// `--sandbox`: the simulator inside the process.
+    Sandbox,
+    /// A PingOne environment (or a standing sandbox) at an API host.
+    Pingone {
+        environment_id: String,
+        api_host: String,
+    },
+    /// An offline dry run: nothing was sent anywhere.
+    Offline,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Sandbox => f.write_str("the built-in sandbox (--sandbox)"),
+            Target::Pingone {
+                environment_id,
+                api_host,
+            } => write!(f, "environment {environment_id} at {api_host}"),
+            Target::Offline => f.write_str("no target (an offline dry run)"),
+        }
+    }
+}
+
+/// One error code's rows, for the end-of-run table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRows {
+    pub rows: u64,
+    /// The first lines that have the code.
+    pub first_lines: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,8 +106,11 @@ pub struct Plan {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub tool_version: String,
-    pub mode: String,
+    pub mode: RunMode,
     pub sandbox: bool,
+    /// Where the requests went; `None` in summaries written before this field existed.
+    #[serde(default)]
+    pub target: Option<Target>,
     pub input: InputInfo,
     /// When the first run on this output directory started; resumes keep it.
     pub first_started_at: String,
@@ -81,6 +123,9 @@ pub struct Summary {
     pub rows: u64,
     pub outcomes: BTreeMap<String, u64>,
     pub by_type: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Rows per error code, with the first lines of each, so an operator knows what to fix.
+    #[serde(default)]
+    pub error_codes: BTreeMap<String, CodeRows>,
     /// Rows an earlier run finished, carried over by --resume (counted in `outcomes` too).
     pub resumed_rows: u64,
     /// Pairing messages this run made PingOne send (dry runs: would send), per channel.
@@ -113,12 +158,24 @@ impl Summary {
             })
             .collect();
         self.pairing_messages = tallies.messages_by_type.clone();
+        self.error_codes = tallies
+            .codes
+            .iter()
+            .map(|(code, count)| {
+                let rows = CodeRows {
+                    rows: count.rows,
+                    first_lines: count.first_lines.clone(),
+                };
+                (code.as_str().to_string(), rows)
+            })
+            .collect();
     }
 
     pub fn write(&self, out_dir: &Path) -> Result<(), OutputError> {
         let path = out_dir.join(SUMMARY_FILE);
         let temporary = out_dir.join(format!("{SUMMARY_FILE}.tmp"));
-        let text = serde_json::to_string_pretty(self).map_err(|e| OutputError::io(&path, e))?;
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| OutputError::io(&path, std::io::Error::other(e)))?;
         let mut file = private_file(&temporary, false)?;
         file.write_all(text.as_bytes())
             .and_then(|_| file.write_all(b"\n"))

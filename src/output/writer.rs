@@ -14,7 +14,8 @@ use std::thread::JoinHandle;
 use csv::ByteRecord;
 
 use super::progress::LiveCounters;
-use super::{Outcome, OutputError, RowResult, ERRORS_FILE, RESULTS_FILE, RESULTS_HEADER};
+use super::{Outcome, OutputError, ResultRow, RowResult, ERRORS_FILE, RESULTS_FILE};
+use crate::codes::Code;
 use crate::input::REPORT_COLUMNS;
 use crate::logging::{mask_destination, LogSafe};
 use crate::stop::{Stop, StopReason};
@@ -32,11 +33,31 @@ pub struct Tallies {
     pub by_type: BTreeMap<String, BTreeMap<Outcome, u64>>,
     /// Pairing messages sent (or, in a dry run, that a real run would send), per type.
     pub messages_by_type: BTreeMap<String, u64>,
+    /// Rows per error code, with the first lines that have it.
+    pub codes: BTreeMap<Code, CodeCount>,
 }
 
+/// How many rows have one error code, and the first few of their lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodeCount {
+    pub rows: u64,
+    pub first_lines: Vec<u64>,
+}
+
+/// Lines kept per code for the end-of-run table.
+const FIRST_LINES_KEPT: usize = 5;
+
 impl Tallies {
-    pub fn add(&mut self, outcome: Outcome, device_type: &str, sends_message: bool) {
+    pub fn add(&mut self, row: &ResultRow, sends_message: bool) {
+        let (outcome, device_type) = (row.outcome, row.device_type.as_str());
         self.rows += 1;
+        if let Some(code) = &row.error_code {
+            let seen = self.codes.entry(code.clone()).or_default();
+            seen.rows += 1;
+            if seen.first_lines.len() < FIRST_LINES_KEPT {
+                seen.first_lines.push(row.line);
+            }
+        }
         *self.outcomes.entry(outcome).or_default() += 1;
         let type_key = if device_type.is_empty() {
             "(none)"
@@ -77,6 +98,13 @@ impl Tallies {
                 .entry(device_type.clone())
                 .or_default() += n;
         }
+        for (code, count) in &other.codes {
+            let mine = self.codes.entry(code.clone()).or_default();
+            mine.rows += count.rows;
+            mine.first_lines.extend(&count.first_lines);
+            mine.first_lines.sort_unstable();
+            mine.first_lines.truncate(FIRST_LINES_KEPT);
+        }
     }
 
     pub fn count(&self, outcome: Outcome) -> u64 {
@@ -91,14 +119,16 @@ impl Tallies {
 /// Where results go; cheap to clone into every task.
 #[derive(Clone)]
 pub struct RecorderHandle {
-    sender: mpsc::Sender<RowResult>,
+    /// `None` tells the writer that every row is in: it ends even while tasks that are
+    /// finishing up still hold a handle.
+    sender: mpsc::Sender<Option<RowResult>>,
 }
 
 impl RecorderHandle {
     pub fn record(&self, result: RowResult) {
         // Fails only once the writer has stopped after a disk error, which has already
         // stopped the run; the row will be redone by --resume.
-        let _ = self.sender.send(result);
+        let _ = self.sender.send(Some(result));
     }
 }
 
@@ -140,12 +170,12 @@ impl Recorder {
         let errors_path = out_dir.join(ERRORS_FILE);
         let results_exists = results_path.exists();
         let mut results = csv::WriterBuilder::new()
-            .flexible(true)
+            .has_headers(false)
             .from_writer(BufWriter::new(private_file(&results_path, append)?));
         if !(append && results_exists) {
             results
-                .write_record(RESULTS_HEADER)
-                .map_err(|e| OutputError::io(&results_path, e))?;
+                .write_record(ResultRow::header())
+                .map_err(|e| OutputError::csv(&results_path, e))?;
         }
         let mut errors = csv::WriterBuilder::new()
             .flexible(true)
@@ -159,7 +189,7 @@ impl Recorder {
         }
         errors
             .write_byte_record(&header)
-            .map_err(|e| OutputError::io(&errors_path, e))?;
+            .map_err(|e| OutputError::csv(&errors_path, e))?;
         let flush_all = |results: &mut csv::Writer<BufWriter<File>>,
                          errors: &mut csv::Writer<BufWriter<File>>| {
             results
@@ -169,7 +199,7 @@ impl Recorder {
         };
         flush_all(&mut results, &mut errors)?;
 
-        let (sender, receiver) = mpsc::channel::<RowResult>();
+        let (sender, receiver) = mpsc::channel::<Option<RowResult>>();
         let paths = (results_path.clone(), errors_path.clone());
         let thread = std::thread::Builder::new()
             .name("results-writer".into())
@@ -187,15 +217,15 @@ impl Recorder {
 
     /// Waits until every result sent so far is on disk, and returns the tallies.
     pub fn finish(self) -> Result<Tallies, OutputError> {
-        drop(self.handle);
+        let _ = self.handle.sender.send(None);
         self.thread
             .join()
-            .unwrap_or_else(|_| Err(OutputError::Refused("the results writer crashed".into())))
+            .unwrap_or(Err(OutputError::WriterCrashed))
     }
 }
 
 fn write_loop(
-    receiver: mpsc::Receiver<RowResult>,
+    receiver: mpsc::Receiver<Option<RowResult>>,
     mut results: csv::Writer<BufWriter<File>>,
     mut errors: csv::Writer<BufWriter<File>>,
     layout: ErrorsLayout,
@@ -204,33 +234,46 @@ fn write_loop(
     (results_path, errors_path): (PathBuf, PathBuf),
 ) -> Result<Tallies, OutputError> {
     let mut tallies = Tallies::default();
+    let mut not_attempted = 0u64;
     let mut failure: Option<OutputError> = None;
     let mut error_row = ByteRecord::new();
-    while let Ok(first) = receiver.recv() {
+    let mut all_in = false;
+    while !all_in {
+        let Ok(first) = receiver.recv() else { break };
         // Take everything already waiting, write it, then flush once.
         let mut written = 0usize;
         for result in std::iter::once(first).chain(receiver.try_iter()) {
+            let Some(result) = result else {
+                all_in = true;
+                break;
+            };
             written += 1;
             if failure.is_some() {
                 continue;
             }
-            tallies.add(result.outcome, &result.device_type, result.sends_message);
-            counters.add(result.outcome);
-            if let Err(e) = write_result(&mut results, &result) {
-                failure = Some(OutputError::io(&results_path, e));
+            let row = &result.row;
+            tallies.add(row, result.sends_message);
+            counters.add(row.outcome);
+            if let Err(e) = results.serialize(row) {
+                failure = Some(OutputError::csv(&results_path, e));
                 continue;
             }
-            if result.outcome.is_problem() {
-                log_problem(&result);
+            if row.outcome.is_problem() {
+                if row.error_code == Some(Code::NotAttempted) {
+                    // One line for all of them at the end, not one per row.
+                    not_attempted += 1;
+                } else {
+                    log_problem(row);
+                }
                 error_row.clear();
                 for &i in &layout.carried {
                     error_row.push_field(result.raw.get(i).unwrap_or_default());
                 }
-                error_row.push_field(result.line.to_string().as_bytes());
-                error_row.push_field(result.error_code.as_bytes());
-                error_row.push_field(result.error_message.as_bytes());
+                error_row.push_field(row.line.to_string().as_bytes());
+                error_row.push_field(row.error_code.as_ref().map_or("", Code::as_str).as_bytes());
+                error_row.push_field(row.error_message.as_bytes());
                 if let Err(e) = errors.write_byte_record(&error_row) {
-                    failure = Some(OutputError::io(&errors_path, e));
+                    failure = Some(OutputError::csv(&errors_path, e));
                 }
             }
         }
@@ -253,42 +296,26 @@ fn write_loop(
             }
         }
     }
+    if not_attempted > 0 {
+        tracing::warn!(
+            rows = not_attempted,
+            "{not_attempted} rows were not attempted because the run stopped first; --resume sends them"
+        );
+    }
     match failure {
         Some(f) => Err(f),
         None => Ok(tallies),
     }
 }
 
-fn write_result(
-    writer: &mut csv::Writer<BufWriter<File>>,
-    r: &RowResult,
-) -> Result<(), csv::Error> {
-    let line = r.line.to_string();
-    let status = r.http_status.map(|s| s.to_string()).unwrap_or_default();
-    let attempts = r.attempts.to_string();
-    writer.write_record([
-        line.as_str(),
-        &r.user_id,
-        &r.username,
-        &r.device_type,
-        &r.destination,
-        r.outcome.as_str(),
-        &r.device_id,
-        &r.device_status,
-        &status,
-        &attempts,
-        &r.error_code,
-        &r.error_message,
-    ])
-}
-
 /// One log line per problem row, with its line and code; destinations masked.
-fn log_problem(r: &RowResult) {
+fn log_problem(r: &ResultRow) {
     let destination = mask_destination(&r.destination);
     let message = LogSafe(&r.error_message);
+    let code = r.error_code.as_ref().map_or("", Code::as_str);
     if r.outcome == Outcome::Invalid {
-        tracing::info!(line = r.line, code = %r.error_code, destination = %destination, "row invalid: {message}");
+        tracing::info!(line = r.line, code, destination = %destination, "row invalid: {message}");
     } else {
-        tracing::warn!(line = r.line, code = %r.error_code, destination = %destination, "row failed: {message}");
+        tracing::warn!(line = r.line, code, destination = %destination, "row failed: {message}");
     }
 }

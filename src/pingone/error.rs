@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::wire::ErrorBody;
+use crate::codes::Code;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
@@ -115,13 +116,13 @@ impl ApiError {
     }
 
     /// The code for results.csv.
-    pub fn code(&self) -> String {
+    pub fn code(&self) -> Code {
         match self {
-            ApiError::Status { code, .. } => code.clone(),
-            ApiError::Connect(_) => "CONNECTION_FAILED".into(),
-            ApiError::Transport(_) => "NO_RESPONSE".into(),
-            ApiError::BadResponse { .. } => "BAD_RESPONSE".into(),
-            ApiError::Stopped => "NOT_ATTEMPTED".into(),
+            ApiError::Status { code, .. } => Code::PingOne(code.clone()),
+            ApiError::Connect(_) => Code::ConnectionFailed,
+            ApiError::Transport(_) => Code::NoResponse,
+            ApiError::BadResponse { .. } => Code::BadResponse,
+            ApiError::Stopped => Code::NotAttempted,
         }
     }
 
@@ -180,11 +181,11 @@ mod tests {
             ..Default::default()
         };
         let e = ApiError::from_status(400, Some(body), None);
-        assert_eq!(e.code(), "INVALID_VALUE");
+        assert_eq!(e.code(), Code::PingOne("INVALID_VALUE".into()));
         assert!(e.message().contains("phone: must be a valid phone number"));
         assert!(!e.is_retryable());
         let bare = ApiError::from_status(502, None, None);
-        assert_eq!(bare.code(), "HTTP_502");
+        assert_eq!(bare.code(), Code::PingOne("HTTP_502".into()));
         assert!(bare.is_retryable() && bare.may_have_acted());
         let limited = ApiError::from_status(429, None, Some(Duration::from_secs(1)));
         assert!(limited.is_retryable() && !limited.may_have_acted());

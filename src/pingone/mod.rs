@@ -18,7 +18,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::config::{Connection, Limits};
+use crate::config::{Connection, Limits, Secret};
 use crate::stop::{Stop, StopReason};
 pub use error::ApiError;
 use throttle::Throttle;
@@ -112,8 +112,9 @@ impl Client {
         &self.throttle
     }
 
-    pub fn tokens_fetched(&self) -> u64 {
-        self.tokens.fetched()
+    /// Token requests sent, whatever their answer.
+    pub fn token_requests(&self) -> u64 {
+        self.tokens.requested()
     }
 
     /// Users whose username is exactly `username`: none, one, or (ambiguous) several.
@@ -137,13 +138,15 @@ impl Client {
         Ok(list.embedded.devices)
     }
 
+    /// Creates a device; also returns the status PingOne sent (201 in the docs, 200 seen).
     pub async fn create_device(
         &self,
         user_id: &str,
         body: &CreateDevice,
-    ) -> Result<Device, ApiError> {
+    ) -> Result<(Device, u16), ApiError> {
         let url = format!("{}/users/{user_id}/devices", self.environment_url);
-        self.call(Method::POST, &url, &[], Some(body)).await
+        let (status, bytes) = self.exchange(Method::POST, &url, &[], Some(body)).await?;
+        Ok((self.parse(status, &bytes)?, status))
     }
 
     /// `Ok(None)` when the policy does not exist.
@@ -171,6 +174,19 @@ impl Client {
         query: &[(&str, &str)],
         body: Option<&B>,
     ) -> Result<T, ApiError> {
+        let (status, bytes) = self.exchange(method, url, query, body).await?;
+        self.parse(status, &bytes)
+    }
+
+    /// One request with its turn under the rate limit and a token; a 401 renews the token and
+    /// tries once more. `Ok` only for a 2xx, with its body.
+    async fn exchange<B: Serialize>(
+        &self,
+        method: Method,
+        url: &str,
+        query: &[(&str, &str)],
+        body: Option<&B>,
+    ) -> Result<(u16, bytes::Bytes), ApiError> {
         for renewed in [false, true] {
             if self.stop.is_requested() {
                 return Err(ApiError::Stopped);
@@ -181,17 +197,7 @@ impl Client {
             if self.stop.is_requested() {
                 return Err(ApiError::Stopped);
             }
-            let token = match self.tokens.bearer().await {
-                Ok(token) => token,
-                Err(TokenFailure::Refused(message)) => {
-                    self.stop.request(StopReason::CredentialsRefused(message));
-                    return Err(ApiError::Stopped);
-                }
-                Err(TokenFailure::Unavailable(error)) => {
-                    self.record_failure(FailureClass::Network, &error);
-                    return Err(error);
-                }
-            };
+            let token = self.token().await?;
             let mut request = self
                 .http
                 .request(method.clone(), url)
@@ -202,83 +208,120 @@ impl Client {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let counter = if method == Method::POST {
-                &self.stats.posts
-            } else {
-                &self.stats.gets
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(e) => {
-                    let error = ApiError::from_reqwest(e);
-                    self.record_failure(FailureClass::Network, &error);
-                    return Err(error);
-                }
-            };
-            let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(error::parse_retry_after);
+            self.count_sent(&method);
+            let (status, retry_after, bytes) = self.send(request).await?;
             self.throttle.on_answer(status, retry_after);
             if status == 401 && !renewed {
                 self.tokens.invalidate(&token).await;
                 continue;
             }
-            let bytes = match response.bytes().await {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    let error = ApiError::Transport(format!(
-                        "HTTP {status}, then the connection failed: {}",
-                        e.without_url()
-                    ));
-                    self.record_failure(FailureClass::Network, &error);
-                    return Err(error);
-                }
-            };
             if (200..300).contains(&status) {
-                return match serde_json::from_slice::<T>(&bytes) {
-                    Ok(value) => {
-                        self.record_success();
-                        Ok(value)
-                    }
-                    Err(e) => {
-                        let error = ApiError::BadResponse {
-                            status,
-                            message: e.to_string(),
-                        };
-                        self.record_failure(FailureClass::Server, &error);
-                        Err(error)
-                    }
-                };
+                return Ok((status, bytes));
             }
-            if status == 429 {
-                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-            }
-            let body = serde_json::from_slice::<ErrorBody>(&bytes).ok();
-            let error = ApiError::from_status(status, body, retry_after);
-            match status {
-                401 | 403 => self.record_failure(FailureClass::Auth, &error),
-                429 => {}
-                s if s >= 500 => self.record_failure(FailureClass::Server, &error),
-                // A 400 or 404 is about the row, and shows the service is working.
-                _ => self.record_success(),
-            }
-            if status == 403 && !self.any_success() {
-                self.stop.request(StopReason::MissingRole(format!(
-                    "PingOne answered 403 {} to the first request: the worker app's token lacks the \
-                     role this tool needs (Identity Data Admin) in environment {}; grant it, then \
-                     run again with --resume",
-                    error.code(),
-                    self.environment_id
-                )));
-            }
-            return Err(error);
+            return Err(self.judge_error(status, retry_after, &bytes));
         }
         unreachable!("the loop returns on its second pass")
+    }
+
+    async fn token(&self) -> Result<Arc<Secret>, ApiError> {
+        match self.tokens.bearer().await {
+            Ok(token) => Ok(token),
+            Err(TokenFailure::Refused(message)) => {
+                self.stop.request(StopReason::CredentialsRefused(message));
+                Err(ApiError::Stopped)
+            }
+            Err(TokenFailure::Unavailable(error)) => {
+                self.record_failure(FailureClass::Network, &error);
+                Err(error)
+            }
+        }
+    }
+
+    fn count_sent(&self, method: &Method) {
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let counter = if *method == Method::POST {
+            &self.stats.posts
+        } else {
+            &self.stats.gets
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sends and reads the whole answer: status, `Retry-After`, body.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, Option<std::time::Duration>, bytes::Bytes), ApiError> {
+        let response = request.send().await.map_err(|e| {
+            let error = ApiError::from_reqwest(e);
+            self.record_failure(FailureClass::Network, &error);
+            error
+        })?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(error::parse_retry_after);
+        let bytes = response.bytes().await.map_err(|e| {
+            let error = ApiError::Transport(format!(
+                "HTTP {status}, then the connection failed: {}",
+                e.without_url()
+            ));
+            self.record_failure(FailureClass::Network, &error);
+            error
+        })?;
+        Ok((status, retry_after, bytes))
+    }
+
+    /// A 2xx body as `T`; an unreadable one is a failure PingOne may have acted on.
+    fn parse<T: DeserializeOwned>(&self, status: u16, bytes: &[u8]) -> Result<T, ApiError> {
+        match serde_json::from_slice::<T>(bytes) {
+            Ok(value) => {
+                self.record_success();
+                Ok(value)
+            }
+            Err(e) => {
+                let error = ApiError::BadResponse {
+                    status,
+                    message: e.to_string(),
+                };
+                self.record_failure(FailureClass::Server, &error);
+                Err(error)
+            }
+        }
+    }
+
+    /// An error status as an [`ApiError`], fed to the health check; the first request's 403
+    /// stops the run, since every other request would get it too.
+    fn judge_error(
+        &self,
+        status: u16,
+        retry_after: Option<std::time::Duration>,
+        bytes: &[u8],
+    ) -> ApiError {
+        if status == 429 {
+            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        let body = serde_json::from_slice::<ErrorBody>(bytes).ok();
+        let error = ApiError::from_status(status, body, retry_after);
+        match status {
+            401 | 403 => self.record_failure(FailureClass::Auth, &error),
+            429 => {}
+            s if s >= 500 => self.record_failure(FailureClass::Server, &error),
+            // A 400 or 404 is about the row, and shows the service is working.
+            _ => self.record_success(),
+        }
+        if status == 403 && !self.any_success() {
+            self.stop.request(StopReason::MissingRole(format!(
+                "PingOne answered 403 {} to the first request: the worker app's token lacks the \
+                 role this tool needs (Identity Data Admin) in environment {}; grant it, then \
+                 run again with --resume",
+                error.code(),
+                self.environment_id
+            )));
+        }
+        error
     }
 
     fn health(&self) -> std::sync::MutexGuard<'_, Health> {

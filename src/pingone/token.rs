@@ -39,7 +39,7 @@ pub struct TokenSource {
     client_secret: Secret,
     method: TokenAuthMethod,
     current: Mutex<Option<Token>>,
-    fetched: std::sync::atomic::AtomicU64,
+    requested: std::sync::atomic::AtomicU64,
 }
 
 impl TokenSource {
@@ -53,13 +53,13 @@ impl TokenSource {
             client_secret: connection.client_secret.clone(),
             method: connection.token_auth_method,
             current: Mutex::new(None),
-            fetched: Default::default(),
+            requested: Default::default(),
         }
     }
 
-    /// How many tokens this run has fetched.
-    pub fn fetched(&self) -> u64 {
-        self.fetched.load(std::sync::atomic::Ordering::Relaxed)
+    /// How many token requests this run has sent (or tried to), whatever their answer.
+    pub fn requested(&self) -> u64 {
+        self.requested.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A token that is good for a while yet; fetches one when needed. One fetch at a time:
@@ -101,6 +101,8 @@ impl TokenSource {
             ]),
         };
         let started = Instant::now();
+        self.requested
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let response = request
             .send()
             .await
@@ -113,8 +115,6 @@ impl TokenSource {
                     e.without_url()
                 )))
             })?;
-            self.fetched
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let lifetime = Duration::from_secs(body.expires_in.unwrap_or(3600).max(1));
             let margin = (lifetime / 10).min(MAX_RENEW_MARGIN);
             tracing::debug!(lifetime_s = lifetime.as_secs(), "access token fetched");

@@ -5,81 +5,23 @@ pub mod phone;
 pub mod stream;
 
 use std::collections::HashSet;
-use std::fmt;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use email_address::EmailAddress;
 use uuid::Uuid;
 
+pub use crate::codes::Code;
 use crate::input::{Column, Header, Record};
-use crate::model::{Destination, DeviceStatus, DeviceType, UserRef};
-
-/// The stable codes of `invalid` rows. Scripts match on these; never rename one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    MalformedRow,
-    InvalidEncoding,
-    MissingUser,
-    InvalidUserId,
-    InvalidUsername,
-    MissingType,
-    InvalidType,
-    MissingPhone,
-    InvalidPhone,
-    MissingEmail,
-    InvalidEmail,
-    ExtensionNotAllowed,
-    InvalidExtension,
-    InvalidStatus,
-    NotificationNotAllowed,
-    InvalidNotification,
-    MissingPolicy,
-    InvalidPolicyId,
-    InvalidNickname,
-    DuplicateRow,
-}
-
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MalformedRow => "MALFORMED_ROW",
-            Self::InvalidEncoding => "INVALID_ENCODING",
-            Self::MissingUser => "MISSING_USER",
-            Self::InvalidUserId => "INVALID_USER_ID",
-            Self::InvalidUsername => "INVALID_USERNAME",
-            Self::MissingType => "MISSING_TYPE",
-            Self::InvalidType => "INVALID_TYPE",
-            Self::MissingPhone => "MISSING_PHONE",
-            Self::InvalidPhone => "INVALID_PHONE",
-            Self::MissingEmail => "MISSING_EMAIL",
-            Self::InvalidEmail => "INVALID_EMAIL",
-            Self::ExtensionNotAllowed => "EXTENSION_NOT_ALLOWED",
-            Self::InvalidExtension => "INVALID_EXTENSION",
-            Self::InvalidStatus => "INVALID_STATUS",
-            Self::NotificationNotAllowed => "NOTIFICATION_NOT_ALLOWED",
-            Self::InvalidNotification => "INVALID_NOTIFICATION",
-            Self::MissingPolicy => "MISSING_POLICY",
-            Self::InvalidPolicyId => "INVALID_POLICY_ID",
-            Self::InvalidNickname => "INVALID_NICKNAME",
-            Self::DuplicateRow => "DUPLICATE_ROW",
-        }
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::model::{Destination, DeviceIdentity, DeviceStatus, DeviceType, UserRef};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
-    pub code: ErrorCode,
+    pub code: Code,
     pub message: String,
 }
 
 impl RowError {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    fn new(code: Code, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -108,9 +50,21 @@ pub struct DeviceSpec {
     pub status: Option<DeviceStatus>,
     pub nickname: Option<String>,
     pub notification: Option<Notification>,
+    /// The row comes from an errors.csv that marked it `UNCONFIRMED`: an earlier run may have
+    /// created its device, so the user's devices are read before anything is sent.
+    pub unconfirmed_before: bool,
 }
 
 impl DeviceSpec {
+    /// What makes this device the same as another of the user's.
+    pub fn identity(&self) -> DeviceIdentity {
+        DeviceIdentity::new(
+            self.device_type,
+            &self.destination,
+            self.extension.as_deref(),
+        )
+    }
+
     /// Whether creating this device makes PingOne message the user a pairing code.
     pub fn sends_pairing_message(&self) -> bool {
         self.status == Some(DeviceStatus::ActivationRequired)
@@ -185,7 +139,7 @@ impl Checked {
     ) -> Result<Checked, RowError> {
         if let (false, Destination::Phone(text)) = (self.phone_normalised, &self.spec.destination) {
             let e164 = phone::normalize(text, default_country).map_err(|problem| {
-                RowError::new(ErrorCode::InvalidPhone, format!("phone {text:?} {problem}"))
+                RowError::new(Code::InvalidPhone, format!("phone {text:?} {problem}"))
             })?;
             self.spec.destination = Destination::Phone(e164);
         }
@@ -261,10 +215,12 @@ impl Finisher {
         if let Some(first) = self.seen.get(&seen) {
             let first = first.line;
             return Err(RowError::new(
-                ErrorCode::DuplicateRow,
+                Code::DuplicateRow,
                 format!(
                     "same user, type and {} as line {first}, which goes ahead; remove this row",
-                    if spec.device_type.uses_phone() {
+                    if spec.device_type.takes_extension() {
+                        "phone and extension"
+                    } else if spec.device_type.uses_phone() {
                         "phone"
                     } else {
                         "email"
@@ -287,7 +243,7 @@ impl FieldChecker {
         let header = &self.header;
         if record.raw.len() != header.len() {
             return Err(RowError::new(
-                ErrorCode::MalformedRow,
+                Code::MalformedRow,
                 format!(
                     "the row has {} fields but the header has {}; check for a stray delimiter or an unclosed quote",
                     record.raw.len(),
@@ -298,7 +254,7 @@ impl FieldChecker {
         let field = |column: Column| {
             record.get(header, column).map_err(|_| {
                 RowError::new(
-                    ErrorCode::InvalidEncoding,
+                    Code::InvalidEncoding,
                     format!(
                         "column {} is not valid UTF-8; save the file as UTF-8",
                         column.name()
@@ -311,7 +267,7 @@ impl FieldChecker {
         let user = if !user_id.is_empty() {
             let id = Uuid::parse_str(user_id).map_err(|_| {
                 RowError::new(
-                    ErrorCode::InvalidUserId,
+                    Code::InvalidUserId,
                     format!("user_id {user_id:?} is not a UUID; use the PingOne user ID, or leave it empty and give a username"),
                 )
             })?;
@@ -321,14 +277,14 @@ impl FieldChecker {
                 || username.chars().any(char::is_control)
             {
                 return Err(RowError::new(
-                    ErrorCode::InvalidUsername,
+                    Code::InvalidUsername,
                     format!("username is longer than {MAX_USERNAME_CHARS} characters or has control characters"),
                 ));
             }
             UserRef::Username(username.to_string())
         } else {
             return Err(RowError::new(
-                ErrorCode::MissingUser,
+                Code::MissingUser,
                 "neither user_id nor username is set; give one of them",
             ));
         };
@@ -336,14 +292,17 @@ impl FieldChecker {
         let type_text = field(Column::Type)?;
         if type_text.is_empty() {
             return Err(RowError::new(
-                ErrorCode::MissingType,
-                "type is empty; use SMS, VOICE, EMAIL or WHATSAPP",
+                Code::MissingType,
+                format!("type is empty; use {}", DeviceType::list_for_messages()),
             ));
         }
         let device_type: DeviceType = type_text.parse().map_err(|_| {
             RowError::new(
-                ErrorCode::InvalidType,
-                format!("type {type_text:?} is not SMS, VOICE, EMAIL or WHATSAPP"),
+                Code::InvalidType,
+                format!(
+                    "type {type_text:?} is not {}",
+                    DeviceType::list_for_messages()
+                ),
             )
         })?;
 
@@ -351,7 +310,7 @@ impl FieldChecker {
             let text = field(Column::Phone)?;
             if text.is_empty() {
                 return Err(RowError::new(
-                    ErrorCode::MissingPhone,
+                    Code::MissingPhone,
                     format!("a {device_type} device needs a phone number in the phone column"),
                 ));
             }
@@ -361,7 +320,7 @@ impl FieldChecker {
             let text = field(Column::Email)?;
             if text.is_empty() {
                 return Err(RowError::new(
-                    ErrorCode::MissingEmail,
+                    Code::MissingEmail,
                     "an EMAIL device needs an address in the email column",
                 ));
             }
@@ -370,9 +329,9 @@ impl FieldChecker {
 
         let extension = optional(field(Column::Extension)?);
         if let Some(ext) = &extension {
-            if device_type != DeviceType::Voice {
+            if !device_type.takes_extension() {
                 return Err(RowError::new(
-                    ErrorCode::ExtensionNotAllowed,
+                    Code::ExtensionNotAllowed,
                     format!("extension is only for VOICE devices; clear it for {device_type}"),
                 ));
             }
@@ -382,7 +341,7 @@ impl FieldChecker {
                     .all(|c| c.is_ascii_digit() || matches!(c, '#' | '*' | ','));
             if !well_formed {
                 return Err(RowError::new(
-                    ErrorCode::InvalidExtension,
+                    Code::InvalidExtension,
                     format!(
                         "extension {ext:?} may hold up to 16 digits, #, * and commas (e.g. 313#)"
                     ),
@@ -394,7 +353,7 @@ impl FieldChecker {
             None => self.rules.default_status,
             Some(text) => Some(text.parse::<DeviceStatus>().map_err(|_| {
                 RowError::new(
-                    ErrorCode::InvalidStatus,
+                    Code::InvalidStatus,
                     format!("status {text:?} is not ACTIVE or ACTIVATION_REQUIRED"),
                 )
             })?),
@@ -405,14 +364,14 @@ impl FieldChecker {
         let notification = if locale.is_some() || variant.is_some() {
             if status != Some(DeviceStatus::ActivationRequired) {
                 return Err(RowError::new(
-                    ErrorCode::NotificationNotAllowed,
+                    Code::NotificationNotAllowed,
                     "notification_locale and notification_variant apply only to ACTIVATION_REQUIRED devices; set status or clear them",
                 ));
             }
             if let Some(l) = &locale {
                 if !is_locale(l) {
                     return Err(RowError::new(
-                        ErrorCode::InvalidNotification,
+                        Code::InvalidNotification,
                         format!(
                             "notification_locale {l:?} is not a language tag such as en or fr-CA"
                         ),
@@ -422,7 +381,7 @@ impl FieldChecker {
             if let Some(v) = &variant {
                 if v.chars().count() > 100 || v.chars().any(char::is_control) {
                     return Err(RowError::new(
-                        ErrorCode::InvalidNotification,
+                        Code::InvalidNotification,
                         "notification_variant is longer than 100 characters or has control characters",
                     ));
                 }
@@ -435,13 +394,13 @@ impl FieldChecker {
         let policy_id = match optional(field(Column::PolicyId)?) {
             Some(text) => Uuid::parse_str(&text).map_err(|_| {
                 RowError::new(
-                    ErrorCode::InvalidPolicyId,
+                    Code::InvalidPolicyId,
                     format!("policy_id {text:?} is not a UUID"),
                 )
             })?,
             None => self.rules.default_policy.ok_or_else(|| {
                 RowError::new(
-                    ErrorCode::MissingPolicy,
+                    Code::MissingPolicy,
                     "no device authentication policy: fill policy_id, or set [enroll] policy_id in the config",
                 )
             })?,
@@ -451,7 +410,7 @@ impl FieldChecker {
         if let Some(n) = &nickname {
             if n.chars().count() > MAX_NICKNAME_CHARS || n.chars().any(char::is_control) {
                 return Err(RowError::new(
-                    ErrorCode::InvalidNickname,
+                    Code::InvalidNickname,
                     format!("nickname is longer than {MAX_NICKNAME_CHARS} characters or has control characters"),
                 ));
             }
@@ -469,6 +428,9 @@ impl FieldChecker {
                 status,
                 nickname,
                 notification,
+                unconfirmed_before: record
+                    .get(header, Column::EarlierErrorCode)
+                    .is_ok_and(|code| code == Code::Unconfirmed.as_str()),
             },
         })
     }
@@ -485,7 +447,7 @@ fn check_email(text: &str) -> Result<String, RowError> {
         .without_display_text();
     if text.chars().count() > MAX_EMAIL_CHARS {
         return Err(RowError::new(
-            ErrorCode::InvalidEmail,
+            Code::InvalidEmail,
             format!("email is longer than {MAX_EMAIL_CHARS} characters"),
         ));
     }
@@ -493,7 +455,7 @@ fn check_email(text: &str) -> Result<String, RowError> {
         .map(|_| text.to_string())
         .map_err(|e| {
             RowError::new(
-                ErrorCode::InvalidEmail,
+                Code::InvalidEmail,
                 format!("email {text:?} is not a valid address ({e})"),
             )
         })
@@ -509,16 +471,15 @@ fn is_locale(text: &str) -> bool {
         && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
-/// The digest the duplicate check compares: user as written (usernames case-folded), type,
-/// and the destination's comparison form.
+/// The digest the duplicate check compares: user as written (usernames case-folded) and the
+/// device's identity.
 fn duplicate_key(spec: &DeviceSpec) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     match &spec.user {
         UserRef::Id(id) => (0u8, id.as_u128()).hash(&mut hasher),
         UserRef::Username(name) => (1u8, name.to_lowercase()).hash(&mut hasher),
     }
-    spec.device_type.hash(&mut hasher);
-    spec.destination.comparison_key().hash(&mut hasher);
+    spec.identity().hash(&mut hasher);
     hasher.finish()
 }
 
@@ -541,7 +502,7 @@ mod tests {
         out
     }
 
-    fn code(result: &Result<DeviceSpec, RowError>) -> Option<&'static str> {
+    fn code(result: &Result<DeviceSpec, RowError>) -> Option<&str> {
         result.as_ref().err().map(|e| e.code.as_str())
     }
 

@@ -3,12 +3,22 @@
 //! file order. Phone normalisation is most of the cost, and `phonenumber` serialises its
 //! regex cache behind one process-wide lock, so it gets a thread to itself and everything
 //! else moves out of its way.
+//!
+//! Every stage heeds the run's stop flag: once a stop is asked for, records are passed on
+//! unvalidated (the caller records them as not attempted, fast), and a consumer waiting on a
+//! pipe that sends nothing still sees the stop within a fraction of a second.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use super::{Checked, DeviceSpec, FieldChecker, Finisher, RowError};
 use crate::input::{InputError, InputReader, Record};
+use crate::stop::Stop;
+
+/// How often a consumer waiting for rows looks at the stop flag.
+const STOP_CHECK_EVERY: Duration = Duration::from_millis(100);
 
 /// Records per message between the threads: large enough to make the hand-off cheap, small
 /// enough that little is in memory at once.
@@ -16,7 +26,19 @@ const BATCH: usize = 512;
 /// Batches a stage may run ahead of the next.
 const AHEAD: usize = 4;
 
-type Batch = Vec<(Record, Result<Checked, RowError>)>;
+/// A record's verdict so far; `None` once the run stopped: not validated.
+type Batch = Vec<(Record, Option<Result<Checked, RowError>>)>;
+
+/// A record's final verdict; `None` when the run stopped before it was validated.
+pub type Verdict = Option<Result<DeviceSpec, RowError>>;
+
+/// Why the stream ended early.
+#[derive(Debug)]
+pub enum StreamError {
+    Input(InputError),
+    /// The run was asked to stop while the stream waited for input.
+    Stopped,
+}
 
 enum Message {
     Rows(Batch),
@@ -27,19 +49,29 @@ enum Message {
 /// Every record of the file with its verdict, in file order.
 pub struct ValidatedRows {
     messages: Receiver<Message>,
-    current: std::vec::IntoIter<(Record, Result<Checked, RowError>)>,
+    current: std::vec::IntoIter<(Record, Option<Result<Checked, RowError>>)>,
+    stop: Arc<Stop>,
     finisher: Finisher,
     sha256: Option<String>,
     finished: bool,
     _threads: [JoinHandle<()>; 2],
 }
 
-fn read_and_check(mut reader: InputReader, checker: FieldChecker, out: SyncSender<Message>) {
+fn read_and_check(
+    mut reader: InputReader,
+    checker: FieldChecker,
+    stop: Arc<Stop>,
+    out: SyncSender<Message>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut stopped = false;
     loop {
         match reader.next_record() {
             Ok(Some(record)) => {
-                let verdict = checker.check(&record);
+                if batch.is_empty() {
+                    stopped = stop.is_requested();
+                }
+                let verdict = (!stopped).then(|| checker.check(&record));
                 batch.push((record, verdict));
                 if batch.len() == BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
@@ -66,20 +98,26 @@ fn read_and_check(mut reader: InputReader, checker: FieldChecker, out: SyncSende
 
 fn normalise_phones(
     default_country: Option<phonenumber::country::Id>,
+    stop: Arc<Stop>,
     input: Receiver<Message>,
     out: SyncSender<Message>,
 ) {
     for message in input {
         let message = match message {
-            Message::Rows(batch) => Message::Rows(
-                batch
-                    .into_iter()
-                    .map(|(record, checked)| {
-                        let checked = checked.and_then(|c| c.normalise_phone(default_country));
-                        (record, checked)
-                    })
-                    .collect(),
-            ),
+            Message::Rows(batch) => {
+                let stopped = stop.is_requested();
+                Message::Rows(
+                    batch
+                        .into_iter()
+                        .map(|(record, checked)| {
+                            let checked = checked.filter(|_| !stopped).map(|checked| {
+                                checked.and_then(|c| c.normalise_phone(default_country))
+                            });
+                            (record, checked)
+                        })
+                        .collect(),
+                )
+            }
             other => other,
         };
         if out.send(message).is_err() {
@@ -89,7 +127,12 @@ fn normalise_phones(
 }
 
 impl ValidatedRows {
-    pub fn start(reader: InputReader, checker: FieldChecker, finisher: Finisher) -> Self {
+    pub fn start(
+        reader: InputReader,
+        checker: FieldChecker,
+        finisher: Finisher,
+        stop: Arc<Stop>,
+    ) -> Self {
         let (to_phones, checked) = sync_channel::<Message>(AHEAD);
         let (to_caller, messages) = sync_channel::<Message>(AHEAD);
         let country = finisher.default_country();
@@ -99,17 +142,19 @@ impl ValidatedRows {
                 .spawn(work)
                 .expect("the OS can start a thread")
         };
+        let (reader_stop, phones_stop) = (stop.clone(), stop.clone());
         let reading = spawn(
             "csv-reader",
-            Box::new(move || read_and_check(reader, checker, to_phones)),
+            Box::new(move || read_and_check(reader, checker, reader_stop, to_phones)),
         );
         let phones = spawn(
             "phone-numbers",
-            Box::new(move || normalise_phones(country, checked, to_caller)),
+            Box::new(move || normalise_phones(country, phones_stop, checked, to_caller)),
         );
         Self {
             messages,
             current: Vec::new().into_iter(),
+            stop,
             finisher,
             sha256: None,
             finished: false,
@@ -124,18 +169,18 @@ impl ValidatedRows {
 }
 
 impl Iterator for ValidatedRows {
-    type Item = Result<(Record, Result<DeviceSpec, RowError>), InputError>;
+    type Item = Result<(Record, Verdict), StreamError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some((record, checked)) = self.current.next() {
-                let verdict = self.finisher.finish(record.line, checked);
+                let verdict = checked.map(|c| self.finisher.finish(record.line, c));
                 return Some(Ok((record, verdict)));
             }
             if self.finished {
                 return None;
             }
-            match self.messages.recv() {
+            match self.messages.recv_timeout(STOP_CHECK_EVERY) {
                 Ok(Message::Rows(batch)) => self.current = batch.into_iter(),
                 Ok(Message::End { sha256 }) => {
                     self.sha256 = Some(sha256);
@@ -143,9 +188,15 @@ impl Iterator for ValidatedRows {
                 }
                 Ok(Message::Failed(error)) => {
                     self.finished = true;
-                    return Some(Err(error));
+                    return Some(Err(StreamError::Input(error)));
                 }
-                Err(_) => {
+                // Nothing yet (a pipe that waits): give up only when the run is stopping.
+                Err(RecvTimeoutError::Timeout) if self.stop.is_requested() => {
+                    self.finished = true;
+                    return Some(Err(StreamError::Stopped));
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
                     self.finished = true;
                     return None;
                 }

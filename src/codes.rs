@@ -1,0 +1,184 @@
+//! Every `error_code` the tool writes to results.csv and errors.csv, spelled once. Scripts
+//! match on these: never rename one. PingOne's own codes pass through as [`Code::PingOne`].
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A row's code. The first group marks `invalid` rows (found offline, nothing sent); the
+/// second, `failed` rows; [`Code::PingOne`] carries PingOne's most specific code as it sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Code {
+    // Invalid rows: validation, before anything is sent.
+    MalformedRow,
+    InvalidEncoding,
+    MissingUser,
+    InvalidUserId,
+    InvalidUsername,
+    MissingType,
+    InvalidType,
+    MissingPhone,
+    InvalidPhone,
+    MissingEmail,
+    InvalidEmail,
+    ExtensionNotAllowed,
+    InvalidExtension,
+    InvalidStatus,
+    NotificationNotAllowed,
+    InvalidNotification,
+    MissingPolicy,
+    InvalidPolicyId,
+    InvalidNickname,
+    DuplicateRow,
+    // Failed rows: what the run met.
+    UserNotFound,
+    AmbiguousUser,
+    PolicyNotFound,
+    DeviceLimit,
+    RetriesExhausted,
+    NotAttempted,
+    Unconfirmed,
+    ConnectionFailed,
+    NoResponse,
+    BadResponse,
+    InternalError,
+    /// PingOne's own code (`INVALID_VALUE`, `LIMIT_EXCEEDED`, `HTTP_502`, ...).
+    PingOne(String),
+}
+
+impl Code {
+    /// Every code of the tool's own, in the order README's tables list them.
+    pub const OWN: [Code; 31] = [
+        Code::MalformedRow,
+        Code::InvalidEncoding,
+        Code::MissingUser,
+        Code::InvalidUserId,
+        Code::InvalidUsername,
+        Code::MissingType,
+        Code::InvalidType,
+        Code::MissingPhone,
+        Code::InvalidPhone,
+        Code::MissingEmail,
+        Code::InvalidEmail,
+        Code::ExtensionNotAllowed,
+        Code::InvalidExtension,
+        Code::InvalidStatus,
+        Code::NotificationNotAllowed,
+        Code::InvalidNotification,
+        Code::MissingPolicy,
+        Code::InvalidPolicyId,
+        Code::InvalidNickname,
+        Code::DuplicateRow,
+        Code::UserNotFound,
+        Code::AmbiguousUser,
+        Code::PolicyNotFound,
+        Code::DeviceLimit,
+        Code::RetriesExhausted,
+        Code::NotAttempted,
+        Code::Unconfirmed,
+        Code::ConnectionFailed,
+        Code::NoResponse,
+        Code::BadResponse,
+        Code::InternalError,
+    ];
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Code::MalformedRow => "MALFORMED_ROW",
+            Code::InvalidEncoding => "INVALID_ENCODING",
+            Code::MissingUser => "MISSING_USER",
+            Code::InvalidUserId => "INVALID_USER_ID",
+            Code::InvalidUsername => "INVALID_USERNAME",
+            Code::MissingType => "MISSING_TYPE",
+            Code::InvalidType => "INVALID_TYPE",
+            Code::MissingPhone => "MISSING_PHONE",
+            Code::InvalidPhone => "INVALID_PHONE",
+            Code::MissingEmail => "MISSING_EMAIL",
+            Code::InvalidEmail => "INVALID_EMAIL",
+            Code::ExtensionNotAllowed => "EXTENSION_NOT_ALLOWED",
+            Code::InvalidExtension => "INVALID_EXTENSION",
+            Code::InvalidStatus => "INVALID_STATUS",
+            Code::NotificationNotAllowed => "NOTIFICATION_NOT_ALLOWED",
+            Code::InvalidNotification => "INVALID_NOTIFICATION",
+            Code::MissingPolicy => "MISSING_POLICY",
+            Code::InvalidPolicyId => "INVALID_POLICY_ID",
+            Code::InvalidNickname => "INVALID_NICKNAME",
+            Code::DuplicateRow => "DUPLICATE_ROW",
+            Code::UserNotFound => "USER_NOT_FOUND",
+            Code::AmbiguousUser => "AMBIGUOUS_USER",
+            Code::PolicyNotFound => "POLICY_NOT_FOUND",
+            Code::DeviceLimit => "DEVICE_LIMIT",
+            Code::RetriesExhausted => "RETRIES_EXHAUSTED",
+            Code::NotAttempted => "NOT_ATTEMPTED",
+            Code::Unconfirmed => "UNCONFIRMED",
+            Code::ConnectionFailed => "CONNECTION_FAILED",
+            Code::NoResponse => "NO_RESPONSE",
+            Code::BadResponse => "BAD_RESPONSE",
+            Code::InternalError => "INTERNAL_ERROR",
+            Code::PingOne(code) => code,
+        }
+    }
+
+    /// Reads a code back from an earlier results.csv or errors.csv.
+    pub fn parse(text: &str) -> Option<Code> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        Some(
+            Self::OWN
+                .into_iter()
+                .find(|c| c.as_str() == text)
+                .unwrap_or_else(|| Code::PingOne(text.to_string())),
+        )
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Code::parse(&text).ok_or_else(|| serde::de::Error::custom("an empty code"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_are_unique_and_parse_back() {
+        let mut seen = std::collections::HashSet::new();
+        for code in &Code::OWN {
+            assert!(seen.insert(code.as_str()), "{code} spelled twice");
+            assert_eq!(Code::parse(code.as_str()), Some(code.clone()));
+        }
+        assert_eq!(
+            Code::parse("INVALID_VALUE"),
+            Some(Code::PingOne("INVALID_VALUE".into()))
+        );
+        assert_eq!(Code::parse(" "), None);
+    }
+
+    #[test]
+    fn the_readme_lists_every_code() {
+        let readme = include_str!("../README.md");
+        for code in Code::OWN {
+            assert!(
+                readme.contains(&format!("`{}`", code.as_str())),
+                "README.md does not document {code}"
+            );
+        }
+    }
+}

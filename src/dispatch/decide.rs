@@ -1,0 +1,311 @@
+//! The engine's decisions as plain functions, with no I/O: which of a user's devices is a
+//! row's, what a failure is recorded as, and how a row ends whose POST PingOne may have acted
+//! on. The async code in [`super::enroll`] gathers the facts and calls these.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use crate::codes::Code;
+use crate::model::{Destination, DeviceIdentity, DeviceType};
+use crate::pingone::wire::Device;
+use crate::pingone::ApiError;
+use crate::validate::phone;
+
+/// Device ID -> the line that reported it `created`. A device is created by one row only.
+pub type Claims = HashMap<String, u64>;
+
+/// A device read back from PingOne as a [`DeviceIdentity`]; `None` for types this tool never
+/// creates (TOTP, FIDO2, mobile) or a device missing its destination.
+fn identity(device: &Device) -> Option<DeviceIdentity> {
+    let device_type: DeviceType = device.device_type.parse().ok()?;
+    let destination = if device_type.uses_phone() {
+        Destination::Phone(phone::comparison_form(device.phone.as_deref()?))
+    } else {
+        Destination::Email(device.email.clone()?)
+    };
+    Some(DeviceIdentity::new(
+        device_type,
+        &destination,
+        device.extension.as_deref(),
+    ))
+}
+
+/// Which of the user's devices is the row's.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Match<'a> {
+    /// None has the row's identity.
+    Nothing,
+    /// This one has it and no other row claimed it.
+    Free(&'a Device),
+    /// The only ones with it were reported created by another line.
+    ClaimedBy(&'a Device, u64),
+}
+
+/// The user's device with the row's identity. With `created_since`, only one made since then
+/// counts (one without a readable creation time counts too: a duplicate is the worse
+/// mistake). A device another line claimed is passed over for a free one.
+pub fn find_match<'a>(
+    devices: &'a [Device],
+    wanted: &DeviceIdentity,
+    created_since: Option<SystemTime>,
+    claims: &Claims,
+) -> Match<'a> {
+    let mut claimed = None;
+    for device in devices {
+        if identity(device).as_ref() != Some(wanted) {
+            continue;
+        }
+        let recent_enough = match (created_since, device.created_at.as_deref()) {
+            (None, _) | (Some(_), None) => true,
+            (Some(since), Some(at)) => humantime::parse_rfc3339_weak(at)
+                .map(|t| t >= since)
+                .unwrap_or(true),
+        };
+        if !recent_enough {
+            continue;
+        }
+        match claims.get(&device.id) {
+            None => return Match::Free(device),
+            Some(line) => claimed = claimed.or(Some((device, *line))),
+        }
+    }
+    match claimed {
+        Some((device, line)) => Match::ClaimedBy(device, line),
+        None => Match::Nothing,
+    }
+}
+
+/// The code and message of a row that failed with `error` and nothing was created.
+pub fn failure(error: &ApiError, user_id: &str, retries_allowed: usize) -> (Code, String) {
+    match error {
+        ApiError::Stopped => (
+            Code::NotAttempted,
+            "the run stopped before this row was sent; run again with --resume".into(),
+        ),
+        e if e.is_retryable() => (
+            Code::RetriesExhausted,
+            format!("gave up after {retries_allowed} retries; the last answer: {e}"),
+        ),
+        // Every call this tool makes for a row is under /users/{userID}: a 404 means that user.
+        e if e.http_status() == Some(404) && !user_id.is_empty() => (
+            Code::UserNotFound,
+            format!("no PingOne user has the ID {user_id} in this environment; check user_id"),
+        ),
+        e => (e.code(), e.message()),
+    }
+}
+
+/// How a row ends when a POST may have been acted on (timeout, dropped connection, 5xx) and
+/// no clear success followed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Settled<'a> {
+    /// The final read found the device: the row's, `created`.
+    Created(&'a Device),
+    /// Nobody can tell yet: `UNCONFIRMED`, with why. A resume, or errors.csv fed back, reads
+    /// the user's devices before sending anything.
+    Unconfirmed(String),
+    /// PingOne's last answer refused the POST outright (a 4xx for the same body) and the read
+    /// shows no device: nothing was created, and the row fails with PingOne's reason.
+    Refused,
+}
+
+/// `final_read` is `None` when no read could be made (the run is stopping).
+pub fn after_unclear<'a>(
+    last_error: &ApiError,
+    final_read: Option<Result<Match<'a>, &ApiError>>,
+) -> Settled<'a> {
+    let resume_says =
+        "--resume (or this errors.csv fed back) reads the user's devices before sending again";
+    match final_read {
+        Some(Ok(Match::Free(device))) => Settled::Created(device),
+        None => Settled::Unconfirmed(format!(
+            "the run stopped after PingOne's answer was unclear ({last_error}); {resume_says}"
+        )),
+        Some(Err(read_error)) => Settled::Unconfirmed(format!(
+            "PingOne's answer was unclear ({last_error}) and reading the user's devices failed too ({read_error}); {resume_says}"
+        )),
+        // The same body was refused for what it says, and no earlier attempt left a device.
+        Some(Ok(Match::Nothing))
+            if !last_error.may_have_acted()
+                && last_error.http_status().is_some_and(|s| (400..500).contains(&s))
+                && !last_error.is_retryable() =>
+        {
+            Settled::Refused
+        }
+        // Another row's device, or none yet: PingOne may still be working on a timed-out request.
+        Some(Ok(Match::Nothing | Match::ClaimedBy(..))) => Settled::Unconfirmed(format!(
+            "PingOne's answer was unclear ({last_error}) and the device is not among the user's devices now; PingOne may still create it; {resume_says}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn device(id: &str, kind: &str, phone: Option<&str>, email: Option<&str>) -> Device {
+        Device {
+            id: id.into(),
+            device_type: kind.into(),
+            status: Some("ACTIVE".into()),
+            phone: phone.map(str::to_string),
+            email: email.map(str::to_string),
+            extension: None,
+            nickname: None,
+            created_at: None,
+            user: None,
+        }
+    }
+
+    fn sms(number: &str) -> DeviceIdentity {
+        DeviceIdentity::new(DeviceType::Sms, &Destination::Phone(number.into()), None)
+    }
+
+    #[test]
+    fn matching_compares_type_destination_and_extension() {
+        let mut voice_313 = device("v1", "VOICE", Some("+1.5125551234"), None);
+        voice_313.extension = Some("313#".into());
+        let devices = vec![
+            device("s1", "SMS", Some("+1.5125551234"), None),
+            device("e1", "EMAIL", None, Some("Jane@Example.com")),
+            device("t1", "TOTP", None, None),
+            voice_313,
+        ];
+        let none = Claims::new();
+        let voice = |ext: Option<&str>| {
+            DeviceIdentity::new(
+                DeviceType::Voice,
+                &Destination::Phone("+15125551234".into()),
+                ext,
+            )
+        };
+        let cases: Vec<(DeviceIdentity, Option<&str>)> = vec![
+            (sms("+15125551234"), Some("s1")),
+            (sms("+15125551235"), None),
+            (
+                DeviceIdentity::new(
+                    DeviceType::Email,
+                    &Destination::Email("jane@example.COM".into()),
+                    None,
+                ),
+                Some("e1"),
+            ),
+            (
+                DeviceIdentity::new(
+                    DeviceType::Whatsapp,
+                    &Destination::Phone("+15125551234".into()),
+                    None,
+                ),
+                None,
+            ),
+            (voice(Some("313#")), Some("v1")),
+            (voice(Some("314#")), None),
+            (voice(None), None),
+        ];
+        for (wanted, expected) in cases {
+            let found = match find_match(&devices, &wanted, None, &none) {
+                Match::Free(d) => Some(d.id.as_str()),
+                Match::Nothing => None,
+                other => panic!("{wanted:?}: {other:?}"),
+            };
+            assert_eq!(found, expected, "{wanted:?}");
+        }
+    }
+
+    #[test]
+    fn matching_skips_old_devices_and_claimed_ones() {
+        let since = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut old = device("old", "SMS", Some("+15125551234"), None);
+        old.created_at = Some("2020-01-01T00:00:00Z".into());
+        let mut new = device("new", "SMS", Some("+15125551234"), None);
+        new.created_at = Some("2030-01-01T00:00:00.000Z".into());
+        let devices = vec![old, new];
+        let wanted = sms("+15125551234");
+        let mut claims = Claims::new();
+        assert_eq!(
+            find_match(&devices, &wanted, Some(since), &claims),
+            Match::Free(&devices[1])
+        );
+        assert_eq!(
+            find_match(&devices, &wanted, None, &claims),
+            Match::Free(&devices[0])
+        );
+        claims.insert("new".into(), 7);
+        assert_eq!(
+            find_match(&devices, &wanted, Some(since), &claims),
+            Match::ClaimedBy(&devices[1], 7)
+        );
+        assert_eq!(
+            find_match(&devices, &wanted, None, &claims),
+            Match::Free(&devices[0]),
+            "a free device wins over a claimed one"
+        );
+        assert_eq!(
+            find_match(&devices, &sms("+15125550000"), None, &claims),
+            Match::Nothing
+        );
+    }
+
+    #[test]
+    fn failures_are_classified_by_what_the_caller_can_do() {
+        let status = |s: u16| ApiError::from_status(s, None, None);
+        let cases: Vec<(ApiError, &str, Code)> = vec![
+            (ApiError::Stopped, "u", Code::NotAttempted),
+            (status(503), "u", Code::RetriesExhausted),
+            (status(429), "u", Code::RetriesExhausted),
+            (
+                ApiError::Connect("refused".into()),
+                "u",
+                Code::RetriesExhausted,
+            ),
+            (status(404), "u", Code::UserNotFound),
+            (status(404), "", Code::PingOne("HTTP_404".into())),
+            (status(400), "u", Code::PingOne("HTTP_400".into())),
+            (status(403), "u", Code::PingOne("HTTP_403".into())),
+        ];
+        for (error, user, expected) in cases {
+            assert_eq!(failure(&error, user, 3).0, expected, "{error}");
+        }
+        assert!(failure(&status(503), "u", 3).1.contains("after 3 retries"));
+    }
+
+    #[test]
+    fn an_unclear_post_ends_created_or_unconfirmed_never_failed() {
+        let found = device("d", "SMS", Some("+15125551234"), None);
+        let last = ApiError::from_status(503, None, None);
+        let read_error = ApiError::from_status(502, None, None);
+        assert_eq!(
+            after_unclear(&last, Some(Ok(Match::Free(&found)))),
+            Settled::Created(&found)
+        );
+        let timeout = ApiError::Transport("timed out".into());
+        let rate_limited = ApiError::from_status(429, None, None);
+        for last in [&last, &timeout, &rate_limited] {
+            for read in [
+                None,
+                Some(Err(&read_error)),
+                Some(Ok(Match::Nothing)),
+                Some(Ok(Match::ClaimedBy(&found, 3))),
+            ] {
+                let why = format!("{last}, {read:?}");
+                match after_unclear(last, read) {
+                    Settled::Unconfirmed(message) => {
+                        assert!(message.contains("--resume"), "{why}")
+                    }
+                    other => panic!("{why}: {other:?}"),
+                }
+            }
+        }
+        // A later attempt refused outright, and the read shows nothing: a true failure.
+        let refused = ApiError::from_status(400, None, None);
+        assert_eq!(
+            after_unclear(&refused, Some(Ok(Match::Nothing))),
+            Settled::Refused
+        );
+        assert!(matches!(
+            after_unclear(&refused, Some(Err(&read_error))),
+            Settled::Unconfirmed(_)
+        ));
+    }
+}

@@ -1,0 +1,260 @@
+//! A live row: look for the device, create it, and when PingOne's answer is unclear, find out
+//! what happened before anything is sent again.
+//!
+//! The rule every record follows: once a POST may have been acted on (timeout, dropped
+//! connection, 5xx), the row ends `created` (the device was found by reading the user's
+//! devices) or `UNCONFIRMED`, never a plain failure; see [`decide::after_unclear`].
+
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use super::decide::{self, Match, Settled};
+use super::{lock, results, Engine, Job, CLOCK_SKEW};
+use crate::model::OnExisting;
+use crate::output::{Outcome, RowResult};
+use crate::pingone::wire::{self, CreateDevice, Device};
+use crate::pingone::ApiError;
+
+/// What the POST attempts of one row have seen so far.
+#[derive(Debug, Default)]
+struct Posting {
+    attempts: u32,
+    /// A POST failed in a way PingOne may have acted on: look before sending again.
+    unclear: bool,
+    first_sent: Option<SystemTime>,
+}
+
+impl Posting {
+    /// In create mode a matching device counts as this row's only if made since its first POST.
+    fn created_since(&self, on_existing: OnExisting) -> Option<SystemTime> {
+        match on_existing {
+            OnExisting::Skip => None,
+            OnExisting::Create => self.first_sent.map(|t| t - CLOCK_SKEW),
+        }
+    }
+}
+
+pub fn create_body(job: &Job) -> CreateDevice {
+    let spec = &job.spec;
+    let destination = Some(spec.destination.as_str().to_string());
+    let (phone, email) = if spec.device_type.uses_phone() {
+        (destination, None)
+    } else {
+        (None, destination)
+    };
+    CreateDevice {
+        device_type: spec.device_type,
+        phone,
+        email,
+        extension: spec.extension.clone(),
+        policy: Some(wire::IdRef {
+            id: spec.policy_id.to_string(),
+        }),
+        status: spec.status,
+        nickname: spec.nickname.clone(),
+        notification: spec.notification.as_ref().map(|n| wire::Notification {
+            template: wire::NotificationTemplate {
+                locale: n.locale.clone(),
+                variant: n.variant.clone(),
+            },
+        }),
+    }
+}
+
+impl Engine {
+    /// Check, create, reconcile.
+    pub(super) async fn enroll(
+        &self,
+        job: &Job,
+        user_id: &str,
+        cache: &mut Option<Vec<Device>>,
+    ) -> RowResult {
+        let identity = job.spec.identity();
+        let skip_existing = self.config.on_existing == OnExisting::Skip;
+        if !skip_existing {
+            if let Some(first) = self.created_in_run(user_id, &identity) {
+                return results::duplicate_of(job, user_id, first);
+            }
+        }
+        let earlier_run_since = self.config.created_by_earlier_run_since;
+        if skip_existing || earlier_run_since.is_some() || job.spec.unconfirmed_before {
+            let devices = match self.current_devices(user_id, cache).await {
+                Ok(d) => d,
+                Err(e) => return results::failed(job, user_id, &e, 0, self.retry.max_retries()),
+            };
+            if let Some(settled) = self.existing(job, user_id, &devices) {
+                return settled;
+            }
+        }
+        self.create(job, user_id, cache).await
+    }
+
+    /// The row's result when the user's devices already settle it.
+    fn existing(&self, job: &Job, user_id: &str, devices: &[Device]) -> Option<RowResult> {
+        let identity = job.spec.identity();
+        let claims = lock(&self.claims);
+        // A device made since the first run started (on --resume), or one an earlier run's
+        // unclear answer may have made (errors.csv said UNCONFIRMED), is this row's own.
+        let since = self.config.created_by_earlier_run_since;
+        let ours = if job.spec.unconfirmed_before {
+            decide::find_match(devices, &identity, None, &claims)
+        } else if since.is_some() {
+            decide::find_match(devices, &identity, since, &claims)
+        } else {
+            Match::Nothing
+        };
+        if let Match::Free(device) = ours {
+            let device = device.clone();
+            drop(claims);
+            self.claim(&device.id, job.line);
+            return Some(results::with_device(
+                job,
+                user_id,
+                Outcome::Created,
+                &device,
+            ));
+        }
+        match decide::find_match(devices, &identity, None, &claims) {
+            Match::Nothing => None,
+            Match::Free(device) if self.config.on_existing == OnExisting::Skip => Some(
+                results::with_device(job, user_id, Outcome::SkippedExisting, device),
+            ),
+            Match::ClaimedBy(device, first) if self.config.on_existing == OnExisting::Skip => {
+                let mut r = results::with_device(job, user_id, Outcome::SkippedExisting, device);
+                r.row.error_message = format!("line {first} created this device");
+                Some(r)
+            }
+            Match::ClaimedBy(_, first) => Some(results::duplicate_of(job, user_id, first)),
+            // Create mode: a device the user had before the run is no reason not to create.
+            Match::Free(_) => None,
+        }
+    }
+
+    /// POSTs the device, retrying what is safe, and settles the row.
+    async fn create(&self, job: &Job, user_id: &str, cache: &mut Option<Vec<Device>>) -> RowResult {
+        let body = create_body(job);
+        let posting = Mutex::new(Posting::default());
+        let outcome = self
+            .retry
+            .run(|| self.post_once(job, user_id, &body, &posting))
+            .await;
+        let posting = posting.into_inner().unwrap_or_else(|e| e.into_inner());
+        let (device, status) = match outcome {
+            Ok(created) => created,
+            Err(error) if posting.unclear => {
+                *cache = None;
+                return self.settle_unclear(job, user_id, &posting, &error).await;
+            }
+            Err(error) => {
+                return results::failed(
+                    job,
+                    user_id,
+                    &error,
+                    posting.attempts,
+                    self.retry.max_retries(),
+                )
+            }
+        };
+        if let Some(known) = cache.as_mut() {
+            known.push(device.clone());
+        }
+        self.claim(&device.id, job.line);
+        self.remember_created(user_id, &job.spec.identity(), job.line);
+        let mut r = results::with_device(job, user_id, Outcome::Created, &device);
+        r.row.http_status = status;
+        r.row.attempts = posting.attempts;
+        if status.is_none() {
+            r.row.error_message =
+                "PingOne's answer to the POST was unclear; the device was found by reading the user's devices".into();
+        }
+        r
+    }
+
+    /// One try: after an unclear answer, look before sending the POST again.
+    async fn post_once(
+        &self,
+        job: &Job,
+        user_id: &str,
+        body: &CreateDevice,
+        posting: &Mutex<Posting>,
+    ) -> Result<(Device, Option<u16>), ApiError> {
+        let (unclear, since) = {
+            let p = lock(posting);
+            (p.unclear, p.created_since(self.config.on_existing))
+        };
+        if unclear {
+            let devices = self.client.list_devices(user_id).await?;
+            let claims = lock(&self.claims);
+            if let Match::Free(found) =
+                decide::find_match(&devices, &job.spec.identity(), since, &claims)
+            {
+                tracing::info!(
+                    line = job.line,
+                    "an unclear answer had created the device; found it, not sending again"
+                );
+                return Ok((found.clone(), None));
+            }
+        }
+        {
+            let mut p = lock(posting);
+            p.attempts += 1;
+            p.first_sent.get_or_insert_with(SystemTime::now);
+        }
+        match self.client.create_device(user_id, body).await {
+            Ok((device, status)) => Ok((device, Some(status))),
+            Err(e) => {
+                if e.may_have_acted() {
+                    lock(posting).unclear = true;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The retries ended without a clear answer after a POST PingOne may have acted on: read
+    /// the user's devices once more, and record what that read shows.
+    async fn settle_unclear(
+        &self,
+        job: &Job,
+        user_id: &str,
+        posting: &Posting,
+        last_error: &ApiError,
+    ) -> RowResult {
+        let read = if self.stop.is_requested() {
+            None
+        } else {
+            Some(self.retry.run(|| self.client.list_devices(user_id)).await)
+        };
+        let since = posting.created_since(self.config.on_existing);
+        let identity = job.spec.identity();
+        let found = {
+            let claims = lock(&self.claims);
+            read.as_ref().map(|r| match r {
+                Ok(devices) => Ok(decide::find_match(devices, &identity, since, &claims)),
+                Err(e) => Err(e),
+            })
+        };
+        let mut r = match decide::after_unclear(last_error, found) {
+            Settled::Created(device) => {
+                self.claim(&device.id, job.line);
+                self.remember_created(user_id, &identity, job.line);
+                let mut r = results::with_device(job, user_id, Outcome::Created, device);
+                r.row.error_message = format!(
+                    "PingOne's answer was unclear ({last_error}); the device was found by reading the user's devices"
+                );
+                r
+            }
+            Settled::Unconfirmed(message) => results::base(job, user_id, Outcome::Failed)
+                .with_error(crate::codes::Code::Unconfirmed, message),
+            Settled::Refused => results::failed(
+                job,
+                user_id,
+                last_error,
+                posting.attempts,
+                self.retry.max_retries(),
+            ),
+        };
+        r.row.attempts = posting.attempts;
+        r
+    }
+}

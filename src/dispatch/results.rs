@@ -1,0 +1,73 @@
+//! The results.csv rows the engine writes for valid rows: each builder fills what the row's
+//! outcome needs, so every outcome is built one way.
+
+use csv::ByteRecord;
+
+use super::decide;
+use super::Job;
+use crate::codes::Code;
+use crate::output::{Outcome, RowResult};
+use crate::pingone::wire::Device;
+use crate::pingone::ApiError;
+use crate::validate::DeviceSpec;
+
+/// A result for a valid row, with its identity filled in and nothing else.
+pub fn spec_result(
+    line: u64,
+    raw: ByteRecord,
+    spec: &DeviceSpec,
+    user_id: &str,
+    outcome: Outcome,
+) -> RowResult {
+    let mut r = RowResult::new(line, raw, outcome);
+    r.row.user_id = user_id.to_string();
+    r.row.username = spec.username.clone();
+    r.row.device_type = spec.device_type.as_str().to_string();
+    r.row.destination = spec.destination.as_str().to_string();
+    r.sends_message = spec.sends_pairing_message();
+    r
+}
+
+pub fn base(job: &Job, user_id: &str, outcome: Outcome) -> RowResult {
+    spec_result(job.line, job.raw.clone(), &job.spec, user_id, outcome)
+}
+
+/// A row whose device exists: `device` is on the server, as PingOne described it.
+pub fn with_device(job: &Job, user_id: &str, outcome: Outcome, device: &Device) -> RowResult {
+    let mut r = base(job, user_id, outcome);
+    r.row.device_id = device.id.clone();
+    r.row.device_status = device
+        .status
+        .clone()
+        .or(job.spec.status.map(|s| s.as_str().to_string()))
+        .unwrap_or_default();
+    r
+}
+
+/// A row that failed with `error` after `attempts` POSTs, nothing created.
+pub fn failed(
+    job: &Job,
+    user_id: &str,
+    error: &ApiError,
+    attempts: u32,
+    retries_allowed: usize,
+) -> RowResult {
+    let (code, message) = decide::failure(error, user_id, retries_allowed);
+    let mut r = base(job, user_id, Outcome::Failed);
+    r.row.http_status = error.http_status();
+    r.row.attempts = attempts;
+    r.with_error(code, message)
+}
+
+/// A row the run stopped before reaching.
+pub fn not_attempted(job: Job) -> RowResult {
+    failed(&job, &job.spec.user.id_text(), &ApiError::Stopped, 0, 0)
+}
+
+/// A row naming, another way, a device that `first` already created in this run.
+pub fn duplicate_of(job: &Job, user_id: &str, first: u64) -> RowResult {
+    base(job, user_id, Outcome::Invalid).with_error(
+        Code::DuplicateRow,
+        format!("line {first} already created this device for the same user (named another way); remove this row"),
+    )
+}

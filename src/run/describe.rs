@@ -1,0 +1,80 @@
+//! The short report printed at the end of a run, for the person at the terminal: outcomes,
+//! requests, the error codes with their first lines, and where the files are.
+
+use std::path::Path;
+
+use super::RunReport;
+use crate::output::{ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
+
+/// The human summary printed at the end.
+pub fn describe(report: &RunReport, out_dir: &Path) -> String {
+    let s = &report.summary;
+    let mut text = String::new();
+    let outcomes: Vec<String> = s.outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
+    text.push_str(&format!(
+        "{} rows: {} ({:.1}s, {:.1} rows/s)\n",
+        s.rows,
+        if outcomes.is_empty() {
+            "none".to_string()
+        } else {
+            outcomes.join(", ")
+        },
+        s.duration_s,
+        s.throughput_rows_per_s
+    ));
+    if s.requests.total + s.requests.tokens > 0 {
+        text.push_str(&format!(
+            "requests: {} ({} GET, {} POST) and {} for tokens, {} retries, {} answered 429\n",
+            s.requests.total,
+            s.requests.get,
+            s.requests.post,
+            s.requests.tokens,
+            s.requests.retries,
+            s.requests.throttled_429
+        ));
+    }
+    if s.resumed_rows > 0 {
+        text.push_str(&format!(
+            "{} rows were finished by an earlier run and left alone\n",
+            s.resumed_rows
+        ));
+    }
+    if let Some(plan) = &s.plan {
+        let messages: u64 = plan.pairing_messages.values().sum();
+        text.push_str(&format!(
+            "plan: a real run needs about {} requests, {:.0}s at {} requests/s; it would send {} pairing messages",
+            plan.requests_needed, plan.duration_at_rate_s, plan.rate, messages
+        ));
+        if !plan.users_over_daily_message_limit.is_empty() {
+            text.push_str(&format!(
+                "; {} users would pass PingOne's 50 SMS or emails a day",
+                plan.users_over_daily_message_limit.len()
+            ));
+        }
+        text.push('\n');
+    }
+    if let Some(stopped) = &s.stopped_early {
+        text.push_str(&format!(
+            "STOPPED EARLY ({}): {}\nrun the same command with --resume to continue\n",
+            stopped.code, stopped.reason
+        ));
+    }
+    for (code, rows) in &s.error_codes {
+        let mut lines: Vec<String> = rows.first_lines.iter().map(u64::to_string).collect();
+        if rows.rows > rows.first_lines.len() as u64 {
+            lines.push("...".into());
+        }
+        text.push_str(&format!(
+            "  {code:<24} {:>7}  (lines {})\n",
+            rows.rows,
+            lines.join(", ")
+        ));
+    }
+    text.push_str(&format!(
+        "results: {}  errors: {}  summary: {}\n",
+        out_dir.join(RESULTS_FILE).display(),
+        out_dir.join(ERRORS_FILE).display(),
+        out_dir.join(SUMMARY_FILE).display()
+    ));
+    text
+}

@@ -1,0 +1,215 @@
+//! Stage 4: what the run leaves for the next morning: summary.json (written at the start with
+//! `"finished": false`, rewritten here), the exit status, and the final log lines.
+
+use std::time::Instant;
+
+use super::execute::Executed;
+use super::prepare::OutputDir;
+use super::survey::Survey;
+use super::{ExitStatus, RunError, RunReport};
+use crate::config::{RunMode, Settings};
+use crate::model::OnExisting;
+use crate::output::summary::{
+    now_rfc3339, InputInfo, Plan, RequestCounts, SettingsEcho, StoppedEarly, Summary, Target,
+};
+use crate::output::writer::Tallies;
+use crate::output::Outcome;
+use crate::pingone::RequestStats;
+use crate::stop::{Stop, StopReason};
+
+/// When the run started, by the clock and by the calendar.
+pub struct Clock {
+    started: Instant,
+    started_at: String,
+}
+
+impl Clock {
+    pub fn start() -> Clock {
+        Clock {
+            started: Instant::now(),
+            started_at: now_rfc3339(),
+        }
+    }
+}
+
+/// summary.json as written when the run begins sending.
+pub fn initial_summary(
+    settings: &Settings,
+    out: &OutputDir,
+    target: &Target,
+    survey: &Survey,
+    clock: &Clock,
+) -> Summary {
+    let first_started_at = out
+        .earlier
+        .as_ref()
+        .filter(|_| out.has_results)
+        .map(|p| p.first_started_at.clone())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| clock.started_at.clone());
+    Summary {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        mode: settings.mode,
+        sandbox: settings.use_sandbox,
+        target: Some(target.clone()),
+        input: InputInfo {
+            path: settings.input.display_path().display().to_string(),
+            sha256: survey.sha256.clone(),
+            records: survey.records,
+        },
+        first_started_at,
+        started_at: clock.started_at.clone(),
+        settings: SettingsEcho {
+            rate: settings.limits.rate,
+            concurrency: settings.limits.concurrency,
+            max_retries: settings.limits.max_retries,
+            on_existing: settings.enroll.on_existing,
+        },
+        resumed_rows: out.finished.len() as u64,
+        ..Summary::default()
+    }
+}
+
+fn exit_status(settings: &Settings, stop: &Stop, all: &Tallies) -> ExitStatus {
+    match stop.reason() {
+        // An offline dry run that met a broken file sent nothing: a file error.
+        Some(StopReason::InputBroken(_)) if settings.mode == RunMode::DryRunOffline => {
+            ExitStatus::NothingSent
+        }
+        Some(_) => ExitStatus::StoppedEarly,
+        None if all.problems() > 0 => ExitStatus::RowProblems,
+        None => ExitStatus::Success,
+    }
+}
+
+fn stopped_early(stop: &Stop) -> Option<StoppedEarly> {
+    stop.reason().map(|reason| StoppedEarly {
+        code: reason.code().into(),
+        reason: crate::logging::mask_text(&reason.to_string()),
+    })
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// An online dry run's answer to "what will the migration do?".
+fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan> {
+    let engine = executed.engine.as_ref()?;
+    if settings.mode != RunMode::DryRunOnline {
+        return None;
+    }
+    let would_create = all.count(Outcome::WouldCreate);
+    let would_skip = all.count(Outcome::WouldSkipExisting);
+    let per_create = match settings.enroll.on_existing {
+        OnExisting::Skip => 2,
+        OnExisting::Create => 1,
+    };
+    let requests_needed = would_create * per_create + would_skip + engine.usernames_resolved();
+    Some(Plan {
+        max_allowed_devices: engine.max_allowed_devices(),
+        pairing_messages: all.messages_by_type.clone(),
+        users_over_daily_message_limit: engine.users_over_message_limit(),
+        requests_needed,
+        rate: settings.limits.rate,
+        duration_at_rate_s: round3(requests_needed as f64 / f64::from(settings.limits.rate)),
+    })
+}
+
+pub async fn finish(
+    settings: &Settings,
+    out: OutputDir,
+    survey: Survey,
+    mut executed: Executed,
+    stop: &Stop,
+    clock: Clock,
+) -> Result<RunReport, RunError> {
+    let elapsed = clock.started.elapsed().as_secs_f64();
+    let mut all = out.finished.tallies.clone();
+    all.merge(&executed.tallies);
+    let mut summary = executed.summary.clone();
+    summary.set_tallies(&all);
+    summary.input.sha256 = executed.sha256.clone().or(survey.sha256);
+    summary.input.records.get_or_insert(all.rows);
+    summary.finished_at = Some(now_rfc3339());
+    summary.duration_s = round3(elapsed);
+    summary.throughput_rows_per_s = round3(executed.tallies.rows as f64 / elapsed.max(1e-9));
+    let stats = &executed.stats;
+    summary.requests = RequestCounts {
+        total: RequestStats::get(&stats.requests),
+        get: RequestStats::get(&stats.gets),
+        post: RequestStats::get(&stats.posts),
+        retries: RequestStats::get(&stats.retries),
+        throttled_429: RequestStats::get(&stats.throttled),
+        tokens: executed.client.as_ref().map_or(0, |c| c.token_requests()),
+    };
+    summary.plan = plan(settings, &executed, &all);
+    let exit = exit_status(settings, stop, &all);
+    summary.stopped_early = stopped_early(stop);
+    summary.finished = true;
+    summary.exit_code = Some(exit.code());
+    summary.write(&out.dir)?;
+    log_finish(&summary, &all, exit);
+    if let Some(sandbox) = executed.sandbox.take() {
+        let tally = sandbox.tally();
+        tracing::info!(
+            requests = tally.requests,
+            devices_created = tally.devices_created,
+            duplicate_devices = tally.duplicate_devices,
+            throttled_429 = tally.throttled_429,
+            "sandbox tally"
+        );
+        sandbox.shutdown().await;
+    }
+    Ok(RunReport { exit, summary })
+}
+
+fn log_finish(summary: &Summary, all: &Tallies, exit: ExitStatus) {
+    let count = |o: Outcome| all.count(o);
+    tracing::info!(
+        exit_code = exit.code(),
+        rows = all.rows,
+        created = count(Outcome::Created),
+        skipped_existing = count(Outcome::SkippedExisting),
+        invalid = count(Outcome::Invalid),
+        failed = count(Outcome::Failed),
+        valid = count(Outcome::Valid),
+        would_create = count(Outcome::WouldCreate),
+        would_skip_existing = count(Outcome::WouldSkipExisting),
+        requests = summary.requests.total,
+        retries = summary.requests.retries,
+        throttled_429 = summary.requests.throttled_429,
+        duration_s = summary.duration_s,
+        stopped_early = summary.stopped_early.as_ref().map(|s| s.code.as_str()),
+        "run finished"
+    );
+}
+
+/// A signal came while the input was still being read: nothing was sent and no row was
+/// recorded. The summary says so; a rerun (with or without --resume) starts from the top.
+pub fn stopped_before_sending(
+    settings: &Settings,
+    out: &OutputDir,
+    target: Target,
+    stop: &Stop,
+    clock: Clock,
+) -> Result<RunReport, RunError> {
+    let survey = Survey {
+        rows: None,
+        records: None,
+        sha256: None,
+    };
+    let mut summary = initial_summary(settings, out, &target, &survey, &clock);
+    summary.set_tallies(&out.finished.tallies);
+    summary.finished_at = Some(now_rfc3339());
+    summary.duration_s = round3(clock.started.elapsed().as_secs_f64());
+    summary.stopped_early = stopped_early(stop);
+    summary.finished = true;
+    summary.exit_code = Some(ExitStatus::StoppedEarly.code());
+    summary.write(&out.dir)?;
+    tracing::warn!("stopped while reading the input; nothing was sent");
+    Ok(RunReport {
+        exit: ExitStatus::StoppedEarly,
+        summary,
+    })
+}

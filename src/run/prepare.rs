@@ -1,0 +1,93 @@
+//! Stage 1: the output directory. Created readable by its owner only, locked for this run,
+//! and checked against what it already holds: an earlier run's record is never overwritten,
+//! and `--resume` continues only a run made with the same target.
+
+use std::path::{Path, PathBuf};
+
+use super::RunError;
+use crate::config::Settings;
+use crate::output::lock::{self, OutDirLock};
+use crate::output::resume::{self, Finished};
+use crate::output::summary::{Summary, Target};
+use crate::output::{OutputError, RESULTS_FILE, SUMMARY_FILE};
+
+/// The output directory, locked, with what an earlier run left in it.
+pub struct OutputDir {
+    pub dir: PathBuf,
+    _lock: OutDirLock,
+    /// results.csv of an earlier run is there (only with --resume).
+    pub has_results: bool,
+    /// The earlier run's summary, on --resume.
+    pub earlier: Option<Summary>,
+    /// The rows the earlier run finished (empty without one).
+    pub finished: Finished,
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), OutputError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.exists() && !dir.is_dir() {
+        return Err(OutputError::OutIsAFile {
+            path: dir.to_path_buf(),
+        });
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| OutputError::io(dir, e))
+}
+
+/// Refuses to resume against another target than the earlier run's.
+fn check_target(dir: &Path, earlier: &Summary, now: &Target) -> Result<(), RunError> {
+    let earlier_target = match &earlier.target {
+        Some(target) => target.clone(),
+        // Written before targets were recorded: it says at least whether it was the sandbox.
+        None if earlier.sandbox => Target::Sandbox,
+        None if *now == Target::Sandbox => Target::Pingone {
+            environment_id: "unrecorded".into(),
+            api_host: "unrecorded".into(),
+        },
+        None => return Ok(()),
+    };
+    if earlier_target == *now {
+        return Ok(());
+    }
+    Err(RunError::OtherTarget {
+        dir: dir.to_path_buf(),
+        earlier: earlier_target,
+        now: now.clone(),
+    })
+}
+
+pub fn output_dir(settings: &Settings, target: &Target) -> Result<OutputDir, RunError> {
+    let dir = settings.out_dir.clone();
+    create_private_dir(&dir)?;
+    let lock = lock::acquire(&dir)?;
+    let results_path = dir.join(RESULTS_FILE);
+    let has_results = results_path.exists();
+    if has_results && !settings.resume {
+        return Err(RunError::WouldOverwrite { path: dir });
+    }
+    let mut earlier = None;
+    if settings.resume {
+        if !has_results && !dir.join(SUMMARY_FILE).exists() {
+            return Err(RunError::NothingToResume { dir });
+        }
+        earlier = Summary::read(&dir);
+        if let Some(summary) = &earlier {
+            check_target(&dir, summary, target)?;
+        }
+    }
+    let finished = if has_results {
+        resume::read_finished(&dir)?
+    } else {
+        Finished::default()
+    };
+    Ok(OutputDir {
+        dir,
+        _lock: lock,
+        has_results,
+        earlier,
+        finished,
+    })
+}
