@@ -340,17 +340,36 @@ fn read_config_file(explicit: Option<&Path>) -> Result<(FileConfig, String), Con
             ));
         }
     }
-    let file: FileConfig = toml::from_str(&text).map_err(|e| {
+    let file = parse_keys(&text, &origin)?;
+    Ok((file, origin))
+}
+
+/// Deserialises the config, naming the key (`[limits] rate`) and its line when a value has
+/// the wrong type or a key is unknown.
+fn parse_keys(text: &str, origin: &str) -> Result<FileConfig, ConfigError> {
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+        ConfigError::new(origin, "syntax", format!("not valid TOML: {}", e.message()))
+    })?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let key = match path.split_once('.') {
+            Some((table, key)) => format!("[{table}] {key}"),
+            None => format!("[{path}]"),
+        };
+        let line = e
+            .inner()
+            .span()
+            .map(|span| 1 + text[..span.start.min(text.len())].matches('\n').count());
+        let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
         ConfigError::new(
-            &origin,
-            "keys",
+            origin,
+            key,
             format!(
-                "{}; config.example.toml lists every key",
-                e.message().trim()
+                "{at}{}; config.example.toml lists every key with its type",
+                e.inner().message().trim()
             ),
         )
-    })?;
-    Ok((file, origin))
+    })
 }
 
 fn parse_delimiter(text: &str) -> Result<u8, ConfigError> {
@@ -758,6 +777,28 @@ mod tests {
         assert_eq!(err.key, "[pingone] api_url");
         let good = write_config("[pingone]\napi_url = \"http://127.0.0.1:9/v1\"\n");
         assert!(Settings::load(&args(&["--config", good.path().to_str().unwrap()]), &env).is_ok());
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key_and_line() {
+        for (text, key, line) in [
+            ("[limits]\nrate = \"fast\"\n", "[limits] rate", "line 2"),
+            ("[pingone]\n\nregion = 5\n", "[pingone] region", "line 3"),
+            (
+                "[enroll]\nallow_messages = \"yes\"\n",
+                "[enroll] allow_messages",
+                "line 2",
+            ),
+            ("limits = 5\n", "[limits]", "line 1"),
+        ] {
+            let cfg = write_config(text);
+            let path = cfg.path().to_str().unwrap();
+            let err =
+                Settings::load(&args(&["--config", path, "--dry-run"]), &|_| None).unwrap_err();
+            assert_eq!(err.key, key, "{text}");
+            assert!(err.problem.starts_with(line), "{text}: {err}");
+            assert!(err.problem.contains("invalid type"), "{err}");
+        }
     }
 
     #[test]

@@ -204,6 +204,7 @@ async fn feed(
         let (record, verdict) = match validated.next()? {
             Ok(pair) => pair,
             Err(StreamError::Input(e)) => {
+                tracing::error!("{e}");
                 stop.request(StopReason::InputBroken(e.to_string()));
                 return None;
             }

@@ -247,3 +247,42 @@ pub async fn finish(child: tokio::process::Child) -> Run {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
+
+/// `spawn_enroll` with arguments of the test's choosing and standard input piped.
+pub fn spawn_with_stdin(ws: &Workspace, sandbox: &Sandbox, args: &[&str]) -> tokio::process::Child {
+    let secret = sandbox.options().client_secret.expose().to_string();
+    tokio::process::Command::new(BIN)
+        .args(args)
+        .current_dir(ws.dir.path())
+        .env("PINGONE_CLIENT_SECRET", secret)
+        .env_remove("PINGONE_CLIENT_ID")
+        .env_remove("PINGONE_ENVIRONMENT_ID")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// The devices on the sandbox, as (user ID, type, destination digits or email, extension).
+pub fn device_keys(sandbox: &Sandbox) -> Vec<(String, String, String, String)> {
+    sandbox
+        .all_devices()
+        .into_iter()
+        .map(|(user, d)| {
+            let destination = match (&d.phone, &d.email) {
+                (Some(p), _) => p.chars().filter(char::is_ascii_digit).collect(),
+                (_, Some(e)) => e.to_lowercase(),
+                _ => String::new(),
+            };
+            (
+                user,
+                d.device_type,
+                destination,
+                d.extension.unwrap_or_default(),
+            )
+        })
+        .collect()
+}

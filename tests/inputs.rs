@@ -1,0 +1,412 @@
+//! Inputs that are not small regular files, and the errors and noise around them, against the
+//! real binary: standard input, fifos and process substitution read once; endless streams,
+//! unclosed quotes and huge headers bounded; signals honoured while reading.
+
+mod common;
+
+use std::io::Write;
+use std::time::Duration;
+
+use common::*;
+use mfa_enroll::sandbox::SandboxOptions;
+use tokio::io::AsyncWriteExt;
+
+/// Waits for a child that must end by itself; a hang is a failure, not a slow machine.
+async fn must_end(child: tokio::process::Child, within: Duration) -> Run {
+    let output = tokio::time::timeout(within, child.wait_with_output())
+        .await
+        .expect("the run ended instead of hanging")
+        .expect("output");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+const ARGS: [&str; 4] = ["--config", "mfa-enroll.toml", "--out", "out"];
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standard_input_is_read_once_and_resumes_by_its_hash() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 1000", "");
+    let csv = sms_rows(20);
+    let feed = |text: String, extra: &'static [&'static str]| {
+        let mut args = vec!["run", "-"];
+        args.extend_from_slice(&ARGS);
+        args.extend_from_slice(extra);
+        let mut child = spawn_with_stdin(&ws, &sandbox, &args);
+        let mut stdin = child.stdin.take().unwrap();
+        async move {
+            stdin.write_all(text.as_bytes()).await.unwrap();
+            drop(stdin);
+            must_end(child, Duration::from_secs(60)).await
+        }
+    };
+    let run = feed(csv.clone(), &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert_eq!(ws.results().len(), 20);
+    assert_eq!(sandbox.all_devices().len(), 20);
+    let summary = ws.summary();
+    assert_eq!(summary["input"]["path"], "standard input");
+    assert_eq!(summary["input"]["sha256"], sha256_hex(csv.as_bytes()));
+    assert!(
+        !ws.out().join(".input-spool.csv").exists(),
+        "the spool is gone"
+    );
+
+    let same = feed(csv.clone(), &["--resume"]).await;
+    assert_eq!(same.code, 0, "{}", same.both());
+    assert_eq!(ws.summary()["resumed_rows"], 20);
+    let other = feed(sms_rows(21), &["--resume"]).await;
+    assert_eq!(other.code, 2, "{}", other.both());
+    assert!(other.stderr.contains("input differs"), "{}", other.stderr);
+    assert_eq!(sandbox.all_devices().len(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_and_process_substitution_are_read_once() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 1000", "");
+    ws.write("in.csv", &sms_rows(10));
+    // `run <(cat in.csv)`: bash hands the binary a /dev/fd path to a pipe.
+    let secret = sandbox.options().client_secret.expose().to_string();
+    let substituted = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg("exec \"$0\" run <(cat in.csv) --config mfa-enroll.toml --out out")
+        .arg(BIN)
+        .current_dir(ws.dir.path())
+        .env("PINGONE_CLIENT_SECRET", &secret)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let run = must_end(substituted, Duration::from_secs(60)).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert_eq!(ws.results().len(), 10);
+
+    // A fifo written once, with other rows than the first file's.
+    let fifo = ws.path("users.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let csv = sms_rows(15);
+    let writer = std::thread::spawn(move || {
+        let mut pipe = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+        pipe.write_all(csv.as_bytes()).unwrap();
+    });
+    let child = spawn_binary(
+        ws.dir.path(),
+        &secret,
+        &[
+            "run",
+            "users.fifo",
+            "--config",
+            "mfa-enroll.toml",
+            "--out",
+            "fifo-out",
+        ],
+    );
+    let run = must_end(child, Duration::from_secs(60)).await;
+    writer.join().unwrap();
+    assert_eq!(run.code, 0, "{}", run.both());
+    let results = by_line(&read_csv(&ws.path("fifo-out/results.csv")));
+    assert_eq!(results.len(), 15, "every row of the one read");
+    assert_eq!(results[&16]["destination"], us_number(14));
+    assert_eq!(
+        sandbox.all_devices().len(),
+        15,
+        "10 + 5 new: the first 10 existed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_record_is_a_file_error_not_unbounded_memory() {
+    let ws = Workspace::new();
+    let run = run_binary(ws.dir.path(), None, &["run", "/dev/zero", "--dry-run"]).await;
+    assert_eq!(run.code, 2, "{}", run.both());
+    assert!(run.stderr.contains("/dev/zero: line 1"), "{}", run.stderr);
+    assert!(run.stderr.contains("longer than 1 MB"), "{}", run.stderr);
+
+    let mut long = b"user_id,type,phone\n".to_vec();
+    long.extend(std::iter::repeat_n(b'x', 3 * 1024 * 1024));
+    std::fs::write(ws.path("long.csv"), &long).unwrap();
+    let run = run_binary(ws.dir.path(), None, &["run", "long.csv", "--dry-run"]).await;
+    assert_eq!(run.code, 2, "{}", run.both());
+    assert!(run.stderr.contains("long.csv: line 2"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unclosed_quote_is_a_file_error_at_the_line_it_opened() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 1000", "");
+    let mut csv = sms_rows(2);
+    csv.push_str(&format!("{},SMS,\"+1 512 555 0199\n", user_id(7)));
+    csv.push_str(&sms_rows(30).replace("user_id,type,phone\n", ""));
+    ws.write("in.csv", &csv);
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 2, "{}", run.both());
+    assert!(run.stderr.contains("in.csv: line 4"), "{}", run.stderr);
+    assert!(run.stderr.contains("quote opens here"), "{}", run.stderr);
+    assert_eq!(sandbox.tally().requests, 0, "nothing sent");
+    assert!(!ws.out().join("results.csv").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_of_100000_columns_is_read_in_linear_time() {
+    let ws = Workspace::new();
+    let columns = 100_000;
+    let mut header = String::from("user_id,type,email");
+    let mut row = format!("{},EMAIL,a@example.com", user_id(1));
+    for i in 3..columns {
+        header.push_str(&format!(",c{i}"));
+        row.push(',');
+    }
+    ws.write("wide.csv", &format!("{header}\n{row}\n"));
+    ws.write(
+        "mfa-enroll.toml",
+        &format!("[enroll]\npolicy_id = \"{POLICY}\"\n"),
+    );
+    let child = tokio::process::Command::new(BIN)
+        .args(["run", "wide.csv", "--dry-run", "--quiet", "--out", "out"])
+        .current_dir(ws.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Quadratic, this took minutes; the bound only tells a hang from a finish.
+    let run = must_end(child, Duration::from_secs(90)).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert_eq!(ws.results()[0]["outcome"], "valid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_while_reading_stops_the_run_before_anything_is_sent() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 1000", "");
+    // Standard input that never ends: the run waits on it, and still hears SIGTERM.
+    let mut args = vec!["run", "-"];
+    args.extend_from_slice(&ARGS);
+    let mut child = spawn_with_stdin(&ws, &sandbox, &args);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(sms_rows(5).as_bytes()).await.unwrap();
+    stdin.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    send_signal(&child, "TERM");
+    let run = must_end(child, Duration::from_secs(10)).await;
+    drop(stdin);
+    assert_eq!(run.code, 3, "{}", run.both());
+    assert_eq!(ws.summary()["stopped_early"]["code"], "INTERRUPTED");
+    assert_eq!(sandbox.tally().requests, 0, "nothing sent");
+
+    // A large file: the first pass stops too, before any row is recorded or sent.
+    ws.write("big.csv", &sms_rows(300_000));
+    let child = spawn_binary(
+        ws.dir.path(),
+        sandbox.options().client_secret.expose(),
+        &[
+            "run",
+            "big.csv",
+            "--config",
+            "mfa-enroll.toml",
+            "--out",
+            "big",
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    send_signal(&child, "INT");
+    let run = must_end(child, Duration::from_secs(30)).await;
+    assert_eq!(run.code, 3, "{}", run.both());
+    assert!(
+        !ws.path("big/results.csv").exists(),
+        "stopped while validating"
+    );
+    assert_eq!(sandbox.tally().requests, 0, "nothing sent");
+
+    // An offline dry run records every row, the unread ones as not attempted, quickly.
+    let child = spawn_binary(
+        ws.dir.path(),
+        "unused",
+        &["run", "big.csv", "--dry-run", "--out", "dry"],
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    send_signal(&child, "TERM");
+    let run = must_end(child, Duration::from_secs(30)).await;
+    assert_eq!(run.code, 3, "{}", run.both());
+    let rows = read_csv(&ws.path("dry/results.csv"));
+    assert_eq!(rows.len(), 300_000, "every record has its row");
+    let not_attempted = rows
+        .iter()
+        .filter(|r| r["error_code"] == "NOT_ATTEMPTED")
+        .count();
+    assert!(not_attempted > 0, "the stop came before the end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_name_what_to_fix() {
+    let ws = Workspace::new();
+    ws.write("in.csv", &sms_rows(2));
+    ws.write("bad.toml", "[limits]\nconcurrency = 4\nrate = \"fast\"\n");
+    let run = run_binary(
+        ws.dir.path(),
+        None,
+        &["run", "in.csv", "--dry-run", "--config", "bad.toml"],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.both());
+    assert!(
+        run.stderr.contains("[limits] rate: line 3: invalid type"),
+        "{}",
+        run.stderr
+    );
+
+    ws.write("taken", "a file");
+    let run = run_binary(
+        ws.dir.path(),
+        None,
+        &["run", "in.csv", "--dry-run", "--out", "taken"],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.both());
+    assert!(
+        run.stderr
+            .contains("--out taken: this is a file, not a directory"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_says_once_how_many_rows_were_not_attempted() {
+    let sandbox = sandbox(SandboxOptions {
+        latency: Duration::from_millis(100),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 1000\nconcurrency = 2", "");
+    ws.write("in.csv", &sms_rows(300));
+    let secret = sandbox.options().client_secret.expose().to_string();
+    let mut args = vec!["run", "in.csv", "--quiet"];
+    args.extend_from_slice(&ARGS);
+    let child = spawn_binary(ws.dir.path(), &secret, &args);
+    wait_for_rows(&ws.out(), 4).await;
+    send_signal(&child, "INT");
+    let run = finish(child).await;
+    assert_eq!(run.code, 3, "{}", run.both());
+    let not_attempted = ws
+        .results()
+        .iter()
+        .filter(|r| r["error_code"] == "NOT_ATTEMPTED")
+        .count();
+    assert!(not_attempted > 100, "{not_attempted}");
+    let mentions: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("NOT_ATTEMPTED") || l.contains("not attempted"))
+        .collect();
+    assert_eq!(mentions.len(), 1, "{}", run.stderr);
+    assert!(
+        mentions[0].contains(&format!("{not_attempted} rows")),
+        "{}",
+        mentions[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_api_counts_what_was_tried() {
+    let ws = Workspace::new();
+    ws.write("in.csv", &sms_rows(2));
+    // Port 1 on loopback: nothing listens there.
+    ws.write(
+        "mfa-enroll.toml",
+        &format!(
+            "[pingone]\nenvironment_id = \"{}\"\nclient_id = \"x\"\napi_url = \"http://127.0.0.1:1/v1\"\nauth_url = \"http://127.0.0.1:1\"\n\
+             [enroll]\npolicy_id = \"{POLICY}\"\n[limits]\nmax_retries = 1\nbackoff_initial_ms = 5\nbackoff_max_s = 1\n",
+            mfa_enroll::sandbox::SANDBOX_ENVIRONMENT_ID
+        ),
+    );
+    let run = run_binary(
+        ws.dir.path(),
+        Some("secret"),
+        &["run", "in.csv", "--out", "out"],
+    )
+    .await;
+    assert!([1, 3].contains(&run.code), "{}", run.both());
+    let requests = &ws.summary()["requests"];
+    let (total, tokens, retries) = (
+        requests["total"].as_u64().unwrap(),
+        requests["tokens"].as_u64().unwrap(),
+        requests["retries"].as_u64().unwrap(),
+    );
+    assert_eq!(total, 0, "no API request got through: {requests}");
+    assert!(tokens > 0, "the token requests were tried: {requests}");
+    assert!(
+        retries < tokens + total,
+        "a retry repeats something tried: {requests}"
+    );
+    assert!(run.stdout.contains("for tokens"), "{}", run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spreadsheet_formulas_are_kept_verbatim_so_errors_csv_feeds_back() {
+    let ws = Workspace::new();
+    let formula_nickname = "=HYPERLINK(\"http://x.example\",\"open\")";
+    ws.write(
+        "in.csv",
+        &format!(
+            "user_id,type,phone,nickname\n\
+             {},SMS,+15125550101,\"{}\"\n\
+             {},SMS,@SUM(1),x\n",
+            user_id(1),
+            formula_nickname.replace('"', "\"\""),
+            user_id(2)
+        ),
+    );
+    ws.write(
+        "mfa-enroll.toml",
+        &format!("[enroll]\npolicy_id = \"{POLICY}\"\n"),
+    );
+    let run = run_binary(
+        ws.dir.path(),
+        None,
+        &["run", "in.csv", "--dry-run", "--out", "out"],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.both());
+    let results = by_line(&ws.results());
+    assert_eq!(results[&2]["outcome"], "valid", "{:?}", results[&2]);
+    assert_eq!(results[&3]["destination"], "@SUM(1)", "written as read");
+    assert_eq!(results[&3]["error_code"], "INVALID_PHONE");
+    let errors = ws.errors();
+    assert_eq!(errors[0]["phone"], "@SUM(1)");
+    let run = run_binary(
+        ws.dir.path(),
+        None,
+        &["run", "out/errors.csv", "--dry-run", "--out", "again"],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.both());
+    assert_eq!(
+        read_csv(&ws.path("again/errors.csv"))[0]["phone"],
+        "@SUM(1)"
+    );
+    let text = std::fs::read_to_string(ws.path("in.csv")).unwrap();
+    assert!(
+        text.contains("HYPERLINK"),
+        "the nickname row is valid and untouched"
+    );
+}
