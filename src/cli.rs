@@ -172,4 +172,8 @@ pub struct SandboxArgs {
     /// Issue tokens that lack the Identity Data Admin role (every API call answers 403)
     #[arg(long)]
     pub no_role: bool,
+
+    /// The status a device create answers: 201 (the docs) or 200 (seen in the wild)
+    #[arg(long, default_value_t = 201, value_name = "STATUS")]
+    pub create_status: u16,
 }

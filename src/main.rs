@@ -38,7 +38,7 @@ async fn main() {
             logging::init(LogFormat::Text, false, false);
             match sandbox::serve_standing(args).await {
                 Ok(()) => 0,
-                Err(e) => fail(&e, LogFormat::Text),
+                Err(e) => fail(&e.to_string(), LogFormat::Text),
             }
         }
     };

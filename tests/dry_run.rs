@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
-use mfa_enroll::pingone::wire::Device;
+use mfa_enroll::sandbox::json::Device;
 use mfa_enroll::sandbox::{Directory, SandboxOptions};
 
 fn device(kind: &str, phone: Option<&str>, email: Option<&str>) -> Device {
@@ -16,10 +16,8 @@ fn device(kind: &str, phone: Option<&str>, email: Option<&str>) -> Device {
         status: Some("ACTIVE".into()),
         phone: phone.map(Into::into),
         email: email.map(Into::into),
-        extension: None,
-        nickname: None,
         created_at: Some("2024-01-01T00:00:00.000Z".into()),
-        user: None,
+        ..Default::default()
     }
 }
 

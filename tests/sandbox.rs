@@ -399,3 +399,70 @@ async fn the_standing_sandbox_prints_its_config_and_a_tally_on_ctrl_c() {
         "{rest}"
     );
 }
+
+/// The bodies of PingOne's documentation (shared/PINGONE.md), posted as they are, and the
+/// sandbox's answers read with the tool's own client: the two sides share no types, so a
+/// field either names wrongly fails here.
+#[tokio::test]
+async fn documented_bodies_are_accepted_and_the_client_reads_the_answers() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let raw = client(&sandbox).await;
+    let user = user_id(1);
+    let documented = [
+        json!({"type":"SMS","phone":"+1.5125551234","policy":{"id":POLICY}}),
+        json!({"type":"VOICE","phone":"+1.5125551111","extension":"313#","policy":{"id":POLICY}}),
+        json!({"type":"EMAIL","email":"name@example.com","policy":{"id":POLICY}}),
+        json!({"type":"WHATSAPP","phone":"+1.5125551234","policy":{"id":POLICY}}),
+    ];
+    for body in &documented {
+        let answer = raw.post_device(&user, body.clone()).await;
+        assert_eq!(answer.status(), 201, "{body}");
+        let device: Device = answer
+            .json()
+            .await
+            .expect("the client's type reads the answer");
+        assert_eq!(device.device_type, body["type"].as_str().unwrap());
+    }
+    // The documented 201 example, as PingOne sent it, reads with the client's type too.
+    let example = r#"{"_links":{"self":{"href":"https://api.pingone.eu/v1/environments/abfba8f6-49eb-49f5-a5d9-80ad5c98f9f6/users/b30ac647-e33e-464f-a6ea-0275082d4c26/devices/cd44c285-2375-4c17-9c54-47dea4438e11"}},
+        "id":"cd44c285-2375-4c17-9c54-47dea4438e11","environment":{"id":"abfba8f6-49eb-49f5-a5d9-80ad5c98f9f6"},
+        "user":{"id":"b30ac647-e33e-464f-a6ea-0275082d4c26"},"type":"WHATSAPP","status":"ACTIVE",
+        "createdAt":"2024-11-21T11:20:18.259Z","updatedAt":"2024-11-21T11:20:18.259Z","phone":"+1.5125551234"}"#;
+    let parsed: Device = serde_json::from_str(example).unwrap();
+    assert_eq!(
+        parsed.created_at.as_deref(),
+        Some("2024-11-21T11:20:18.259Z")
+    );
+    assert_eq!(
+        parsed.user.map(|u| u.id).as_deref(),
+        Some("b30ac647-e33e-464f-a6ea-0275082d4c26")
+    );
+
+    // The tool's client lists what the documented bodies created.
+    let stop = std::sync::Arc::new(mfa_enroll::stop::Stop::default());
+    let stats = std::sync::Arc::new(mfa_enroll::pingone::RequestStats::default());
+    let client = mfa_enroll::pingone::Client::new(
+        &sandbox.connection(),
+        &mfa_enroll::config::Limits::default(),
+        stop,
+        stats,
+    )
+    .unwrap();
+    let listed = client.list_devices(&user).await.unwrap();
+    assert_eq!(listed.len(), 4);
+    let voice = listed.iter().find(|d| d.device_type == "VOICE").unwrap();
+    assert_eq!(voice.extension.as_deref(), Some("313#"));
+    assert!(
+        listed.iter().all(|d| d.created_at.is_some()),
+        "createdAt is read"
+    );
+
+    // And what the client sends is what the docs describe: the sandbox refuses unknown fields.
+    let unknown = raw
+        .post_device(
+            &user,
+            json!({"type":"SMS","phone":"+15125550000","policy":{"id":POLICY},"policyId":POLICY}),
+        )
+        .await;
+    assert_eq!(unknown.status(), 400);
+}

@@ -223,16 +223,13 @@ async fn an_unconfirmed_row_fed_back_is_checked_first_even_in_create_mode() {
     ws.config_for(&sandbox, "rate = 1000", "on_existing = \"create\"");
     // What an earlier run's unclear POST left behind: the device, and an UNCONFIRMED row.
     let user = user_id(1);
-    let existing = mfa_enroll::pingone::wire::Device {
+    let existing = mfa_enroll::sandbox::json::Device {
         id: "7d1c0e00-0000-4000-8000-000000000001".into(),
         device_type: "SMS".into(),
         status: Some("ACTIVE".into()),
         phone: Some("+15125550101".into()),
-        email: None,
-        extension: None,
-        nickname: None,
         created_at: Some("2024-01-01T00:00:00.000Z".into()),
-        user: None,
+        ..Default::default()
     };
     sandbox.seed_device(&user, existing);
     ws.write(

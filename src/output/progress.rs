@@ -29,7 +29,11 @@ impl LiveCounters {
         let counter = match outcome {
             Outcome::Invalid => &self.invalid,
             Outcome::Failed => &self.failed,
-            _ => &self.succeeded,
+            Outcome::Created
+            | Outcome::SkippedExisting
+            | Outcome::Valid
+            | Outcome::WouldCreate
+            | Outcome::WouldSkipExisting => &self.succeeded,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }

@@ -104,14 +104,17 @@ impl ApiError {
     pub fn http_status(&self) -> Option<u16> {
         match self {
             ApiError::Status { status, .. } | ApiError::BadResponse { status, .. } => Some(*status),
-            _ => None,
+            ApiError::Connect(_) | ApiError::Transport(_) | ApiError::Stopped => None,
         }
     }
 
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ApiError::Status { retry_after, .. } => *retry_after,
-            _ => None,
+            ApiError::Connect(_)
+            | ApiError::Transport(_)
+            | ApiError::BadResponse { .. }
+            | ApiError::Stopped => None,
         }
     }
 

@@ -1,5 +1,6 @@
-//! PingOne's JSON, as serde types. Shared with the sandbox, so the simulator and the client
-//! can never disagree about a field name.
+//! PingOne's JSON as the client sends and reads it. The sandbox has its own description
+//! (`crate::sandbox::json`), written from the docs, so a field named wrongly here fails a test
+//! instead of agreeing with itself.
 
 use serde::{Deserialize, Serialize};
 

@@ -284,10 +284,17 @@ fn record_result(record: &Record, header: &Header, outcome: Outcome) -> RowResul
     r.row.user_id = cell(Column::UserId);
     r.row.username = cell(Column::Username);
     r.row.device_type = cell(Column::Type).to_ascii_uppercase();
-    r.row.destination = match r.row.device_type.parse::<DeviceType>() {
-        Ok(t) if !t.uses_phone() => cell(Column::Email),
-        _ => cell(Column::Phone),
-    };
+    // A row whose type is not one of ours shows its phone cell, the commoner destination.
+    let uses_phone = r
+        .row
+        .device_type
+        .parse::<DeviceType>()
+        .map_or(true, DeviceType::uses_phone);
+    r.row.destination = cell(if uses_phone {
+        Column::Phone
+    } else {
+        Column::Email
+    });
     r
 }
 

@@ -6,6 +6,7 @@
 //! --sandbox` (in-process, ephemeral port) and this crate's integration tests, which start it
 //! on port 0 and then inspect what it received.
 
+pub mod json;
 mod routes;
 pub mod state;
 
@@ -19,9 +20,38 @@ use tokio::task::JoinHandle;
 
 use crate::cli::SandboxArgs;
 use crate::config::{Connection, Secret, TokenAuthMethod};
-use crate::pingone::wire::Device;
+use json::Device;
 use state::{lock, Store};
 pub use state::{Arrival, Directory, Tally};
+
+/// Why the sandbox cannot start as asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("{name} {value} is not between 0.0 and 1.0")]
+    Share { name: &'static str, value: f64 },
+    #[error("--max-devices {0} is not from 1 to 15 (PingOne's range)")]
+    MaxDevices(u32),
+    #[error("--create-status {0} is not 200 or 201 (the statuses PingOne answers a create with)")]
+    CreateStatus(u16),
+    #[error("{}: {source}", path.display())]
+    UsersFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("{}: line {line}: {problem}", path.display())]
+    UsersFileContent {
+        path: std::path::PathBuf,
+        line: u64,
+        problem: String,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// The device authentication policy every sandbox has, used when the config names none.
 pub const SANDBOX_POLICY_ID: &str = "5a4db0c5-0000-4000-8000-000000000001";
@@ -50,6 +80,8 @@ pub struct SandboxOptions {
     pub no_role: bool,
     /// Keep each request's arrival time, for tests that check the rate (memory grows per request).
     pub record_arrivals: bool,
+    /// The status a device create answers: 201 in the docs, 200 seen in the wild.
+    pub create_status: axum::http::StatusCode,
 }
 
 impl Default for SandboxOptions {
@@ -68,26 +100,29 @@ impl Default for SandboxOptions {
             max_devices: 5,
             no_role: false,
             record_arrivals: false,
+            create_status: axum::http::StatusCode::CREATED,
         }
     }
 }
 
 impl SandboxOptions {
-    pub fn from_args(args: &SandboxArgs) -> Result<Self, String> {
+    pub fn from_args(args: &SandboxArgs) -> Result<Self, SandboxError> {
         for (name, value) in [
             ("--fail-rate", args.fail_rate),
             ("--ambiguous-rate", args.ambiguous_rate),
         ] {
             if !(0.0..=1.0).contains(&value) {
-                return Err(format!("{name} {value} is not between 0.0 and 1.0"));
+                return Err(SandboxError::Share { name, value });
             }
         }
         if !(1..=15).contains(&args.max_devices) {
-            return Err(format!(
-                "--max-devices {} is not from 1 to 15 (PingOne's range)",
-                args.max_devices
-            ));
+            return Err(SandboxError::MaxDevices(args.max_devices));
         }
+        let create_status = match args.create_status {
+            200 => axum::http::StatusCode::OK,
+            201 => axum::http::StatusCode::CREATED,
+            other => return Err(SandboxError::CreateStatus(other)),
+        };
         let directory = match &args.users {
             Some(path) => Directory::from_csv(path)?,
             None => Directory::Open,
@@ -105,6 +140,7 @@ impl SandboxOptions {
                 .map(|ids| ids.iter().map(|id| id.trim().to_lowercase()).collect()),
             max_devices: args.max_devices,
             no_role: args.no_role,
+            create_status,
             ..Self::default()
         })
     }
@@ -113,6 +149,8 @@ impl SandboxOptions {
 pub(crate) struct Shared {
     options: SandboxOptions,
     store: Store,
+    /// `http://{addr}/v1`, for the links in answers.
+    api_base: String,
 }
 
 impl Shared {
@@ -145,6 +183,7 @@ impl Sandbox {
         let shared = Arc::new(Shared {
             options,
             store: Store::default(),
+            api_base: format!("http://{addr}/v1"),
         });
         let app = routes::router(shared.clone());
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -248,6 +287,11 @@ impl Sandbox {
             .push(device);
     }
 
+    /// Every device-create body received, as the client sent it.
+    pub fn create_bodies(&self) -> Vec<String> {
+        lock(&self.shared.store.bodies).clone()
+    }
+
     /// Every access token this sandbox has issued, for tests that check none leaks.
     pub fn issued_tokens(&self) -> Vec<String> {
         lock(&self.shared.store.tokens).keys().cloned().collect()
@@ -281,7 +325,7 @@ impl Sandbox {
 }
 
 /// `mfa-enroll sandbox`: serve until Ctrl-C, then print the tally.
-pub async fn serve_standing(args: SandboxArgs) -> Result<(), String> {
+pub async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError> {
     let options = SandboxOptions::from_args(&args)?;
     if !args.listen.ip().is_loopback() {
         eprintln!(
@@ -291,7 +335,10 @@ pub async fn serve_standing(args: SandboxArgs) -> Result<(), String> {
     }
     let sandbox = Sandbox::start(args.listen, options)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        .map_err(|source| SandboxError::Listen {
+            addr: args.listen,
+            source,
+        })?;
     let secret = sandbox.options().client_secret.expose().to_string();
     println!(
         "PingOne sandbox listening on {addr}; nothing here is real.\n\n\

@@ -14,12 +14,17 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use uuid::Uuid;
 
-use super::state::{lock, same_destination, Arrival, Counters};
-use super::Shared;
-use crate::pingone::wire::{
-    CreateDevice, Device, DeviceList, DevicesEmbedded, ErrorBody, ErrorDetail, IdRef, MfaSettings,
-    Pairing, Policy, TokenError, TokenResponse, User, UserList, UsersEmbedded,
+use super::json::{
+    CreateDeviceRequest, Device, DevicePage, DevicesEmbedded, ErrorBody, ErrorDetail, Href,
+    IdObject, Links, MfaSettings, Pairing, Policy, TokenError, TokenResponse, User, UserPage,
+    UsersEmbedded,
 };
+use super::state::{lock, same_device, Arrival, Counters};
+use super::Shared;
+
+/// The device types PingOne's create endpoint takes that the sandbox models.
+const PHONE_TYPES: [&str; 3] = ["SMS", "VOICE", "WHATSAPP"];
+const STATUSES: [&str; 2] = ["ACTIVE", "ACTIVATION_REQUIRED"];
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
@@ -42,9 +47,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 fn error(status: StatusCode, code: &str, message: &str, details: Vec<ErrorDetail>) -> Response {
     let body = ErrorBody {
-        id: Some(Uuid::new_v4().to_string()),
-        code: Some(code.into()),
-        message: Some(message.into()),
+        id: Uuid::new_v4().to_string(),
+        code: code.into(),
+        message: message.into(),
         details,
     };
     (status, Json(body)).into_response()
@@ -56,9 +61,9 @@ fn invalid(target: &str, code: &str, message: &str) -> Response {
         "INVALID_DATA",
         "The request could not be completed. One or more validation errors were in the request.",
         vec![ErrorDetail {
-            code: Some(code.into()),
+            code: code.into(),
             target: Some(target.into()),
-            message: Some(message.into()),
+            message: message.into(),
         }],
     )
 }
@@ -97,9 +102,9 @@ async fn gatekeeper(State(shared): State<Arc<Shared>>, request: Request, next: N
                 "REQUEST_LIMITED",
                 "The request could not be completed. You have exceeded your request limit.",
                 vec![ErrorDetail {
-                    code: Some("LIMIT_EXCEEDED".into()),
+                    code: "LIMIT_EXCEEDED".into(),
                     target: None,
-                    message: Some(format!("More than {rate} requests per second.")),
+                    message: format!("More than {rate} requests per second."),
                 }],
             );
             if let Ok(value) = seconds.to_string().parse() {
@@ -166,8 +171,8 @@ async fn token(
         (
             status,
             Json(TokenError {
-                error: Some(code.into()),
-                error_description: Some(description.into()),
+                error: code.into(),
+                error_description: description.into(),
             }),
         )
             .into_response()
@@ -206,8 +211,8 @@ async fn token(
     lock(&store.tokens).insert(value.clone(), tokio::time::Instant::now() + ttl);
     Json(TokenResponse {
         access_token: value,
-        token_type: Some("Bearer".into()),
-        expires_in: Some(ttl.as_secs().max(1)),
+        token_type: "Bearer".into(),
+        expires_in: ttl.as_secs().max(1),
     })
     .into_response()
 }
@@ -257,16 +262,14 @@ async fn find_users(
         .directory
         .find(&username)
         .into_iter()
-        .map(|(id, username)| User {
-            id,
-            username: Some(username),
-        })
+        .map(|(id, username)| User { id, username })
         .collect();
-    let count = users.len() as u64;
-    Json(UserList {
+    let count = users.len();
+    Json(UserPage {
+        links: Links::default(),
         embedded: UsersEmbedded { users },
-        count: Some(count),
-        size: Some(count),
+        count,
+        size: count,
     })
     .into_response()
 }
@@ -302,8 +305,12 @@ async fn list_devices(
         .get(&user.to_lowercase())
         .cloned()
         .unwrap_or_default();
-    Json(DeviceList {
+    let count = devices.len();
+    Json(DevicePage {
+        links: Links::default(),
         embedded: DevicesEmbedded { devices },
+        count,
+        size: count,
     })
     .into_response()
 }
@@ -316,6 +323,152 @@ fn phone_is_acceptable(phone: &str) -> bool {
         && trimmed
             .chars()
             .all(|c| c.is_ascii_digit() || "+.-() ".contains(c))
+}
+
+/// Checks a create request as PingOne does; the 400 to answer when it fails.
+fn check_create(shared: &Shared, request: &CreateDeviceRequest) -> Result<(), Response> {
+    let kind = request.device_type.as_str();
+    let field = |name: &str, value: &Option<String>, valid: &dyn Fn(&str) -> bool| match value {
+        None => Err(invalid(
+            name,
+            "REQUIRED_VALUE",
+            &format!("{name} is required for {kind} devices."),
+        )),
+        Some(v) if !valid(v) => Err(invalid(
+            name,
+            "INVALID_VALUE",
+            &format!("{name} is not valid."),
+        )),
+        Some(_) => Ok(()),
+    };
+    if PHONE_TYPES.contains(&kind) {
+        field("phone", &request.phone, &phone_is_acceptable)?;
+    } else if kind == "EMAIL" {
+        field("email", &request.email, &|e: &str| e.contains('@'))?;
+    } else {
+        return Err(invalid(
+            "type",
+            "INVALID_VALUE",
+            "type is not a supported device type.",
+        ));
+    }
+    if request.extension.is_some() && kind != "VOICE" {
+        return Err(invalid(
+            "extension",
+            "INVALID_VALUE",
+            "extension is allowed only for VOICE devices.",
+        ));
+    }
+    let Some(policy) = request.policy.as_ref() else {
+        return Err(invalid(
+            "policy.id",
+            "REQUIRED_VALUE",
+            "policy.id is required.",
+        ));
+    };
+    if !shared.policy_exists(&policy.id) {
+        return Err(invalid(
+            "policy.id",
+            "INVALID_VALUE",
+            "The device authentication policy was not found.",
+        ));
+    }
+    if let Some(status) = &request.status {
+        if !STATUSES.contains(&status.as_str()) {
+            return Err(invalid("status", "INVALID_VALUE", "status is not valid."));
+        }
+    }
+    let activation = request.status.as_deref() == Some("ACTIVATION_REQUIRED");
+    if request.notification.is_some() && !activation {
+        return Err(invalid(
+            "notification",
+            "INVALID_VALUE",
+            "notification is allowed only when status is ACTIVATION_REQUIRED.",
+        ));
+    }
+    Ok(())
+}
+
+/// The device a valid request creates, as PingOne would describe it.
+fn new_device(shared: &Shared, env: &str, user: &str, request: CreateDeviceRequest) -> Device {
+    let id = Uuid::new_v4().to_string();
+    let now = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+    Device {
+        links: Links {
+            self_link: Some(Href {
+                href: format!(
+                    "{}/environments/{env}/users/{user}/devices/{id}",
+                    shared.api_base
+                ),
+            }),
+            next: None,
+        },
+        id,
+        environment: Some(IdObject {
+            id: env.to_string(),
+        }),
+        user: Some(IdObject {
+            id: user.to_string(),
+        }),
+        device_type: request.device_type,
+        // ACTIVE is PingOne's default for an admin actor.
+        status: Some(request.status.unwrap_or_else(|| "ACTIVE".into())),
+        created_at: Some(now.clone()),
+        updated_at: Some(now),
+        phone: request.phone,
+        email: request.email,
+        extension: request.extension,
+        nickname: request.nickname,
+    }
+}
+
+/// Stores the device, unless the user is at the device cap (the 400 to answer then).
+fn store_device(shared: &Shared, user: &str, device: &Device) -> Result<(), Response> {
+    let mut devices = lock(&shared.store.devices);
+    let existing = devices.entry(user.to_lowercase()).or_default();
+    if existing.len() >= shared.options.max_devices as usize {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "REQUEST_FAILED",
+            "The request could not be completed.",
+            vec![ErrorDetail {
+                code: "LIMIT_EXCEEDED".into(),
+                target: None,
+                message: format!(
+                    "The user already has the maximum number of devices ({}).",
+                    shared.options.max_devices
+                ),
+            }],
+        ));
+    }
+    let counters = &shared.store.counters;
+    if existing.iter().any(|d| same_device(d, device)) {
+        Counters::bump(&counters.duplicate_devices);
+    }
+    existing.push(device.clone());
+    Counters::bump(&counters.devices_created);
+    Ok(())
+}
+
+/// The device exists; the answer fails anyway: a 500, or a body that breaks off.
+fn ambiguous_failure() -> Response {
+    if fastrand::bool() {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNEXPECTED_ERROR",
+            "An unexpected error occurred.",
+            vec![],
+        );
+    }
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(Bytes::from_static(b"{\"id\":\"")),
+        Err(std::io::Error::other("connection dropped by the sandbox")),
+    ];
+    Response::builder()
+        .status(StatusCode::CREATED)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(futures::stream::iter(chunks)))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 async fn create_device(
@@ -342,7 +495,8 @@ async fn create_device(
     if !shared.options.directory.user_exists(&user) {
         return not_found();
     }
-    let request: CreateDevice = match serde_json::from_slice(&body) {
+    lock(&shared.store.bodies).push(String::from_utf8_lossy(&body).into_owned());
+    let request: CreateDeviceRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
             return invalid(
@@ -352,141 +506,18 @@ async fn create_device(
             )
         }
     };
-    let type_name = request.device_type.as_str();
-    if request.device_type.uses_phone() {
-        match request.phone.as_deref() {
-            None => {
-                return invalid(
-                    "phone",
-                    "REQUIRED_VALUE",
-                    "phone is required for this device type.",
-                )
-            }
-            Some(p) if !phone_is_acceptable(p) => {
-                return invalid(
-                    "phone",
-                    "INVALID_VALUE",
-                    "phone must be a valid phone number with its country code.",
-                )
-            }
-            Some(_) => {}
-        }
-    } else {
-        match request.email.as_deref() {
-            Some(e) if e.contains('@') => {}
-            Some(_) => {
-                return invalid(
-                    "email",
-                    "INVALID_VALUE",
-                    "email must be a valid email address.",
-                )
-            }
-            None => {
-                return invalid(
-                    "email",
-                    "REQUIRED_VALUE",
-                    "email is required for EMAIL devices.",
-                )
-            }
-        }
+    if let Err(refusal) = check_create(&shared, &request) {
+        return refusal;
     }
-    if request.extension.is_some() && request.device_type != crate::model::DeviceType::Voice {
-        return invalid(
-            "extension",
-            "INVALID_VALUE",
-            "extension is allowed only for VOICE devices.",
-        );
-    }
-    let Some(policy) = request.policy.as_ref() else {
-        return invalid("policy.id", "REQUIRED_VALUE", "policy.id is required.");
-    };
-    if !shared.policy_exists(&policy.id) {
-        return invalid(
-            "policy.id",
-            "INVALID_VALUE",
-            "The device authentication policy was not found.",
-        );
-    }
-    let activation = request.status == Some(crate::model::DeviceStatus::ActivationRequired);
-    if request.notification.is_some() && !activation {
-        return invalid(
-            "notification",
-            "INVALID_VALUE",
-            "notification is allowed only when status is ACTIVATION_REQUIRED.",
-        );
-    }
-    let device = Device {
-        id: Uuid::new_v4().to_string(),
-        device_type: type_name.to_string(),
-        status: Some(
-            request
-                .status
-                .unwrap_or(crate::model::DeviceStatus::Active)
-                .as_str()
-                .to_string(),
-        ),
-        phone: request.phone.clone(),
-        email: request.email.clone(),
-        extension: request.extension.clone(),
-        nickname: request.nickname.clone(),
-        created_at: Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string()),
-        user: Some(IdRef { id: user.clone() }),
-    };
-    {
-        let mut devices = lock(&shared.store.devices);
-        let existing = devices.entry(user.to_lowercase()).or_default();
-        if existing.len() >= shared.options.max_devices as usize {
-            drop(devices);
-            return error(
-                StatusCode::BAD_REQUEST,
-                "REQUEST_FAILED",
-                "The request could not be completed.",
-                vec![ErrorDetail {
-                    code: Some("LIMIT_EXCEEDED".into()),
-                    target: None,
-                    message: Some(format!(
-                        "The user already has the maximum number of devices ({}).",
-                        shared.options.max_devices
-                    )),
-                }],
-            );
-        }
-        let counters = &shared.store.counters;
-        if existing.iter().any(|d| {
-            same_destination(
-                d,
-                type_name,
-                request.phone.as_deref(),
-                request.email.as_deref(),
-            )
-        }) {
-            Counters::bump(&counters.duplicate_devices);
-        }
-        existing.push(device.clone());
-        Counters::bump(&counters.devices_created);
+    let device = new_device(&shared, &env, &user, request);
+    if let Err(refusal) = store_device(&shared, &user, &device) {
+        return refusal;
     }
     if shared.roll(shared.options.ambiguous_rate) {
         Counters::bump(&shared.store.counters.ambiguous_failures);
-        if fastrand::bool() {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "UNEXPECTED_ERROR",
-                "An unexpected error occurred.",
-                vec![],
-            );
-        }
-        // The device exists, but the answer breaks off mid-body, as a dropped connection does.
-        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-            Ok(Bytes::from_static(b"{\"id\":\"")),
-            Err(std::io::Error::other("connection dropped by the sandbox")),
-        ];
-        return Response::builder()
-            .status(StatusCode::CREATED)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from_stream(futures::stream::iter(chunks)))
-            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        return ambiguous_failure();
     }
-    (StatusCode::CREATED, Json(device)).into_response()
+    (shared.options.create_status, Json(device)).into_response()
 }
 
 async fn get_policy(
@@ -501,7 +532,7 @@ async fn get_policy(
     }
     Json(Policy {
         id,
-        name: Some("Sandbox MFA policy".into()),
+        name: "Sandbox MFA policy".into(),
     })
     .into_response()
 }

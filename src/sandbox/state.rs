@@ -12,7 +12,8 @@ use serde::Serialize;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::pingone::wire::Device;
+use super::json::Device;
+use super::SandboxError;
 
 /// Usernames resolve to IDs in this namespace, so the same name is the same user every run.
 const USERNAME_NAMESPACE: Uuid = Uuid::from_u128(0x6d66_6165_6e72_6f6c_6c2d_7361_6e64_626f);
@@ -32,32 +33,35 @@ pub enum Directory {
 
 impl Directory {
     /// Reads a CSV with `user_id` and `username` columns.
-    pub fn from_csv(path: &Path) -> Result<Directory, String> {
+    pub fn from_csv(path: &Path) -> Result<Directory, SandboxError> {
+        let unreadable = |source| SandboxError::UsersFile {
+            path: path.to_path_buf(),
+            source,
+        };
+        let wrong = |line: u64, problem: String| SandboxError::UsersFileContent {
+            path: path.to_path_buf(),
+            line,
+            problem,
+        };
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .from_path(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let headers = reader
-            .headers()
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .clone();
+            .map_err(unreadable)?;
+        let headers = reader.headers().map_err(unreadable)?.clone();
         let column = |name: &str| {
             headers
                 .iter()
                 .position(|h| h.eq_ignore_ascii_case(name))
-                .ok_or_else(|| format!("{}: line 1: no {name} column", path.display()))
+                .ok_or_else(|| wrong(1, format!("no {name} column")))
         };
         let (id_col, name_col) = (column("user_id")?, column("username")?);
         let mut users = Vec::new();
         for record in reader.records() {
-            let record = record.map_err(|e| format!("{}: {e}", path.display()))?;
+            let record = record.map_err(unreadable)?;
             let id = record.get(id_col).unwrap_or("").to_string();
             if Uuid::parse_str(&id).is_err() {
                 let line = record.position().map(|p| p.line()).unwrap_or(0);
-                return Err(format!(
-                    "{}: line {line}: user_id {id:?} is not a UUID",
-                    path.display()
-                ));
+                return Err(wrong(line, format!("user_id {id:?} is not a UUID")));
             }
             users.push((id, record.get(name_col).unwrap_or("").to_string()));
         }
@@ -194,6 +198,8 @@ impl RateWindow {
 
 pub(crate) struct Store {
     pub devices: Mutex<HashMap<String, Vec<Device>>>,
+    /// Every device-create body received, as sent, for tests of what reaches the server.
+    pub bodies: Mutex<Vec<String>>,
     pub tokens: Mutex<HashMap<String, Instant>>,
     pub window: Mutex<RateWindow>,
     pub arrivals: Mutex<Vec<Arrival>>,
@@ -205,6 +211,7 @@ impl Default for Store {
     fn default() -> Self {
         Self {
             devices: Mutex::default(),
+            bodies: Mutex::default(),
             tokens: Mutex::default(),
             window: Mutex::default(),
             arrivals: Mutex::default(),
@@ -214,21 +221,20 @@ impl Default for Store {
     }
 }
 
-/// The sandbox's own idea of "the same destination", independent of the tool's: digits of a
-/// phone, an email case-folded.
-pub(crate) fn same_destination(
-    a: &Device,
-    b_type: &str,
-    b_phone: Option<&str>,
-    b_email: Option<&str>,
-) -> bool {
+/// The sandbox's own idea of "the same device", independent of the tool's: the same type,
+/// the digits of a phone or an email case-folded, and the same extension (another extension
+/// is another line).
+pub(crate) fn same_device(a: &Device, b: &Device) -> bool {
     let digits = |p: &str| p.chars().filter(char::is_ascii_digit).collect::<String>();
-    a.device_type.eq_ignore_ascii_case(b_type)
-        && match (a.phone.as_deref(), b_phone, a.email.as_deref(), b_email) {
-            (Some(x), Some(y), _, _) => digits(x) == digits(y),
-            (_, _, Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
-            _ => false,
-        }
+    let same_destination = match (&a.phone, &b.phone, &a.email, &b.email) {
+        (Some(x), Some(y), _, _) => digits(x) == digits(y),
+        (None, None, Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+        _ => false,
+    };
+    let extension = |d: &Device| d.extension.clone().unwrap_or_default();
+    a.device_type.eq_ignore_ascii_case(&b.device_type)
+        && same_destination
+        && extension(a) == extension(b)
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
