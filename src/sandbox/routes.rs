@@ -325,49 +325,52 @@ fn phone_is_acceptable(phone: &str) -> bool {
             .all(|c| c.is_ascii_digit() || "+.-() ".contains(c))
 }
 
-/// Checks a create request as PingOne does; the 400 to answer when it fails.
-fn check_create(shared: &Shared, request: &CreateDeviceRequest) -> Result<(), Response> {
+/// Checks a create request as PingOne does: `Some` 400 to answer when it fails.
+fn refuse_create(shared: &Shared, request: &CreateDeviceRequest) -> Option<Response> {
     let kind = request.device_type.as_str();
     let field = |name: &str, value: &Option<String>, valid: &dyn Fn(&str) -> bool| match value {
-        None => Err(invalid(
+        None => Some(invalid(
             name,
             "REQUIRED_VALUE",
             &format!("{name} is required for {kind} devices."),
         )),
-        Some(v) if !valid(v) => Err(invalid(
+        Some(v) if !valid(v) => Some(invalid(
             name,
             "INVALID_VALUE",
             &format!("{name} is not valid."),
         )),
-        Some(_) => Ok(()),
+        Some(_) => None,
     };
-    if PHONE_TYPES.contains(&kind) {
-        field("phone", &request.phone, &phone_is_acceptable)?;
+    let destination = if PHONE_TYPES.contains(&kind) {
+        field("phone", &request.phone, &phone_is_acceptable)
     } else if kind == "EMAIL" {
-        field("email", &request.email, &|e: &str| e.contains('@'))?;
+        field("email", &request.email, &|e: &str| e.contains('@'))
     } else {
-        return Err(invalid(
+        Some(invalid(
             "type",
             "INVALID_VALUE",
             "type is not a supported device type.",
-        ));
+        ))
+    };
+    if destination.is_some() {
+        return destination;
     }
     if request.extension.is_some() && kind != "VOICE" {
-        return Err(invalid(
+        return Some(invalid(
             "extension",
             "INVALID_VALUE",
             "extension is allowed only for VOICE devices.",
         ));
     }
     let Some(policy) = request.policy.as_ref() else {
-        return Err(invalid(
+        return Some(invalid(
             "policy.id",
             "REQUIRED_VALUE",
             "policy.id is required.",
         ));
     };
     if !shared.policy_exists(&policy.id) {
-        return Err(invalid(
+        return Some(invalid(
             "policy.id",
             "INVALID_VALUE",
             "The device authentication policy was not found.",
@@ -375,18 +378,18 @@ fn check_create(shared: &Shared, request: &CreateDeviceRequest) -> Result<(), Re
     }
     if let Some(status) = &request.status {
         if !STATUSES.contains(&status.as_str()) {
-            return Err(invalid("status", "INVALID_VALUE", "status is not valid."));
+            return Some(invalid("status", "INVALID_VALUE", "status is not valid."));
         }
     }
     let activation = request.status.as_deref() == Some("ACTIVATION_REQUIRED");
     if request.notification.is_some() && !activation {
-        return Err(invalid(
+        return Some(invalid(
             "notification",
             "INVALID_VALUE",
             "notification is allowed only when status is ACTIVATION_REQUIRED.",
         ));
     }
-    Ok(())
+    None
 }
 
 /// The device a valid request creates, as PingOne would describe it.
@@ -422,12 +425,12 @@ fn new_device(shared: &Shared, env: &str, user: &str, request: CreateDeviceReque
     }
 }
 
-/// Stores the device, unless the user is at the device cap (the 400 to answer then).
-fn store_device(shared: &Shared, user: &str, device: &Device) -> Result<(), Response> {
+/// Stores the device, unless the user is at the device cap: `Some` 400 to answer then.
+fn refuse_store(shared: &Shared, user: &str, device: &Device) -> Option<Response> {
     let mut devices = lock(&shared.store.devices);
     let existing = devices.entry(user.to_lowercase()).or_default();
     if existing.len() >= shared.options.max_devices as usize {
-        return Err(error(
+        return Some(error(
             StatusCode::BAD_REQUEST,
             "REQUEST_FAILED",
             "The request could not be completed.",
@@ -447,7 +450,7 @@ fn store_device(shared: &Shared, user: &str, device: &Device) -> Result<(), Resp
     }
     existing.push(device.clone());
     Counters::bump(&counters.devices_created);
-    Ok(())
+    None
 }
 
 /// The device exists; the answer fails anyway: a 500, or a body that breaks off.
@@ -506,11 +509,11 @@ async fn create_device(
             )
         }
     };
-    if let Err(refusal) = check_create(&shared, &request) {
+    if let Some(refusal) = refuse_create(&shared, &request) {
         return refusal;
     }
     let device = new_device(&shared, &env, &user, request);
-    if let Err(refusal) = store_device(&shared, &user, &device) {
+    if let Some(refusal) = refuse_store(&shared, &user, &device) {
         return refusal;
     }
     if shared.roll(shared.options.ambiguous_rate) {
