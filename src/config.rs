@@ -597,38 +597,8 @@ fn connection(
             "missing; export the worker app's client secret in this variable (it is never read from a file)",
         )
     })?;
-    let region = match file.region.as_deref() {
-        None => Region::NA,
-        Some(text) => match text.trim().to_ascii_uppercase().as_str() {
-            "NA" => Region::NA,
-            "EU" => Region::EU,
-            "CA" => Region::CA,
-            "AU" => Region::AU,
-            "SG" => Region::SG,
-            "AP" => Region::AP,
-            _ => {
-                return Err(ConfigError::new(
-                    origin,
-                    "[pingone] region",
-                    format!("{text:?} is not one of NA, EU, CA, AU, SG, AP"),
-                ))
-            }
-        },
-    };
-    let token_auth_method = match file.token_auth_method.as_deref() {
-        None => TokenAuthMethod::Basic,
-        Some(text) => match text.trim().to_ascii_lowercase().as_str() {
-            "basic" => TokenAuthMethod::Basic,
-            "post" => TokenAuthMethod::Post,
-            _ => {
-                return Err(ConfigError::new(
-                    origin,
-                    "[pingone] token_auth_method",
-                    format!("{text:?} is not basic or post (the worker app's token endpoint authentication method)"),
-                ))
-            }
-        },
-    };
+    let region = region(file.region.as_deref(), origin)?;
+    let token_auth_method = token_auth_method(file.token_auth_method.as_deref(), origin)?;
     let api_url = checked_url(
         origin,
         "[pingone] api_url",
@@ -649,6 +619,40 @@ fn connection(
         client_secret,
         token_auth_method,
     })
+}
+
+fn region(text: Option<&str>, origin: &str) -> Result<Region, ConfigError> {
+    let Some(text) = text else {
+        return Ok(Region::NA);
+    };
+    match text.trim().to_ascii_uppercase().as_str() {
+        "NA" => Ok(Region::NA),
+        "EU" => Ok(Region::EU),
+        "CA" => Ok(Region::CA),
+        "AU" => Ok(Region::AU),
+        "SG" => Ok(Region::SG),
+        "AP" => Ok(Region::AP),
+        _ => Err(ConfigError::new(
+            origin,
+            "[pingone] region",
+            format!("{text:?} is not one of NA, EU, CA, AU, SG, AP"),
+        )),
+    }
+}
+
+fn token_auth_method(text: Option<&str>, origin: &str) -> Result<TokenAuthMethod, ConfigError> {
+    let Some(text) = text else {
+        return Ok(TokenAuthMethod::Basic);
+    };
+    match text.trim().to_ascii_lowercase().as_str() {
+        "basic" => Ok(TokenAuthMethod::Basic),
+        "post" => Ok(TokenAuthMethod::Post),
+        _ => Err(ConfigError::new(
+            origin,
+            "[pingone] token_auth_method",
+            format!("{text:?} is not basic or post (the worker app's token endpoint authentication method)"),
+        )),
+    }
 }
 
 fn checked_url(

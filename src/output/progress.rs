@@ -70,69 +70,16 @@ impl Progress {
             if let Some(bar) = &bar {
                 crate::logging::set_active_bar(Some(bar.clone()));
             }
-            let started = tokio::time::Instant::now();
-            let mut last_log = started;
-            let mut last_done = 0u64;
+            let mut last_log = (tokio::time::Instant::now(), 0u64);
             let tick = if bar.is_some() { DRAW_EVERY } else { LOG_EVERY };
             loop {
                 let finished = tokio::select! {
                     _ = tokio::time::sleep(tick) => false,
                     _ = stopped.changed() => true,
                 };
-                let c = &source.counters;
-                let done = LiveCounters::get(&c.done);
-                let requests = source
-                    .requests
-                    .as_ref()
-                    .map(|r| RequestStats::get(&r.requests))
-                    .unwrap_or(0);
-                let throttled = source
-                    .requests
-                    .as_ref()
-                    .map(|r| RequestStats::get(&r.throttled))
-                    .unwrap_or(0);
                 match &bar {
-                    Some(bar) => {
-                        bar.set_position(done);
-                        bar.set_message(format!(
-                            "{:.1} rows/s · {} {} · {} failed · {} invalid · {} requests{}",
-                            bar.per_sec(),
-                            LiveCounters::get(&c.succeeded),
-                            source.success_word,
-                            LiveCounters::get(&c.failed),
-                            LiveCounters::get(&c.invalid),
-                            requests,
-                            if throttled > 0 {
-                                format!(" · {throttled}×429")
-                            } else {
-                                String::new()
-                            }
-                        ));
-                    }
-                    None if !finished => {
-                        let now = tokio::time::Instant::now();
-                        let rate =
-                            (done - last_done) as f64 / now.duration_since(last_log).as_secs_f64();
-                        let eta = source.total.and_then(|t| {
-                            (rate > 0.0).then(|| {
-                                Duration::from_secs_f64(t.saturating_sub(done) as f64 / rate)
-                            })
-                        });
-                        tracing::info!(
-                            done,
-                            total = source.total,
-                            succeeded = LiveCounters::get(&c.succeeded),
-                            failed = LiveCounters::get(&c.failed),
-                            invalid = LiveCounters::get(&c.invalid),
-                            requests,
-                            throttled_429 = throttled,
-                            rows_per_s = format!("{rate:.1}"),
-                            eta_s = eta.map(|e| e.as_secs()),
-                            "progress"
-                        );
-                        last_log = now;
-                        last_done = done;
-                    }
+                    Some(bar) => draw(bar, &source),
+                    None if !finished => last_log = log_progress(&source, last_log),
                     None => {}
                 }
                 if finished {
@@ -151,6 +98,64 @@ impl Progress {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
+}
+
+/// Requests sent and 429s received so far.
+fn request_counts(source: &ProgressSource) -> (u64, u64) {
+    source.requests.as_ref().map_or((0, 0), |r| {
+        (
+            RequestStats::get(&r.requests),
+            RequestStats::get(&r.throttled),
+        )
+    })
+}
+
+fn draw(bar: &ProgressBar, source: &ProgressSource) {
+    let c = &source.counters;
+    let (requests, throttled) = request_counts(source);
+    bar.set_position(LiveCounters::get(&c.done));
+    bar.set_message(format!(
+        "{:.1} rows/s · {} {} · {} failed · {} invalid · {} requests{}",
+        bar.per_sec(),
+        LiveCounters::get(&c.succeeded),
+        source.success_word,
+        LiveCounters::get(&c.failed),
+        LiveCounters::get(&c.invalid),
+        requests,
+        if throttled > 0 {
+            format!(" · {throttled}×429")
+        } else {
+            String::new()
+        }
+    ));
+}
+
+/// One progress log line; returns when and at how many rows it was written.
+fn log_progress(
+    source: &ProgressSource,
+    (last_at, last_done): (tokio::time::Instant, u64),
+) -> (tokio::time::Instant, u64) {
+    let c = &source.counters;
+    let done = LiveCounters::get(&c.done);
+    let (requests, throttled) = request_counts(source);
+    let now = tokio::time::Instant::now();
+    let rate = (done - last_done) as f64 / now.duration_since(last_at).as_secs_f64();
+    let eta = source.total.and_then(|t| {
+        (rate > 0.0).then(|| Duration::from_secs_f64(t.saturating_sub(done) as f64 / rate))
+    });
+    tracing::info!(
+        done,
+        total = source.total,
+        succeeded = LiveCounters::get(&c.succeeded),
+        failed = LiveCounters::get(&c.failed),
+        invalid = LiveCounters::get(&c.invalid),
+        requests,
+        throttled_429 = throttled,
+        rows_per_s = format!("{rate:.1}"),
+        eta_s = eta.map(|e| e.as_secs()),
+        "progress"
+    );
+    (now, done)
 }
 
 fn make_bar(total: Option<u64>) -> ProgressBar {

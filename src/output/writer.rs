@@ -200,10 +200,17 @@ impl Recorder {
         flush_all(&mut results, &mut errors)?;
 
         let (sender, receiver) = mpsc::channel::<Option<RowResult>>();
-        let paths = (results_path.clone(), errors_path.clone());
+        let files = Files {
+            results,
+            errors,
+            results_path,
+            errors_path,
+            layout,
+            error_row: ByteRecord::new(),
+        };
         let thread = std::thread::Builder::new()
             .name("results-writer".into())
-            .spawn(move || write_loop(receiver, results, errors, layout, counters, stop, paths))
+            .spawn(move || write_loop(receiver, files, counters, stop))
             .map_err(|e| OutputError::io(out_dir, e))?;
         Ok(Recorder {
             handle: RecorderHandle { sender },
@@ -224,19 +231,57 @@ impl Recorder {
     }
 }
 
+/// The two files the writer thread owns.
+struct Files {
+    results: csv::Writer<BufWriter<File>>,
+    errors: csv::Writer<BufWriter<File>>,
+    results_path: PathBuf,
+    errors_path: PathBuf,
+    layout: ErrorsLayout,
+    error_row: ByteRecord,
+}
+
+impl Files {
+    fn write(&mut self, result: &RowResult) -> Result<(), OutputError> {
+        let row = &result.row;
+        self.results
+            .serialize(row)
+            .map_err(|e| OutputError::csv(&self.results_path, e))?;
+        if !row.outcome.is_problem() {
+            return Ok(());
+        }
+        let error_row = &mut self.error_row;
+        error_row.clear();
+        for &i in &self.layout.carried {
+            error_row.push_field(result.raw.get(i).unwrap_or_default());
+        }
+        error_row.push_field(row.line.to_string().as_bytes());
+        error_row.push_field(row.error_code.as_ref().map_or("", Code::as_str).as_bytes());
+        error_row.push_field(row.error_message.as_bytes());
+        self.errors
+            .write_byte_record(error_row)
+            .map_err(|e| OutputError::csv(&self.errors_path, e))
+    }
+
+    fn flush(&mut self) -> Result<(), OutputError> {
+        self.results
+            .flush()
+            .map_err(|e| OutputError::io(&self.results_path, e))?;
+        self.errors
+            .flush()
+            .map_err(|e| OutputError::io(&self.errors_path, e))
+    }
+}
+
 fn write_loop(
     receiver: mpsc::Receiver<Option<RowResult>>,
-    mut results: csv::Writer<BufWriter<File>>,
-    mut errors: csv::Writer<BufWriter<File>>,
-    layout: ErrorsLayout,
+    mut files: Files,
     counters: Arc<LiveCounters>,
     stop: Arc<Stop>,
-    (results_path, errors_path): (PathBuf, PathBuf),
 ) -> Result<Tallies, OutputError> {
     let mut tallies = Tallies::default();
     let mut not_attempted = 0u64;
     let mut failure: Option<OutputError> = None;
-    let mut error_row = ByteRecord::new();
     let mut all_in = false;
     while !all_in {
         let Ok(first) = receiver.recv() else { break };
@@ -254,35 +299,16 @@ fn write_loop(
             let row = &result.row;
             tallies.add(row, result.sends_message);
             counters.add(row.outcome);
-            if let Err(e) = results.serialize(row) {
-                failure = Some(OutputError::csv(&results_path, e));
-                continue;
+            if row.error_code == Some(Code::NotAttempted) {
+                // One line for all of them at the end, not one per row.
+                not_attempted += 1;
+            } else if row.outcome.is_problem() {
+                log_problem(row);
             }
-            if row.outcome.is_problem() {
-                if row.error_code == Some(Code::NotAttempted) {
-                    // One line for all of them at the end, not one per row.
-                    not_attempted += 1;
-                } else {
-                    log_problem(row);
-                }
-                error_row.clear();
-                for &i in &layout.carried {
-                    error_row.push_field(result.raw.get(i).unwrap_or_default());
-                }
-                error_row.push_field(row.line.to_string().as_bytes());
-                error_row.push_field(row.error_code.as_ref().map_or("", Code::as_str).as_bytes());
-                error_row.push_field(row.error_message.as_bytes());
-                if let Err(e) = errors.write_byte_record(&error_row) {
-                    failure = Some(OutputError::csv(&errors_path, e));
-                }
-            }
+            failure = files.write(&result).err();
         }
         if failure.is_none() {
-            if let Err(e) = results.flush() {
-                failure = Some(OutputError::io(&results_path, e));
-            } else if let Err(e) = errors.flush() {
-                failure = Some(OutputError::io(&errors_path, e));
-            }
+            failure = files.flush().err();
         }
         if written < GATHER_BELOW {
             // Let a few more rows gather: waking for every row of a fast run costs more in

@@ -140,31 +140,7 @@ pub async fn execute(
             (Some(client), Some(engine))
         }
     };
-    let progress = Progress::start(
-        ProgressSource {
-            total: survey
-                .records
-                .map(|r| r.saturating_sub(out.finished.len() as u64)),
-            counters,
-            requests: client.as_ref().map(|_| stats.clone()),
-            success_word: match settings.mode {
-                RunMode::Live => "created/skipped",
-                RunMode::DryRunOffline => "valid",
-                RunMode::DryRunOnline => "planned",
-            },
-        },
-        !settings.quiet && settings.log_format == LogFormat::Text,
-    );
-    tracing::info!(
-        mode = ?settings.mode,
-        input = %settings.input.display_path().display(),
-        out = %out.dir.display(),
-        records = survey.records,
-        resumed_rows = out.finished.len(),
-        rate = settings.limits.rate,
-        concurrency = settings.limits.concurrency,
-        "run started"
-    );
+    let progress = start_progress(settings, out, survey, counters, client.is_some(), &stats);
     let sha256 = feed(settings, out, reader, engine.clone(), &recorder, stop).await;
     let tallies = match recorder.finish() {
         Ok(t) => t,
@@ -184,6 +160,42 @@ pub async fn execute(
         sandbox,
         sha256,
     })
+}
+
+/// The progress display, and the log line that opens the run.
+fn start_progress(
+    settings: &Settings,
+    out: &OutputDir,
+    survey: &Survey,
+    counters: Arc<LiveCounters>,
+    sends: bool,
+    stats: &Arc<RequestStats>,
+) -> Progress {
+    tracing::info!(
+        mode = ?settings.mode,
+        input = %settings.input.display_path().display(),
+        out = %out.dir.display(),
+        records = survey.records,
+        resumed_rows = out.finished.len(),
+        rate = settings.limits.rate,
+        concurrency = settings.limits.concurrency,
+        "run started"
+    );
+    Progress::start(
+        ProgressSource {
+            total: survey
+                .records
+                .map(|r| r.saturating_sub(out.finished.len() as u64)),
+            counters,
+            requests: sends.then(|| stats.clone()),
+            success_word: match settings.mode {
+                RunMode::Live => "created/skipped",
+                RunMode::DryRunOffline => "valid",
+                RunMode::DryRunOnline => "planned",
+            },
+        },
+        !settings.quiet && settings.log_format == LogFormat::Text,
+    )
 }
 
 /// Streams every record to its result; returns the input's SHA-256 once read to the end.

@@ -1,13 +1,13 @@
 //! [`Record`] -> [`DeviceSpec`], or a [`RowError`] with a stable code and a message that says
 //! what to fix. Knows nothing of HTTP: every check here runs offline, in dry runs too.
 
+mod fields;
 pub mod phone;
 pub mod stream;
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-use email_address::EmailAddress;
 use uuid::Uuid;
 
 pub use crate::codes::Code;
@@ -168,10 +168,6 @@ pub struct Validator {
     finisher: Finisher,
 }
 
-const MAX_USERNAME_CHARS: usize = 128;
-const MAX_NICKNAME_CHARS: usize = 100;
-const MAX_EMAIL_CHARS: usize = 254;
-
 impl Validator {
     pub fn new(header: Header, rules: Rules) -> Self {
         let (checker, finisher) = split(header, rules);
@@ -251,176 +247,20 @@ impl FieldChecker {
                 ),
             ));
         }
-        let field = |column: Column| {
-            record.get(header, column).map_err(|_| {
-                RowError::new(
-                    Code::InvalidEncoding,
-                    format!(
-                        "column {} is not valid UTF-8; save the file as UTF-8",
-                        column.name()
-                    ),
-                )
-            })
-        };
-        let user_id = field(Column::UserId)?;
-        let username = field(Column::Username)?;
-        let user = if !user_id.is_empty() {
-            let id = Uuid::parse_str(user_id).map_err(|_| {
-                RowError::new(
-                    Code::InvalidUserId,
-                    format!("user_id {user_id:?} is not a UUID; use the PingOne user ID, or leave it empty and give a username"),
-                )
-            })?;
-            UserRef::Id(id)
-        } else if !username.is_empty() {
-            if username.chars().count() > MAX_USERNAME_CHARS
-                || username.chars().any(char::is_control)
-            {
-                return Err(RowError::new(
-                    Code::InvalidUsername,
-                    format!("username is longer than {MAX_USERNAME_CHARS} characters or has control characters"),
-                ));
-            }
-            UserRef::Username(username.to_string())
-        } else {
-            return Err(RowError::new(
-                Code::MissingUser,
-                "neither user_id nor username is set; give one of them",
-            ));
-        };
-
-        let type_text = field(Column::Type)?;
-        if type_text.is_empty() {
-            return Err(RowError::new(
-                Code::MissingType,
-                format!("type is empty; use {}", DeviceType::list_for_messages()),
-            ));
-        }
-        let device_type: DeviceType = type_text.parse().map_err(|_| {
-            RowError::new(
-                Code::InvalidType,
-                format!(
-                    "type {type_text:?} is not {}",
-                    DeviceType::list_for_messages()
-                ),
-            )
-        })?;
-
-        let destination = if device_type.uses_phone() {
-            let text = field(Column::Phone)?;
-            if text.is_empty() {
-                return Err(RowError::new(
-                    Code::MissingPhone,
-                    format!("a {device_type} device needs a phone number in the phone column"),
-                ));
-            }
-            // Normalised by the Finisher; see `Checked`.
-            Destination::Phone(text.to_string())
-        } else {
-            let text = field(Column::Email)?;
-            if text.is_empty() {
-                return Err(RowError::new(
-                    Code::MissingEmail,
-                    "an EMAIL device needs an address in the email column",
-                ));
-            }
-            Destination::Email(check_email(text)?)
-        };
-
-        let extension = optional(field(Column::Extension)?);
-        if let Some(ext) = &extension {
-            if !device_type.takes_extension() {
-                return Err(RowError::new(
-                    Code::ExtensionNotAllowed,
-                    format!("extension is only for VOICE devices; clear it for {device_type}"),
-                ));
-            }
-            let well_formed = ext.len() <= 16
-                && ext
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || matches!(c, '#' | '*' | ','));
-            if !well_formed {
-                return Err(RowError::new(
-                    Code::InvalidExtension,
-                    format!(
-                        "extension {ext:?} may hold up to 16 digits, #, * and commas (e.g. 313#)"
-                    ),
-                ));
-            }
-        }
-
-        let status = match optional(field(Column::Status)?) {
-            None => self.rules.default_status,
-            Some(text) => Some(text.parse::<DeviceStatus>().map_err(|_| {
-                RowError::new(
-                    Code::InvalidStatus,
-                    format!("status {text:?} is not ACTIVE or ACTIVATION_REQUIRED"),
-                )
-            })?),
-        };
-
-        let locale = optional(field(Column::NotificationLocale)?);
-        let variant = optional(field(Column::NotificationVariant)?);
-        let notification = if locale.is_some() || variant.is_some() {
-            if status != Some(DeviceStatus::ActivationRequired) {
-                return Err(RowError::new(
-                    Code::NotificationNotAllowed,
-                    "notification_locale and notification_variant apply only to ACTIVATION_REQUIRED devices; set status or clear them",
-                ));
-            }
-            if let Some(l) = &locale {
-                if !is_locale(l) {
-                    return Err(RowError::new(
-                        Code::InvalidNotification,
-                        format!(
-                            "notification_locale {l:?} is not a language tag such as en or fr-CA"
-                        ),
-                    ));
-                }
-            }
-            if let Some(v) = &variant {
-                if v.chars().count() > 100 || v.chars().any(char::is_control) {
-                    return Err(RowError::new(
-                        Code::InvalidNotification,
-                        "notification_variant is longer than 100 characters or has control characters",
-                    ));
-                }
-            }
-            Some(Notification { locale, variant })
-        } else {
-            None
-        };
-
-        let policy_id = match optional(field(Column::PolicyId)?) {
-            Some(text) => Uuid::parse_str(&text).map_err(|_| {
-                RowError::new(
-                    Code::InvalidPolicyId,
-                    format!("policy_id {text:?} is not a UUID"),
-                )
-            })?,
-            None => self.rules.default_policy.ok_or_else(|| {
-                RowError::new(
-                    Code::MissingPolicy,
-                    "no device authentication policy: fill policy_id, or set [enroll] policy_id in the config",
-                )
-            })?,
-        };
-
-        let nickname = optional(field(Column::Nickname)?);
-        if let Some(n) = &nickname {
-            if n.chars().count() > MAX_NICKNAME_CHARS || n.chars().any(char::is_control) {
-                return Err(RowError::new(
-                    Code::InvalidNickname,
-                    format!("nickname is longer than {MAX_NICKNAME_CHARS} characters or has control characters"),
-                ));
-            }
-        }
-
+        let cells = Cells { record, header };
+        let (user, username) = fields::user(&cells)?;
+        let device_type = fields::device_type(&cells)?;
+        let destination = fields::destination(&cells, device_type)?;
+        let extension = fields::extension(&cells, device_type)?;
+        let status = fields::status(&cells, self.rules.default_status)?;
+        let notification = fields::notification(&cells, status)?;
+        let policy_id = fields::policy(&cells, self.rules.default_policy)?;
+        let nickname = fields::nickname(&cells)?;
         Ok(Checked {
             phone_normalised: false,
             spec: DeviceSpec {
                 user,
-                username: username.to_string(),
+                username,
                 device_type,
                 destination,
                 extension,
@@ -428,47 +268,41 @@ impl FieldChecker {
                 status,
                 nickname,
                 notification,
-                unconfirmed_before: record
-                    .get(header, Column::EarlierErrorCode)
-                    .is_ok_and(|code| code == Code::Unconfirmed.as_str()),
+                unconfirmed_before: cells.get(Column::EarlierErrorCode)
+                    == Ok(Code::Unconfirmed.as_str()),
             },
         })
     }
 }
 
-fn optional(text: &str) -> Option<String> {
-    (!text.is_empty()).then(|| text.to_string())
+/// One record's cells, read by column.
+pub(crate) struct Cells<'a> {
+    record: &'a Record,
+    header: &'a Header,
 }
 
-fn check_email(text: &str) -> Result<String, RowError> {
-    let strict = email_address::Options::default()
-        .with_required_tld()
-        .without_domain_literal()
-        .without_display_text();
-    if text.chars().count() > MAX_EMAIL_CHARS {
-        return Err(RowError::new(
-            Code::InvalidEmail,
-            format!("email is longer than {MAX_EMAIL_CHARS} characters"),
-        ));
-    }
-    EmailAddress::parse_with_options(text, strict)
-        .map(|_| text.to_string())
-        .map_err(|e| {
+impl<'a> Cells<'a> {
+    /// The trimmed cell; a cell that is not UTF-8 is the row's problem.
+    fn get(&self, column: Column) -> Result<&'a str, RowError> {
+        self.record.get(self.header, column).map_err(|_| {
             RowError::new(
-                Code::InvalidEmail,
-                format!("email {text:?} is not a valid address ({e})"),
+                Code::InvalidEncoding,
+                format!(
+                    "column {} is not valid UTF-8; save the file as UTF-8",
+                    column.name()
+                ),
             )
         })
+    }
+
+    /// The cell, or `None` when empty.
+    fn optional(&self, column: Column) -> Result<Option<String>, RowError> {
+        self.get(column).map(optional)
+    }
 }
 
-fn is_locale(text: &str) -> bool {
-    let mut parts = text.split(['-', '_']);
-    let language_ok = parts
-        .next()
-        .is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
-    language_ok
-        && text.len() <= 35
-        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+fn optional(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_string())
 }
 
 /// The digest the duplicate check compares: user as written (usernames case-folded) and the
