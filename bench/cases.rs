@@ -1,9 +1,12 @@
 //! The benchmark's cases, shared by `cargo bench --bench throughput` (full sizes, release
 //! build) and the CI smoke test (tiny sizes): generate the input, run the real binary against
 //! the in-process sandbox, and report figures. Nothing here asserts a time.
+
 // The smoke test uses only part of this file.
 #![allow(dead_code)]
 
+#[path = "launch.rs"]
+pub mod launch;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -156,14 +159,8 @@ fn vm_hwm_kb(pid: u32) -> Option<u64> {
 /// Runs the binary, sampling its peak resident memory (VmHWM) until it exits.
 pub async fn run_binary(bin: &Path, dir: &Path, secret: &str, args: &[&str]) -> Measured {
     let started = Instant::now();
-    let mut child = tokio::process::Command::new(bin)
-        .args(args)
-        .current_dir(dir)
-        .env("PINGONE_CLIENT_SECRET", secret)
-        .env_remove("RUST_LOG")
+    let mut child = launch::command(bin, dir, Some(secret), args)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("the binary starts");
     let pid = child.id().expect("pid");

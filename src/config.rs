@@ -6,6 +6,7 @@
 //! `Debug` and `Display` never show it.
 
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -212,6 +213,7 @@ pub struct Limits {
 }
 
 impl Default for Limits {
+    /// The defaults config.example.toml documents (a test holds them together).
     fn default() -> Self {
         Self {
             rate: 50,
@@ -493,72 +495,38 @@ fn bounded(
     }
 }
 
+/// A `[limits]` key: its name, the flag's value, the file's, the default, the allowed range.
+type LimitKey<'a> = (&'a str, Option<i64>, Option<i64>, i64, RangeInclusive<i64>);
+
 fn limits(file: &FileLimits, args: &RunArgs, origin: &str) -> Result<Limits, ConfigError> {
-    let defaults = Limits::default();
-    let rate = bounded(
-        origin,
-        "rate",
-        args.rate.map(i64::from),
-        file.rate,
-        defaults.rate.into(),
-        1..=1_000_000,
-    )?;
-    let concurrency = bounded(
-        origin,
-        "concurrency",
-        args.concurrency.map(|v| v as i64),
-        file.concurrency,
-        defaults.concurrency as i64,
-        1..=1024,
-    )?;
-    let max_retries = bounded(
-        origin,
-        "max_retries",
-        args.max_retries.map(|v| v as i64),
-        file.max_retries,
-        defaults.max_retries as i64,
-        0..=20,
-    )?;
-    let timeout_s = bounded(
-        origin,
-        "timeout_s",
-        None,
-        file.timeout_s,
-        defaults.timeout.as_secs() as i64,
-        1..=600,
-    )?;
-    let backoff_initial_ms = bounded(
-        origin,
-        "backoff_initial_ms",
-        None,
-        file.backoff_initial_ms,
-        defaults.backoff_initial.as_millis() as i64,
-        1..=60_000,
-    )?;
-    let backoff_max_s = bounded(
-        origin,
-        "backoff_max_s",
-        None,
-        file.backoff_max_s,
-        defaults.backoff_max.as_secs() as i64,
-        1..=600,
-    )?;
-    let stop_after_failures = bounded(
-        origin,
-        "stop_after_failures",
-        None,
-        file.stop_after_failures,
-        defaults.stop_after_failures.into(),
-        1..=100_000,
-    )?;
+    let d = Limits::default();
+    let flag = |v: Option<usize>| v.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+    let secs = |t: Duration| t.as_secs() as i64;
+    // (key, flag, file, default, allowed): the flag wins, then the file, then the default.
+    #[rustfmt::skip]
+    let keys: [LimitKey; 7] = [
+        ("rate", args.rate.map(i64::from), file.rate, d.rate.into(), 1..=1_000_000),
+        ("concurrency", flag(args.concurrency), file.concurrency, d.concurrency as i64, 1..=1024),
+        ("max_retries", flag(args.max_retries), file.max_retries, d.max_retries as i64, 0..=20),
+        ("timeout_s", None, file.timeout_s, secs(d.timeout), 1..=600),
+        ("backoff_initial_ms", None, file.backoff_initial_ms, d.backoff_initial.as_millis() as i64, 1..=60_000),
+        ("backoff_max_s", None, file.backoff_max_s, secs(d.backoff_max), 1..=600),
+        ("stop_after_failures", None, file.stop_after_failures, d.stop_after_failures.into(), 1..=100_000),
+    ];
+    let mut values = [0i64; 7];
+    for (value, (name, flag, file, default, range)) in values.iter_mut().zip(keys) {
+        *value = bounded(origin, name, flag, file, default, range)?;
+    }
+    let [rate, concurrency, max_retries, timeout_s, initial_ms, backoff_max_s, stop_after] = values;
+    // Every value was checked against a range that fits its type.
     Ok(Limits {
         rate: rate as u32,
         concurrency: concurrency as usize,
         max_retries: max_retries as usize,
         timeout: Duration::from_secs(timeout_s as u64),
-        backoff_initial: Duration::from_millis(backoff_initial_ms as u64),
+        backoff_initial: Duration::from_millis(initial_ms as u64),
         backoff_max: Duration::from_secs(backoff_max_s as u64),
-        stop_after_failures: stop_after_failures as u32,
+        stop_after_failures: stop_after as u32,
     })
 }
 
@@ -729,6 +697,27 @@ mod tests {
         let s = Settings::load(&args(&["--config", cfg.path().to_str().unwrap()]), &env).unwrap();
         assert_eq!(s.limits.rate, 50);
         assert_eq!(s.enroll.on_existing, OnExisting::Skip);
+    }
+
+    #[test]
+    fn no_keys_give_limits_default() {
+        let cfg = write_config("");
+        let path = cfg.path().to_str().unwrap();
+        let s = Settings::load(&args(&["--config", path, "--dry-run"]), &|_| None).unwrap();
+        let d = Limits::default();
+        assert_eq!(
+            (s.limits.rate, s.limits.concurrency, s.limits.max_retries),
+            (d.rate, d.concurrency, d.max_retries)
+        );
+        assert_eq!(
+            (
+                s.limits.timeout,
+                s.limits.backoff_initial,
+                s.limits.backoff_max
+            ),
+            (d.timeout, d.backoff_initial, d.backoff_max)
+        );
+        assert_eq!(s.limits.stop_after_failures, d.stop_after_failures);
     }
 
     #[test]

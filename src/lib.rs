@@ -1,12 +1,36 @@
 //! mfa-enroll: enroll a whole user base in PingOne MFA in one run.
 //!
-//! The pipeline, top to bottom: [`config`] turns the file, environment and flags into one
-//! validated [`config::Settings`]; [`input`] streams CSV records with their line numbers;
-//! [`validate`] turns each record into a [`validate::DeviceSpec`] or a row error with a stable
-//! code; [`dispatch`] sends the specs to PingOne through [`pingone`] under one rate limit, in
-//! file order per user, with retries that never create a device twice; [`output`] writes
-//! results.csv, errors.csv and summary.json as rows complete. [`sandbox`] is a PingOne simulator
-//! for rehearsals and for this crate's own tests. [`run`] wires these together for `main.rs`.
+//! # How the code is laid out
+//!
+//! Data flows one way, top to bottom:
+//!
+//! - [`cli`] (clap definitions) and [`config`] (file + environment + flags -> one validated
+//!   [`config::Settings`]).
+//! - [`input`]: the input read once (file, pipe or standard input), CSV records with their
+//!   line numbers; [`input::tracking`] watches every byte (hash, line endings, quotes, bounds).
+//! - [`validate`]: record -> [`validate::DeviceSpec`] or a row error with a [`codes::Code`].
+//! - [`run`]: one run as stages: `prepare` (output directory, refusals), `survey` (validate
+//!   the whole input before sending), `execute` (rows to results), `finish` (summary, exit).
+//! - [`dispatch`]: the engine: per-user queues, retries, and the exactly-once decisions, which
+//!   are plain functions in `dispatch/decide.rs`.
+//! - [`pingone`]: the HTTP client: tokens, throttle, PingOne's JSON ([`pingone::wire`]).
+//! - [`output`]: results.csv ([`output::ResultRow`]), errors.csv, summary.json, progress.
+//! - [`sandbox`]: the PingOne simulator, with its own description of PingOne's JSON.
+//!
+//! Where to make three common changes:
+//!
+//! - **The retry policy**: which answers are retried and which may have been acted on is
+//!   `ApiError::is_retryable` / `may_have_acted` in `src/pingone/error.rs`; how long to wait
+//!   (backoff, `Retry-After`) is `src/dispatch/retry.rs`.
+//! - **A device type**: add the variant to `DeviceType` in `src/model.rs`; every exhaustive
+//!   match the compiler then points at (`uses_phone`, `takes_extension`,
+//!   `daily_message_channel`, `as_str`) is all the tool needs. The sandbox's own list
+//!   (`PHONE_TYPES` in `src/sandbox/routes.rs`) and README's tables describe PingOne and the
+//!   contract, and change on purpose, not by the compiler's say.
+//! - **An output column**: add a field to `ResultRow` in `src/output/mod.rs` (the header, the
+//!   writer and resume's reader follow from it), and fill it where rows are built:
+//!   `src/dispatch/results.rs` for valid rows, `src/run/execute.rs` for rows that never
+//!   reached the engine.
 
 pub mod cli;
 pub mod codes;

@@ -146,17 +146,15 @@ async fn an_online_dry_run_reads_only_and_a_real_run_then_does_what_it_said() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_plan_counts_pairing_messages_up_to_the_device_cap() {
-    let sandbox = sandbox(SandboxOptions {
-        max_devices: 15,
-        ..SandboxOptions::default()
-    })
-    .await;
-    let ws = Workspace::new();
-    ws.config_for(
-        &sandbox,
+    let (sandbox, ws) = setup(
+        SandboxOptions {
+            max_devices: 15,
+            ..SandboxOptions::default()
+        },
         "rate = 100000\nconcurrency = 8",
         "status = \"ACTIVATION_REQUIRED\"",
-    );
+    )
+    .await;
     let mut csv = String::from("username,type,phone,email\n");
     for i in 0..20 {
         csv.push_str(&format!("chatty,SMS,{},\n", us_number(i)));

@@ -32,18 +32,16 @@ fn assert_all_created_once(ws: &Workspace, sandbox: &mfa_enroll::sandbox::Sandbo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_duplicates_over_thousands_of_rows_with_failures_and_unclear_answers() {
-    let sandbox = sandbox(SandboxOptions {
-        fail_rate: 0.1,
-        ambiguous_rate: 0.1,
-        ..SandboxOptions::default()
-    })
-    .await;
-    let ws = Workspace::new();
-    ws.config_for(
-        &sandbox,
+    let (sandbox, ws) = setup(
+        SandboxOptions {
+            fail_rate: 0.1,
+            ambiguous_rate: 0.1,
+            ..SandboxOptions::default()
+        },
         &format!("rate = 100000\nconcurrency = 16\n{FAST_RETRIES}"),
         "",
-    );
+    )
+    .await;
     // 1,000 users with two devices each, the second named by username half the time.
     let mut csv = String::from("user_id,username,type,phone,email\n");
     for i in 0..1000 {
@@ -70,17 +68,15 @@ async fn no_duplicates_over_thousands_of_rows_with_failures_and_unclear_answers(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_mode_also_never_duplicates_after_unclear_answers() {
-    let sandbox = sandbox(SandboxOptions {
-        ambiguous_rate: 0.2,
-        ..SandboxOptions::default()
-    })
-    .await;
-    let ws = Workspace::new();
-    ws.config_for(
-        &sandbox,
+    let (sandbox, ws) = setup(
+        SandboxOptions {
+            ambiguous_rate: 0.2,
+            ..SandboxOptions::default()
+        },
         &format!("rate = 100000\nconcurrency = 16\n{FAST_RETRIES}"),
         "on_existing = \"create\"",
-    );
+    )
+    .await;
     ws.write("in.csv", &sms_rows(500));
     let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
     assert_eq!(run.code, 0, "{}", run.both());
@@ -91,13 +87,12 @@ async fn create_mode_also_never_duplicates_after_unclear_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_with_sigkill_resumes_to_the_right_outcome_without_duplicates() {
     for on_existing in ["skip", "create"] {
-        let sandbox = sandbox(SandboxOptions::default()).await;
-        let ws = Workspace::new();
-        ws.config_for(
-            &sandbox,
+        let (sandbox, ws) = setup(
+            SandboxOptions::default(),
             "rate = 60\nconcurrency = 8",
             &format!("on_existing = \"{on_existing}\""),
-        );
+        )
+        .await;
         ws.write("in.csv", &sms_rows(150));
         let mut child = spawn_enroll(&ws, &sandbox, "in.csv");
         wait_for_rows(&ws.out(), 30).await;
@@ -124,9 +119,8 @@ async fn a_run_killed_with_sigkill_resumes_to_the_right_outcome_without_duplicat
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_and_sigterm_stop_cleanly_with_exit_3_and_resume() {
     for signal in ["INT", "TERM"] {
-        let sandbox = sandbox(SandboxOptions::default()).await;
-        let ws = Workspace::new();
-        ws.config_for(&sandbox, "rate = 60\nconcurrency = 8", "");
+        let (sandbox, ws) =
+            setup(SandboxOptions::default(), "rate = 60\nconcurrency = 8", "").await;
         ws.write("in.csv", &sms_rows(200));
         let child = spawn_enroll(&ws, &sandbox, "in.csv");
         wait_for_rows(&ws.out(), 20).await;
@@ -168,9 +162,12 @@ async fn sigint_and_sigterm_stop_cleanly_with_exit_3_and_resume() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_users_rows_go_in_file_order_and_a_device_named_twice_is_created_once() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 100000\nconcurrency = 16", "");
+    let (sandbox, ws) = setup(
+        SandboxOptions::default(),
+        "rate = 100000\nconcurrency = 16",
+        "",
+    )
+    .await;
     // 30 users, three devices each, their rows spread over the file and named both ways;
     // the fourth row of each user repeats the first, named the other way.
     let mut csv = String::from("user_id,username,type,phone,email\n");
@@ -227,9 +224,7 @@ async fn a_users_rows_go_in_file_order_and_a_device_named_twice_is_created_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_on_the_same_output_directory_is_refused() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 10", "");
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 10", "").await;
     ws.write("in.csv", &sms_rows(100));
     let first = spawn_enroll(&ws, &sandbox, "in.csv");
     wait_for_rows(&ws.out(), 1).await;
@@ -247,9 +242,7 @@ async fn a_second_run_on_the_same_output_directory_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_refuses_a_different_input() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 1000", "");
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", "").await;
     ws.write(
         "in.csv",
         &format!("{}{},SMS,+1 555 0100\n", sms_rows(3), user_id(7)),
@@ -266,9 +259,12 @@ async fn resume_refuses_a_different_input() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_mode_still_refuses_a_device_named_twice_in_one_file() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 1000", "on_existing = \"create\"");
+    let (sandbox, ws) = setup(
+        SandboxOptions::default(),
+        "rate = 1000",
+        "on_existing = \"create\"",
+    )
+    .await;
     let id = Directory::open_id_for("pat");
     ws.write(
         "in.csv",
@@ -286,13 +282,15 @@ async fn create_mode_still_refuses_a_device_named_twice_in_one_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_exits_at_once_without_waiting_for_requests_in_flight() {
-    let sandbox = sandbox(SandboxOptions {
-        latency: std::time::Duration::from_secs(5),
-        ..SandboxOptions::default()
-    })
+    let (sandbox, ws) = setup(
+        SandboxOptions {
+            latency: std::time::Duration::from_secs(5),
+            ..SandboxOptions::default()
+        },
+        "rate = 100\nconcurrency = 4",
+        "",
+    )
     .await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 100\nconcurrency = 4", "");
     ws.write("in.csv", &sms_rows(20));
     let child = spawn_enroll(&ws, &sandbox, "in.csv");
     // Wait until requests are in flight (each takes 5 s to answer).

@@ -11,19 +11,6 @@ use common::*;
 use mfa_enroll::sandbox::SandboxOptions;
 use tokio::io::AsyncWriteExt;
 
-/// Waits for a child that must end by itself; a hang is a failure, not a slow machine.
-async fn must_end(child: tokio::process::Child, within: Duration) -> Run {
-    let output = tokio::time::timeout(within, child.wait_with_output())
-        .await
-        .expect("the run ended instead of hanging")
-        .expect("output");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
 const ARGS: [&str; 4] = ["--config", "mfa-enroll.toml", "--out", "out"];
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -33,9 +20,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standard_input_is_read_once_and_resumes_by_its_hash() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 1000", "");
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", "").await;
     let csv = sms_rows(20);
     let feed = |text: String, extra: &'static [&'static str]| {
         let mut args = vec!["run", "-"];
@@ -72,9 +57,7 @@ async fn standard_input_is_read_once_and_resumes_by_its_hash() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fifo_and_process_substitution_are_read_once() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 1000", "");
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", "").await;
     ws.write("in.csv", &sms_rows(10));
     // `run <(cat in.csv)`: bash hands the binary a /dev/fd path to a pipe.
     let secret = sandbox.options().client_secret.expose().to_string();
@@ -148,9 +131,7 @@ async fn an_endless_record_is_a_file_error_not_unbounded_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unclosed_quote_is_a_file_error_at_the_line_it_opened() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 1000", "");
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", "").await;
     let mut csv = sms_rows(2);
     csv.push_str(&format!("{},SMS,\"+1 512 555 0199\n", user_id(7)));
     csv.push_str(&sms_rows(30).replace("user_id,type,phone\n", ""));
@@ -178,14 +159,10 @@ async fn a_header_of_100000_columns_is_read_in_linear_time() {
         "mfa-enroll.toml",
         &format!("[enroll]\npolicy_id = \"{POLICY}\"\n"),
     );
-    let child = tokio::process::Command::new(BIN)
-        .args(["run", "wide.csv", "--dry-run", "--quiet", "--out", "out"])
-        .current_dir(ws.dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let child = spawn_without_secret(
+        ws.dir.path(),
+        &["run", "wide.csv", "--dry-run", "--quiet", "--out", "out"],
+    );
     // Quadratic, this took minutes; the bound only tells a hang from a finish.
     let run = must_end(child, Duration::from_secs(90)).await;
     assert_eq!(run.code, 0, "{}", run.both());
@@ -194,9 +171,7 @@ async fn a_header_of_100000_columns_is_read_in_linear_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signal_while_reading_stops_the_run_before_anything_is_sent() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 1000", "");
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", "").await;
     // Standard input that never ends: the run waits on it, and still hears SIGTERM.
     let mut args = vec!["run", "-"];
     args.extend_from_slice(&ARGS);
@@ -291,13 +266,15 @@ async fn errors_name_what_to_fix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quiet_says_once_how_many_rows_were_not_attempted() {
-    let sandbox = sandbox(SandboxOptions {
-        latency: Duration::from_millis(100),
-        ..SandboxOptions::default()
-    })
+    let (sandbox, ws) = setup(
+        SandboxOptions {
+            latency: Duration::from_millis(100),
+            ..SandboxOptions::default()
+        },
+        "rate = 1000\nconcurrency = 2",
+        "",
+    )
     .await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 1000\nconcurrency = 2", "");
     ws.write("in.csv", &sms_rows(300));
     let secret = sandbox.options().client_secret.expose().to_string();
     let mut args = vec!["run", "in.csv", "--quiet"];

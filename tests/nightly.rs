@@ -60,13 +60,15 @@ fn assert_nothing_leaks(sandbox: &Sandbox, run: &Run, out: &Path, secrets: &[&st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_secret_and_tokens_appear_in_no_output_log_or_file() {
     // A normal run with row failures, verbose text logs.
-    let sandbox = sandbox(SandboxOptions {
-        fail_rate: 0.2,
-        ..canary_options()
-    })
+    let (sandbox, ws) = setup(
+        SandboxOptions {
+            fail_rate: 0.2,
+            ..canary_options()
+        },
+        &format!("rate = 1000\n{FAST_RETRIES}"),
+        "",
+    )
     .await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, &format!("rate = 1000\n{FAST_RETRIES}"), "");
     ws.write(
         "in.csv",
         &format!("{}{},SMS,+1 555 0100\n", sms_rows(20), user_id(50)),
@@ -143,13 +145,15 @@ async fn json_logs_parse_line_by_line_and_mask_personal_data() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_without_the_role_stops_the_run_with_exit_3() {
-    let sandbox = sandbox(SandboxOptions {
-        no_role: true,
-        ..SandboxOptions::default()
-    })
+    let (sandbox, ws) = setup(
+        SandboxOptions {
+            no_role: true,
+            ..SandboxOptions::default()
+        },
+        "rate = 1000\nconcurrency = 1",
+        "",
+    )
     .await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 1000\nconcurrency = 1", "");
     ws.write("in.csv", &sms_rows(50));
     let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
     assert_eq!(run.code, 3, "{}", run.both());
@@ -165,9 +169,8 @@ async fn a_token_without_the_role_stops_the_run_with_exit_3() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_credentials_name_the_cause_including_the_region() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "", "");
+    // The sandbox must be running for the refusal to come from its token endpoint.
+    let (_sandbox, ws) = setup(SandboxOptions::default(), "", "").await;
     ws.write("in.csv", &sms_rows(2));
     let run = enroll_with_secret(&ws, "wrong", "in.csv", "out", &["--log-format", "json"]).await;
     assert_eq!(run.code, 3);
@@ -182,17 +185,15 @@ async fn refused_credentials_name_the_cause_including_the_region() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storm_of_server_errors_stops_the_run_early() {
-    let sandbox = sandbox(SandboxOptions {
-        fail_rate: 1.0,
-        ..SandboxOptions::default()
-    })
-    .await;
-    let ws = Workspace::new();
-    ws.config_for(
-        &sandbox,
+    let (sandbox, ws) = setup(
+        SandboxOptions {
+            fail_rate: 1.0,
+            ..SandboxOptions::default()
+        },
         &format!("rate = 1000\nconcurrency = 2\nstop_after_failures = 12\n{FAST_RETRIES}"),
         "",
-    );
+    )
+    .await;
     ws.write("in.csv", &sms_rows(500));
     let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
     assert_eq!(run.code, 3, "{}", run.both());

@@ -10,9 +10,7 @@ use mfa_enroll::sandbox::SandboxOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn valid_rows_are_created_once_and_invalid_rows_never_sent() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 200\nconcurrency = 8", "");
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 200\nconcurrency = 8", "").await;
     let csv = format!(
         "\u{feff}User_ID , Username,TYPE,phone,email,extension,Department\r\n\
          {u0},,SMS,+1.512.200.1000,,,HR\r\n\
@@ -89,9 +87,7 @@ async fn valid_rows_are_created_once_and_invalid_rows_never_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_csv_is_a_valid_input_that_reruns_exactly_those_rows() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 200", "");
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 200", "").await;
     ws.write(
         "in.csv",
         &format!(
@@ -116,13 +112,15 @@ async fn errors_csv_is_a_valid_input_that_reruns_exactly_those_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_that_expires_mid_run_is_renewed() {
-    let sandbox = sandbox(SandboxOptions {
-        token_ttl: Duration::from_secs(1),
-        ..SandboxOptions::default()
-    })
+    let (sandbox, ws) = setup(
+        SandboxOptions {
+            token_ttl: Duration::from_secs(1),
+            ..SandboxOptions::default()
+        },
+        "rate = 25",
+        "on_existing = \"create\"",
+    )
     .await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 25", "on_existing = \"create\"");
     ws.write("in.csv", &sms_rows(75));
     let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
     assert_eq!(run.code, 0, "{}", run.both());
@@ -152,14 +150,16 @@ async fn post_client_authentication_works_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_are_retried_and_a_400_is_final() {
-    let sandbox = sandbox(SandboxOptions {
-        fail_rate: 0.3,
-        policies: Some(Default::default()),
-        ..SandboxOptions::default()
-    })
+    let (sandbox, ws) = setup(
+        SandboxOptions {
+            fail_rate: 0.3,
+            policies: Some(Default::default()),
+            ..SandboxOptions::default()
+        },
+        &format!("rate = 1000\n{FAST_RETRIES}"),
+        "",
+    )
     .await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, &format!("rate = 1000\n{FAST_RETRIES}"), "");
     let unknown_policy = "11111111-2222-4333-8444-555555555555";
     let mut csv = sms_rows(30);
     csv.push_str(&format!("{},SMS,+15122009999\n", user_id(99)).replace("SMS,", "SMS,"));
@@ -277,9 +277,7 @@ async fn exit_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offline_dry_run_sends_nothing_at_all() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "", "");
+    let (sandbox, ws) = setup(SandboxOptions::default(), "", "").await;
     ws.write(
         "in.csv",
         &format!("{}{},SMS,+1 555 0100\n", sms_rows(5), user_id(9)),
@@ -301,9 +299,7 @@ async fn an_offline_dry_run_sends_nothing_at_all() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_run_that_would_message_users_needs_permission() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 500", "");
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 500", "").await;
     let csv = format!(
         "user_id,type,phone,email,status\n{},SMS,+15122001000,,ACTIVATION_REQUIRED\n{},EMAIL,,a@example.com,ACTIVATION_REQUIRED\n{},SMS,+15122001002,,\n",
         user_id(0),
@@ -364,13 +360,15 @@ async fn the_readme_first_command_works_on_the_bundled_sample() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_user_id_is_user_not_found() {
-    let sandbox = sandbox(SandboxOptions {
-        directory: mfa_enroll::sandbox::Directory::listed([(user_id(0), "known".to_string())]),
-        ..SandboxOptions::default()
-    })
+    let (sandbox, ws) = setup(
+        SandboxOptions {
+            directory: mfa_enroll::sandbox::Directory::listed([(user_id(0), "known".to_string())]),
+            ..SandboxOptions::default()
+        },
+        "rate = 500",
+        "",
+    )
     .await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 500", "");
     ws.write("in.csv", &sms_rows(2));
     for extra in [&[][..], &["--dry-run", "--online", "--out", "plan"][..]] {
         let mut args = vec!["run", "in.csv", "--config", "mfa-enroll.toml"];

@@ -14,9 +14,7 @@ async fn rate_limit_promises() {
 }
 
 async fn the_server_never_sees_more_than_rate_requests_in_any_second() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 20\nconcurrency = 16", "");
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 20\nconcurrency = 16", "").await;
     ws.write("in.csv", &sms_rows(40));
     let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
     assert_eq!(run.code, 0, "{}", run.both());

@@ -124,37 +124,52 @@ async fn device_creation_validates_like_pingone() {
     let user = user_id(1);
     let policy = json!({"id": POLICY});
 
-    let missing_phone = c
-        .post_device(&user, json!({"type": "SMS", "policy": policy}))
-        .await;
-    assert_eq!(missing_phone.status(), 400);
-    let error: ErrorBody = missing_phone.json().await.unwrap();
-    assert_eq!(error.code.as_deref(), Some("INVALID_DATA"));
-    assert_eq!(error.details[0].code.as_deref(), Some("REQUIRED_VALUE"));
-    assert_eq!(error.details[0].target.as_deref(), Some("phone"));
-
-    let ext_on_sms = c
-        .post_device(
-            &user,
+    // What PingOne refuses, and how: (body, status, detail code, target).
+    let refused = [
+        (
+            json!({"type": "SMS", "policy": policy}),
+            "REQUIRED_VALUE",
+            "phone",
+        ),
+        (
             json!({"type": "SMS", "phone": "+15125551234", "extension": "1", "policy": policy}),
-        )
-        .await;
-    assert_eq!(ext_on_sms.status(), 400);
-    let notification_active = c
-        .post_device(
-            &user,
+            "INVALID_VALUE",
+            "extension",
+        ),
+        (
             json!({"type": "EMAIL", "email": "a@example.com", "policy": policy,
-            "notification": {"template": {"locale": "en"}}}),
-        )
-        .await;
-    assert_eq!(notification_active.status(), 400);
-    let bad_type = c
-        .post_device(
-            &user,
+                   "notification": {"template": {"locale": "en"}}}),
+            "INVALID_VALUE",
+            "notification",
+        ),
+        (
             json!({"type": "FAX", "phone": "+15125551234", "policy": policy}),
-        )
-        .await;
-    assert_eq!(bad_type.status(), 400);
+            "INVALID_VALUE",
+            "type",
+        ),
+        (
+            json!({"type": "SMS", "phone": "+15125551234", "policy": policy, "status": "PAIRED"}),
+            "INVALID_VALUE",
+            "status",
+        ),
+        (
+            json!({"type": "SMS", "phone": "5125551234", "policy": policy}),
+            "INVALID_VALUE",
+            "phone",
+        ),
+    ];
+    for (body, detail, target) in refused {
+        let answer = c.post_device(&user, body.clone()).await;
+        assert_eq!(answer.status(), 400, "{body}");
+        let error: ErrorBody = answer.json().await.unwrap();
+        assert_eq!(error.code.as_deref(), Some("INVALID_DATA"), "{body}");
+        assert_eq!(error.details[0].code.as_deref(), Some(detail), "{body}");
+        assert_eq!(error.details[0].target.as_deref(), Some(target), "{body}");
+    }
+    assert!(
+        sandbox.all_devices().is_empty(),
+        "nothing refused was created"
+    );
 
     let created = c
         .post_device(
@@ -351,14 +366,10 @@ async fn a_token_without_the_role_gets_403() {
 async fn the_standing_sandbox_prints_its_config_and_a_tally_on_ctrl_c() {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
     let ws = Workspace::new();
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["sandbox", "--listen", "127.0.0.1:0", "--rate", "100"])
-        .current_dir(ws.dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_without_secret(
+        ws.dir.path(),
+        &["sandbox", "--listen", "127.0.0.1:0", "--rate", "100"],
+    );
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut banner = String::new();
     while !banner.contains("Ctrl-C stops") {

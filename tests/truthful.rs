@@ -30,18 +30,16 @@ fn server_devices(sandbox: &Sandbox) -> HashMap<(String, String), Vec<String>> {
 /// Feeds `input` and then each errors.csv back, `rounds` times, in `on_existing` mode, and
 /// checks after every round that each record agrees with the server.
 async fn harsh_rounds(on_existing: &str, rounds: usize) {
-    let sandbox = sandbox(SandboxOptions {
-        fail_rate: 0.3,
-        ambiguous_rate: 0.1,
-        ..SandboxOptions::default()
-    })
-    .await;
-    let ws = Workspace::new();
-    ws.config_for(
-        &sandbox,
+    let (sandbox, ws) = setup(
+        SandboxOptions {
+            fail_rate: 0.3,
+            ambiguous_rate: 0.1,
+            ..SandboxOptions::default()
+        },
         ONE_RETRY,
         &format!("on_existing = \"{on_existing}\""),
-    );
+    )
+    .await;
     ws.write("in.csv", &sms_rows(500));
     // Device ID -> the round and line that reported it created.
     let mut reported: HashMap<String, (usize, u64)> = HashMap::new();
@@ -126,13 +124,12 @@ fn forget_rows(ws: &Workspace, lines: &[&str]) {
 async fn a_device_named_two_ways_is_created_by_one_row_across_a_resume() {
     for (on_existing, second_outcome) in [("skip", "skipped_existing"), ("create", "invalid")] {
         for forgotten in [&["2", "3"][..], &["3"][..]] {
-            let sandbox = sandbox(SandboxOptions::default()).await;
-            let ws = Workspace::new();
-            ws.config_for(
-                &sandbox,
+            let (sandbox, ws) = setup(
+                SandboxOptions::default(),
                 "rate = 1000",
                 &format!("on_existing = \"{on_existing}\""),
-            );
+            )
+            .await;
             let id = Directory::open_id_for("jdoe");
             ws.write(
                 "in.csv",
@@ -161,9 +158,7 @@ async fn a_device_named_two_ways_is_created_by_one_row_across_a_resume() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_refuses_another_target_and_a_directory_with_no_run() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 1000", "");
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", "").await;
     ws.write("in.csv", &sms_rows(3));
     let empty = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
     assert_eq!(empty.code, 2, "{}", empty.both());
@@ -218,9 +213,12 @@ async fn resume_refuses_another_target_and_a_directory_with_no_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unconfirmed_row_fed_back_is_checked_first_even_in_create_mode() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    ws.config_for(&sandbox, "rate = 1000", "on_existing = \"create\"");
+    let (sandbox, ws) = setup(
+        SandboxOptions::default(),
+        "rate = 1000",
+        "on_existing = \"create\"",
+    )
+    .await;
     // What an earlier run's unclear POST left behind: the device, and an UNCONFIRMED row.
     let user = user_id(1);
     let existing = mfa_enroll::sandbox::json::Device {

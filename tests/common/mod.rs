@@ -2,6 +2,9 @@
 //! it, the real binary run against it, and readers for what the binary wrote.
 #![allow(dead_code)]
 
+#[path = "../../bench/launch.rs"]
+mod launch;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -107,6 +110,16 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
 impl Run {
     pub fn both(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
@@ -115,27 +128,19 @@ impl Run {
 
 /// Runs the real binary in `dir` with the sandbox's secret in the environment.
 pub async fn run_binary(dir: &Path, secret: Option<&str>, args: &[&str]) -> Run {
-    let mut command = tokio::process::Command::new(BIN);
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("PINGONE_CLIENT_SECRET")
-        .env_remove("PINGONE_CLIENT_ID")
-        .env_remove("PINGONE_ENVIRONMENT_ID")
-        .env_remove("RUST_LOG")
-        .kill_on_drop(true);
-    if let Some(secret) = secret {
-        command.env("PINGONE_CLIENT_SECRET", secret);
-    }
-    let output: Output = tokio::time::timeout(Duration::from_secs(300), command.output())
-        .await
-        .expect("the binary finishes within 5 minutes")
+    let child = launch::command(Path::new(BIN), dir, secret, args)
+        .spawn()
         .expect("the binary runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    must_end(child, Duration::from_secs(300)).await
+}
+
+/// Waits for a child that must end by itself; a hang is a failure, not a slow machine.
+pub async fn must_end(child: tokio::process::Child, within: Duration) -> Run {
+    tokio::time::timeout(within, child.wait_with_output())
+        .await
+        .expect("the run ended instead of hanging")
+        .expect("output")
+        .into()
 }
 
 /// `run INPUT --config mfa-enroll.toml --out out` plus `extra`, with the sandbox's secret.
@@ -198,16 +203,16 @@ pub fn us_number(i: usize) -> String {
 /// exhausts a row about once in a million runs, not once in a hundred.
 pub const FAST_RETRIES: &str = "backoff_initial_ms = 5\nbackoff_max_s = 1\nmax_retries = 20\n";
 
+/// Starts the binary with no secret in its environment, without waiting for it.
+pub fn spawn_without_secret(dir: &Path, args: &[&str]) -> tokio::process::Child {
+    launch::command(Path::new(BIN), dir, None, args)
+        .spawn()
+        .expect("the binary starts")
+}
+
 /// Starts the binary without waiting for it.
 pub fn spawn_binary(dir: &Path, secret: &str, args: &[&str]) -> tokio::process::Child {
-    tokio::process::Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("PINGONE_CLIENT_SECRET", secret)
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
+    launch::command(Path::new(BIN), dir, Some(secret), args)
         .spawn()
         .expect("the binary starts")
 }
@@ -237,33 +242,25 @@ pub fn send_signal(child: &tokio::process::Child, signal: &str) {
 }
 
 pub async fn finish(child: tokio::process::Child) -> Run {
-    let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-        .await
-        .expect("the binary finishes")
-        .expect("output");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    must_end(child, Duration::from_secs(120)).await
 }
 
 /// `spawn_enroll` with arguments of the test's choosing and standard input piped.
 pub fn spawn_with_stdin(ws: &Workspace, sandbox: &Sandbox, args: &[&str]) -> tokio::process::Child {
     let secret = sandbox.options().client_secret.expose().to_string();
-    tokio::process::Command::new(BIN)
-        .args(args)
-        .current_dir(ws.dir.path())
-        .env("PINGONE_CLIENT_SECRET", secret)
-        .env_remove("PINGONE_CLIENT_ID")
-        .env_remove("PINGONE_ENVIRONMENT_ID")
-        .env_remove("RUST_LOG")
+    launch::command(Path::new(BIN), ws.dir.path(), Some(&secret), args)
         .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("the binary starts")
+}
+
+/// A sandbox on loopback and a workspace whose config points at it, with extra `[limits]`
+/// and `[enroll]` lines: the setup most tests start from.
+pub async fn setup(options: SandboxOptions, limits: &str, enroll: &str) -> (Sandbox, Workspace) {
+    let sandbox = sandbox(options).await;
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, limits, enroll);
+    (sandbox, ws)
 }
 
 /// The devices on the sandbox, as (user ID, type, destination digits or email, extension).
