@@ -78,19 +78,19 @@ pub struct RunArgs {
     #[arg(long)]
     pub resume: bool,
 
-    /// Requests per second, every request counted (overrides [limits] rate)
+    /// Requests per second, every request counted (overrides `[limits] rate`)
     #[arg(long, value_name = "N")]
     pub rate: Option<u32>,
 
-    /// Requests in flight at once (overrides [limits] concurrency)
+    /// Requests in flight at once (overrides `[limits] concurrency`)
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
 
-    /// Retries per request after the first attempt (overrides [limits] max_retries)
+    /// Retries per request after the first attempt (overrides `[limits] max_retries`)
     #[arg(long, value_name = "N")]
     pub max_retries: Option<usize>,
 
-    /// What to do with a device the user already has (overrides [enroll] on_existing)
+    /// What to do with a device the user already has (overrides `[enroll] on_existing`)
     #[arg(long, value_enum, value_name = "MODE")]
     pub on_existing: Option<OnExistingArg>,
 

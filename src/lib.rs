@@ -9,7 +9,7 @@
 //! - [`input`]: the input read once (file, pipe or standard input), CSV records with their
 //!   line numbers; [`input::tracking`] watches every byte (hash, line endings, quotes, bounds).
 //! - [`validate`]: record -> [`validate::DeviceSpec`] or a row error with a [`codes::Code`].
-//! - [`run`]: one run as stages: `prepare` (output directory, refusals), `survey` (validate
+//! - [`mod@run`]: one run as stages: `prepare` (output directory, refusals), `survey` (validate
 //!   the whole input before sending), `execute` (rows to results), `finish` (summary, exit).
 //! - [`dispatch`]: the engine: per-user queues, retries, and the exactly-once decisions, which
 //!   are plain functions in `dispatch/decide.rs`.

@@ -1,14 +1,14 @@
 //! One run, start to finish, as named stages, each in its own file:
 //!
-//! 1. [`prepare`]: open the input (its header is checked before any output directory
+//! 1. `prepare`: open the input (its header is checked before any output directory
 //!    exists), then the output directory: lock it, read an earlier run, refuse what would
 //!    overwrite a record or resume against another target.
-//! 2. [`survey`]: read and validate the whole input once, copying it into a spool when it
+//! 2. `survey`: read and validate the whole input once, copying it into a spool when it
 //!    must be read twice, so a pipe or standard input works; refuse before sending when the
 //!    input differs from a resumed run's or would message users without permission.
-//! 3. [`execute`]: stream the rows through the engine (or, offline, straight to the
+//! 3. `execute`: stream the rows through the engine (or, offline, straight to the
 //!    results), recording every row.
-//! 4. [`finish`]: the summary, the exit status, the final log lines.
+//! 4. `finish`: the summary, the exit status, the final log lines.
 //!
 //! Every refusal before sending is a [`RunError`] (exit 2); a stop at any stage is exit 3.
 
