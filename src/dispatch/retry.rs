@@ -84,3 +84,73 @@ async fn sleep_unless_stopped(delay: Duration, stop: Arc<Stop>) {
         tokio::time::sleep((deadline - now).min(Duration::from_millis(100))).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    fn policy(max_retries: usize, stop: Arc<Stop>) -> (RetryPolicy, Arc<RequestStats>) {
+        let limits = Limits {
+            max_retries,
+            backoff_initial: Duration::from_millis(1),
+            backoff_max: Duration::from_millis(5),
+            ..Limits::default()
+        };
+        let stats = Arc::new(RequestStats::default());
+        (RetryPolicy::new(&limits, stats.clone(), stop), stats)
+    }
+
+    /// Runs a policy over answers that fail with `error` every time; returns the tries made.
+    async fn tries(max_retries: usize, error: ApiError, stop: Arc<Stop>) -> (u32, u64) {
+        let (policy, stats) = policy(max_retries, stop);
+        let count = AtomicU32::new(0);
+        let outcome: Result<(), ApiError> = policy
+            .run(|| {
+                count.fetch_add(1, Ordering::SeqCst);
+                let error = error.clone();
+                async move { Err(error) }
+            })
+            .await;
+        assert!(outcome.is_err());
+        (count.into_inner(), RequestStats::get(&stats.retries))
+    }
+
+    #[tokio::test]
+    async fn retries_what_is_retryable_and_counts_each_retry() {
+        let status = |s: u16| ApiError::from_status(s, None, None);
+        let cases = [
+            (status(503), 3, 2),
+            (status(429), 3, 2),
+            (status(408), 3, 2),
+            (ApiError::Transport("reset".into()), 3, 2),
+            (status(400), 1, 0),
+            (status(404), 1, 0),
+            (status(403), 1, 0),
+            (ApiError::Stopped, 1, 0),
+        ];
+        for (error, expected_tries, expected_retries) in cases {
+            let label = error.to_string();
+            let (made, retries) = tries(2, error, Arc::new(Stop::default())).await;
+            assert_eq!(made, expected_tries, "{label}");
+            assert_eq!(retries, expected_retries, "{label}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stop_ends_the_retries_and_retry_after_lengthens_the_wait() {
+        let stop = Arc::new(Stop::default());
+        stop.request(crate::stop::StopReason::Interrupted("SIGINT"));
+        let (made, _) = tries(5, ApiError::from_status(503, None, None), stop).await;
+        assert_eq!(made, 1, "no retry once the run is stopping");
+
+        let limited = ApiError::from_status(429, None, Some(Duration::from_millis(300)));
+        let started = std::time::Instant::now();
+        let (made, _) = tries(1, limited, Arc::new(Stop::default())).await;
+        assert_eq!(made, 2);
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "the server's Retry-After is never cut short by the backoff"
+        );
+    }
+}
