@@ -173,6 +173,11 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub no_role: bool,
 
+    /// Items per page of device and user lists; more pages follow through _links.next
+    /// [default: one page]
+    #[arg(long, value_name = "N")]
+    pub page_size: Option<usize>,
+
     /// The status a device create answers: 201 (the docs) or 200 (seen in the wild)
     #[arg(long, default_value_t = 201, value_name = "STATUS")]
     pub create_status: u16,

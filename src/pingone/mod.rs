@@ -23,7 +23,9 @@ use crate::stop::{Stop, StopReason};
 pub use error::ApiError;
 use throttle::Throttle;
 use token::{TokenFailure, TokenSource};
-use wire::{CreateDevice, Device, DeviceList, ErrorBody, MfaSettings, Policy, User, UserList};
+use wire::{
+    CreateDevice, Device, DeviceList, ErrorBody, MfaSettings, PageLinks, Policy, User, UserList,
+};
 
 /// Counters every layer may read; the progress display and summary.json do.
 #[derive(Debug, Default)]
@@ -61,6 +63,7 @@ struct Health {
 
 pub struct Client {
     http: reqwest::Client,
+    api_url: reqwest::Url,
     environment_url: String,
     environment_id: String,
     tokens: TokenSource,
@@ -94,6 +97,7 @@ impl Client {
         Ok(Self {
             tokens: TokenSource::new(http.clone(), connection),
             http,
+            api_url: connection.api_url.clone(),
             environment_url: connection.environment_url(),
             environment_id: connection.environment_id.clone(),
             throttle: Throttle::new(limits.rate, limits.concurrency),
@@ -121,21 +125,56 @@ impl Client {
     pub async fn find_users(&self, username: &str) -> Result<Vec<User>, ApiError> {
         let filter = format!("username eq \"{}\"", filter_literal(username));
         let url = format!("{}/users", self.environment_url);
-        let list: UserList = self
-            .call(
-                Method::GET,
-                &url,
-                &[("filter", filter.as_str())],
-                None::<&()>,
-            )
-            .await?;
-        Ok(list.embedded.users)
+        let query = [("filter", filter.as_str())];
+        let mut page: UserList = self.call(Method::GET, &url, &query, None::<&()>).await?;
+        let mut users = std::mem::take(&mut page.embedded.users);
+        while let Some(next) = self.next_page(&page.links)? {
+            page = self
+                .call(Method::GET, next.as_str(), &[], None::<&()>)
+                .await?;
+            users.append(&mut page.embedded.users);
+        }
+        Ok(users)
     }
 
+    /// Every device of the user: PingOne pages the list, and a device on page 2 is as real
+    /// as one on page 1.
     pub async fn list_devices(&self, user_id: &str) -> Result<Vec<Device>, ApiError> {
         let url = format!("{}/users/{user_id}/devices", self.environment_url);
-        let list: DeviceList = self.call(Method::GET, &url, &[], None::<&()>).await?;
-        Ok(list.embedded.devices)
+        let mut page: DeviceList = self.call(Method::GET, &url, &[], None::<&()>).await?;
+        let mut devices = std::mem::take(&mut page.embedded.devices);
+        while let Some(next) = self.next_page(&page.links)? {
+            page = self
+                .call(Method::GET, next.as_str(), &[], None::<&()>)
+                .await?;
+            devices.append(&mut page.embedded.devices);
+        }
+        Ok(devices)
+    }
+
+    /// The next page's URL, followed as given, but only on the API's own host: the request
+    /// carries the bearer token.
+    fn next_page(&self, links: &PageLinks) -> Result<Option<reqwest::Url>, ApiError> {
+        let Some(next) = &links.next else {
+            return Ok(None);
+        };
+        let url = reqwest::Url::parse(&next.href).map_err(|e| ApiError::BadResponse {
+            status: 200,
+            message: format!("_links.next is not a URL ({e})"),
+        })?;
+        let same_origin = url.scheme() == self.api_url.scheme()
+            && url.host_str() == self.api_url.host_str()
+            && url.port_or_known_default() == self.api_url.port_or_known_default();
+        if !same_origin {
+            return Err(ApiError::BadResponse {
+                status: 200,
+                message: format!(
+                    "_links.next points to another host ({}); not following it with the token",
+                    url.host_str().unwrap_or("none")
+                ),
+            });
+        }
+        Ok(Some(url))
     }
 
     /// Creates a device; also returns the status PingOne sent (201 in the docs, 200 seen).

@@ -75,11 +75,25 @@ pub struct DevicesEmbedded {
     pub devices: Vec<Device>,
 }
 
-/// `GET /users/{userID}/devices`
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Href {
+    pub href: String,
+}
+
+/// `_links` of a list page; `next` is there while more pages follow.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PageLinks {
+    #[serde(default)]
+    pub next: Option<Href>,
+}
+
+/// `GET /users/{userID}/devices`: one page.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DeviceList {
     #[serde(rename = "_embedded", default)]
     pub embedded: DevicesEmbedded,
+    #[serde(rename = "_links", default)]
+    pub links: PageLinks,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -95,11 +109,13 @@ pub struct UsersEmbedded {
     pub users: Vec<User>,
 }
 
-/// `GET /users?filter=username eq "…"`
+/// `GET /users?filter=username eq "…"`: one page.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UserList {
     #[serde(rename = "_embedded", default)]
     pub embedded: UsersEmbedded,
+    #[serde(rename = "_links", default)]
+    pub links: PageLinks,
     #[serde(default)]
     pub count: Option<u64>,
     #[serde(default)]

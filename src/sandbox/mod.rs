@@ -82,6 +82,8 @@ pub struct SandboxOptions {
     pub record_arrivals: bool,
     /// The status a device create answers: 201 in the docs, 200 seen in the wild.
     pub create_status: axum::http::StatusCode,
+    /// Items per page of a list, unless the client asks for a `limit`; `None`: one page.
+    pub page_size: Option<usize>,
 }
 
 impl Default for SandboxOptions {
@@ -101,6 +103,7 @@ impl Default for SandboxOptions {
             no_role: false,
             record_arrivals: false,
             create_status: axum::http::StatusCode::CREATED,
+            page_size: None,
         }
     }
 }
@@ -141,6 +144,7 @@ impl SandboxOptions {
             max_devices: args.max_devices,
             no_role: args.no_role,
             create_status,
+            page_size: args.page_size.filter(|n| *n > 0),
             ..Self::default()
         })
     }

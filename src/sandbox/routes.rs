@@ -264,14 +264,66 @@ async fn find_users(
         .into_iter()
         .map(|(id, username)| User { id, username })
         .collect();
+    let list = format!("{}/environments/{env}/users", shared.api_base);
+    let extra = [("filter", filter.as_str())];
+    let (users, links) = match one_page(&shared, users, &query, &list, &extra) {
+        Ok(page) => page,
+        Err(refusal) => return *refusal,
+    };
     let count = users.len();
     Json(UserPage {
-        links: Links::default(),
+        links,
         embedded: UsersEmbedded { users },
         count,
         size: count,
     })
     .into_response()
+}
+
+/// One page of a list, as PingOne pages them: `limit` (the client's, else `--page-size`)
+/// items from `cursor`, and `_links.next` while more remain. Without either, one page.
+fn one_page<T>(
+    shared: &Shared,
+    items: Vec<T>,
+    query: &HashMap<String, String>,
+    list_url: &str,
+    extra: &[(&str, &str)],
+) -> Result<(Vec<T>, Links), Box<Response>> {
+    let number = |name: &str| -> Result<Option<usize>, Box<Response>> {
+        query
+            .get(name)
+            .map(|v| v.parse::<usize>())
+            .transpose()
+            .map_err(|_| {
+                let message = format!("{name} is not a number.");
+                Box::new(invalid(name, "INVALID_VALUE", &message))
+            })
+    };
+    let start = number("cursor")?.unwrap_or(0);
+    let limit = number("limit")?
+        .or(shared.options.page_size)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
+    let end = start.saturating_add(limit);
+    let next = (end < total).then(|| {
+        let mut pairs: Vec<(&str, String)> =
+            extra.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        pairs.push(("limit", limit.to_string()));
+        pairs.push(("cursor", end.to_string()));
+        let encoded = serde_urlencoded::to_string(pairs).unwrap_or_default();
+        Href {
+            href: format!("{list_url}?{encoded}"),
+        }
+    });
+    Ok((
+        page,
+        Links {
+            self_link: None,
+            next,
+        },
+    ))
 }
 
 /// `username eq "j\"doe"` -> `j"doe`
@@ -294,6 +346,7 @@ fn parse_username_filter(filter: &str) -> Option<String> {
 async fn list_devices(
     State(shared): State<Arc<Shared>>,
     Path((env, user)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     if let Some(r) = wrong_environment(&shared, &env) {
         return r;
@@ -305,9 +358,17 @@ async fn list_devices(
         .get(&user.to_lowercase())
         .cloned()
         .unwrap_or_default();
+    let list = format!(
+        "{}/environments/{env}/users/{user}/devices",
+        shared.api_base
+    );
+    let (devices, links) = match one_page(&shared, devices, &query, &list, &[]) {
+        Ok(page) => page,
+        Err(refusal) => return *refusal,
+    };
     let count = devices.len();
     Json(DevicePage {
-        links: Links::default(),
+        links,
         embedded: DevicesEmbedded { devices },
         count,
         size: count,
