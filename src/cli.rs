@@ -125,6 +125,28 @@ pub enum OnExistingArg {
     Create,
 }
 
+/// `token_auth_method` as the sandbox's `--token-auth` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenAuthArg {
+    Basic,
+    Post,
+    #[value(name = "client_secret_jwt")]
+    ClientSecretJwt,
+    #[value(name = "private_key_jwt")]
+    PrivateKeyJwt,
+}
+
+impl From<TokenAuthArg> for crate::config::TokenAuthMethod {
+    fn from(arg: TokenAuthArg) -> Self {
+        match arg {
+            TokenAuthArg::Basic => Self::Basic,
+            TokenAuthArg::Post => Self::Post,
+            TokenAuthArg::ClientSecretJwt => Self::ClientSecretJwt,
+            TokenAuthArg::PrivateKeyJwt => Self::PrivateKeyJwt,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -177,6 +199,14 @@ pub struct SandboxArgs {
     /// [default: one page]
     #[arg(long, value_name = "N")]
     pub page_size: Option<usize>,
+
+    /// The one token endpoint authentication method the sandbox's app accepts
+    #[arg(long, value_enum, default_value = "basic", value_name = "METHOD")]
+    pub token_auth: TokenAuthArg,
+
+    /// The app's public key (PEM) that private_key_jwt assertions must verify with
+    #[arg(long, value_name = "PEM")]
+    pub client_public_key: Option<PathBuf>,
 
     /// The status a device create answers: 201 (the docs) or 200 (seen in the wild)
     #[arg(long, default_value_t = 201, value_name = "STATUS")]

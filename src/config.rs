@@ -21,6 +21,7 @@ use crate::model::{DeviceStatus, OnExisting};
 pub const ENV_ENVIRONMENT_ID: &str = "PINGONE_ENVIRONMENT_ID";
 pub const ENV_CLIENT_ID: &str = "PINGONE_CLIENT_ID";
 pub const ENV_CLIENT_SECRET: &str = "PINGONE_CLIENT_SECRET";
+pub const ENV_CLIENT_SECRET_FILE: &str = "PINGONE_CLIENT_SECRET_FILE";
 const DEFAULT_CONFIG_FILE: &str = "mfa-enroll.toml";
 
 /// A credential that must never be printed. Only [`Secret::expose`] reveals it, at the one
@@ -98,13 +99,71 @@ impl Region {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// The worker app's token endpoint authentication method, as `token_auth_method` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenAuthMethod {
     /// `CLIENT_SECRET_BASIC`: HTTP Basic authentication.
     Basic,
     /// `CLIENT_SECRET_POST`: client_id and client_secret in the form body.
     Post,
+    /// `CLIENT_SECRET_JWT`: an HS256 assertion keyed by the secret (RFC 7523).
+    ClientSecretJwt,
+    /// `PRIVATE_KEY_JWT`: an RS256 or ES256 assertion signed with the app's private key.
+    PrivateKeyJwt,
+}
+
+impl TokenAuthMethod {
+    pub const ALL: [TokenAuthMethod; 4] = [
+        Self::Basic,
+        Self::Post,
+        Self::ClientSecretJwt,
+        Self::PrivateKeyJwt,
+    ];
+
+    /// As `token_auth_method` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "basic",
+            Self::Post => "post",
+            Self::ClientSecretJwt => "client_secret_jwt",
+            Self::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+}
+
+/// The app's private key for `private_key_jwt`. Its `Debug` never shows the key.
+#[derive(Clone)]
+pub struct PrivateKey {
+    pub key: std::sync::Arc<jsonwebtoken::EncodingKey>,
+    pub algorithm: jsonwebtoken::Algorithm,
+    /// The JWT header's `kid`, when the app's JWKS holds several keys.
+    pub key_id: Option<String>,
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PrivateKey({:?}, [redacted])", self.algorithm)
+    }
+}
+
+/// How the worker app proves who it is at the token endpoint.
+#[derive(Debug, Clone)]
+pub enum ClientAuth {
+    Basic(Secret),
+    Post(Secret),
+    ClientSecretJwt(Secret),
+    PrivateKeyJwt(PrivateKey),
+}
+
+impl ClientAuth {
+    pub fn method(&self) -> TokenAuthMethod {
+        match self {
+            Self::Basic(_) => TokenAuthMethod::Basic,
+            Self::Post(_) => TokenAuthMethod::Post,
+            Self::ClientSecretJwt(_) => TokenAuthMethod::ClientSecretJwt,
+            Self::PrivateKeyJwt(_) => TokenAuthMethod::PrivateKeyJwt,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,6 +184,9 @@ struct FilePingOne {
     region: Option<String>,
     client_id: Option<String>,
     token_auth_method: Option<String>,
+    private_key_file: Option<PathBuf>,
+    private_key_id: Option<String>,
+    ca_file: Option<PathBuf>,
     api_url: Option<String>,
     auth_url: Option<String>,
 }
@@ -158,8 +220,9 @@ pub struct Connection {
     pub auth_url: Url,
     pub environment_id: String,
     pub client_id: String,
-    pub client_secret: Secret,
-    pub token_auth_method: TokenAuthMethod,
+    pub auth: ClientAuth,
+    /// Extra CA certificates (PEM) trusted beside the system's.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Connection {
@@ -558,15 +621,10 @@ fn connection(
         ));
     }
     let (client_id, _) = from_file_or_env(&file.client_id, "client_id", ENV_CLIENT_ID)?;
-    let client_secret = env(ENV_CLIENT_SECRET).map(Secret::new).ok_or_else(|| {
-        ConfigError::new(
-            "environment",
-            ENV_CLIENT_SECRET,
-            "missing; export the worker app's client secret in this variable (it is never read from a file)",
-        )
-    })?;
     let region = region(file.region.as_deref(), origin)?;
-    let token_auth_method = token_auth_method(file.token_auth_method.as_deref(), origin)?;
+    let method = token_auth_method(file.token_auth_method.as_deref(), origin)?;
+    let auth = client_auth(method, file, origin, env)?;
+    let ca_file = file.ca_file.as_ref().map(|p| relative_to(origin, p));
     let api_url = checked_url(
         origin,
         "[pingone] api_url",
@@ -584,8 +642,112 @@ fn connection(
         auth_url,
         environment_id,
         client_id,
-        client_secret,
-        token_auth_method,
+        auth,
+        ca_file,
+    })
+}
+
+/// A path from the config file is relative to the file's folder, as users expect.
+fn relative_to(origin: &str, path: &Path) -> PathBuf {
+    match Path::new(origin).parent() {
+        Some(folder) if path.is_relative() && Path::new(origin).is_file() => folder.join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// The credential the method needs: the secret, or the private key.
+fn client_auth(
+    method: TokenAuthMethod,
+    file: &FilePingOne,
+    origin: &str,
+    env: EnvLookup<'_>,
+) -> Result<ClientAuth, ConfigError> {
+    let secret = || {
+        client_secret(env)?.ok_or_else(|| {
+            ConfigError::new(
+                "environment",
+                ENV_CLIENT_SECRET,
+                format!("missing; export the worker app's client secret in {ENV_CLIENT_SECRET}, or name a file holding it in {ENV_CLIENT_SECRET_FILE}"),
+            )
+        })
+    };
+    Ok(match method {
+        TokenAuthMethod::Basic => ClientAuth::Basic(secret()?),
+        TokenAuthMethod::Post => ClientAuth::Post(secret()?),
+        TokenAuthMethod::ClientSecretJwt => ClientAuth::ClientSecretJwt(secret()?),
+        TokenAuthMethod::PrivateKeyJwt => ClientAuth::PrivateKeyJwt(private_key(file, origin)?),
+    })
+}
+
+/// `PINGONE_CLIENT_SECRET`, or the file `PINGONE_CLIENT_SECRET_FILE` names (Kubernetes and
+/// systemd mount secrets as files); never both.
+fn client_secret(env: EnvLookup<'_>) -> Result<Option<Secret>, ConfigError> {
+    let file = match (env(ENV_CLIENT_SECRET), env(ENV_CLIENT_SECRET_FILE)) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                "environment",
+                ENV_CLIENT_SECRET_FILE,
+                format!("both {ENV_CLIENT_SECRET} and {ENV_CLIENT_SECRET_FILE} are set; unset one, so it is clear which secret is used"),
+            ))
+        }
+        (Some(secret), None) => return Ok(Some(Secret::new(secret))),
+        (None, None) => return Ok(None),
+        (None, Some(file)) => PathBuf::from(file),
+    };
+    let problem = |what: String| ConfigError::new("environment", ENV_CLIENT_SECRET_FILE, what);
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        problem(format!(
+            "cannot read {} ({e}); check the path and permissions",
+            file.display()
+        ))
+    })?;
+    // Files end with a newline; the secret does not.
+    let secret = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text);
+    if secret.is_empty() {
+        return Err(problem(format!("{} is empty", file.display())));
+    }
+    Ok(Some(Secret::new(secret)))
+}
+
+/// The PEM private key `private_key_jwt` signs with: RSA (RS256) or EC P-256 (ES256).
+fn private_key(file: &FilePingOne, origin: &str) -> Result<PrivateKey, ConfigError> {
+    let key = "[pingone] private_key_file";
+    let path = file.private_key_file.as_ref().ok_or_else(|| {
+        ConfigError::new(
+            origin,
+            key,
+            "missing; private_key_jwt signs with the worker app's private key (a PEM file)",
+        )
+    })?;
+    let path = relative_to(origin, path);
+    let pem = std::fs::read(&path).map_err(|e| {
+        ConfigError::new(origin, key, format!("cannot read {} ({e})", path.display()))
+    })?;
+    use jsonwebtoken::{Algorithm, EncodingKey};
+    let (key_value, algorithm) = match EncodingKey::from_rsa_pem(&pem) {
+        Ok(rsa) => (rsa, Algorithm::RS256),
+        Err(_) => match EncodingKey::from_ec_pem(&pem) {
+            Ok(ec) => (ec, Algorithm::ES256),
+            // The error would describe the key's bytes: say only what is wanted.
+            Err(_) => {
+                return Err(ConfigError::new(
+                    origin,
+                    key,
+                    format!(
+                        "{} is not a PEM RSA or EC P-256 private key",
+                        path.display()
+                    ),
+                ))
+            }
+        },
+    };
+    Ok(PrivateKey {
+        key: std::sync::Arc::new(key_value),
+        algorithm,
+        key_id: file.private_key_id.clone().filter(|k| !k.trim().is_empty()),
     })
 }
 
@@ -612,15 +774,17 @@ fn token_auth_method(text: Option<&str>, origin: &str) -> Result<TokenAuthMethod
     let Some(text) = text else {
         return Ok(TokenAuthMethod::Basic);
     };
-    match text.trim().to_ascii_lowercase().as_str() {
-        "basic" => Ok(TokenAuthMethod::Basic),
-        "post" => Ok(TokenAuthMethod::Post),
-        _ => Err(ConfigError::new(
-            origin,
-            "[pingone] token_auth_method",
-            format!("{text:?} is not basic or post (the worker app's token endpoint authentication method)"),
-        )),
-    }
+    let wanted = text.trim().to_ascii_lowercase();
+    TokenAuthMethod::ALL
+        .into_iter()
+        .find(|m| m.as_str() == wanted)
+        .ok_or_else(|| {
+            ConfigError::new(
+                origin,
+                "[pingone] token_auth_method",
+                format!("{text:?} is not basic, post, client_secret_jwt or private_key_jwt (the worker app's token endpoint authentication method)"),
+            )
+        })
 }
 
 fn checked_url(
@@ -754,7 +918,7 @@ mod tests {
         assert_eq!(c.client_id, "abc");
         assert_eq!(c.environment_id, "5f4a8e2c-1111-4c1e-9d53-2a6a4a3c9b10");
         assert_eq!(c.api_url.as_str(), "https://api.pingone.com/v1");
-        assert!(!format!("{:?}", c.client_secret).contains("s3cr3t"));
+        assert!(!format!("{:?}", c.auth).contains("s3cr3t"));
     }
 
     #[test]

@@ -135,20 +135,6 @@ async fn a_token_that_expires_mid_run_is_renewed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn post_client_authentication_works_too() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
-    let ws = Workspace::new();
-    let config = sandbox.config_snippet().replace(
-        "token_auth_method = \"basic\"",
-        "token_auth_method = \"post\"",
-    );
-    ws.write("mfa-enroll.toml", &config);
-    ws.write("in.csv", &sms_rows(2));
-    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
-    assert_eq!(run.code, 0, "{}", run.both());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_are_retried_and_a_400_is_final() {
     let (sandbox, ws) = setup(
         SandboxOptions {

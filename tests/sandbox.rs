@@ -71,8 +71,12 @@ impl Client {
 }
 
 #[tokio::test]
-async fn tokens_need_the_right_credentials_by_basic_or_post() {
-    let sandbox = sandbox(SandboxOptions::default()).await;
+async fn tokens_need_the_right_credentials_by_the_configured_method() {
+    let sandbox = sandbox(SandboxOptions {
+        token_auth: mfa_enroll::config::TokenAuthMethod::Post,
+        ..SandboxOptions::default()
+    })
+    .await;
     let options = sandbox.options();
     let http = reqwest::Client::new();
     let url = format!("{}/{}/as/token", sandbox.auth_url(), options.environment_id);
@@ -87,9 +91,10 @@ async fn tokens_need_the_right_credentials_by_basic_or_post() {
         .await
         .unwrap();
     assert_eq!(by_post.status(), 200);
+    // The right secret by another method than the app's: refused, as PingOne does.
     let wrong = http
         .post(&url)
-        .basic_auth(&options.client_id, Some("nope"))
+        .basic_auth(&options.client_id, Some(options.client_secret.expose()))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await

@@ -10,7 +10,22 @@ use tokio::time::Instant;
 
 use super::error::ApiError;
 use super::wire::{TokenError, TokenResponse};
-use crate::config::{Connection, Secret, TokenAuthMethod};
+use crate::config::{ClientAuth, Connection, Secret};
+
+/// RFC 7523's `client_assertion_type` for a JWT.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// How long a client assertion is valid: minutes, not the token's hour.
+const ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
+
+#[derive(serde::Serialize)]
+struct Assertion<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iat: u64,
+    exp: u64,
+    jti: String,
+}
 
 /// Renew this long before expiry at most; short-lived tokens renew at 90% of their life.
 const MAX_RENEW_MARGIN: Duration = Duration::from_secs(60);
@@ -36,8 +51,7 @@ pub struct TokenSource {
     auth_url_for_messages: String,
     environment_id: String,
     client_id: String,
-    client_secret: Secret,
-    method: TokenAuthMethod,
+    auth: ClientAuth,
     current: Mutex<Option<Token>>,
     requested: std::sync::atomic::AtomicU64,
 }
@@ -50,8 +64,7 @@ impl TokenSource {
             auth_url_for_messages: connection.auth_url.to_string(),
             environment_id: connection.environment_id.clone(),
             client_id: connection.client_id.clone(),
-            client_secret: connection.client_secret.clone(),
-            method: connection.token_auth_method,
+            auth: connection.auth.clone(),
             current: Mutex::new(None),
             requested: Default::default(),
         }
@@ -88,18 +101,75 @@ impl TokenSource {
         }
     }
 
-    async fn fetch(&self) -> Result<Token, TokenFailure> {
+    /// The token request, authenticated as the app is configured.
+    fn request(&self) -> Result<reqwest::RequestBuilder, TokenFailure> {
         let request = self.http.post(&self.url);
-        let request = match self.method {
-            TokenAuthMethod::Basic => request
-                .basic_auth(&self.client_id, Some(self.client_secret.expose()))
-                .form(&[("grant_type", "client_credentials")]),
-            TokenAuthMethod::Post => request.form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", self.client_id.as_str()),
-                ("client_secret", self.client_secret.expose()),
-            ]),
+        let grant = ("grant_type", "client_credentials");
+        let (key, algorithm, key_id) = match &self.auth {
+            ClientAuth::Basic(secret) => {
+                return Ok(request
+                    .basic_auth(&self.client_id, Some(secret.expose()))
+                    .form(&[grant]))
+            }
+            ClientAuth::Post(secret) => {
+                return Ok(request.form(&[
+                    grant,
+                    ("client_id", self.client_id.as_str()),
+                    ("client_secret", secret.expose()),
+                ]))
+            }
+            ClientAuth::ClientSecretJwt(secret) => (
+                jsonwebtoken::EncodingKey::from_secret(secret.expose().as_bytes()),
+                jsonwebtoken::Algorithm::HS256,
+                None,
+            ),
+            ClientAuth::PrivateKeyJwt(private) => (
+                (*private.key).clone(),
+                private.algorithm,
+                private.key_id.clone(),
+            ),
         };
+        let assertion = self.assertion(&key, algorithm, key_id)?;
+        Ok(request.form(&[
+            grant,
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", assertion.expose()),
+        ]))
+    }
+
+    /// An RFC 7523 client assertion: `iss` = `sub` = the client ID, `aud` = the token
+    /// endpoint, a few minutes to live, and a fresh `jti`, so a captured one cannot be replayed.
+    fn assertion(
+        &self,
+        key: &jsonwebtoken::EncodingKey,
+        algorithm: jsonwebtoken::Algorithm,
+        key_id: Option<String>,
+    ) -> Result<Secret, TokenFailure> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let claims = Assertion {
+            iss: &self.client_id,
+            sub: &self.client_id,
+            aud: &self.url,
+            iat: now,
+            exp: now + ASSERTION_LIFETIME.as_secs(),
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let mut header = jsonwebtoken::Header::new(algorithm);
+        header.kid = key_id;
+        jsonwebtoken::encode(&header, &claims, key)
+            .map(Secret::new)
+            // The error names the kind of failure, never the key.
+            .map_err(|e| {
+                TokenFailure::Refused(format!(
+                    "cannot sign the client assertion ({e:?}); check private_key_file"
+                ))
+            })
+    }
+
+    async fn fetch(&self) -> Result<Token, TokenFailure> {
+        let request = self.request()?;
         let started = Instant::now();
         self.requested
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -128,16 +198,16 @@ impl TokenSource {
         match status {
             400 | 401 | 403 | 404 => Err(TokenFailure::Refused(format!(
                 "PingOne refused the client credentials at {} ({status} {code}); check client_id, \
-                 {secret_var}, token_auth_method, environment_id ({env}) and region: the environment \
+                 {secret_var} (or private_key_file), token_auth_method ({method}: it must be the \
+                 app's configured method), environment_id ({env}) and region: the environment \
                  must live in the region the auth URL points to",
                 self.auth_url_for_messages,
                 secret_var = crate::config::ENV_CLIENT_SECRET,
+                method = self.auth.method().as_str(),
                 env = self.environment_id,
             ))),
             _ => Err(TokenFailure::Unavailable(ApiError::from_status(
-                status,
-                None,
-                None,
+                status, None, None,
             ))),
         }
     }

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::cli::SandboxArgs;
-use crate::config::{Connection, Secret, TokenAuthMethod};
+use crate::config::{ClientAuth, Connection, Secret, TokenAuthMethod};
 use json::Device;
 use state::{lock, Store};
 pub use state::{Arrival, Directory, Tally};
@@ -45,6 +45,14 @@ pub enum SandboxError {
         line: u64,
         problem: String,
     },
+    #[error("--client-public-key {}: {source}", path.display())]
+    PublicKey {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--token-auth private_key_jwt needs --client-public-key, the app's public key (PEM)")]
+    NoPublicKey,
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -84,6 +92,10 @@ pub struct SandboxOptions {
     pub create_status: axum::http::StatusCode,
     /// Items per page of a list, unless the client asks for a `limit`; `None`: one page.
     pub page_size: Option<usize>,
+    /// The one token endpoint authentication method the app accepts, as PingOne enforces it.
+    pub token_auth: TokenAuthMethod,
+    /// The app's public key (PEM), for `private_key_jwt` assertions.
+    pub client_public_key: Option<Vec<u8>>,
 }
 
 impl Default for SandboxOptions {
@@ -104,6 +116,8 @@ impl Default for SandboxOptions {
             record_arrivals: false,
             create_status: axum::http::StatusCode::CREATED,
             page_size: None,
+            token_auth: TokenAuthMethod::Basic,
+            client_public_key: None,
         }
     }
 }
@@ -120,6 +134,11 @@ impl SandboxOptions {
         }
         if !(1..=15).contains(&args.max_devices) {
             return Err(SandboxError::MaxDevices(args.max_devices));
+        }
+        if args.token_auth == crate::cli::TokenAuthArg::PrivateKeyJwt
+            && args.client_public_key.is_none()
+        {
+            return Err(SandboxError::NoPublicKey);
         }
         let create_status = match args.create_status {
             200 => axum::http::StatusCode::OK,
@@ -145,6 +164,18 @@ impl SandboxOptions {
             no_role: args.no_role,
             create_status,
             page_size: args.page_size.filter(|n| *n > 0),
+            token_auth: args.token_auth.into(),
+            client_public_key: match &args.client_public_key {
+                Some(path) => {
+                    Some(
+                        std::fs::read(path).map_err(|source| SandboxError::PublicKey {
+                            path: path.clone(),
+                            source,
+                        })?,
+                    )
+                }
+                None => None,
+            },
             ..Self::default()
         })
     }
@@ -155,6 +186,8 @@ pub(crate) struct Shared {
     store: Store,
     /// `http://{addr}/v1`, for the links in answers.
     api_base: String,
+    /// This sandbox's token endpoint: the `aud` a client assertion must name.
+    token_url: String,
 }
 
 impl Shared {
@@ -184,10 +217,12 @@ impl Sandbox {
     pub async fn start(listen: SocketAddr, options: SandboxOptions) -> std::io::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
+        let environment_id = options.environment_id.clone();
         let shared = Arc::new(Shared {
             options,
             store: Store::default(),
             api_base: format!("http://{addr}/v1"),
+            token_url: format!("http://{addr}/{environment_id}/as/token"),
         });
         let app = routes::router(shared.clone());
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -237,8 +272,17 @@ impl Sandbox {
                 .expect("a socket address makes a valid URL"),
             environment_id: options.environment_id.clone(),
             client_id: options.client_id.clone(),
-            client_secret: options.client_secret.clone(),
-            token_auth_method: TokenAuthMethod::Basic,
+            // The secret's methods; for private_key_jwt a client brings its own key.
+            auth: match options.token_auth {
+                TokenAuthMethod::Post => ClientAuth::Post(options.client_secret.clone()),
+                TokenAuthMethod::ClientSecretJwt => {
+                    ClientAuth::ClientSecretJwt(options.client_secret.clone())
+                }
+                TokenAuthMethod::Basic | TokenAuthMethod::PrivateKeyJwt => {
+                    ClientAuth::Basic(options.client_secret.clone())
+                }
+            },
+            ca_file: None,
         }
     }
 
@@ -251,7 +295,7 @@ impl Sandbox {
              client_id = \"{client}\"\n\
              api_url = \"{api}\"\n\
              auth_url = \"{auth}\"\n\
-             token_auth_method = \"basic\"   # post works too\n\
+             token_auth_method = \"{method}\"   # the one this sandbox accepts (--token-auth)\n{key}\
              \n\
              [enroll]\n\
              policy_id = \"{policy}\"\n",
@@ -260,6 +304,12 @@ impl Sandbox {
             api = self.api_url(),
             auth = self.auth_url(),
             policy = SANDBOX_POLICY_ID,
+            method = options.token_auth.as_str(),
+            key = if options.token_auth == TokenAuthMethod::PrivateKeyJwt {
+                "private_key_file = \"client-key.pem\"   # the private half of --client-public-key\n"
+            } else {
+                ""
+            },
         )
     }
 

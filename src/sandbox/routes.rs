@@ -21,6 +21,7 @@ use super::json::{
 };
 use super::state::{lock, same_device, Arrival, Counters};
 use super::Shared;
+use crate::config::TokenAuthMethod;
 
 /// The device types PingOne's create endpoint takes that the sandbox models.
 const PHONE_TYPES: [&str; 3] = ["SMS", "VOICE", "WHATSAPP"];
@@ -123,6 +124,7 @@ async fn gatekeeper(State(shared): State<Arc<Shared>>, request: Request, next: N
         .get(token)
         .is_some_and(|expires| *expires > now);
     if !valid {
+        Counters::bump(&store.counters.unauthorized_401);
         return error(
             StatusCode::UNAUTHORIZED,
             "ACCESS_FAILED",
@@ -187,19 +189,9 @@ async fn token(
             "Only client_credentials is supported here.",
         );
     }
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(decode_basic);
-    let (client_id, secret) = match basic {
-        Some(pair) => pair,
-        None => (
-            form.get("client_id").cloned().unwrap_or_default(),
-            form.get("client_secret").cloned().unwrap_or_default(),
-        ),
-    };
-    if client_id != shared.options.client_id || secret != shared.options.client_secret.expose() {
+    if let Err(why) = authenticate(&shared, &headers, &form) {
+        Counters::bump(&store.counters.token_refusals);
+        tracing::debug!("sandbox refused a token request: {why}");
         return oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -215,6 +207,92 @@ async fn token(
         expires_in: ttl.as_secs().max(1),
     })
     .into_response()
+}
+
+/// RFC 7523's `client_assertion_type` for a JWT.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Checks the client's credentials by the one method the app is configured for, as PingOne
+/// enforces it: another method, even with the right secret, is refused.
+fn authenticate(
+    shared: &Shared,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<(), &'static str> {
+    let options = &shared.options;
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(decode_basic);
+    let sent = |name: &str| form.get(name).map(String::as_str);
+    let secret = options.client_secret.expose();
+    match options.token_auth {
+        TokenAuthMethod::Basic => match basic {
+            Some((id, s)) if id == options.client_id && s == secret => Ok(()),
+            Some(_) => Err("wrong basic credentials"),
+            None => Err("basic authentication expected"),
+        },
+        TokenAuthMethod::Post if basic.is_some() => Err("post authentication expected"),
+        TokenAuthMethod::Post => match (sent("client_id"), sent("client_secret")) {
+            (Some(id), Some(s)) if id == options.client_id && s == secret => Ok(()),
+            _ => Err("wrong or missing client_id/client_secret"),
+        },
+        TokenAuthMethod::ClientSecretJwt | TokenAuthMethod::PrivateKeyJwt => {
+            if basic.is_some() || sent("client_secret").is_some() {
+                return Err("a secret was sent where a client assertion is required");
+            }
+            if sent("client_assertion_type") != Some(JWT_BEARER) {
+                return Err("client_assertion_type is not jwt-bearer");
+            }
+            verify_assertion(shared, sent("client_assertion").unwrap_or(""))
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct AssertionClaims {
+    jti: String,
+}
+
+/// An RFC 7523 client assertion: signed by the app's secret or key, for this token endpoint,
+/// issued by and about the client, not expired, and never seen before.
+fn verify_assertion(shared: &Shared, assertion: &str) -> Result<(), &'static str> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    let options = &shared.options;
+    let header = jsonwebtoken::decode_header(assertion).map_err(|_| "not a JWT")?;
+    let key = match (options.token_auth, header.alg) {
+        (TokenAuthMethod::ClientSecretJwt, Algorithm::HS256) => {
+            DecodingKey::from_secret(options.client_secret.expose().as_bytes())
+        }
+        (TokenAuthMethod::PrivateKeyJwt, Algorithm::RS256) => {
+            let pem = options
+                .client_public_key
+                .as_deref()
+                .ok_or("no public key")?;
+            DecodingKey::from_rsa_pem(pem).map_err(|_| "the public key is not RSA")?
+        }
+        (TokenAuthMethod::PrivateKeyJwt, Algorithm::ES256) => {
+            let pem = options
+                .client_public_key
+                .as_deref()
+                .ok_or("no public key")?;
+            DecodingKey::from_ec_pem(pem).map_err(|_| "the public key is not EC")?
+        }
+        _ => return Err("an algorithm the method does not allow"),
+    };
+    let mut validation = Validation::new(header.alg);
+    validation.set_audience(&[&shared.token_url]);
+    validation.set_issuer(&[&options.client_id]);
+    validation.sub = Some(options.client_id.clone());
+    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    validation.leeway = 5;
+    let data = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation)
+        .map_err(|_| "the assertion does not verify (signature, aud, iss, sub or exp)")?;
+    if !lock(&shared.store.assertion_ids).insert(data.claims.jti) {
+        return Err("a jti seen before: a replayed assertion");
+    }
+    Ok(())
 }
 
 /// Decodes HTTP Basic credentials: base64 of `id:secret`.

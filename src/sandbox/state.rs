@@ -119,6 +119,10 @@ pub struct Tally {
     /// API requests received (tokens excepted), including those answered 429 or failed.
     pub requests: u64,
     pub token_requests: u64,
+    /// Token requests refused: wrong credentials or another authentication method.
+    pub token_refusals: u64,
+    /// API requests answered 401 (a missing, unknown or expired token).
+    pub unauthorized_401: u64,
     pub posts: u64,
     pub devices_created: u64,
     /// Devices created although the user already had one of the same type and destination.
@@ -134,6 +138,8 @@ pub struct Tally {
 pub(crate) struct Counters {
     pub requests: AtomicU64,
     pub token_requests: AtomicU64,
+    pub token_refusals: AtomicU64,
+    pub unauthorized_401: AtomicU64,
     pub posts: AtomicU64,
     pub devices_created: AtomicU64,
     pub duplicate_devices: AtomicU64,
@@ -152,6 +158,8 @@ impl Counters {
         Tally {
             requests: get(&self.requests),
             token_requests: get(&self.token_requests),
+            token_refusals: get(&self.token_refusals),
+            unauthorized_401: get(&self.unauthorized_401),
             posts: get(&self.posts),
             devices_created: get(&self.devices_created),
             duplicate_devices: get(&self.duplicate_devices),
@@ -200,6 +208,8 @@ pub(crate) struct Store {
     pub devices: Mutex<HashMap<String, Vec<Device>>>,
     /// Every device-create body received, as sent, for tests of what reaches the server.
     pub bodies: Mutex<Vec<String>>,
+    /// The `jti` of every client assertion accepted: one seen twice is a replay.
+    pub assertion_ids: Mutex<std::collections::HashSet<String>>,
     pub tokens: Mutex<HashMap<String, Instant>>,
     pub window: Mutex<RateWindow>,
     pub arrivals: Mutex<Vec<Arrival>>,
@@ -212,6 +222,7 @@ impl Default for Store {
         Self {
             devices: Mutex::default(),
             bodies: Mutex::default(),
+            assertion_ids: Mutex::default(),
             tokens: Mutex::default(),
             window: Mutex::default(),
             arrivals: Mutex::default(),

@@ -283,3 +283,9 @@ pub fn device_keys(sandbox: &Sandbox) -> Vec<(String, String, String, String)> {
         })
         .collect()
 }
+
+/// The binary as a command in `dir`, with a scrubbed environment and no secret: for tests
+/// that set the environment themselves.
+pub fn launch_command(dir: &Path, args: &[&str]) -> tokio::process::Command {
+    launch::command(Path::new(BIN), dir, None, args)
+}
