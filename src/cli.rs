@@ -208,6 +208,19 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "PEM")]
     pub client_public_key: Option<PathBuf>,
 
+    /// Serve https with a certificate for localhost signed by a generated CA, written to
+    /// sandbox-ca.pem for the client's [pingone] ca_file
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub tls: bool,
+
+    /// Serve https with this certificate chain (PEM); needs --tls-key
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// The status a device create answers: 201 (the docs) or 200 (seen in the wild)
     #[arg(long, default_value_t = 201, value_name = "STATUS")]
     pub create_status: u16,

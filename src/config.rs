@@ -221,8 +221,26 @@ pub struct Connection {
     pub environment_id: String,
     pub client_id: String,
     pub auth: ClientAuth,
-    /// Extra CA certificates (PEM) trusted beside the system's.
-    pub ca_file: Option<PathBuf>,
+    /// `[pingone] ca_file`: extra CA certificates trusted beside the system's.
+    pub extra_roots: Option<ExtraRoots>,
+}
+
+/// The certificates of `ca_file`, read and checked when the config is loaded.
+#[derive(Clone)]
+pub struct ExtraRoots {
+    pub path: PathBuf,
+    pub certificates: Vec<reqwest::Certificate>,
+}
+
+impl fmt::Debug for ExtraRoots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ExtraRoots({}, {} certificates)",
+            self.path.display(),
+            self.certificates.len()
+        )
+    }
 }
 
 impl Connection {
@@ -624,7 +642,11 @@ fn connection(
     let region = region(file.region.as_deref(), origin)?;
     let method = token_auth_method(file.token_auth_method.as_deref(), origin)?;
     let auth = client_auth(method, file, origin, env)?;
-    let ca_file = file.ca_file.as_ref().map(|p| relative_to(origin, p));
+    let extra_roots = file
+        .ca_file
+        .as_ref()
+        .map(|p| extra_roots(&relative_to(origin, p), origin))
+        .transpose()?;
     let api_url = checked_url(
         origin,
         "[pingone] api_url",
@@ -643,7 +665,30 @@ fn connection(
         environment_id,
         client_id,
         auth,
-        ca_file,
+        extra_roots,
+    })
+}
+
+/// Reads `ca_file`: one or more PEM certificates.
+fn extra_roots(path: &Path, origin: &str) -> Result<ExtraRoots, ConfigError> {
+    let key = "[pingone] ca_file";
+    let pem = std::fs::read(path).map_err(|e| {
+        ConfigError::new(origin, key, format!("cannot read {} ({e})", path.display()))
+    })?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem).unwrap_or_default();
+    if certificates.is_empty() {
+        return Err(ConfigError::new(
+            origin,
+            key,
+            format!(
+                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            ),
+        ));
+    }
+    Ok(ExtraRoots {
+        path: path.to_path_buf(),
+        certificates,
     })
 }
 

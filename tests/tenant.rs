@@ -129,3 +129,110 @@ async fn http_status_is_the_one_pingone_sent() {
         }
     }
 }
+
+/// A sandbox over https with a certificate from a private CA, as a TLS-inspecting proxy or a
+/// company CA presents it; the workspace holds the CA as ca.pem.
+async fn https_sandbox(options: SandboxOptions) -> (mfa_enroll::sandbox::Sandbox, Workspace) {
+    let generated = mfa_enroll::sandbox::tls::generate_for_localhost().unwrap();
+    let options = SandboxOptions {
+        tls: Some(generated.server),
+        ..options
+    };
+    let (sandbox, ws) = setup(options, "rate = 100000\nconcurrency = 8", "").await;
+    ws.write("ca.pem", &generated.ca_pem);
+    (sandbox, ws)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_works_with_ca_file_and_stops_before_sending_without_it() {
+    let (sandbox, ws) = https_sandbox(SandboxOptions::default()).await;
+    assert!(sandbox.api_url().starts_with("https://localhost:"));
+    ws.write("in.csv", &sms_rows(5));
+    let config = std::fs::read_to_string(ws.path("mfa-enroll.toml")).unwrap();
+    let without_ca = config.replace(
+        "ca_file = \"sandbox-ca.pem\"   # the sandbox's own CA\n",
+        "",
+    );
+    ws.write("mfa-enroll.toml", &without_ca);
+    let refused = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(refused.code, 2, "{}", refused.both());
+    assert!(refused.stderr.contains("not trusted"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("ca_file"), "{}", refused.stderr);
+    assert_eq!(sandbox.tally().token_requests, 0, "no request got through");
+    assert!(
+        !ws.out().join("results.csv").exists(),
+        "nothing recorded either"
+    );
+
+    let with_ca = without_ca.replace("api_url = ", "ca_file = \"ca.pem\"\napi_url = ");
+    ws.write("mfa-enroll.toml", &with_ca);
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert_eq!(sandbox.tally().devices_created, 5);
+}
+
+/// Issue 13's run: a paged tenant answering 200, private_key_jwt, https with a private CA,
+/// users with devices already; every row right and no duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_tenants_quirks_all_at_once() {
+    let pair = rcgen::KeyPair::generate().unwrap();
+    let options = SandboxOptions {
+        page_size: Some(1),
+        create_status: axum::http::StatusCode::OK,
+        token_auth: mfa_enroll::config::TokenAuthMethod::PrivateKeyJwt,
+        client_public_key: Some(pair.public_key_pem().into_bytes()),
+        ..SandboxOptions::default()
+    };
+    let (sandbox, ws) = https_sandbox(options).await;
+    ws.write("client-key.pem", &pair.serialize_pem());
+    let config = std::fs::read_to_string(ws.path("mfa-enroll.toml")).unwrap();
+    ws.write(
+        "mfa-enroll.toml",
+        &config.replace("sandbox-ca.pem", "ca.pem").replace(
+            "\"client-key.pem\"   # the private half of --client-public-key",
+            "\"client-key.pem\"",
+        ),
+    );
+    let mut csv = String::from("user_id,type,phone,extension\n");
+    for i in 0..20 {
+        let user = user_id(i);
+        sandbox.seed_device(&user, phone_device("SMS", &us_number(i * 3), None));
+        sandbox.seed_device(
+            &user,
+            phone_device("VOICE", &us_number(i * 3 + 1), Some("1#")),
+        );
+        csv.push_str(&format!("{user},SMS,{},\n", us_number(i * 3)));
+        csv.push_str(&format!("{user},VOICE,{},2#\n", us_number(i * 3 + 1)));
+        csv.push_str(&format!("{user},SMS,{},\n", us_number(i * 3 + 2)));
+    }
+    ws.write("in.csv", &csv);
+    let run = run_binary(
+        ws.dir.path(),
+        None,
+        &[
+            "run",
+            "in.csv",
+            "--config",
+            "mfa-enroll.toml",
+            "--out",
+            "out",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    let results = by_line(&ws.results());
+    for i in 0..20u64 {
+        let line = 2 + i * 3;
+        assert_eq!(results[&line]["outcome"], "skipped_existing");
+        assert_eq!(
+            results[&(line + 1)]["outcome"],
+            "created",
+            "another extension"
+        );
+        assert_eq!(results[&(line + 1)]["http_status"], "200");
+        assert_eq!(results[&(line + 2)]["outcome"], "created");
+    }
+    let tally = sandbox.tally();
+    assert_eq!(tally.devices_created, 40);
+    assert_eq!(tally.duplicate_devices, 0);
+}

@@ -29,6 +29,9 @@ pub enum ApiError {
     /// The run is stopping; the request was not sent.
     #[error("not sent: the run is stopping")]
     Stopped,
+    /// The server's TLS certificate is not trusted: nothing was sent, and retrying cannot help.
+    #[error("the TLS certificate of {host} is not trusted ({problem}); if a TLS-inspecting proxy or a private CA signs it, set [pingone] ca_file to that CA's PEM certificate")]
+    Untrusted { host: String, problem: String },
 }
 
 impl ApiError {
@@ -67,6 +70,14 @@ impl ApiError {
     }
 
     pub fn from_reqwest(error: reqwest::Error) -> Self {
+        if let Some(problem) = certificate_problem(&error) {
+            let host = error
+                .url()
+                .and_then(|u| u.host_str())
+                .unwrap_or("the server")
+                .to_string();
+            return ApiError::Untrusted { host, problem };
+        }
         // Without the URL: it holds no secret, but the message is for a person and short is better.
         let is_connect = error.is_connect();
         let source = std::error::Error::source(&error).map(|s| s.to_string());
@@ -87,7 +98,7 @@ impl ApiError {
         match self {
             ApiError::Status { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
             ApiError::Connect(_) | ApiError::Transport(_) | ApiError::BadResponse { .. } => true,
-            ApiError::Stopped => false,
+            ApiError::Stopped | ApiError::Untrusted { .. } => false,
         }
     }
 
@@ -97,14 +108,17 @@ impl ApiError {
         match self {
             ApiError::Status { status, .. } => *status >= 500,
             ApiError::Transport(_) | ApiError::BadResponse { .. } => true,
-            ApiError::Connect(_) | ApiError::Stopped => false,
+            ApiError::Connect(_) | ApiError::Stopped | ApiError::Untrusted { .. } => false,
         }
     }
 
     pub fn http_status(&self) -> Option<u16> {
         match self {
             ApiError::Status { status, .. } | ApiError::BadResponse { status, .. } => Some(*status),
-            ApiError::Connect(_) | ApiError::Transport(_) | ApiError::Stopped => None,
+            ApiError::Connect(_)
+            | ApiError::Transport(_)
+            | ApiError::Stopped
+            | ApiError::Untrusted { .. } => None,
         }
     }
 
@@ -114,7 +128,8 @@ impl ApiError {
             ApiError::Connect(_)
             | ApiError::Transport(_)
             | ApiError::BadResponse { .. }
-            | ApiError::Stopped => None,
+            | ApiError::Stopped
+            | ApiError::Untrusted { .. } => None,
         }
     }
 
@@ -122,7 +137,7 @@ impl ApiError {
     pub fn code(&self) -> Code {
         match self {
             ApiError::Status { code, .. } => Code::PingOne(code.clone()),
-            ApiError::Connect(_) => Code::ConnectionFailed,
+            ApiError::Connect(_) | ApiError::Untrusted { .. } => Code::ConnectionFailed,
             ApiError::Transport(_) => Code::NoResponse,
             ApiError::BadResponse { .. } => Code::BadResponse,
             ApiError::Stopped => Code::NotAttempted,
@@ -135,6 +150,33 @@ impl ApiError {
             other => other.to_string(),
         }
     }
+}
+
+/// What rustls said about the server's certificate, when that is why the request failed.
+/// rustls's error sits inside `io::Error`s (two, with hyper-util 0.1), whose `source()`
+/// skips what they wrap: unwrap them by hand.
+fn certificate_problem(error: &reqwest::Error) -> Option<String> {
+    let rustls_error = |e: &(dyn std::error::Error + 'static)| -> Option<String> {
+        let mut current = e;
+        while let Some(inner) = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            current = inner;
+        }
+        match current.downcast_ref::<rustls::Error>()? {
+            rustls::Error::InvalidCertificate(problem) => Some(format!("{problem:?}")),
+            _ => None,
+        }
+    };
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if let Some(problem) = rustls_error(e) {
+            return Some(problem);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// `Retry-After` in seconds or as an HTTP date.

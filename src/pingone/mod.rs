@@ -92,8 +92,13 @@ impl Client {
             .connect_timeout(limits.timeout.min(std::time::Duration::from_secs(10)))
             // A redirect could carry the bearer token somewhere unexpected: PingOne never sends one.
             .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(limits.concurrency)
-            .build()?;
+            .pool_max_idle_per_host(limits.concurrency);
+        // Extra roots join the system's; verification itself is never switched off.
+        let http = match &connection.extra_roots {
+            Some(roots) => http.tls_certs_merge(roots.certificates.clone()),
+            None => http,
+        }
+        .build()?;
         Ok(Self {
             tokens: TokenSource::new(http.clone(), connection),
             http,
@@ -114,6 +119,16 @@ impl Client {
 
     pub fn throttle(&self) -> &Throttle {
         &self.throttle
+    }
+
+    /// Fetches the first token before anything else is sent, so a certificate that is not
+    /// trusted stops the run before it starts. Any other failure is left to the run, which
+    /// retries it or stops as it always does.
+    pub async fn preflight(&self) -> Result<(), ApiError> {
+        match self.token().await {
+            Err(untrusted @ ApiError::Untrusted { .. }) => Err(untrusted),
+            _ => Ok(()),
+        }
     }
 
     /// Token requests sent, whatever their answer.

@@ -58,17 +58,36 @@ async fn start_sandbox(settings: &Settings) -> Result<Option<Sandbox>, RunError>
     Ok(Some(sandbox))
 }
 
+/// The client, once its first token shows the server's certificate is trusted: a TLS
+/// problem is a refusal before anything is sent or recorded.
+async fn client_for(
+    settings: &Settings,
+    connection: Option<Connection>,
+    stats: &Arc<RequestStats>,
+    stop: &Arc<Stop>,
+) -> Result<Option<Arc<Client>>, RunError> {
+    if !settings.mode.sends_requests() {
+        return Ok(None);
+    }
+    let connection = connection.ok_or(RunError::NoConnection)?;
+    let client = Client::new(&connection, &settings.limits, stop.clone(), stats.clone())
+        .map_err(|source| RunError::HttpClient { source })?;
+    match client.preflight().await {
+        Err(crate::pingone::ApiError::Untrusted { host, problem }) => {
+            Err(RunError::Untrusted { host, problem })
+        }
+        _ => Ok(Some(Arc::new(client))),
+    }
+}
+
 fn engine_for(
     settings: &Settings,
     out: &OutputDir,
-    connection: &Connection,
+    client: &Arc<Client>,
     stats: &Arc<RequestStats>,
     recorder: RecorderHandle,
     stop: &Arc<Stop>,
-) -> Result<(Arc<Client>, Arc<Engine>), RunError> {
-    let client = Client::new(connection, &settings.limits, stop.clone(), stats.clone())
-        .map_err(|source| RunError::HttpClient { source })?;
-    let client = Arc::new(client);
+) -> Arc<Engine> {
     // On --resume, a device made since the first run started is a row's own: the run that
     // made it died before recording it.
     let since = out.has_results.then(|| {
@@ -79,7 +98,7 @@ fn engine_for(
         // Without the earlier start time, any matching device may be the earlier run's.
         first_started.unwrap_or(SystemTime::UNIX_EPOCH) - dispatch::CLOCK_SKEW
     });
-    let engine = Engine::new(
+    Engine::new(
         client.clone(),
         RetryPolicy::new(&settings.limits, stats.clone(), stop.clone()),
         recorder,
@@ -91,8 +110,7 @@ fn engine_for(
             concurrency: settings.limits.concurrency,
             claimed_before: out.finished.claimed_devices.clone(),
         },
-    );
-    Ok((client, engine))
+    )
 }
 
 pub async fn execute(
@@ -108,6 +126,8 @@ pub async fn execute(
         Some(sandbox) => Some(sandbox.connection()),
         None => settings.connection.clone(),
     };
+    let stats = Arc::new(RequestStats::default());
+    let client = client_for(settings, connection, &stats, stop).await?;
     let rows = survey.rows.take().ok_or(RunError::NoConnection)?;
     let (reader, _spool) = survey::open_rows(settings, rows)?;
     // Every refusal has passed: now results.csv may change. It keeps one row per record, so
@@ -118,7 +138,6 @@ pub async fn execute(
     let summary = finish::initial_summary(settings, out, target, survey, clock);
     summary.write(&out.dir)?;
 
-    let stats = Arc::new(RequestStats::default());
     let counters = Arc::new(LiveCounters::default());
     let layout = ErrorsLayout {
         input_header: reader.header().raw.clone(),
@@ -131,15 +150,9 @@ pub async fn execute(
         counters.clone(),
         stop.clone(),
     )?;
-    let (client, engine) = match (settings.mode.sends_requests(), &connection) {
-        (false, _) => (None, None),
-        (true, None) => return Err(RunError::NoConnection),
-        (true, Some(connection)) => {
-            let (client, engine) =
-                engine_for(settings, out, connection, &stats, recorder.handle(), stop)?;
-            (Some(client), Some(engine))
-        }
-    };
+    let engine = client
+        .as_ref()
+        .map(|client| engine_for(settings, out, client, &stats, recorder.handle(), stop));
     let progress = start_progress(settings, out, survey, counters, client.is_some(), &stats);
     let sha256 = feed(settings, out, reader, engine.clone(), &recorder, stop).await;
     let tallies = match recorder.finish() {

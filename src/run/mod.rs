@@ -88,6 +88,8 @@ pub enum RunError {
     },
     #[error("no PingOne connection is configured; set [pingone] in the config, or use --sandbox or --dry-run")]
     NoConnection,
+    #[error("the TLS certificate of {host} is not trusted ({problem}); if a TLS-inspecting proxy or a private CA signs it, set [pingone] ca_file to that CA's PEM certificate (nothing was sent)")]
+    Untrusted { host: String, problem: String },
 }
 
 #[derive(Debug)]

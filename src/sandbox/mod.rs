@@ -9,6 +9,7 @@
 pub mod json;
 mod routes;
 pub mod state;
+pub mod tls;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -53,6 +54,14 @@ pub enum SandboxError {
     },
     #[error("--token-auth private_key_jwt needs --client-public-key, the app's public key (PEM)")]
     NoPublicKey,
+    #[error("{}: {source}", path.display())]
+    TlsFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot generate a certificate: {0}")]
+    Certificate(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -96,6 +105,8 @@ pub struct SandboxOptions {
     pub token_auth: TokenAuthMethod,
     /// The app's public key (PEM), for `private_key_jwt` assertions.
     pub client_public_key: Option<Vec<u8>>,
+    /// Serve https with this certificate (at `https://localhost:PORT`); `None`: plain http.
+    pub tls: Option<tls::TlsIdentity>,
 }
 
 impl Default for SandboxOptions {
@@ -118,6 +129,7 @@ impl Default for SandboxOptions {
             page_size: None,
             token_auth: TokenAuthMethod::Basic,
             client_public_key: None,
+            tls: None,
         }
     }
 }
@@ -176,10 +188,42 @@ impl SandboxOptions {
                 }
                 None => None,
             },
+            tls: tls_from_args(args)?,
             ..Self::default()
         })
     }
 }
+
+/// `--tls-cert`/`--tls-key` as they are; `--tls` generates a CA and a localhost certificate
+/// and writes the CA to `sandbox-ca.pem` for the client's `ca_file`.
+fn tls_from_args(args: &SandboxArgs) -> Result<Option<tls::TlsIdentity>, SandboxError> {
+    let read = |path: &std::path::PathBuf| {
+        std::fs::read_to_string(path).map_err(|source| SandboxError::TlsFile {
+            path: path.clone(),
+            source,
+        })
+    };
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        return Ok(Some(tls::TlsIdentity {
+            certificate_chain_pem: read(cert)?,
+            private_key_pem: read(key)?,
+        }));
+    }
+    if !args.tls {
+        return Ok(None);
+    }
+    let generated =
+        tls::generate_for_localhost().map_err(|e| SandboxError::Certificate(e.to_string()))?;
+    let ca_path = std::path::PathBuf::from(SANDBOX_CA_FILE);
+    std::fs::write(&ca_path, &generated.ca_pem).map_err(|source| SandboxError::TlsFile {
+        path: ca_path,
+        source,
+    })?;
+    Ok(Some(generated.server))
+}
+
+/// Where `mfa-enroll sandbox --tls` writes its CA's certificate.
+pub const SANDBOX_CA_FILE: &str = "sandbox-ca.pem";
 
 pub(crate) struct Shared {
     options: SandboxOptions,
@@ -204,6 +248,15 @@ impl Shared {
     }
 }
 
+/// `http://127.0.0.1:PORT`, or `https://localhost:PORT`: the name its certificate carries.
+fn origin_of(addr: SocketAddr, https: bool) -> String {
+    if https {
+        format!("https://localhost:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    }
+}
+
 /// A running simulator. Dropping it leaves the server running until the runtime ends; call
 /// [`Sandbox::shutdown`] to stop it.
 pub struct Sandbox {
@@ -217,16 +270,20 @@ impl Sandbox {
     pub async fn start(listen: SocketAddr, options: SandboxOptions) -> std::io::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let environment_id = options.environment_id.clone();
+        let acceptor = options.tls.as_ref().map(tls::acceptor).transpose()?;
+        let origin = origin_of(addr, acceptor.is_some());
         let shared = Arc::new(Shared {
-            options,
             store: Store::default(),
-            api_base: format!("http://{addr}/v1"),
-            token_url: format!("http://{addr}/{environment_id}/as/token"),
+            api_base: format!("{origin}/v1"),
+            token_url: format!("{origin}/{}/as/token", options.environment_id),
+            options,
         });
         let app = routes::router(shared.clone());
         let (shutdown, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
+            if let Some(acceptor) = acceptor {
+                return tls::serve(listener, acceptor, app, stopped).await;
+            }
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = stopped.await;
             });
@@ -247,11 +304,11 @@ impl Sandbox {
     }
 
     pub fn api_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        self.shared.api_base.clone()
     }
 
     pub fn auth_url(&self) -> String {
-        format!("http://{}", self.addr)
+        origin_of(self.addr, self.shared.options.tls.is_some())
     }
 
     pub fn options(&self) -> &SandboxOptions {
@@ -282,7 +339,7 @@ impl Sandbox {
                     ClientAuth::Basic(options.client_secret.clone())
                 }
             },
-            ca_file: None,
+            extra_roots: None,
         }
     }
 
@@ -293,7 +350,7 @@ impl Sandbox {
             "[pingone]\n\
              environment_id = \"{env}\"\n\
              client_id = \"{client}\"\n\
-             api_url = \"{api}\"\n\
+             api_url = \"{api}\"\n{ca}\
              auth_url = \"{auth}\"\n\
              token_auth_method = \"{method}\"   # the one this sandbox accepts (--token-auth)\n{key}\
              \n\
@@ -305,6 +362,11 @@ impl Sandbox {
             auth = self.auth_url(),
             policy = SANDBOX_POLICY_ID,
             method = options.token_auth.as_str(),
+            ca = if options.tls.is_some() {
+                format!("ca_file = \"{SANDBOX_CA_FILE}\"   # the sandbox's own CA\n")
+            } else {
+                String::new()
+            },
             key = if options.token_auth == TokenAuthMethod::PrivateKeyJwt {
                 "private_key_file = \"client-key.pem\"   # the private half of --client-public-key\n"
             } else {
