@@ -195,6 +195,11 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub no_role: bool,
 
+    /// Tokens that may not read environment configuration (device authentication policies,
+    /// MFA settings answer 403)
+    #[arg(long)]
+    pub no_config_role: bool,
+
     /// Items per page of device and user lists; more pages follow through _links.next
     /// [default: one page]
     #[arg(long, value_name = "N")]

@@ -175,3 +175,32 @@ async fn the_plan_counts_pairing_messages_up_to_the_device_cap() {
     );
     assert_eq!(sandbox.tally().posts, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_cannot_read_configuration_gets_one_message_not_failed_rows() {
+    let options = SandboxOptions {
+        no_config_role: true,
+        ..SandboxOptions::default()
+    };
+    let (sandbox, ws) = setup(options, "rate = 1000", "").await;
+    ws.write("in.csv", &sms_rows(30));
+    let plan = enroll(&ws, &sandbox, "in.csv", &["--dry-run", "--online"]).await;
+    assert_eq!(plan.code, 0, "{}", plan.both());
+    assert!(ws.results().iter().all(|r| r["outcome"] == "would_create"));
+    let policy_lines = plan
+        .stderr
+        .lines()
+        .filter(|l| l.contains("device authentication policies (403)"))
+        .count();
+    assert_eq!(policy_lines, 1, "{}", plan.stderr);
+    assert!(
+        plan.stderr.contains("MFA settings (403)"),
+        "{}",
+        plan.stderr
+    );
+    assert!(
+        ws.summary()["stopped_early"].is_null(),
+        "not a missing role"
+    );
+    assert_eq!(sandbox.tally().posts, 0, "a dry run never posts");
+}

@@ -94,6 +94,8 @@ pub struct Engine {
     planned: Mutex<HashMap<String, PlannedUser>>,
     policies: Mutex<HashMap<Uuid, PolicyCheck>>,
     max_devices: OnceCell<Option<u32>>,
+    /// A 403 on a policy read was reported; one line per run is enough.
+    policies_unreadable: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -126,6 +128,7 @@ impl Engine {
             planned: Mutex::default(),
             policies: Mutex::default(),
             max_devices: OnceCell::new(),
+            policies_unreadable: Default::default(),
         })
     }
 

@@ -27,13 +27,15 @@ pub(super) struct PlannedUser {
 pub(super) enum PolicyState {
     Exists,
     Missing,
+    /// The token may not read policies (403): not checked, said once per run.
+    Unreadable,
 }
 
 impl Engine {
     /// An online dry-run row: read, never write.
     pub(super) async fn plan(&self, job: &Job, user_id: &str) -> RowResult {
         match self.policy_state(job.spec.policy_id).await {
-            Ok(PolicyState::Exists) => {}
+            Ok(PolicyState::Exists | PolicyState::Unreadable) => {}
             Ok(PolicyState::Missing) => {
                 return results::base(job, user_id, Outcome::Failed).with_error(
                     Code::PolicyNotFound,
@@ -104,6 +106,14 @@ impl Engine {
             match self.retry.run(|| self.client.get_policy(&id)).await {
                 Ok(Some(_)) => Ok(PolicyState::Exists),
                 Ok(None) => Ok(PolicyState::Missing),
+                Err(e) if e.http_status() == Some(403) => {
+                    if !self.policies_unreadable.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        tracing::warn!(
+                            "the token may not read device authentication policies (403), so this dry run does not check them; a role that reads environment configuration (see README, \"Which role\") lets it"
+                        );
+                    }
+                    Ok(PolicyState::Unreadable)
+                }
                 Err(e) => Err(e),
             }
         })
@@ -117,6 +127,12 @@ impl Engine {
             .get_or_init(|| async {
                 match self.retry.run(|| self.client.mfa_settings()).await {
                     Ok(settings) => Some(settings.pairing.max_allowed_devices),
+                    Err(e) if e.http_status() == Some(403) => {
+                        tracing::warn!(
+                            "the token may not read MFA settings (403), so this dry run does not check the device cap; a role that reads environment configuration (see README, \"Which role\") lets it"
+                        );
+                        None
+                    }
                     Err(e) => {
                         tracing::warn!(
                             "cannot read MFA settings, so the device cap is not checked: {e}"

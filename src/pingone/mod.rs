@@ -46,6 +46,14 @@ impl RequestStats {
     }
 }
 
+/// What a request is for: a 403 means "the role is missing" only for the enrollment's own
+/// requests (users, devices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Enrollment,
+    ConfigRead,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FailureClass {
     Auth,
@@ -199,7 +207,9 @@ impl Client {
         body: &CreateDevice,
     ) -> Result<(Device, u16), ApiError> {
         let url = format!("{}/users/{user_id}/devices", self.environment_url);
-        let (status, bytes) = self.exchange(Method::POST, &url, &[], Some(body)).await?;
+        let (status, bytes) = self
+            .exchange(Method::POST, &url, &[], Some(body), Purpose::Enrollment)
+            .await?;
         Ok((self.parse(status, &bytes)?, status))
     }
 
@@ -209,7 +219,7 @@ impl Client {
             "{}/deviceAuthenticationPolicies/{policy_id}",
             self.environment_url
         );
-        match self.call(Method::GET, &url, &[], None::<&()>).await {
+        match self.config_read(&url).await {
             Ok(policy) => Ok(Some(policy)),
             Err(ApiError::Status { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
@@ -218,7 +228,17 @@ impl Client {
 
     pub async fn mfa_settings(&self) -> Result<MfaSettings, ApiError> {
         let url = format!("{}/mfaSettings", self.environment_url);
-        self.call(Method::GET, &url, &[], None::<&()>).await
+        self.config_read(&url).await
+    }
+
+    /// A read of environment configuration (policies, MFA settings), which only an online dry
+    /// run makes. Its 403 says the token cannot read configuration, not that it lacks the
+    /// role the enrollment needs, so it never stops the run; the caller reports it once.
+    async fn config_read<T: DeserializeOwned>(&self, url: &str) -> Result<T, ApiError> {
+        let (status, bytes) = self
+            .exchange(Method::GET, url, &[], None::<&()>, Purpose::ConfigRead)
+            .await?;
+        self.parse(status, &bytes)
     }
 
     async fn call<T: DeserializeOwned, B: Serialize>(
@@ -228,7 +248,9 @@ impl Client {
         query: &[(&str, &str)],
         body: Option<&B>,
     ) -> Result<T, ApiError> {
-        let (status, bytes) = self.exchange(method, url, query, body).await?;
+        let (status, bytes) = self
+            .exchange(method, url, query, body, Purpose::Enrollment)
+            .await?;
         self.parse(status, &bytes)
     }
 
@@ -240,6 +262,7 @@ impl Client {
         url: &str,
         query: &[(&str, &str)],
         body: Option<&B>,
+        purpose: Purpose,
     ) -> Result<(u16, bytes::Bytes), ApiError> {
         for renewed in [false, true] {
             if self.stop.is_requested() {
@@ -272,7 +295,7 @@ impl Client {
             if (200..300).contains(&status) {
                 return Ok((status, bytes));
             }
-            return Err(self.judge_error(status, retry_after, &bytes));
+            return Err(self.judge_error(status, retry_after, &bytes, purpose));
         }
         unreachable!("the loop returns on its second pass")
     }
@@ -353,12 +376,16 @@ impl Client {
         status: u16,
         retry_after: Option<std::time::Duration>,
         bytes: &[u8],
+        purpose: Purpose,
     ) -> ApiError {
         if status == 429 {
             self.stats.throttled.fetch_add(1, Ordering::Relaxed);
         }
         let body = serde_json::from_slice::<ErrorBody>(bytes).ok();
         let error = ApiError::from_status(status, body, retry_after);
+        if purpose == Purpose::ConfigRead && status == 403 {
+            return error;
+        }
         match status {
             401 | 403 => self.record_failure(FailureClass::Auth, &error),
             429 => {}

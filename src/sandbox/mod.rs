@@ -95,6 +95,9 @@ pub struct SandboxOptions {
     pub max_devices: u32,
     /// Tokens lack the admin role: every API request answers 403.
     pub no_role: bool,
+    /// Tokens may manage users and devices but not read environment configuration: device
+    /// authentication policies and MFA settings answer 403.
+    pub no_config_role: bool,
     /// Keep each request's arrival time, for tests that check the rate (memory grows per request).
     pub record_arrivals: bool,
     /// The status a device create answers: 201 in the docs, 200 seen in the wild.
@@ -124,6 +127,7 @@ impl Default for SandboxOptions {
             policies: None,
             max_devices: 5,
             no_role: false,
+            no_config_role: false,
             record_arrivals: false,
             create_status: axum::http::StatusCode::CREATED,
             page_size: None,
@@ -174,6 +178,7 @@ impl SandboxOptions {
                 .map(|ids| ids.iter().map(|id| id.trim().to_lowercase()).collect()),
             max_devices: args.max_devices,
             no_role: args.no_role,
+            no_config_role: args.no_config_role,
             create_status,
             page_size: args.page_size.filter(|n| *n > 0),
             token_auth: args.token_auth.into(),

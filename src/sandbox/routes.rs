@@ -662,11 +662,24 @@ async fn create_device(
     (shared.options.create_status, Json(device)).into_response()
 }
 
+/// `--no-config-role`: the 403 PingOne answers a token without a role that reads
+/// environment configuration.
+fn config_forbidden(shared: &Shared) -> Option<Response> {
+    shared.options.no_config_role.then(|| {
+        error(
+            StatusCode::FORBIDDEN,
+            "ACCESS_FAILED",
+            "The request could not be completed. You do not have access to this resource.",
+            vec![],
+        )
+    })
+}
+
 async fn get_policy(
     State(shared): State<Arc<Shared>>,
     Path((env, id)): Path<(String, String)>,
 ) -> Response {
-    if let Some(r) = wrong_environment(&shared, &env) {
+    if let Some(r) = wrong_environment(&shared, &env).or_else(|| config_forbidden(&shared)) {
         return r;
     }
     if !shared.policy_exists(&id) {
@@ -680,7 +693,7 @@ async fn get_policy(
 }
 
 async fn mfa_settings(State(shared): State<Arc<Shared>>, Path(env): Path<String>) -> Response {
-    if let Some(r) = wrong_environment(&shared, &env) {
+    if let Some(r) = wrong_environment(&shared, &env).or_else(|| config_forbidden(&shared)) {
         return r;
     }
     Json(MfaSettings {
