@@ -448,6 +448,7 @@ mod tests {
         std::fs::write(file.path(), "").unwrap();
         let err = InputReader::open(file.path(), b',').err().unwrap();
         assert!(matches!(err, InputError::EmptyHeader { .. }));
+        assert!(err.to_string().ends_with("the file is empty; the first line must be a header such as user_id,type,phone,email"), "{err}");
         std::fs::write(file.path(), "type,phone,Type\n").unwrap();
         let err = InputReader::open(file.path(), b',').err().unwrap();
         assert!(err.to_string().contains("appears twice"), "{err}");
@@ -458,7 +459,18 @@ mod tests {
         let (_f, mut r) = reader_for(b"user_id,type\n\xff\xfe,SMS\n", b',');
         let h = r.header().clone();
         let rec = r.next_record().unwrap().unwrap();
-        assert!(rec.get(&h, Column::UserId).is_err());
+        assert!(matches!(
+            rec.get(&h, Column::UserId),
+            Err(NotUtf8(Column::UserId))
+        ));
         assert_eq!(rec.get(&h, Column::Type).unwrap(), "SMS");
+        // The row, not the file, carries the problem, with its code and what to do.
+        let mut validator = crate::validate::Validator::new(h, Default::default());
+        let error = validator.validate(&rec).unwrap_err();
+        assert_eq!(error.code, crate::codes::Code::InvalidEncoding);
+        assert_eq!(
+            error.message,
+            "column user_id is not valid UTF-8; save the file as UTF-8"
+        );
     }
 }

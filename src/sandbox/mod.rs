@@ -110,6 +110,13 @@ pub struct SandboxOptions {
     pub client_public_key: Option<Vec<u8>>,
     /// Serve https with this certificate (at `https://localhost:PORT`); `None`: plain http.
     pub tls: Option<tls::TlsIdentity>,
+    /// The first this-many API requests answer 401 although their token is valid, as after a
+    /// token revocation: a client renews once, and a second 401 is final.
+    pub reject_valid_tokens: u64,
+    /// After this many devices are created, the next create takes effect and its answer
+    /// never comes (later ones answer as usual): a test can kill the client knowing that a
+    /// device exists unrecorded.
+    pub hold_answers_after_creates: Option<u64>,
 }
 
 impl Default for SandboxOptions {
@@ -134,6 +141,8 @@ impl Default for SandboxOptions {
             token_auth: TokenAuthMethod::Basic,
             client_public_key: None,
             tls: None,
+            reject_valid_tokens: 0,
+            hold_answers_after_creates: None,
         }
     }
 }
@@ -406,6 +415,15 @@ impl Sandbox {
             .entry(user_id.to_lowercase())
             .or_default()
             .push(device);
+    }
+
+    /// The most API requests that were in progress at once.
+    pub fn max_in_flight(&self) -> u64 {
+        self.shared
+            .store
+            .counters
+            .max_in_flight
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every device-create body received, as the client sent it.

@@ -78,6 +78,26 @@ fn not_found() -> Response {
     )
 }
 
+/// Counts a request in progress until dropped, and keeps the most seen at once.
+struct InFlight<'a>(&'a Counters);
+
+impl<'a> InFlight<'a> {
+    fn enter(counters: &'a Counters) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = counters.in_flight.fetch_add(1, Relaxed) + 1;
+        counters.max_in_flight.fetch_max(now, Relaxed);
+        InFlight(counters)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Everything an API request meets before its handler, in PingOne's order: rate limit,
 /// authentication, role, latency, then injected failures.
 async fn gatekeeper(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
@@ -85,6 +105,8 @@ async fn gatekeeper(State(shared): State<Arc<Shared>>, request: Request, next: N
     let now = tokio::time::Instant::now();
     let is_post = request.method() == axum::http::Method::POST;
     Counters::bump(&store.counters.requests);
+    // Held for the whole answer, latency included.
+    let _in_flight = InFlight::enter(&store.counters);
     if is_post {
         Counters::bump(&store.counters.posts);
     }
@@ -123,7 +145,13 @@ async fn gatekeeper(State(shared): State<Arc<Shared>>, request: Request, next: N
     let valid = lock(&store.tokens)
         .get(token)
         .is_some_and(|expires| *expires > now);
-    if !valid {
+    let revoked = shared.options.reject_valid_tokens > 0
+        && store
+            .counters
+            .unauthorized_401
+            .load(std::sync::atomic::Ordering::Relaxed)
+            < shared.options.reject_valid_tokens;
+    if !valid || revoked {
         Counters::bump(&store.counters.unauthorized_401);
         return error(
             StatusCode::UNAUTHORIZED,
@@ -658,6 +686,19 @@ async fn create_device(
     if shared.roll(shared.options.ambiguous_rate) {
         Counters::bump(&shared.store.counters.ambiguous_failures);
         return ambiguous_failure();
+    }
+    let created = shared
+        .store
+        .counters
+        .devices_created
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if shared
+        .options
+        .hold_answers_after_creates
+        .is_some_and(|after| created == after + 1)
+    {
+        // The device exists; the answer waits until the client is gone.
+        std::future::pending::<()>().await;
     }
     (shared.options.create_status, Json(device)).into_response()
 }

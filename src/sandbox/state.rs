@@ -140,6 +140,8 @@ pub(crate) struct Counters {
     pub token_requests: AtomicU64,
     pub token_refusals: AtomicU64,
     pub unauthorized_401: AtomicU64,
+    pub in_flight: AtomicU64,
+    pub max_in_flight: AtomicU64,
     pub posts: AtomicU64,
     pub devices_created: AtomicU64,
     pub duplicate_devices: AtomicU64,

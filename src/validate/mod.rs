@@ -401,6 +401,45 @@ mod tests {
     }
 
     #[test]
+    fn the_other_codes_and_what_their_messages_say() {
+        let long = "x".repeat(129);
+        let csv = format!(
+            "username,type,phone,email,status,notification_locale,notification_variant,nickname,extension\n\
+            {long},SMS,+15125551234,,,,,,\n\
+            jdoe,,+15125551234,,,,,,\n\
+            jdoe,SMS,+15125551234,,ACTIVATION_REQUIRED,english please,,,\n\
+            jdoe,SMS,+15125551234,,ACTIVATION_REQUIRED,,{long},,\n\
+            jdoe,SMS,+15125551234,,,,,{long},\n\
+            jdoe,EMAIL,,,,,,,\n\
+            jdoe,VOICE,,,,,,,\n\
+            jdoe,VOICE,+15125551234,,,,,,12345678901234567\n"
+        );
+        let results = validate_all(&csv, rules());
+        let expected = [
+            ("INVALID_USERNAME", "longer than 128"),
+            ("MISSING_TYPE", "SMS, VOICE, EMAIL or WHATSAPP"),
+            (
+                "INVALID_NOTIFICATION",
+                "\"english please\" is not a language tag",
+            ),
+            (
+                "INVALID_NOTIFICATION",
+                "notification_variant is longer than 100",
+            ),
+            ("INVALID_NICKNAME", "longer than 100"),
+            ("MISSING_EMAIL", "email column"),
+            ("MISSING_PHONE", "VOICE device needs a phone"),
+            ("INVALID_EXTENSION", "up to 16 digits"),
+        ];
+        assert_eq!(results.len(), expected.len());
+        for (result, (code, says)) in results.iter().zip(expected) {
+            let error = result.as_ref().unwrap_err();
+            assert_eq!(error.code.as_str(), code);
+            assert!(error.message.contains(says), "{code}: {}", error.message);
+        }
+    }
+
+    #[test]
     fn policy_comes_from_row_or_config() {
         let csv = "username,type,email,policy_id\nj,EMAIL,j@example.com,\n";
         let missing = validate_all(csv, Rules::default());
