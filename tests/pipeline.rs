@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use mfa_enroll::sandbox::SandboxOptions;
 
