@@ -236,3 +236,46 @@ mod tests {
         assert!(start.elapsed() >= Duration::from_millis(150));
     }
 }
+
+#[cfg(test)]
+mod creep_tests {
+    use super::*;
+
+    /// The pace after a 429 creeps back up only after a quiet spell, and each new 429 doubles
+    /// the spell. The clock is tokio's, paused, so the test takes no time.
+    #[tokio::test(start_paused = true)]
+    async fn the_pace_creeps_back_after_a_quiet_spell_that_doubles() {
+        let throttle = Throttle::new(100, 4);
+        for _ in 0..40 {
+            throttle.on_answer(201, None);
+        }
+        throttle.on_answer(429, Some(Duration::from_millis(100)));
+        let cut = throttle.current_rate();
+        assert!((38.0..=39.0).contains(&cut), "{cut}");
+
+        tokio::time::advance(FIRST_PROBE_AFTER - Duration::from_secs(1)).await;
+        throttle.on_answer(201, None);
+        assert_eq!(throttle.current_rate(), cut, "not before the quiet spell");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        throttle.on_answer(201, None);
+        let raised = throttle.current_rate();
+        assert!((raised - (cut * 1.05 + 0.5)).abs() < 1e-9, "{raised}");
+
+        // A second 429 doubles the spell: 15 s of quiet no longer raise the pace.
+        tokio::time::advance(Duration::from_secs(2)).await;
+        throttle.on_answer(429, None);
+        let second_cut = throttle.current_rate();
+        tokio::time::advance(FIRST_PROBE_AFTER).await;
+        throttle.on_answer(201, None);
+        assert_eq!(throttle.current_rate(), second_cut, "the spell doubled");
+        tokio::time::advance(FIRST_PROBE_AFTER).await;
+        throttle.on_answer(201, None);
+        assert!(throttle.current_rate() > second_cut);
+        // And never above the configured rate.
+        for _ in 0..200 {
+            tokio::time::advance(MAX_PROBE_AFTER).await;
+            throttle.on_answer(201, None);
+        }
+        assert_eq!(throttle.current_rate(), 100.0);
+    }
+}
