@@ -178,3 +178,31 @@ async fn never_more_requests_in_flight_than_concurrency() {
         "the cap is used, and never passed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_given_as_an_http_date_is_honoured() {
+    // Three seconds, as a date: longer than any backoff or default pause the tool has.
+    let options = SandboxOptions {
+        rate: Some(5),
+        retry_after: Some(Duration::from_secs(3)),
+        retry_after_as_date: true,
+        ..SandboxOptions::default()
+    };
+    let (sandbox, ws) = setup(options, "rate = 50", "on_existing = \"create\"").await;
+    ws.write("in.csv", &sms_rows(12));
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    let arrivals = sandbox.arrivals();
+    let first_429 = arrivals
+        .iter()
+        .position(|a| a.answered_429)
+        .expect("the server did throttle");
+    let next = arrivals[first_429 + 1..]
+        .iter()
+        .map(|a| a.at)
+        .next()
+        .expect("the run went on");
+    // The date has one-second resolution: the wait is at least two of the three seconds.
+    let waited = next - arrivals[first_429].at;
+    assert!(waited >= Duration::from_secs(2), "waited only {waited:?}");
+}

@@ -279,3 +279,22 @@ mod creep_tests {
         assert_eq!(throttle.current_rate(), 100.0);
     }
 }
+
+#[cfg(test)]
+mod cap_tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_of_a_day_pauses_the_run_two_minutes_at_most() {
+        let throttle = Throttle::new(10, 1);
+        throttle.on_answer(429, Some(Duration::from_secs(86_400)));
+        let started = Instant::now();
+        drop(throttle.admit().await);
+        let waited = started.elapsed();
+        assert!(waited >= MAX_RETRY_AFTER, "{waited:?}");
+        assert!(
+            waited < MAX_RETRY_AFTER + Duration::from_secs(1),
+            "{waited:?}"
+        );
+    }
+}

@@ -113,6 +113,10 @@ pub struct SandboxOptions {
     /// The first this-many API requests answer 401 although their token is valid, as after a
     /// token revocation: a client renews once, and a second 401 is final.
     pub reject_valid_tokens: u64,
+    /// The `Retry-After` a 429 carries, instead of the time until the window frees up.
+    pub retry_after: Option<Duration>,
+    /// Send `Retry-After` as an HTTP date rather than seconds (both are allowed).
+    pub retry_after_as_date: bool,
     /// After this many devices are created, the next create takes effect and its answer
     /// never comes (later ones answer as usual): a test can kill the client knowing that a
     /// device exists unrecorded.
@@ -142,6 +146,8 @@ impl Default for SandboxOptions {
             client_public_key: None,
             tls: None,
             reject_valid_tokens: 0,
+            retry_after: None,
+            retry_after_as_date: false,
             hold_answers_after_creates: None,
         }
     }

@@ -110,31 +110,43 @@ async fn gatekeeper(State(shared): State<Arc<Shared>>, request: Request, next: N
     if is_post {
         Counters::bump(&store.counters.posts);
     }
+    let limited = shared.options.rate.filter(|r| *r > 0).and_then(|rate| {
+        lock(&store.window)
+            .admit(rate, now)
+            .err()
+            .map(|w| (rate, w))
+    });
     if shared.options.record_arrivals {
         lock(&store.arrivals).push(Arrival {
             at: now.duration_since(store.started),
             is_post,
+            answered_429: limited.is_some(),
         });
     }
-    if let Some(rate) = shared.options.rate.filter(|r| *r > 0) {
-        if let Err(wait) = lock(&store.window).admit(rate, now) {
-            Counters::bump(&store.counters.throttled_429);
-            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-            let mut response = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "REQUEST_LIMITED",
-                "The request could not be completed. You have exceeded your request limit.",
-                vec![ErrorDetail {
-                    code: "LIMIT_EXCEEDED".into(),
-                    target: None,
-                    message: format!("More than {rate} requests per second."),
-                }],
-            );
-            if let Ok(value) = seconds.to_string().parse() {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            return response;
+    if let Some((rate, wait)) = limited {
+        Counters::bump(&store.counters.throttled_429);
+        let wait = shared.options.retry_after.unwrap_or(wait);
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut response = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "REQUEST_LIMITED",
+            "The request could not be completed. You have exceeded your request limit.",
+            vec![ErrorDetail {
+                code: "LIMIT_EXCEEDED".into(),
+                target: None,
+                message: format!("More than {rate} requests per second."),
+            }],
+        );
+        let value = if shared.options.retry_after_as_date {
+            let when = SystemTime::now() + std::time::Duration::from_secs(seconds);
+            httpdate::fmt_http_date(when)
+        } else {
+            seconds.to_string()
+        };
+        if let Ok(value) = value.parse() {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
+        return response;
     }
     let token = request
         .headers()

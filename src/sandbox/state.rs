@@ -178,6 +178,8 @@ pub struct Arrival {
     /// Since the sandbox started.
     pub at: Duration,
     pub is_post: bool,
+    /// The sandbox answered it 429.
+    pub answered_429: bool,
 }
 
 /// A sliding one-second window of accepted requests.
