@@ -206,3 +206,52 @@ async fn a_retry_after_given_as_an_http_date_is_honoured() {
     let waited = next - arrivals[first_429].at;
     assert!(waited >= Duration::from_secs(2), "waited only {waited:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_exhausted_before_any_post_and_unconfirmed_after_an_unclear_one() {
+    // Every request fails before any effect: the existence check never succeeds, no POST is
+    // ever sent, and the row says so.
+    let failing = SandboxOptions {
+        fail_rate: 1.0,
+        ..SandboxOptions::default()
+    };
+    let limits = "rate = 1000\nmax_retries = 1\nbackoff_initial_ms = 5\nbackoff_max_s = 1";
+    let (sandbox, ws) = setup(failing, limits, "").await;
+    ws.write("in.csv", &sms_rows(2));
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 1, "{}", run.both());
+    for row in ws.results() {
+        assert_eq!(row["error_code"], "RETRIES_EXHAUSTED", "{row:?}");
+        assert_eq!(row["attempts"], "0", "no POST was sent");
+    }
+    assert_eq!(sandbox.tally().posts, 0);
+
+    // A create that took effect but answered 500, then a stop while the run waits to look:
+    // nobody can tell yet, so UNCONFIRMED, and the resume finds the device.
+    let unclear = SandboxOptions {
+        ambiguous_rate: 1.0,
+        ..SandboxOptions::default()
+    };
+    let slow_backoff = "rate = 1000\nconcurrency = 1\nbackoff_initial_ms = 5000\nbackoff_max_s = 5";
+    let (sandbox, ws) = setup(unclear, slow_backoff, "on_existing = \"create\"").await;
+    ws.write("in.csv", &sms_rows(1));
+    let child = spawn_enroll(&ws, &sandbox, "in.csv");
+    while sandbox.tally().ambiguous_failures == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    send_signal(&child, "INT");
+    let run = finish(child).await;
+    assert_eq!(run.code, 3, "{}", run.both());
+    let row = &ws.results()[0];
+    assert_eq!(row["outcome"], "failed");
+    assert_eq!(row["error_code"], "UNCONFIRMED", "{row:?}");
+    assert_eq!(row["attempts"], "1");
+    let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
+    assert_eq!(resumed.code, 0, "{}", resumed.both());
+    assert_eq!(ws.results()[0]["outcome"], "created");
+    assert_eq!(
+        sandbox.tally().devices_created,
+        1,
+        "found, not created again"
+    );
+}
