@@ -38,9 +38,8 @@ pub enum Code {
     RetriesExhausted,
     NotAttempted,
     Unconfirmed,
+    /// The server's TLS certificate stopped being trusted mid-run (a run checks it first).
     ConnectionFailed,
-    NoResponse,
-    BadResponse,
     InternalError,
     /// PingOne's own code (`INVALID_VALUE`, `LIMIT_EXCEEDED`, `HTTP_502`, ...).
     PingOne(String),
@@ -48,7 +47,7 @@ pub enum Code {
 
 impl Code {
     /// Every code of the tool's own, in the order README's tables list them.
-    pub const OWN: [Code; 31] = [
+    pub const OWN: [Code; 29] = [
         Code::MalformedRow,
         Code::InvalidEncoding,
         Code::MissingUser,
@@ -77,8 +76,6 @@ impl Code {
         Code::NotAttempted,
         Code::Unconfirmed,
         Code::ConnectionFailed,
-        Code::NoResponse,
-        Code::BadResponse,
         Code::InternalError,
     ];
 
@@ -112,8 +109,6 @@ impl Code {
             Code::NotAttempted => "NOT_ATTEMPTED",
             Code::Unconfirmed => "UNCONFIRMED",
             Code::ConnectionFailed => "CONNECTION_FAILED",
-            Code::NoResponse => "NO_RESPONSE",
-            Code::BadResponse => "BAD_RESPONSE",
             Code::InternalError => "INTERNAL_ERROR",
             Code::PingOne(code) => code,
         }

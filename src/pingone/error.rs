@@ -133,13 +133,15 @@ impl ApiError {
         }
     }
 
-    /// The code for results.csv.
+    /// The code for results.csv. Network failures and unreadable answers are always retried,
+    /// so when they persist the row ends `RETRIES_EXHAUSTED` (or `UNCONFIRMED`).
     pub fn code(&self) -> Code {
         match self {
             ApiError::Status { code, .. } => Code::PingOne(code.clone()),
-            ApiError::Connect(_) | ApiError::Untrusted { .. } => Code::ConnectionFailed,
-            ApiError::Transport(_) => Code::NoResponse,
-            ApiError::BadResponse { .. } => Code::BadResponse,
+            ApiError::Untrusted { .. } => Code::ConnectionFailed,
+            ApiError::Connect(_) | ApiError::Transport(_) | ApiError::BadResponse { .. } => {
+                Code::RetriesExhausted
+            }
             ApiError::Stopped => Code::NotAttempted,
         }
     }
