@@ -419,7 +419,7 @@ fn read_config_file(explicit: Option<&Path>) -> Result<(FileConfig, String), Con
             return Err(ConfigError::new(
                 &origin,
                 "[pingone] client_secret",
-                format!("the secret is never read from a file; remove the key and set {ENV_CLIENT_SECRET} in the environment"),
+                format!("the secret is never read from the config file; remove the key and set {ENV_CLIENT_SECRET}, or {ENV_CLIENT_SECRET_FILE} naming a file that holds it"),
             ));
         }
     }

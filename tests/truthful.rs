@@ -252,3 +252,34 @@ async fn an_unconfirmed_row_fed_back_is_checked_first_even_in_create_mode() {
     assert_eq!(sandbox.devices_of(&user).len(), 1, "no second device");
     assert_eq!(sandbox.tally().posts, 1, "one POST, for line 3 only");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfirmed_row_stays_unconfirmed_while_its_devices_cannot_be_read() {
+    // Every read fails: the device an earlier round may have made can be neither found nor
+    // ruled out, so "failed" would be a claim nobody can make.
+    let options = SandboxOptions {
+        fail_rate: 1.0,
+        ..SandboxOptions::default()
+    };
+    let limits = "rate = 1000\nmax_retries = 1\nbackoff_initial_ms = 5\nbackoff_max_s = 1";
+    for mode in ["skip", "create"] {
+        let (sandbox, ws) = setup(
+            options.clone(),
+            limits,
+            &format!("on_existing = \"{mode}\""),
+        )
+        .await;
+        ws.write(
+            "errors.csv",
+            &format!(
+                "user_id,type,phone,line,error_code,error_message\n{},SMS,+15125550101,2,UNCONFIRMED,unclear\n",
+                user_id(1)
+            ),
+        );
+        let run = enroll(&ws, &sandbox, "errors.csv", &[]).await;
+        assert_eq!(run.code, 1, "{mode}: {}", run.both());
+        let row = &ws.results()[0];
+        assert_eq!(row["error_code"], "UNCONFIRMED", "{mode}: {row:?}");
+        assert_eq!(sandbox.tally().posts, 0, "{mode}: nothing sent blind");
+    }
+}

@@ -76,10 +76,14 @@ impl Engine {
                 return results::duplicate_of(job, user_id, first);
             }
         }
-        let earlier_run_since = self.config.created_by_earlier_run_since;
-        if skip_existing || earlier_run_since.is_some() || job.spec.unconfirmed_before {
+        // An earlier attempt (a killed run, or a round whose answer was unclear) may have
+        // made this device: then a failed read settles nothing, and the row stays UNCONFIRMED.
+        let may_exist =
+            self.config.created_by_earlier_run_since.is_some() || job.spec.unconfirmed_before;
+        if skip_existing || may_exist {
             let devices = match self.current_devices(user_id, cache).await {
                 Ok(d) => d,
+                Err(e) if may_exist => return results::still_unconfirmed(job, user_id, &e),
                 Err(e) => return results::failed(job, user_id, &e, 0, self.retry.max_retries()),
             };
             if let Some(settled) = self.existing(job, user_id, &devices) {

@@ -213,7 +213,7 @@ impl Engine {
         let mut devices: Option<Vec<Device>> = None;
         while let Some((job, permit)) = next.take() {
             let result = if self.stop.is_requested() {
-                results::failed(&job, &user_id, &ApiError::Stopped, 0, 0)
+                results::not_attempted(&job, &user_id)
             } else {
                 let work = std::panic::AssertUnwindSafe(self.process(&job, &user_id, &mut devices));
                 match work.catch_unwind().await {
@@ -268,7 +268,7 @@ impl Engine {
 
     /// Records that `line` reported `device_id` created.
     fn claim(&self, device_id: &str, line: u64) {
-        lock(&self.claims).insert(device_id.to_string(), line);
+        lock(&self.claims).insert(device_id, line);
     }
 
     /// Create mode: the line that created this device for this user in this run, if any.

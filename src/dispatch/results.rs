@@ -59,9 +59,22 @@ pub fn failed(
     r.with_error(code, message)
 }
 
-/// A row the run stopped before reaching.
-pub fn not_attempted(job: Job) -> RowResult {
-    failed(&job, &job.spec.user.id_text(), &ApiError::Stopped, 0, 0)
+/// A row the run stopped before reaching. One that an earlier run marked UNCONFIRMED stays
+/// so: its device may exist, and only a read can tell.
+pub fn not_attempted(job: &Job, user_id: &str) -> RowResult {
+    if job.spec.unconfirmed_before {
+        return still_unconfirmed(job, user_id, &ApiError::Stopped);
+    }
+    failed(job, user_id, &ApiError::Stopped, 0, 0)
+}
+
+/// A row whose device an earlier attempt may have made, when this run could not read the
+/// user's devices either: nothing is known, so it stays UNCONFIRMED.
+pub fn still_unconfirmed(job: &Job, user_id: &str, error: &ApiError) -> RowResult {
+    base(job, user_id, Outcome::Failed).with_error(
+        Code::Unconfirmed,
+        format!("an earlier attempt may have created this device, and the user's devices could not be read ({error}); --resume (or this errors.csv fed back) reads them before sending"),
+    )
 }
 
 /// A row naming, another way, a device that `first` already created in this run.

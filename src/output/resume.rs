@@ -13,6 +13,7 @@ use std::path::Path;
 
 use super::writer::{private_file, Tallies};
 use super::{OutputError, ResultRow, RESULTS_FILE};
+use crate::dispatch::Claims;
 
 /// What the earlier runs finished.
 #[derive(Debug, Default)]
@@ -20,8 +21,8 @@ pub struct Finished {
     /// Input line -> index (0-based, after the header) of its newest row in results.csv, for
     /// the lines that need nothing more.
     rows: HashMap<u64, u64>,
-    /// Device ID -> the finished line that claimed it: a device belongs to one row only.
-    pub claimed_devices: HashMap<String, u64>,
+    /// The devices finished lines reported created: a device belongs to one row only.
+    pub claimed_devices: Claims,
     /// Their outcomes and types, so the summary covers the whole file.
     pub tallies: Tallies,
 }
@@ -97,8 +98,8 @@ pub fn read_finished(out_dir: &Path) -> Result<Finished, OutputError> {
     let mut result = Finished::default();
     for (line, (index, row)) in finished {
         result.tallies.add(&row, false);
-        if !row.device_id.is_empty() {
-            result.claimed_devices.insert(row.device_id.clone(), line);
+        if !row.device_id.is_empty() && row.outcome == super::Outcome::Created {
+            result.claimed_devices.insert(&row.device_id, line);
         }
         result.rows.insert(line, index);
     }
@@ -161,8 +162,13 @@ mod tests {
         assert!(finished.contains(2) && finished.contains(4));
         assert!(!finished.contains(3), "failed rows are done again");
         assert!(!finished.contains(5), "the newest row of a line wins");
-        assert_eq!(finished.claimed_devices.get("dev-b"), Some(&4));
-        assert_eq!(finished.claimed_devices.len(), 2);
+        assert_eq!(finished.claimed_devices.get("dev-a"), Some(2));
+        assert_eq!(
+            finished.claimed_devices.get("dev-b"),
+            None,
+            "skipped_existing claims nothing: another row may have created it"
+        );
+        assert_eq!(finished.claimed_devices.len(), 1);
     }
 
     #[test]

@@ -294,7 +294,7 @@ fn route(record: Record, verdict: Verdict, header: &Header, sends: bool, stop: &
                 raw: record.raw,
             };
             if stop.is_requested() {
-                Route::Record(results::not_attempted(job))
+                Route::Record(results::not_attempted(&job, &job.spec.user.id_text()))
             } else {
                 Route::Send(job)
             }
