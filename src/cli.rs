@@ -22,6 +22,9 @@ Examples:
   Nightly job (JSON logs for the scheduler; a dated --out so no run overwrites another):
     mfa-enroll run /data/new-hires.csv --log-format json --out /var/lib/mfa/$(date +%F)
 
+  From a compressed file, read once through a pipe:
+    zcat users.csv.gz | mfa-enroll run - --out migration-2026-11
+
   Continue a run that was interrupted, or retry only what failed:
     mfa-enroll run users.csv --out migration-2026-11 --resume
     mfa-enroll run migration-2026-11/errors.csv --out retry-1
@@ -55,7 +58,8 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// The enrollment CSV
+    /// The enrollment CSV: a file, a pipe or fifo (`<(zcat users.csv.gz)`), or - for standard
+    /// input; it is read once
     pub input: PathBuf,
 
     /// Config file [default: mfa-enroll.toml when it exists]
