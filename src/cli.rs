@@ -19,8 +19,10 @@ Examples:
     export PINGONE_CLIENT_SECRET=...
     mfa-enroll run users.csv --config mfa-enroll.toml --out migration-2026-11
 
-  Nightly job (JSON logs for the scheduler; a dated --out so no run overwrites another):
-    mfa-enroll run /data/new-hires.csv --log-format json --out /var/lib/mfa/$(date +%F)
+  Nightly job (JSON logs for the scheduler; a dated --out so no run overwrites another;
+  figures for node_exporter's textfile collector):
+    mfa-enroll run /data/new-hires.csv --log-format json --out /var/lib/mfa/$(date +%F) \
+      --metrics-file /var/lib/node_exporter/textfile/mfa_enroll.prom
 
   From a compressed file, read once through a pipe:
     zcat users.csv.gz | mfa-enroll run - --out migration-2026-11
@@ -109,6 +111,11 @@ pub struct RunArgs {
     /// Allow creating ACTIVATION_REQUIRED devices, which make PingOne message each user
     #[arg(long)]
     pub allow_messages: bool,
+
+    /// Write the run's figures here in Prometheus' text format (node_exporter textfile
+    /// collector), at the end of every run
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 
     /// Log format on stderr
     #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]

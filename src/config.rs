@@ -344,6 +344,8 @@ pub struct Settings {
     pub enroll: EnrollSettings,
     pub limits: Limits,
     pub delimiter: u8,
+    /// `--metrics-file`: Prometheus text, written at the end of every run.
+    pub metrics_file: Option<PathBuf>,
     pub log_format: LogFormat,
     pub quiet: bool,
     pub verbose: bool,
@@ -386,6 +388,7 @@ impl Settings {
             enroll,
             limits,
             delimiter,
+            metrics_file: args.metrics_file.clone(),
             log_format: args.log_format,
             quiet: args.quiet,
             verbose: args.verbose,

@@ -16,8 +16,16 @@ async fn main() {
             logging::init(args.log_format, args.quiet, args.verbose);
             let quiet = args.quiet;
             let format = args.log_format;
+            let metrics_file = args.metrics_file.clone();
+            // A refusal is a run's outcome too: the metrics file says so (exit 2).
+            let refused = |message: &str| {
+                if let Some(path) = &metrics_file {
+                    let _ = mfa_enroll::output::metrics::write_refusal(path, 2);
+                }
+                fail(message, format)
+            };
             match Settings::load(&args, &process_env) {
-                Err(e) => fail(&e.to_string(), format),
+                Err(e) => refused(&e.to_string()),
                 Ok(settings) => {
                     let out_dir = settings.out_dir.clone();
                     let stop = Arc::new(Stop::default());
@@ -29,7 +37,7 @@ async fn main() {
                             }
                             report.exit.code()
                         }
-                        Err(e) => fail(&e.to_string(), format),
+                        Err(e) => refused(&e.to_string()),
                     }
                 }
             }

@@ -27,6 +27,7 @@ fn settings(input: std::path::PathBuf, out: std::path::PathBuf) -> Settings {
         },
         limits: Limits::default(),
         delimiter: b',',
+        metrics_file: None,
         log_format: LogFormat::Text,
         quiet: true,
         verbose: false,

@@ -3,6 +3,7 @@
 //! the output directory, and the progress display, which only reads counters.
 
 pub mod lock;
+pub mod metrics;
 pub mod progress;
 pub mod resume;
 pub mod summary;

@@ -149,6 +149,7 @@ pub async fn finish(
     summary.finished = true;
     summary.exit_code = Some(exit.code());
     summary.write(&out.dir)?;
+    write_metrics(settings, &summary, exit);
     log_finish(&summary, &all, exit);
     if let Some(sandbox) = executed.sandbox.take() {
         let tally = sandbox.tally();
@@ -162,6 +163,15 @@ pub async fn finish(
         sandbox.shutdown().await;
     }
     Ok(RunReport { exit, summary })
+}
+
+/// `--metrics-file`; a failure to write it is logged, and never changes the run's outcome.
+fn write_metrics(settings: &Settings, summary: &Summary, exit: ExitStatus) {
+    if let Some(path) = &settings.metrics_file {
+        if let Err(e) = crate::output::metrics::write(path, summary, exit.code()) {
+            tracing::warn!("cannot write the metrics file: {e}");
+        }
+    }
 }
 
 fn log_finish(summary: &Summary, all: &Tallies, exit: ExitStatus) {
@@ -207,6 +217,7 @@ pub fn stopped_before_sending(
     summary.finished = true;
     summary.exit_code = Some(ExitStatus::StoppedEarly.code());
     summary.write(&out.dir)?;
+    write_metrics(settings, &summary, ExitStatus::StoppedEarly);
     tracing::warn!("stopped while reading the input; nothing was sent");
     Ok(RunReport {
         exit: ExitStatus::StoppedEarly,
