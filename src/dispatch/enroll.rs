@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use super::decide::{self, Match, Settled};
 use super::{lock, results, Engine, Job, CLOCK_SKEW};
-use crate::model::OnExisting;
+use crate::model::{DeviceIdentity, OnExisting};
 use crate::output::{Outcome, RowResult};
 use crate::pingone::wire::{self, CreateDevice, Device};
 use crate::pingone::ApiError;
@@ -86,24 +86,29 @@ impl Engine {
                 Err(e) if may_exist => return results::still_unconfirmed(job, user_id, &e),
                 Err(e) => return results::failed(job, user_id, &e, 0, self.retry.max_retries()),
             };
-            if let Some(settled) = self.existing(job, user_id, &devices) {
+            if let Some(settled) = self.existing(job, user_id, &identity, &devices) {
                 return settled;
             }
         }
-        self.create(job, user_id, cache).await
+        self.create(job, user_id, &identity, cache).await
     }
 
     /// The row's result when the user's devices already settle it.
-    fn existing(&self, job: &Job, user_id: &str, devices: &[Device]) -> Option<RowResult> {
-        let identity = job.spec.identity();
+    fn existing(
+        &self,
+        job: &Job,
+        user_id: &str,
+        identity: &DeviceIdentity,
+        devices: &[Device],
+    ) -> Option<RowResult> {
         let claims = lock(&self.claims);
         // A device made since the first run started (on --resume), or one an earlier run's
         // unclear answer may have made (errors.csv said UNCONFIRMED), is this row's own.
         let since = self.config.created_by_earlier_run_since;
         let ours = if job.spec.unconfirmed_before {
-            decide::find_match(devices, &identity, None, &claims)
+            decide::find_match(devices, identity, None, &claims)
         } else if since.is_some() {
-            decide::find_match(devices, &identity, since, &claims)
+            decide::find_match(devices, identity, since, &claims)
         } else {
             Match::Nothing
         };
@@ -118,7 +123,7 @@ impl Engine {
                 &device,
             ));
         }
-        match decide::find_match(devices, &identity, None, &claims) {
+        match decide::find_match(devices, identity, None, &claims) {
             Match::Nothing => None,
             Match::Free(device) if self.config.on_existing == OnExisting::Skip => Some(
                 results::with_device(job, user_id, Outcome::SkippedExisting, device),
@@ -135,19 +140,27 @@ impl Engine {
     }
 
     /// POSTs the device, retrying what is safe, and settles the row.
-    async fn create(&self, job: &Job, user_id: &str, cache: &mut Option<Vec<Device>>) -> RowResult {
+    async fn create(
+        &self,
+        job: &Job,
+        user_id: &str,
+        identity: &DeviceIdentity,
+        cache: &mut Option<Vec<Device>>,
+    ) -> RowResult {
         let body = create_body(job);
         let posting = Mutex::new(Posting::default());
         let outcome = self
             .retry
-            .run(|| self.post_once(job, user_id, &body, &posting))
+            .run(|| self.post_once(job, user_id, identity, &body, &posting))
             .await;
         let posting = posting.into_inner().unwrap_or_else(|e| e.into_inner());
         let (device, status) = match outcome {
             Ok(created) => created,
             Err(error) if posting.unclear => {
                 *cache = None;
-                return self.settle_unclear(job, user_id, &posting, &error).await;
+                return self
+                    .settle_unclear(job, user_id, identity, &posting, &error)
+                    .await;
             }
             Err(error) => {
                 return results::failed(
@@ -163,7 +176,7 @@ impl Engine {
             known.push(device.clone());
         }
         self.claim(&device.id, job.line);
-        self.remember_created(user_id, &job.spec.identity(), job.line);
+        self.remember_created(user_id, identity, job.line);
         let mut r = results::with_device(job, user_id, Outcome::Created, &device);
         r.row.http_status = status;
         r.row.attempts = posting.attempts;
@@ -179,6 +192,7 @@ impl Engine {
         &self,
         job: &Job,
         user_id: &str,
+        identity: &DeviceIdentity,
         body: &CreateDevice,
         posting: &Mutex<Posting>,
     ) -> Result<(Device, Option<u16>), ApiError> {
@@ -189,9 +203,7 @@ impl Engine {
         if unclear {
             let devices = self.client.list_devices(user_id).await?;
             let claims = lock(&self.claims);
-            if let Match::Free(found) =
-                decide::find_match(&devices, &job.spec.identity(), since, &claims)
-            {
+            if let Match::Free(found) = decide::find_match(&devices, identity, since, &claims) {
                 tracing::info!(
                     line = job.line,
                     "an unclear answer had created the device; found it, not sending again"
@@ -221,6 +233,7 @@ impl Engine {
         &self,
         job: &Job,
         user_id: &str,
+        identity: &DeviceIdentity,
         posting: &Posting,
         last_error: &ApiError,
     ) -> RowResult {
@@ -230,18 +243,17 @@ impl Engine {
             Some(self.retry.run(|| self.client.list_devices(user_id)).await)
         };
         let since = posting.created_since(self.config.on_existing);
-        let identity = job.spec.identity();
         let found = {
             let claims = lock(&self.claims);
             read.as_ref().map(|r| match r {
-                Ok(devices) => Ok(decide::find_match(devices, &identity, since, &claims)),
+                Ok(devices) => Ok(decide::find_match(devices, identity, since, &claims)),
                 Err(e) => Err(e),
             })
         };
         let mut r = match decide::after_unclear(last_error, found) {
             Settled::Created(device) => {
                 self.claim(&device.id, job.line);
-                self.remember_created(user_id, &identity, job.line);
+                self.remember_created(user_id, identity, job.line);
                 let mut r = results::with_device(job, user_id, Outcome::Created, device);
                 r.row.error_message = format!(
                     "PingOne's answer was unclear ({last_error}); the device was found by reading the user's devices"

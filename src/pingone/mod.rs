@@ -24,7 +24,8 @@ pub use error::ApiError;
 use throttle::Throttle;
 use token::{TokenFailure, TokenSource};
 use wire::{
-    CreateDevice, Device, DeviceList, ErrorBody, MfaSettings, PageLinks, Policy, User, UserList,
+    CreateDevice, Device, DeviceList, ErrorBody, MfaSettings, Page, PageLinks, Policy, User,
+    UserList,
 };
 
 /// Counters every layer may read; the progress display and summary.json do.
@@ -149,30 +150,33 @@ impl Client {
         let filter = format!("username eq \"{}\"", filter_literal(username));
         let url = format!("{}/users", self.environment_url);
         let query = [("filter", filter.as_str())];
-        let mut page: UserList = self.call(Method::GET, &url, &query, None::<&()>).await?;
-        let mut users = std::mem::take(&mut page.embedded.users);
-        while let Some(next) = self.next_page(&page.links)? {
-            page = self
-                .call(Method::GET, next.as_str(), &[], None::<&()>)
-                .await?;
-            users.append(&mut page.embedded.users);
-        }
-        Ok(users)
+        self.all_pages::<UserList>(&url, &query).await
     }
 
     /// Every device of the user: PingOne pages the list, and a device on page 2 is as real
     /// as one on page 1.
     pub async fn list_devices(&self, user_id: &str) -> Result<Vec<Device>, ApiError> {
         let url = format!("{}/users/{user_id}/devices", self.environment_url);
-        let mut page: DeviceList = self.call(Method::GET, &url, &[], None::<&()>).await?;
-        let mut devices = std::mem::take(&mut page.embedded.devices);
-        while let Some(next) = self.next_page(&page.links)? {
-            page = self
+        self.all_pages::<DeviceList>(&url, &[]).await
+    }
+
+    /// Every item of a paged list, following `_links.next` to the last page.
+    async fn all_pages<P: Page>(
+        &self,
+        url: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Vec<P::Item>, ApiError> {
+        let page: P = self.call(Method::GET, url, query, None::<&()>).await?;
+        let (mut items, mut links) = page.into_parts();
+        while let Some(next) = self.next_page(&links)? {
+            let page: P = self
                 .call(Method::GET, next.as_str(), &[], None::<&()>)
                 .await?;
-            devices.append(&mut page.embedded.devices);
+            let (mut more, more_links) = page.into_parts();
+            items.append(&mut more);
+            links = more_links;
         }
-        Ok(devices)
+        Ok(items)
     }
 
     /// The next page's URL, followed as given, but only on the API's own host: the request

@@ -87,6 +87,26 @@ pub struct PageLinks {
     pub next: Option<Href>,
 }
 
+/// One page of a list PingOne pages: its items, and the link to the next page.
+pub trait Page: serde::de::DeserializeOwned {
+    type Item;
+    fn into_parts(self) -> (Vec<Self::Item>, PageLinks);
+}
+
+impl Page for DeviceList {
+    type Item = Device;
+    fn into_parts(self) -> (Vec<Device>, PageLinks) {
+        (self.embedded.devices, self.links)
+    }
+}
+
+impl Page for UserList {
+    type Item = User;
+    fn into_parts(self) -> (Vec<User>, PageLinks) {
+        (self.embedded.users, self.links)
+    }
+}
+
 /// `GET /users/{userID}/devices`: one page.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DeviceList {

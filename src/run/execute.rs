@@ -10,7 +10,7 @@ use futures::StreamExt;
 
 use super::finish::{self, Clock};
 use super::prepare::OutputDir;
-use super::survey::{self, Survey};
+use super::survey::{self, InputFacts, Rows};
 use super::RunError;
 use crate::cli::LogFormat;
 use crate::codes::Code;
@@ -117,7 +117,8 @@ pub async fn execute(
     settings: &Settings,
     out: &OutputDir,
     target: &Target,
-    survey: &mut Survey,
+    rows: Rows,
+    facts: &InputFacts,
     stop: &Arc<Stop>,
     clock: &Clock,
 ) -> Result<Executed, RunError> {
@@ -128,14 +129,13 @@ pub async fn execute(
     };
     let stats = Arc::new(RequestStats::default());
     let client = client_for(settings, connection, &stats, stop).await?;
-    let rows = survey.rows.take().ok_or(RunError::NoConnection)?;
     let (reader, _spool) = survey::open_rows(settings, rows)?;
     // Every refusal has passed: now results.csv may change. It keeps one row per record, so
     // the rows to do again leave it before they are appended anew.
     if out.has_results {
         resume::keep_only_finished(&out.dir, &out.finished)?;
     }
-    let summary = finish::initial_summary(settings, out, target, survey, clock);
+    let summary = finish::initial_summary(settings, out, target, facts, clock);
     summary.write(&out.dir)?;
 
     let counters = Arc::new(LiveCounters::default());
@@ -153,7 +153,7 @@ pub async fn execute(
     let engine = client
         .as_ref()
         .map(|client| engine_for(settings, out, client, &stats, recorder.handle(), stop));
-    let progress = start_progress(settings, out, survey, counters, client.is_some(), &stats);
+    let progress = start_progress(settings, out, facts, counters, client.is_some(), &stats);
     let sha256 = feed(settings, out, reader, engine.clone(), &recorder, stop).await;
     let tallies = match recorder.finish() {
         Ok(t) => t,
@@ -179,7 +179,7 @@ pub async fn execute(
 fn start_progress(
     settings: &Settings,
     out: &OutputDir,
-    survey: &Survey,
+    facts: &InputFacts,
     counters: Arc<LiveCounters>,
     sends: bool,
     stats: &Arc<RequestStats>,
@@ -188,7 +188,7 @@ fn start_progress(
         mode = ?settings.mode,
         input = %settings.input.display_path().display(),
         out = %out.dir.display(),
-        records = survey.records,
+        records = facts.records,
         resumed_rows = out.finished.len(),
         rate = settings.limits.rate,
         concurrency = settings.limits.concurrency,
@@ -196,7 +196,7 @@ fn start_progress(
     );
     Progress::start(
         ProgressSource {
-            total: survey
+            total: facts
                 .records
                 .map(|r| r.saturating_sub(out.finished.len() as u64)),
             counters,

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::execute::Executed;
 use super::prepare::OutputDir;
-use super::survey::Survey;
+use super::survey::InputFacts;
 use super::{ExitStatus, RunError, RunReport};
 use crate::config::{RunMode, Settings};
 use crate::model::OnExisting;
@@ -37,7 +37,7 @@ pub fn initial_summary(
     settings: &Settings,
     out: &OutputDir,
     target: &Target,
-    survey: &Survey,
+    facts: &InputFacts,
     clock: &Clock,
 ) -> Summary {
     let first_started_at = out
@@ -54,8 +54,8 @@ pub fn initial_summary(
         target: Some(target.clone()),
         input: InputInfo {
             path: settings.input.display_path().display().to_string(),
-            sha256: survey.sha256.clone(),
-            records: survey.records,
+            sha256: facts.sha256.clone(),
+            records: facts.records,
         },
         first_started_at,
         started_at: clock.started_at.clone(),
@@ -119,7 +119,7 @@ fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan>
 pub async fn finish(
     settings: &Settings,
     out: OutputDir,
-    survey: Survey,
+    facts: InputFacts,
     mut executed: Executed,
     stop: &Stop,
     clock: Clock,
@@ -129,7 +129,7 @@ pub async fn finish(
     all.merge(&executed.tallies);
     let mut summary = executed.summary.clone();
     summary.set_tallies(&all);
-    summary.input.sha256 = executed.sha256.clone().or(survey.sha256);
+    summary.input.sha256 = executed.sha256.clone().or(facts.sha256);
     summary.input.records.get_or_insert(all.rows);
     summary.finished_at = Some(now_rfc3339());
     summary.duration_s = round3(elapsed);
@@ -204,12 +204,7 @@ pub fn stopped_before_sending(
     stop: &Stop,
     clock: Clock,
 ) -> Result<RunReport, RunError> {
-    let survey = Survey {
-        rows: None,
-        records: None,
-        sha256: None,
-    };
-    let mut summary = initial_summary(settings, out, &target, &survey, &clock);
+    let mut summary = initial_summary(settings, out, &target, &InputFacts::default(), &clock);
     summary.set_tallies(&out.finished.tallies);
     summary.finished_at = Some(now_rfc3339());
     summary.duration_s = round3(clock.started.elapsed().as_secs_f64());

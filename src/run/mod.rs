@@ -121,13 +121,15 @@ pub async fn run(settings: Settings, stop: Arc<Stop>) -> Result<RunReport, RunEr
         survey::is_needed(&settings),
     )?;
     let out = prepare::output_dir(&settings, &target)?;
-    let mut survey = match survey::survey(&settings, input, &out, &stop)? {
+    let survey = match survey::survey(&settings, input, &out, &stop)? {
         survey::Surveyed::Whole(survey) => survey,
         survey::Surveyed::Stopped => {
             return finish::stopped_before_sending(&settings, &out, target, &stop, clock)
         }
         survey::Surveyed::Skipped(input) => survey::Survey::single_pass(input),
     };
-    let executed = execute::execute(&settings, &out, &target, &mut survey, &stop, &clock).await?;
-    finish::finish(&settings, out, survey, executed, &stop, clock).await
+    let facts = survey.facts;
+    let executed =
+        execute::execute(&settings, &out, &target, survey.rows, &facts, &stop, &clock).await?;
+    finish::finish(&settings, out, facts, executed, &stop, clock).await
 }

@@ -41,9 +41,14 @@ pub enum Rows {
 }
 
 pub struct Survey {
-    /// `None` once stage 3 has taken them.
-    pub rows: Option<Rows>,
-    /// Records after the header; unknown before a single pass has run.
+    pub rows: Rows,
+    pub facts: InputFacts,
+}
+
+/// What a survey learned of the input; nothing when it was not surveyed.
+#[derive(Debug, Clone, Default)]
+pub struct InputFacts {
+    /// Records after the header.
     pub records: Option<u64>,
     pub sha256: Option<String>,
 }
@@ -51,9 +56,8 @@ pub struct Survey {
 impl Survey {
     pub fn single_pass(input: Box<InputReader>) -> Survey {
         Survey {
-            rows: Some(Rows::Input(input)),
-            records: None,
-            sha256: None,
+            rows: Rows::Input(input),
+            facts: InputFacts::default(),
         }
     }
 }
@@ -121,9 +125,11 @@ pub fn survey(
         return Err(RunError::WouldMessageUsers { rows: messages });
     }
     Ok(Surveyed::Whole(Survey {
-        rows: Some(Rows::Spool(spool)),
-        records: Some(records),
-        sha256: Some(sha256),
+        rows: Rows::Spool(spool),
+        facts: InputFacts {
+            records: Some(records),
+            sha256: Some(sha256),
+        },
     }))
 }
 

@@ -98,6 +98,32 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// PingOne's 429: its error body, and `Retry-After` in seconds or as an HTTP date.
+fn rate_limited(options: &super::SandboxOptions, rate: u32, wait: std::time::Duration) -> Response {
+    let wait = options.retry_after.unwrap_or(wait);
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "REQUEST_LIMITED",
+        "The request could not be completed. You have exceeded your request limit.",
+        vec![ErrorDetail {
+            code: "LIMIT_EXCEEDED".into(),
+            target: None,
+            message: format!("More than {rate} requests per second."),
+        }],
+    );
+    let value = if options.retry_after_as_date {
+        let when = SystemTime::now() + std::time::Duration::from_secs(seconds);
+        httpdate::fmt_http_date(when)
+    } else {
+        seconds.to_string()
+    };
+    if let Ok(value) = value.parse() {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
 /// Everything an API request meets before its handler, in PingOne's order: rate limit,
 /// authentication, role, latency, then injected failures.
 async fn gatekeeper(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
@@ -125,28 +151,7 @@ async fn gatekeeper(State(shared): State<Arc<Shared>>, request: Request, next: N
     }
     if let Some((rate, wait)) = limited {
         Counters::bump(&store.counters.throttled_429);
-        let wait = shared.options.retry_after.unwrap_or(wait);
-        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-        let mut response = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "REQUEST_LIMITED",
-            "The request could not be completed. You have exceeded your request limit.",
-            vec![ErrorDetail {
-                code: "LIMIT_EXCEEDED".into(),
-                target: None,
-                message: format!("More than {rate} requests per second."),
-            }],
-        );
-        let value = if shared.options.retry_after_as_date {
-            let when = SystemTime::now() + std::time::Duration::from_secs(seconds);
-            httpdate::fmt_http_date(when)
-        } else {
-            seconds.to_string()
-        };
-        if let Ok(value) = value.parse() {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return response;
+        return rate_limited(&shared.options, rate, wait);
     }
     let token = request
         .headers()
