@@ -213,14 +213,7 @@ async fn the_secret_may_come_from_a_file_and_not_from_both() {
     let secret = sandbox.options().client_secret.expose().to_string();
     // As Kubernetes mounts it: the value and one trailing newline.
     ws.write("secret", &format!("{secret}\n"));
-    let args = [
-        "run",
-        "in.csv",
-        "--config",
-        "mfa-enroll.toml",
-        "--out",
-        "out",
-    ];
+    let args = enroll_args("in.csv", "out", &[]);
     let mut command = launch_command(ws.dir.path(), &args);
     command.env("PINGONE_CLIENT_SECRET_FILE", ws.path("secret"));
     let run: Run = command.output().await.unwrap().into();
@@ -253,19 +246,7 @@ async fn private_key_jwt_needs_no_secret() {
         TokenAuthMethod::PrivateKeyJwt,
     )
     .await;
-    let run = run_binary(
-        ws.dir.path(),
-        None,
-        &[
-            "run",
-            "in.csv",
-            "--config",
-            "mfa-enroll.toml",
-            "--out",
-            "out",
-        ],
-    )
-    .await;
+    let run = enroll_as(&ws, None, "in.csv", "out", &[]).await;
     assert_eq!(run.code, 0, "{}", run.both());
     assert_eq!(sandbox.tally().devices_created, 3);
 }

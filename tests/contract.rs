@@ -114,15 +114,7 @@ async fn files_stay_private_after_a_resume_rewrites_them() {
     }
     let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
     assert_eq!(resumed.code, 0, "{}", resumed.both());
-    for name in ["results.csv", "errors.csv", "summary.json"] {
-        let mode = std::fs::metadata(ws.out().join(name))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600, "{name}");
-    }
-    let dir_mode = std::fs::metadata(ws.out()).unwrap().permissions().mode();
-    assert_eq!(dir_mode & 0o777, 0o700);
+    assert_private_outputs(&ws.out());
 }
 
 /// Starts `mfa-enroll sandbox ARGS` and reads its banner: (child, config snippet, secret).

@@ -11,8 +11,6 @@ use common::*;
 use mfa_enroll::sandbox::SandboxOptions;
 use tokio::io::AsyncWriteExt;
 
-const ARGS: [&str; 4] = ["--config", "mfa-enroll.toml", "--out", "out"];
-
 fn sha256_hex(bytes: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
@@ -23,10 +21,7 @@ async fn standard_input_is_read_once_and_resumes_by_its_hash() {
     let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", "").await;
     let csv = sms_rows(20);
     let feed = |text: String, extra: &'static [&'static str]| {
-        let mut args = vec!["run", "-"];
-        args.extend_from_slice(&ARGS);
-        args.extend_from_slice(extra);
-        let mut child = spawn_with_stdin(&ws, &sandbox, &args);
+        let mut child = spawn_with_stdin(&ws, &sandbox, &enroll_args("-", "out", extra));
         let mut stdin = child.stdin.take().unwrap();
         async move {
             stdin.write_all(text.as_bytes()).await.unwrap();
@@ -91,14 +86,7 @@ async fn a_fifo_and_process_substitution_are_read_once() {
     let child = spawn_binary(
         ws.dir.path(),
         &secret,
-        &[
-            "run",
-            "users.fifo",
-            "--config",
-            "mfa-enroll.toml",
-            "--out",
-            "fifo-out",
-        ],
+        &enroll_args("users.fifo", "fifo-out", &[]),
     );
     let run = must_end(child, Duration::from_secs(60)).await;
     writer.join().unwrap();
@@ -173,9 +161,7 @@ async fn a_header_of_100000_columns_is_read_in_linear_time() {
 async fn a_signal_while_reading_stops_the_run_before_anything_is_sent() {
     let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", "").await;
     // Standard input that never ends: the run waits on it, and still hears SIGTERM.
-    let mut args = vec!["run", "-"];
-    args.extend_from_slice(&ARGS);
-    let mut child = spawn_with_stdin(&ws, &sandbox, &args);
+    let mut child = spawn_with_stdin(&ws, &sandbox, &enroll_args("-", "out", &[]));
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(sms_rows(5).as_bytes()).await.unwrap();
     stdin.flush().await.unwrap();
@@ -192,14 +178,7 @@ async fn a_signal_while_reading_stops_the_run_before_anything_is_sent() {
     let child = spawn_binary(
         ws.dir.path(),
         sandbox.options().client_secret.expose(),
-        &[
-            "run",
-            "big.csv",
-            "--config",
-            "mfa-enroll.toml",
-            "--out",
-            "big",
-        ],
+        &enroll_args("big.csv", "big", &[]),
     );
     tokio::time::sleep(Duration::from_millis(700)).await;
     send_signal(&child, "INT");
@@ -277,8 +256,7 @@ async fn quiet_says_once_how_many_rows_were_not_attempted() {
     .await;
     ws.write("in.csv", &sms_rows(300));
     let secret = sandbox.options().client_secret.expose().to_string();
-    let mut args = vec!["run", "in.csv", "--quiet"];
-    args.extend_from_slice(&ARGS);
+    let args = enroll_args("in.csv", "out", &["--quiet"]);
     let child = spawn_binary(ws.dir.path(), &secret, &args);
     wait_for_rows(&ws.out(), 4).await;
     send_signal(&child, "INT");

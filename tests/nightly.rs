@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use common::*;
@@ -219,15 +218,7 @@ async fn output_files_are_readable_by_their_owner_only() {
     )
     .await;
     assert_eq!(run.code, 0, "{}", run.both());
-    for name in ["results.csv", "errors.csv", "summary.json"] {
-        let mode = std::fs::metadata(ws.out().join(name))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600, "{name}");
-    }
-    let mode = std::fs::metadata(ws.out()).unwrap().permissions().mode();
-    assert_eq!(mode & 0o077, 0, "the directory is private too");
+    assert_private_outputs(&ws.out());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -206,19 +206,7 @@ async fn a_real_tenants_quirks_all_at_once() {
         csv.push_str(&format!("{user},SMS,{},\n", us_number(i * 3 + 2)));
     }
     ws.write("in.csv", &csv);
-    let run = run_binary(
-        ws.dir.path(),
-        None,
-        &[
-            "run",
-            "in.csv",
-            "--config",
-            "mfa-enroll.toml",
-            "--out",
-            "out",
-        ],
-    )
-    .await;
+    let run = enroll_as(&ws, None, "in.csv", "out", &[]).await;
     assert_eq!(run.code, 0, "{}", run.both());
     let results = by_line(&ws.results());
     for i in 0..20u64 {

@@ -160,6 +160,13 @@ pub async fn enroll_to(
     enroll_with_secret(ws, &secret, input, out, extra).await
 }
 
+/// `run INPUT --config mfa-enroll.toml --out OUT` followed by `extra`: how most tests run.
+pub fn enroll_args<'a>(input: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["run", input, "--config", "mfa-enroll.toml", "--out", out];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// `run INPUT --config mfa-enroll.toml --out OUT`, with whatever secret the test chooses.
 pub async fn enroll_with_secret(
     ws: &Workspace,
@@ -168,16 +175,39 @@ pub async fn enroll_with_secret(
     out: &str,
     extra: &[&str],
 ) -> Run {
-    let mut args = vec!["run", input, "--config", "mfa-enroll.toml", "--out", out];
-    args.extend_from_slice(extra);
-    run_binary(ws.dir.path(), Some(secret), &args).await
+    enroll_as(ws, Some(secret), input, out, extra).await
+}
+
+/// The same, with no secret in the environment at all when `secret` is `None`.
+pub async fn enroll_as(
+    ws: &Workspace,
+    secret: Option<&str>,
+    input: &str,
+    out: &str,
+    extra: &[&str],
+) -> Run {
+    run_binary(ws.dir.path(), secret, &enroll_args(input, out, extra)).await
+}
+
+/// results.csv, errors.csv and summary.json readable by their owner only, in a private
+/// directory: they hold personal data.
+pub fn assert_private_outputs(out: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["results.csv", "errors.csv", "summary.json"] {
+        let mode = std::fs::metadata(out.join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+    let mode = std::fs::metadata(out).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "the directory is private too");
 }
 
 /// `enroll` without waiting: for tests that signal or kill the run.
 pub fn spawn_enroll(ws: &Workspace, sandbox: &Sandbox, input: &str) -> tokio::process::Child {
     let secret = sandbox.options().client_secret.expose().to_string();
-    let args = ["run", input, "--config", "mfa-enroll.toml", "--out", "out"];
-    spawn_binary(ws.dir.path(), &secret, &args)
+    spawn_binary(ws.dir.path(), &secret, &enroll_args(input, "out", &[]))
 }
 
 /// A CSV of `n` users by ID, one SMS device each, with distinct valid US numbers.
