@@ -56,6 +56,31 @@ pub enum Command {
     Run(RunArgs),
     /// Start a standing PingOne simulator on loopback, for rehearsals
     Sandbox(SandboxArgs),
+    /// Combine the output directories of `run --shard K/N` into one record
+    #[command(after_help = MERGE_EXAMPLES)]
+    Merge(MergeArgs),
+}
+
+const MERGE_EXAMPLES: &str = "\
+Example: three shards of one file, run at the same time (on three machines, or as a
+Kubernetes Indexed Job), then merged:
+    mfa-enroll run users.csv --shard 0/3 --out shard-0    # and 1/3, 2/3
+    mfa-enroll merge shard-0 shard-1 shard-2 --out migration-2026-11
+
+It refuses (exit 2, writing nothing) a missing or repeated shard, shards of different inputs,
+N, targets or kinds of run, and a shard that did not finish (resume that shard first).
+Exit codes otherwise as a whole run's: 0 every row created or skipped; 1 some rows invalid or
+failed.";
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The --out directory of every shard, in any order
+    #[arg(required = true, value_name = "SHARD_DIR")]
+    pub shard_dirs: Vec<PathBuf>,
+
+    /// Directory for the merged results.csv, errors.csv and summary.json
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -83,6 +108,11 @@ pub struct RunArgs {
     /// Continue the run whose results.csv is in --out
     #[arg(long)]
     pub resume: bool,
+
+    /// Process only shard K of N (0-based); every row of one user lands in one shard. Run
+    /// the N shards at once, each with its own --out, then `mfa-enroll merge`
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::shard::Shard>,
 
     /// Requests per second, every request counted (overrides `[limits] rate`)
     #[arg(long, value_name = "N")]

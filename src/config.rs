@@ -329,6 +329,15 @@ impl RunMode {
             Self::DryRunOffline => false,
         }
     }
+
+    /// The kind of run, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Live => "live run",
+            Self::DryRunOffline => "dry run (offline)",
+            Self::DryRunOnline => "dry run (--online)",
+        }
+    }
 }
 
 /// Everything a run needs, validated.
@@ -338,6 +347,8 @@ pub struct Settings {
     pub out_dir: PathBuf,
     pub mode: RunMode,
     pub resume: bool,
+    /// `--shard K/N`: this process's share of the input.
+    pub shard: Option<crate::shard::Shard>,
     pub use_sandbox: bool,
     /// `None` for offline dry runs, and for `--sandbox` until the simulator is up.
     pub connection: Option<Connection>,
@@ -383,6 +394,7 @@ impl Settings {
             out_dir: args.out.clone(),
             mode,
             resume: args.resume,
+            shard: args.shard,
             use_sandbox: args.sandbox,
             connection,
             enroll,

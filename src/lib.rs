@@ -38,11 +38,13 @@ pub mod config;
 pub mod dispatch;
 pub mod input;
 pub mod logging;
+pub mod merge;
 pub mod model;
 pub mod output;
 pub mod pingone;
 pub mod run;
 pub mod sandbox;
+pub mod shard;
 pub mod stop;
 pub mod validate;
 

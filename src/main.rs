@@ -42,6 +42,16 @@ async fn main() {
                 }
             }
         }
+        Command::Merge(args) => {
+            logging::init(LogFormat::Text, false, false);
+            match mfa_enroll::merge::merge(&args.shard_dirs, &args.out) {
+                Ok(report) => {
+                    print!("{}", run::describe(&report, &args.out));
+                    report.exit.code()
+                }
+                Err(e) => fail(&format!("{e} (nothing was merged)"), LogFormat::Text),
+            }
+        }
         Command::Sandbox(args) => {
             logging::init(LogFormat::Text, false, false);
             match sandbox::serve_standing(args).await {

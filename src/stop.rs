@@ -20,6 +20,8 @@ pub enum StopReason {
     InputBroken(String),
     /// results.csv or errors.csv could not be written (disk full, permissions).
     OutputBroken(String),
+    /// `--shard`: a username could not be looked up, so which shard owns its rows is unknown.
+    ShardOwnerUnknown(String),
 }
 
 impl StopReason {
@@ -32,6 +34,7 @@ impl StopReason {
             Self::RepeatedFailures(_) => "REPEATED_FAILURES",
             Self::InputBroken(_) => "INPUT_BROKEN",
             Self::OutputBroken(_) => "OUTPUT_BROKEN",
+            Self::ShardOwnerUnknown(_) => "SHARD_OWNER_UNKNOWN",
         }
     }
 }
@@ -44,7 +47,8 @@ impl fmt::Display for StopReason {
             | Self::MissingRole(m)
             | Self::RepeatedFailures(m)
             | Self::InputBroken(m)
-            | Self::OutputBroken(m) => f.write_str(m),
+            | Self::OutputBroken(m)
+            | Self::ShardOwnerUnknown(m) => f.write_str(m),
         }
     }
 }

@@ -16,6 +16,7 @@ fn settings(input: std::path::PathBuf, out: std::path::PathBuf) -> Settings {
         out_dir: out,
         mode: RunMode::DryRunOffline,
         resume: false,
+        shard: None,
         use_sandbox: false,
         connection: None,
         enroll: EnrollSettings {

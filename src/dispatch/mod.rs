@@ -72,6 +72,16 @@ enum Resolution {
     Failed(ApiError),
 }
 
+/// A row whose user could not be resolved, with its result.
+#[derive(Debug)]
+pub struct Unresolved {
+    pub job: Job,
+    pub result: RowResult,
+    /// PingOne answered (no such user, or several): every look-up gets the same answer.
+    /// Otherwise the look-up failed, and says nothing about the user.
+    pub is_answer: bool,
+}
+
 type Queue = VecDeque<(Job, String, OwnedSemaphorePermit)>;
 /// One look-up per policy per run, shared by every row that names it.
 type PolicyCheck = Arc<OnceCell<Result<PolicyState, ApiError>>>;
@@ -138,7 +148,7 @@ impl Engine {
     }
 
     /// Resolves the row's user. Called concurrently; its results are queued in file order.
-    pub async fn resolve(&self, job: Job) -> Result<(Job, String), RowResult> {
+    pub async fn resolve(&self, job: Job) -> Result<(Job, String), Unresolved> {
         let name = match &job.spec.user {
             UserRef::Id(id) => {
                 let id = id.to_string();
@@ -162,26 +172,31 @@ impl Engine {
             })
             .await
             .clone();
-        match resolution {
-            Resolution::Found(id) => Ok((job, id)),
-            Resolution::NotFound => Err(results::base(&job, "", Outcome::Failed).with_error(
+        let (result, is_answer) = match resolution {
+            Resolution::Found(id) => return Ok((job, id)),
+            Resolution::NotFound => (results::base(&job, "", Outcome::Failed).with_error(
                 Code::UserNotFound,
                 format!("no PingOne user has the username {name:?}; check the spelling or give the user_id"),
-            )),
-            Resolution::Ambiguous(n) => Err(results::base(&job, "", Outcome::Failed).with_error(
+            ), true),
+            Resolution::Ambiguous(n) => (results::base(&job, "", Outcome::Failed).with_error(
                 Code::AmbiguousUser,
                 format!("{n} PingOne users have the username {name:?}; give this row's user_id instead"),
-            )),
-            Resolution::Failed(e) => Err(results::failed(&job, "", &e, 0, self.retry.max_retries())),
-        }
+            ), true),
+            Resolution::Failed(e) => (results::failed(&job, "", &e, 0, self.retry.max_retries()), false),
+        };
+        Err(Unresolved {
+            job,
+            result,
+            is_answer,
+        })
     }
 
     /// Queues a resolved row behind its user's earlier rows. Waits when too many rows are
     /// already queued, which holds the reader back.
-    pub async fn assign(self: &Arc<Self>, resolved: Result<(Job, String), RowResult>) {
+    pub async fn assign(self: &Arc<Self>, resolved: Result<(Job, String), Unresolved>) {
         let (job, user_id) = match resolved {
             Ok(pair) => pair,
-            Err(result) => return self.recorder.record(result),
+            Err(unresolved) => return self.recorder.record(unresolved.result),
         };
         let permit = match self.admission.clone().acquire_owned().await {
             Ok(p) => p,

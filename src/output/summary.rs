@@ -12,6 +12,7 @@ use super::writer::{private_file, Tallies};
 use super::{OutputError, SUMMARY_FILE};
 use crate::config::RunMode;
 use crate::model::OnExisting;
+use crate::shard::{KeyedBy, Shard};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct InputInfo {
@@ -73,6 +74,23 @@ impl std::fmt::Display for Target {
     }
 }
 
+/// A shard's place among its siblings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    pub index: u32,
+    pub count: u32,
+    pub keyed_by: KeyedBy,
+}
+
+impl ShardInfo {
+    pub fn shard(&self) -> Shard {
+        Shard {
+            index: self.index,
+            count: self.count,
+        }
+    }
+}
+
 /// One error code's rows, for the end-of-run table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeRows {
@@ -112,6 +130,10 @@ pub struct Summary {
     #[serde(default)]
     pub target: Option<Target>,
     pub input: InputInfo,
+    /// `--shard K/N`: which share of the input this run processed, and how rows were
+    /// assigned; `mfa-enroll merge` checks these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
     /// When the first run on this output directory started; resumes keep it.
     pub first_started_at: String,
     pub started_at: String,
@@ -135,6 +157,25 @@ pub struct Summary {
     pub throughput_rows_per_s: f64,
     pub settings: SettingsEcho,
     pub plan: Option<Plan>,
+    /// `mfa-enroll merge`: each shard's own figures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardFigures>,
+}
+
+/// One shard's figures in a merged summary.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ShardFigures {
+    /// `K/N`.
+    pub shard: String,
+    pub dir: String,
+    pub rows: u64,
+    pub outcomes: BTreeMap<String, u64>,
+    pub duration_s: f64,
+    pub throughput_rows_per_s: f64,
+    pub requests: RequestCounts,
+    /// The shard's configured requests per second.
+    pub rate: u32,
+    pub exit_code: Option<i32>,
 }
 
 impl Summary {

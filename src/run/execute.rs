@@ -16,7 +16,7 @@ use crate::cli::LogFormat;
 use crate::codes::Code;
 use crate::config::{Connection, RunMode, Settings};
 use crate::dispatch::retry::RetryPolicy;
-use crate::dispatch::{self, results, Engine, EngineConfig, Job};
+use crate::dispatch::{self, results, Engine, EngineConfig, Job, Unresolved};
 use crate::input::{Column, Header, InputReader, Record};
 use crate::model::DeviceType;
 use crate::output::progress::{LiveCounters, Progress, ProgressSource};
@@ -26,9 +26,10 @@ use crate::output::writer::{ErrorsLayout, Tallies};
 use crate::output::{Outcome, Recorder, RecorderHandle, RowResult};
 use crate::pingone::{Client, RequestStats};
 use crate::sandbox::{Sandbox, SandboxOptions};
+use crate::shard::Assignment;
 use crate::stop::{Stop, StopReason};
 use crate::validate::stream::{StreamError, ValidatedRows, Verdict};
-use crate::validate::{self, RowError};
+use crate::validate::{self, DeviceSpec, RowError};
 
 /// What stage 3 hands to stage 4.
 pub struct Executed {
@@ -154,7 +155,16 @@ pub async fn execute(
         .as_ref()
         .map(|client| engine_for(settings, out, client, &stats, recorder.handle(), stop));
     let progress = start_progress(settings, out, facts, counters, client.is_some(), &stats);
-    let sha256 = feed(settings, out, reader, engine.clone(), &recorder, stop).await;
+    let sha256 = feed(
+        settings,
+        out,
+        reader,
+        facts.assignment,
+        engine.clone(),
+        &recorder,
+        stop,
+    )
+    .await;
     let tallies = match recorder.finish() {
         Ok(t) => t,
         Err(e) => {
@@ -196,8 +206,10 @@ fn start_progress(
     );
     Progress::start(
         ProgressSource {
+            // A shard's share is known only as its rows are read.
             total: facts
                 .records
+                .filter(|_| settings.shard.is_none())
                 .map(|r| r.saturating_sub(out.finished.len() as u64)),
             counters,
             requests: sends.then(|| stats.clone()),
@@ -216,6 +228,7 @@ async fn feed(
     settings: &Settings,
     out: &OutputDir,
     reader: InputReader,
+    shard: Option<Assignment>,
     engine: Option<Arc<Engine>>,
     recorder: &Recorder,
     stop: &Arc<Stop>,
@@ -238,9 +251,10 @@ async fn feed(
         if out.finished.contains(record.line) {
             continue;
         }
-        match route(record, verdict, &header, sends, stop) {
+        match route(record, verdict, &header, sends, shard.as_ref(), stop) {
             Route::Record(result) => handle.record(result),
             Route::Send(job) => return Some(job),
+            Route::NotOurs => {}
         }
     });
     match engine {
@@ -253,6 +267,10 @@ async fn feed(
                     async move { engine.resolve(job).await }
                 })
                 .buffered(concurrency * 2)
+                .filter_map(|resolved| {
+                    let kept = keep_resolved(resolved, shard.as_ref(), stop);
+                    std::future::ready(kept)
+                })
                 .for_each(|resolved| {
                     let engine = engine.clone();
                     async move { engine.assign(resolved).await }
@@ -268,17 +286,36 @@ async fn feed(
 enum Route {
     Record(RowResult),
     Send(Job),
+    /// `--shard`: another shard's row, or (after a stop) one whose shard is not known. It is
+    /// left out of this shard's results; merge and --resume account for it.
+    NotOurs,
 }
 
-/// Where one record goes: straight to results.csv, or to PingOne.
-fn route(record: Record, verdict: Verdict, header: &Header, sends: bool, stop: &Stop) -> Route {
+/// Where one record goes: straight to results.csv, to PingOne, or to another shard.
+fn route(
+    record: Record,
+    verdict: Verdict,
+    header: &Header,
+    sends: bool,
+    shard: Option<&Assignment>,
+    stop: &Stop,
+) -> Route {
+    let owns_line = |line| shard.is_none_or(|a| a.shard.owns_line(line));
+    // `Some(false)`: another shard's; `None`: known once the user is resolved.
+    let owns_user = |spec: &DeviceSpec| match shard {
+        None => Some(true),
+        Some(a) => a.owns_before_resolving(&spec.user),
+    };
     match verdict {
-        // The run stopped before this record was validated.
+        // The run stopped before this record was validated, so its shard is unknown.
+        None if shard.is_some() => Route::NotOurs,
         None => Route::Record(record_result(&record, header, Outcome::Failed).with_error(
             Code::NotAttempted,
             "the run stopped before this row was read; run again with --resume",
         )),
+        Some(Err(_)) if !owns_line(record.line) => Route::NotOurs,
         Some(Err(error)) => Route::Record(invalid(&record, header, error)),
+        Some(Ok(spec)) if owns_user(&spec) == Some(false) => Route::NotOurs,
         // errors.csv never needs a valid row's fields.
         Some(Ok(spec)) if !sends => Route::Record(results::spec_result(
             record.line,
@@ -293,13 +330,44 @@ fn route(record: Record, verdict: Verdict, header: &Header, sends: bool, stop: &
                 spec,
                 raw: record.raw,
             };
-            if stop.is_requested() {
-                Route::Record(results::not_attempted(&job, &job.spec.user.id_text()))
-            } else {
-                Route::Send(job)
+            match (stop.is_requested(), owns_user(&job.spec)) {
+                (true, Some(_)) => {
+                    Route::Record(results::not_attempted(&job, &job.spec.user.id_text()))
+                }
+                (true, None) => Route::NotOurs,
+                (false, _) => Route::Send(job),
             }
         }
     }
+}
+
+/// `--shard`: drops the rows whose user turned out to be another shard's. A username that
+/// could not be looked up leaves its shard unknown: the shard stops (exit 3), for --resume.
+fn keep_resolved(
+    resolved: Result<(Job, String), Unresolved>,
+    shard: Option<&Assignment>,
+    stop: &Stop,
+) -> Option<Result<(Job, String), Unresolved>> {
+    let Some(assignment) = shard else {
+        return Some(resolved);
+    };
+    let is_ours = match &resolved {
+        Ok((job, user_id)) => assignment.owns_resolved(&job.spec.user, user_id),
+        Err(unresolved) if unresolved.is_answer => {
+            assignment.owns_unknown_user(&unresolved.job.spec.user)
+        }
+        Err(unresolved) => match assignment.owns_before_resolving(&unresolved.job.spec.user) {
+            Some(decided) => decided,
+            None => {
+                stop.request(StopReason::ShardOwnerUnknown(format!(
+                    "line {}: its username could not be looked up ({}), so which shard owns it is unknown; resume this shard with --resume",
+                    unresolved.job.line, unresolved.result.row.error_message
+                )));
+                false
+            }
+        },
+    };
+    is_ours.then_some(resolved)
 }
 
 /// A result for a record as written, before or without validation.

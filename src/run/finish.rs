@@ -10,7 +10,8 @@ use super::{ExitStatus, RunError, RunReport};
 use crate::config::{RunMode, Settings};
 use crate::model::OnExisting;
 use crate::output::summary::{
-    now_rfc3339, InputInfo, Plan, RequestCounts, SettingsEcho, StoppedEarly, Summary, Target,
+    now_rfc3339, InputInfo, Plan, RequestCounts, SettingsEcho, ShardInfo, StoppedEarly, Summary,
+    Target,
 };
 use crate::output::writer::Tallies;
 use crate::output::Outcome;
@@ -57,6 +58,11 @@ pub fn initial_summary(
             sha256: facts.sha256.clone(),
             records: facts.records,
         },
+        shard: facts.assignment.map(|a| ShardInfo {
+            index: a.shard.index,
+            count: a.shard.count,
+            keyed_by: a.keyed_by,
+        }),
         first_started_at,
         started_at: clock.started_at.clone(),
         settings: SettingsEcho {

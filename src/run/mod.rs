@@ -69,6 +69,12 @@ pub enum RunError {
         earlier: Target,
         now: Target,
     },
+    #[error("--resume: {} holds {earlier}, but this run asks for {now}; resume with the same --shard (nothing was sent)", dir.display())]
+    OtherShard {
+        dir: PathBuf,
+        earlier: String,
+        now: String,
+    },
     #[error("{}: the input differs from the one this output directory's run used ({earlier_path}); resume with the same input, or choose another --out (nothing was sent)", input.display())]
     OtherInput {
         input: PathBuf,

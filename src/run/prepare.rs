@@ -10,6 +10,7 @@ use crate::output::lock::{self, OutDirLock};
 use crate::output::resume::{self, Finished};
 use crate::output::summary::{Summary, Target};
 use crate::output::{OutputError, RESULTS_FILE, SUMMARY_FILE};
+use crate::shard::Shard;
 
 /// The output directory, locked, with what an earlier run left in it.
 pub struct OutputDir {
@@ -59,6 +60,23 @@ fn check_target(dir: &Path, earlier: &Summary, now: &Target) -> Result<(), RunEr
     })
 }
 
+/// A shard resumes as the same shard: another K or N would own other rows.
+fn check_shard(dir: &Path, earlier: &Summary, now: Option<Shard>) -> Result<(), RunError> {
+    let earlier_shard = earlier.shard.map(|info| info.shard());
+    if earlier_shard == now {
+        return Ok(());
+    }
+    let describe = |shard: Option<Shard>| match shard {
+        Some(shard) => format!("--shard {shard}"),
+        None => "the whole input (no --shard)".to_string(),
+    };
+    Err(RunError::OtherShard {
+        dir: dir.to_path_buf(),
+        earlier: describe(earlier_shard),
+        now: describe(now),
+    })
+}
+
 pub fn output_dir(settings: &Settings, target: &Target) -> Result<OutputDir, RunError> {
     let dir = settings.out_dir.clone();
     create_private_dir(&dir)?;
@@ -76,6 +94,7 @@ pub fn output_dir(settings: &Settings, target: &Target) -> Result<OutputDir, Run
         earlier = Summary::read(&dir);
         if let Some(summary) = &earlier {
             check_target(&dir, summary, target)?;
+            check_shard(&dir, summary, settings.shard)?;
         }
     }
     let finished = if has_results {

@@ -13,8 +13,10 @@ use super::prepare::OutputDir;
 use super::RunError;
 use crate::config::{RunMode, Settings};
 use crate::input::{InputReader, InputSource};
+use crate::model::UserRef;
 use crate::output::writer::private_file;
 use crate::sandbox::SANDBOX_POLICY_ID;
+use crate::shard::{Assignment, KeyedBy};
 use crate::stop::Stop;
 use crate::validate::stream::{StreamError, ValidatedRows};
 use crate::validate::{self, Rules};
@@ -51,6 +53,8 @@ pub struct InputFacts {
     /// Records after the header.
     pub records: Option<u64>,
     pub sha256: Option<String>,
+    /// `--shard`: how this shard tells its rows from the others'.
+    pub assignment: Option<Assignment>,
 }
 
 impl Survey {
@@ -71,7 +75,8 @@ pub enum Surveyed {
 }
 
 pub fn is_needed(settings: &Settings) -> bool {
-    settings.mode.sends_requests() || settings.resume
+    // A shard must see how the whole file names its users before keeping any row.
+    settings.mode.sends_requests() || settings.resume || settings.shard.is_some()
 }
 
 /// The defaults a row falls back on.
@@ -102,6 +107,7 @@ pub fn survey(
     let (checker, finisher) = validate::split(input.header().clone(), rules_for(settings));
     let mut rows = ValidatedRows::start(input, checker, finisher, stop.clone());
     let (mut records, mut messages) = (0u64, 0u64);
+    let (mut by_id, mut by_username) = (0u64, 0u64);
     for item in rows.by_ref() {
         let (record, verdict) = match item {
             Ok(pair) => pair,
@@ -113,6 +119,10 @@ pub fn survey(
         }
         records += 1;
         if let Some(Ok(spec)) = verdict {
+            match spec.user {
+                UserRef::Id(_) => by_id += 1,
+                UserRef::Username(_) => by_username += 1,
+            }
             if spec.sends_pairing_message() && !out.finished.contains(record.line) {
                 messages += 1;
             }
@@ -129,6 +139,10 @@ pub fn survey(
         facts: InputFacts {
             records: Some(records),
             sha256: Some(sha256),
+            assignment: settings.shard.map(|shard| Assignment {
+                shard,
+                keyed_by: KeyedBy::for_file(by_id, by_username, settings.mode.sends_requests()),
+            }),
         },
     }))
 }

@@ -1,0 +1,411 @@
+//! `mfa-enroll merge SHARD_DIR... --out DIR`: the N shard directories of one input, combined
+//! into the record one whole run would have left: results.csv (every input line exactly once,
+//! in line order), errors.csv (still a valid input) and summary.json (totals, and each
+//! shard's figures).
+//!
+//! Merging checks before it writes anything: every shard 0..N is there once, all of one
+//! input (SHA-256), one N, one target and one mode, and each finished. Each shard directory
+//! is locked while it is read, so a `--resume` cannot change it half-way.
+
+mod rows;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::output::lock::{self, OutDirLock};
+use crate::output::summary::{now_rfc3339, Plan, RequestCounts, ShardInfo, Summary};
+use crate::output::writer::Tallies;
+use crate::output::{OutputError, ResultRow, ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
+use crate::run::{ExitStatus, RunReport};
+use rows::{MergeRowsError, Part};
+
+/// A refusal: nothing was written to `--out` (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error(transparent)]
+    Rows(#[from] MergeRowsError),
+    #[error("{}: no summary.json that mfa-enroll can read; give the --out directory of each `run --shard K/N`", dir.display())]
+    NoSummary { dir: PathBuf },
+    #[error("{}: this run was not sharded (its summary.json has no shard); merge combines the directories of `run --shard K/N`", dir.display())]
+    NotAShard { dir: PathBuf },
+    #[error("{} is shard {shard} of {count}, but {} is of {other_count}; give the directories of one sharded run", dir.display(), other.display())]
+    OtherCount {
+        dir: PathBuf,
+        shard: u32,
+        count: u32,
+        other: PathBuf,
+        other_count: u32,
+    },
+    #[error("shard {shard} is given twice: {} and {}; give each shard's directory once", first.display(), second.display())]
+    RepeatedShard {
+        shard: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("shards {missing} of {count} are missing; give every shard's --out directory (a shard that never ran: run it with --shard K/{count})")]
+    MissingShards { missing: String, count: u32 },
+    #[error("{} and {} processed different inputs ({}); every shard must read the same file", first.display(), other.display(), what)]
+    OtherInput {
+        first: PathBuf,
+        other: PathBuf,
+        what: String,
+    },
+    #[error("{} ran against {first_target}, but {} against {other_target}; merge shards of one target", first.display(), other.display())]
+    OtherTarget {
+        first: PathBuf,
+        first_target: String,
+        other: PathBuf,
+        other_target: String,
+    },
+    #[error("{} is a {first_mode} and {} a {other_mode}; merge shards of one kind of run", first.display(), other.display())]
+    OtherMode {
+        first: PathBuf,
+        first_mode: String,
+        other: PathBuf,
+        other_mode: String,
+    },
+    #[error("{}: shard {shard} {why}; resume it (mfa-enroll run INPUT --shard {shard} --out {} --resume), then merge again", dir.display(), dir.display())]
+    Unfinished {
+        dir: PathBuf,
+        shard: String,
+        why: String,
+    },
+    #[error("line {line} of the input is in the results of {} and of {}; these shards did not split one input", first.display(), other.display())]
+    LineTwice {
+        line: u64,
+        first: PathBuf,
+        other: PathBuf,
+    },
+    #[error("the shards' results hold {found} rows, but the input has {records} records; a shard's results.csv is incomplete (resume that shard)")]
+    RowsMissing { found: u64, records: u64 },
+    #[error("{}: this directory holds the record of an earlier run or merge; choose another --out (nothing was merged)", dir.display())]
+    WouldOverwrite { dir: PathBuf },
+}
+
+/// One shard's directory, locked while it is read.
+struct ShardDir {
+    dir: PathBuf,
+    summary: Summary,
+    info: ShardInfo,
+    _lock: OutDirLock,
+}
+
+impl ShardDir {
+    fn open(dir: &Path) -> Result<ShardDir, MergeError> {
+        let no_summary = || MergeError::NoSummary {
+            dir: dir.to_path_buf(),
+        };
+        if !dir.join(SUMMARY_FILE).is_file() {
+            return Err(no_summary());
+        }
+        let lock = lock::acquire(dir)?;
+        let summary = Summary::read(dir).ok_or_else(no_summary)?;
+        let info = summary.shard.ok_or_else(|| MergeError::NotAShard {
+            dir: dir.to_path_buf(),
+        })?;
+        Ok(ShardDir {
+            dir: dir.to_path_buf(),
+            summary,
+            info,
+            _lock: lock,
+        })
+    }
+
+    fn name(&self) -> String {
+        self.info.shard().to_string()
+    }
+}
+
+/// Merges `dirs` into `out`; the report's exit is what one whole run's would have been.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunReport, MergeError> {
+    let mut shards = dirs
+        .iter()
+        .map(|dir| ShardDir::open(dir))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_siblings(&shards)?;
+    shards.sort_by_key(|s| s.info.index);
+    let _out_lock = prepare_out(out)?;
+    let part = |file: &str| -> Vec<Part> {
+        shards
+            .iter()
+            .map(|s| Part {
+                path: s.dir.join(file),
+            })
+            .collect()
+    };
+    let results = part(RESULTS_FILE);
+    let indexed = rows::index(&results)?.ok_or_else(|| MergeError::RowsMissing {
+        found: 0,
+        records: shards[0].summary.input.records.unwrap_or(0),
+    })?;
+    check_lines(&shards, &indexed)?;
+    let errors = part(ERRORS_FILE);
+    let errors_indexed = rows::index(&errors)?;
+    // Written under temporary names, renamed once all is well: a failed merge leaves no
+    // results.csv that would block the next attempt.
+    let temporary = |file: &str| out.join(format!(".{file}.merging"));
+    rows::write_in_line_order(&results, &indexed, &temporary(RESULTS_FILE))?;
+    if let Some(errors_indexed) = &errors_indexed {
+        rows::write_in_line_order(&errors, errors_indexed, &temporary(ERRORS_FILE))?;
+    }
+    let tallies = tally(&temporary(RESULTS_FILE))?;
+    let summary = merged_summary(&shards, &tallies);
+    summary.write(out)?;
+    for file in [ERRORS_FILE, RESULTS_FILE] {
+        let from = temporary(file);
+        if from.exists() {
+            std::fs::rename(&from, out.join(file)).map_err(|e| OutputError::io(&from, e))?;
+        }
+    }
+    Ok(RunReport {
+        exit: exit_of(&tallies),
+        summary,
+    })
+}
+
+fn prepare_out(out: &Path) -> Result<OutDirLock, MergeError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if out.exists() && !out.is_dir() {
+        return Err(OutputError::OutIsAFile {
+            path: out.to_path_buf(),
+        }
+        .into());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(out)
+        .map_err(|e| OutputError::io(out, e))?;
+    let lock = lock::acquire(out)?;
+    if out.join(RESULTS_FILE).exists() || out.join(SUMMARY_FILE).exists() {
+        return Err(MergeError::WouldOverwrite {
+            dir: out.to_path_buf(),
+        });
+    }
+    Ok(lock)
+}
+
+/// Every shard of one sharded run, each once, each finished.
+fn check_siblings(shards: &[ShardDir]) -> Result<(), MergeError> {
+    let Some(first) = shards.first() else {
+        return Err(MergeError::MissingShards {
+            missing: "all".into(),
+            count: 0,
+        });
+    };
+    for other in shards {
+        check_same_run(first, other)?;
+    }
+    let count = first.info.count;
+    let mut seen: BTreeMap<u32, &ShardDir> = BTreeMap::new();
+    for shard in shards {
+        if let Some(earlier) = seen.insert(shard.info.index, shard) {
+            return Err(MergeError::RepeatedShard {
+                shard: shard.name(),
+                first: earlier.dir.clone(),
+                second: shard.dir.clone(),
+            });
+        }
+    }
+    let missing: Vec<String> = (0..count)
+        .filter(|index| !seen.contains_key(index))
+        .map(|index| format!("{index}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(MergeError::MissingShards {
+            missing: missing.join(", "),
+            count,
+        });
+    }
+    shards.iter().try_for_each(check_finished)
+}
+
+fn check_same_run(first: &ShardDir, other: &ShardDir) -> Result<(), MergeError> {
+    if other.info.count != first.info.count {
+        return Err(MergeError::OtherCount {
+            dir: first.dir.clone(),
+            shard: first.info.index,
+            count: first.info.count,
+            other: other.dir.clone(),
+            other_count: other.info.count,
+        });
+    }
+    let (a, b) = (&first.summary, &other.summary);
+    if a.input.sha256 != b.input.sha256 || a.input.sha256.is_none() {
+        let hash = |s: &Summary| s.input.sha256.clone().unwrap_or_else(|| "unknown".into());
+        return Err(MergeError::OtherInput {
+            first: first.dir.clone(),
+            other: other.dir.clone(),
+            what: format!("SHA-256 {} and {}", hash(a), hash(b)),
+        });
+    }
+    if a.target != b.target {
+        let target = |s: &Summary| {
+            s.target
+                .as_ref()
+                .map_or("an unrecorded target".to_string(), ToString::to_string)
+        };
+        return Err(MergeError::OtherTarget {
+            first: first.dir.clone(),
+            first_target: target(a),
+            other: other.dir.clone(),
+            other_target: target(b),
+        });
+    }
+    if a.mode != b.mode {
+        return Err(MergeError::OtherMode {
+            first: first.dir.clone(),
+            first_mode: a.mode.describe().into(),
+            other: other.dir.clone(),
+            other_mode: b.mode.describe().into(),
+        });
+    }
+    Ok(())
+}
+
+fn check_finished(shard: &ShardDir) -> Result<(), MergeError> {
+    let s = &shard.summary;
+    let why = if !s.finished {
+        "has not finished (it is still running, or it was killed)".to_string()
+    } else if s.exit_code == Some(ExitStatus::StoppedEarly.code()) {
+        match &s.stopped_early {
+            Some(stopped) => format!("stopped early ({}: {})", stopped.code, stopped.reason),
+            None => "stopped early".to_string(),
+        }
+    } else {
+        return Ok(());
+    };
+    Err(MergeError::Unfinished {
+        dir: shard.dir.clone(),
+        shard: shard.name(),
+        why,
+    })
+}
+
+/// Every line once, and as many rows as the input has records.
+fn check_lines(shards: &[ShardDir], indexed: &rows::Indexed) -> Result<(), MergeError> {
+    for pair in indexed.entries.windows(2) {
+        if pair[0].line == pair[1].line {
+            return Err(MergeError::LineTwice {
+                line: pair[0].line,
+                first: shards[pair[0].part].dir.clone(),
+                other: shards[pair[1].part].dir.clone(),
+            });
+        }
+    }
+    let found = indexed.entries.len() as u64;
+    let records = shards[0].summary.input.records.unwrap_or(found);
+    if found != records {
+        return Err(MergeError::RowsMissing { found, records });
+    }
+    Ok(())
+}
+
+/// The merged results' counts, read back from the merged file itself.
+fn tally(results: &Path) -> Result<Tallies, OutputError> {
+    let mut reader = csv::Reader::from_path(results).map_err(|e| OutputError::csv(results, e))?;
+    let mut tallies = Tallies::default();
+    for row in reader.deserialize::<ResultRow>() {
+        let row = row.map_err(|e| OutputError::csv(results, e))?;
+        tallies.add(&row, false);
+    }
+    Ok(tallies)
+}
+
+fn exit_of(tallies: &Tallies) -> ExitStatus {
+    if tallies.problems() > 0 {
+        ExitStatus::RowProblems
+    } else {
+        ExitStatus::Success
+    }
+}
+
+/// The shards' summaries as one: totals over all rows, requests summed, the wall time of the
+/// longest shard (they ran side by side), and each shard's own figures.
+fn merged_summary(shards: &[ShardDir], tallies: &Tallies) -> Summary {
+    let first = &shards[0].summary;
+    let mut summary = Summary {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        mode: first.mode,
+        sandbox: first.sandbox,
+        target: first.target.clone(),
+        input: first.input.clone(),
+        settings: first.settings.clone(),
+        finished: true,
+        ..Summary::default()
+    };
+    summary.set_tallies(tallies);
+    let each = |f: fn(&Summary) -> &String| shards.iter().map(move |s| f(&s.summary).clone());
+    summary.first_started_at = each(|s| &s.first_started_at).min().unwrap_or_default();
+    summary.started_at = each(|s| &s.started_at).min().unwrap_or_default();
+    summary.finished_at = Some(now_rfc3339());
+    summary.duration_s = shards
+        .iter()
+        .map(|s| s.summary.duration_s)
+        .fold(0.0, f64::max);
+    summary.throughput_rows_per_s = if summary.duration_s > 0.0 {
+        (tallies.rows as f64 / summary.duration_s * 1000.0).round() / 1000.0
+    } else {
+        0.0
+    };
+    for shard in shards {
+        let s = &shard.summary;
+        summary.resumed_rows += s.resumed_rows;
+        add_requests(&mut summary.requests, &s.requests);
+        for (channel, n) in &s.pairing_messages {
+            *summary.pairing_messages.entry(channel.clone()).or_default() += n;
+        }
+        summary.plan = merge_plans(summary.plan.take(), s.plan.as_ref());
+        summary.shards.push(ShardFigures::of(shard));
+    }
+    summary.exit_code = Some(exit_of(tallies).code());
+    summary
+}
+
+fn add_requests(total: &mut RequestCounts, one: &RequestCounts) {
+    total.total += one.total;
+    total.get += one.get;
+    total.post += one.post;
+    total.retries += one.retries;
+    total.throttled_429 += one.throttled_429;
+    total.tokens += one.tokens;
+}
+
+/// Online dry runs: the shards' plans add up (each shard's rate is its own).
+fn merge_plans(total: Option<Plan>, one: Option<&Plan>) -> Option<Plan> {
+    let Some(one) = one else { return total };
+    let Some(mut total) = total else {
+        return Some(one.clone());
+    };
+    for (channel, n) in &one.pairing_messages {
+        *total.pairing_messages.entry(channel.clone()).or_default() += n;
+    }
+    total
+        .users_over_daily_message_limit
+        .extend(one.users_over_daily_message_limit.iter().cloned());
+    total.requests_needed += one.requests_needed;
+    total.rate += one.rate;
+    total.duration_at_rate_s = total.duration_at_rate_s.max(one.duration_at_rate_s);
+    Some(total)
+}
+
+pub use crate::output::summary::ShardFigures;
+
+impl ShardFigures {
+    fn of(shard: &ShardDir) -> ShardFigures {
+        let s = &shard.summary;
+        ShardFigures {
+            shard: shard.name(),
+            dir: shard.dir.display().to_string(),
+            rows: s.rows,
+            outcomes: s.outcomes.clone(),
+            duration_s: s.duration_s,
+            throughput_rows_per_s: s.throughput_rows_per_s,
+            requests: s.requests.clone(),
+            rate: s.settings.rate,
+            exit_code: s.exit_code,
+        }
+    }
+}
