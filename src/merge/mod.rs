@@ -44,6 +44,8 @@ pub enum MergeError {
         first: PathBuf,
         second: PathBuf,
     },
+    #[error("{} is given twice; give each shard's directory once", dir.display())]
+    RepeatedDir { dir: PathBuf },
     #[error("shards {missing} of {count} are missing; give every shard's --out directory (a shard that never ran: run it with --shard K/{count})")]
     MissingShards { missing: String, count: u32 },
     #[error("{} and {} processed different inputs ({}); every shard must read the same file", first.display(), other.display(), what)]
@@ -120,6 +122,13 @@ impl ShardDir {
 
 /// Merges `dirs` into `out`; the report's exit is what one whole run's would have been.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunReport, MergeError> {
+    let mut seen = std::collections::HashSet::new();
+    for dir in dirs {
+        let canonical = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+        if !seen.insert(canonical) {
+            return Err(MergeError::RepeatedDir { dir: dir.clone() });
+        }
+    }
     let mut shards = dirs
         .iter()
         .map(|dir| ShardDir::open(dir))
