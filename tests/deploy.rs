@@ -304,7 +304,7 @@ fn the_image_is_built_by_a_command_ci_runs_and_runs_as_non_root() {
     let user = dockerfile
         .lines()
         .filter_map(|l| l.strip_prefix("USER "))
-        .last()
+        .next_back()
         .expect("a USER line");
     assert!(
         !user.starts_with('0') && !user.starts_with("root"),
