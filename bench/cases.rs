@@ -59,7 +59,7 @@ impl Figure {
             case: case.into(),
             measured,
             unit,
-            target: format!(">= {target:.0} {unit}"),
+            target: format!(">= {} {unit}", show(target)),
             met: Some(measured >= target),
         }
     }
@@ -79,9 +79,18 @@ impl Figure {
             case: case.into(),
             measured,
             unit,
-            target: format!("<= {target:.0} {unit}"),
+            target: format!("<= {} {unit}", show(target)),
             met: Some(measured <= target),
         }
+    }
+}
+
+/// A target as a person writes it: whole numbers without decimals, 2.7 as 2.7.
+fn show(target: f64) -> String {
+    if target.fract() == 0.0 {
+        format!("{target:.0}")
+    } else {
+        format!("{target:.1}")
     }
 }
 
@@ -466,6 +475,102 @@ pub async fn phone_validation_bound(sizes: &Sizes) -> Vec<Figure> {
     ]
 }
 
+/// Past one process's rate: N shards at the same per-shard rate R, side by side against one
+/// sandbox, against one process at R, on the same input (one request per row).
+pub async fn shards_side_by_side(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
+    const SHARDS: u32 = 3;
+    let rate = sizes.rate;
+    let rows = rows_for(f64::from(rate), (sizes.rate_seconds / 2).max(1));
+    let limits = format!("rate = {rate}\nconcurrency = 16");
+    let whole_sandbox = start_sandbox(SandboxOptions::default()).await;
+    let whole = run_against(
+        bin,
+        work,
+        &whole_sandbox,
+        "shards-whole",
+        rows,
+        CREATE,
+        &limits,
+    )
+    .await;
+    whole_sandbox.shutdown().await;
+
+    let sandbox = start_sandbox(SandboxOptions::default()).await;
+    let input = work.join("shards.csv");
+    write_input(&input, rows);
+    let config = write_config(work, &sandbox, CREATE, &limits);
+    let secret = secret_of(&sandbox);
+    let outs: Vec<PathBuf> = (0..SHARDS)
+        .map(|k| work.join(format!("shard-{k}")))
+        .collect();
+    let started = Instant::now();
+    let runs = (0..SHARDS).map(|k| {
+        let _ = std::fs::remove_dir_all(&outs[k as usize]);
+        let shard = format!("{k}/{SHARDS}");
+        let args: Vec<String> = [
+            "run",
+            path_text(&input),
+            "--config",
+            path_text(&config),
+            "--quiet",
+            "--shard",
+            &shard,
+            "--out",
+            path_text(&outs[k as usize]),
+        ]
+        .map(str::to_string)
+        .into();
+        let secret = secret.clone();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_binary(bin, work, &secret, &args).await
+        }
+    });
+    for measured in futures::future::join_all(runs).await {
+        check(&measured, "shards");
+    }
+    let sharded_wall = started.elapsed();
+    assert_eq!(
+        sandbox.tally().devices_created,
+        rows as u64,
+        "every row once"
+    );
+    sandbox.shutdown().await;
+    merge_shards(bin, work, &outs);
+
+    let one = rows as f64 / whole.wall.as_secs_f64();
+    let three = rows as f64 / sharded_wall.as_secs_f64();
+    let case = format!("{rows} rows, {rate}/s per process");
+    vec![
+        Figure::bound(&format!("{case}: one process"), one, "rows/s"),
+        Figure::bound(&format!("{case}: {SHARDS} shards at once"), three, "rows/s"),
+        Figure::at_least(
+            &format!("{case}: {SHARDS} shards against one"),
+            three / one,
+            "times",
+            0.9 * f64::from(SHARDS),
+        ),
+    ]
+}
+
+fn path_text(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}
+
+/// The shards merge into one record (the bench checks what it measured is whole).
+fn merge_shards(bin: &Path, work: &Path, outs: &[PathBuf]) {
+    let merged = work.join("shards-merged");
+    let _ = std::fs::remove_dir_all(&merged);
+    let mut command = std::process::Command::new(bin);
+    command.arg("merge").args(outs).arg("--out").arg(&merged);
+    let output = command.output().expect("merge runs");
+    assert!(
+        output.status.success(),
+        "merge: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 pub async fn run_one(name: &str, bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     match name {
         "dry" => offline_dry_run(bin, work, sizes).await,
@@ -474,7 +579,8 @@ pub async fn run_one(name: &str, bin: &Path, work: &Path, sizes: &Sizes) -> Vec<
         "latency" => latency_hiding(bin, work, sizes).await,
         "throttled" => throttled_below_setting(bin, work, sizes).await,
         "phone" => phone_validation_bound(sizes).await,
-        other => panic!("no case {other:?}: dry, phone, live, rate, latency, throttled"),
+        "shards" => shards_side_by_side(bin, work, sizes).await,
+        other => panic!("no case {other:?}: dry, phone, live, rate, latency, throttled, shards"),
     }
 }
 
@@ -486,5 +592,6 @@ pub async fn run_all(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     figures.extend(rate_precision(bin, work, sizes).await);
     figures.extend(latency_hiding(bin, work, sizes).await);
     figures.extend(throttled_below_setting(bin, work, sizes).await);
+    figures.extend(shards_side_by_side(bin, work, sizes).await);
     figures
 }

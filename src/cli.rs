@@ -24,6 +24,10 @@ Examples:
     mfa-enroll run /data/new-hires.csv --log-format json --out /var/lib/mfa/$(date +%F) \
       --metrics-file /var/lib/node_exporter/textfile/mfa_enroll.prom
 
+  Past one machine's share of PingOne's rate limit: shards side by side, then one record:
+    mfa-enroll run users.csv --shard 0/3 --out shard-0      # 1/3 and 2/3 on other machines
+    mfa-enroll merge shard-0 shard-1 shard-2 --out migration-2026-11
+
   From a compressed file, read once through a pipe:
     zcat users.csv.gz | mfa-enroll run - --out migration-2026-11
 

@@ -16,6 +16,8 @@
 //! - [`pingone`]: the HTTP client: tokens, throttle, PingOne's JSON ([`pingone::wire`]).
 //! - [`output`]: results.csv ([`output::ResultRow`]), errors.csv, summary.json, progress.
 //! - [`sandbox`]: the PingOne simulator, with its own description of PingOne's JSON.
+//! - [`shard`] (`--shard K/N`: which rows are this process's) and [`merge`] (the shards'
+//!   directories back into one record) sit beside the run.
 //!
 //! Where to make three common changes:
 //!
