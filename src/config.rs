@@ -276,7 +276,7 @@ pub struct EnrollSettings {
     pub policy_id: Option<Uuid>,
     pub status: Option<DeviceStatus>,
     pub on_existing: OnExisting,
-    pub default_country: Option<phonenumber::country::Id>,
+    pub default_country: Option<crate::validate::phone::Country>,
     pub allow_messages: bool,
 }
 
@@ -540,7 +540,7 @@ fn enroll_settings(
             .map(|text| {
                 text.trim()
                     .to_ascii_uppercase()
-                    .parse::<phonenumber::country::Id>()
+                    .parse::<crate::validate::phone::Country>()
                     .map_err(|_| {
                         ConfigError::new(
                     origin,

@@ -10,6 +10,6 @@ async fn the_benchmark_runs_every_case_on_a_small_size() {
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_mfa-enroll"));
     let figures = cases::run_all(bin, work.path(), &cases::Sizes::smoke()).await;
     cases::print_table(&figures);
-    assert_eq!(figures.len(), 14, "every case reports its figures");
+    assert_eq!(figures.len(), 27, "every case reports its figures");
     assert!(figures.iter().all(|f| f.measured.is_finite()));
 }

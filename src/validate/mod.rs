@@ -76,7 +76,7 @@ impl DeviceSpec {
 pub struct Rules {
     pub default_policy: Option<Uuid>,
     pub default_status: Option<DeviceStatus>,
-    pub default_country: Option<phonenumber::country::Id>,
+    pub default_country: Option<crate::validate::phone::Country>,
 }
 
 /// A row the duplicate check has seen: a 64-bit digest of (user, type, destination) and the
@@ -135,7 +135,7 @@ impl Checked {
     /// Stateless, so it can run on a thread of its own.
     pub fn normalise_phone(
         mut self,
-        default_country: Option<phonenumber::country::Id>,
+        default_country: Option<crate::validate::phone::Country>,
     ) -> Result<Checked, RowError> {
         if let (false, Destination::Phone(text)) = (self.phone_normalised, &self.spec.destination) {
             let e164 = phone::normalize(text, default_country).map_err(|problem| {
@@ -158,7 +158,7 @@ pub struct FieldChecker {
 
 /// Phone normalisation (unless done already) and the duplicate check, for rows in file order.
 pub struct Finisher {
-    default_country: Option<phonenumber::country::Id>,
+    default_country: Option<crate::validate::phone::Country>,
     seen: HashSet<SeenRow, BuildHasherDefault<DigestHasher>>,
 }
 
@@ -194,7 +194,7 @@ pub fn split(header: Header, rules: Rules) -> (FieldChecker, Finisher) {
 }
 
 impl Finisher {
-    pub fn default_country(&self) -> Option<phonenumber::country::Id> {
+    pub fn default_country(&self) -> Option<crate::validate::phone::Country> {
         self.default_country
     }
 

@@ -1,11 +1,19 @@
-//! Phone numbers -> E.164, with libphonenumber's metadata (the `phonenumber` crate).
+//! Phone numbers -> E.164, with libphonenumber's metadata (the `rlibphonenumber` crate, a
+//! port of Google's libphonenumber kept to its behaviour).
 //!
-//! The input is first reduced to an optional leading `+` and digits: `phonenumber` reads
+//! The input is first reduced to an optional leading `+` and digits: libphonenumber reads
 //! `+1512.555.1234` as country code 1512 and refuses `1-512-555-1234` without a region, while
 //! PingOne documents all these spellings as one number.
+//!
+//! `rlibphonenumber` rather than `phonenumber`: `phonenumber` hashes every regular
+//! expression's source text under one process-wide lock on every use, which made it about
+//! 7 µs a number on one thread and no faster on two; `rlibphonenumber` takes about 1 µs, and
+//! threads do not wait on each other (issue 16 has the measurements).
 
-use phonenumber::country::Id as Country;
-use phonenumber::Mode;
+use rlibphonenumber::{PhoneNumberFormat, PHONE_NUMBER_UTIL};
+
+/// A country, as `[enroll] default_country` names it (`US`, `GB`, ...).
+pub type Country = rlibphonenumber::Region;
 
 /// Longest input we hand to the parser; real numbers with punctuation are far shorter.
 const MAX_INPUT_CHARS: usize = 64;
@@ -59,24 +67,27 @@ pub fn normalize(text: &str, default_country: Option<Country>) -> Result<String,
         _ => (None, candidate.as_str()),
     };
     // The parser is third-party code fed with user input: a panic there must not end the run.
-    let parsed = std::panic::catch_unwind(|| phonenumber::parse(region, candidate))
-        .map_err(|_| "could not be read as a phone number".to_string())?;
-    let number = parsed.map_err(|_| match region {
-        Some(country) => format!("is not a phone number of {country:?} or an international number"),
+    let read = std::panic::catch_unwind(|| {
+        let number = PHONE_NUMBER_UTIL.parse(candidate, region).ok()?;
+        let is_valid = PHONE_NUMBER_UTIL.is_valid_number(&number);
+        let e164 = PHONE_NUMBER_UTIL
+            .format(&number, PhoneNumberFormat::E164)
+            .into_owned();
+        let country = PHONE_NUMBER_UTIL.get_region_for_number(&number);
+        Some((number.country_code, is_valid, e164, country))
+    })
+    .map_err(|_| "could not be read as a phone number".to_string())?;
+    let (code, is_valid, e164, country) = read.ok_or_else(|| match region {
+        Some(country) => format!("is not a phone number of {country} or an international number"),
         None => "is not an international number; start it with the country code (e.g. +1 512 555 1234), or set [enroll] default_country".to_string(),
     })?;
-    if !number.is_valid() {
-        let code = number.code().value();
-        let country = number
-            .country()
-            .id()
-            .map(|id| format!(" ({id:?})"))
-            .unwrap_or_default();
+    if !is_valid {
+        let country = country.map(|id| format!(" ({id})")).unwrap_or_default();
         return Err(format!(
             "is not a valid number for country code +{code}{country}; check the digits"
         ));
     }
-    Ok(number.format().mode(Mode::E164).to_string())
+    Ok(e164)
 }
 
 /// A lenient normalisation for comparing numbers read back from PingOne, which may come

@@ -1,8 +1,6 @@
 //! Validation as a stream over a whole file, on three threads: one reads the CSV and runs the
 //! cheap field checks, one normalises phones, and the caller's thread checks duplicates in
-//! file order. Phone normalisation is most of the cost, and `phonenumber` serialises its
-//! regex cache behind one process-wide lock, so it gets a thread to itself and everything
-//! else moves out of its way.
+//! file order. Phone normalisation is the largest single cost, so it gets a thread to itself.
 //!
 //! Every stage heeds the run's stop flag: once a stop is asked for, records are passed on
 //! unvalidated (the caller records them as not attempted, fast), and a consumer waiting on a
@@ -97,7 +95,7 @@ fn read_and_check(
 }
 
 fn normalise_phones(
-    default_country: Option<phonenumber::country::Id>,
+    default_country: Option<crate::validate::phone::Country>,
     stop: Arc<Stop>,
     input: Receiver<Message>,
     out: SyncSender<Message>,
