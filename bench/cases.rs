@@ -273,6 +273,29 @@ fn plain_csv_read(input: &Path) -> Duration {
     started.elapsed()
 }
 
+/// The issue's own yardstick: Python's csv module over the same file, touching every field.
+/// `None` where there is no python3.
+fn python_csv_read(input: &Path) -> Option<Duration> {
+    const SCRIPT: &str = "import csv, sys, time\n\
+        started = time.perf_counter()\n\
+        with open(sys.argv[1], newline='') as f:\n    \
+            total = sum(len(field) for row in csv.reader(f) for field in row)\n\
+        print(time.perf_counter() - started)";
+    let output = std::process::Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(input)
+        .output()
+        .ok()?;
+    let seconds: f64 = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| Duration::from_secs_f64(seconds))
+}
+
 /// An offline dry run of `input` (`rows` rows): its rows/s, its time against a plain CSV read
 /// of the same file, and its peak memory.
 async fn dry_run_figures(
@@ -302,7 +325,14 @@ async fn dry_run_figures(
     .await;
     check(&m, case);
     let rows = rows as f64;
-    vec![
+    let python = python_csv_read(input).map(|python| {
+        Figure::bound(
+            &format!("{case}: the dry run against Python's csv module on the same file"),
+            m.wall.as_secs_f64() / python.as_secs_f64(),
+            "times",
+        )
+    });
+    let mut figures = vec![
         Figure::bound(
             &format!("{case}: baseline, a plain csv read"),
             rows / baseline.as_secs_f64(),
@@ -316,7 +346,9 @@ async fn dry_run_figures(
             3.0,
         ),
         Figure::at_most(case, m.peak_rss_kb as f64 / 1024.0, "MB peak RSS", 64.0),
-    ]
+    ];
+    figures.extend(python);
+    figures
 }
 
 /// Offline dry run of the four-type mix: rows per second and peak memory.

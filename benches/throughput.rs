@@ -1,4 +1,4 @@
-//! `cargo bench --bench throughput [-- --quick] [-- --case NAME]`: runs every case of bench/cases.rs on the
+//! `cargo bench --bench throughput [-- --quick] [-- --case NAME] [-- --bin PATH]`: runs every case of bench/cases.rs on the
 //! release build and prints each figure beside its target. `--quick` runs the small sizes
 //! CI uses.
 
@@ -14,10 +14,19 @@ async fn main() {
         cases::Sizes::full()
     };
     let work = tempfile::tempdir().expect("scratch directory");
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_mfa-enroll"));
-    eprintln!("benchmark: {sizes:?}, binary {}", bin.display());
-    // `--case NAME` runs one case: dry, live, rate, latency, throttled.
+    // `--bin PATH` measures another build of mfa-enroll (an earlier commit, say) with the
+    // same cases, for a baseline of the code itself on the same machine and day.
     let args: Vec<String> = std::env::args().collect();
+    let other_bin = args
+        .iter()
+        .position(|a| a == "--bin")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::PathBuf::from);
+    let bin = other_bin
+        .as_deref()
+        .unwrap_or(std::path::Path::new(env!("CARGO_BIN_EXE_mfa-enroll")));
+    eprintln!("benchmark: {sizes:?}, binary {}", bin.display());
+    // `--case NAME` runs one case (the names are in bench/cases.rs, `run_one`).
     let only = args
         .iter()
         .position(|a| a == "--case")

@@ -10,6 +10,11 @@ async fn the_benchmark_runs_every_case_on_a_small_size() {
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_mfa-enroll"));
     let figures = cases::run_all(bin, work.path(), &cases::Sizes::smoke()).await;
     cases::print_table(&figures);
-    assert_eq!(figures.len(), 27, "every case reports its figures");
+    // Python's csv module is a yardstick where python3 exists; every other figure always is.
+    let always = figures
+        .iter()
+        .filter(|f| !f.case.contains("Python"))
+        .count();
+    assert_eq!(always, 27, "every case reports its figures");
     assert!(figures.iter().all(|f| f.measured.is_finite()));
 }
