@@ -20,6 +20,9 @@ use crate::input::REPORT_COLUMNS;
 use crate::logging::{mask_destination, LogSafe};
 use crate::stop::{Stop, StopReason};
 
+/// Results waiting for the writer at most: a fast producer (an offline dry run) waits for
+/// the disk instead of queueing the whole file in memory.
+const PENDING_ROWS: usize = 4096;
 /// A batch smaller than this was a trickle: wait [`GATHER_FOR`] before the next.
 const GATHER_BELOW: usize = 256;
 const GATHER_FOR: std::time::Duration = std::time::Duration::from_millis(2);
@@ -121,7 +124,7 @@ impl Tallies {
 pub struct RecorderHandle {
     /// `None` tells the writer that every row is in: it ends even while tasks that are
     /// finishing up still hold a handle.
-    sender: mpsc::Sender<Option<RowResult>>,
+    sender: mpsc::SyncSender<Option<RowResult>>,
 }
 
 impl RecorderHandle {
@@ -199,7 +202,7 @@ impl Recorder {
         };
         flush_all(&mut results, &mut errors)?;
 
-        let (sender, receiver) = mpsc::channel::<Option<RowResult>>();
+        let (sender, receiver) = mpsc::sync_channel::<Option<RowResult>>(PENDING_ROWS);
         let files = Files {
             results,
             errors,
