@@ -255,3 +255,32 @@ async fn retries_exhausted_before_any_post_and_unconfirmed_after_an_unclear_one(
         "found, not created again"
     );
 }
+
+/// The request floor: one device read per user (not per row, also when a user's rows are far
+/// apart in the file), one look-up per distinct username, one POST per device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_devices_are_read_once_however_far_apart_their_rows() {
+    let (sandbox, ws) = setup(SandboxOptions::default(), "concurrency = 4", "").await;
+    let users = 20;
+    let mut csv = String::from("user_id,username,type,phone\n");
+    for i in 0..users * 3 {
+        let user = i % users;
+        let (id, name) = if user % 2 == 0 {
+            (String::new(), format!("far-apart-{user}"))
+        } else {
+            (user_id(user), String::new())
+        };
+        csv.push_str(&format!("{id},{name},SMS,{}\n", us_number(i)));
+    }
+    ws.write("in.csv", &csv);
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    let requests = &ws.summary()["requests"];
+    assert_eq!(requests["post"], users * 3, "one POST per device");
+    assert_eq!(
+        requests["get"],
+        users + users / 2,
+        "one device read per user and one look-up per username"
+    );
+    assert_eq!(sandbox.tally().duplicate_devices, 0);
+}

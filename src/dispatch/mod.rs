@@ -18,7 +18,7 @@ pub mod retry;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use csv::ByteRecord;
 use futures::FutureExt;
@@ -40,6 +40,12 @@ use retry::RetryPolicy;
 /// PingOne's clock and ours may disagree; a device created this much before we first sent
 /// its POST is still taken as ours when reconciling in `create` mode.
 pub const CLOCK_SKEW: Duration = Duration::from_secs(120);
+/// Device lists kept for users whose queue emptied (see [`DeviceLists`]).
+const KEPT_DEVICE_LISTS: usize = 4096;
+/// How long a kept list is trusted: someone else (the user, another admin) may add a device
+/// meanwhile, and a list older than this is read again. A list in use by a busy queue can be
+/// as old as the queue's retries, so this adds no staleness of a new kind.
+const KEPT_DEVICE_LIST_FOR: Duration = Duration::from_secs(60);
 /// PingOne sends at most this many SMS and emails to one user per day.
 pub const DAILY_MESSAGE_LIMIT: u32 = 50;
 
@@ -82,6 +88,40 @@ pub struct Unresolved {
     pub is_answer: bool,
 }
 
+/// The device lists of users whose queue emptied, kept for a later row of the same user, so
+/// a user's devices are read once per run, not once per row, also when the user's rows are
+/// far apart in the file. A list is kept only when it is known to be current: this run's own
+/// creations are added to it, and an unclear answer drops it. The oldest goes first, and none
+/// is trusted for longer than [`KEPT_DEVICE_LIST_FOR`].
+#[derive(Default)]
+struct DeviceLists {
+    lists: HashMap<String, (Instant, Vec<Device>)>,
+    order: VecDeque<String>,
+}
+
+impl DeviceLists {
+    fn take(&mut self, user_id: &str) -> Option<Vec<Device>> {
+        // Its place in `order` stays behind; eviction skips names no longer kept.
+        let (kept_at, devices) = self.lists.remove(user_id)?;
+        (kept_at.elapsed() < KEPT_DEVICE_LIST_FOR).then_some(devices)
+    }
+
+    fn keep(&mut self, user_id: &str, devices: Vec<Device>) {
+        let entry = (Instant::now(), devices);
+        if self.lists.insert(user_id.to_string(), entry).is_none() {
+            self.order.push_back(user_id.to_string());
+        }
+        while self.lists.len() > KEPT_DEVICE_LISTS || self.order.len() > 2 * KEPT_DEVICE_LISTS {
+            match self.order.pop_front() {
+                Some(oldest) => {
+                    self.lists.remove(&oldest);
+                }
+                None => break,
+            }
+        }
+    }
+}
+
 type Queue = VecDeque<(Job, String, OwnedSemaphorePermit)>;
 /// One look-up per policy per run, shared by every row that names it.
 type PolicyCheck = Arc<OnceCell<Result<PolicyState, ApiError>>>;
@@ -94,6 +134,7 @@ pub struct Engine {
     config: EngineConfig,
     usernames: Mutex<HashMap<String, Arc<OnceCell<Resolution>>>>,
     queues: Mutex<HashMap<String, Queue>>,
+    device_lists: Mutex<DeviceLists>,
     admission: Arc<Semaphore>,
     admission_size: u32,
     /// `create` mode: digest of (user ID, device identity) -> line, of the devices this run
@@ -131,6 +172,7 @@ impl Engine {
             config,
             usernames: Mutex::default(),
             queues: Mutex::default(),
+            device_lists: Mutex::default(),
             admission: Arc::new(Semaphore::new(admission_size as usize)),
             admission_size,
             created: Mutex::default(),
@@ -225,7 +267,7 @@ impl Engine {
         permit: OwnedSemaphorePermit,
     ) {
         let mut next = Some((first, permit));
-        let mut devices: Option<Vec<Device>> = None;
+        let mut devices = lock(&self.device_lists).take(&user_id);
         while let Some((job, permit)) = next.take() {
             let result = if self.stop.is_requested() {
                 results::not_attempted(&job, &user_id)
@@ -248,6 +290,11 @@ impl Engine {
             match queues.get_mut(&user_id).and_then(VecDeque::pop_front) {
                 Some((job, _, permit)) => next = Some((job, permit)),
                 None => {
+                    // Kept before the queue goes: a later row of this user starts a new
+                    // worker only after this, so it finds the list as this worker left it.
+                    if let Some(known) = devices.take() {
+                        lock(&self.device_lists).keep(&user_id, known);
+                    }
                     queues.remove(&user_id);
                 }
             }
