@@ -190,13 +190,14 @@ async fn a_signal_while_reading_stops_the_run_before_anything_is_sent() {
     );
     assert_eq!(sandbox.tally().requests, 0, "nothing sent");
 
-    // An offline dry run records every row, the unread ones as not attempted, quickly.
+    // An offline dry run stopped once it is recording rows records every row, the unread
+    // ones as not attempted, quickly. (Stopped in its first pass, it records none, as above.)
     let child = spawn_binary(
         ws.dir.path(),
         "unused",
         &["run", "big.csv", "--dry-run", "--out", "dry"],
     );
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    wait_for_rows(&ws.path("dry"), 1).await;
     send_signal(&child, "TERM");
     let run = must_end(child, Duration::from_secs(30)).await;
     assert_eq!(run.code, 3, "{}", run.both());
@@ -364,4 +365,67 @@ async fn spreadsheet_formulas_are_kept_verbatim_so_errors_csv_feeds_back() {
         text.contains("HYPERLINK"),
         "the nickname row is valid and untouched"
     );
+}
+
+/// The duplicate check remembers only the lines the survey found may repeat another, so it
+/// must still catch a duplicate spelled another way and far away, in every kind of run, also
+/// read from standard input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_spelled_otherwise_far_below_is_caught_in_every_run() {
+    let (sandbox, ws) = setup(SandboxOptions::default(), "", "").await;
+    let mut csv = String::from("user_id,username,type,phone,email\n");
+    csv.push_str(&format!("{},,SMS,+1 (512) 200-0005,\n", user_id(1)));
+    csv.push_str(",jdoe,EMAIL,,J.Doe@Example.com\n");
+    for i in 10..400 {
+        csv.push_str(&format!("{},,SMS,{},\n", user_id(i), us_number(i)));
+    }
+    csv.push_str(&format!("{},,SMS,1-512-200-0005,\n", user_id(1)));
+    csv.push_str(",JDOE,EMAIL,,j.doe@example.com\n");
+    // The same number for another user, and another number ending alike: not duplicates.
+    csv.push_str(&format!("{},,SMS,+15122000005,\n", user_id(2)));
+    csv.push_str(&format!("{},,SMS,+15122010005,\n", user_id(1)));
+    ws.write("in.csv", &csv);
+    let last = 2 + 2 + 390;
+    let check =
+        |rows: &std::collections::HashMap<u64, std::collections::HashMap<String, String>>,
+         kind: &str| {
+            for (line, first) in [(last, 2), (last + 1, 3)] {
+                assert_eq!(
+                    rows[&line]["error_code"], "DUPLICATE_ROW",
+                    "{kind}: line {line}"
+                );
+                assert!(
+                    rows[&line]["error_message"].contains(&format!("as line {first}")),
+                    "{kind}: {}",
+                    rows[&line]["error_message"]
+                );
+            }
+            for line in [last + 2, last + 3] {
+                assert_eq!(rows[&line]["error_code"], "", "{kind}: line {line}");
+            }
+            let duplicates = rows.values().filter(|r| r["error_code"] == "DUPLICATE_ROW");
+            assert_eq!(duplicates.count(), 2, "{kind}");
+        };
+    let dry = enroll_to(&ws, &sandbox, "in.csv", "dry", &["--dry-run"]).await;
+    assert_eq!(dry.code, 1, "{}", dry.both());
+    check(
+        &by_line(&read_csv(&ws.path("dry/results.csv"))),
+        "offline dry run",
+    );
+
+    let mut child = spawn_with_stdin(&ws, &sandbox, &enroll_args("-", "piped", &["--dry-run"]));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(csv.as_bytes()).await.unwrap();
+    drop(stdin);
+    assert_eq!(finish(child).await.code, 1);
+    check(
+        &by_line(&read_csv(&ws.path("piped/results.csv"))),
+        "standard input",
+    );
+
+    let live = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(live.code, 1, "{}", live.both());
+    check(&by_line(&ws.results()), "live run");
+    assert_eq!(sandbox.tally().duplicate_devices, 0);
+    assert!(!ws.out().join(".repeats").exists(), "the spill is removed");
 }

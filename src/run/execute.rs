@@ -159,7 +159,7 @@ pub async fn execute(
         settings,
         out,
         reader,
-        facts.assignment,
+        facts,
         engine.clone(),
         &recorder,
         stop,
@@ -228,13 +228,18 @@ async fn feed(
     settings: &Settings,
     out: &OutputDir,
     reader: InputReader,
-    shard: Option<Assignment>,
+    facts: &InputFacts,
     engine: Option<Arc<Engine>>,
     recorder: &Recorder,
     stop: &Arc<Stop>,
 ) -> Option<String> {
     let header = reader.header().clone();
-    let (checker, finisher) = validate::split(header.clone(), survey::rules_for(settings));
+    let shard = facts.assignment;
+    let (checker, finisher) = validate::split_knowing(
+        header.clone(),
+        survey::rules_for(settings),
+        facts.repeats.clone(),
+    );
     let mut validated = ValidatedRows::start(reader, checker, finisher, stop.clone());
     let handle = recorder.handle();
     let sends = engine.is_some();

@@ -3,9 +3,10 @@
 //! 1. `prepare`: open the input (its header is checked before any output directory
 //!    exists), then the output directory: lock it, read an earlier run, refuse what would
 //!    overwrite a record or resume against another target.
-//! 2. `survey`: read and validate the whole input once, copying it into a spool when it
-//!    must be read twice, so a pipe or standard input works; refuse before sending when the
-//!    input differs from a resumed run's or would message users without permission.
+//! 2. `survey`: read the whole input once (validating it when the run sends), copying it into
+//!    a spool, so a pipe or standard input works, and finding which lines may repeat
+//!    another; refuse before sending when the input differs from a resumed run's or would
+//!    message users without permission.
 //! 3. `execute`: stream the rows through the engine (or, offline, straight to the
 //!    results), recording every row.
 //! 4. `finish`: the summary, the exit status, the final log lines.
@@ -82,6 +83,11 @@ pub enum RunError {
     },
     #[error("{rows} rows would create ACTIVATION_REQUIRED devices, and PingOne would send each of those users a pairing message (at most 50 SMS and 50 emails per user per day); pass --allow-messages or set [enroll] allow_messages = true if that is intended (nothing was sent)")]
     WouldMessageUsers { rows: u64 },
+    #[error("cannot write the duplicate check's working files in the output directory: {source}")]
+    Spill {
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot start the sandbox on loopback: {source}")]
     Sandbox {
         #[source]
@@ -121,18 +127,13 @@ pub async fn run(settings: Settings, stop: Arc<Stop>) -> Result<RunReport, RunEr
     let clock = finish::Clock::start();
     let target = target_of(&settings);
     // The input first: a bad header must not leave an output directory behind.
-    let input = InputReader::from_source(
-        &settings.input,
-        settings.delimiter,
-        survey::is_needed(&settings),
-    )?;
+    let input = InputReader::from_source(&settings.input, settings.delimiter, true)?;
     let out = prepare::output_dir(&settings, &target)?;
     let survey = match survey::survey(&settings, input, &out, &stop)? {
         survey::Surveyed::Whole(survey) => survey,
         survey::Surveyed::Stopped => {
             return finish::stopped_before_sending(&settings, &out, target, &stop, clock)
         }
-        survey::Surveyed::Skipped(input) => survey::Survey::single_pass(input),
     };
     let facts = survey.facts;
     let executed =

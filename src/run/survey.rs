@@ -1,10 +1,11 @@
-//! Stage 2: read and validate the whole input once before anything is sent. It counts the
-//! records (the progress total), the rows that would message users, and hashes the input;
-//! and it copies the input into a spool in the output directory, so that the next stage
-//! reads the very bytes that were checked, also when the input was a pipe or standard input.
+//! Stage 2: read the whole input once before anything is sent. It counts the records (the
+//! progress total) and the rows that would message users, hashes the input, finds on disk
+//! which lines may repeat another (so stage 3's duplicate check remembers only those), and
+//! copies the input into a spool in the output directory, so that the next stage reads the
+//! very bytes that were checked, also when the input was a pipe or standard input.
 //!
-//! An offline dry run that resumes nothing needs no survey: it reads the input once, in
-//! stage 3.
+//! A run that sends validates every row here; an offline dry run only reads the rows and
+//! keys them cheaply, and validates them once, in stage 3.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,12 +13,13 @@ use std::sync::Arc;
 use super::prepare::OutputDir;
 use super::RunError;
 use crate::config::{RunMode, Settings};
-use crate::input::{InputReader, InputSource};
+use crate::input::{InputError, InputReader, InputSource};
 use crate::model::UserRef;
 use crate::output::writer::private_file;
 use crate::sandbox::SANDBOX_POLICY_ID;
 use crate::shard::{Assignment, KeyedBy};
 use crate::stop::Stop;
+use crate::validate::repeats::{RepeatSpill, Repeats};
 use crate::validate::stream::{StreamError, ValidatedRows};
 use crate::validate::{self, Rules};
 
@@ -34,20 +36,15 @@ impl Drop for Spool {
     }
 }
 
-/// Where stage 3 reads the rows.
-pub enum Rows {
-    /// The spool of a surveyed input.
-    Spool(Spool),
-    /// The input itself, read for the first and only time.
-    Input(Box<InputReader>),
-}
+/// Where stage 3 reads the rows: the spool of the surveyed input.
+pub struct Rows(Spool);
 
 pub struct Survey {
     pub rows: Rows,
     pub facts: InputFacts,
 }
 
-/// What a survey learned of the input; nothing when it was not surveyed.
+/// What a survey learned of the input.
 #[derive(Debug, Clone, Default)]
 pub struct InputFacts {
     /// Records after the header.
@@ -55,28 +52,15 @@ pub struct InputFacts {
     pub sha256: Option<String>,
     /// `--shard`: how this shard tells its rows from the others'.
     pub assignment: Option<Assignment>,
-}
-
-impl Survey {
-    pub fn single_pass(input: Box<InputReader>) -> Survey {
-        Survey {
-            rows: Rows::Input(input),
-            facts: InputFacts::default(),
-        }
-    }
+    /// The lines that may repeat an earlier row: the only ones stage 3's duplicate check
+    /// has to remember.
+    pub repeats: Repeats,
 }
 
 pub enum Surveyed {
     Whole(Survey),
-    /// Not needed: stage 3 reads the input.
-    Skipped(Box<InputReader>),
     /// A signal came while reading; nothing was sent.
     Stopped,
-}
-
-pub fn is_needed(settings: &Settings) -> bool {
-    // A shard must see how the whole file names its users before keeping any row.
-    settings.mode.sends_requests() || settings.resume || settings.shard.is_some()
 }
 
 /// The defaults a row falls back on.
@@ -92,59 +76,150 @@ pub fn rules_for(settings: &Settings) -> Rules {
     }
 }
 
+/// What one pass over the input counted.
+#[derive(Default)]
+struct Counts {
+    records: u64,
+    messages: u64,
+    by_id: u64,
+    by_username: u64,
+}
+
 pub fn survey(
     settings: &Settings,
     mut input: InputReader,
     out: &OutputDir,
     stop: &Arc<Stop>,
 ) -> Result<Surveyed, RunError> {
-    if !is_needed(settings) {
-        return Ok(Surveyed::Skipped(Box::new(input)));
-    }
     let spool_path = out.dir.join(SPOOL_FILE);
     let spool = Spool(spool_path.clone());
     input.copy_to(private_file(&spool_path, false)?)?;
-    let (checker, finisher) = validate::split(input.header().clone(), rules_for(settings));
-    let mut rows = ValidatedRows::start(input, checker, finisher, stop.clone());
-    let (mut records, mut messages) = (0u64, 0u64);
-    let (mut by_id, mut by_username) = (0u64, 0u64);
-    for item in rows.by_ref() {
-        let (record, verdict) = match item {
-            Ok(pair) => pair,
-            Err(StreamError::Stopped) => return Ok(Surveyed::Stopped),
-            Err(StreamError::Input(e)) => return Err(e.into()),
-        };
-        if stop.is_requested() {
-            return Ok(Surveyed::Stopped);
-        }
-        records += 1;
-        if let Some(Ok(spec)) = verdict {
-            match spec.user {
-                UserRef::Id(_) => by_id += 1,
-                UserRef::Username(_) => by_username += 1,
-            }
-            if spec.sends_pairing_message() && !out.finished.contains(record.line) {
-                messages += 1;
-            }
-        }
-    }
-    let sha256 = rows.sha256_hex().unwrap_or_default().to_string();
+    let mut spill = RepeatSpill::create(&out.dir).map_err(|source| RunError::Spill { source })?;
+    let pass = if settings.mode.sends_requests() {
+        validate_all(settings, input, out, stop, &mut spill)?
+    } else {
+        // Nothing is sent: validation waits for stage 3, which runs it once.
+        key_all(settings, input, stop, &mut spill)?
+    };
+    let Some((mut counts, sha256)) = pass else {
+        return Ok(Surveyed::Stopped);
+    };
+    let found = spill
+        .finish()
+        .map_err(|source| RunError::Spill { source })?;
+    counts.messages -= found.repeated_messages.min(counts.messages);
     check_same_input(settings, out, &sha256)?;
     let may_message = settings.use_sandbox || settings.enroll.allow_messages;
-    if settings.mode == RunMode::Live && !may_message && messages > 0 {
-        return Err(RunError::WouldMessageUsers { rows: messages });
+    if settings.mode == RunMode::Live && !may_message && counts.messages > 0 {
+        return Err(RunError::WouldMessageUsers {
+            rows: counts.messages,
+        });
     }
     Ok(Surveyed::Whole(Survey {
-        rows: Rows::Spool(spool),
+        rows: Rows(spool),
         facts: InputFacts {
-            records: Some(records),
+            records: Some(counts.records),
             sha256: Some(sha256),
             assignment: settings.shard.map(|shard| Assignment {
                 shard,
-                keyed_by: KeyedBy::for_file(by_id, by_username, settings.mode.sends_requests()),
+                keyed_by: KeyedBy::for_file(
+                    counts.by_id,
+                    counts.by_username,
+                    settings.mode.sends_requests(),
+                ),
             }),
+            repeats: found.repeats,
         },
     }))
+}
+
+/// A run that sends: every row validated (phones included), counted, and its exact
+/// duplicate key spilled. `None` when a signal came first.
+fn validate_all(
+    settings: &Settings,
+    input: InputReader,
+    out: &OutputDir,
+    stop: &Arc<Stop>,
+    spill: &mut RepeatSpill,
+) -> Result<Option<(Counts, String)>, RunError> {
+    // Duplicates are found on disk, not remembered here.
+    let (checker, finisher) =
+        validate::split_knowing(input.header().clone(), rules_for(settings), Repeats::none());
+    let mut rows = ValidatedRows::start(input, checker, finisher, stop.clone());
+    let mut counts = Counts::default();
+    for item in rows.by_ref() {
+        let (record, verdict) = match item {
+            Ok(pair) => pair,
+            Err(StreamError::Stopped) => return Ok(None),
+            Err(StreamError::Input(e)) => return Err(e.into()),
+        };
+        if stop.is_requested() {
+            return Ok(None);
+        }
+        counts.records += 1;
+        let Some(Ok(spec)) = verdict else { continue };
+        match spec.user {
+            UserRef::Id(_) => counts.by_id += 1,
+            UserRef::Username(_) => counts.by_username += 1,
+        }
+        let sends = spec.sends_pairing_message() && !out.finished.contains(record.line);
+        counts.messages += u64::from(sends);
+        spill
+            .add(validate::duplicate_key(&spec), record.line, sends)
+            .map_err(|source| RunError::Spill { source })?;
+    }
+    let sha256 = rows.sha256_hex().unwrap_or_default().to_string();
+    Ok(Some((counts, sha256)))
+}
+
+/// A run that sends nothing: each row's cheap repeat key spilled, no phone validated. The
+/// reading runs on a thread of its own, so a signal is heard while a pipe says nothing.
+fn key_all(
+    settings: &Settings,
+    mut input: InputReader,
+    stop: &Arc<Stop>,
+    spill: &mut RepeatSpill,
+) -> Result<Option<(Counts, String)>, RunError> {
+    let (checker, _) = validate::split(input.header().clone(), rules_for(settings));
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<(u64, Option<u64>)>>(4);
+    let reading = std::thread::spawn(move || -> Result<String, InputError> {
+        let mut batch = Vec::with_capacity(1024);
+        while let Some(record) = input.next_record()? {
+            batch.push((record.line, checker.repeat_key(&record)));
+            if batch.len() == 1024 && sender.send(std::mem::take(&mut batch)).is_err() {
+                return Ok(String::new());
+            }
+        }
+        let _ = sender.send(batch);
+        Ok(input.sha256_hex())
+    });
+    let mut counts = Counts::default();
+    loop {
+        if stop.is_requested() {
+            return Ok(None);
+        }
+        match receiver.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(batch) => {
+                counts.records += batch.len() as u64;
+                for (line, key) in batch {
+                    if let Some(key) = key {
+                        spill
+                            .add(key, line, false)
+                            .map_err(|source| RunError::Spill { source })?;
+                    }
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    match reading.join() {
+        Ok(Ok(sha256)) => Ok(Some((counts, sha256))),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(RunError::Spill {
+            source: std::io::Error::other("the survey's reader stopped unexpectedly"),
+        }),
+    }
 }
 
 /// `--resume` with another input than the earlier run's is refused: its line numbers would
@@ -164,17 +239,10 @@ fn check_same_input(settings: &Settings, out: &OutputDir, sha256: &str) -> Resul
 
 /// Opens what stage 3 reads; messages still name the user's input. Keep the spool until the
 /// reader is done with it.
-pub fn open_rows(
-    settings: &Settings,
-    rows: Rows,
-) -> Result<(InputReader, Option<Spool>), RunError> {
-    match rows {
-        Rows::Input(reader) => Ok((*reader, None)),
-        Rows::Spool(spool) => {
-            let source = InputSource::File(spool.0.clone());
-            let reader = InputReader::from_source(&source, settings.delimiter, false)?
-                .named(settings.input.display_path());
-            Ok((reader, Some(spool)))
-        }
-    }
+pub fn open_rows(settings: &Settings, rows: Rows) -> Result<(InputReader, Spool), RunError> {
+    let Rows(spool) = rows;
+    let source = InputSource::File(spool.0.clone());
+    let reader = InputReader::from_source(&source, settings.delimiter, false)?
+        .named(settings.input.display_path());
+    Ok((reader, spool))
 }

@@ -3,6 +3,7 @@
 
 mod fields;
 pub mod phone;
+pub mod repeats;
 pub mod stream;
 
 use std::collections::HashSet;
@@ -13,6 +14,7 @@ use uuid::Uuid;
 pub use crate::codes::Code;
 use crate::input::{Column, Header, Record};
 use crate::model::{Destination, DeviceIdentity, DeviceStatus, DeviceType, UserRef};
+use repeats::Repeats;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
@@ -160,6 +162,8 @@ pub struct FieldChecker {
 pub struct Finisher {
     default_country: Option<crate::validate::phone::Country>,
     seen: HashSet<SeenRow, BuildHasherDefault<DigestHasher>>,
+    /// The lines that may repeat another; only they enter `seen`.
+    repeats: Repeats,
 }
 
 /// Both halves on one thread, for callers that validate row by row.
@@ -184,11 +188,17 @@ impl Validator {
     }
 }
 
-/// The two halves of validation, to run apart.
+/// The two halves of validation, to run apart; every row is kept for the duplicate check.
 pub fn split(header: Header, rules: Rules) -> (FieldChecker, Finisher) {
+    split_knowing(header, rules, Repeats::unknown())
+}
+
+/// The same, when a survey found which lines may repeat another: only those are kept.
+pub fn split_knowing(header: Header, rules: Rules, repeats: Repeats) -> (FieldChecker, Finisher) {
     let finisher = Finisher {
         default_country: rules.default_country,
         seen: HashSet::default(),
+        repeats,
     };
     (FieldChecker { header, rules }, finisher)
 }
@@ -204,6 +214,9 @@ impl Finisher {
         checked: Result<Checked, RowError>,
     ) -> Result<DeviceSpec, RowError> {
         let spec = checked?.normalise_phone(self.default_country)?.spec;
+        if !self.repeats.may_repeat(line) {
+            return Ok(spec);
+        }
         let seen = SeenRow {
             key: duplicate_key(&spec),
             line: u32::try_from(line).unwrap_or(u32::MAX),
@@ -229,7 +242,34 @@ impl Finisher {
     }
 }
 
+/// How many trailing digits stand for a phone number in [`FieldChecker::repeat_key`].
+const PHONE_TAIL_DIGITS: usize = 4;
+
 impl FieldChecker {
+    /// A key that a row and any row repeating it share, computed without phone metadata, so
+    /// a survey can find possible duplicates cheaply. A phone stands by its last digits:
+    /// normalising only ever rewrites a number's front (country code, trunk prefix), so every
+    /// spelling of one number ends alike. `None` for a row the cheap checks refuse: it never
+    /// reaches the duplicate check.
+    pub fn repeat_key(&self, record: &Record) -> Option<u64> {
+        let spec = self.check(record).ok()?.spec;
+        let identity = spec.identity();
+        let mut hasher = std::hash::DefaultHasher::new();
+        match &spec.user {
+            UserRef::Id(id) => (0u8, id.as_u128()).hash(&mut hasher),
+            UserRef::Username(name) => (1u8, name.to_lowercase()).hash(&mut hasher),
+        }
+        (identity.device_type, &identity.extension).hash(&mut hasher);
+        match &spec.destination {
+            Destination::Phone(text) => {
+                let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_digit).collect();
+                digits[digits.len().saturating_sub(PHONE_TAIL_DIGITS)..].hash(&mut hasher);
+            }
+            Destination::Email(_) => identity.destination.hash(&mut hasher),
+        }
+        Some(hasher.finish())
+    }
+
     pub fn header(&self) -> &Header {
         &self.header
     }
@@ -307,7 +347,8 @@ fn optional(text: &str) -> Option<String> {
 
 /// The digest the duplicate check compares: user as written (usernames case-folded) and the
 /// device's identity.
-fn duplicate_key(spec: &DeviceSpec) -> u64 {
+/// The digest two rows share when one repeats the other.
+pub fn duplicate_key(spec: &DeviceSpec) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     match &spec.user {
         UserRef::Id(id) => (0u8, id.as_u128()).hash(&mut hasher),
@@ -458,5 +499,71 @@ mod tests {
         let spec = validate_all(csv, rules()).remove(0).unwrap();
         assert!(matches!(spec.user, UserRef::Id(_)));
         assert_eq!(spec.username, "jdoe");
+    }
+}
+
+#[cfg(test)]
+mod repeat_key_tests {
+    use super::*;
+    use crate::input::InputReader;
+
+    /// Each row's cheap key, as the survey of an offline dry run computes it.
+    fn keys(csv: &str, rules: Rules) -> Vec<Option<u64>> {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), csv).unwrap();
+        let mut reader = InputReader::open(file.path(), b',').unwrap();
+        let (checker, _) = split(reader.header().clone(), rules);
+        let mut out = vec![];
+        while let Some(record) = reader.next_record().unwrap() {
+            out.push(checker.repeat_key(&record));
+        }
+        out
+    }
+
+    /// Rows that would be duplicates once phones are normalised must share the cheap key,
+    /// or the survey would not mark them and the duplicate would go unseen.
+    #[test]
+    fn every_spelling_of_one_number_and_email_shares_the_key() {
+        let policy = "9d1a3b8e-4a55-4f3c-8f4e-0c6f0a1b2c3d";
+        let rules = Rules {
+            default_policy: uuid::Uuid::parse_str(policy).ok(),
+            ..Rules::default()
+        };
+        let mut csv = String::from("username,type,phone,email\n");
+        for spelling in [
+            "+1.5125551234",
+            "+15125551234",
+            "+1.512.555.1234",
+            "+1 (512) 555-1234",
+            "15125551234",
+            "1-512-555-1234",
+        ] {
+            csv.push_str(&format!("Jdoe,SMS,\"{spelling}\",\n"));
+        }
+        csv.push_str("jdoe,EMAIL,,J.Doe@Example.com\njDoe,EMAIL,,j.doe@example.COM\n");
+        csv.push_str("jdoe,SMS,+15125551235,\nother,SMS,+15125551234,\n");
+        let keys = keys(&csv, rules.clone());
+        assert!(
+            keys[..6].iter().all(|k| k.is_some() && *k == keys[0]),
+            "{keys:?}"
+        );
+        assert_eq!(keys[6], keys[7], "emails compare case-folded");
+        assert_ne!(keys[8], keys[0], "another number");
+        assert_ne!(keys[9], keys[0], "another user");
+
+        // A national spelling with default_country and the international one.
+        let gb = Rules {
+            default_country: "GB".parse().ok(),
+            ..rules
+        };
+        let keys = keys_for_gb(gb);
+        assert_eq!(keys[0], keys[1]);
+    }
+
+    fn keys_for_gb(rules: Rules) -> Vec<Option<u64>> {
+        keys(
+            "user_id,type,phone\n6f7a2b1e-0000-4000-8000-00000000002a,SMS,020 7946 0018\n6f7a2b1e-0000-4000-8000-00000000002a,SMS,+44 20 7946 0018\n",
+            rules,
+        )
     }
 }
