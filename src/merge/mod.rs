@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::output::lock::{self, OutDirLock};
 use crate::output::summary::{now_rfc3339, Plan, RequestCounts, ShardInfo, Summary};
-use crate::output::writer::Tallies;
+use crate::output::writer::{private_dir, Tallies};
 use crate::output::{OutputError, ResultRow, ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
 use crate::run::{ExitStatus, RunReport};
 use rows::{MergeRowsError, Part};
@@ -175,18 +175,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunReport, MergeError> {
 }
 
 fn prepare_out(out: &Path) -> Result<OutDirLock, MergeError> {
-    use std::os::unix::fs::DirBuilderExt;
-    if out.exists() && !out.is_dir() {
-        return Err(OutputError::OutIsAFile {
-            path: out.to_path_buf(),
-        }
-        .into());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(out)
-        .map_err(|e| OutputError::io(out, e))?;
+    private_dir(out)?;
     let lock = lock::acquire(out)?;
     if out.join(RESULTS_FILE).exists() || out.join(SUMMARY_FILE).exists() {
         return Err(MergeError::WouldOverwrite {

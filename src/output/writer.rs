@@ -147,6 +147,22 @@ pub struct ErrorsLayout {
     pub carried: Vec<usize>,
 }
 
+/// Creates an output directory (and its parents) readable by its owner only; an `--out` that
+/// names a file is refused.
+pub fn private_dir(dir: &Path) -> Result<(), OutputError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.exists() && !dir.is_dir() {
+        return Err(OutputError::OutIsAFile {
+            path: dir.to_path_buf(),
+        });
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| OutputError::io(dir, e))
+}
+
 /// Opens a file readable by its owner only: these files hold personal data.
 pub fn private_file(path: &Path, append: bool) -> Result<File, OutputError> {
     let mut options = OpenOptions::new();

@@ -9,7 +9,8 @@ use crate::config::Settings;
 use crate::output::lock::{self, OutDirLock};
 use crate::output::resume::{self, Finished};
 use crate::output::summary::{Summary, Target};
-use crate::output::{OutputError, RESULTS_FILE, SUMMARY_FILE};
+use crate::output::writer::private_dir;
+use crate::output::{RESULTS_FILE, SUMMARY_FILE};
 use crate::shard::Shard;
 
 /// The output directory, locked, with what an earlier run left in it.
@@ -22,20 +23,6 @@ pub struct OutputDir {
     pub earlier: Option<Summary>,
     /// The rows the earlier run finished (empty without one).
     pub finished: Finished,
-}
-
-fn create_private_dir(dir: &Path) -> Result<(), OutputError> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.exists() && !dir.is_dir() {
-        return Err(OutputError::OutIsAFile {
-            path: dir.to_path_buf(),
-        });
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| OutputError::io(dir, e))
 }
 
 /// Refuses to resume against another target than the earlier run's.
@@ -79,7 +66,7 @@ fn check_shard(dir: &Path, earlier: &Summary, now: Option<Shard>) -> Result<(), 
 
 pub fn output_dir(settings: &Settings, target: &Target) -> Result<OutputDir, RunError> {
     let dir = settings.out_dir.clone();
-    create_private_dir(&dir)?;
+    private_dir(&dir)?;
     let lock = lock::acquire(&dir)?;
     let results_path = dir.join(RESULTS_FILE);
     let has_results = results_path.exists();
