@@ -41,8 +41,6 @@ pub struct Executed {
     pub client: Option<Arc<Client>>,
     pub engine: Option<Arc<Engine>>,
     pub sandbox: Option<Sandbox>,
-    /// The input's SHA-256 when this stage read the input itself.
-    pub sha256: Option<String>,
 }
 
 async fn start_sandbox(settings: &Settings) -> Result<Option<Sandbox>, RunError> {
@@ -155,7 +153,7 @@ pub async fn execute(
         .as_ref()
         .map(|client| engine_for(settings, out, client, &stats, recorder.handle(), stop));
     let progress = start_progress(settings, out, facts, counters, client.is_some(), &stats);
-    let sha256 = feed(
+    feed(
         settings,
         out,
         reader,
@@ -181,7 +179,6 @@ pub async fn execute(
         client,
         engine,
         sandbox,
-        sha256,
     })
 }
 
@@ -223,7 +220,7 @@ fn start_progress(
     )
 }
 
-/// Streams every record to its result; returns the input's SHA-256 once read to the end.
+/// Streams every record to its result.
 async fn feed(
     settings: &Settings,
     out: &OutputDir,
@@ -232,7 +229,7 @@ async fn feed(
     engine: Option<Arc<Engine>>,
     recorder: &Recorder,
     stop: &Arc<Stop>,
-) -> Option<String> {
+) {
     let header = reader.header().clone();
     let shard = facts.assignment;
     let (checker, finisher) = validate::split_knowing(
@@ -285,7 +282,6 @@ async fn feed(
         }
         None => jobs.for_each(drop),
     }
-    validated.sha256_hex().map(str::to_string)
 }
 
 enum Route {

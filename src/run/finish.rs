@@ -125,7 +125,6 @@ fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan>
 pub async fn finish(
     settings: &Settings,
     out: OutputDir,
-    facts: InputFacts,
     mut executed: Executed,
     stop: &Stop,
     clock: Clock,
@@ -135,8 +134,6 @@ pub async fn finish(
     all.merge(&executed.tallies);
     let mut summary = executed.summary.clone();
     summary.set_tallies(&all);
-    summary.input.sha256 = executed.sha256.clone().or(facts.sha256);
-    summary.input.records.get_or_insert(all.rows);
     summary.finished_at = Some(now_rfc3339());
     summary.duration_s = round3(elapsed);
     summary.throughput_rows_per_s = round3(executed.tallies.rows as f64 / elapsed.max(1e-9));

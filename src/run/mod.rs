@@ -138,5 +138,5 @@ pub async fn run(settings: Settings, stop: Arc<Stop>) -> Result<RunReport, RunEr
     let facts = survey.facts;
     let executed =
         execute::execute(&settings, &out, &target, survey.rows, &facts, &stop, &clock).await?;
-    finish::finish(&settings, out, facts, executed, &stop, clock).await
+    finish::finish(&settings, out, executed, &stop, clock).await
 }
