@@ -38,6 +38,7 @@ pub mod cli;
 pub mod codes;
 pub mod config;
 pub mod dispatch;
+pub mod exit;
 pub mod input;
 pub mod logging;
 pub mod merge;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use clap::Parser;
 use mfa_enroll::cli::{Cli, Command, LogFormat};
 use mfa_enroll::config::{process_env, Settings};
+use mfa_enroll::output::describe::describe;
 use mfa_enroll::stop::Stop;
 use mfa_enroll::{logging, run, sandbox, ExitStatus};
 
@@ -33,7 +34,7 @@ async fn main() {
                     match run::run(settings, stop).await {
                         Ok(report) => {
                             if !quiet {
-                                print!("{}", run::describe(&report, &out_dir));
+                                print!("{}", describe(&report.summary, &out_dir));
                             }
                             report.exit.code()
                         }
@@ -46,7 +47,7 @@ async fn main() {
             logging::init(LogFormat::Text, false, false);
             match mfa_enroll::merge::merge(&args.shard_dirs, &args.out) {
                 Ok(report) => {
-                    print!("{}", run::describe(&report, &args.out));
+                    print!("{}", describe(&report.summary, &args.out));
                     report.exit.code()
                 }
                 Err(e) => fail(&format!("{e} (nothing was merged)"), LogFormat::Text),

@@ -12,11 +12,11 @@ mod rows;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::exit::{ExitStatus, RunReport};
 use crate::output::lock::{self, OutDirLock};
 use crate::output::summary::{now_rfc3339, Plan, RequestCounts, ShardInfo, Summary};
 use crate::output::writer::{private_dir, Tallies};
 use crate::output::{OutputError, ResultRow, ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
-use crate::run::{ExitStatus, RunReport};
 use rows::{MergeRowsError, Part};
 
 /// A refusal: nothing was written to `--out` (exit 2).

@@ -2,6 +2,7 @@
 //! errors.csv (the invalid and failed rows, itself a valid input), summary.json, the lock on
 //! the output directory, and the progress display, which only reads counters.
 
+pub mod describe;
 pub mod lock;
 pub mod metrics;
 pub mod progress;

@@ -8,10 +8,8 @@ use std::time::SystemTime;
 
 use futures::StreamExt;
 
-use super::finish::{self, Clock};
-use super::prepare::OutputDir;
-use super::survey::{self, InputFacts, Rows};
-use super::RunError;
+use super::handoff::{Executed, InputFacts, OutputDir, Rows};
+use super::{initial_summary, rules_for, Clock, RunError};
 use crate::cli::LogFormat;
 use crate::codes::Code;
 use crate::config::{Connection, RunMode, Settings};
@@ -21,7 +19,7 @@ use crate::input::{Column, Header, InputReader, Record};
 use crate::model::DeviceType;
 use crate::output::progress::{LiveCounters, Progress, ProgressSource};
 use crate::output::resume;
-use crate::output::summary::{Summary, Target};
+use crate::output::summary::Target;
 use crate::output::writer::{ErrorsLayout, Tallies};
 use crate::output::{Outcome, Recorder, RecorderHandle, RowResult};
 use crate::pingone::{Client, RequestStats};
@@ -30,18 +28,6 @@ use crate::shard::Assignment;
 use crate::stop::{Stop, StopReason};
 use crate::validate::stream::{StreamError, ValidatedRows, Verdict};
 use crate::validate::{self, DeviceSpec, RowError};
-
-/// What stage 3 hands to stage 4.
-pub struct Executed {
-    /// The summary as written when sending began.
-    pub summary: Summary,
-    /// This run's rows (rows finished by an earlier run are not in here).
-    pub tallies: Tallies,
-    pub stats: Arc<RequestStats>,
-    pub client: Option<Arc<Client>>,
-    pub engine: Option<Arc<Engine>>,
-    pub sandbox: Option<Sandbox>,
-}
 
 async fn start_sandbox(settings: &Settings) -> Result<Option<Sandbox>, RunError> {
     if !(settings.use_sandbox && settings.mode.sends_requests()) {
@@ -128,13 +114,13 @@ pub async fn execute(
     };
     let stats = Arc::new(RequestStats::default());
     let client = client_for(settings, connection, &stats, stop).await?;
-    let (reader, _spool) = survey::open_rows(settings, rows)?;
+    let (reader, _spool) = rows.open(settings)?;
     // Every refusal has passed: now results.csv may change. It keeps one row per record, so
     // the rows to do again leave it before they are appended anew.
     if out.has_results {
         resume::keep_only_finished(&out.dir, &out.finished)?;
     }
-    let summary = finish::initial_summary(settings, out, target, facts, clock);
+    let summary = initial_summary(settings, out, target, facts, clock);
     summary.write(&out.dir)?;
 
     let counters = Arc::new(LiveCounters::default());
@@ -232,11 +218,8 @@ async fn feed(
 ) {
     let header = reader.header().clone();
     let shard = facts.assignment;
-    let (checker, finisher) = validate::split_knowing(
-        header.clone(),
-        survey::rules_for(settings),
-        facts.repeats.clone(),
-    );
+    let (checker, finisher) =
+        validate::split_knowing(header.clone(), rules_for(settings), facts.repeats.clone());
     let mut validated = ValidatedRows::start(reader, checker, finisher, stop.clone());
     let handle = recorder.handle();
     let sends = engine.is_some();

@@ -1,80 +1,15 @@
 //! Stage 4: what the run leaves for the next morning: summary.json (written at the start with
 //! `"finished": false`, rewritten here), the exit status, and the final log lines.
 
-use std::time::Instant;
-
-use super::execute::Executed;
-use super::prepare::OutputDir;
-use super::survey::InputFacts;
-use super::{ExitStatus, RunError, RunReport};
+use super::handoff::{Executed, InputFacts, OutputDir};
+use super::{initial_summary, Clock, ExitStatus, RunError, RunReport};
 use crate::config::{RunMode, Settings};
 use crate::model::OnExisting;
-use crate::output::summary::{
-    now_rfc3339, InputInfo, Plan, RequestCounts, SettingsEcho, ShardInfo, StoppedEarly, Summary,
-    Target,
-};
+use crate::output::summary::{now_rfc3339, Plan, RequestCounts, StoppedEarly, Summary, Target};
 use crate::output::writer::Tallies;
 use crate::output::Outcome;
 use crate::pingone::RequestStats;
 use crate::stop::{Stop, StopReason};
-
-/// When the run started, by the clock and by the calendar.
-pub struct Clock {
-    started: Instant,
-    started_at: String,
-}
-
-impl Clock {
-    pub fn start() -> Clock {
-        Clock {
-            started: Instant::now(),
-            started_at: now_rfc3339(),
-        }
-    }
-}
-
-/// summary.json as written when the run begins sending.
-pub fn initial_summary(
-    settings: &Settings,
-    out: &OutputDir,
-    target: &Target,
-    facts: &InputFacts,
-    clock: &Clock,
-) -> Summary {
-    let first_started_at = out
-        .earlier
-        .as_ref()
-        .filter(|_| out.has_results)
-        .map(|p| p.first_started_at.clone())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| clock.started_at.clone());
-    Summary {
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        mode: settings.mode,
-        sandbox: settings.use_sandbox,
-        target: Some(target.clone()),
-        input: InputInfo {
-            path: settings.input.display_path().display().to_string(),
-            sha256: facts.sha256.clone(),
-            records: facts.records,
-        },
-        shard: facts.assignment.map(|a| ShardInfo {
-            index: a.shard.index,
-            count: a.shard.count,
-            keyed_by: a.keyed_by,
-        }),
-        first_started_at,
-        started_at: clock.started_at.clone(),
-        settings: SettingsEcho {
-            rate: settings.limits.rate,
-            concurrency: settings.limits.concurrency,
-            max_retries: settings.limits.max_retries,
-            on_existing: settings.enroll.on_existing,
-        },
-        resumed_rows: out.finished.len() as u64,
-        ..Summary::default()
-    }
-}
 
 fn exit_status(settings: &Settings, stop: &Stop, all: &Tallies) -> ExitStatus {
     match stop.reason() {

@@ -12,44 +12,33 @@
 //! 4. `finish`: the summary, the exit status, the final log lines.
 //!
 //! Every refusal before sending is a [`RunError`] (exit 2); a stop at any stage is exit 3.
+//!
+//! Stages go one way: each takes what the one before returned (the types in `handoff`) and
+//! hands its own result on; none imports another. What several stages share (the clock, the
+//! rules rows fall back on, the summary as sending begins) lives here.
 
-mod describe;
 mod execute;
 mod finish;
+mod handoff;
 mod prepare;
 mod signals;
 mod survey;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
-pub use describe::describe;
 pub use signals::install_signal_handlers;
 
 use crate::config::{RunMode, Settings};
+pub use crate::exit::{ExitStatus, RunReport};
 use crate::input::{InputError, InputReader};
-use crate::output::summary::{Summary, Target};
+use crate::output::summary::{now_rfc3339, InputInfo, SettingsEcho, ShardInfo, Summary, Target};
 use crate::output::OutputError;
+use crate::sandbox::SANDBOX_POLICY_ID;
 use crate::stop::Stop;
-
-/// The process exit codes of the contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
-    /// Every row created or skipped (dry run: every row valid).
-    Success = 0,
-    /// The run finished, and some rows are invalid or failed.
-    RowProblems = 1,
-    /// Nothing was sent: usage, config, input, or an --out that would be overwritten.
-    NothingSent = 2,
-    /// The run stopped early; resume it.
-    StoppedEarly = 3,
-}
-
-impl ExitStatus {
-    pub fn code(self) -> i32 {
-        self as i32
-    }
-}
+use crate::validate::Rules;
+use handoff::{InputFacts, OutputDir, Surveyed};
 
 /// A refusal before anything was sent (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -104,12 +93,6 @@ pub enum RunError {
     Untrusted { host: String, problem: String },
 }
 
-#[derive(Debug)]
-pub struct RunReport {
-    pub exit: ExitStatus,
-    pub summary: Summary,
-}
-
 /// Where this run's requests go, as summary.json records it.
 fn target_of(settings: &Settings) -> Target {
     match (&settings.mode, settings.use_sandbox, &settings.connection) {
@@ -123,20 +106,89 @@ fn target_of(settings: &Settings) -> Target {
     }
 }
 
+/// When the run started, by the clock and by the calendar.
+pub(crate) struct Clock {
+    started: Instant,
+    started_at: String,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        Clock {
+            started: Instant::now(),
+            started_at: now_rfc3339(),
+        }
+    }
+}
+
+/// The defaults a row falls back on.
+fn rules_for(settings: &Settings) -> Rules {
+    let sandbox_policy = settings
+        .use_sandbox
+        .then(|| uuid::Uuid::parse_str(SANDBOX_POLICY_ID).ok())
+        .flatten();
+    Rules {
+        default_policy: settings.enroll.policy_id.or(sandbox_policy),
+        default_status: settings.enroll.status,
+        default_country: settings.enroll.default_country,
+    }
+}
+
+/// summary.json as written when the run begins sending (or stops before it could).
+fn initial_summary(
+    settings: &Settings,
+    out: &OutputDir,
+    target: &Target,
+    facts: &InputFacts,
+    clock: &Clock,
+) -> Summary {
+    let first_started_at = out
+        .earlier
+        .as_ref()
+        .filter(|_| out.has_results)
+        .map(|p| p.first_started_at.clone())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| clock.started_at.clone());
+    Summary {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        mode: settings.mode,
+        sandbox: settings.use_sandbox,
+        target: Some(target.clone()),
+        input: InputInfo {
+            path: settings.input.display_path().display().to_string(),
+            sha256: facts.sha256.clone(),
+            records: facts.records,
+        },
+        shard: facts.assignment.map(|a| ShardInfo {
+            index: a.shard.index,
+            count: a.shard.count,
+            keyed_by: a.keyed_by,
+        }),
+        first_started_at,
+        started_at: clock.started_at.clone(),
+        settings: SettingsEcho {
+            rate: settings.limits.rate,
+            concurrency: settings.limits.concurrency,
+            max_retries: settings.limits.max_retries,
+            on_existing: settings.enroll.on_existing,
+        },
+        resumed_rows: out.finished.len() as u64,
+        ..Summary::default()
+    }
+}
+
 pub async fn run(settings: Settings, stop: Arc<Stop>) -> Result<RunReport, RunError> {
-    let clock = finish::Clock::start();
+    let clock = Clock::start();
     let target = target_of(&settings);
     // The input first: a bad header must not leave an output directory behind.
     let input = InputReader::from_source(&settings.input, settings.delimiter, true)?;
     let out = prepare::output_dir(&settings, &target)?;
-    let survey = match survey::survey(&settings, input, &out, &stop)? {
-        survey::Surveyed::Whole(survey) => survey,
-        survey::Surveyed::Stopped => {
+    let (rows, facts) = match survey::survey(&settings, input, &out, &stop)? {
+        Surveyed::Whole { rows, facts } => (rows, facts),
+        Surveyed::Stopped => {
             return finish::stopped_before_sending(&settings, &out, target, &stop, clock)
         }
     };
-    let facts = survey.facts;
-    let executed =
-        execute::execute(&settings, &out, &target, survey.rows, &facts, &stop, &clock).await?;
+    let executed = execute::execute(&settings, &out, &target, rows, &facts, &stop, &clock).await?;
     finish::finish(&settings, out, executed, &stop, clock).await
 }

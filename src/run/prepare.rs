@@ -2,28 +2,17 @@
 //! and checked against what it already holds: an earlier run's record is never overwritten,
 //! and `--resume` continues only a run made with the same target.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use super::handoff::OutputDir;
 use super::RunError;
 use crate::config::Settings;
-use crate::output::lock::{self, OutDirLock};
+use crate::output::lock;
 use crate::output::resume::{self, Finished};
 use crate::output::summary::{Summary, Target};
 use crate::output::writer::private_dir;
 use crate::output::{RESULTS_FILE, SUMMARY_FILE};
 use crate::shard::Shard;
-
-/// The output directory, locked, with what an earlier run left in it.
-pub struct OutputDir {
-    pub dir: PathBuf,
-    _lock: OutDirLock,
-    /// results.csv of an earlier run is there (only with --resume).
-    pub has_results: bool,
-    /// The earlier run's summary, on --resume.
-    pub earlier: Option<Summary>,
-    /// The rows the earlier run finished (empty without one).
-    pub finished: Finished,
-}
 
 /// Refuses to resume against another target than the earlier run's.
 fn check_target(dir: &Path, earlier: &Summary, now: &Target) -> Result<(), RunError> {

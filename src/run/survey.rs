@@ -7,74 +7,19 @@
 //! A run that sends validates every row here; an offline dry run only reads the rows and
 //! keys them cheaply, and validates them once, in stage 3.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::prepare::OutputDir;
-use super::RunError;
+use super::handoff::{InputFacts, OutputDir, Rows, Spool, Surveyed, SPOOL_FILE};
+use super::{rules_for, RunError};
 use crate::config::{RunMode, Settings};
-use crate::input::{InputError, InputReader, InputSource};
+use crate::input::{InputError, InputReader};
 use crate::model::UserRef;
 use crate::output::writer::private_file;
-use crate::sandbox::SANDBOX_POLICY_ID;
 use crate::shard::{Assignment, KeyedBy};
 use crate::stop::Stop;
+use crate::validate;
 use crate::validate::repeats::{RepeatSpill, Repeats};
 use crate::validate::stream::{StreamError, ValidatedRows};
-use crate::validate::{self, Rules};
-
-/// The copy of the input in the output directory: personal data, so readable by its owner
-/// only, and removed when the run ends (a killed run leaves it for the next run to replace).
-pub const SPOOL_FILE: &str = ".input-spool.csv";
-
-/// Removes the spool when dropped.
-pub struct Spool(PathBuf);
-
-impl Drop for Spool {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Where stage 3 reads the rows: the spool of the surveyed input.
-pub struct Rows(Spool);
-
-pub struct Survey {
-    pub rows: Rows,
-    pub facts: InputFacts,
-}
-
-/// What a survey learned of the input.
-#[derive(Debug, Clone, Default)]
-pub struct InputFacts {
-    /// Records after the header.
-    pub records: Option<u64>,
-    pub sha256: Option<String>,
-    /// `--shard`: how this shard tells its rows from the others'.
-    pub assignment: Option<Assignment>,
-    /// The lines that may repeat an earlier row: the only ones stage 3's duplicate check
-    /// has to remember.
-    pub repeats: Repeats,
-}
-
-pub enum Surveyed {
-    Whole(Survey),
-    /// A signal came while reading; nothing was sent.
-    Stopped,
-}
-
-/// The defaults a row falls back on.
-pub fn rules_for(settings: &Settings) -> Rules {
-    let sandbox_policy = settings
-        .use_sandbox
-        .then(|| uuid::Uuid::parse_str(SANDBOX_POLICY_ID).ok())
-        .flatten();
-    Rules {
-        default_policy: settings.enroll.policy_id.or(sandbox_policy),
-        default_status: settings.enroll.status,
-        default_country: settings.enroll.default_country,
-    }
-}
 
 /// What one pass over the input counted.
 #[derive(Default)]
@@ -115,7 +60,7 @@ pub fn survey(
             rows: counts.messages,
         });
     }
-    Ok(Surveyed::Whole(Survey {
+    Ok(Surveyed::Whole {
         rows: Rows(spool),
         facts: InputFacts {
             records: Some(counts.records),
@@ -130,7 +75,7 @@ pub fn survey(
             }),
             repeats: found.repeats,
         },
-    }))
+    })
 }
 
 /// A run that sends: every row validated (phones included), counted, and its exact
@@ -235,14 +180,4 @@ fn check_same_input(settings: &Settings, out: &OutputDir, sha256: &str) -> Resul
         }),
         _ => Ok(()),
     }
-}
-
-/// Opens what stage 3 reads; messages still name the user's input. Keep the spool until the
-/// reader is done with it.
-pub fn open_rows(settings: &Settings, rows: Rows) -> Result<(InputReader, Spool), RunError> {
-    let Rows(spool) = rows;
-    let source = InputSource::File(spool.0.clone());
-    let reader = InputReader::from_source(&source, settings.delimiter, false)?
-        .named(settings.input.display_path());
-    Ok((reader, spool))
 }

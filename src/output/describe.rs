@@ -1,14 +1,13 @@
-//! The short report printed at the end of a run, for the person at the terminal: outcomes,
+//! The short report printed at the end of a run or a merge, for the person at the terminal: outcomes,
 //! requests, the error codes with their first lines, and where the files are.
 
 use std::path::Path;
 
-use super::RunReport;
-use crate::output::{ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
+use super::summary::Summary;
+use super::{ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
 
-/// The human summary printed at the end.
-pub fn describe(report: &RunReport, out_dir: &Path) -> String {
-    let s = &report.summary;
+/// The human summary printed at the end of a run or a merge.
+pub fn describe(s: &Summary, out_dir: &Path) -> String {
     let mut text = String::new();
     let outcomes: Vec<String> = s.outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
     text.push_str(&format!(

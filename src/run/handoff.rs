@@ -1,0 +1,93 @@
+//! What one stage hands the next. Each stage returns one of these and the next takes it, so
+//! no stage imports another: `prepare` -> [`OutputDir`], `survey` -> [`Surveyed`] (the spooled
+//! [`Rows`] and the [`InputFacts`]), `execute` -> [`Executed`], which `finish` turns into the
+//! summary and the exit status.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::RunError;
+use crate::config::Settings;
+use crate::dispatch::Engine;
+use crate::input::{InputReader, InputSource};
+use crate::output::lock::OutDirLock;
+use crate::output::resume::Finished;
+use crate::output::summary::Summary;
+use crate::output::Tallies;
+use crate::pingone::{Client, RequestStats};
+use crate::sandbox::Sandbox;
+use crate::shard::Assignment;
+use crate::validate::repeats::Repeats;
+
+/// Stage 1's result: the output directory, locked, with what an earlier run left in it.
+pub struct OutputDir {
+    pub dir: PathBuf,
+    pub(super) _lock: OutDirLock,
+    /// results.csv of an earlier run is there (only with --resume).
+    pub has_results: bool,
+    /// The earlier run's summary, on --resume.
+    pub earlier: Option<Summary>,
+    /// The rows the earlier run finished (empty without one).
+    pub finished: Finished,
+}
+
+/// The copy of the input in the output directory: personal data, so readable by its owner
+/// only, and removed when the run ends (a killed run leaves it for the next run to replace).
+pub const SPOOL_FILE: &str = ".input-spool.csv";
+
+/// Removes the spool when dropped.
+pub struct Spool(pub(super) PathBuf);
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Where stage 3 reads the rows: the spool of the surveyed input.
+pub struct Rows(pub(super) Spool);
+
+impl Rows {
+    /// Opens what stage 3 reads; messages still name the user's input. Keep the spool until
+    /// the reader is done with it.
+    pub fn open(self, settings: &Settings) -> Result<(InputReader, Spool), RunError> {
+        let Rows(spool) = self;
+        let source = InputSource::File(spool.0.clone());
+        let reader = InputReader::from_source(&source, settings.delimiter, false)?
+            .named(settings.input.display_path());
+        Ok((reader, spool))
+    }
+}
+
+/// What a survey learned of the input.
+#[derive(Debug, Clone, Default)]
+pub struct InputFacts {
+    /// Records after the header.
+    pub records: Option<u64>,
+    pub sha256: Option<String>,
+    /// `--shard`: how this shard tells its rows from the others'.
+    pub assignment: Option<Assignment>,
+    /// The lines that may repeat an earlier row: the only ones stage 3's duplicate check
+    /// has to remember.
+    pub repeats: Repeats,
+}
+
+/// Stage 2's result.
+pub enum Surveyed {
+    /// The whole input was read: its rows, spooled, and what was learned of them.
+    Whole { rows: Rows, facts: InputFacts },
+    /// A signal came while reading; nothing was sent.
+    Stopped,
+}
+
+/// Stage 3's result.
+pub struct Executed {
+    /// The summary as written when sending began.
+    pub summary: Summary,
+    /// This run's rows (rows finished by an earlier run are not in here).
+    pub tallies: Tallies,
+    pub stats: Arc<RequestStats>,
+    pub client: Option<Arc<Client>>,
+    pub engine: Option<Arc<Engine>>,
+    pub sandbox: Option<Sandbox>,
+}
