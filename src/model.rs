@@ -1,13 +1,27 @@
 //! The vocabulary every layer shares: device types and statuses, a normalised destination, a
-//! reference to a user. Parsed once at the edge, then trusted.
+//! reference to a user, which row claimed which device. Parsed once at the edge, then trusted.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use strum::VariantArray;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum DeviceType {
     Sms,
@@ -17,8 +31,6 @@ pub enum DeviceType {
 }
 
 impl DeviceType {
-    pub const ALL: [DeviceType; 4] = [Self::Sms, Self::Voice, Self::Email, Self::Whatsapp];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Sms => "SMS",
@@ -56,7 +68,7 @@ impl DeviceType {
 
     /// "SMS, VOICE, EMAIL or WHATSAPP", for messages.
     pub fn list_for_messages() -> String {
-        let names: Vec<&str> = Self::ALL.iter().map(|t| t.as_str()).collect();
+        let names: Vec<&str> = Self::VARIANTS.iter().map(|t| t.as_str()).collect();
         match names.split_last() {
             Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
             None => String::new(),
@@ -82,8 +94,9 @@ impl FromStr for DeviceType {
     /// Case-insensitive, surrounding spaces ignored.
     fn from_str(s: &str) -> Result<Self, ()> {
         let s = s.trim();
-        Self::ALL
-            .into_iter()
+        Self::VARIANTS
+            .iter()
+            .copied()
             .find(|t| t.as_str().eq_ignore_ascii_case(s))
             .ok_or(())
     }
@@ -201,4 +214,48 @@ pub enum OnExisting {
     #[default]
     Skip,
     Create,
+}
+
+/// Device ID -> the line that reported it `created`: a device is created by one row only.
+/// Keyed by the ID's 128 bits (PingOne's IDs are UUIDs; anything else by a digest), so a
+/// run of a million rows keeps 32 bytes per device, not the ID's string.
+#[derive(Debug, Clone, Default)]
+pub struct Claims(HashMap<u128, u64>);
+
+impl Claims {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn key(device_id: &str) -> u128 {
+        match uuid::Uuid::parse_str(device_id) {
+            Ok(id) => id.as_u128(),
+            Err(_) => {
+                use std::hash::{Hash, Hasher};
+                let half = |salt: u8| {
+                    let mut hasher = std::hash::DefaultHasher::new();
+                    (salt, device_id).hash(&mut hasher);
+                    hasher.finish()
+                };
+                (u128::from(half(1)) << 64) | u128::from(half(2))
+            }
+        }
+    }
+
+    pub fn insert(&mut self, device_id: &str, line: u64) {
+        self.0.insert(Self::key(device_id), line);
+    }
+
+    /// The line that claimed the device, if any.
+    pub fn get(&self, device_id: &str) -> Option<u64> {
+        self.0.get(&Self::key(device_id)).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }

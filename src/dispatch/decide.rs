@@ -2,58 +2,13 @@
 //! row's, what a failure is recorded as, and how a row ends whose POST PingOne may have acted
 //! on. The async code in [`super::enroll`] gathers the facts and calls these.
 
-use std::collections::HashMap;
 use std::time::SystemTime;
 
 use crate::codes::Code;
-use crate::model::{Destination, DeviceIdentity, DeviceType};
+use crate::model::{Claims, Destination, DeviceIdentity, DeviceType};
 use crate::pingone::wire::Device;
 use crate::pingone::ApiError;
 use crate::validate::phone;
-
-/// Device ID -> the line that reported it `created`: a device is created by one row only.
-/// Keyed by the ID's 128 bits (PingOne's IDs are UUIDs; anything else by a digest), so a
-/// run of a million rows keeps 32 bytes per device, not the ID's string.
-#[derive(Debug, Clone, Default)]
-pub struct Claims(HashMap<u128, u64>);
-
-impl Claims {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn key(device_id: &str) -> u128 {
-        match uuid::Uuid::parse_str(device_id) {
-            Ok(id) => id.as_u128(),
-            Err(_) => {
-                use std::hash::{Hash, Hasher};
-                let half = |salt: u8| {
-                    let mut hasher = std::hash::DefaultHasher::new();
-                    (salt, device_id).hash(&mut hasher);
-                    hasher.finish()
-                };
-                (u128::from(half(1)) << 64) | u128::from(half(2))
-            }
-        }
-    }
-
-    pub fn insert(&mut self, device_id: &str, line: u64) {
-        self.0.insert(Self::key(device_id), line);
-    }
-
-    /// The line that claimed the device, if any.
-    pub fn get(&self, device_id: &str) -> Option<u64> {
-        self.0.get(&Self::key(device_id)).copied()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
 
 /// A device read back from PingOne as a [`DeviceIdentity`]; `None` for types this tool never
 /// creates (TOTP, FIDO2, mobile) or a device missing its destination.

@@ -27,13 +27,12 @@ use uuid::Uuid;
 
 use crate::codes::Code;
 use crate::config::RunMode;
-use crate::model::{DeviceIdentity, OnExisting, UserRef};
+use crate::model::{Claims, DeviceIdentity, OnExisting, UserRef};
 use crate::output::{Outcome, RecorderHandle, RowResult};
 use crate::pingone::wire::Device;
 use crate::pingone::{ApiError, Client};
 use crate::stop::Stop;
 use crate::validate::DeviceSpec;
-pub use decide::Claims;
 use plan::{PlannedUser, PolicyState};
 use retry::RetryPolicy;
 

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::decide::{self, Claims, Match};
+use super::decide::{self, Match};
 use super::{lock, results, Engine, Job, DAILY_MESSAGE_LIMIT};
 use crate::codes::Code;
-use crate::model::{DeviceIdentity, MessageChannel, OnExisting};
+use crate::model::{Claims, DeviceIdentity, MessageChannel, OnExisting};
 use crate::output::summary::UserOverMessageLimit;
 use crate::output::{Outcome, RowResult};
 use crate::pingone::ApiError;

@@ -12,6 +12,7 @@ use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
+use strum::VariantArray;
 use tracking::TrackingReader;
 pub use tracking::MAX_RECORD_BYTES;
 
@@ -41,7 +42,7 @@ pub enum InputError {
 }
 
 /// The columns the tool reads. Anything else in the header is carried to errors.csv only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum Column {
     UserId,
     Username,
@@ -60,21 +61,6 @@ pub enum Column {
 }
 
 impl Column {
-    const ALL: [Column; 12] = [
-        Column::UserId,
-        Column::Username,
-        Column::Type,
-        Column::Phone,
-        Column::Email,
-        Column::Extension,
-        Column::PolicyId,
-        Column::Status,
-        Column::Nickname,
-        Column::NotificationLocale,
-        Column::NotificationVariant,
-        Column::EarlierErrorCode,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             Column::UserId => "user_id",
@@ -99,7 +85,7 @@ pub const REPORT_COLUMNS: [&str; 3] = ["line", "error_code", "error_message"];
 /// Where each known column sits in this file, and which columns errors.csv carries.
 #[derive(Debug, Clone)]
 pub struct Header {
-    positions: [Option<usize>; Column::ALL.len()],
+    positions: [Option<usize>; Column::VARIANTS.len()],
     /// The header as the file wrote it.
     pub raw: ByteRecord,
     /// Indexes of the columns errors.csv repeats: all but [`REPORT_COLUMNS`].
@@ -110,7 +96,7 @@ impl Header {
     /// Stands in until the real header is read.
     fn placeholder() -> Header {
         Header {
-            positions: [None; Column::ALL.len()],
+            positions: [None; Column::VARIANTS.len()],
             raw: ByteRecord::new(),
             carried: Vec::new(),
         }
@@ -126,7 +112,7 @@ impl Header {
                 path: path.to_path_buf(),
             });
         }
-        let mut positions = [None; Column::ALL.len()];
+        let mut positions = [None; Column::VARIANTS.len()];
         let mut carried = Vec::with_capacity(raw.len());
         // Name -> first column: a header of 100,000 columns must not take quadratic time.
         let mut seen: std::collections::HashMap<String, usize> =
@@ -150,7 +136,7 @@ impl Header {
                     )));
                 }
             }
-            if let Some(k) = Column::ALL.iter().position(|c| c.name() == name) {
+            if let Some(k) = Column::VARIANTS.iter().position(|c| c.name() == name) {
                 positions[k] = Some(index);
             }
             if !REPORT_COLUMNS.contains(&name.as_str()) {
@@ -179,7 +165,7 @@ impl Header {
     }
 
     pub fn position(&self, column: Column) -> Option<usize> {
-        let k = Column::ALL.iter().position(|c| *c == column)?;
+        let k = Column::VARIANTS.iter().position(|c| *c == column)?;
         self.positions[k]
     }
 

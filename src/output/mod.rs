@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 use serde::{Deserialize, Serialize};
+use strum::VariantArray;
 
 use crate::codes::Code;
 
@@ -71,7 +72,18 @@ impl OutputError {
 }
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    Serialize,
+    Deserialize,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -87,16 +99,6 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
-        Outcome::Created,
-        Outcome::SkippedExisting,
-        Outcome::Invalid,
-        Outcome::Failed,
-        Outcome::Valid,
-        Outcome::WouldCreate,
-        Outcome::WouldSkipExisting,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Created => "created",
@@ -110,7 +112,7 @@ impl Outcome {
     }
 
     pub fn parse(text: &str) -> Option<Outcome> {
-        Self::ALL.into_iter().find(|o| o.as_str() == text)
+        Self::VARIANTS.iter().copied().find(|o| o.as_str() == text)
     }
 
     /// Rows that go to errors.csv and make the exit code 1.

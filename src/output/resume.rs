@@ -13,7 +13,7 @@ use std::path::Path;
 
 use super::writer::{private_file, Tallies};
 use super::{OutputError, ResultRow, RESULTS_FILE};
-use crate::dispatch::Claims;
+use crate::model::Claims;
 
 /// What the earlier runs finished.
 #[derive(Debug, Default)]
