@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use uuid::Uuid;
 
-use super::errors::{error, invalid, not_found};
+use super::errors::{error, invalid, not_found, unexpected};
 use super::paging::one_page;
 use super::wrong_environment;
 use crate::sandbox::json::{
@@ -200,12 +200,7 @@ fn refuse_store(shared: &Shared, user: &str, device: &Device) -> Option<Response
 /// The device exists; the answer fails anyway: a 500, or a body that breaks off.
 fn ambiguous_failure() -> Response {
     if fastrand::bool() {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "UNEXPECTED_ERROR",
-            "An unexpected error occurred.",
-            vec![],
-        );
+        return unexpected();
     }
     let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
         Ok(Bytes::from_static(b"{\"id\":\"")),

@@ -1,5 +1,6 @@
 //! PingOne's error bodies (`id`, `code`, `message`, `details`) as the sandbox answers them:
-//! the general shape, a 400 for one invalid field, a 404, and the 429 with `Retry-After`.
+//! the general shape, a 400 for one invalid field, a 404, a 403, a 500, and the 429 with
+//! `Retry-After`.
 
 use std::time::SystemTime;
 
@@ -44,6 +45,26 @@ pub(super) fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         "The requested resource was not found.",
+        vec![],
+    )
+}
+
+/// The 403 for a token whose roles do not cover the resource.
+pub(super) fn forbidden() -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        "ACCESS_FAILED",
+        "The request could not be completed. You do not have access to this resource.",
+        vec![],
+    )
+}
+
+/// PingOne's own 500, with its body (unlike the edge's 502 and 503).
+pub(super) fn unexpected() -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "UNEXPECTED_ERROR",
+        "An unexpected error occurred.",
         vec![],
     )
 }

@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::errors::{error, rate_limited};
+use super::errors::{error, forbidden, rate_limited, unexpected};
 use crate::sandbox::state::{lock, Arrival, Counters};
 use crate::sandbox::Shared;
 
@@ -91,12 +91,7 @@ pub(super) async fn gatekeeper(
         );
     }
     if shared.options.no_role {
-        return error(
-            StatusCode::FORBIDDEN,
-            "ACCESS_FAILED",
-            "The request could not be completed. You do not have access to this resource.",
-            vec![],
-        );
+        return forbidden();
     }
     if !shared.options.latency.is_zero() {
         tokio::time::sleep(shared.options.latency).await;
@@ -104,12 +99,7 @@ pub(super) async fn gatekeeper(
     if shared.roll(shared.options.fail_rate) {
         Counters::bump(&store.counters.injected_failures);
         return match fastrand::u8(0..3) {
-            0 => error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "UNEXPECTED_ERROR",
-                "An unexpected error occurred.",
-                vec![],
-            ),
+            0 => unexpected(),
             // 502 and 503 come from the edge, often without a PingOne body.
             1 => (StatusCode::BAD_GATEWAY, "Bad Gateway").into_response(),
             _ => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),

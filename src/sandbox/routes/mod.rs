@@ -16,7 +16,6 @@ mod users;
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -24,7 +23,7 @@ use axum::Router;
 
 use super::Shared;
 use devices::{create_device, list_devices};
-use errors::{error, not_found};
+use errors::{forbidden, not_found};
 use gatekeeper::gatekeeper;
 use mfa_settings::mfa_settings;
 use policies::get_policy;
@@ -58,12 +57,5 @@ fn wrong_environment(shared: &Shared, env: &str) -> Option<Response> {
 /// `--no-config-role`: the 403 PingOne answers a token without a role that reads
 /// environment configuration.
 fn config_forbidden(shared: &Shared) -> Option<Response> {
-    shared.options.no_config_role.then(|| {
-        error(
-            StatusCode::FORBIDDEN,
-            "ACCESS_FAILED",
-            "The request could not be completed. You do not have access to this resource.",
-            vec![],
-        )
-    })
+    shared.options.no_config_role.then(forbidden)
 }
