@@ -27,7 +27,7 @@
 //! - **A device type**: add the variant to `DeviceType` in `src/model.rs`; every exhaustive
 //!   match the compiler then points at (`uses_phone`, `takes_extension`,
 //!   `daily_message_channel`, `as_str`) is all the tool needs. The sandbox's own list
-//!   (`PHONE_TYPES` in `src/sandbox/routes.rs`) and README's tables describe PingOne and the
+//!   (`PHONE_TYPES` in `src/sandbox/routes/devices.rs`) and README's tables describe PingOne and the
 //!   contract, and change on purpose, not by the compiler's say.
 //! - **An output column**: add a field to `ResultRow` in `src/output/mod.rs` (the header, the
 //!   writer and resume's reader follow from it), and fill it where rows are built:

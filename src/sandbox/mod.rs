@@ -5,13 +5,18 @@
 //! It serves `mfa-enroll sandbox` (a standing server for rehearsals), `mfa-enroll run
 //! --sandbox` (in-process, ephemeral port) and this crate's integration tests, which start it
 //! on port 0 and then inspect what it received.
+//!
+//! Here: the running [`Sandbox`] and what its handlers share. Beside it: `options` (what it
+//! can be told), `routes/` (the HTTP surface, one file per resource), `json` (PingOne's JSON,
+//! from the docs), `state` (what it remembers), `tls`, and `standing` (`mfa-enroll sandbox`).
 
 pub mod json;
+mod options;
 mod routes;
+mod standing;
 pub mod state;
 pub mod tls;
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,9 +24,10 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::cli::SandboxArgs;
-use crate::config::{ClientAuth, Connection, Secret, TokenAuthMethod};
+use crate::config::{ClientAuth, Connection, TokenAuthMethod};
 use json::Device;
+pub use options::SandboxOptions;
+pub use standing::serve_standing;
 use state::{lock, Store};
 pub use state::{Arrival, Directory, Tally};
 
@@ -75,172 +81,6 @@ pub const SANDBOX_POLICY_ID: &str = "5a4db0c5-0000-4000-8000-000000000001";
 /// The sandbox's environment.
 pub const SANDBOX_ENVIRONMENT_ID: &str = "5a4db0c5-0000-4000-8000-00000000e4b1";
 pub const SANDBOX_CLIENT_ID: &str = "sandbox-worker-app";
-
-#[derive(Debug, Clone)]
-pub struct SandboxOptions {
-    pub environment_id: String,
-    pub client_id: String,
-    pub client_secret: Secret,
-    /// Requests per second before 429; `None` for no limit.
-    pub rate: Option<u32>,
-    pub latency: Duration,
-    /// Share of API requests answered 5xx before any effect.
-    pub fail_rate: f64,
-    /// Share of device creations that take effect and then fail.
-    pub ambiguous_rate: f64,
-    pub token_ttl: Duration,
-    pub directory: Directory,
-    /// Policies that exist; `None`: every UUID is a policy.
-    pub policies: Option<HashSet<String>>,
-    pub max_devices: u32,
-    /// Tokens lack the admin role: every API request answers 403.
-    pub no_role: bool,
-    /// Tokens may manage users and devices but not read environment configuration: device
-    /// authentication policies and MFA settings answer 403.
-    pub no_config_role: bool,
-    /// Keep each request's arrival time, for tests that check the rate (memory grows per request).
-    pub record_arrivals: bool,
-    /// The status a device create answers: 201 in the docs, 200 seen in the wild.
-    pub create_status: axum::http::StatusCode,
-    /// Items per page of a list, unless the client asks for a `limit`; `None`: one page.
-    pub page_size: Option<usize>,
-    /// The one token endpoint authentication method the app accepts, as PingOne enforces it.
-    pub token_auth: TokenAuthMethod,
-    /// The app's public key (PEM), for `private_key_jwt` assertions.
-    pub client_public_key: Option<Vec<u8>>,
-    /// Serve https with this certificate (at `https://localhost:PORT`); `None`: plain http.
-    pub tls: Option<tls::TlsIdentity>,
-    /// The first this-many API requests answer 401 although their token is valid, as after a
-    /// token revocation: a client renews once, and a second 401 is final.
-    pub reject_valid_tokens: u64,
-    /// The `Retry-After` a 429 carries, instead of the time until the window frees up.
-    pub retry_after: Option<Duration>,
-    /// Send `Retry-After` as an HTTP date rather than seconds (both are allowed).
-    pub retry_after_as_date: bool,
-    /// After this many devices are created, the next create takes effect and its answer
-    /// never comes (later ones answer as usual): a test can kill the client knowing that a
-    /// device exists unrecorded.
-    pub hold_answers_after_creates: Option<u64>,
-}
-
-impl Default for SandboxOptions {
-    fn default() -> Self {
-        Self {
-            environment_id: SANDBOX_ENVIRONMENT_ID.into(),
-            client_id: SANDBOX_CLIENT_ID.into(),
-            client_secret: Secret::new(uuid::Uuid::new_v4().simple().to_string()),
-            rate: None,
-            latency: Duration::ZERO,
-            fail_rate: 0.0,
-            ambiguous_rate: 0.0,
-            token_ttl: Duration::from_secs(3600),
-            directory: Directory::Open,
-            policies: None,
-            max_devices: 5,
-            no_role: false,
-            no_config_role: false,
-            record_arrivals: false,
-            create_status: axum::http::StatusCode::CREATED,
-            page_size: None,
-            token_auth: TokenAuthMethod::Basic,
-            client_public_key: None,
-            tls: None,
-            reject_valid_tokens: 0,
-            retry_after: None,
-            retry_after_as_date: false,
-            hold_answers_after_creates: None,
-        }
-    }
-}
-
-impl SandboxOptions {
-    pub fn from_args(args: &SandboxArgs) -> Result<Self, SandboxError> {
-        for (name, value) in [
-            ("--fail-rate", args.fail_rate),
-            ("--ambiguous-rate", args.ambiguous_rate),
-        ] {
-            if !(0.0..=1.0).contains(&value) {
-                return Err(SandboxError::Share { name, value });
-            }
-        }
-        if !(1..=15).contains(&args.max_devices) {
-            return Err(SandboxError::MaxDevices(args.max_devices));
-        }
-        if args.token_auth == crate::cli::TokenAuthArg::PrivateKeyJwt
-            && args.client_public_key.is_none()
-        {
-            return Err(SandboxError::NoPublicKey);
-        }
-        let create_status = match args.create_status {
-            200 => axum::http::StatusCode::OK,
-            201 => axum::http::StatusCode::CREATED,
-            other => return Err(SandboxError::CreateStatus(other)),
-        };
-        let directory = match &args.users {
-            Some(path) => Directory::from_csv(path)?,
-            None => Directory::Open,
-        };
-        Ok(Self {
-            rate: (args.rate > 0).then_some(args.rate),
-            latency: Duration::from_millis(args.latency_ms),
-            fail_rate: args.fail_rate,
-            ambiguous_rate: args.ambiguous_rate,
-            token_ttl: Duration::from_secs(args.token_ttl.max(1)),
-            directory,
-            policies: args
-                .policies
-                .as_ref()
-                .map(|ids| ids.iter().map(|id| id.trim().to_lowercase()).collect()),
-            max_devices: args.max_devices,
-            no_role: args.no_role,
-            no_config_role: args.no_config_role,
-            create_status,
-            page_size: args.page_size.filter(|n| *n > 0),
-            token_auth: args.token_auth.into(),
-            client_public_key: match &args.client_public_key {
-                Some(path) => {
-                    Some(
-                        std::fs::read(path).map_err(|source| SandboxError::PublicKey {
-                            path: path.clone(),
-                            source,
-                        })?,
-                    )
-                }
-                None => None,
-            },
-            tls: tls_from_args(args)?,
-            ..Self::default()
-        })
-    }
-}
-
-/// `--tls-cert`/`--tls-key` as they are; `--tls` generates a CA and a localhost certificate
-/// and writes the CA to `sandbox-ca.pem` for the client's `ca_file`.
-fn tls_from_args(args: &SandboxArgs) -> Result<Option<tls::TlsIdentity>, SandboxError> {
-    let read = |path: &std::path::PathBuf| {
-        std::fs::read_to_string(path).map_err(|source| SandboxError::TlsFile {
-            path: path.clone(),
-            source,
-        })
-    };
-    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        return Ok(Some(tls::TlsIdentity {
-            certificate_chain_pem: read(cert)?,
-            private_key_pem: read(key)?,
-        }));
-    }
-    if !args.tls {
-        return Ok(None);
-    }
-    let generated =
-        tls::generate_for_localhost().map_err(|e| SandboxError::Certificate(e.to_string()))?;
-    let ca_path = std::path::PathBuf::from(SANDBOX_CA_FILE);
-    std::fs::write(&ca_path, &generated.ca_pem).map_err(|source| SandboxError::TlsFile {
-        path: ca_path,
-        source,
-    })?;
-    Ok(Some(generated.server))
-}
 
 /// Where `mfa-enroll sandbox --tls` writes its CA's certificate.
 pub const SANDBOX_CA_FILE: &str = "sandbox-ca.pem";
@@ -467,45 +307,4 @@ impl Sandbox {
         }
         let _ = (&mut self.task).await;
     }
-}
-
-/// `mfa-enroll sandbox`: serve until Ctrl-C, then print the tally.
-pub async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError> {
-    let options = SandboxOptions::from_args(&args)?;
-    if !args.listen.ip().is_loopback() {
-        eprintln!(
-            "warning: the sandbox listens on {}, which is reachable from other machines",
-            args.listen
-        );
-    }
-    let sandbox = Sandbox::start(args.listen, options)
-        .await
-        .map_err(|source| SandboxError::Listen {
-            addr: args.listen,
-            source,
-        })?;
-    let secret = sandbox.options().client_secret.expose().to_string();
-    println!(
-        "PingOne sandbox listening on {addr}; nothing here is real.\n\n\
-         Save this as sandbox.toml:\n\n{snippet}\n\
-         Then run:\n  export {var}={secret}\n  mfa-enroll run samples/enroll.csv --config sandbox.toml --out sandbox-out\n\n\
-         Ctrl-C stops the sandbox and prints its tally.",
-        addr = sandbox.addr(),
-        snippet = sandbox.config_snippet(),
-        var = crate::config::ENV_CLIENT_SECRET,
-    );
-    let _ = tokio::signal::ctrl_c().await;
-    let tally = sandbox.tally();
-    sandbox.shutdown().await;
-    println!(
-        "\nsandbox tally: {} requests ({} token), {} devices created, {} duplicate devices, {} answered 429, {} injected failures, {} ambiguous failures",
-        tally.requests,
-        tally.token_requests,
-        tally.devices_created,
-        tally.duplicate_devices,
-        tally.throttled_429,
-        tally.injected_failures,
-        tally.ambiguous_failures
-    );
-    Ok(())
 }

@@ -1,0 +1,109 @@
+//! What every API request meets before its handler (not the token endpoint): the request
+//! counters and the in-flight gauge, then PingOne's order of refusals: rate limit,
+//! authentication, role, then the configured latency and injected failures.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::errors::{error, forbidden, rate_limited, unexpected};
+use crate::sandbox::state::{lock, Arrival, Counters};
+use crate::sandbox::Shared;
+
+/// Counts a request in progress until dropped, and keeps the most seen at once.
+struct InFlight<'a>(&'a Counters);
+
+impl<'a> InFlight<'a> {
+    fn enter(counters: &'a Counters) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = counters.in_flight.fetch_add(1, Relaxed) + 1;
+        counters.max_in_flight.fetch_max(now, Relaxed);
+        InFlight(counters)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Everything an API request meets before its handler, in PingOne's order: rate limit,
+/// authentication, role, latency, then injected failures.
+pub(super) async fn gatekeeper(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let store = &shared.store;
+    let now = tokio::time::Instant::now();
+    let is_post = request.method() == axum::http::Method::POST;
+    Counters::bump(&store.counters.requests);
+    // Held for the whole answer, latency included.
+    let _in_flight = InFlight::enter(&store.counters);
+    if is_post {
+        Counters::bump(&store.counters.posts);
+    }
+    let limited = shared.options.rate.filter(|r| *r > 0).and_then(|rate| {
+        lock(&store.window)
+            .admit(rate, now)
+            .err()
+            .map(|w| (rate, w))
+    });
+    if shared.options.record_arrivals {
+        lock(&store.arrivals).push(Arrival {
+            at: now.duration_since(store.started),
+            is_post,
+            answered_429: limited.is_some(),
+        });
+    }
+    if let Some((rate, wait)) = limited {
+        Counters::bump(&store.counters.throttled_429);
+        return rate_limited(&shared.options, rate, wait);
+    }
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let valid = lock(&store.tokens)
+        .get(token)
+        .is_some_and(|expires| *expires > now);
+    let revoked = shared.options.reject_valid_tokens > 0
+        && store
+            .counters
+            .unauthorized_401
+            .load(std::sync::atomic::Ordering::Relaxed)
+            < shared.options.reject_valid_tokens;
+    if !valid || revoked {
+        Counters::bump(&store.counters.unauthorized_401);
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "ACCESS_FAILED",
+            "The request could not be completed. The access token is missing, invalid or expired.",
+            vec![],
+        );
+    }
+    if shared.options.no_role {
+        return forbidden();
+    }
+    if !shared.options.latency.is_zero() {
+        tokio::time::sleep(shared.options.latency).await;
+    }
+    if shared.roll(shared.options.fail_rate) {
+        Counters::bump(&store.counters.injected_failures);
+        return match fastrand::u8(0..3) {
+            0 => unexpected(),
+            // 502 and 503 come from the edge, often without a PingOne body.
+            1 => (StatusCode::BAD_GATEWAY, "Bad Gateway").into_response(),
+            _ => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
+        };
+    }
+    next.run(request).await
+}

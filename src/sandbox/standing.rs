@@ -1,0 +1,46 @@
+//! `mfa-enroll sandbox`: a standing simulator for rehearsals, which prints how to point the
+//! tool at it, serves until Ctrl-C, then prints what it saw.
+
+use super::{Sandbox, SandboxError, SandboxOptions};
+use crate::cli::SandboxArgs;
+
+/// `mfa-enroll sandbox`: serve until Ctrl-C, then print the tally.
+pub async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError> {
+    let options = SandboxOptions::from_args(&args)?;
+    if !args.listen.ip().is_loopback() {
+        eprintln!(
+            "warning: the sandbox listens on {}, which is reachable from other machines",
+            args.listen
+        );
+    }
+    let sandbox = Sandbox::start(args.listen, options)
+        .await
+        .map_err(|source| SandboxError::Listen {
+            addr: args.listen,
+            source,
+        })?;
+    let secret = sandbox.options().client_secret.expose().to_string();
+    println!(
+        "PingOne sandbox listening on {addr}; nothing here is real.\n\n\
+         Save this as sandbox.toml:\n\n{snippet}\n\
+         Then run:\n  export {var}={secret}\n  mfa-enroll run samples/enroll.csv --config sandbox.toml --out sandbox-out\n\n\
+         Ctrl-C stops the sandbox and prints its tally.",
+        addr = sandbox.addr(),
+        snippet = sandbox.config_snippet(),
+        var = crate::config::ENV_CLIENT_SECRET,
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    let tally = sandbox.tally();
+    sandbox.shutdown().await;
+    println!(
+        "\nsandbox tally: {} requests ({} token), {} devices created, {} duplicate devices, {} answered 429, {} injected failures, {} ambiguous failures",
+        tally.requests,
+        tally.token_requests,
+        tally.devices_created,
+        tally.duplicate_devices,
+        tally.throttled_429,
+        tally.injected_failures,
+        tally.ambiguous_failures
+    );
+    Ok(())
+}
