@@ -181,17 +181,6 @@ pub enum TokenAuthArg {
     PrivateKeyJwt,
 }
 
-impl From<TokenAuthArg> for crate::config::TokenAuthMethod {
-    fn from(arg: TokenAuthArg) -> Self {
-        match arg {
-            TokenAuthArg::Basic => Self::Basic,
-            TokenAuthArg::Post => Self::Post,
-            TokenAuthArg::ClientSecretJwt => Self::ClientSecretJwt,
-            TokenAuthArg::PrivateKeyJwt => Self::PrivateKeyJwt,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,

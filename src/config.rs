@@ -131,6 +131,18 @@ impl TokenAuthMethod {
     }
 }
 
+impl From<crate::cli::TokenAuthArg> for TokenAuthMethod {
+    fn from(arg: crate::cli::TokenAuthArg) -> Self {
+        use crate::cli::TokenAuthArg;
+        match arg {
+            TokenAuthArg::Basic => Self::Basic,
+            TokenAuthArg::Post => Self::Post,
+            TokenAuthArg::ClientSecretJwt => Self::ClientSecretJwt,
+            TokenAuthArg::PrivateKeyJwt => Self::PrivateKeyJwt,
+        }
+    }
+}
+
 /// The app's private key for `private_key_jwt`. Its `Debug` never shows the key.
 #[derive(Clone)]
 pub struct PrivateKey {
