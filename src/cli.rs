@@ -249,6 +249,8 @@ pub struct SandboxArgs {
 
     /// Serve https with a certificate for localhost signed by a generated CA, written to
     /// sandbox-ca.pem for the client's [pingone] ca_file
+    // This text is --help's too, where `[pingone]` is what the user types, not a doc link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     pub tls: bool,
 
