@@ -181,17 +181,6 @@ pub enum TokenAuthArg {
     PrivateKeyJwt,
 }
 
-impl From<TokenAuthArg> for crate::config::TokenAuthMethod {
-    fn from(arg: TokenAuthArg) -> Self {
-        match arg {
-            TokenAuthArg::Basic => Self::Basic,
-            TokenAuthArg::Post => Self::Post,
-            TokenAuthArg::ClientSecretJwt => Self::ClientSecretJwt,
-            TokenAuthArg::PrivateKeyJwt => Self::PrivateKeyJwt,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -260,6 +249,8 @@ pub struct SandboxArgs {
 
     /// Serve https with a certificate for localhost signed by a generated CA, written to
     /// sandbox-ca.pem for the client's [pingone] ca_file
+    // This text is --help's too, where `[pingone]` is what the user types, not a doc link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     pub tls: bool,
 

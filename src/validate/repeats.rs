@@ -1,7 +1,7 @@
 //! Which lines may repeat an earlier row, found on disk, so the duplicate check holds only
 //! those rows in memory and a file of ten million rows needs no more than one of a thousand.
 //!
-//! The survey pass writes each row's key with its line into one of [`PARTS`] files by the
+//! The survey pass writes each row's key with its line into one of `PARTS` files by the
 //! key's top bits. Each part is then read alone (a sixty-fourth of the file), sorted, and
 //! every key that occurs more than once gives its lines. The second pass checks duplicates
 //! among those lines only: a row whose key no other row has cannot be a duplicate.

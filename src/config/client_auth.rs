@@ -1,0 +1,191 @@
+//! How the worker app proves who it is at the token endpoint: `token_auth_method`
+//! ([`TokenAuthMethod`]), and the credential it needs ([`ClientAuth`]): the secret, or the
+//! private key of `private_key_jwt` ([`PrivateKey`]).
+
+use std::fmt;
+
+use crate::cli::TokenAuthArg;
+
+use super::file::{relative_to, FilePingOne};
+use super::secret::{client_secret, Secret, ENV_CLIENT_SECRET, ENV_CLIENT_SECRET_FILE};
+use super::{ConfigError, EnvLookup};
+
+/// The worker app's token endpoint authentication method, as `token_auth_method` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenAuthMethod {
+    /// `CLIENT_SECRET_BASIC`: HTTP Basic authentication.
+    Basic,
+    /// `CLIENT_SECRET_POST`: client_id and client_secret in the form body.
+    Post,
+    /// `CLIENT_SECRET_JWT`: an HS256 assertion keyed by the secret (RFC 7523).
+    ClientSecretJwt,
+    /// `PRIVATE_KEY_JWT`: an RS256 or ES256 assertion signed with the app's private key.
+    PrivateKeyJwt,
+}
+
+impl TokenAuthMethod {
+    pub const ALL: [TokenAuthMethod; 4] = [
+        Self::Basic,
+        Self::Post,
+        Self::ClientSecretJwt,
+        Self::PrivateKeyJwt,
+    ];
+
+    /// As `token_auth_method` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "basic",
+            Self::Post => "post",
+            Self::ClientSecretJwt => "client_secret_jwt",
+            Self::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+}
+
+impl From<TokenAuthArg> for TokenAuthMethod {
+    fn from(arg: TokenAuthArg) -> Self {
+        match arg {
+            TokenAuthArg::Basic => Self::Basic,
+            TokenAuthArg::Post => Self::Post,
+            TokenAuthArg::ClientSecretJwt => Self::ClientSecretJwt,
+            TokenAuthArg::PrivateKeyJwt => Self::PrivateKeyJwt,
+        }
+    }
+}
+
+/// The app's private key for `private_key_jwt`. Its `Debug` never shows the key.
+#[derive(Clone)]
+pub struct PrivateKey {
+    pub key: std::sync::Arc<jsonwebtoken::EncodingKey>,
+    pub algorithm: jsonwebtoken::Algorithm,
+    /// The JWT header's `kid`, when the app's JWKS holds several keys.
+    pub key_id: Option<String>,
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PrivateKey({:?}, [redacted])", self.algorithm)
+    }
+}
+
+/// How the worker app proves who it is at the token endpoint.
+#[derive(Debug, Clone)]
+pub enum ClientAuth {
+    Basic(Secret),
+    Post(Secret),
+    ClientSecretJwt(Secret),
+    PrivateKeyJwt(PrivateKey),
+}
+
+impl ClientAuth {
+    pub fn method(&self) -> TokenAuthMethod {
+        match self {
+            Self::Basic(_) => TokenAuthMethod::Basic,
+            Self::Post(_) => TokenAuthMethod::Post,
+            Self::ClientSecretJwt(_) => TokenAuthMethod::ClientSecretJwt,
+            Self::PrivateKeyJwt(_) => TokenAuthMethod::PrivateKeyJwt,
+        }
+    }
+}
+
+/// The credential the method needs: the secret, or the private key.
+pub(super) fn client_auth(
+    method: TokenAuthMethod,
+    file: &FilePingOne,
+    origin: &str,
+    env: EnvLookup<'_>,
+) -> Result<ClientAuth, ConfigError> {
+    let secret = || {
+        client_secret(env)?.ok_or_else(|| {
+            ConfigError::new(
+                "environment",
+                ENV_CLIENT_SECRET,
+                format!("missing; export the worker app's client secret in {ENV_CLIENT_SECRET}, or name a file holding it in {ENV_CLIENT_SECRET_FILE}"),
+            )
+        })
+    };
+    Ok(match method {
+        TokenAuthMethod::Basic => ClientAuth::Basic(secret()?),
+        TokenAuthMethod::Post => ClientAuth::Post(secret()?),
+        TokenAuthMethod::ClientSecretJwt => ClientAuth::ClientSecretJwt(secret()?),
+        TokenAuthMethod::PrivateKeyJwt => ClientAuth::PrivateKeyJwt(private_key(file, origin)?),
+    })
+}
+
+/// The PEM private key `private_key_jwt` signs with: RSA (RS256) or EC P-256 (ES256).
+fn private_key(file: &FilePingOne, origin: &str) -> Result<PrivateKey, ConfigError> {
+    let key = "[pingone] private_key_file";
+    let path = file.private_key_file.as_ref().ok_or_else(|| {
+        ConfigError::new(
+            origin,
+            key,
+            "missing; private_key_jwt signs with the worker app's private key (a PEM file)",
+        )
+    })?;
+    let path = relative_to(origin, path);
+    let pem = std::fs::read(&path).map_err(|e| {
+        ConfigError::new(origin, key, format!("cannot read {} ({e})", path.display()))
+    })?;
+    use jsonwebtoken::{Algorithm, EncodingKey};
+    let (key_value, algorithm) = match EncodingKey::from_rsa_pem(&pem) {
+        Ok(rsa) => (rsa, Algorithm::RS256),
+        Err(_) => match EncodingKey::from_ec_pem(&pem) {
+            Ok(ec) => (ec, Algorithm::ES256),
+            // The error would describe the key's bytes: say only what is wanted.
+            Err(_) => {
+                return Err(ConfigError::new(
+                    origin,
+                    key,
+                    format!(
+                        "{} is not a PEM RSA or EC P-256 private key",
+                        path.display()
+                    ),
+                ))
+            }
+        },
+    };
+    Ok(PrivateKey {
+        key: std::sync::Arc::new(key_value),
+        algorithm,
+        key_id: file.private_key_id.clone().filter(|k| !k.trim().is_empty()),
+    })
+}
+
+pub(super) fn token_auth_method(
+    text: Option<&str>,
+    origin: &str,
+) -> Result<TokenAuthMethod, ConfigError> {
+    let Some(text) = text else {
+        return Ok(TokenAuthMethod::Basic);
+    };
+    let wanted = text.trim().to_ascii_lowercase();
+    TokenAuthMethod::ALL
+        .into_iter()
+        .find(|m| m.as_str() == wanted)
+        .ok_or_else(|| {
+            ConfigError::new(
+                origin,
+                "[pingone] token_auth_method",
+                format!("{text:?} is not basic, post, client_secret_jwt or private_key_jwt (the worker app's token endpoint authentication method)"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::secret::ENV_CLIENT_SECRET;
+    use crate::config::test_support::{args, write_config};
+    use crate::config::Settings;
+
+    #[test]
+    fn live_run_without_secret_says_which_variable() {
+        let cfg = write_config(
+            "[pingone]\nenvironment_id = \"5f4a8e2c-1111-4c1e-9d53-2a6a4a3c9b10\"\nclient_id = \"x\"\n",
+        );
+        let err = Settings::load(&args(&["--config", cfg.path().to_str().unwrap()]), &|_| {
+            None
+        })
+        .unwrap_err();
+        assert_eq!(err.key, ENV_CLIENT_SECRET);
+    }
+}

@@ -1,0 +1,225 @@
+//! `[pingone]` -> [`Connection`]: where to reach PingOne (the region's hosts, or `api_url` /
+//! `auth_url` checked to be https or loopback) and as whom (environment, client, credential),
+//! with the environment filling what the file leaves out.
+
+use reqwest::Url;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::client_auth::{client_auth, token_auth_method};
+use super::file::{relative_to, FilePingOne};
+use super::tls::{extra_roots, ExtraRoots};
+use super::{ClientAuth, ConfigError, EnvLookup};
+
+pub const ENV_ENVIRONMENT_ID: &str = "PINGONE_ENVIRONMENT_ID";
+pub const ENV_CLIENT_ID: &str = "PINGONE_CLIENT_ID";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Region {
+    NA,
+    EU,
+    CA,
+    AU,
+    SG,
+    AP,
+}
+
+impl Region {
+    fn top_level_domain(self) -> &'static str {
+        match self {
+            Self::NA => "com",
+            Self::EU => "eu",
+            Self::CA => "ca",
+            Self::AU => "com.au",
+            Self::SG => "sg",
+            Self::AP => "asia",
+        }
+    }
+    pub fn api_url(self) -> String {
+        format!("https://api.pingone.{}/v1", self.top_level_domain())
+    }
+    pub fn auth_url(self) -> String {
+        format!("https://auth.pingone.{}", self.top_level_domain())
+    }
+}
+
+/// Where to reach PingOne and as whom.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub api_url: Url,
+    pub auth_url: Url,
+    pub environment_id: String,
+    pub client_id: String,
+    pub auth: ClientAuth,
+    /// `[pingone] ca_file`: extra CA certificates trusted beside the system's.
+    pub extra_roots: Option<ExtraRoots>,
+}
+
+impl Connection {
+    /// `{auth_url}/{environment_id}/as/token`
+    pub fn token_url(&self) -> String {
+        format!(
+            "{}/{}/as/token",
+            self.auth_url.as_str().trim_end_matches('/'),
+            self.environment_id
+        )
+    }
+    /// The API's host and port, as summary.json records the target.
+    pub fn api_host(&self) -> String {
+        let host = self.api_url.host_str().unwrap_or("");
+        match self.api_url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        }
+    }
+
+    /// `{api_url}/environments/{environment_id}`
+    pub fn environment_url(&self) -> String {
+        format!(
+            "{}/environments/{}",
+            self.api_url.as_str().trim_end_matches('/'),
+            self.environment_id
+        )
+    }
+}
+
+pub(super) fn connection(
+    file: &FilePingOne,
+    origin: &str,
+    env: EnvLookup<'_>,
+) -> Result<Connection, ConfigError> {
+    let from_file_or_env = |value: &Option<String>, key: &str, env_name: &str| {
+        match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            Some(v) => Some((v.to_string(), origin.to_string())),
+            None => env(env_name).map(|v| (v.trim().to_string(), "environment".to_string())),
+        }
+        .ok_or_else(|| {
+            ConfigError::new(
+                origin,
+                format!("[pingone] {key}"),
+                format!("missing; set it in the config file or in {env_name} (or use --sandbox or --dry-run)"),
+            )
+        })
+    };
+    let (environment_id, env_origin) =
+        from_file_or_env(&file.environment_id, "environment_id", ENV_ENVIRONMENT_ID)?;
+    if Uuid::parse_str(&environment_id).is_err() {
+        return Err(ConfigError::new(
+            env_origin,
+            "[pingone] environment_id",
+            format!("{environment_id:?} is not a UUID; copy the environment ID from the PingOne console"),
+        ));
+    }
+    let (client_id, _) = from_file_or_env(&file.client_id, "client_id", ENV_CLIENT_ID)?;
+    let region = region(file.region.as_deref(), origin)?;
+    let method = token_auth_method(file.token_auth_method.as_deref(), origin)?;
+    let auth = client_auth(method, file, origin, env)?;
+    let extra_roots = file
+        .ca_file
+        .as_ref()
+        .map(|p| extra_roots(&relative_to(origin, p), origin))
+        .transpose()?;
+    let api_url = checked_url(
+        origin,
+        "[pingone] api_url",
+        file.api_url.as_deref(),
+        &region.api_url(),
+    )?;
+    let auth_url = checked_url(
+        origin,
+        "[pingone] auth_url",
+        file.auth_url.as_deref(),
+        &region.auth_url(),
+    )?;
+    Ok(Connection {
+        api_url,
+        auth_url,
+        environment_id,
+        client_id,
+        auth,
+        extra_roots,
+    })
+}
+
+fn region(text: Option<&str>, origin: &str) -> Result<Region, ConfigError> {
+    let Some(text) = text else {
+        return Ok(Region::NA);
+    };
+    match text.trim().to_ascii_uppercase().as_str() {
+        "NA" => Ok(Region::NA),
+        "EU" => Ok(Region::EU),
+        "CA" => Ok(Region::CA),
+        "AU" => Ok(Region::AU),
+        "SG" => Ok(Region::SG),
+        "AP" => Ok(Region::AP),
+        _ => Err(ConfigError::new(
+            origin,
+            "[pingone] region",
+            format!("{text:?} is not one of NA, EU, CA, AU, SG, AP"),
+        )),
+    }
+}
+
+fn checked_url(
+    origin: &str,
+    key: &str,
+    configured: Option<&str>,
+    default: &str,
+) -> Result<Url, ConfigError> {
+    let text = configured.map(str::trim).unwrap_or(default);
+    let url = Url::parse(text)
+        .map_err(|e| ConfigError::new(origin, key, format!("{text:?} is not a URL ({e})")))?;
+    if url.username() != "" || url.password().is_some() {
+        return Err(ConfigError::new(
+            origin,
+            key,
+            "must not carry credentials; the client ID and secret are configured separately",
+        ));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(ConfigError::new(
+            origin,
+            key,
+            format!("{text:?} uses plain http to a host that is not loopback; use https"),
+        )),
+        other => Err(ConfigError::new(
+            origin,
+            key,
+            format!("scheme {other:?} is not supported; use https"),
+        )),
+    }
+}
+
+/// Plain http is allowed only where nothing leaves the machine.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_support::{args, env_with_secret, write_config};
+    use crate::config::Settings;
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        let env = |name: &str| match name {
+            ENV_ENVIRONMENT_ID => Some("5f4a8e2c-1111-4c1e-9d53-2a6a4a3c9b10".to_string()),
+            ENV_CLIENT_ID => Some("id".to_string()),
+            _ => env_with_secret(name),
+        };
+        let bad = write_config("[pingone]\napi_url = \"http://api.example.com/v1\"\n");
+        let err =
+            Settings::load(&args(&["--config", bad.path().to_str().unwrap()]), &env).unwrap_err();
+        assert_eq!(err.key, "[pingone] api_url");
+        let good = write_config("[pingone]\napi_url = \"http://127.0.0.1:9/v1\"\n");
+        assert!(Settings::load(&args(&["--config", good.path().to_str().unwrap()]), &env).is_ok());
+    }
+}

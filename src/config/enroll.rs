@@ -1,0 +1,92 @@
+//! `[enroll]` and the flags that override it -> [`EnrollSettings`]: which policy and status
+//! devices get, what to do with devices a user already has, the phone numbers' default
+//! country, and whether PingOne may message users.
+
+use uuid::Uuid;
+
+use crate::cli::{OnExistingArg, RunArgs};
+use crate::model::{DeviceStatus, OnExisting};
+
+use super::file::FileEnroll;
+use super::ConfigError;
+
+#[derive(Debug, Clone)]
+pub struct EnrollSettings {
+    pub policy_id: Option<Uuid>,
+    pub status: Option<DeviceStatus>,
+    pub on_existing: OnExisting,
+    pub default_country: Option<crate::validate::phone::Country>,
+    pub allow_messages: bool,
+}
+
+pub(super) fn enroll_settings(
+    file: &FileEnroll,
+    args: &RunArgs,
+    origin: &str,
+) -> Result<EnrollSettings, ConfigError> {
+    let policy_id = file
+        .policy_id
+        .as_deref()
+        .map(|text| {
+            Uuid::parse_str(text.trim()).map_err(|_| {
+                ConfigError::new(
+                    origin,
+                    "[enroll] policy_id",
+                    format!("{text:?} is not a UUID; copy the device authentication policy ID from the PingOne console"),
+                )
+            })
+        })
+        .transpose()?;
+    let status = file
+        .status
+        .as_deref()
+        .map(|text| {
+            text.parse::<DeviceStatus>().map_err(|_| {
+                ConfigError::new(
+                    origin,
+                    "[enroll] status",
+                    format!("{text:?} is not ACTIVE or ACTIVATION_REQUIRED"),
+                )
+            })
+        })
+        .transpose()?;
+    let on_existing = match (args.on_existing, file.on_existing.as_deref()) {
+        (Some(OnExistingArg::Skip), _) => OnExisting::Skip,
+        (Some(OnExistingArg::Create), _) => OnExisting::Create,
+        (None, None) => OnExisting::Skip,
+        (None, Some(text)) => match text.trim().to_ascii_lowercase().as_str() {
+            "skip" => OnExisting::Skip,
+            "create" => OnExisting::Create,
+            _ => {
+                return Err(ConfigError::new(
+                    origin,
+                    "[enroll] on_existing",
+                    format!("{text:?} is not skip or create"),
+                ))
+            }
+        },
+    };
+    let default_country =
+        file.default_country
+            .as_deref()
+            .map(|text| {
+                text.trim()
+                    .to_ascii_uppercase()
+                    .parse::<crate::validate::phone::Country>()
+                    .map_err(|_| {
+                        ConfigError::new(
+                    origin,
+                    "[enroll] default_country",
+                    format!("{text:?} is not a two-letter ISO country code such as US, GB or DE"),
+                )
+                    })
+            })
+            .transpose()?;
+    Ok(EnrollSettings {
+        policy_id,
+        status,
+        on_existing,
+        default_country,
+        allow_messages: args.allow_messages || file.allow_messages.unwrap_or(false),
+    })
+}

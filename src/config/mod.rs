@@ -1,0 +1,201 @@
+//! Config file + environment + flags -> one validated [`Settings`] value.
+//!
+//! Precedence: flags override the file; environment variables fill only what neither set.
+//! Every key is checked before anything is sent, and an error names the key and the fix.
+//! The client secret is read from `PINGONE_CLIENT_SECRET` only, and lives in [`Secret`], whose
+//! `Debug` and `Display` never show it.
+//!
+//! One concern per file: `file.rs` the TOML schema and reading it; `connection.rs` where
+//! PingOne is and as whom (`[pingone]`); `client_auth.rs` the token endpoint's credential;
+//! `secret.rs` the client secret; `tls.rs` `ca_file`; `enroll.rs` `[enroll]`; `limits.rs`
+//! `[limits]`. This file puts them together into [`Settings`], in the order of precedence.
+
+use std::path::PathBuf;
+
+use crate::cli::{LogFormat, RunArgs};
+use crate::input::InputSource;
+
+mod client_auth;
+mod connection;
+mod enroll;
+mod file;
+mod limits;
+mod secret;
+#[cfg(test)]
+mod test_support;
+mod tls;
+
+pub use client_auth::{ClientAuth, PrivateKey, TokenAuthMethod};
+pub use connection::{is_loopback, Connection, Region, ENV_CLIENT_ID, ENV_ENVIRONMENT_ID};
+pub use enroll::EnrollSettings;
+pub use limits::Limits;
+pub use secret::{Secret, ENV_CLIENT_SECRET, ENV_CLIENT_SECRET_FILE};
+pub use tls::ExtraRoots;
+
+use connection::connection;
+use enroll::enroll_settings;
+use file::read_config_file;
+use limits::limits;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {key}: {problem}")]
+pub struct ConfigError {
+    /// The config file's path, "environment" or "command line".
+    pub origin: String,
+    /// The key as the user writes it, e.g. `[limits] rate` or `--delimiter`.
+    pub key: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(origin: impl Into<String>, key: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            origin: origin.into(),
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// What a run does; summary.json's `mode` spells it as serde does here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    /// Create devices.
+    #[default]
+    Live,
+    /// `--dry-run`: validate only, send nothing.
+    #[serde(rename = "dry_run")]
+    DryRunOffline,
+    /// `--dry-run --online`: GET only, report what a live run would do.
+    DryRunOnline,
+}
+
+impl RunMode {
+    pub fn sends_requests(self) -> bool {
+        match self {
+            Self::Live | Self::DryRunOnline => true,
+            Self::DryRunOffline => false,
+        }
+    }
+
+    /// The kind of run, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Live => "live run",
+            Self::DryRunOffline => "dry run (offline)",
+            Self::DryRunOnline => "dry run (--online)",
+        }
+    }
+}
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub input: InputSource,
+    pub out_dir: PathBuf,
+    pub mode: RunMode,
+    pub resume: bool,
+    /// `--shard K/N`: this process's share of the input.
+    pub shard: Option<crate::shard::Shard>,
+    pub use_sandbox: bool,
+    /// `None` for offline dry runs, and for `--sandbox` until the simulator is up.
+    pub connection: Option<Connection>,
+    pub enroll: EnrollSettings,
+    pub limits: Limits,
+    pub delimiter: u8,
+    /// `--metrics-file`: Prometheus text, written at the end of every run.
+    pub metrics_file: Option<PathBuf>,
+    pub log_format: LogFormat,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+/// Reads an environment variable; a seam so tests need not touch the process environment.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Settings {
+    pub fn load(args: &RunArgs, env: EnvLookup<'_>) -> Result<Settings, ConfigError> {
+        let (file, origin) = read_config_file(args.config.as_deref())?;
+        let mode = match (args.dry_run, args.online) {
+            (false, _) => RunMode::Live,
+            (true, false) => RunMode::DryRunOffline,
+            (true, true) => RunMode::DryRunOnline,
+        };
+        let delimiter = match &args.delimiter {
+            None => b',',
+            Some(text) => parse_delimiter(text)?,
+        };
+        let enroll = enroll_settings(&file.enroll, args, &origin)?;
+        let limits = limits(&file.limits, args, &origin)?;
+        let needs_connection = mode.sends_requests() && !args.sandbox;
+        let connection = if needs_connection {
+            Some(connection(&file.pingone, &origin, env)?)
+        } else {
+            None
+        };
+        Ok(Settings {
+            input: InputSource::from_arg(&args.input),
+            out_dir: args.out.clone(),
+            mode,
+            resume: args.resume,
+            shard: args.shard,
+            use_sandbox: args.sandbox,
+            connection,
+            enroll,
+            limits,
+            delimiter,
+            metrics_file: args.metrics_file.clone(),
+            log_format: args.log_format,
+            quiet: args.quiet,
+            verbose: args.verbose,
+        })
+    }
+}
+
+fn parse_delimiter(text: &str) -> Result<u8, ConfigError> {
+    let byte = match text {
+        "\\t" | "tab" | "\t" => Some(b'\t'),
+        t if t.len() == 1 && t.is_ascii() && t != "\"" && t != "\n" && t != "\r" => {
+            Some(t.as_bytes()[0])
+        }
+        _ => None,
+    };
+    byte.ok_or_else(|| {
+        ConfigError::new(
+            "command line",
+            "--delimiter",
+            format!("{text:?} is not one ASCII character (other than a quote or newline); use e.g. ';' or '\\t'"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_support::{args, env_with_secret, write_config};
+
+    #[test]
+    fn flags_override_file_and_env_fills_gaps() {
+        let cfg =
+            write_config("[pingone]\nclient_id = \"abc\"\n[limits]\nrate = 10\nconcurrency = 3\n");
+        let path = cfg.path().to_str().unwrap();
+        let env = |name: &str| match name {
+            ENV_ENVIRONMENT_ID => Some("5f4a8e2c-1111-4c1e-9d53-2a6a4a3c9b10".to_string()),
+            ENV_CLIENT_ID => Some("from-env".to_string()),
+            _ => env_with_secret(name),
+        };
+        let s = Settings::load(&args(&["--config", path, "--rate", "20"]), &env).unwrap();
+        assert_eq!(s.limits.rate, 20);
+        assert_eq!(s.limits.concurrency, 3);
+        let c = s.connection.unwrap();
+        assert_eq!(c.client_id, "abc");
+        assert_eq!(c.environment_id, "5f4a8e2c-1111-4c1e-9d53-2a6a4a3c9b10");
+        assert_eq!(c.api_url.as_str(), "https://api.pingone.com/v1");
+        assert!(!format!("{:?}", c.auth).contains("s3cr3t"));
+    }
+}
