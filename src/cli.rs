@@ -91,60 +91,60 @@ pub struct MergeArgs {
 pub struct RunArgs {
     /// The enrollment CSV: a file, a pipe or fifo (`<(zcat users.csv.gz)`), or - for standard
     /// input; it is read once
-    pub input: PathBuf,
+    pub(crate) input: PathBuf,
 
     /// Config file [default: mfa-enroll.toml when it exists]
     #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 
     /// Directory for results.csv, errors.csv and summary.json
     #[arg(long, value_name = "DIR", default_value = "enroll-out")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
 
     /// Validate and report without creating anything (offline unless --online)
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
 
     /// With --dry-run: also resolve users and read their devices (GET requests only)
     #[arg(long, requires = "dry_run")]
-    pub online: bool,
+    pub(crate) online: bool,
 
     /// Continue the run whose results.csv is in --out
     #[arg(long)]
-    pub resume: bool,
+    pub(crate) resume: bool,
 
     /// Process only shard K of N (0-based); every row of one user lands in one shard. Run
     /// the N shards at once, each with its own --out, then `mfa-enroll merge`
     #[arg(long, value_name = "K/N")]
-    pub shard: Option<crate::shard::Shard>,
+    pub(crate) shard: Option<crate::shard::Shard>,
 
     /// Requests per second, every request counted (overrides `[limits] rate`)
     #[arg(long, value_name = "N")]
-    pub rate: Option<u32>,
+    pub(crate) rate: Option<u32>,
 
     /// Requests in flight at once (overrides `[limits] concurrency`)
     #[arg(long, value_name = "N")]
-    pub concurrency: Option<usize>,
+    pub(crate) concurrency: Option<usize>,
 
     /// Retries per request after the first attempt (overrides `[limits] max_retries`)
     #[arg(long, value_name = "N")]
-    pub max_retries: Option<usize>,
+    pub(crate) max_retries: Option<usize>,
 
     /// What to do with a device the user already has (overrides `[enroll] on_existing`)
     #[arg(long, value_enum, value_name = "MODE")]
-    pub on_existing: Option<OnExistingArg>,
+    pub(crate) on_existing: Option<OnExistingArg>,
 
     /// Field delimiter of the input, one ASCII character; \t for tab
     #[arg(long, value_name = "C")]
-    pub delimiter: Option<String>,
+    pub(crate) delimiter: Option<String>,
 
     /// Run against a PingOne simulator inside this process; nothing real is touched
     #[arg(long)]
-    pub sandbox: bool,
+    pub(crate) sandbox: bool,
 
     /// Allow creating ACTIVATION_REQUIRED devices, which make PingOne message each user
     #[arg(long)]
-    pub allow_messages: bool,
+    pub(crate) allow_messages: bool,
 
     /// Write the run's figures here in Prometheus' text format (node_exporter textfile
     /// collector), at the end of every run
@@ -165,14 +165,14 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OnExistingArg {
+pub(crate) enum OnExistingArg {
     Skip,
     Create,
 }
 
 /// `token_auth_method` as the sandbox's `--token-auth` spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TokenAuthArg {
+pub(crate) enum TokenAuthArg {
     Basic,
     Post,
     #[value(name = "client_secret_jwt")]
@@ -191,78 +191,78 @@ pub enum LogFormat {
 pub struct SandboxArgs {
     /// Address to listen on (loopback unless you mean otherwise)
     #[arg(long, default_value = "127.0.0.1:8642", value_name = "ADDR")]
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
 
     /// Requests per second before answering 429 (0: no limit)
     #[arg(long, default_value_t = 0, value_name = "N")]
-    pub rate: u32,
+    pub(crate) rate: u32,
 
     /// Added latency per request, in milliseconds
     #[arg(long, default_value_t = 0, value_name = "N")]
-    pub latency_ms: u64,
+    pub(crate) latency_ms: u64,
 
     /// Share of API requests answered 5xx before any effect (0.0 to 1.0)
     #[arg(long, default_value_t = 0.0, value_name = "F")]
-    pub fail_rate: f64,
+    pub(crate) fail_rate: f64,
 
     /// Share of device creations that take effect but then answer 500 or drop the connection
     #[arg(long, default_value_t = 0.0, value_name = "F")]
-    pub ambiguous_rate: f64,
+    pub(crate) ambiguous_rate: f64,
 
     /// Lifetime of issued access tokens, in seconds
     #[arg(long, default_value_t = 3600, value_name = "S")]
-    pub token_ttl: u64,
+    pub(crate) token_ttl: u64,
 
     /// CSV with user_id,username columns; only these users exist
     #[arg(long, value_name = "FILE")]
-    pub users: Option<PathBuf>,
+    pub(crate) users: Option<PathBuf>,
 
     /// Device authentication policy IDs that exist, comma-separated [default: every UUID]
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
-    pub policies: Option<Vec<String>>,
+    pub(crate) policies: Option<Vec<String>>,
 
     /// MFA settings pairing.maxAllowedDevices
     #[arg(long, default_value_t = 5, value_name = "N")]
-    pub max_devices: u32,
+    pub(crate) max_devices: u32,
 
     /// Issue tokens that lack the Identity Data Admin role (every API call answers 403)
     #[arg(long)]
-    pub no_role: bool,
+    pub(crate) no_role: bool,
 
     /// Tokens that may not read environment configuration (device authentication policies,
     /// MFA settings answer 403)
     #[arg(long)]
-    pub no_config_role: bool,
+    pub(crate) no_config_role: bool,
 
     /// Items per page of device and user lists; more pages follow through _links.next
     /// [default: one page]
     #[arg(long, value_name = "N")]
-    pub page_size: Option<usize>,
+    pub(crate) page_size: Option<usize>,
 
     /// The one token endpoint authentication method the sandbox's app accepts
     #[arg(long, value_enum, default_value = "basic", value_name = "METHOD")]
-    pub token_auth: TokenAuthArg,
+    pub(crate) token_auth: TokenAuthArg,
 
     /// The app's public key (PEM) that private_key_jwt assertions must verify with
     #[arg(long, value_name = "PEM")]
-    pub client_public_key: Option<PathBuf>,
+    pub(crate) client_public_key: Option<PathBuf>,
 
     /// Serve https with a certificate for localhost signed by a generated CA, written to
     /// sandbox-ca.pem for the client's [pingone] ca_file
     // This text is --help's too, where `[pingone]` is what the user types, not a doc link.
     #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
-    pub tls: bool,
+    pub(crate) tls: bool,
 
     /// Serve https with this certificate chain (PEM); needs --tls-key
     #[arg(long, value_name = "PEM", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
+    pub(crate) tls_cert: Option<PathBuf>,
 
     /// The private key (PEM) of --tls-cert
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
+    pub(crate) tls_key: Option<PathBuf>,
 
     /// The status a device create answers: 201 (the docs) or 200 (seen in the wild)
     #[arg(long, default_value_t = 201, value_name = "STATUS")]
-    pub create_status: u16,
+    pub(crate) create_status: u16,
 }

@@ -9,7 +9,7 @@ use strum::IntoEnumIterator;
 /// A row's code. The first group marks `invalid` rows (found offline, nothing sent); the
 /// second, `failed` rows; [`Code::PingOne`] carries PingOne's most specific code as it sent it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, strum::EnumIter)]
-pub enum Code {
+pub(crate) enum Code {
     // Invalid rows: validation, before anything is sent.
     MalformedRow,
     InvalidEncoding,
@@ -49,11 +49,11 @@ pub enum Code {
 impl Code {
     /// Every code of the tool's own (all but [`Code::PingOne`]), in the order README's tables
     /// list them. Derived from the enum, so a new code cannot be left out.
-    pub fn own() -> impl Iterator<Item = Code> {
+    pub(crate) fn own() -> impl Iterator<Item = Code> {
         Code::iter().filter(|code| !matches!(code, Code::PingOne(_)))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Code::MalformedRow => "MALFORMED_ROW",
             Code::InvalidEncoding => "INVALID_ENCODING",
@@ -89,7 +89,7 @@ impl Code {
     }
 
     /// Reads a code back from an earlier results.csv or errors.csv.
-    pub fn parse(text: &str) -> Option<Code> {
+    pub(crate) fn parse(text: &str) -> Option<Code> {
         let text = text.trim();
         if text.is_empty() {
             return None;

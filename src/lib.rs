@@ -2,37 +2,70 @@
 //!
 //! # How the code is laid out
 //!
-//! Data flows one way, top to bottom:
+//! Data flows one way, top to bottom; a module uses those below it, never one above:
 //!
-//! - [`cli`] (clap definitions) and [`config`] (file + environment + flags -> one validated
-//!   [`config::Settings`]).
-//! - [`input`]: the input read once (file, pipe or standard input), CSV records with their
-//!   line numbers; [`input::tracking`] watches every byte (hash, line endings, quotes, bounds).
-//! - [`validate`]: record -> [`validate::DeviceSpec`] or a row error with a [`codes::Code`].
-//! - [`mod@run`]: one run as stages: `prepare` (output directory, refusals), `survey` (validate
-//!   the whole input before sending), `execute` (rows to results), `finish` (summary, exit).
-//! - [`dispatch`]: the engine: per-user queues, retries, and the exactly-once decisions, which
+//! - `cli` (clap definitions and nothing else) and `config` (file + environment + flags -> one
+//!   validated `Settings`; a folder with one file per concern: the TOML schema, secrets, the
+//!   connection and its hosts, client authentication, TLS roots, `[enroll]`, `[limits]`).
+//! - `input`: the input read once (file, pipe or standard input), CSV records with their line
+//!   numbers; `input/tracking.rs` watches every byte (hash, line endings, quotes, bounds).
+//! - `validate`: record -> `DeviceSpec`, or a row error with a `codes::Code`.
+//! - `run`: one run as stages, each a file: `prepare` (output directory, refusals), `survey`
+//!   (read and validate the whole input before sending), `execute` (rows to results), `finish`
+//!   (summary, exit). A stage takes what the one before returned (`run/handoff.rs`) and hands
+//!   its own result on; none imports another.
+//! - `dispatch`: the engine: per-user queues, retries, and the exactly-once decisions, which
 //!   are plain functions in `dispatch/decide.rs`.
-//! - [`pingone`]: the HTTP client: tokens, throttle, PingOne's JSON ([`pingone::wire`]).
-//! - [`output`]: results.csv ([`output::ResultRow`]), errors.csv, summary.json, progress.
-//! - [`sandbox`]: the PingOne simulator, with its own description of PingOne's JSON.
-//! - [`shard`] (`--shard K/N`: which rows are this process's) and [`merge`] (the shards'
-//!   directories back into one record) sit beside the run.
+//! - `pingone`: the HTTP client: tokens, throttle, PingOne's JSON (`pingone/wire.rs`).
+//! - `output`: results.csv (`ResultRow`), errors.csv, summary.json, the metrics file, the
+//!   end-of-run text, progress.
+//! - `model` (the vocabulary every layer shares), `codes` (every code the tool writes), `stop`
+//!   (why a run stops early) and `exit` (exit codes, and what a run or merge reports).
+//! - `shard` (`--shard K/N`: which rows are this process's) and `merge` (the shards'
+//!   directories back into one record) sit beside `run`: merge reads what runs wrote and
+//!   ends in `exit` as a run does, without using the run.
+//! - `sandbox`: the PingOne simulator, one file per resource under `sandbox/routes/`, with its
+//!   own description of PingOne's JSON (`sandbox/json.rs`), never the client's.
 //!
-//! Where to make three common changes:
+//! # Where to make common changes
 //!
 //! - **The retry policy**: which answers are retried and which may have been acted on is
 //!   `ApiError::is_retryable` / `may_have_acted` in `src/pingone/error.rs`; how long to wait
-//!   (backoff, `Retry-After`) is `src/dispatch/retry.rs`.
-//! - **A device type**: add the variant to `DeviceType` in `src/model.rs`; every exhaustive
-//!   match the compiler then points at (`uses_phone`, `takes_extension`,
-//!   `daily_message_channel`, `as_str`) is all the tool needs. The sandbox's own list
-//!   (`PHONE_TYPES` in `src/sandbox/routes/devices.rs`) and README's tables describe PingOne and the
-//!   contract, and change on purpose, not by the compiler's say.
+//!   (backoff, `Retry-After`) is `src/dispatch/retry.rs`; how a 429 slows the whole run is
+//!   `src/pingone/throttle.rs`; the one renewal of the token after a 401 is
+//!   `Client::exchange` in `src/pingone/mod.rs` with `src/pingone/token.rs`.
+//! - **A device type**: add the variant to `DeviceType` in `src/model.rs`; the list of types
+//!   that parsing reads is derived from the enum, and every exhaustive match the compiler then
+//!   points at (`uses_phone`, `takes_extension`, `daily_message_channel`, `as_str`) is all the
+//!   tool needs. The sandbox's own list (`PHONE_TYPES` in `src/sandbox/routes/devices.rs`) and
+//!   README's tables describe PingOne and the contract, and change on purpose, not by the
+//!   compiler's say.
 //! - **An output column**: add a field to `ResultRow` in `src/output/mod.rs` (the header, the
-//!   writer and resume's reader follow from it), and fill it where rows are built:
-//!   `src/dispatch/results.rs` for valid rows, `src/run/execute.rs` for rows that never
-//!   reached the engine.
+//!   writer, resume's reader and merge follow from it, all by column name), and fill it where
+//!   rows are built: `src/dispatch/results.rs` (every valid row's builder),
+//!   `src/dispatch/enroll.rs` (what a POST adds: `http_status`, `attempts`, messages),
+//!   `src/dispatch/plan.rs` (online dry runs), and `src/run/execute.rs` for rows that never
+//!   reached the engine (invalid, not attempted).
+//! - **A code**: a variant of `Code` in `src/codes.rs`, spelled once in `Code::as_str`, and a
+//!   line in README's tables (a unit test checks that README names every own code).
+//!
+//! # The public surface
+//!
+//! Everything is `pub(crate)` except what `main.rs`, the integration tests and the bench use:
+//! [`run()`] with [`config::Settings`] (from [`cli::Cli`] and [`config::process_env`]),
+//! [`merge::merge`], [`exit::ExitStatus`] and [`exit::RunReport`], [`stop::Stop`],
+//! [`output::describe::describe`] and [`output::metrics::write_refusal`],
+//! [`logging::init`] and [`run::install_signal_handlers`]; the simulator
+//! ([`sandbox::Sandbox`], [`sandbox::SandboxOptions`], [`sandbox::Directory`],
+//! [`sandbox::json::Device`], [`sandbox::serve_standing`]); and, for tests that drive one
+//! layer directly, [`pingone::Client`], [`validate::phone::normalize`] and the types their
+//! signatures name. The modules are public so that these paths read as they do inside the
+//! crate; a new item starts `pub(crate)`. The module docs are written for the people who
+//! work on the crate and link its internals: read them with
+//! `cargo doc --document-private-items --open`.
+
+// See the last paragraph above.
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod cli;
 pub mod codes;
@@ -51,4 +84,5 @@ pub mod shard;
 pub mod stop;
 pub mod validate;
 
-pub use run::{run, ExitStatus, RunError, RunReport};
+pub use exit::{ExitStatus, RunReport};
+pub use run::{run, RunError};

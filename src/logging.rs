@@ -15,15 +15,15 @@ use crate::cli::LogFormat;
 /// The progress bar on screen, if any: log lines are printed around it, not through it.
 static ACTIVE_BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
-pub fn set_active_bar(bar: Option<ProgressBar>) {
+pub(crate) fn set_active_bar(bar: Option<ProgressBar>) {
     *ACTIVE_BAR.lock().unwrap_or_else(|e| e.into_inner()) = bar;
 }
 
 /// Writes each log event to stderr, hiding the progress bar while it does.
 #[derive(Clone, Copy, Default)]
-pub struct StderrAroundBar;
+pub(crate) struct StderrAroundBar;
 
-pub struct EventWriter {
+pub(crate) struct EventWriter {
     buffer: Vec<u8>,
 }
 
@@ -84,7 +84,7 @@ pub fn init(format: LogFormat, quiet: bool, verbose: bool) {
 }
 
 /// `+15125551234` -> `+1******1234`: the country code's first digit and the last four.
-pub fn mask_phone(phone: &str) -> String {
+pub(crate) fn mask_phone(phone: &str) -> String {
     let chars: Vec<char> = phone.chars().collect();
     if chars.len() <= 6 {
         return "*".repeat(chars.len());
@@ -95,7 +95,7 @@ pub fn mask_phone(phone: &str) -> String {
 }
 
 /// `jdoe@example.com` -> `j***@example.com`
-pub fn mask_email(email: &str) -> String {
+pub(crate) fn mask_email(email: &str) -> String {
     match email.rsplit_once('@') {
         Some((local, domain)) => {
             let first: String = local.chars().take(1).collect();
@@ -106,7 +106,7 @@ pub fn mask_email(email: &str) -> String {
 }
 
 /// A destination as logs may show it.
-pub fn mask_destination(destination: &str) -> String {
+pub(crate) fn mask_destination(destination: &str) -> String {
     if destination.is_empty() {
         String::new()
     } else if destination.contains('@') {
@@ -118,7 +118,7 @@ pub fn mask_destination(destination: &str) -> String {
 
 /// Free text (an error message that may quote a cell) with every phone-like run of six or
 /// more digits and every email-like word masked.
-pub struct LogSafe<'a>(pub &'a str);
+pub(crate) struct LogSafe<'a>(pub(crate) &'a str);
 
 impl fmt::Display for LogSafe<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -126,7 +126,7 @@ impl fmt::Display for LogSafe<'_> {
     }
 }
 
-pub fn mask_text(text: &str) -> String {
+pub(crate) fn mask_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for (i, word) in text.split(' ').enumerate() {
         if i > 0 {

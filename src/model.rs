@@ -23,7 +23,7 @@ use uuid::Uuid;
     strum::VariantArray,
 )]
 #[serde(rename_all = "UPPERCASE")]
-pub enum DeviceType {
+pub(crate) enum DeviceType {
     Sms,
     Voice,
     Email,
@@ -31,7 +31,7 @@ pub enum DeviceType {
 }
 
 impl DeviceType {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Sms => "SMS",
             Self::Voice => "VOICE",
@@ -41,7 +41,7 @@ impl DeviceType {
     }
 
     /// Whether the device's destination is a phone number (else an email address).
-    pub fn uses_phone(self) -> bool {
+    pub(crate) fn uses_phone(self) -> bool {
         match self {
             Self::Sms | Self::Voice | Self::Whatsapp => true,
             Self::Email => false,
@@ -49,7 +49,7 @@ impl DeviceType {
     }
 
     /// Whether the device may carry an extension, and an extension makes it another line.
-    pub fn takes_extension(self) -> bool {
+    pub(crate) fn takes_extension(self) -> bool {
         match self {
             Self::Voice => true,
             Self::Sms | Self::Email | Self::Whatsapp => false,
@@ -58,7 +58,7 @@ impl DeviceType {
 
     /// Whether PingOne counts this device's pairing message against the daily per-user
     /// allowance: 50 SMS and 50 emails a day (voice calls and WhatsApp have none documented).
-    pub fn daily_message_channel(self) -> Option<MessageChannel> {
+    pub(crate) fn daily_message_channel(self) -> Option<MessageChannel> {
         match self {
             Self::Sms => Some(MessageChannel::Sms),
             Self::Email => Some(MessageChannel::Email),
@@ -67,7 +67,7 @@ impl DeviceType {
     }
 
     /// "SMS, VOICE, EMAIL or WHATSAPP", for messages.
-    pub fn list_for_messages() -> String {
+    pub(crate) fn list_for_messages() -> String {
         let names: Vec<&str> = Self::VARIANTS.iter().map(|t| t.as_str()).collect();
         match names.split_last() {
             Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
@@ -78,7 +78,7 @@ impl DeviceType {
 
 /// The channels PingOne limits per user per day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageChannel {
+pub(crate) enum MessageChannel {
     Sms,
     Email,
 }
@@ -110,7 +110,7 @@ pub enum DeviceStatus {
 }
 
 impl DeviceStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Active => "ACTIVE",
             Self::ActivationRequired => "ACTIVATION_REQUIRED",
@@ -139,19 +139,19 @@ impl fmt::Display for DeviceStatus {
 /// address as the file spelled it. Two destinations are the same device when their
 /// [`Destination::comparison_key`]s are equal (emails compare case-folded).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Destination {
+pub(crate) enum Destination {
     Phone(String),
     Email(String),
 }
 
 impl Destination {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Self::Phone(p) | Self::Email(p) => p,
         }
     }
 
-    pub fn comparison_key(&self) -> String {
+    pub(crate) fn comparison_key(&self) -> String {
         match self {
             Self::Phone(p) => p.clone(),
             Self::Email(e) => e.to_lowercase(),
@@ -164,15 +164,15 @@ impl Destination {
 /// another line). The in-file duplicate check, the existing-device match and reconciling an
 /// unclear answer all compare this.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DeviceIdentity {
-    pub device_type: DeviceType,
-    pub destination: String,
-    pub extension: Option<String>,
+pub(crate) struct DeviceIdentity {
+    pub(crate) device_type: DeviceType,
+    pub(crate) destination: String,
+    pub(crate) extension: Option<String>,
 }
 
 impl DeviceIdentity {
     /// `extension` is ignored for types that take none, and an empty one is none.
-    pub fn new(
+    pub(crate) fn new(
         device_type: DeviceType,
         destination: &Destination,
         extension: Option<&str>,
@@ -191,7 +191,7 @@ impl DeviceIdentity {
 
 /// How a row names its user. `user_id` wins when a row has both.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum UserRef {
+pub(crate) enum UserRef {
     Id(Uuid),
     Username(String),
 }
@@ -199,7 +199,7 @@ pub enum UserRef {
 impl UserRef {
     /// The user's ID as results.csv shows it, when the row gave one ("" for a username
     /// not yet resolved).
-    pub fn id_text(&self) -> String {
+    pub(crate) fn id_text(&self) -> String {
         match self {
             Self::Id(id) => id.to_string(),
             Self::Username(_) => String::new(),
@@ -220,10 +220,10 @@ pub enum OnExisting {
 /// Keyed by the ID's 128 bits (PingOne's IDs are UUIDs; anything else by a digest), so a
 /// run of a million rows keeps 32 bytes per device, not the ID's string.
 #[derive(Debug, Clone, Default)]
-pub struct Claims(HashMap<u128, u64>);
+pub(crate) struct Claims(HashMap<u128, u64>);
 
 impl Claims {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -242,20 +242,17 @@ impl Claims {
         }
     }
 
-    pub fn insert(&mut self, device_id: &str, line: u64) {
+    pub(crate) fn insert(&mut self, device_id: &str, line: u64) {
         self.0.insert(Self::key(device_id), line);
     }
 
     /// The line that claimed the device, if any.
-    pub fn get(&self, device_id: &str) -> Option<u64> {
+    pub(crate) fn get(&self, device_id: &str) -> Option<u64> {
         self.0.get(&Self::key(device_id)).copied()
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }

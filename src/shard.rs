@@ -26,12 +26,12 @@ use crate::model::UserRef;
 /// Shard `index` of `count`, 0-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Shard {
-    pub index: u32,
-    pub count: u32,
+    pub(crate) index: u32,
+    pub(crate) count: u32,
 }
 
 /// More shards than this is a typo, not a plan: PingOne's rate limit is per license.
-pub const MAX_SHARDS: u32 = 1000;
+pub(crate) const MAX_SHARDS: u32 = 1000;
 
 impl FromStr for Shard {
     type Err = String;
@@ -64,7 +64,7 @@ impl fmt::Display for Shard {
 /// How a valid row's user decides its shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum KeyedBy {
+pub(crate) enum KeyedBy {
     /// By the user ID or username as written: the file names users one way only, or the run
     /// is an offline dry run, which cannot ask PingOne.
     Reference,
@@ -74,7 +74,7 @@ pub enum KeyedBy {
 
 impl KeyedBy {
     /// `by_id` and `by_username`: valid rows that name their user each way.
-    pub fn for_file(by_id: u64, by_username: u64, can_resolve: bool) -> KeyedBy {
+    pub(crate) fn for_file(by_id: u64, by_username: u64, can_resolve: bool) -> KeyedBy {
         if by_id > 0 && by_username > 0 && can_resolve {
             KeyedBy::ResolvedUserId
         } else {
@@ -85,15 +85,15 @@ impl KeyedBy {
 
 /// This process's shard and how its rows are told apart from other shards'.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Assignment {
-    pub shard: Shard,
-    pub keyed_by: KeyedBy,
+pub(crate) struct Assignment {
+    pub(crate) shard: Shard,
+    pub(crate) keyed_by: KeyedBy,
 }
 
 impl Assignment {
     /// Whether a valid row is this shard's, when that can be told before its user is
     /// resolved; `None` when it must wait for the user ID.
-    pub fn owns_before_resolving(&self, user: &UserRef) -> Option<bool> {
+    pub(crate) fn owns_before_resolving(&self, user: &UserRef) -> Option<bool> {
         match (user, self.keyed_by) {
             (UserRef::Id(id), _) => Some(self.shard.owns_user_id(&id.to_string())),
             (UserRef::Username(name), KeyedBy::Reference) => Some(self.shard.owns_username(name)),
@@ -102,7 +102,7 @@ impl Assignment {
     }
 
     /// Whether a row that waited for its user is this shard's, now that the user is known.
-    pub fn owns_resolved(&self, user: &UserRef, user_id: &str) -> bool {
+    pub(crate) fn owns_resolved(&self, user: &UserRef, user_id: &str) -> bool {
         match self.owns_before_resolving(user) {
             Some(decided) => decided,
             None => self.shard.owns_user_id(user_id),
@@ -111,7 +111,7 @@ impl Assignment {
 
     /// Whether a row naming a user PingOne does not know (or knows twice) is this shard's:
     /// every shard got the same answer, so the username decides.
-    pub fn owns_unknown_user(&self, user: &UserRef) -> bool {
+    pub(crate) fn owns_unknown_user(&self, user: &UserRef) -> bool {
         match user {
             UserRef::Id(id) => self.shard.owns_user_id(&id.to_string()),
             UserRef::Username(name) => self.shard.owns_username(name),
@@ -121,19 +121,19 @@ impl Assignment {
 
 impl Shard {
     /// The shard of a row that sends nothing.
-    pub fn owns_line(&self, line: u64) -> bool {
+    pub(crate) fn owns_line(&self, line: u64) -> bool {
         self.owns(&format!("line:{line}"))
     }
 
     /// The shard of a user known by ID. PingOne's IDs are lowercase UUIDs; the case of the
     /// file's spelling must not move a user.
-    pub fn owns_user_id(&self, user_id: &str) -> bool {
+    pub(crate) fn owns_user_id(&self, user_id: &str) -> bool {
         self.owns(&format!("id:{}", user_id.to_ascii_lowercase()))
     }
 
     /// The shard of a user known by username only (usernames are matched case-insensitively,
     /// as the engine's look-up cache does).
-    pub fn owns_username(&self, username: &str) -> bool {
+    pub(crate) fn owns_username(&self, username: &str) -> bool {
         self.owns(&format!("username:{}", username.to_lowercase()))
     }
 

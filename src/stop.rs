@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StopReason {
+pub(crate) enum StopReason {
     /// Ctrl-C or SIGTERM.
     Interrupted(&'static str),
     /// The token endpoint refused the client credentials.
@@ -26,7 +26,7 @@ pub enum StopReason {
 
 impl StopReason {
     /// A stable code for summary.json and for the rows left unsent.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::Interrupted(_) => "INTERRUPTED",
             Self::CredentialsRefused(_) => "CREDENTIALS_REFUSED",
@@ -61,7 +61,7 @@ pub struct Stop {
 
 impl Stop {
     /// Records the first reason; later ones are ignored (the first cause is the one to fix).
-    pub fn request(&self, reason: StopReason) {
+    pub(crate) fn request(&self, reason: StopReason) {
         let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
             *slot = Some(reason);
@@ -69,11 +69,11 @@ impl Stop {
         self.is_set.store(true, Ordering::SeqCst);
     }
 
-    pub fn is_requested(&self) -> bool {
+    pub(crate) fn is_requested(&self) -> bool {
         self.is_set.load(Ordering::SeqCst)
     }
 
-    pub fn reason(&self) -> Option<StopReason> {
+    pub(crate) fn reason(&self) -> Option<StopReason> {
         self.reason
             .lock()
             .unwrap_or_else(|e| e.into_inner())

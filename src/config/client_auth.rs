@@ -55,11 +55,11 @@ impl From<TokenAuthArg> for TokenAuthMethod {
 
 /// The app's private key for `private_key_jwt`. Its `Debug` never shows the key.
 #[derive(Clone)]
-pub struct PrivateKey {
-    pub key: std::sync::Arc<jsonwebtoken::EncodingKey>,
-    pub algorithm: jsonwebtoken::Algorithm,
+pub(crate) struct PrivateKey {
+    pub(crate) key: std::sync::Arc<jsonwebtoken::EncodingKey>,
+    pub(crate) algorithm: jsonwebtoken::Algorithm,
     /// The JWT header's `kid`, when the app's JWKS holds several keys.
-    pub key_id: Option<String>,
+    pub(crate) key_id: Option<String>,
 }
 
 impl fmt::Debug for PrivateKey {
@@ -70,7 +70,7 @@ impl fmt::Debug for PrivateKey {
 
 /// How the worker app proves who it is at the token endpoint.
 #[derive(Debug, Clone)]
-pub enum ClientAuth {
+pub(crate) enum ClientAuth {
     Basic(Secret),
     Post(Secret),
     ClientSecretJwt(Secret),
@@ -78,7 +78,7 @@ pub enum ClientAuth {
 }
 
 impl ClientAuth {
-    pub fn method(&self) -> TokenAuthMethod {
+    pub(crate) fn method(&self) -> TokenAuthMethod {
         match self {
             Self::Basic(_) => TokenAuthMethod::Basic,
             Self::Post(_) => TokenAuthMethod::Post,

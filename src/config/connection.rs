@@ -11,11 +11,11 @@ use super::file::{relative_to, FilePingOne};
 use super::tls::{extra_roots, ExtraRoots};
 use super::{ClientAuth, ConfigError, EnvLookup};
 
-pub const ENV_ENVIRONMENT_ID: &str = "PINGONE_ENVIRONMENT_ID";
-pub const ENV_CLIENT_ID: &str = "PINGONE_CLIENT_ID";
+pub(crate) const ENV_ENVIRONMENT_ID: &str = "PINGONE_ENVIRONMENT_ID";
+pub(crate) const ENV_CLIENT_ID: &str = "PINGONE_CLIENT_ID";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum Region {
+pub(crate) enum Region {
     NA,
     EU,
     CA,
@@ -35,10 +35,10 @@ impl Region {
             Self::AP => "asia",
         }
     }
-    pub fn api_url(self) -> String {
+    pub(crate) fn api_url(self) -> String {
         format!("https://api.pingone.{}/v1", self.top_level_domain())
     }
-    pub fn auth_url(self) -> String {
+    pub(crate) fn auth_url(self) -> String {
         format!("https://auth.pingone.{}", self.top_level_domain())
     }
 }
@@ -46,18 +46,18 @@ impl Region {
 /// Where to reach PingOne and as whom.
 #[derive(Debug, Clone)]
 pub struct Connection {
-    pub api_url: Url,
-    pub auth_url: Url,
-    pub environment_id: String,
-    pub client_id: String,
-    pub auth: ClientAuth,
+    pub(crate) api_url: Url,
+    pub(crate) auth_url: Url,
+    pub(crate) environment_id: String,
+    pub(crate) client_id: String,
+    pub(crate) auth: ClientAuth,
     /// `[pingone] ca_file`: extra CA certificates trusted beside the system's.
-    pub extra_roots: Option<ExtraRoots>,
+    pub(crate) extra_roots: Option<ExtraRoots>,
 }
 
 impl Connection {
     /// `{auth_url}/{environment_id}/as/token`
-    pub fn token_url(&self) -> String {
+    pub(crate) fn token_url(&self) -> String {
         format!(
             "{}/{}/as/token",
             self.auth_url.as_str().trim_end_matches('/'),
@@ -65,7 +65,7 @@ impl Connection {
         )
     }
     /// The API's host and port, as summary.json records the target.
-    pub fn api_host(&self) -> String {
+    pub(crate) fn api_host(&self) -> String {
         let host = self.api_url.host_str().unwrap_or("");
         match self.api_url.port() {
             Some(port) => format!("{host}:{port}"),
@@ -74,7 +74,7 @@ impl Connection {
     }
 
     /// `{api_url}/environments/{environment_id}`
-    pub fn environment_url(&self) -> String {
+    pub(crate) fn environment_url(&self) -> String {
         format!(
             "{}/environments/{}",
             self.api_url.as_str().trim_end_matches('/'),
@@ -193,7 +193,7 @@ fn checked_url(
 }
 
 /// Plain http is allowed only where nothing leaves the machine.
-pub fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

@@ -11,15 +11,15 @@ use super::ConfigError;
 
 #[derive(Debug, Clone)]
 pub struct Limits {
-    pub rate: u32,
-    pub concurrency: usize,
-    pub max_retries: usize,
-    pub timeout: Duration,
-    pub backoff_initial: Duration,
-    pub backoff_max: Duration,
+    pub(crate) rate: u32,
+    pub(crate) concurrency: usize,
+    pub(crate) max_retries: usize,
+    pub(crate) timeout: Duration,
+    pub(crate) backoff_initial: Duration,
+    pub(crate) backoff_max: Duration,
     /// Stop the run (exit 3) when this many requests in a row failed for the same
     /// server-side reason, so a resume can pick up later instead of burning through the file.
-    pub stop_after_failures: u32,
+    pub(crate) stop_after_failures: u32,
 }
 
 impl Default for Limits {

@@ -25,12 +25,13 @@ mod secret;
 mod test_support;
 mod tls;
 
-pub use client_auth::{ClientAuth, PrivateKey, TokenAuthMethod};
-pub use connection::{is_loopback, Connection, Region, ENV_CLIENT_ID, ENV_ENVIRONMENT_ID};
+pub(crate) use client_auth::ClientAuth;
+pub use client_auth::TokenAuthMethod;
+pub(crate) use connection::Connection;
 pub use enroll::EnrollSettings;
 pub use limits::Limits;
-pub use secret::{Secret, ENV_CLIENT_SECRET, ENV_CLIENT_SECRET_FILE};
-pub use tls::ExtraRoots;
+pub use secret::Secret;
+pub(crate) use secret::ENV_CLIENT_SECRET;
 
 use connection::connection;
 use enroll::enroll_settings;
@@ -41,10 +42,10 @@ use limits::limits;
 #[error("{origin}: {key}: {problem}")]
 pub struct ConfigError {
     /// The config file's path, "environment" or "command line".
-    pub origin: String,
+    pub(crate) origin: String,
     /// The key as the user writes it, e.g. `[limits] rate` or `--delimiter`.
-    pub key: String,
-    pub problem: String,
+    pub(crate) key: String,
+    pub(crate) problem: String,
 }
 
 impl ConfigError {
@@ -72,7 +73,7 @@ pub enum RunMode {
 }
 
 impl RunMode {
-    pub fn sends_requests(self) -> bool {
+    pub(crate) fn sends_requests(self) -> bool {
         match self {
             Self::Live | Self::DryRunOnline => true,
             Self::DryRunOffline => false,
@@ -80,7 +81,7 @@ impl RunMode {
     }
 
     /// The kind of run, for messages.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Self::Live => "live run",
             Self::DryRunOffline => "dry run (offline)",
@@ -112,7 +113,7 @@ pub struct Settings {
 }
 
 /// Reads an environment variable; a seam so tests need not touch the process environment.
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -176,6 +177,7 @@ fn parse_delimiter(text: &str) -> Result<u8, ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    use super::connection::{ENV_CLIENT_ID, ENV_ENVIRONMENT_ID};
     use super::*;
     use crate::config::test_support::{args, env_with_secret, write_config};
 

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use super::{ConfigError, EnvLookup};
 
-pub const ENV_CLIENT_SECRET: &str = "PINGONE_CLIENT_SECRET";
-pub const ENV_CLIENT_SECRET_FILE: &str = "PINGONE_CLIENT_SECRET_FILE";
+pub(crate) const ENV_CLIENT_SECRET: &str = "PINGONE_CLIENT_SECRET";
+pub(crate) const ENV_CLIENT_SECRET_FILE: &str = "PINGONE_CLIENT_SECRET_FILE";
 
 /// A credential that must never be printed. Only [`Secret::expose`] reveals it, at the one
 /// place that puts it on the wire.

@@ -8,9 +8,9 @@ use super::ConfigError;
 
 /// The certificates of `ca_file`, read and checked when the config is loaded.
 #[derive(Clone)]
-pub struct ExtraRoots {
-    pub path: PathBuf,
-    pub certificates: Vec<reqwest::Certificate>,
+pub(crate) struct ExtraRoots {
+    pub(crate) path: PathBuf,
+    pub(crate) certificates: Vec<reqwest::Certificate>,
 }
 
 impl fmt::Debug for ExtraRoots {

@@ -28,7 +28,7 @@ fn identity(device: &Device) -> Option<DeviceIdentity> {
 
 /// Which of the user's devices is the row's.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Match<'a> {
+pub(crate) enum Match<'a> {
     /// None has the row's identity.
     Nothing,
     /// This one has it and no other row claimed it.
@@ -40,7 +40,7 @@ pub enum Match<'a> {
 /// The user's device with the row's identity. With `created_since`, only one made since then
 /// counts (one without a readable creation time counts too: a duplicate is the worse
 /// mistake). A device another line claimed is passed over for a free one.
-pub fn find_match<'a>(
+pub(crate) fn find_match<'a>(
     devices: &'a [Device],
     wanted: &DeviceIdentity,
     created_since: Option<SystemTime>,
@@ -72,7 +72,7 @@ pub fn find_match<'a>(
 }
 
 /// The code and message of a row that failed with `error` and nothing was created.
-pub fn failure(error: &ApiError, user_id: &str, retries_allowed: usize) -> (Code, String) {
+pub(crate) fn failure(error: &ApiError, user_id: &str, retries_allowed: usize) -> (Code, String) {
     match error {
         ApiError::Stopped => (
             Code::NotAttempted,
@@ -94,7 +94,7 @@ pub fn failure(error: &ApiError, user_id: &str, retries_allowed: usize) -> (Code
 /// How a row ends when a POST may have been acted on (timeout, dropped connection, 5xx) and
 /// no clear success followed.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Settled<'a> {
+pub(crate) enum Settled<'a> {
     /// The final read found the device: the row's, `created`.
     Created(&'a Device),
     /// Nobody can tell yet: `UNCONFIRMED`, with why. A resume, or errors.csv fed back, reads
@@ -106,7 +106,7 @@ pub enum Settled<'a> {
 }
 
 /// `final_read` is `None` when no read could be made (the run is stopping).
-pub fn after_unclear<'a>(
+pub(crate) fn after_unclear<'a>(
     last_error: &ApiError,
     final_read: Option<Result<Match<'a>, &ApiError>>,
 ) -> Settled<'a> {

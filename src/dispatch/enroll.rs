@@ -34,7 +34,7 @@ impl Posting {
     }
 }
 
-pub fn create_body(job: &Job) -> CreateDevice {
+pub(crate) fn create_body(job: &Job) -> CreateDevice {
     let spec = &job.spec;
     let destination = Some(spec.destination.as_str().to_string());
     let (phone, email) = if spec.device_type.uses_phone() {

@@ -13,8 +13,8 @@
 mod decide;
 mod enroll;
 mod plan;
-pub mod results;
-pub mod retry;
+pub(crate) mod results;
+pub(crate) mod retry;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -38,7 +38,7 @@ use retry::RetryPolicy;
 
 /// PingOne's clock and ours may disagree; a device created this much before we first sent
 /// its POST is still taken as ours when reconciling in `create` mode.
-pub const CLOCK_SKEW: Duration = Duration::from_secs(120);
+pub(crate) const CLOCK_SKEW: Duration = Duration::from_secs(120);
 /// Device lists kept for users whose queue emptied (see [`DeviceLists`]).
 const KEPT_DEVICE_LISTS: usize = 4096;
 /// How long a kept list is trusted: someone else (the user, another admin) may add a device
@@ -46,27 +46,27 @@ const KEPT_DEVICE_LISTS: usize = 4096;
 /// as old as the queue's retries, so this adds no staleness of a new kind.
 const KEPT_DEVICE_LIST_FOR: Duration = Duration::from_secs(60);
 /// PingOne sends at most this many SMS and emails to one user per day.
-pub const DAILY_MESSAGE_LIMIT: u32 = 50;
+pub(crate) const DAILY_MESSAGE_LIMIT: u32 = 50;
 
 /// A valid row on its way to PingOne.
 #[derive(Debug, Clone)]
-pub struct Job {
-    pub line: u64,
-    pub spec: DeviceSpec,
-    pub raw: ByteRecord,
+pub(crate) struct Job {
+    pub(crate) line: u64,
+    pub(crate) spec: DeviceSpec,
+    pub(crate) raw: ByteRecord,
 }
 
 #[derive(Debug, Clone)]
-pub struct EngineConfig {
+pub(crate) struct EngineConfig {
     /// Live (create devices) or an online dry run (GET only, report what a live run would do).
-    pub mode: RunMode,
-    pub on_existing: OnExisting,
+    pub(crate) mode: RunMode,
+    pub(crate) on_existing: OnExisting,
     /// On `--resume`: a matching device created after this time was made by an earlier run
     /// that died before recording it, and is taken as this row's (`created`).
-    pub created_by_earlier_run_since: Option<SystemTime>,
-    pub concurrency: usize,
+    pub(crate) created_by_earlier_run_since: Option<SystemTime>,
+    pub(crate) concurrency: usize,
     /// Devices that finished rows of an earlier run reported created, by device ID.
-    pub claimed_before: Claims,
+    pub(crate) claimed_before: Claims,
 }
 
 #[derive(Debug, Clone)]
@@ -79,12 +79,12 @@ enum Resolution {
 
 /// A row whose user could not be resolved, with its result.
 #[derive(Debug)]
-pub struct Unresolved {
-    pub job: Job,
-    pub result: RowResult,
+pub(crate) struct Unresolved {
+    pub(crate) job: Job,
+    pub(crate) result: RowResult,
     /// PingOne answered (no such user, or several): every look-up gets the same answer.
     /// Otherwise the look-up failed, and says nothing about the user.
-    pub is_answer: bool,
+    pub(crate) is_answer: bool,
 }
 
 /// The device lists of users whose queue emptied, kept for a later row of the same user, so
@@ -125,7 +125,7 @@ type Queue = VecDeque<(Job, String, OwnedSemaphorePermit)>;
 /// One look-up per policy per run, shared by every row that names it.
 type PolicyCheck = Arc<OnceCell<Result<PolicyState, ApiError>>>;
 
-pub struct Engine {
+pub(crate) struct Engine {
     client: Arc<Client>,
     retry: RetryPolicy,
     recorder: RecorderHandle,
@@ -153,7 +153,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Engine {
-    pub fn new(
+    pub(crate) fn new(
         client: Arc<Client>,
         retry: RetryPolicy,
         recorder: RecorderHandle,
@@ -184,12 +184,12 @@ impl Engine {
     }
 
     /// Usernames this run resolved (each cost one request).
-    pub fn usernames_resolved(&self) -> u64 {
+    pub(crate) fn usernames_resolved(&self) -> u64 {
         lock(&self.usernames).len() as u64
     }
 
     /// Resolves the row's user. Called concurrently; its results are queued in file order.
-    pub async fn resolve(&self, job: Job) -> Result<(Job, String), Unresolved> {
+    pub(crate) async fn resolve(&self, job: Job) -> Result<(Job, String), Unresolved> {
         let name = match &job.spec.user {
             UserRef::Id(id) => {
                 let id = id.to_string();
@@ -234,7 +234,7 @@ impl Engine {
 
     /// Queues a resolved row behind its user's earlier rows. Waits when too many rows are
     /// already queued, which holds the reader back.
-    pub async fn assign(self: &Arc<Self>, resolved: Result<(Job, String), Unresolved>) {
+    pub(crate) async fn assign(self: &Arc<Self>, resolved: Result<(Job, String), Unresolved>) {
         let (job, user_id) = match resolved {
             Ok(pair) => pair,
             Err(unresolved) => return self.recorder.record(unresolved.result),
@@ -255,7 +255,7 @@ impl Engine {
     }
 
     /// Waits until every queued row has its result.
-    pub async fn finish(&self) {
+    pub(crate) async fn finish(&self) {
         let _ = self.admission.acquire_many(self.admission_size).await;
     }
 

@@ -145,12 +145,12 @@ impl Engine {
     }
 
     /// `pairing.maxAllowedDevices`, once an online dry run has read it.
-    pub fn max_allowed_devices(&self) -> Option<u32> {
+    pub(crate) fn max_allowed_devices(&self) -> Option<u32> {
         self.max_devices.get().copied().flatten()
     }
 
     /// Users whom a real run would send more than PingOne's daily SMS or email allowance.
-    pub fn users_over_message_limit(&self) -> Vec<UserOverMessageLimit> {
+    pub(crate) fn users_over_message_limit(&self) -> Vec<UserOverMessageLimit> {
         let planned = lock(&self.planned);
         let mut over: Vec<UserOverMessageLimit> = planned
             .iter()

@@ -12,7 +12,7 @@ use crate::pingone::ApiError;
 use crate::validate::DeviceSpec;
 
 /// A result for a valid row, with its identity filled in and nothing else.
-pub fn spec_result(
+pub(crate) fn spec_result(
     line: u64,
     raw: ByteRecord,
     spec: &DeviceSpec,
@@ -28,12 +28,17 @@ pub fn spec_result(
     r
 }
 
-pub fn base(job: &Job, user_id: &str, outcome: Outcome) -> RowResult {
+pub(crate) fn base(job: &Job, user_id: &str, outcome: Outcome) -> RowResult {
     spec_result(job.line, job.raw.clone(), &job.spec, user_id, outcome)
 }
 
 /// A row whose device exists: `device` is on the server, as PingOne described it.
-pub fn with_device(job: &Job, user_id: &str, outcome: Outcome, device: &Device) -> RowResult {
+pub(crate) fn with_device(
+    job: &Job,
+    user_id: &str,
+    outcome: Outcome,
+    device: &Device,
+) -> RowResult {
     let mut r = base(job, user_id, outcome);
     r.row.device_id = device.id.clone();
     r.row.device_status = device
@@ -45,7 +50,7 @@ pub fn with_device(job: &Job, user_id: &str, outcome: Outcome, device: &Device) 
 }
 
 /// A row that failed with `error` after `attempts` POSTs, nothing created.
-pub fn failed(
+pub(crate) fn failed(
     job: &Job,
     user_id: &str,
     error: &ApiError,
@@ -61,7 +66,7 @@ pub fn failed(
 
 /// A row the run stopped before reaching. One that an earlier run marked UNCONFIRMED stays
 /// so: its device may exist, and only a read can tell.
-pub fn not_attempted(job: &Job, user_id: &str) -> RowResult {
+pub(crate) fn not_attempted(job: &Job, user_id: &str) -> RowResult {
     if job.spec.unconfirmed_before {
         return still_unconfirmed(job, user_id, &ApiError::Stopped);
     }
@@ -70,7 +75,7 @@ pub fn not_attempted(job: &Job, user_id: &str) -> RowResult {
 
 /// A row whose device an earlier attempt may have made, when this run could not read the
 /// user's devices either: nothing is known, so it stays UNCONFIRMED.
-pub fn still_unconfirmed(job: &Job, user_id: &str, error: &ApiError) -> RowResult {
+pub(crate) fn still_unconfirmed(job: &Job, user_id: &str, error: &ApiError) -> RowResult {
     base(job, user_id, Outcome::Failed).with_error(
         Code::Unconfirmed,
         format!("an earlier attempt may have created this device, and the user's devices could not be read ({error}); --resume (or this errors.csv fed back) reads them before sending"),
@@ -78,7 +83,7 @@ pub fn still_unconfirmed(job: &Job, user_id: &str, error: &ApiError) -> RowResul
 }
 
 /// A row naming, another way, a device that `first` already created in this run.
-pub fn duplicate_of(job: &Job, user_id: &str, first: u64) -> RowResult {
+pub(crate) fn duplicate_of(job: &Job, user_id: &str, first: u64) -> RowResult {
     base(job, user_id, Outcome::Invalid).with_error(
         Code::DuplicateRow,
         format!("line {first} already created this device for the same user (named another way); remove this row"),

@@ -14,7 +14,7 @@ use crate::pingone::{ApiError, RequestStats};
 use crate::stop::Stop;
 
 #[derive(Clone)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     max_retries: usize,
     initial: Duration,
     max: Duration,
@@ -23,7 +23,7 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    pub fn new(limits: &Limits, stats: Arc<RequestStats>, stop: Arc<Stop>) -> Self {
+    pub(crate) fn new(limits: &Limits, stats: Arc<RequestStats>, stop: Arc<Stop>) -> Self {
         Self {
             max_retries: limits.max_retries,
             initial: limits.backoff_initial,
@@ -33,12 +33,12 @@ impl RetryPolicy {
         }
     }
 
-    pub fn max_retries(&self) -> usize {
+    pub(crate) fn max_retries(&self) -> usize {
         self.max_retries
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the retries are used up.
-    pub async fn run<T, F, Fut>(&self, attempt: F) -> Result<T, ApiError>
+    pub(crate) async fn run<T, F, Fut>(&self, attempt: F) -> Result<T, ApiError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,

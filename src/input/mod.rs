@@ -5,7 +5,7 @@
 //! field is asked for, so a row with broken UTF-8 is a row problem, not a file problem, and
 //! errors.csv can carry the row exactly as it came. Phone numbers stay text throughout.
 
-pub mod tracking;
+pub(crate) mod tracking;
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use csv::ByteRecord;
 use strum::VariantArray;
 use tracking::TrackingReader;
-pub use tracking::MAX_RECORD_BYTES;
+pub(crate) use tracking::MAX_RECORD_BYTES;
 
 /// A problem with the file as a whole: nothing is sent (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +43,7 @@ pub enum InputError {
 
 /// The columns the tool reads. Anything else in the header is carried to errors.csv only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
-pub enum Column {
+pub(crate) enum Column {
     UserId,
     Username,
     Type,
@@ -61,7 +61,7 @@ pub enum Column {
 }
 
 impl Column {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Column::UserId => "user_id",
             Column::Username => "username",
@@ -80,16 +80,16 @@ impl Column {
 }
 
 /// Columns an earlier errors.csv adds; ignored on input so errors.csv can be fed back.
-pub const REPORT_COLUMNS: [&str; 3] = ["line", "error_code", "error_message"];
+pub(crate) const REPORT_COLUMNS: [&str; 3] = ["line", "error_code", "error_message"];
 
 /// Where each known column sits in this file, and which columns errors.csv carries.
 #[derive(Debug, Clone)]
-pub struct Header {
+pub(crate) struct Header {
     positions: [Option<usize>; Column::VARIANTS.len()],
     /// The header as the file wrote it.
-    pub raw: ByteRecord,
+    pub(crate) raw: ByteRecord,
     /// Indexes of the columns errors.csv repeats: all but [`REPORT_COLUMNS`].
-    pub carried: Vec<usize>,
+    pub(crate) carried: Vec<usize>,
 }
 
 impl Header {
@@ -164,35 +164,31 @@ impl Header {
         Ok(header)
     }
 
-    pub fn position(&self, column: Column) -> Option<usize> {
+    pub(crate) fn position(&self, column: Column) -> Option<usize> {
         let k = Column::VARIANTS.iter().position(|c| *c == column)?;
         self.positions[k]
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.raw.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
     }
 }
 
 /// One input record: where it starts in the file, and its fields as written.
 #[derive(Debug, Clone)]
-pub struct Record {
+pub(crate) struct Record {
     /// 1-based line where the record starts; the header is line 1.
-    pub line: u64,
-    pub raw: ByteRecord,
+    pub(crate) line: u64,
+    pub(crate) raw: ByteRecord,
 }
 
 /// A field that is not valid UTF-8.
 #[derive(Debug, Clone, Copy)]
-pub struct NotUtf8(pub Column);
+pub(crate) struct NotUtf8(pub(crate) Column);
 
 impl Record {
     /// The trimmed value of `column`, or "" when the file has no such column or the row is short.
-    pub fn get<'a>(&'a self, header: &Header, column: Column) -> Result<&'a str, NotUtf8> {
+    pub(crate) fn get<'a>(&'a self, header: &Header, column: Column) -> Result<&'a str, NotUtf8> {
         match header.position(column).and_then(|i| self.raw.get(i)) {
             None => Ok(""),
             Some(bytes) => std::str::from_utf8(bytes)
@@ -211,7 +207,7 @@ pub enum InputSource {
 }
 
 impl InputSource {
-    pub fn from_arg(arg: &Path) -> Self {
+    pub(crate) fn from_arg(arg: &Path) -> Self {
         if arg.as_os_str() == "-" {
             InputSource::Stdin
         } else {
@@ -220,7 +216,7 @@ impl InputSource {
     }
 
     /// How messages name it.
-    pub fn display_path(&self) -> PathBuf {
+    pub(crate) fn display_path(&self) -> PathBuf {
         match self {
             InputSource::File(path) => path.clone(),
             InputSource::Stdin => PathBuf::from("standard input"),
@@ -248,7 +244,7 @@ impl InputSource {
 }
 
 /// Streams the records of one CSV input.
-pub struct InputReader {
+pub(crate) struct InputReader {
     path: PathBuf,
     reader: csv::Reader<TrackingReader<BufReader<Box<dyn Read + Send>>>>,
     header: Header,
@@ -256,13 +252,14 @@ pub struct InputReader {
 
 impl InputReader {
     /// Opens a file and reads its header.
-    pub fn open(path: &Path, delimiter: u8) -> Result<InputReader, InputError> {
+    #[cfg(test)]
+    pub(crate) fn open(path: &Path, delimiter: u8) -> Result<InputReader, InputError> {
         Self::from_source(&InputSource::File(path.to_path_buf()), delimiter, false)
     }
 
     /// Opens `source` and reads its header. With `hold_copy`, the bytes read are kept for
     /// [`InputReader::copy_to`], so a source that can be read only once can be read again.
-    pub fn from_source(
+    pub(crate) fn from_source(
         source: &InputSource,
         delimiter: u8,
         hold_copy: bool,
@@ -293,22 +290,18 @@ impl InputReader {
         Ok(this)
     }
 
-    pub fn header(&self) -> &Header {
+    pub(crate) fn header(&self) -> &Header {
         &self.header
     }
 
     /// Names the input `path` in messages (a spool stands for the user's input).
-    pub fn named(mut self, path: PathBuf) -> Self {
+    pub(crate) fn named(mut self, path: PathBuf) -> Self {
         self.path = path;
         self
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Every byte read from now on, and those held since opening, are also written to `file`.
-    pub fn copy_to(&mut self, file: File) -> Result<(), InputError> {
+    pub(crate) fn copy_to(&mut self, file: File) -> Result<(), InputError> {
         self.reader
             .get_mut()
             .copy_to(file)
@@ -316,7 +309,7 @@ impl InputReader {
     }
 
     /// The next record, or `None` at the end of the input.
-    pub fn next_record(&mut self) -> Result<Option<Record>, InputError> {
+    pub(crate) fn next_record(&mut self) -> Result<Option<Record>, InputError> {
         let record = self.next_raw()?;
         if record.is_none() {
             self.reader
@@ -365,7 +358,7 @@ impl InputReader {
     }
 
     /// SHA-256 of every byte read so far, in hex; the whole input's once the end is reached.
-    pub fn sha256_hex(&self) -> String {
+    pub(crate) fn sha256_hex(&self) -> String {
         self.reader.get_ref().sha256_hex()
     }
 }

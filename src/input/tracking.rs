@@ -17,7 +17,7 @@ use std::io::{self, BufWriter, Read, Write};
 use aws_lc_rs::digest;
 
 /// The longest header or record accepted (bytes). Real rows are a few hundred bytes.
-pub const MAX_RECORD_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_RECORD_BYTES: u64 = 1024 * 1024;
 
 /// A run of line-ending bytes (`\r`, `\n`): where it starts, how many newlines it holds.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +43,7 @@ enum Quoting {
 
 /// Why the tracker stopped the parser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// A record grew past [`MAX_RECORD_BYTES`]; it started on this line.
     RecordTooLong { line: u64 },
 }
@@ -56,7 +56,7 @@ enum Copy {
     To(BufWriter<File>),
 }
 
-pub struct TrackingReader<R> {
+pub(crate) struct TrackingReader<R> {
     inner: R,
     delimiter: u8,
     hasher: digest::Context,
@@ -76,7 +76,7 @@ pub struct TrackingReader<R> {
 }
 
 impl<R: Read> TrackingReader<R> {
-    pub fn new(inner: R, delimiter: u8, hold_copy: bool) -> Self {
+    pub(crate) fn new(inner: R, delimiter: u8, hold_copy: bool) -> Self {
         Self {
             inner,
             delimiter,
@@ -133,7 +133,7 @@ impl<R: Read> TrackingReader<R> {
     }
 
     /// The copy so far goes to `file`, and every byte read from now on follows it.
-    pub fn copy_to(&mut self, file: File) -> io::Result<()> {
+    pub(crate) fn copy_to(&mut self, file: File) -> io::Result<()> {
         let mut writer = BufWriter::with_capacity(256 * 1024, file);
         if let Copy::Held(held) = &self.copy {
             writer.write_all(held)?;
@@ -143,7 +143,7 @@ impl<R: Read> TrackingReader<R> {
     }
 
     /// Flushes the copy; the spool is whole once the input has been read to its end.
-    pub fn finish_copy(&mut self) -> io::Result<()> {
+    pub(crate) fn finish_copy(&mut self) -> io::Result<()> {
         if let Copy::To(writer) = &mut self.copy {
             writer.flush()?;
             writer.get_ref().sync_all()?;
@@ -208,7 +208,7 @@ impl<R> TrackingReader<R> {
     }
 
     /// SHA-256 of every byte read so far, in hex.
-    pub fn sha256_hex(&self) -> String {
+    pub(crate) fn sha256_hex(&self) -> String {
         let digest = self.hasher.clone().finish();
         digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
     }

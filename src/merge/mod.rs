@@ -389,7 +389,7 @@ fn merge_plans(total: Option<Plan>, one: Option<&Plan>) -> Option<Plan> {
     Some(total)
 }
 
-pub use crate::output::summary::ShardFigures;
+pub(crate) use crate::output::summary::ShardFigures;
 
 impl ShardFigures {
     fn of(shard: &ShardDir) -> ShardFigures {

@@ -13,22 +13,22 @@ use csv::{ByteRecord, Position};
 use crate::output::OutputError;
 
 /// One shard's copy of a file.
-pub struct Part {
-    pub path: PathBuf,
+pub(crate) struct Part {
+    pub(crate) path: PathBuf,
 }
 
 /// Where one row sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Entry {
-    pub line: u64,
-    pub part: usize,
-    pub byte: u64,
+pub(crate) struct Entry {
+    pub(crate) line: u64,
+    pub(crate) part: usize,
+    pub(crate) byte: u64,
 }
 
 /// A file's rows by line, and its header.
-pub struct Indexed {
-    pub header: ByteRecord,
-    pub entries: Vec<Entry>,
+pub(crate) struct Indexed {
+    pub(crate) header: ByteRecord,
+    pub(crate) entries: Vec<Entry>,
 }
 
 fn reader(path: &Path) -> Result<csv::Reader<File>, OutputError> {
@@ -53,7 +53,7 @@ fn line_column(header: &ByteRecord, path: &Path) -> Result<usize, OutputError> {
 
 /// Reads every part's line numbers. The parts must share one header; a part that does not
 /// exist (a shard with nothing to report) is skipped.
-pub fn index(parts: &[Part]) -> Result<Option<Indexed>, MergeRowsError> {
+pub(crate) fn index(parts: &[Part]) -> Result<Option<Indexed>, MergeRowsError> {
     let mut header: Option<(ByteRecord, PathBuf)> = None;
     let mut entries = Vec::new();
     for (number, part) in parts.iter().enumerate() {
@@ -105,7 +105,7 @@ pub fn index(parts: &[Part]) -> Result<Option<Indexed>, MergeRowsError> {
 }
 
 /// Writes `indexed`'s rows in line order to `out`, copying each from its part.
-pub fn write_in_line_order(
+pub(crate) fn write_in_line_order(
     parts: &[Part],
     indexed: &Indexed,
     out: &Path,

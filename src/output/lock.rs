@@ -5,20 +5,19 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::OutputError;
 
-pub const LOCK_FILE: &str = ".mfa-enroll.lock";
+pub(crate) const LOCK_FILE: &str = ".mfa-enroll.lock";
 
 /// Held for the whole run; released when dropped or when the process ends.
 #[derive(Debug)]
-pub struct OutDirLock {
+pub(crate) struct OutDirLock {
     _file: File,
-    pub path: PathBuf,
 }
 
-pub fn acquire(out_dir: &Path) -> Result<OutDirLock, OutputError> {
+pub(crate) fn acquire(out_dir: &Path) -> Result<OutDirLock, OutputError> {
     let path = out_dir.join(LOCK_FILE);
     let mut file = OpenOptions::new()
         .read(true)
@@ -54,7 +53,7 @@ pub fn acquire(out_dir: &Path) -> Result<OutDirLock, OutputError> {
         file.flush()
     };
     record().map_err(|e| OutputError::io(&path, e))?;
-    Ok(OutDirLock { _file: file, path })
+    Ok(OutDirLock { _file: file })
 }
 
 #[cfg(test)]

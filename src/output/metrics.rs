@@ -55,7 +55,7 @@ fn now_seconds() -> f64 {
 }
 
 /// The figures of a run that got as far as a summary.
-pub fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<(), OutputError> {
+pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<(), OutputError> {
     let mut registry = Registry::default();
     let outcomes: Vec<(&str, u64)> = summary
         .outcomes

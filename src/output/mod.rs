@@ -3,12 +3,12 @@
 //! the output directory, and the progress display, which only reads counters.
 
 pub mod describe;
-pub mod lock;
+pub(crate) mod lock;
 pub mod metrics;
-pub mod progress;
-pub mod resume;
-pub mod summary;
-pub mod writer;
+pub(crate) mod progress;
+pub(crate) mod resume;
+pub(crate) mod summary;
+pub(crate) mod writer;
 
 use std::fmt;
 use std::io;
@@ -16,15 +16,14 @@ use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 use serde::{Deserialize, Serialize};
-use strum::VariantArray;
 
 use crate::codes::Code;
 
-pub use writer::{Recorder, RecorderHandle, Tallies};
+pub(crate) use writer::{Recorder, RecorderHandle, Tallies};
 
-pub const RESULTS_FILE: &str = "results.csv";
-pub const ERRORS_FILE: &str = "errors.csv";
-pub const SUMMARY_FILE: &str = "summary.json";
+pub(crate) const RESULTS_FILE: &str = "results.csv";
+pub(crate) const ERRORS_FILE: &str = "errors.csv";
+pub(crate) const SUMMARY_FILE: &str = "summary.json";
 
 /// Why an output file could not be written or read. The `io::Error` is kept, so a caller can
 /// tell a full disk from a broken pipe.
@@ -56,14 +55,14 @@ pub enum OutputError {
 }
 
 impl OutputError {
-    pub fn io(path: &Path, source: io::Error) -> Self {
+    pub(crate) fn io(path: &Path, source: io::Error) -> Self {
         OutputError::Io {
             path: path.to_path_buf(),
             source,
         }
     }
 
-    pub fn csv(path: &Path, source: csv::Error) -> Self {
+    pub(crate) fn csv(path: &Path, source: csv::Error) -> Self {
         OutputError::Csv {
             path: path.to_path_buf(),
             source,
@@ -86,7 +85,7 @@ impl OutputError {
     strum::VariantArray,
 )]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Created,
     SkippedExisting,
     Invalid,
@@ -99,7 +98,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Created => "created",
             Outcome::SkippedExisting => "skipped_existing",
@@ -111,17 +110,13 @@ impl Outcome {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Outcome> {
-        Self::VARIANTS.iter().copied().find(|o| o.as_str() == text)
-    }
-
     /// Rows that go to errors.csv and make the exit code 1.
-    pub fn is_problem(self) -> bool {
+    pub(crate) fn is_problem(self) -> bool {
         matches!(self, Outcome::Invalid | Outcome::Failed)
     }
 
     /// Rows a resume leaves alone.
-    pub fn is_final_success(self) -> bool {
+    pub(crate) fn is_final_success(self) -> bool {
         matches!(self, Outcome::Created | Outcome::SkippedExisting)
     }
 }
@@ -137,28 +132,28 @@ impl fmt::Display for Outcome {
 /// as its default, so a column added later does not make older output directories unresumable.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct ResultRow {
-    pub line: u64,
-    pub user_id: String,
-    pub username: String,
+pub(crate) struct ResultRow {
+    pub(crate) line: u64,
+    pub(crate) user_id: String,
+    pub(crate) username: String,
     /// The normalised type, or the cell as written when it was not a type.
     #[serde(rename = "type")]
-    pub device_type: String,
-    pub destination: String,
-    pub outcome: Outcome,
-    pub device_id: String,
-    pub device_status: String,
+    pub(crate) device_type: String,
+    pub(crate) destination: String,
+    pub(crate) outcome: Outcome,
+    pub(crate) device_id: String,
+    pub(crate) device_status: String,
     /// The status PingOne sent for the request that settled the row.
-    pub http_status: Option<u16>,
+    pub(crate) http_status: Option<u16>,
     /// POST attempts made for this row.
-    pub attempts: u32,
-    pub error_code: Option<Code>,
-    pub error_message: String,
+    pub(crate) attempts: u32,
+    pub(crate) error_code: Option<Code>,
+    pub(crate) error_message: String,
 }
 
 impl ResultRow {
     /// The header of results.csv, as the struct defines it.
-    pub fn header() -> Vec<String> {
+    pub(crate) fn header() -> Vec<String> {
         let mut writer = csv::Writer::from_writer(Vec::new());
         // Serialising a value is the one way csv gives the header of a struct.
         if writer.serialize(ResultRow::default()).is_err() {
@@ -176,17 +171,17 @@ impl ResultRow {
 /// What happened to one input record: its results.csv row, and what errors.csv and the
 /// tallies need besides.
 #[derive(Debug, Clone)]
-pub struct RowResult {
-    pub row: ResultRow,
+pub(crate) struct RowResult {
+    pub(crate) row: ResultRow,
     /// Whether creating this row's device sends (or would send) a pairing message.
-    pub sends_message: bool,
+    pub(crate) sends_message: bool,
     /// The record as read, for errors.csv.
-    pub raw: ByteRecord,
+    pub(crate) raw: ByteRecord,
 }
 
 impl RowResult {
     /// A result with the record's identity filled in and nothing else.
-    pub fn new(line: u64, raw: ByteRecord, outcome: Outcome) -> Self {
+    pub(crate) fn new(line: u64, raw: ByteRecord, outcome: Outcome) -> Self {
         Self {
             row: ResultRow {
                 line,
@@ -198,7 +193,7 @@ impl RowResult {
         }
     }
 
-    pub fn with_error(mut self, code: Code, message: impl Into<String>) -> Self {
+    pub(crate) fn with_error(mut self, code: Code, message: impl Into<String>) -> Self {
         self.row.error_code = Some(code);
         self.row.error_message = message.into();
         self

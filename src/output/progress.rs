@@ -16,15 +16,15 @@ use crate::pingone::RequestStats;
 
 /// Rows written so far, by outcome.
 #[derive(Debug, Default)]
-pub struct LiveCounters {
-    pub done: AtomicU64,
-    pub succeeded: AtomicU64,
-    pub invalid: AtomicU64,
-    pub failed: AtomicU64,
+pub(crate) struct LiveCounters {
+    pub(crate) done: AtomicU64,
+    pub(crate) succeeded: AtomicU64,
+    pub(crate) invalid: AtomicU64,
+    pub(crate) failed: AtomicU64,
 }
 
 impl LiveCounters {
-    pub fn add(&self, outcome: Outcome) {
+    pub(crate) fn add(&self, outcome: Outcome) {
         self.done.fetch_add(1, Ordering::Relaxed);
         let counter = match outcome {
             Outcome::Invalid => &self.invalid,
@@ -46,23 +46,23 @@ impl LiveCounters {
 const LOG_EVERY: Duration = Duration::from_secs(5);
 const DRAW_EVERY: Duration = Duration::from_millis(200);
 
-pub struct Progress {
+pub(crate) struct Progress {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
 /// What the display shows besides the counters.
-pub struct ProgressSource {
-    pub total: Option<u64>,
-    pub counters: Arc<LiveCounters>,
-    pub requests: Option<Arc<RequestStats>>,
+pub(crate) struct ProgressSource {
+    pub(crate) total: Option<u64>,
+    pub(crate) counters: Arc<LiveCounters>,
+    pub(crate) requests: Option<Arc<RequestStats>>,
     /// The word for rows that went well: "created/skipped", "valid", "planned".
-    pub success_word: &'static str,
+    pub(crate) success_word: &'static str,
 }
 
 impl Progress {
     /// `bar_allowed`: text logs, not --quiet; the bar appears only if stderr is a terminal.
-    pub fn start(source: ProgressSource, bar_allowed: bool) -> Progress {
+    pub(crate) fn start(source: ProgressSource, bar_allowed: bool) -> Progress {
         let (stop, mut stopped) = watch::channel(false);
         let use_bar = bar_allowed && std::io::stderr().is_terminal();
         let task = tokio::spawn(async move {
@@ -94,7 +94,7 @@ impl Progress {
         Progress { stop, task }
     }
 
-    pub async fn finish(self) {
+    pub(crate) async fn finish(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }

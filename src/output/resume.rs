@@ -17,27 +17,23 @@ use crate::model::Claims;
 
 /// What the earlier runs finished.
 #[derive(Debug, Default)]
-pub struct Finished {
+pub(crate) struct Finished {
     /// Input line -> index (0-based, after the header) of its newest row in results.csv, for
     /// the lines that need nothing more.
     rows: HashMap<u64, u64>,
     /// The devices finished lines reported created: a device belongs to one row only.
-    pub claimed_devices: Claims,
+    pub(crate) claimed_devices: Claims,
     /// Their outcomes and types, so the summary covers the whole file.
-    pub tallies: Tallies,
+    pub(crate) tallies: Tallies,
 }
 
 impl Finished {
-    pub fn contains(&self, line: u64) -> bool {
+    pub(crate) fn contains(&self, line: u64) -> bool {
         self.rows.contains_key(&line)
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
     }
 }
 
@@ -82,7 +78,7 @@ fn rows<'a>(
 }
 
 /// Reads results.csv in `out_dir` without changing it: which lines are finished.
-pub fn read_finished(out_dir: &Path) -> Result<Finished, OutputError> {
+pub(crate) fn read_finished(out_dir: &Path) -> Result<Finished, OutputError> {
     let path = out_dir.join(RESULTS_FILE);
     let mut reader = open_results(&path)?;
     // The newest row for a line wins; only finished lines are kept, so memory follows them.
@@ -108,7 +104,7 @@ pub fn read_finished(out_dir: &Path) -> Result<Finished, OutputError> {
 
 /// Rewrites results.csv with only the finished rows, through a temporary file and a rename:
 /// a crash during it leaves the old file whole.
-pub fn keep_only_finished(out_dir: &Path, finished: &Finished) -> Result<(), OutputError> {
+pub(crate) fn keep_only_finished(out_dir: &Path, finished: &Finished) -> Result<(), OutputError> {
     let path = out_dir.join(RESULTS_FILE);
     let mut reader = open_results(&path)?;
     let temporary = out_dir.join(format!("{RESULTS_FILE}.resume-tmp"));

@@ -15,34 +15,34 @@ use crate::model::OnExisting;
 use crate::shard::{KeyedBy, Shard};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct InputInfo {
-    pub path: String,
-    pub sha256: Option<String>,
-    pub records: Option<u64>,
+pub(crate) struct InputInfo {
+    pub(crate) path: String,
+    pub(crate) sha256: Option<String>,
+    pub(crate) records: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RequestCounts {
-    pub total: u64,
-    pub get: u64,
-    pub post: u64,
-    pub retries: u64,
-    pub throttled_429: u64,
-    pub tokens: u64,
+pub(crate) struct RequestCounts {
+    pub(crate) total: u64,
+    pub(crate) get: u64,
+    pub(crate) post: u64,
+    pub(crate) retries: u64,
+    pub(crate) throttled_429: u64,
+    pub(crate) tokens: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoppedEarly {
-    pub code: String,
-    pub reason: String,
+pub(crate) struct StoppedEarly {
+    pub(crate) code: String,
+    pub(crate) reason: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SettingsEcho {
-    pub rate: u32,
-    pub concurrency: usize,
-    pub max_retries: usize,
-    pub on_existing: OnExisting,
+pub(crate) struct SettingsEcho {
+    pub(crate) rate: u32,
+    pub(crate) concurrency: usize,
+    pub(crate) max_retries: usize,
+    pub(crate) on_existing: OnExisting,
 }
 
 /// What a run sent its requests to. `--resume` refuses a different one: rows finished against
@@ -76,14 +76,14 @@ impl std::fmt::Display for Target {
 
 /// A shard's place among its siblings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShardInfo {
-    pub index: u32,
-    pub count: u32,
-    pub keyed_by: KeyedBy,
+pub(crate) struct ShardInfo {
+    pub(crate) index: u32,
+    pub(crate) count: u32,
+    pub(crate) keyed_by: KeyedBy,
 }
 
 impl ShardInfo {
-    pub fn shard(&self) -> Shard {
+    pub(crate) fn shard(&self) -> Shard {
         Shard {
             index: self.index,
             count: self.count,
@@ -93,93 +93,93 @@ impl ShardInfo {
 
 /// One error code's rows, for the end-of-run table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CodeRows {
-    pub rows: u64,
+pub(crate) struct CodeRows {
+    pub(crate) rows: u64,
     /// The first lines that have the code.
-    pub first_lines: Vec<u64>,
+    pub(crate) first_lines: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UserOverMessageLimit {
-    pub user_id: String,
-    pub sms: u32,
-    pub email: u32,
+pub(crate) struct UserOverMessageLimit {
+    pub(crate) user_id: String,
+    pub(crate) sms: u32,
+    pub(crate) email: u32,
 }
 
 /// An online dry run's answer to "what will the migration do?".
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Plan {
-    pub max_allowed_devices: Option<u32>,
+pub(crate) struct Plan {
+    pub(crate) max_allowed_devices: Option<u32>,
     /// Pairing messages a real run would make PingOne send, per channel.
-    pub pairing_messages: BTreeMap<String, u64>,
+    pub(crate) pairing_messages: BTreeMap<String, u64>,
     /// Users who would get more than PingOne's 50 SMS or 50 emails a day from this run.
-    pub users_over_daily_message_limit: Vec<UserOverMessageLimit>,
+    pub(crate) users_over_daily_message_limit: Vec<UserOverMessageLimit>,
     /// Requests a real run needs (tokens excepted), at least.
-    pub requests_needed: u64,
-    pub rate: u32,
+    pub(crate) requests_needed: u64,
+    pub(crate) rate: u32,
     /// How long those requests take at `rate`.
-    pub duration_at_rate_s: f64,
+    pub(crate) duration_at_rate_s: f64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
-    pub tool_version: String,
-    pub mode: RunMode,
-    pub sandbox: bool,
+    pub(crate) tool_version: String,
+    pub(crate) mode: RunMode,
+    pub(crate) sandbox: bool,
     /// Where the requests went; `None` in summaries written before this field existed.
     #[serde(default)]
-    pub target: Option<Target>,
-    pub input: InputInfo,
+    pub(crate) target: Option<Target>,
+    pub(crate) input: InputInfo,
     /// `--shard K/N`: which share of the input this run processed, and how rows were
     /// assigned; `mfa-enroll merge` checks these.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<ShardInfo>,
+    pub(crate) shard: Option<ShardInfo>,
     /// When the first run on this output directory started; resumes keep it.
-    pub first_started_at: String,
-    pub started_at: String,
-    pub finished_at: Option<String>,
-    pub duration_s: f64,
-    pub finished: bool,
-    pub exit_code: Option<i32>,
-    pub stopped_early: Option<StoppedEarly>,
-    pub rows: u64,
-    pub outcomes: BTreeMap<String, u64>,
-    pub by_type: BTreeMap<String, BTreeMap<String, u64>>,
+    pub(crate) first_started_at: String,
+    pub(crate) started_at: String,
+    pub(crate) finished_at: Option<String>,
+    pub(crate) duration_s: f64,
+    pub(crate) finished: bool,
+    pub(crate) exit_code: Option<i32>,
+    pub(crate) stopped_early: Option<StoppedEarly>,
+    pub(crate) rows: u64,
+    pub(crate) outcomes: BTreeMap<String, u64>,
+    pub(crate) by_type: BTreeMap<String, BTreeMap<String, u64>>,
     /// Rows per error code, with the first lines of each, so an operator knows what to fix.
     #[serde(default)]
-    pub error_codes: BTreeMap<String, CodeRows>,
+    pub(crate) error_codes: BTreeMap<String, CodeRows>,
     /// Rows an earlier run finished, carried over by --resume (counted in `outcomes` too).
-    pub resumed_rows: u64,
+    pub(crate) resumed_rows: u64,
     /// Pairing messages this run made PingOne send (dry runs: would send), per channel.
-    pub pairing_messages: BTreeMap<String, u64>,
-    pub requests: RequestCounts,
+    pub(crate) pairing_messages: BTreeMap<String, u64>,
+    pub(crate) requests: RequestCounts,
     /// Rows per second over this run's duration.
-    pub throughput_rows_per_s: f64,
-    pub settings: SettingsEcho,
-    pub plan: Option<Plan>,
+    pub(crate) throughput_rows_per_s: f64,
+    pub(crate) settings: SettingsEcho,
+    pub(crate) plan: Option<Plan>,
     /// `mfa-enroll merge`: each shard's own figures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub shards: Vec<ShardFigures>,
+    pub(crate) shards: Vec<ShardFigures>,
 }
 
 /// One shard's figures in a merged summary.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ShardFigures {
+pub(crate) struct ShardFigures {
     /// `K/N`.
-    pub shard: String,
-    pub dir: String,
-    pub rows: u64,
-    pub outcomes: BTreeMap<String, u64>,
-    pub duration_s: f64,
-    pub throughput_rows_per_s: f64,
-    pub requests: RequestCounts,
+    pub(crate) shard: String,
+    pub(crate) dir: String,
+    pub(crate) rows: u64,
+    pub(crate) outcomes: BTreeMap<String, u64>,
+    pub(crate) duration_s: f64,
+    pub(crate) throughput_rows_per_s: f64,
+    pub(crate) requests: RequestCounts,
     /// The shard's configured requests per second.
-    pub rate: u32,
-    pub exit_code: Option<i32>,
+    pub(crate) rate: u32,
+    pub(crate) exit_code: Option<i32>,
 }
 
 impl Summary {
-    pub fn set_tallies(&mut self, tallies: &Tallies) {
+    pub(crate) fn set_tallies(&mut self, tallies: &Tallies) {
         self.rows = tallies.rows;
         self.outcomes = tallies
             .outcomes
@@ -212,7 +212,7 @@ impl Summary {
             .collect();
     }
 
-    pub fn write(&self, out_dir: &Path) -> Result<(), OutputError> {
+    pub(crate) fn write(&self, out_dir: &Path) -> Result<(), OutputError> {
         let path = out_dir.join(SUMMARY_FILE);
         let temporary = out_dir.join(format!("{SUMMARY_FILE}.tmp"));
         let text = serde_json::to_string_pretty(self)
@@ -225,12 +225,12 @@ impl Summary {
         std::fs::rename(&temporary, &path).map_err(|e| OutputError::io(&path, e))
     }
 
-    pub fn read(out_dir: &Path) -> Option<Summary> {
+    pub(crate) fn read(out_dir: &Path) -> Option<Summary> {
         let text = std::fs::read_to_string(out_dir.join(SUMMARY_FILE)).ok()?;
         serde_json::from_str(&text).ok()
     }
 }
 
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }

@@ -29,29 +29,29 @@ const GATHER_FOR: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Counts of what was written, for summary.json and the exit code.
 #[derive(Debug, Clone, Default)]
-pub struct Tallies {
-    pub rows: u64,
-    pub outcomes: BTreeMap<Outcome, u64>,
+pub(crate) struct Tallies {
+    pub(crate) rows: u64,
+    pub(crate) outcomes: BTreeMap<Outcome, u64>,
     /// type -> outcome -> rows
-    pub by_type: BTreeMap<String, BTreeMap<Outcome, u64>>,
+    pub(crate) by_type: BTreeMap<String, BTreeMap<Outcome, u64>>,
     /// Pairing messages sent (or, in a dry run, that a real run would send), per type.
-    pub messages_by_type: BTreeMap<String, u64>,
+    pub(crate) messages_by_type: BTreeMap<String, u64>,
     /// Rows per error code, with the first lines that have it.
-    pub codes: BTreeMap<Code, CodeCount>,
+    pub(crate) codes: BTreeMap<Code, CodeCount>,
 }
 
 /// How many rows have one error code, and the first few of their lines.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CodeCount {
-    pub rows: u64,
-    pub first_lines: Vec<u64>,
+pub(crate) struct CodeCount {
+    pub(crate) rows: u64,
+    pub(crate) first_lines: Vec<u64>,
 }
 
 /// Lines kept per code for the end-of-run table.
 const FIRST_LINES_KEPT: usize = 5;
 
 impl Tallies {
-    pub fn add(&mut self, row: &ResultRow, sends_message: bool) {
+    pub(crate) fn add(&mut self, row: &ResultRow, sends_message: bool) {
         let (outcome, device_type) = (row.outcome, row.device_type.as_str());
         self.rows += 1;
         if let Some(code) = &row.error_code {
@@ -84,7 +84,7 @@ impl Tallies {
     }
 
     /// Adds another run's counts, as a resume does with the rows it carries over.
-    pub fn merge(&mut self, other: &Tallies) {
+    pub(crate) fn merge(&mut self, other: &Tallies) {
         self.rows += other.rows;
         for (outcome, n) in &other.outcomes {
             *self.outcomes.entry(*outcome).or_default() += n;
@@ -110,46 +110,46 @@ impl Tallies {
         }
     }
 
-    pub fn count(&self, outcome: Outcome) -> u64 {
+    pub(crate) fn count(&self, outcome: Outcome) -> u64 {
         self.outcomes.get(&outcome).copied().unwrap_or(0)
     }
 
-    pub fn problems(&self) -> u64 {
+    pub(crate) fn problems(&self) -> u64 {
         self.count(Outcome::Invalid) + self.count(Outcome::Failed)
     }
 }
 
 /// Where results go; cheap to clone into every task.
 #[derive(Clone)]
-pub struct RecorderHandle {
+pub(crate) struct RecorderHandle {
     /// `None` tells the writer that every row is in: it ends even while tasks that are
     /// finishing up still hold a handle.
     sender: mpsc::SyncSender<Option<RowResult>>,
 }
 
 impl RecorderHandle {
-    pub fn record(&self, result: RowResult) {
+    pub(crate) fn record(&self, result: RowResult) {
         // Fails only once the writer has stopped after a disk error, which has already
         // stopped the run; the row will be redone by --resume.
         let _ = self.sender.send(Some(result));
     }
 }
 
-pub struct Recorder {
+pub(crate) struct Recorder {
     handle: RecorderHandle,
     thread: JoinHandle<Result<Tallies, OutputError>>,
 }
 
 /// How errors.csv repeats the input: its header minus an earlier report's own columns.
 #[derive(Debug, Clone)]
-pub struct ErrorsLayout {
-    pub input_header: ByteRecord,
-    pub carried: Vec<usize>,
+pub(crate) struct ErrorsLayout {
+    pub(crate) input_header: ByteRecord,
+    pub(crate) carried: Vec<usize>,
 }
 
 /// Creates an output directory (and its parents) readable by its owner only; an `--out` that
 /// names a file is refused.
-pub fn private_dir(dir: &Path) -> Result<(), OutputError> {
+pub(crate) fn private_dir(dir: &Path) -> Result<(), OutputError> {
     use std::os::unix::fs::DirBuilderExt;
     if dir.exists() && !dir.is_dir() {
         return Err(OutputError::OutIsAFile {
@@ -164,7 +164,7 @@ pub fn private_dir(dir: &Path) -> Result<(), OutputError> {
 }
 
 /// Opens a file readable by its owner only: these files hold personal data.
-pub fn private_file(path: &Path, append: bool) -> Result<File, OutputError> {
+pub(crate) fn private_file(path: &Path, append: bool) -> Result<File, OutputError> {
     let mut options = OpenOptions::new();
     options.mode(0o600);
     if append {
@@ -178,7 +178,7 @@ pub fn private_file(path: &Path, append: bool) -> Result<File, OutputError> {
 impl Recorder {
     /// Starts the writer. With `append`, results.csv (already compacted by the resume) grows;
     /// errors.csv is always written anew, since it lists what is still wrong.
-    pub fn start(
+    pub(crate) fn start(
         out_dir: &Path,
         layout: ErrorsLayout,
         append: bool,
@@ -237,12 +237,12 @@ impl Recorder {
         })
     }
 
-    pub fn handle(&self) -> RecorderHandle {
+    pub(crate) fn handle(&self) -> RecorderHandle {
         self.handle.clone()
     }
 
     /// Waits until every result sent so far is on disk, and returns the tallies.
-    pub fn finish(self) -> Result<Tallies, OutputError> {
+    pub(crate) fn finish(self) -> Result<Tallies, OutputError> {
         let _ = self.handle.sender.send(None);
         self.thread
             .join()

@@ -35,7 +35,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn from_status(
+    pub(crate) fn from_status(
         status: u16,
         body: Option<ErrorBody>,
         retry_after: Option<Duration>,
@@ -69,7 +69,7 @@ impl ApiError {
         }
     }
 
-    pub fn from_reqwest(error: reqwest::Error) -> Self {
+    pub(crate) fn from_reqwest(error: reqwest::Error) -> Self {
         if let Some(problem) = certificate_problem(&error) {
             let host = error
                 .url()
@@ -94,7 +94,7 @@ impl ApiError {
     }
 
     /// Ping's guidance: retry network errors, 408, 429, 500, 502, 503, 504; never 400/403/404/415.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         match self {
             ApiError::Status { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
             ApiError::Connect(_) | ApiError::Transport(_) | ApiError::BadResponse { .. } => true,
@@ -104,7 +104,7 @@ impl ApiError {
 
     /// True when PingOne may have carried out the request although we saw a failure. Before a
     /// POST is sent again after such a failure, the user's devices must be read.
-    pub fn may_have_acted(&self) -> bool {
+    pub(crate) fn may_have_acted(&self) -> bool {
         match self {
             ApiError::Status { status, .. } => *status >= 500,
             ApiError::Transport(_) | ApiError::BadResponse { .. } => true,
@@ -112,7 +112,7 @@ impl ApiError {
         }
     }
 
-    pub fn http_status(&self) -> Option<u16> {
+    pub(crate) fn http_status(&self) -> Option<u16> {
         match self {
             ApiError::Status { status, .. } | ApiError::BadResponse { status, .. } => Some(*status),
             ApiError::Connect(_)
@@ -122,7 +122,7 @@ impl ApiError {
         }
     }
 
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             ApiError::Status { retry_after, .. } => *retry_after,
             ApiError::Connect(_)
@@ -135,7 +135,7 @@ impl ApiError {
 
     /// The code for results.csv. Network failures and unreadable answers are always retried,
     /// so when they persist the row ends `RETRIES_EXHAUSTED` (or `UNCONFIRMED`).
-    pub fn code(&self) -> Code {
+    pub(crate) fn code(&self) -> Code {
         match self {
             ApiError::Status { code, .. } => Code::PingOne(code.clone()),
             ApiError::Untrusted { .. } => Code::ConnectionFailed,
@@ -146,7 +146,7 @@ impl ApiError {
         }
     }
 
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             ApiError::Status { message, .. } => message.clone(),
             other => other.to_string(),
@@ -182,7 +182,7 @@ fn certificate_problem(error: &reqwest::Error) -> Option<String> {
 }
 
 /// `Retry-After` in seconds or as an HTTP date.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));

@@ -6,9 +6,9 @@
 //! passes the run's [`throttle::Throttle`], and every answer feeds a health check that stops
 //! the run when the credentials or the role are wrong, or the service keeps failing.
 
-pub mod error;
-pub mod throttle;
-pub mod token;
+pub(crate) mod error;
+pub(crate) mod throttle;
+pub(crate) mod token;
 pub mod wire;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::config::{Connection, Limits, Secret};
 use crate::stop::{Stop, StopReason};
-pub use error::ApiError;
+pub(crate) use error::ApiError;
 use throttle::Throttle;
 use token::{TokenFailure, TokenSource};
 use wire::{
@@ -32,17 +32,17 @@ use wire::{
 #[derive(Debug, Default)]
 pub struct RequestStats {
     /// API requests sent (tokens excepted), retries included.
-    pub requests: AtomicU64,
-    pub gets: AtomicU64,
-    pub posts: AtomicU64,
+    pub(crate) requests: AtomicU64,
+    pub(crate) gets: AtomicU64,
+    pub(crate) posts: AtomicU64,
     /// 429 answers received.
-    pub throttled: AtomicU64,
+    pub(crate) throttled: AtomicU64,
     /// Attempts that were repeats of a failed one.
-    pub retries: AtomicU64,
+    pub(crate) retries: AtomicU64,
 }
 
 impl RequestStats {
-    pub fn get(counter: &AtomicU64) -> u64 {
+    pub(crate) fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
 }
@@ -122,18 +122,10 @@ impl Client {
         })
     }
 
-    pub fn stats(&self) -> &Arc<RequestStats> {
-        &self.stats
-    }
-
-    pub fn throttle(&self) -> &Throttle {
-        &self.throttle
-    }
-
     /// Fetches the first token before anything else is sent, so a certificate that is not
     /// trusted stops the run before it starts. Any other failure is left to the run, which
     /// retries it or stops as it always does.
-    pub async fn preflight(&self) -> Result<(), ApiError> {
+    pub(crate) async fn preflight(&self) -> Result<(), ApiError> {
         match self.token().await {
             Err(untrusted @ ApiError::Untrusted { .. }) => Err(untrusted),
             _ => Ok(()),
@@ -141,12 +133,12 @@ impl Client {
     }
 
     /// Token requests sent, whatever their answer.
-    pub fn token_requests(&self) -> u64 {
+    pub(crate) fn token_requests(&self) -> u64 {
         self.tokens.requested()
     }
 
     /// Users whose username is exactly `username`: none, one, or (ambiguous) several.
-    pub async fn find_users(&self, username: &str) -> Result<Vec<User>, ApiError> {
+    pub(crate) async fn find_users(&self, username: &str) -> Result<Vec<User>, ApiError> {
         let filter = format!("username eq \"{}\"", filter_literal(username));
         let url = format!("{}/users", self.environment_url);
         let query = [("filter", filter.as_str())];
@@ -205,7 +197,7 @@ impl Client {
     }
 
     /// Creates a device; also returns the status PingOne sent (201 in the docs, 200 seen).
-    pub async fn create_device(
+    pub(crate) async fn create_device(
         &self,
         user_id: &str,
         body: &CreateDevice,
@@ -218,7 +210,7 @@ impl Client {
     }
 
     /// `Ok(None)` when the policy does not exist.
-    pub async fn get_policy(&self, policy_id: &str) -> Result<Option<Policy>, ApiError> {
+    pub(crate) async fn get_policy(&self, policy_id: &str) -> Result<Option<Policy>, ApiError> {
         let url = format!(
             "{}/deviceAuthenticationPolicies/{policy_id}",
             self.environment_url
@@ -230,7 +222,7 @@ impl Client {
         }
     }
 
-    pub async fn mfa_settings(&self) -> Result<MfaSettings, ApiError> {
+    pub(crate) async fn mfa_settings(&self) -> Result<MfaSettings, ApiError> {
         let url = format!("{}/mfaSettings", self.environment_url);
         self.config_read(&url).await
     }

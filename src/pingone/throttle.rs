@@ -28,7 +28,7 @@ const BURST_FROM_RATE: f64 = 40.0;
 /// or so in the second they are counted over.
 const SETTLE_SHARE: f64 = 0.99;
 /// Longest wait a `Retry-After` can impose on the run; a bigger value is taken as this.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 /// After a cut, the pace is raised again only after this long without a 429. A raise past
 /// the server's limit costs a whole `Retry-After` pause (PingOne gives whole seconds), so
 /// probing more often than once a minute would cost more than it could find.
@@ -36,7 +36,7 @@ const FIRST_PROBE_AFTER: Duration = Duration::from_secs(60);
 const MAX_PROBE_AFTER: Duration = Duration::from_secs(600);
 const LOWEST_RATE: f64 = 0.5;
 
-pub struct Throttle {
+pub(crate) struct Throttle {
     configured_rate: f64,
     in_flight: Semaphore,
     pace: Mutex<Pace>,
@@ -77,7 +77,7 @@ fn limiter_for(rate: f64) -> Arc<DefaultDirectRateLimiter> {
 }
 
 impl Throttle {
-    pub fn new(rate: u32, concurrency: usize) -> Self {
+    pub(crate) fn new(rate: u32, concurrency: usize) -> Self {
         let rate = f64::from(rate.max(1));
         Self {
             configured_rate: rate,
@@ -99,12 +99,13 @@ impl Throttle {
     }
 
     /// The rate the run is paced at now (requests per second).
-    pub fn current_rate(&self) -> f64 {
+    #[cfg(test)]
+    pub(crate) fn current_rate(&self) -> f64 {
         self.pace().rate
     }
 
     /// Waits for a slot in flight and a turn under the rate. Hold the permit while the request runs.
-    pub async fn admit(&self) -> SemaphorePermit<'_> {
+    pub(crate) async fn admit(&self) -> SemaphorePermit<'_> {
         let permit = self
             .in_flight
             .acquire()
@@ -131,7 +132,7 @@ impl Throttle {
     }
 
     /// Feeds back every answer: 429 slows the run, anything else counts as accepted.
-    pub fn on_answer(&self, status: u16, retry_after: Option<Duration>) {
+    pub(crate) fn on_answer(&self, status: u16, retry_after: Option<Duration>) {
         let now = Instant::now();
         let mut pace = self.pace();
         if status == 429 {

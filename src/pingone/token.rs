@@ -32,7 +32,7 @@ const MAX_RENEW_MARGIN: Duration = Duration::from_secs(60);
 
 /// Why no token could be had.
 #[derive(Debug, Clone)]
-pub enum TokenFailure {
+pub(crate) enum TokenFailure {
     /// The endpoint answered and said no: retrying cannot help.
     Refused(String),
     /// The endpoint could not be reached or failed: worth retrying.
@@ -45,7 +45,7 @@ struct Token {
     renew_at: Instant,
 }
 
-pub struct TokenSource {
+pub(crate) struct TokenSource {
     http: reqwest::Client,
     url: String,
     auth_url_for_messages: String,
@@ -57,7 +57,7 @@ pub struct TokenSource {
 }
 
 impl TokenSource {
-    pub fn new(http: reqwest::Client, connection: &Connection) -> Self {
+    pub(crate) fn new(http: reqwest::Client, connection: &Connection) -> Self {
         Self {
             http,
             url: connection.token_url(),
@@ -71,13 +71,13 @@ impl TokenSource {
     }
 
     /// How many token requests this run has sent (or tried to), whatever their answer.
-    pub fn requested(&self) -> u64 {
+    pub(crate) fn requested(&self) -> u64 {
         self.requested.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A token that is good for a while yet; fetches one when needed. One fetch at a time:
     /// a hundred requests finding the token stale make one call, not a hundred.
-    pub async fn bearer(&self) -> Result<Arc<Secret>, TokenFailure> {
+    pub(crate) async fn bearer(&self) -> Result<Arc<Secret>, TokenFailure> {
         let mut current = self.current.lock().await;
         if let Some(token) = current.as_ref() {
             if Instant::now() < token.renew_at {
@@ -91,7 +91,7 @@ impl TokenSource {
     }
 
     /// Forgets `stale` after a 401, unless another request already replaced it.
-    pub async fn invalidate(&self, stale: &Arc<Secret>) {
+    pub(crate) async fn invalidate(&self, stale: &Arc<Secret>) {
         let mut current = self.current.lock().await;
         if current
             .as_ref()

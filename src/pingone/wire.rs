@@ -13,36 +13,36 @@ pub struct IdRef {
 
 /// `notification.template`: a custom pairing notification (ACTIVATION_REQUIRED only).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct NotificationTemplate {
+pub(crate) struct NotificationTemplate {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub locale: Option<String>,
+    pub(crate) locale: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
+    pub(crate) variant: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Notification {
-    pub template: NotificationTemplate,
+pub(crate) struct Notification {
+    pub(crate) template: NotificationTemplate,
 }
 
 /// The body of `POST /environments/{envID}/users/{userID}/devices`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct CreateDevice {
+pub(crate) struct CreateDevice {
     #[serde(rename = "type")]
-    pub device_type: DeviceType,
+    pub(crate) device_type: DeviceType,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
+    pub(crate) phone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub(crate) email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub extension: Option<String>,
-    pub policy: Option<IdRef>,
+    pub(crate) extension: Option<String>,
+    pub(crate) policy: Option<IdRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<DeviceStatus>,
+    pub(crate) status: Option<DeviceStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub nickname: Option<String>,
+    pub(crate) nickname: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notification: Option<Notification>,
+    pub(crate) notification: Option<Notification>,
 }
 
 /// A device as PingOne returns it. `type` stays a string: users also have TOTP, FIDO2 and
@@ -50,19 +50,19 @@ pub struct CreateDevice {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Device {
-    pub id: String,
+    pub(crate) id: String,
     #[serde(rename = "type")]
     pub device_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
+    pub(crate) phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub(crate) email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extension: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nickname: Option<String>,
+    pub(crate) nickname: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,19 +76,19 @@ pub struct DevicesEmbedded {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Href {
-    pub href: String,
+pub(crate) struct Href {
+    pub(crate) href: String,
 }
 
 /// `_links` of a list page; `next` is there while more pages follow.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct PageLinks {
+pub(crate) struct PageLinks {
     #[serde(default)]
-    pub next: Option<Href>,
+    pub(crate) next: Option<Href>,
 }
 
 /// One page of a list PingOne pages: its items, and the link to the next page.
-pub trait Page: serde::de::DeserializeOwned {
+pub(crate) trait Page: serde::de::DeserializeOwned {
     type Item;
     fn into_parts(self) -> (Vec<Self::Item>, PageLinks);
 }
@@ -113,14 +113,14 @@ pub struct DeviceList {
     #[serde(rename = "_embedded", default)]
     pub embedded: DevicesEmbedded,
     #[serde(rename = "_links", default)]
-    pub links: PageLinks,
+    pub(crate) links: PageLinks,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct User {
     pub id: String,
     #[serde(default)]
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -135,11 +135,11 @@ pub struct UserList {
     #[serde(rename = "_embedded", default)]
     pub embedded: UsersEmbedded,
     #[serde(rename = "_links", default)]
-    pub links: PageLinks,
+    pub(crate) links: PageLinks,
     #[serde(default)]
-    pub count: Option<u64>,
+    pub(crate) count: Option<u64>,
     #[serde(default)]
-    pub size: Option<u64>,
+    pub(crate) size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -156,10 +156,10 @@ pub struct MfaSettings {
 
 /// `GET /deviceAuthenticationPolicies/{id}`; only what the tool reads.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Policy {
-    pub id: String,
+pub(crate) struct Policy {
+    pub(crate) id: String,
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -169,18 +169,18 @@ pub struct ErrorDetail {
     #[serde(default)]
     pub target: Option<String>,
     #[serde(default)]
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
 }
 
 /// PingOne's error body: `{"id","code","message","details":[…]}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ErrorBody {
     #[serde(default)]
-    pub id: Option<String>,
+    pub(crate) id: Option<String>,
     #[serde(default)]
     pub code: Option<String>,
     #[serde(default)]
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<ErrorDetail>,
 }
@@ -190,16 +190,16 @@ pub struct ErrorBody {
 pub struct TokenResponse {
     pub access_token: String,
     #[serde(default)]
-    pub token_type: Option<String>,
+    pub(crate) token_type: Option<String>,
     #[serde(default)]
-    pub expires_in: Option<u64>,
+    pub(crate) expires_in: Option<u64>,
 }
 
 /// The token endpoint's OAuth error.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct TokenError {
+pub(crate) struct TokenError {
     #[serde(default)]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     #[serde(default)]
-    pub error_description: Option<String>,
+    pub(crate) error_description: Option<String>,
 }

@@ -98,7 +98,7 @@ fn engine_for(
     )
 }
 
-pub async fn execute(
+pub(crate) async fn execute(
     settings: &Settings,
     out: &OutputDir,
     target: &Target,

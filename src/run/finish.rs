@@ -57,7 +57,7 @@ fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan>
     })
 }
 
-pub async fn finish(
+pub(crate) async fn finish(
     settings: &Settings,
     out: OutputDir,
     mut executed: Executed,
@@ -135,7 +135,7 @@ fn log_finish(summary: &Summary, all: &Tallies, exit: ExitStatus) {
 
 /// A signal came while the input was still being read: nothing was sent and no row was
 /// recorded. The summary says so; a rerun (with or without --resume) starts from the top.
-pub fn stopped_before_sending(
+pub(crate) fn stopped_before_sending(
     settings: &Settings,
     out: &OutputDir,
     target: Target,

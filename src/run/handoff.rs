@@ -20,23 +20,23 @@ use crate::shard::Assignment;
 use crate::validate::repeats::Repeats;
 
 /// Stage 1's result: the output directory, locked, with what an earlier run left in it.
-pub struct OutputDir {
-    pub dir: PathBuf,
+pub(crate) struct OutputDir {
+    pub(crate) dir: PathBuf,
     pub(super) _lock: OutDirLock,
     /// results.csv of an earlier run is there (only with --resume).
-    pub has_results: bool,
+    pub(crate) has_results: bool,
     /// The earlier run's summary, on --resume.
-    pub earlier: Option<Summary>,
+    pub(crate) earlier: Option<Summary>,
     /// The rows the earlier run finished (empty without one).
-    pub finished: Finished,
+    pub(crate) finished: Finished,
 }
 
 /// The copy of the input in the output directory: personal data, so readable by its owner
 /// only, and removed when the run ends (a killed run leaves it for the next run to replace).
-pub const SPOOL_FILE: &str = ".input-spool.csv";
+pub(crate) const SPOOL_FILE: &str = ".input-spool.csv";
 
 /// Removes the spool when dropped.
-pub struct Spool(pub(super) PathBuf);
+pub(crate) struct Spool(pub(super) PathBuf);
 
 impl Drop for Spool {
     fn drop(&mut self) {
@@ -45,12 +45,12 @@ impl Drop for Spool {
 }
 
 /// Where stage 3 reads the rows: the spool of the surveyed input.
-pub struct Rows(pub(super) Spool);
+pub(crate) struct Rows(pub(super) Spool);
 
 impl Rows {
     /// Opens what stage 3 reads; messages still name the user's input. Keep the spool until
     /// the reader is done with it.
-    pub fn open(self, settings: &Settings) -> Result<(InputReader, Spool), RunError> {
+    pub(crate) fn open(self, settings: &Settings) -> Result<(InputReader, Spool), RunError> {
         let Rows(spool) = self;
         let source = InputSource::File(spool.0.clone());
         let reader = InputReader::from_source(&source, settings.delimiter, false)?
@@ -61,19 +61,19 @@ impl Rows {
 
 /// What a survey learned of the input.
 #[derive(Debug, Clone, Default)]
-pub struct InputFacts {
+pub(crate) struct InputFacts {
     /// Records after the header.
-    pub records: Option<u64>,
-    pub sha256: Option<String>,
+    pub(crate) records: Option<u64>,
+    pub(crate) sha256: Option<String>,
     /// `--shard`: how this shard tells its rows from the others'.
-    pub assignment: Option<Assignment>,
+    pub(crate) assignment: Option<Assignment>,
     /// The lines that may repeat an earlier row: the only ones stage 3's duplicate check
     /// has to remember.
-    pub repeats: Repeats,
+    pub(crate) repeats: Repeats,
 }
 
 /// Stage 2's result.
-pub enum Surveyed {
+pub(crate) enum Surveyed {
     /// The whole input was read: its rows, spooled, and what was learned of them.
     Whole { rows: Rows, facts: InputFacts },
     /// A signal came while reading; nothing was sent.
@@ -81,13 +81,13 @@ pub enum Surveyed {
 }
 
 /// Stage 3's result.
-pub struct Executed {
+pub(crate) struct Executed {
     /// The summary as written when sending began.
-    pub summary: Summary,
+    pub(crate) summary: Summary,
     /// This run's rows (rows finished by an earlier run are not in here).
-    pub tallies: Tallies,
-    pub stats: Arc<RequestStats>,
-    pub client: Option<Arc<Client>>,
-    pub engine: Option<Arc<Engine>>,
-    pub sandbox: Option<Sandbox>,
+    pub(crate) tallies: Tallies,
+    pub(crate) stats: Arc<RequestStats>,
+    pub(crate) client: Option<Arc<Client>>,
+    pub(crate) engine: Option<Arc<Engine>>,
+    pub(crate) sandbox: Option<Sandbox>,
 }

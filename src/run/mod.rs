@@ -31,7 +31,7 @@ use std::time::Instant;
 pub use signals::install_signal_handlers;
 
 use crate::config::{RunMode, Settings};
-pub use crate::exit::{ExitStatus, RunReport};
+pub(crate) use crate::exit::{ExitStatus, RunReport};
 use crate::input::{InputError, InputReader};
 use crate::output::summary::{now_rfc3339, InputInfo, SettingsEcho, ShardInfo, Summary, Target};
 use crate::output::OutputError;

@@ -53,7 +53,7 @@ fn check_shard(dir: &Path, earlier: &Summary, now: Option<Shard>) -> Result<(), 
     })
 }
 
-pub fn output_dir(settings: &Settings, target: &Target) -> Result<OutputDir, RunError> {
+pub(crate) fn output_dir(settings: &Settings, target: &Target) -> Result<OutputDir, RunError> {
     let dir = settings.out_dir.clone();
     private_dir(&dir)?;
     let lock = lock::acquire(&dir)?;

@@ -30,7 +30,7 @@ struct Counts {
     by_username: u64,
 }
 
-pub fn survey(
+pub(crate) fn survey(
     settings: &Settings,
     mut input: InputReader,
     out: &OutputDir,

@@ -9,37 +9,41 @@ use serde::{Deserialize, Serialize};
 /// `{"id": "…"}`, as PingOne nests references (`policy`, `user`, `environment`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdObject {
-    pub id: String,
+    pub(crate) id: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Href {
-    pub href: String,
+pub(crate) struct Href {
+    pub(crate) href: String,
 }
 
 /// `_links`: HAL links; `next` only on a list page with more to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Links {
     #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
-    pub self_link: Option<Href>,
+    pub(crate) self_link: Option<Href>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next: Option<Href>,
+    pub(crate) next: Option<Href>,
 }
 
 /// `notification.template` of a create request (ACTIVATION_REQUIRED only). `variant` and
 /// `variables` are unverified in the docs; they are accepted as they come.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NotificationTemplate {
-    pub locale: Option<String>,
-    pub variant: Option<String>,
-    pub variables: Option<serde_json::Value>,
+// Read only by serde: the sandbox refuses a body that does not have this shape.
+#[allow(dead_code)]
+pub(crate) struct NotificationTemplate {
+    pub(crate) locale: Option<String>,
+    pub(crate) variant: Option<String>,
+    pub(crate) variables: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Notification {
-    pub template: Option<NotificationTemplate>,
+// Read only by serde, as above.
+#[allow(dead_code)]
+pub(crate) struct Notification {
+    pub(crate) template: Option<NotificationTemplate>,
 }
 
 /// The body of `POST /environments/{envID}/users/{userID}/devices`, as the docs list it:
@@ -47,16 +51,16 @@ pub struct Notification {
 /// `notification`. A field the docs do not list is refused, as a strict server would.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CreateDeviceRequest {
+pub(crate) struct CreateDeviceRequest {
     #[serde(rename = "type")]
-    pub device_type: String,
-    pub phone: Option<String>,
-    pub email: Option<String>,
-    pub extension: Option<String>,
-    pub policy: Option<IdObject>,
-    pub status: Option<String>,
-    pub nickname: Option<String>,
-    pub notification: Option<Notification>,
+    pub(crate) device_type: String,
+    pub(crate) phone: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) extension: Option<String>,
+    pub(crate) policy: Option<IdObject>,
+    pub(crate) status: Option<String>,
+    pub(crate) nickname: Option<String>,
+    pub(crate) notification: Option<Notification>,
 }
 
 /// A device as PingOne returns it (the documented 201 example and the list's items).
@@ -88,91 +92,91 @@ pub struct Device {
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct DevicesEmbedded {
-    pub devices: Vec<Device>,
+pub(crate) struct DevicesEmbedded {
+    pub(crate) devices: Vec<Device>,
 }
 
 /// `GET …/users/{userID}/devices`: one page.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct DevicePage {
+pub(crate) struct DevicePage {
     #[serde(rename = "_links")]
-    pub links: Links,
+    pub(crate) links: Links,
     #[serde(rename = "_embedded")]
-    pub embedded: DevicesEmbedded,
-    pub count: usize,
-    pub size: usize,
+    pub(crate) embedded: DevicesEmbedded,
+    pub(crate) count: usize,
+    pub(crate) size: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
-    pub id: String,
-    pub username: String,
+    pub(crate) id: String,
+    pub(crate) username: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct UsersEmbedded {
-    pub users: Vec<User>,
+pub(crate) struct UsersEmbedded {
+    pub(crate) users: Vec<User>,
 }
 
 /// `GET …/users?filter=username eq "…"`: one page.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct UserPage {
+pub(crate) struct UserPage {
     #[serde(rename = "_links")]
-    pub links: Links,
+    pub(crate) links: Links,
     #[serde(rename = "_embedded")]
-    pub embedded: UsersEmbedded,
-    pub count: usize,
-    pub size: usize,
+    pub(crate) embedded: UsersEmbedded,
+    pub(crate) count: usize,
+    pub(crate) size: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Pairing {
+pub(crate) struct Pairing {
     #[serde(rename = "maxAllowedDevices")]
-    pub max_allowed_devices: u32,
+    pub(crate) max_allowed_devices: u32,
 }
 
 /// `GET …/mfaSettings`, the part the tool reads.
 #[derive(Debug, Clone, Serialize)]
-pub struct MfaSettings {
-    pub pairing: Pairing,
+pub(crate) struct MfaSettings {
+    pub(crate) pairing: Pairing,
 }
 
 /// `GET …/deviceAuthenticationPolicies/{id}`, the part the tool reads.
 #[derive(Debug, Clone, Serialize)]
-pub struct Policy {
-    pub id: String,
-    pub name: String,
+pub(crate) struct Policy {
+    pub(crate) id: String,
+    pub(crate) name: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ErrorDetail {
-    pub code: String,
+pub(crate) struct ErrorDetail {
+    pub(crate) code: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    pub message: String,
+    pub(crate) target: Option<String>,
+    pub(crate) message: String,
 }
 
 /// PingOne's error body: `{"id","code","message","details":[…]}`.
 #[derive(Debug, Clone, Serialize)]
-pub struct ErrorBody {
-    pub id: String,
-    pub code: String,
-    pub message: String,
+pub(crate) struct ErrorBody {
+    pub(crate) id: String,
+    pub(crate) code: String,
+    pub(crate) message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub details: Vec<ErrorDetail>,
+    pub(crate) details: Vec<ErrorDetail>,
 }
 
 /// The token endpoint's answer.
 #[derive(Debug, Clone, Serialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: String,
-    pub expires_in: u64,
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: String,
+    pub(crate) token_type: String,
+    pub(crate) expires_in: u64,
 }
 
 /// The token endpoint's OAuth error.
 #[derive(Debug, Clone, Serialize)]
-pub struct TokenError {
-    pub error: String,
-    pub error_description: String,
+pub(crate) struct TokenError {
+    pub(crate) error: String,
+    pub(crate) error_description: String,
 }

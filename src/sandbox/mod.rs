@@ -14,7 +14,7 @@ pub mod json;
 mod options;
 mod routes;
 mod standing;
-pub mod state;
+pub(crate) mod state;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -80,10 +80,10 @@ pub enum SandboxError {
 pub const SANDBOX_POLICY_ID: &str = "5a4db0c5-0000-4000-8000-000000000001";
 /// The sandbox's environment.
 pub const SANDBOX_ENVIRONMENT_ID: &str = "5a4db0c5-0000-4000-8000-00000000e4b1";
-pub const SANDBOX_CLIENT_ID: &str = "sandbox-worker-app";
+pub(crate) const SANDBOX_CLIENT_ID: &str = "sandbox-worker-app";
 
 /// Where `mfa-enroll sandbox --tls` writes its CA's certificate.
-pub const SANDBOX_CA_FILE: &str = "sandbox-ca.pem";
+pub(crate) const SANDBOX_CA_FILE: &str = "sandbox-ca.pem";
 
 pub(crate) struct Shared {
     options: SandboxOptions,

@@ -87,7 +87,7 @@ impl Default for SandboxOptions {
 }
 
 impl SandboxOptions {
-    pub fn from_args(args: &SandboxArgs) -> Result<Self, SandboxError> {
+    pub(crate) fn from_args(args: &SandboxArgs) -> Result<Self, SandboxError> {
         for (name, value) in [
             ("--fail-rate", args.fail_rate),
             ("--ambiguous-rate", args.ambiguous_rate),

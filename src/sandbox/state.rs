@@ -33,7 +33,7 @@ pub enum Directory {
 
 impl Directory {
     /// Reads a CSV with `user_id` and `username` columns.
-    pub fn from_csv(path: &Path) -> Result<Directory, SandboxError> {
+    pub(crate) fn from_csv(path: &Path) -> Result<Directory, SandboxError> {
         let unreadable = |source| SandboxError::UsersFile {
             path: path.to_path_buf(),
             source,
@@ -89,7 +89,7 @@ impl Directory {
         Uuid::new_v5(&USERNAME_NAMESPACE, username.to_lowercase().as_bytes()).to_string()
     }
 
-    pub fn user_exists(&self, id: &str) -> bool {
+    pub(crate) fn user_exists(&self, id: &str) -> bool {
         match self {
             Directory::Open => Uuid::parse_str(id).is_ok(),
             Directory::Listed { ids, .. } => ids.contains_key(&id.to_lowercase()),
@@ -97,7 +97,7 @@ impl Directory {
     }
 
     /// (id, username) of every user whose username matches, case-insensitively.
-    pub fn find(&self, username: &str) -> Vec<(String, String)> {
+    pub(crate) fn find(&self, username: &str) -> Vec<(String, String)> {
         match self {
             Directory::Open => vec![(Self::open_id_for(username), username.to_string())],
             Directory::Listed { by_username, ids } => by_username
@@ -136,26 +136,26 @@ pub struct Tally {
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub requests: AtomicU64,
-    pub token_requests: AtomicU64,
-    pub token_refusals: AtomicU64,
-    pub unauthorized_401: AtomicU64,
-    pub in_flight: AtomicU64,
-    pub max_in_flight: AtomicU64,
-    pub posts: AtomicU64,
-    pub devices_created: AtomicU64,
-    pub duplicate_devices: AtomicU64,
-    pub throttled_429: AtomicU64,
-    pub injected_failures: AtomicU64,
-    pub ambiguous_failures: AtomicU64,
+    pub(crate) requests: AtomicU64,
+    pub(crate) token_requests: AtomicU64,
+    pub(crate) token_refusals: AtomicU64,
+    pub(crate) unauthorized_401: AtomicU64,
+    pub(crate) in_flight: AtomicU64,
+    pub(crate) max_in_flight: AtomicU64,
+    pub(crate) posts: AtomicU64,
+    pub(crate) devices_created: AtomicU64,
+    pub(crate) duplicate_devices: AtomicU64,
+    pub(crate) throttled_429: AtomicU64,
+    pub(crate) injected_failures: AtomicU64,
+    pub(crate) ambiguous_failures: AtomicU64,
 }
 
 impl Counters {
-    pub fn bump(counter: &AtomicU64) {
+    pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn snapshot(&self) -> Tally {
+    pub(crate) fn snapshot(&self) -> Tally {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Tally {
             requests: get(&self.requests),
@@ -177,7 +177,7 @@ impl Counters {
 pub struct Arrival {
     /// Since the sandbox started.
     pub at: Duration,
-    pub is_post: bool,
+    pub(crate) is_post: bool,
     /// The sandbox answered it 429.
     pub answered_429: bool,
 }
@@ -190,7 +190,7 @@ pub(crate) struct RateWindow {
 
 impl RateWindow {
     /// `Ok` when the request fits under `rate`; else how long until it would.
-    pub fn admit(&mut self, rate: u32, now: Instant) -> Result<(), Duration> {
+    pub(crate) fn admit(&mut self, rate: u32, now: Instant) -> Result<(), Duration> {
         let second = Duration::from_secs(1);
         while self
             .accepted
@@ -209,16 +209,16 @@ impl RateWindow {
 }
 
 pub(crate) struct Store {
-    pub devices: Mutex<HashMap<String, Vec<Device>>>,
+    pub(crate) devices: Mutex<HashMap<String, Vec<Device>>>,
     /// Every device-create body received, as sent, for tests of what reaches the server.
-    pub bodies: Mutex<Vec<String>>,
+    pub(crate) bodies: Mutex<Vec<String>>,
     /// The `jti` of every client assertion accepted: one seen twice is a replay.
-    pub assertion_ids: Mutex<std::collections::HashSet<String>>,
-    pub tokens: Mutex<HashMap<String, Instant>>,
-    pub window: Mutex<RateWindow>,
-    pub arrivals: Mutex<Vec<Arrival>>,
-    pub counters: Counters,
-    pub started: Instant,
+    pub(crate) assertion_ids: Mutex<std::collections::HashSet<String>>,
+    pub(crate) tokens: Mutex<HashMap<String, Instant>>,
+    pub(crate) window: Mutex<RateWindow>,
+    pub(crate) arrivals: Mutex<Vec<Arrival>>,
+    pub(crate) counters: Counters,
+    pub(crate) started: Instant,
 }
 
 impl Default for Store {

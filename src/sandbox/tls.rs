@@ -11,8 +11,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 /// A server certificate chain and its key, as PEM.
 #[derive(Clone)]
 pub struct TlsIdentity {
-    pub certificate_chain_pem: String,
-    pub private_key_pem: String,
+    pub(crate) certificate_chain_pem: String,
+    pub(crate) private_key_pem: String,
 }
 
 impl std::fmt::Debug for TlsIdentity {
@@ -58,7 +58,7 @@ pub fn generate_for_localhost() -> Result<GeneratedTls, rcgen::Error> {
 }
 
 /// The TLS acceptor for `identity`.
-pub fn acceptor(identity: &TlsIdentity) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+pub(crate) fn acceptor(identity: &TlsIdentity) -> std::io::Result<tokio_rustls::TlsAcceptor> {
     let invalid =
         |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
     let chain: Vec<CertificateDer<'static>> =
@@ -75,7 +75,7 @@ pub fn acceptor(identity: &TlsIdentity) -> std::io::Result<tokio_rustls::TlsAcce
 }
 
 /// Serves `app` over TLS on `listener` until `stopped` fires.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
     app: axum::Router,

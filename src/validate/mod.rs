@@ -3,23 +3,23 @@
 
 mod fields;
 pub mod phone;
-pub mod repeats;
-pub mod stream;
+pub(crate) mod repeats;
+pub(crate) mod stream;
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use uuid::Uuid;
 
-pub use crate::codes::Code;
-use crate::input::{Column, Header, Record};
+pub(crate) use crate::codes::Code;
+use crate::input::{Column, Header, NotUtf8, Record};
 use crate::model::{Destination, DeviceIdentity, DeviceStatus, DeviceType, UserRef};
 use repeats::Repeats;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowError {
-    pub code: Code,
-    pub message: String,
+pub(crate) struct RowError {
+    pub(crate) code: Code,
+    pub(crate) message: String,
 }
 
 impl RowError {
@@ -33,33 +33,33 @@ impl RowError {
 
 /// The custom pairing notification; PingOne accepts it only with ACTIVATION_REQUIRED.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Notification {
-    pub locale: Option<String>,
-    pub variant: Option<String>,
+pub(crate) struct Notification {
+    pub(crate) locale: Option<String>,
+    pub(crate) variant: Option<String>,
 }
 
 /// A row that passed every offline check: what to create, for whom.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceSpec {
-    pub user: UserRef,
+pub(crate) struct DeviceSpec {
+    pub(crate) user: UserRef,
     /// The username as the row wrote it, for results.csv ("" when none).
-    pub username: String,
-    pub device_type: DeviceType,
-    pub destination: Destination,
-    pub extension: Option<String>,
-    pub policy_id: Uuid,
+    pub(crate) username: String,
+    pub(crate) device_type: DeviceType,
+    pub(crate) destination: Destination,
+    pub(crate) extension: Option<String>,
+    pub(crate) policy_id: Uuid,
     /// `None` leaves the choice to PingOne (ACTIVE for an admin actor).
-    pub status: Option<DeviceStatus>,
-    pub nickname: Option<String>,
-    pub notification: Option<Notification>,
+    pub(crate) status: Option<DeviceStatus>,
+    pub(crate) nickname: Option<String>,
+    pub(crate) notification: Option<Notification>,
     /// The row comes from an errors.csv that marked it `UNCONFIRMED`: an earlier run may have
     /// created its device, so the user's devices are read before anything is sent.
-    pub unconfirmed_before: bool,
+    pub(crate) unconfirmed_before: bool,
 }
 
 impl DeviceSpec {
     /// What makes this device the same as another of the user's.
-    pub fn identity(&self) -> DeviceIdentity {
+    pub(crate) fn identity(&self) -> DeviceIdentity {
         DeviceIdentity::new(
             self.device_type,
             &self.destination,
@@ -68,17 +68,17 @@ impl DeviceSpec {
     }
 
     /// Whether creating this device makes PingOne message the user a pairing code.
-    pub fn sends_pairing_message(&self) -> bool {
+    pub(crate) fn sends_pairing_message(&self) -> bool {
         self.status == Some(DeviceStatus::ActivationRequired)
     }
 }
 
 /// Defaults a row falls back on.
 #[derive(Debug, Clone, Default)]
-pub struct Rules {
-    pub default_policy: Option<Uuid>,
-    pub default_status: Option<DeviceStatus>,
-    pub default_country: Option<crate::validate::phone::Country>,
+pub(crate) struct Rules {
+    pub(crate) default_policy: Option<Uuid>,
+    pub(crate) default_status: Option<DeviceStatus>,
+    pub(crate) default_country: Option<crate::validate::phone::Country>,
 }
 
 /// A row the duplicate check has seen: a 64-bit digest of (user, type, destination) and the
@@ -127,7 +127,7 @@ impl Hasher for DigestHasher {
 /// A row that passed every check but the two that must wait: its phone is still as written
 /// (normalising it is the costly part, done by [`Finisher`]) and duplicates are not yet known.
 #[derive(Debug, Clone)]
-pub struct Checked {
+pub(crate) struct Checked {
     spec: DeviceSpec,
     phone_normalised: bool,
 }
@@ -135,7 +135,7 @@ pub struct Checked {
 impl Checked {
     /// Normalises the phone to E.164 (a no-op for emails and for a phone already done).
     /// Stateless, so it can run on a thread of its own.
-    pub fn normalise_phone(
+    pub(crate) fn normalise_phone(
         mut self,
         default_country: Option<crate::validate::phone::Country>,
     ) -> Result<Checked, RowError> {
@@ -153,48 +153,50 @@ impl Checked {
 /// The checks that need no phone metadata and no memory of earlier rows: cheap, and free to
 /// run on another thread than the one that normalises phones.
 #[derive(Debug, Clone)]
-pub struct FieldChecker {
+pub(crate) struct FieldChecker {
     header: Header,
     rules: Rules,
 }
 
 /// Phone normalisation (unless done already) and the duplicate check, for rows in file order.
-pub struct Finisher {
+pub(crate) struct Finisher {
     default_country: Option<crate::validate::phone::Country>,
     seen: HashSet<SeenRow, BuildHasherDefault<DigestHasher>>,
     /// The lines that may repeat another; only they enter `seen`.
     repeats: Repeats,
 }
 
-/// Both halves on one thread, for callers that validate row by row.
-pub struct Validator {
+/// Both halves on one thread, for tests that validate row by row.
+#[cfg(test)]
+pub(crate) struct Validator {
     checker: FieldChecker,
     finisher: Finisher,
 }
 
+#[cfg(test)]
 impl Validator {
-    pub fn new(header: Header, rules: Rules) -> Self {
+    pub(crate) fn new(header: Header, rules: Rules) -> Self {
         let (checker, finisher) = split(header, rules);
         Self { checker, finisher }
     }
 
-    pub fn header(&self) -> &Header {
-        &self.checker.header
-    }
-
-    pub fn validate(&mut self, record: &Record) -> Result<DeviceSpec, RowError> {
+    pub(crate) fn validate(&mut self, record: &Record) -> Result<DeviceSpec, RowError> {
         let checked = self.checker.check(record);
         self.finisher.finish(record.line, checked)
     }
 }
 
 /// The two halves of validation, to run apart; every row is kept for the duplicate check.
-pub fn split(header: Header, rules: Rules) -> (FieldChecker, Finisher) {
+pub(crate) fn split(header: Header, rules: Rules) -> (FieldChecker, Finisher) {
     split_knowing(header, rules, Repeats::unknown())
 }
 
 /// The same, when a survey found which lines may repeat another: only those are kept.
-pub fn split_knowing(header: Header, rules: Rules, repeats: Repeats) -> (FieldChecker, Finisher) {
+pub(crate) fn split_knowing(
+    header: Header,
+    rules: Rules,
+    repeats: Repeats,
+) -> (FieldChecker, Finisher) {
     let finisher = Finisher {
         default_country: rules.default_country,
         seen: HashSet::default(),
@@ -204,11 +206,11 @@ pub fn split_knowing(header: Header, rules: Rules, repeats: Repeats) -> (FieldCh
 }
 
 impl Finisher {
-    pub fn default_country(&self) -> Option<crate::validate::phone::Country> {
+    pub(crate) fn default_country(&self) -> Option<crate::validate::phone::Country> {
         self.default_country
     }
 
-    pub fn finish(
+    pub(crate) fn finish(
         &mut self,
         line: u64,
         checked: Result<Checked, RowError>,
@@ -251,7 +253,7 @@ impl FieldChecker {
     /// normalising only ever rewrites a number's front (country code, trunk prefix), so every
     /// spelling of one number ends alike. `None` for a row the cheap checks refuse: it never
     /// reaches the duplicate check.
-    pub fn repeat_key(&self, record: &Record) -> Option<u64> {
+    pub(crate) fn repeat_key(&self, record: &Record) -> Option<u64> {
         let spec = self.check(record).ok()?.spec;
         let identity = spec.identity();
         let mut hasher = std::hash::DefaultHasher::new();
@@ -270,12 +272,8 @@ impl FieldChecker {
         Some(hasher.finish())
     }
 
-    pub fn header(&self) -> &Header {
-        &self.header
-    }
-
     /// Every check but phone normalisation and duplicates; the phone stays as written.
-    pub fn check(&self, record: &Record) -> Result<Checked, RowError> {
+    pub(crate) fn check(&self, record: &Record) -> Result<Checked, RowError> {
         let header = &self.header;
         if record.raw.len() != header.len() {
             return Err(RowError::new(
@@ -324,15 +322,17 @@ pub(crate) struct Cells<'a> {
 impl<'a> Cells<'a> {
     /// The trimmed cell; a cell that is not UTF-8 is the row's problem.
     fn get(&self, column: Column) -> Result<&'a str, RowError> {
-        self.record.get(self.header, column).map_err(|_| {
-            RowError::new(
-                Code::InvalidEncoding,
-                format!(
-                    "column {} is not valid UTF-8; save the file as UTF-8",
-                    column.name()
-                ),
-            )
-        })
+        self.record
+            .get(self.header, column)
+            .map_err(|NotUtf8(column)| {
+                RowError::new(
+                    Code::InvalidEncoding,
+                    format!(
+                        "column {} is not valid UTF-8; save the file as UTF-8",
+                        column.name()
+                    ),
+                )
+            })
     }
 
     /// The cell, or `None` when empty.
@@ -348,7 +348,7 @@ fn optional(text: &str) -> Option<String> {
 /// The digest the duplicate check compares: user as written (usernames case-folded) and the
 /// device's identity.
 /// The digest two rows share when one repeats the other.
-pub fn duplicate_key(spec: &DeviceSpec) -> u64 {
+pub(crate) fn duplicate_key(spec: &DeviceSpec) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     match &spec.user {
         UserRef::Id(id) => (0u8, id.as_u128()).hash(&mut hasher),

@@ -13,7 +13,7 @@
 use rlibphonenumber::{PhoneNumberFormat, PHONE_NUMBER_UTIL};
 
 /// A country, as `[enroll] default_country` names it (`US`, `GB`, ...).
-pub type Country = rlibphonenumber::Region;
+pub(crate) type Country = rlibphonenumber::Region;
 
 /// Longest input we hand to the parser; real numbers with punctuation are far shorter.
 const MAX_INPUT_CHARS: usize = 64;
@@ -21,7 +21,7 @@ const MAX_INPUT_CHARS: usize = 64;
 const MAX_E164_DIGITS: usize = 15;
 
 /// Why a number was refused, as a sentence for the person fixing the file.
-pub type PhoneProblem = String;
+pub(crate) type PhoneProblem = String;
 
 /// Normalises `text` to E.164 (`+15125551234`). A number without `+` is read as country code
 /// first, unless `default_country` is set, in which case it is a national number of it.
@@ -92,7 +92,7 @@ pub fn normalize(text: &str, default_country: Option<Country>) -> Result<String,
 
 /// A lenient normalisation for comparing numbers read back from PingOne, which may come
 /// spelled `+1.5125551234`: keep the `+` and the digits.
-pub fn comparison_form(text: &str) -> String {
+pub(crate) fn comparison_form(text: &str) -> String {
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
     format!("+{digits}")
 }

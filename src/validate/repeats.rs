@@ -18,25 +18,25 @@ const SENDS_MESSAGE: u64 = 1 << 63;
 
 /// The lines that share their key with another line.
 #[derive(Debug, Clone, Default)]
-pub struct Repeats {
+pub(crate) struct Repeats {
     /// `None`: not surveyed, so any line may repeat another.
     lines: Option<HashSet<u64>>,
 }
 
 impl Repeats {
     /// Every line may repeat another: the duplicate check remembers every row.
-    pub fn unknown() -> Repeats {
+    pub(crate) fn unknown() -> Repeats {
         Repeats { lines: None }
     }
 
     /// No line repeats another (the survey's own pass, which finds them).
-    pub fn none() -> Repeats {
+    pub(crate) fn none() -> Repeats {
         Repeats {
             lines: Some(HashSet::new()),
         }
     }
 
-    pub fn may_repeat(&self, line: u64) -> bool {
+    pub(crate) fn may_repeat(&self, line: u64) -> bool {
         self.lines
             .as_ref()
             .is_none_or(|lines| lines.contains(&line))
@@ -45,21 +45,21 @@ impl Repeats {
 
 /// What the spill found.
 #[derive(Debug, Default)]
-pub struct Found {
-    pub repeats: Repeats,
+pub(crate) struct Found {
+    pub(crate) repeats: Repeats,
     /// Rows that would send a pairing message but repeat an earlier row (so will not).
-    pub repeated_messages: u64,
+    pub(crate) repeated_messages: u64,
 }
 
 /// The spill files of one survey; removed when dropped.
-pub struct RepeatSpill {
+pub(crate) struct RepeatSpill {
     dir: PathBuf,
     parts: Vec<BufWriter<File>>,
 }
 
 impl RepeatSpill {
     /// A private directory for the spill inside `out_dir`.
-    pub fn create(out_dir: &Path) -> io::Result<RepeatSpill> {
+    pub(crate) fn create(out_dir: &Path) -> io::Result<RepeatSpill> {
         use std::os::unix::fs::DirBuilderExt;
         let dir = out_dir.join(".repeats");
         let _ = std::fs::remove_dir_all(&dir);
@@ -71,7 +71,7 @@ impl RepeatSpill {
         Ok(RepeatSpill { dir, parts })
     }
 
-    pub fn add(&mut self, key: u64, line: u64, sends_message: bool) -> io::Result<()> {
+    pub(crate) fn add(&mut self, key: u64, line: u64, sends_message: bool) -> io::Result<()> {
         let part = (key >> 58) as usize % PARTS;
         let line = if sends_message {
             line | SENDS_MESSAGE
@@ -84,7 +84,7 @@ impl RepeatSpill {
     }
 
     /// Reads each part alone and collects the lines of keys that occur more than once.
-    pub fn finish(mut self) -> io::Result<Found> {
+    pub(crate) fn finish(mut self) -> io::Result<Found> {
         for writer in &mut self.parts {
             writer.flush()?;
         }

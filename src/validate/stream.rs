@@ -28,11 +28,11 @@ const AHEAD: usize = 4;
 type Batch = Vec<(Record, Option<Result<Checked, RowError>>)>;
 
 /// A record's final verdict; `None` when the run stopped before it was validated.
-pub type Verdict = Option<Result<DeviceSpec, RowError>>;
+pub(crate) type Verdict = Option<Result<DeviceSpec, RowError>>;
 
 /// Why the stream ended early.
 #[derive(Debug)]
-pub enum StreamError {
+pub(crate) enum StreamError {
     Input(InputError),
     /// The run was asked to stop while the stream waited for input.
     Stopped,
@@ -45,7 +45,7 @@ enum Message {
 }
 
 /// Every record of the file with its verdict, in file order.
-pub struct ValidatedRows {
+pub(crate) struct ValidatedRows {
     messages: Receiver<Message>,
     current: std::vec::IntoIter<(Record, Option<Result<Checked, RowError>>)>,
     stop: Arc<Stop>,
@@ -125,7 +125,7 @@ fn normalise_phones(
 }
 
 impl ValidatedRows {
-    pub fn start(
+    pub(crate) fn start(
         reader: InputReader,
         checker: FieldChecker,
         finisher: Finisher,
@@ -161,7 +161,7 @@ impl ValidatedRows {
     }
 
     /// SHA-256 of the whole file, once the stream has reached its end.
-    pub fn sha256_hex(&self) -> Option<&str> {
+    pub(crate) fn sha256_hex(&self) -> Option<&str> {
         self.sha256.as_deref()
     }
 }
