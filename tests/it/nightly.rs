@@ -2,11 +2,9 @@
 //! storms stop the run with exit 3 and a message that names the cause, and --help shows the
 //! three uses. (Logs are `logs.rs`'s, output files and the metrics file `outputs.rs`'s.)
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::config::Secret;
 use mfa_enroll::sandbox::{Sandbox, SandboxOptions};
 

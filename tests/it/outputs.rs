@@ -3,11 +3,9 @@
 //! rewrites them; `--metrics-file` leaves Prometheus text with the exit code, the outcomes and
 //! the last success, whatever the run's end.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

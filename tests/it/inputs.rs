@@ -3,12 +3,10 @@
 //! headers bounded; an empty header refused; `--delimiter` and `default_country` honoured;
 //! signals honoured while reading.
 
-mod common;
-
 use std::io::Write;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
 use tokio::io::AsyncWriteExt;
 

@@ -3,11 +3,9 @@
 //! retries exhausted before any POST say RETRIES_EXHAUSTED with no attempt, and a stop after an
 //! unclear POST says UNCONFIRMED until a resume finds the device.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

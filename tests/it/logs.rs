@@ -2,9 +2,7 @@
 //! progress, the finish, an event per failed row), and text and JSON logs alike mask the emails
 //! and phone numbers that results.csv keeps whole.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

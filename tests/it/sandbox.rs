@@ -2,12 +2,10 @@
 //! validation and error bodies, the rate limit, injected faults, the device cap and the tally;
 //! and `mfa-enroll sandbox` as a standing server, with its command-line options.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::pingone::wire::{
     Device, DeviceList, ErrorBody, MfaSettings, TokenResponse, UserList,
 };

@@ -2,11 +2,9 @@
 //! created, how many pairing messages, who would pass the daily message limit), and a real run
 //! afterwards that does what the plan said.
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::json::Device;
 use mfa_enroll::sandbox::{Directory, SandboxOptions};
 

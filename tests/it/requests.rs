@@ -3,11 +3,9 @@
 //! however far apart its rows, one look-up per username, one POST per device), and never more
 //! requests in flight than `concurrency`.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

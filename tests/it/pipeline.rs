@@ -3,9 +3,7 @@
 //! ones never sent, errors.csv fed back, exit codes, an offline dry run that sends nothing, the
 //! permission to message users (flag or config), and the README's first command.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,11 +2,9 @@
 //! before it expires (so the server never answers 401), one 401 renews it once, and a second
 //! 401 is final for the row.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,12 +2,10 @@
 //! created twice, across faults, crashes, signals and reruns (also a kill that leaves a created
 //! device unrecorded), and every row is accounted for.
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::{Directory, SandboxOptions};
 
 /// Every line of `csv` exactly once in results.csv, each `created`, each device on the server.
