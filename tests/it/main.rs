@@ -10,6 +10,7 @@ mod common;
 
 mod auth;
 mod bench_smoke;
+mod ci;
 mod deploy;
 mod dry_run;
 mod exactly_once;
