@@ -1,7 +1,8 @@
 //! The rate-limit promises, measured at the sandbox. These two scenarios run one after the
-//! other in a test binary of their own, so other tests' processes do not skew the arrival
-//! times they judge.
+//! other in a test binary of their own, outside `tests/it/` (cargo runs test binaries one at a
+//! time), so other tests' processes do not skew the arrival times they judge.
 
+#[path = "it/common.rs"]
 mod common;
 
 use common::*;

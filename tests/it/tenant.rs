@@ -1,9 +1,7 @@
 //! What a real tenant does that a toy one does not, against the real binary: paged lists,
 //! VOICE extensions that make another line, and the status PingOne actually sent.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::json::Device;
 use mfa_enroll::sandbox::{Directory, SandboxOptions};
 

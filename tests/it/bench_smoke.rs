@@ -1,8 +1,7 @@
 //! CI keeps the benchmark working: every case runs on a small size against the debug build.
 //! Figures are printed, never asserted: speed is judged by `cargo bench`, not by tests.
 
-#[path = "../bench/cases.rs"]
-mod cases;
+use crate::common::cases;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_benchmark_runs_every_case_on_a_small_size() {

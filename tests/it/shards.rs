@@ -2,12 +2,10 @@
 //! against one standing sandbox agree line for line with one whole run, and merge refuses
 //! whatever is not one finished sharded run of one input.
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::json::Device;
 use mfa_enroll::sandbox::{Directory, Sandbox, SandboxOptions};
 

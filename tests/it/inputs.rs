@@ -1,13 +1,12 @@
-//! Inputs that are not small regular files, and the errors and noise around them, against the
-//! real binary: standard input, fifos and process substitution read once; endless streams,
-//! unclosed quotes and huge headers bounded; signals honoured while reading.
-
-mod common;
+//! The input file and the errors and noise around it, against the real binary: standard
+//! input, fifos and process substitution read once; endless streams, unclosed quotes and huge
+//! headers bounded; an empty header refused; `--delimiter` and `default_country` honoured;
+//! signals honoured while reading.
 
 use std::io::Write;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
 use tokio::io::AsyncWriteExt;
 
@@ -428,4 +427,54 @@ async fn a_duplicate_spelled_otherwise_far_below_is_caught_in_every_run() {
     check(&by_line(&ws.results()), "live run");
     assert_eq!(sandbox.tally().duplicate_devices, 0);
     assert!(!ws.out().join(".repeats").exists(), "the spill is removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_header_is_a_file_error() {
+    let ws = Workspace::new();
+    ws.write("empty.csv", "");
+    ws.write("blank.csv", " , \n1,2\n");
+    for file in ["empty.csv", "blank.csv"] {
+        let run = run_binary(ws.dir.path(), None, &["run", file, "--dry-run"]).await;
+        assert_eq!(run.code, 2, "{file}: {}", run.both());
+        assert!(
+            run.stderr.contains(&format!("{file}: the file is empty")),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            !ws.path("enroll-out").exists(),
+            "no output directory for a bad file"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_delimiter_and_default_country_change_how_the_file_is_read() {
+    let (sandbox, ws) = setup(
+        SandboxOptions::default(),
+        "rate = 1000",
+        "default_country = \"GB\"",
+    )
+    .await;
+    // Semicolons, and a national UK number beside an international one.
+    ws.write(
+        "in.csv",
+        &format!(
+            "user_id;type;phone\n{};SMS;020 7946 0018\n{};SMS;+1 512 555 0101\n",
+            user_id(1),
+            user_id(2)
+        ),
+    );
+    let run = enroll(&ws, &sandbox, "in.csv", &["--delimiter", ";"]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    let results = by_line(&ws.results());
+    assert_eq!(
+        results[&2]["destination"], "+442079460018",
+        "read as a GB number"
+    );
+    assert_eq!(
+        results[&3]["destination"], "+15125550101",
+        "a + still means international"
+    );
 }

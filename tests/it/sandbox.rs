@@ -1,17 +1,18 @@
 //! The sandbox on its own, spoken to over HTTP as PingOne would be: authentication,
 //! validation and error bodies, the rate limit, injected faults, the device cap and the tally;
-//! and `mfa-enroll sandbox` as a standing server.
+//! and `mfa-enroll sandbox` as a standing server, with its command-line options.
 
-mod common;
-
+use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::pingone::wire::{
     Device, DeviceList, ErrorBody, MfaSettings, TokenResponse, UserList,
 };
 use mfa_enroll::sandbox::{Directory, Sandbox, SandboxOptions};
 use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, ChildStdout};
 
 struct Client {
     http: reqwest::Client,
@@ -367,14 +368,22 @@ async fn a_token_without_the_role_gets_403() {
     assert_eq!(response.status(), 403);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_standing_sandbox_prints_its_config_and_a_tally_on_ctrl_c() {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-    let ws = Workspace::new();
-    let mut child = spawn_without_secret(
-        ws.dir.path(),
-        &["sandbox", "--listen", "127.0.0.1:0", "--rate", "100"],
-    );
+/// `mfa-enroll sandbox` standing on 127.0.0.1, its banner read.
+struct Standing {
+    child: Child,
+    /// The rest of its standard output: the tally it prints when stopped.
+    stdout: BufReader<ChildStdout>,
+    /// The banner's `[pingone]` config snippet.
+    config: String,
+    /// The client secret the banner exports.
+    secret: String,
+}
+
+/// Starts `mfa-enroll sandbox --listen 127.0.0.1:0 ARGS` and reads its banner.
+async fn standing(dir: &Path, args: &[&str]) -> Standing {
+    let mut all = vec!["sandbox", "--listen", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let mut child = spawn_without_secret(dir, &all);
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut banner = String::new();
     while !banner.contains("Ctrl-C stops") {
@@ -386,7 +395,7 @@ async fn the_standing_sandbox_prints_its_config_and_a_tally_on_ctrl_c() {
         assert!(read > 0, "the sandbox exited early: {banner}");
         banner.push_str(&line);
     }
-    let config: String = banner
+    let config = banner
         .lines()
         .skip_while(|l| !l.starts_with("[pingone]"))
         .take_while(|l| !l.starts_with("Then run"))
@@ -397,23 +406,105 @@ async fn the_standing_sandbox_prints_its_config_and_a_tally_on_ctrl_c() {
         .find_map(|l| l.trim().strip_prefix("export PINGONE_CLIENT_SECRET="))
         .expect("the banner gives the secret")
         .to_string();
-    ws.write("sandbox.toml", &config);
+    Standing {
+        child,
+        stdout,
+        config,
+        secret,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standing_sandbox_prints_its_config_and_a_tally_on_ctrl_c() {
+    let ws = Workspace::new();
+    let mut standing = standing(ws.dir.path(), &["--rate", "100"]).await;
+    ws.write("sandbox.toml", &standing.config);
     ws.write("in.csv", &sms_rows(5));
     let run = run_binary(
         ws.dir.path(),
-        Some(&secret),
+        Some(&standing.secret),
         &["run", "in.csv", "--config", "sandbox.toml", "--out", "out"],
     )
     .await;
-    assert_eq!(run.code, 0, "{}\n{config}", run.both());
-    send_signal(&child, "INT");
+    assert_eq!(run.code, 0, "{}\n{}", run.both(), standing.config);
+    send_signal(&standing.child, "INT");
     let mut rest = String::new();
-    stdout.read_to_string(&mut rest).await.unwrap();
-    assert!(child.wait().await.unwrap().success());
+    standing.stdout.read_to_string(&mut rest).await.unwrap();
+    assert!(standing.child.wait().await.unwrap().success());
     assert!(
         rest.contains("5 devices created, 0 duplicate devices"),
         "{rest}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standing_sandbox_options_work_from_the_command_line() {
+    let ws = Workspace::new();
+    let known = user_id(1);
+    ws.write("users.csv", &format!("user_id,username\n{known},jdoe\n"));
+    let policy = "11111111-2222-4333-8444-555555555555";
+    let mut first = standing(
+        ws.dir.path(),
+        &[
+            "--users",
+            "users.csv",
+            "--policies",
+            policy,
+            "--max-devices",
+            "1",
+            "--token-ttl",
+            "1",
+        ],
+    )
+    .await;
+    // At 3 requests a second the run outlives a one-second token several times.
+    ws.write(
+        "mfa-enroll.toml",
+        &format!("{}\n[limits]\nrate = 3\n", first.config),
+    );
+    ws.write(
+        "in.csv",
+        &format!(
+            "user_id,username,type,phone,policy_id\n\
+             ,jdoe,SMS,+15125550101,{policy}\n\
+             {known},,SMS,+15125550102,{policy}\n\
+             {},,SMS,+15125550103,{policy}\n\
+             {known},,SMS,+15125550104,{unlisted}\n",
+            user_id(2),
+            unlisted = "22222222-2222-4222-8222-222222222222"
+        ),
+    );
+    let run = enroll_with_secret(&ws, &first.secret, "in.csv", "out", &[]).await;
+    assert_eq!(run.code, 1, "{}", run.both());
+    let results = by_line(&ws.results());
+    assert_eq!(results[&2]["outcome"], "created", "--users resolves jdoe");
+    assert_eq!(
+        results[&3]["error_code"], "LIMIT_EXCEEDED",
+        "--max-devices 1"
+    );
+    assert_eq!(
+        results[&4]["error_code"], "USER_NOT_FOUND",
+        "--users lists who exists"
+    );
+    assert_eq!(
+        results[&5]["error_code"], "INVALID_VALUE",
+        "--policies lists what exists"
+    );
+    let tokens = ws.summary()["requests"]["tokens"].as_u64().unwrap();
+    assert!(tokens >= 2, "--token-ttl 1 makes the run renew: {tokens}");
+    send_signal(&first.child, "INT");
+    first.child.wait().await.unwrap();
+
+    let second = standing(ws.dir.path(), &["--no-role"]).await;
+    ws.write("mfa-enroll.toml", &second.config);
+    ws.write("in2.csv", &sms_rows(2));
+    let run = enroll_with_secret(&ws, &second.secret, "in2.csv", "out2", &[]).await;
+    assert_eq!(run.code, 3, "{}", run.both());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("out2/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["stopped_early"]["code"], "MISSING_ROLE");
+    send_signal(&second.child, "INT");
 }
 
 /// The bodies of PingOne's documentation (shared/PINGONE.md), posted as they are, and the

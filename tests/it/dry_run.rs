@@ -1,11 +1,10 @@
-//! `--dry-run --online`: read-only requests that answer a migration's questions, and a real
-//! run afterwards that does what the plan said.
-
-mod common;
+//! `--dry-run --online`: read-only requests that answer a migration's questions (what would be
+//! created, how many pairing messages, who would pass the daily message limit), and a real run
+//! afterwards that does what the plan said.
 
 use std::collections::HashSet;
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::json::Device;
 use mfa_enroll::sandbox::{Directory, SandboxOptions};
 
@@ -174,6 +173,36 @@ async fn the_plan_counts_pairing_messages_up_to_the_device_cap() {
         serde_json::json!([])
     );
     assert_eq!(sandbox.tally().posts, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_names_the_user_a_run_would_message_past_the_daily_limit() {
+    // Without the device cap (the token cannot read MFA settings), 51 pairing SMS for one user.
+    let options = SandboxOptions {
+        no_config_role: true,
+        ..SandboxOptions::default()
+    };
+    let (sandbox, ws) = setup(options, "rate = 100000", "").await;
+    let busy = user_id(1);
+    let mut csv = String::from("user_id,type,phone,status\n");
+    for i in 0..51 {
+        csv.push_str(&format!(
+            "{busy},SMS,{},ACTIVATION_REQUIRED\n",
+            us_number(i)
+        ));
+    }
+    csv.push_str(&format!(
+        "{},SMS,{},ACTIVATION_REQUIRED\n",
+        user_id(2),
+        us_number(99)
+    ));
+    ws.write("in.csv", &csv);
+    let plan = enroll(&ws, &sandbox, "in.csv", &["--dry-run", "--online"]).await;
+    assert_eq!(plan.code, 0, "{}", plan.both());
+    let over = &ws.summary()["plan"]["users_over_daily_message_limit"];
+    assert_eq!(over.as_array().unwrap().len(), 1, "{over}");
+    assert_eq!(over[0]["user_id"], busy);
+    assert_eq!(over[0]["sms"], 51);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

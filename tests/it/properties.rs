@@ -9,6 +9,7 @@ use mfa_enroll::config::{EnrollSettings, Limits, RunMode, Settings};
 use mfa_enroll::model::OnExisting;
 use mfa_enroll::stop::Stop;
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 fn settings(input: std::path::PathBuf, out: std::path::PathBuf) -> Settings {
     Settings {
@@ -171,7 +172,15 @@ fn csv_text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    // The recorded failures stay beside this file: proptest's default would look for them in
+    // tests/proptest-regressions/, since tests/it/ holds a main.rs.
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions"
+        ))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {

@@ -3,11 +3,9 @@
 //! assertions checked for signature, audience, expiry and replay; the secret read from a
 //! file; and neither secret nor private key in any output.
 
-mod common;
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::config::TokenAuthMethod;
 use mfa_enroll::sandbox::{Sandbox, SandboxOptions};
 

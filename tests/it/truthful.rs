@@ -2,11 +2,9 @@
 //! says `failed` for a device that exists, a device is claimed by one row, and a resume never
 //! mixes targets. Each test names the promise it guards.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::{Directory, Sandbox, SandboxOptions};
 
 /// Fast backoff, and only one retry: the harsh setting where records used to lie.

@@ -4,11 +4,9 @@
 //! binary end to end (offline, with the paths moved into a scratch directory), and the
 //! image's build command is one CI runs.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn deploy(name: &str) -> Yaml {

@@ -1,9 +1,9 @@
 //! `mfa-enroll run` end to end: the real binary against the sandbox on 127.0.0.1, judged by
-//! the files it wrote and by what the sandbox received.
+//! the files it wrote and by what the sandbox received: valid rows created once and invalid
+//! ones never sent, errors.csv fed back, exit codes, an offline dry run that sends nothing, the
+//! permission to message users (flag or config), and the README's first command.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,55 +106,6 @@ async fn errors_csv_is_a_valid_input_that_reruns_exactly_those_rows() {
     assert_eq!(rows[0]["outcome"], "created");
     assert_eq!(rows[0]["destination"], "+15122001001");
     assert_eq!(sandbox.tally().devices_created, 2);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_errors_are_retried_and_a_400_is_final() {
-    let (sandbox, ws) = setup(
-        SandboxOptions {
-            fail_rate: 0.3,
-            policies: Some(Default::default()),
-            ..SandboxOptions::default()
-        },
-        &format!("rate = 1000\n{FAST_RETRIES}"),
-        "",
-    )
-    .await;
-    let unknown_policy = "11111111-2222-4333-8444-555555555555";
-    let mut csv = sms_rows(30);
-    csv.push_str(&format!("{},SMS,+15122009999\n", user_id(99)).replace("SMS,", "SMS,"));
-    let csv = csv.replace("user_id,type,phone\n", "user_id,type,phone,policy_id\n");
-    let csv: String = csv
-        .lines()
-        .enumerate()
-        .map(|(i, l)| match i {
-            0 => format!("{l}\n"),
-            31 => format!("{l},{unknown_policy}\n"),
-            _ => format!("{l},\n"),
-        })
-        .collect();
-    ws.write("in.csv", &csv);
-    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
-    assert_eq!(run.code, 1, "{}", run.both());
-    let results = by_line(&ws.results());
-    for line in 2..=31 {
-        assert_eq!(
-            results[&line]["outcome"], "created",
-            "line {line}: {:?}",
-            results[&line]
-        );
-    }
-    let rejected = &results[&32];
-    assert_eq!(rejected["outcome"], "failed");
-    assert_eq!(rejected["http_status"], "400");
-    assert_eq!(
-        rejected["error_code"], "INVALID_VALUE",
-        "PingOne's own code"
-    );
-    let tally = sandbox.tally();
-    assert!(tally.injected_failures > 0);
-    assert!(ws.summary()["requests"]["retries"].as_u64().unwrap() > 0);
-    assert_eq!(tally.duplicate_devices, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,6 +236,40 @@ async fn a_live_run_that_would_message_users_needs_permission() {
     );
     assert_eq!(ws.summary()["pairing_messages"]["SMS"], 1);
     assert_eq!(ws.summary()["pairing_messages"]["EMAIL"], 1);
+}
+
+/// `[enroll] allow_messages = true` is the same permission as `--allow-messages`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_messages_in_the_config_permits_what_the_flag_permits() {
+    let (sandbox, ws) = setup(
+        SandboxOptions::default(),
+        "rate = 1000",
+        "allow_messages = true",
+    )
+    .await;
+    ws.write(
+        "in.csv",
+        &format!(
+            "user_id,type,phone,status\n{},SMS,+15125550101,ACTIVATION_REQUIRED\n{},SMS,+15125550102,\n",
+            user_id(1),
+            user_id(2)
+        ),
+    );
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "allowed by the config: {}", run.both());
+    assert_eq!(ws.summary()["pairing_messages"]["SMS"], 1);
+
+    // Without allow_messages the same file is refused before anything is sent.
+    let config = std::fs::read_to_string(ws.path("mfa-enroll.toml")).unwrap();
+    ws.write(
+        "mfa-enroll.toml",
+        &config.replace("allow_messages = true", "allow_messages = false"),
+    );
+    let refused = enroll_to(&ws, &sandbox, "in.csv", "second", &[]).await;
+    assert_eq!(refused.code, 2, "{}", refused.both());
+    assert!(refused
+        .stderr
+        .contains("1 rows would create ACTIVATION_REQUIRED"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

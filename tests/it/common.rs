@@ -1,9 +1,14 @@
 //! Shared by the integration tests: a sandbox on 127.0.0.1 port 0, a config file pointing at
 //! it, the real binary run against it, and readers for what the binary wrote.
+// Each test crate (`it`, `rate_limits`) uses a part of this file.
 #![allow(dead_code)]
 
-#[path = "../../bench/launch.rs"]
-mod launch;
+// The benchmark's cases (`bench_smoke` runs them) bring the launcher the tests and the
+// benchmark share; a crate may load a file only once, so the tests take it from there.
+#[path = "../../bench/cases.rs"]
+pub mod cases;
+
+use cases::launch;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,11 +1,11 @@
 //! The contract's "Exactly once" and "Nothing lost", against the sandbox: no device is ever
-//! created twice, across faults, crashes, signals and reruns, and every row is accounted for.
-
-mod common;
+//! created twice, across faults, crashes, signals and reruns (also a kill that leaves a created
+//! device unrecorded), and every row is accounted for.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use mfa_enroll::sandbox::{Directory, SandboxOptions};
 
 /// Every line of `csv` exactly once in results.csv, each `created`, each device on the server.
@@ -113,6 +113,45 @@ async fn a_run_killed_with_sigkill_resumes_to_the_right_outcome_without_duplicat
         let summary = ws.summary();
         assert_eq!(summary["resumed_rows"].as_u64().unwrap() as usize, partial);
         assert_eq!(summary["outcomes"]["created"], 150);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_created_but_unrecorded_when_killed_is_the_rows_own_on_resume() {
+    for on_existing in ["skip", "create"] {
+        let options = SandboxOptions {
+            hold_answers_after_creates: Some(20),
+            ..SandboxOptions::default()
+        };
+        let enroll_mode = format!("on_existing = \"{on_existing}\"");
+        let (sandbox, ws) = setup(options, "rate = 1000\nconcurrency = 1", &enroll_mode).await;
+        ws.write("in.csv", &sms_rows(60));
+        let mut child = spawn_enroll(&ws, &sandbox, "in.csv");
+        // The 21st device exists; its answer never comes. Kill the client now.
+        while sandbox.tally().devices_created < 21 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        child.start_kill().expect("SIGKILL");
+        finish(child).await;
+        let recorded = ws
+            .results()
+            .iter()
+            .filter(|r| r["outcome"] == "created")
+            .count();
+        assert_eq!(recorded, 20, "{on_existing}: the 21st device is unrecorded");
+
+        let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
+        assert_eq!(resumed.code, 0, "{on_existing}: {}", resumed.both());
+        let results = by_line(&ws.results());
+        assert_eq!(results.len(), 60);
+        assert!(results.values().all(|r| r["outcome"] == "created"));
+        let tally = sandbox.tally();
+        assert_eq!(tally.devices_created, 60, "{on_existing}: {tally:?}");
+        assert_eq!(tally.duplicate_devices, 0, "{on_existing}");
+        // Line 22 (the 21st row) names the device made before the kill.
+        let user = user_id(20);
+        assert_eq!(sandbox.devices_of(&user).len(), 1);
+        assert_eq!(results[&22]["device_id"], sandbox.devices_of(&user)[0].id);
     }
 }
 

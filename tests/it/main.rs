@@ -1,0 +1,29 @@
+//! The integration tests, one module per subject, built as one test binary: cargo compiles
+//! and links them once instead of once per file. They drive the real binary
+//! (`env!("CARGO_BIN_EXE_mfa-enroll")`) or the real pipeline against a server on 127.0.0.1.
+//! `cargo test` runs them all; `cargo test --test it tokens::` runs one subject.
+//!
+//! The rate-limit promises are not here: they judge arrival times, so they run alone in a
+//! binary of their own (`tests/rate_limits.rs`), not beside other tests' processes.
+
+mod common;
+
+mod auth;
+mod bench_smoke;
+mod ci;
+mod deploy;
+mod dry_run;
+mod exactly_once;
+mod inputs;
+mod logs;
+mod nightly;
+mod outputs;
+mod pipeline;
+mod properties;
+mod requests;
+mod retries;
+mod sandbox;
+mod shards;
+mod tenant;
+mod tokens;
+mod truthful;
