@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use strum::VariantArray;
+
 use crate::cli::TokenAuthArg;
 
 use super::file::{relative_to, FilePingOne};
@@ -11,7 +13,7 @@ use super::secret::{client_secret, Secret, ENV_CLIENT_SECRET, ENV_CLIENT_SECRET_
 use super::{ConfigError, EnvLookup};
 
 /// The worker app's token endpoint authentication method, as `token_auth_method` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum TokenAuthMethod {
     /// `CLIENT_SECRET_BASIC`: HTTP Basic authentication.
     Basic,
@@ -24,13 +26,6 @@ pub enum TokenAuthMethod {
 }
 
 impl TokenAuthMethod {
-    pub const ALL: [TokenAuthMethod; 4] = [
-        Self::Basic,
-        Self::Post,
-        Self::ClientSecretJwt,
-        Self::PrivateKeyJwt,
-    ];
-
     /// As `token_auth_method` spells it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -159,8 +154,9 @@ pub(super) fn token_auth_method(
         return Ok(TokenAuthMethod::Basic);
     };
     let wanted = text.trim().to_ascii_lowercase();
-    TokenAuthMethod::ALL
-        .into_iter()
+    TokenAuthMethod::VARIANTS
+        .iter()
+        .copied()
         .find(|m| m.as_str() == wanted)
         .ok_or_else(|| {
             ConfigError::new(

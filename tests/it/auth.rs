@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::common::*;
 use mfa_enroll::config::TokenAuthMethod;
 use mfa_enroll::sandbox::{Sandbox, SandboxOptions};
+use strum::VariantArray;
 
 /// An EC P-256 key pair for private_key_jwt: (private PEM, public PEM).
 fn key_pair() -> (String, String) {
@@ -46,8 +47,8 @@ async fn app(method: TokenAuthMethod, configured: TokenAuthMethod) -> (Sandbox, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_method_works_where_configured_and_only_there() {
-    for method in TokenAuthMethod::ALL {
-        for configured in TokenAuthMethod::ALL {
+    for &method in TokenAuthMethod::VARIANTS {
+        for &configured in TokenAuthMethod::VARIANTS {
             let (sandbox, ws, private) = app(method, configured).await;
             let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
             let why = format!("app {method:?}, client {configured:?}: {}", run.both());
