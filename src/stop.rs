@@ -1,6 +1,8 @@
 //! Why and when a run stops early. One [`Stop`] is shared by the signal handler, the API
 //! client (refused credentials, a missing role, a failure storm) and the engine, which stops
-//! dispatching as soon as it is set; requests already in flight finish.
+//! dispatching as soon as it is set; requests already in flight finish. Whatever waits (a
+//! turn under the pace, a retry's backoff, a queue) also waits for [`Stop::requested`], so a
+//! stop ends every wait at once instead of after it.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,10 +55,22 @@ impl fmt::Display for StopReason {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Stop {
     is_set: AtomicBool,
     reason: Mutex<Option<StopReason>>,
+    /// Turns true once; every waiter watches it.
+    signal: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Stop {
+    fn default() -> Self {
+        Self {
+            is_set: AtomicBool::new(false),
+            reason: Mutex::new(None),
+            signal: tokio::sync::watch::Sender::new(false),
+        }
+    }
 }
 
 impl Stop {
@@ -67,6 +81,15 @@ impl Stop {
             *slot = Some(reason);
         }
         self.is_set.store(true, Ordering::SeqCst);
+        self.signal.send_replace(true);
+    }
+
+    /// Resolves once the run is asked to stop (at once when it already was): a wait that
+    /// selects on it ends with the stop, not after it.
+    pub(crate) async fn requested(&self) {
+        let mut watching = self.signal.subscribe();
+        // The sender lives as long as `self`, so this ends only with the stop.
+        let _ = watching.wait_for(|is_set| *is_set).await;
     }
 
     pub(crate) fn is_requested(&self) -> bool {

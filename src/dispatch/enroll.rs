@@ -162,6 +162,9 @@ impl Engine {
                     .settle_unclear(job, user_id, identity, &posting, &error)
                     .await;
             }
+            // The stop cut the retries short and no POST took effect (each was refused, or
+            // never reached PingOne): the row was not attempted, as its record says.
+            Err(ApiError::Stopped) => return results::not_attempted(job, user_id),
             Err(error) => {
                 return results::failed(
                     job,
