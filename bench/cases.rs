@@ -7,6 +7,8 @@
 
 #[path = "launch.rs"]
 pub mod launch;
+#[path = "pace.rs"]
+pub mod pace;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,8 @@ pub struct Sizes {
     /// How long the rate cases run.
     pub rate_seconds: u64,
     pub rate: u32,
+    /// How long the storm case's storm of 429s lasts.
+    pub storm_seconds: u64,
 }
 
 impl Sizes {
@@ -29,6 +33,7 @@ impl Sizes {
             live_rows: 50_000,
             rate_seconds: 60,
             rate: 200,
+            storm_seconds: 8,
         }
     }
 
@@ -38,6 +43,7 @@ impl Sizes {
             live_rows: 300,
             rate_seconds: 2,
             rate: 50,
+            storm_seconds: 1,
         }
     }
 }
@@ -208,8 +214,9 @@ async fn start_sandbox(options: SandboxOptions) -> Sandbox {
         .expect("sandbox")
 }
 
-fn write_config(dir: &Path, sandbox: &Sandbox, enroll: &str, limits: &str) -> PathBuf {
-    let path = dir.join("bench.toml");
+/// `{name}.toml` in `dir`, pointing at `sandbox`: cases that run side by side each have one.
+fn write_config(dir: &Path, name: &str, sandbox: &Sandbox, enroll: &str, limits: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
     let text = format!("{}{enroll}\n[limits]\n{limits}\n", sandbox.config_snippet());
     std::fs::write(&path, text).expect("config");
     path
@@ -241,7 +248,7 @@ async fn run_against(
 ) -> Measured {
     let input = work.join(format!("{name}.csv"));
     write_input(&input, rows);
-    let config = write_config(work, sandbox, enroll, limits);
+    let config = write_config(work, name, sandbox, enroll, limits);
     let out = work.join(format!("{name}-out"));
     let _ = std::fs::remove_dir_all(&out);
     let args = [
@@ -459,6 +466,7 @@ pub async fn requests_floor(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
     .await;
     let config = write_config(
         work,
+        "floor",
         &sandbox,
         "on_existing = \"skip\"",
         "rate = 1000000\nconcurrency = 64",
@@ -595,44 +603,6 @@ fn accepted_rate(sandbox: &Sandbox) -> f64 {
     }
 }
 
-/// The tool configured at four times the server's limit: the share of the server's limit the
-/// run achieves over its whole length, and the share of requests answered 429.
-pub async fn throttled_below_setting(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
-    let server = sizes.rate / 2;
-    let tool = server * 4;
-    let sandbox = start_sandbox(SandboxOptions {
-        rate: Some(server),
-        record_arrivals: true,
-        ..SandboxOptions::default()
-    })
-    .await;
-    let rows = rows_for(f64::from(server), sizes.rate_seconds);
-    let limits = format!("rate = {tool}\nconcurrency = 16");
-    run_against(bin, work, &sandbox, "throttled", rows, CREATE, &limits).await;
-    let accepted = accepted_rate(&sandbox);
-    let tally = sandbox.tally();
-    sandbox.shutdown().await;
-    let case = format!(
-        "throttled: tool {tool}/s, server {server}/s, {} s",
-        sizes.rate_seconds
-    );
-    vec![
-        Figure::at_least(
-            &case,
-            100.0 * accepted / f64::from(server),
-            "% of server limit, whole run",
-            95.0,
-        ),
-        Figure::at_most(
-            &case,
-            100.0 * tally.throttled_429 as f64 / tally.requests.max(1) as f64,
-            "% of requests answered 429",
-            1.0,
-        ),
-        Figure::bound(&case, tally.throttled_429 as f64, "429s in all"),
-    ]
-}
-
 /// The largest single cost of a dry run: phone normalisation (libphonenumber's parse,
 /// validity and E.164), on one thread and on two.
 pub async fn phone_validation_bound(sizes: &Sizes) -> Vec<Figure> {
@@ -702,7 +672,7 @@ pub async fn shards_side_by_side(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<
     let sandbox = start_sandbox(SandboxOptions::default()).await;
     let input = work.join("shards.csv");
     write_input(&input, rows);
-    let config = write_config(work, &sandbox, CREATE, &limits);
+    let config = write_config(work, "shards", &sandbox, CREATE, &limits);
     let secret = secret_of(&sandbox);
     let outs: Vec<PathBuf> = (0..SHARDS)
         .map(|k| work.join(format!("shard-{k}")))
@@ -783,11 +753,15 @@ pub async fn run_one(name: &str, bin: &Path, work: &Path, sizes: &Sizes) -> Vec<
         "live" => live_unlimited(bin, work, sizes).await,
         "rate" => rate_precision(bin, work, sizes).await,
         "latency" => latency_hiding(bin, work, sizes).await,
-        "throttled" => throttled_below_setting(bin, work, sizes).await,
+        "throttled" => pace::throttled_grid(bin, work, sizes).await,
+        "storm" => pace::storm(bin, work, sizes).await,
+        "auto" => pace::auto_concurrency(bin, work, sizes).await,
+        "plan" => pace::throttled_plan(bin, work, sizes).await,
+        "unreachable" => pace::unreachable(bin, work, sizes).await,
         "phone" => phone_validation_bound(sizes).await,
         "shards" => shards_side_by_side(bin, work, sizes).await,
         "floor" => requests_floor(bin, work, sizes).await,
-        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, phone, live, floor, rate, latency, throttled, shards"),
+        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, phone, live, floor, rate, latency, throttled, storm, auto, plan, unreachable, shards"),
     }
 }
 
@@ -801,7 +775,11 @@ pub async fn run_all(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     figures.extend(requests_floor(bin, work, sizes).await);
     figures.extend(rate_precision(bin, work, sizes).await);
     figures.extend(latency_hiding(bin, work, sizes).await);
-    figures.extend(throttled_below_setting(bin, work, sizes).await);
+    figures.extend(pace::throttled_grid(bin, work, sizes).await);
+    figures.extend(pace::storm(bin, work, sizes).await);
+    figures.extend(pace::auto_concurrency(bin, work, sizes).await);
+    figures.extend(pace::throttled_plan(bin, work, sizes).await);
+    figures.extend(pace::unreachable(bin, work, sizes).await);
     figures.extend(shards_side_by_side(bin, work, sizes).await);
     figures
 }

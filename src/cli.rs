@@ -122,9 +122,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub(crate) rate: Option<u32>,
 
-    /// Requests in flight at once (overrides `[limits] concurrency`)
-    #[arg(long, value_name = "N")]
-    pub(crate) concurrency: Option<usize>,
+    /// Requests in flight at once, or auto: enough for the rate at the latency measured
+    /// (overrides `[limits] concurrency`)
+    #[arg(long, value_name = "N|auto")]
+    pub(crate) concurrency: Option<String>,
 
     /// Retries per request after the first attempt (overrides `[limits] max_retries`)
     #[arg(long, value_name = "N")]
@@ -265,4 +266,13 @@ pub struct SandboxArgs {
     /// The status a device create answers: 201 (the docs) or 200 (seen in the wild)
     #[arg(long, default_value_t = 201, value_name = "STATUS")]
     pub(crate) create_status: u16,
+
+    /// A storm of 429s: every API request answered 429 for S seconds (Retry-After: 1), as
+    /// when another job shares the license; then the rate limit as before
+    #[arg(long, value_name = "S")]
+    pub(crate) storm_for: Option<u64>,
+
+    /// The storm begins after this many API requests (with --storm-for)
+    #[arg(long, default_value_t = 0, value_name = "N", requires = "storm_for")]
+    pub(crate) storm_after: u64,
 }

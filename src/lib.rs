@@ -56,7 +56,7 @@
 //! [`merge::merge`], [`exit::ExitStatus`] and [`exit::RunReport`], [`stop::Stop`],
 //! [`output::describe::describe`] and [`output::metrics::write_refusal`],
 //! [`logging::init`] and [`run::install_signal_handlers`]; the simulator
-//! ([`sandbox::Sandbox`], [`sandbox::SandboxOptions`], [`sandbox::Directory`],
+//! ([`sandbox::Sandbox`], [`sandbox::SandboxOptions`] with [`sandbox::Storm`], [`sandbox::Directory`],
 //! [`sandbox::json::Device`], [`sandbox::serve_standing`]); and, for tests that drive one
 //! layer directly, [`pingone::Client`], [`validate::phone::normalize`] and the types their
 //! signatures name. The modules are public so that these paths read as they do inside the

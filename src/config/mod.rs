@@ -30,6 +30,7 @@ pub use client_auth::TokenAuthMethod;
 pub(crate) use connection::Connection;
 pub use enroll::EnrollSettings;
 pub use limits::Limits;
+pub(crate) use limits::{Concurrency, AUTO_FEWEST, AUTO_MOST};
 pub use secret::Secret;
 pub(crate) use secret::ENV_CLIENT_SECRET;
 
@@ -193,7 +194,7 @@ mod tests {
         };
         let s = Settings::load(&args(&["--config", path, "--rate", "20"]), &env).unwrap();
         assert_eq!(s.limits.rate, 20);
-        assert_eq!(s.limits.concurrency, 3);
+        assert_eq!(s.limits.concurrency, Concurrency::Pinned(3));
         let c = s.connection.unwrap();
         assert_eq!(c.client_id, "abc");
         assert_eq!(c.environment_id, "5f4a8e2c-1111-4c1e-9d53-2a6a4a3c9b10");

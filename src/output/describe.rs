@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::summary::Summary;
+use super::summary::{RateBasis, Summary};
 use super::{ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
 
 /// The human summary printed at the end of a run or a merge.
@@ -23,13 +23,15 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
     ));
     if s.requests.total + s.requests.tokens > 0 {
         text.push_str(&format!(
-            "requests: {} ({} GET, {} POST) and {} for tokens, {} retries, {} answered 429\n",
+            "requests: {} ({} GET, {} POST) and {} for tokens, {} retries, {} answered 429; at most {} in flight (concurrency {})\n",
             s.requests.total,
             s.requests.get,
             s.requests.post,
             s.requests.tokens,
             s.requests.retries,
-            s.requests.throttled_429
+            s.requests.throttled_429,
+            s.requests.most_in_flight,
+            s.settings.concurrency
         ));
     }
     if s.resumed_rows > 0 {
@@ -40,8 +42,15 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
     }
     if let Some(plan) = &s.plan {
         let messages: u64 = plan.pairing_messages.values().sum();
+        let basis = match plan.rate_basis {
+            RateBasis::Configured => String::new(),
+            RateBasis::ServerLimit => format!(
+                " (what PingOne allowed when it answered 429 to this dry run's reads; the configured rate is {})",
+                plan.configured_rate
+            ),
+        };
         text.push_str(&format!(
-            "plan: a real run needs about {} requests, {:.0}s at {} requests/s; it would send {} pairing messages",
+            "plan: a real run needs about {} requests, {:.0}s at {} requests/s{basis}; it would send {} pairing messages",
             plan.requests_needed, plan.duration_at_rate_s, plan.rate, messages
         ));
         if !plan.users_over_daily_message_limit.is_empty() {

@@ -7,6 +7,7 @@
 //! the run when the credentials or the role are wrong, or the service keeps failing.
 
 pub(crate) mod error;
+mod pace;
 pub(crate) mod throttle;
 pub(crate) mod token;
 pub mod wire;
@@ -67,6 +68,8 @@ struct Health {
     any_success: bool,
     streak: u32,
     streak_class: Option<FailureClass>,
+    /// When the streak's first failure came.
+    streak_since: Option<tokio::time::Instant>,
     last_failure: String,
 }
 
@@ -81,6 +84,9 @@ pub struct Client {
     stats: Arc<RequestStats>,
     health: Mutex<Health>,
     stop_after_failures: u32,
+    /// A streak of network or server failures stops the run only once it has lasted this
+    /// long: one row's whole backoff, which the rows are still riding out until then.
+    ride_out: std::time::Duration,
 }
 
 /// Escapes a value for a SCIM filter string literal.
@@ -101,7 +107,7 @@ impl Client {
             .connect_timeout(limits.timeout.min(std::time::Duration::from_secs(10)))
             // A redirect could carry the bearer token somewhere unexpected: PingOne never sends one.
             .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(limits.concurrency);
+            .pool_max_idle_per_host(limits.concurrency.most());
         // Extra roots join the system's; verification itself is never switched off.
         let http = match &connection.extra_roots {
             Some(roots) => http.tls_certs_merge(roots.certificates.clone()),
@@ -114,11 +120,12 @@ impl Client {
             api_url: connection.api_url.clone(),
             environment_url: connection.environment_url(),
             environment_id: connection.environment_id.clone(),
-            throttle: Throttle::new(limits.rate, limits.concurrency),
+            throttle: Throttle::new(limits.rate, limits.concurrency, stop.clone()),
             stop,
             stats,
             health: Mutex::new(Health::default()),
             stop_after_failures: limits.stop_after_failures,
+            ride_out: limits.backoff_floor(),
         })
     }
 
@@ -135,6 +142,16 @@ impl Client {
     /// Token requests sent, whatever their answer.
     pub(crate) fn token_requests(&self) -> u64 {
         self.tokens.requested()
+    }
+
+    /// The most API requests this run had in flight at once.
+    pub(crate) fn most_in_flight(&self) -> u64 {
+        self.throttle.most_in_flight() as u64
+    }
+
+    /// The rate PingOne's 429s held this run to, when below the configured rate.
+    pub(crate) fn server_limit(&self) -> Option<u32> {
+        self.throttle.server_limit()
     }
 
     /// Users whose username is exactly `username`: none, one, or (ambiguous) several.
@@ -266,7 +283,7 @@ impl Client {
             }
             // The turn first, then the token: a token taken before a long wait in the queue
             // could expire before it is used.
-            let _permit = self.throttle.admit().await;
+            let turn = self.throttle.admit().await?;
             if self.stop.is_requested() {
                 return Err(ApiError::Stopped);
             }
@@ -283,7 +300,7 @@ impl Client {
             }
             self.count_sent(&method);
             let (status, retry_after, bytes) = self.send(request).await?;
-            self.throttle.on_answer(status, retry_after);
+            turn.answered(status, retry_after);
             if status == 401 && !renewed {
                 self.tokens.invalidate(&token).await;
                 continue;
@@ -418,14 +435,22 @@ impl Client {
 
     fn record_failure(&self, class: FailureClass, error: &ApiError) {
         let mut health = self.health();
+        let now = tokio::time::Instant::now();
         if health.streak_class == Some(class) {
             health.streak += 1;
         } else {
             health.streak_class = Some(class);
             health.streak = 1;
+            health.streak_since = Some(now);
         }
         health.last_failure = error.to_string();
-        if health.streak >= self.stop_after_failures {
+        // Concurrent rows fail together, so a count alone is reached in a second; the
+        // backoff promises each row its whole schedule first. Refusals need no riding out.
+        let lasted = health
+            .streak_since
+            .map_or(std::time::Duration::ZERO, |since| now - since);
+        let ridden_out = class == FailureClass::Auth || lasted >= self.ride_out;
+        if health.streak >= self.stop_after_failures && ridden_out {
             let what = match class {
                 FailureClass::Auth => "were refused (401/403): check the worker app's roles",
                 FailureClass::Server => "failed on PingOne's side (5xx): the service is in trouble",

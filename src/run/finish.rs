@@ -5,7 +5,9 @@ use super::handoff::{Executed, InputFacts, OutputDir};
 use super::{initial_summary, Clock, ExitStatus, RunError, RunReport};
 use crate::config::{RunMode, Settings};
 use crate::model::OnExisting;
-use crate::output::summary::{now_rfc3339, Plan, RequestCounts, StoppedEarly, Summary, Target};
+use crate::output::summary::{
+    now_rfc3339, Plan, RateBasis, RequestCounts, StoppedEarly, Summary, Target,
+};
 use crate::output::writer::Tallies;
 use crate::output::Outcome;
 use crate::pingone::RequestStats;
@@ -47,13 +49,21 @@ fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan>
         OnExisting::Create => 1,
     };
     let requests_needed = would_create * per_create + would_skip + engine.usernames_resolved();
+    let configured = settings.limits.rate;
+    // What PingOne allowed when it throttled these reads is what a real run will get.
+    let (rate, rate_basis) = match executed.client.as_ref().and_then(|c| c.server_limit()) {
+        Some(allowed) if allowed < configured => (allowed, RateBasis::ServerLimit),
+        _ => (configured, RateBasis::Configured),
+    };
     Some(Plan {
         max_allowed_devices: engine.max_allowed_devices(),
         pairing_messages: all.messages_by_type.clone(),
         users_over_daily_message_limit: engine.users_over_message_limit(),
         requests_needed,
-        rate: settings.limits.rate,
-        duration_at_rate_s: round3(requests_needed as f64 / f64::from(settings.limits.rate)),
+        rate,
+        rate_basis,
+        configured_rate: configured,
+        duration_at_rate_s: round3(requests_needed as f64 / f64::from(rate.max(1))),
     })
 }
 
@@ -80,6 +90,7 @@ pub(crate) async fn finish(
         retries: RequestStats::get(&stats.retries),
         throttled_429: RequestStats::get(&stats.throttled),
         tokens: executed.client.as_ref().map_or(0, |c| c.token_requests()),
+        most_in_flight: executed.client.as_ref().map_or(0, |c| c.most_in_flight()),
     };
     summary.plan = plan(settings, &executed, &all);
     let exit = exit_status(settings, stop, &all);
@@ -127,6 +138,7 @@ fn log_finish(summary: &Summary, all: &Tallies, exit: ExitStatus) {
         requests = summary.requests.total,
         retries = summary.requests.retries,
         throttled_429 = summary.requests.throttled_429,
+        most_in_flight = summary.requests.most_in_flight,
         duration_s = summary.duration_s,
         stopped_early = summary.stopped_early.as_ref().map(|s| s.code.as_str()),
         "run finished"

@@ -54,6 +54,17 @@ pub struct SandboxOptions {
     /// never comes (later ones answer as usual): a test can kill the client knowing that a
     /// device exists unrecorded.
     pub hold_answers_after_creates: Option<u64>,
+    /// A storm of 429s: every API request answered 429 for a while, as when another job
+    /// shares the license for a few seconds.
+    pub storm: Option<Storm>,
+}
+
+/// Every API request is answered 429 (`Retry-After`: `retry_after`, else 1 s) from the
+/// request after the first `after_requests` for `lasting`; then the rate limit as before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Storm {
+    pub after_requests: u64,
+    pub lasting: Duration,
 }
 
 impl Default for SandboxOptions {
@@ -82,6 +93,7 @@ impl Default for SandboxOptions {
             retry_after: None,
             retry_after_as_date: false,
             hold_answers_after_creates: None,
+            storm: None,
         }
     }
 }
@@ -142,6 +154,10 @@ impl SandboxOptions {
                 None => None,
             },
             tls: tls_from_args(args)?,
+            storm: args.storm_for.map(|seconds| Storm {
+                after_requests: args.storm_after,
+                lasting: Duration::from_secs(seconds),
+            }),
             ..Self::default()
         })
     }

@@ -25,5 +25,6 @@ mod retries;
 mod sandbox;
 mod shards;
 mod tenant;
+mod throttled;
 mod tokens;
 mod truthful;

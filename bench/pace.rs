@@ -1,0 +1,333 @@
+//! The bench's cases for the throttle (issue 23): a server limit under the tool's rate at
+//! several limits and latencies, a storm of 429s, `concurrency = "auto"` at short and long
+//! latencies, an online plan's estimate when the server throttles it, and an API that cannot
+//! be reached. Each figure is printed beside its target and a baseline from the same run.
+//! Cases that only wait on a pace run side by side, each against its own sandbox.
+
+use std::path::Path;
+use std::time::Duration;
+
+use mfa_enroll::sandbox::{Sandbox, SandboxOptions, Storm};
+
+use super::{
+    accepted_rate, path_text, rows_for, run_against, run_binary, start_sandbox, write_input,
+    Figure, Sizes, CREATE,
+};
+
+/// The server limits and latencies the issue names.
+const LIMITS: [u32; 4] = [20, 40, 100, 300];
+const LATENCIES_MS: [u64; 2] = [5, 100];
+
+fn summary_of(work: &Path, name: &str) -> serde_json::Value {
+    let path = work.join(format!("{name}-out")).join("summary.json");
+    let text = std::fs::read_to_string(&path).expect("summary.json");
+    serde_json::from_str(&text).expect("summary.json parses")
+}
+
+/// One throttled run: the tool at four times `limit`, for `seconds`.
+async fn throttled_one(
+    bin: &Path,
+    work: &Path,
+    limit: u32,
+    latency_ms: u64,
+    seconds: u64,
+) -> Vec<Figure> {
+    let sandbox = start_sandbox(SandboxOptions {
+        rate: Some(limit),
+        latency: Duration::from_millis(latency_ms),
+        record_arrivals: true,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let name = format!("throttled-{limit}-{latency_ms}");
+    let rows = rows_for(f64::from(limit), seconds);
+    let limits = format!("rate = {}\nmax_retries = 10", limit * 4);
+    run_against(bin, work, &sandbox, &name, rows, CREATE, &limits).await;
+    let accepted = accepted_rate(&sandbox);
+    let tally = sandbox.tally();
+    sandbox.shutdown().await;
+    let case = format!(
+        "throttled: tool {}/s, server {limit}/s, {latency_ms} ms, {seconds} s",
+        limit * 4
+    );
+    vec![
+        Figure::at_least(
+            &case,
+            100.0 * accepted / f64::from(limit),
+            "% of the server's limit (the baseline), whole run",
+            95.0,
+        ),
+        Figure::at_most(
+            &case,
+            100.0 * tally.throttled_429 as f64 / tally.requests.max(1) as f64,
+            "% of requests answered 429",
+            1.0,
+        ),
+    ]
+}
+
+/// The tool at four times the server's limit, at every limit and latency of the issue; the
+/// runs of one latency go side by side.
+pub async fn throttled_grid(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
+    let mut figures = Vec::new();
+    for latency_ms in LATENCIES_MS {
+        let runs =
+            LIMITS.map(|limit| throttled_one(bin, work, limit, latency_ms, sizes.rate_seconds));
+        for one in futures::future::join_all(runs).await {
+            figures.extend(one);
+        }
+    }
+    figures
+}
+
+/// Seconds from `from` until a whole second of accepted requests reaches `share` of `limit`.
+fn back_after(sandbox: &Sandbox, from: Duration, limit: u32, share: f64) -> Option<f64> {
+    let accepted: Vec<Duration> = sandbox
+        .arrivals()
+        .iter()
+        .filter(|a| !a.answered_429 && a.at >= from)
+        .map(|a| a.at)
+        .collect();
+    let needed = (share * f64::from(limit)).ceil() as usize;
+    (0..accepted.len()).find_map(|i| {
+        let within = accepted[i..]
+            .iter()
+            .take_while(|t| **t - accepted[i] < Duration::from_secs(1))
+            .count();
+        (within >= needed).then(|| (accepted[i] - from).as_secs_f64())
+    })
+}
+
+/// Pace cuts in the run's log from the storm's first 429 to the line that says PingOne
+/// accepts requests again.
+fn storm_cuts(stderr: &str) -> usize {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let Some(storm) = lines
+        .iter()
+        .position(|l| l.contains("refuses every request"))
+    else {
+        return 0;
+    };
+    let first = lines[..storm]
+        .iter()
+        .rposition(|l| l.contains("answered 429"))
+        .unwrap_or(storm);
+    let back = lines[storm..]
+        .iter()
+        .position(|l| l.contains("accepts requests again"))
+        .map_or(lines.len(), |i| storm + i);
+    lines[first..back]
+        .iter()
+        .filter(|l| l.contains("pace cut to"))
+        .count()
+}
+
+/// A storm of 429s (every request refused for a while, then the limit again) in a run at
+/// four times a limit of 40/s: how soon the run is back, and how many cuts it made.
+pub async fn storm(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
+    const LIMIT: u32 = 40;
+    let before = sizes.rate_seconds / 4;
+    let sandbox = start_sandbox(SandboxOptions {
+        rate: Some(LIMIT),
+        latency: Duration::from_millis(5),
+        record_arrivals: true,
+        storm: Some(Storm {
+            after_requests: u64::from(LIMIT) * before,
+            lasting: Duration::from_secs(sizes.storm_seconds),
+        }),
+        ..SandboxOptions::default()
+    })
+    .await;
+    // Through the storm and half a minute (full sizes) of the limit after it.
+    let seconds = before + sizes.storm_seconds + sizes.rate_seconds / 2;
+    let rows = rows_for(f64::from(LIMIT), seconds);
+    let limits = format!("rate = {}\nmax_retries = 20", LIMIT * 4);
+    let m = run_against(bin, work, &sandbox, "storm", rows, CREATE, &limits).await;
+    let (began, ended) = sandbox.storm_window().expect("the storm came");
+    let in_storm = sandbox
+        .arrivals()
+        .iter()
+        .filter(|a| a.answered_429 && a.at >= began && a.at < ended)
+        .count();
+    let back = back_after(&sandbox, ended, LIMIT, 0.9).unwrap_or(f64::INFINITY);
+    let cuts = m.stderr.matches("pace cut to").count();
+    let cuts_in_storm = storm_cuts(&m.stderr);
+    sandbox.shutdown().await;
+    let case = format!(
+        "storm: {} s of 429s for everything, then 40/s again; tool at 160/s",
+        sizes.storm_seconds
+    );
+    vec![
+        Figure::at_most(&case, back, "s until a second at >= 0.9 of the limit", 30.0),
+        Figure::at_most(&case, cuts_in_storm as f64, "pace cuts the storm made", 1.0),
+        Figure::bound(
+            &case,
+            cuts as f64,
+            "pace cuts in all (the first measures the limit)",
+        ),
+        Figure::bound(&case, in_storm as f64, "requests met the storm (probes)"),
+    ]
+}
+
+/// No concurrency configured, rate 50: at 250 ms the run keeps enough in flight to reach
+/// the rate (the old default of 8 capped it at 32/s by Little's law); at 5 ms it keeps few.
+async fn auto_one(bin: &Path, work: &Path, latency_ms: u64, seconds: u64) -> Vec<Figure> {
+    const RATE: u32 = 50;
+    let sandbox = start_sandbox(SandboxOptions {
+        latency: Duration::from_millis(latency_ms),
+        record_arrivals: true,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let name = format!("auto-{latency_ms}");
+    let rows = rows_for(f64::from(RATE), seconds);
+    let limits = format!("rate = {RATE}");
+    run_against(bin, work, &sandbox, &name, rows, CREATE, &limits).await;
+    let achieved = super::arrival_rate(&sandbox, Duration::ZERO);
+    let most = summary_of(work, &name)["requests"]["most_in_flight"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    sandbox.shutdown().await;
+    let case = format!("concurrency auto, rate {RATE}, {latency_ms} ms per request");
+    let little = f64::from(RATE) * latency_ms as f64 / 1000.0;
+    let mut figures = vec![
+        Figure::bound(
+            &format!("{case}: Little's law, in flight needed"),
+            little,
+            "requests",
+        ),
+        Figure::bound(
+            &format!("{case}: Little's law, the old default of 8 in flight"),
+            8.0 / (latency_ms as f64 / 1000.0),
+            "requests/s at most",
+        ),
+        Figure::at_least(
+            &case,
+            100.0 * achieved / f64::from(RATE),
+            "% of the rate",
+            95.0,
+        ),
+    ];
+    figures.push(if latency_ms < 50 {
+        Figure::at_most(&case, most, "most in flight", 8.0)
+    } else {
+        Figure::bound(&case, most, "most in flight")
+    });
+    figures
+}
+
+pub async fn auto_concurrency(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
+    let seconds = (sizes.rate_seconds / 3).max(2);
+    let runs = [250, 5].map(|latency_ms| auto_one(bin, work, latency_ms, seconds));
+    futures::future::join_all(runs).await.concat()
+}
+
+/// An online plan against a server that allows 20/s while the tool is set to 50/s: the
+/// plan's estimate against the real run that follows, and against the configured rate.
+pub async fn throttled_plan(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
+    const LIMIT: u32 = 20;
+    let sandbox = start_sandbox(SandboxOptions {
+        rate: Some(LIMIT),
+        ..SandboxOptions::default()
+    })
+    .await;
+    // One read per row in the plan; a read and a POST per row in the real run.
+    let rows = rows_for(f64::from(LIMIT), sizes.rate_seconds / 4).max(20);
+    let input = work.join("plan.csv");
+    write_input(&input, rows);
+    let config = super::write_config(work, "plan", &sandbox, "", "rate = 50\nmax_retries = 10");
+    let secret = super::secret_of(&sandbox);
+    let dry_out = work.join("plan-dry-out");
+    let _ = std::fs::remove_dir_all(&dry_out);
+    let common = [
+        "run",
+        path_text(&input),
+        "--config",
+        path_text(&config),
+        "--quiet",
+    ];
+    let dry_args = [
+        &common[..],
+        &["--dry-run", "--online", "--out", path_text(&dry_out)],
+    ]
+    .concat();
+    let dry = run_binary(bin, work, &secret, &dry_args).await;
+    super::check(&dry, "plan");
+    let plan_text = std::fs::read_to_string(dry_out.join("summary.json")).expect("summary.json");
+    let plan: serde_json::Value = serde_json::from_str(&plan_text).expect("summary.json parses");
+    let plan = &plan["plan"];
+    let estimate = plan["duration_at_rate_s"].as_f64().unwrap_or(f64::NAN);
+    let needed = plan["requests_needed"].as_f64().unwrap_or(f64::NAN);
+    let live_out = work.join("plan-live-out");
+    let _ = std::fs::remove_dir_all(&live_out);
+    let live_args = [&common[..], &["--out", path_text(&live_out)]].concat();
+    let live = run_binary(bin, work, &secret, &live_args).await;
+    super::check(&live, "plan, the real run");
+    sandbox.shutdown().await;
+    let real = live.wall.as_secs_f64();
+    let case = format!("online plan, {rows} rows, server {LIMIT}/s, tool set to 50/s");
+    vec![
+        Figure::bound(
+            &format!("{case}: estimate at the configured rate (the old estimate)"),
+            needed / 50.0,
+            "s",
+        ),
+        Figure::bound(&format!("{case}: the real run took"), real, "s"),
+        Figure::bound(&case, estimate, "s estimated"),
+        Figure::at_least(&case, estimate / real, "estimate / real run", 0.8),
+    ]
+}
+
+/// The API cannot be reached (a closed port), 40 rows, backoff from 200 ms: how long the
+/// run kept trying against the least README's backoff allows, and whether the rows that
+/// say they used their retries did.
+pub async fn unreachable(bin: &Path, work: &Path, _sizes: &Sizes) -> Vec<Figure> {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        listener.local_addr().expect("its address").port()
+    };
+    let config = work.join("unreachable.toml");
+    let text = format!(
+        "[pingone]\nenvironment_id = \"{env}\"\nclient_id = \"app\"\n\
+         api_url = \"http://127.0.0.1:{port}/v1\"\nauth_url = \"http://127.0.0.1:{port}\"\n\
+         [enroll]\npolicy_id = \"{policy}\"\n[limits]\nbackoff_initial_ms = 200\n",
+        env = mfa_enroll::sandbox::SANDBOX_ENVIRONMENT_ID,
+        policy = mfa_enroll::sandbox::SANDBOX_POLICY_ID,
+    );
+    std::fs::write(&config, text).expect("config");
+    let input = work.join("unreachable.csv");
+    write_input(&input, 40);
+    let out = work.join("unreachable-out");
+    let _ = std::fs::remove_dir_all(&out);
+    let args = [
+        "run",
+        path_text(&input),
+        "--config",
+        path_text(&config),
+        "--quiet",
+        "--out",
+        path_text(&out),
+    ];
+    let m = run_binary(bin, work, "secret", &args).await;
+    let text = std::fs::read_to_string(out.join("summary.json")).expect("summary.json");
+    let summary: serde_json::Value = serde_json::from_str(&text).expect("summary.json parses");
+    let exhausted = summary["error_codes"]["RETRIES_EXHAUSTED"]["rows"]
+        .as_f64()
+        .unwrap_or(0.0);
+    let retries = summary["requests"]["retries"].as_f64().unwrap_or(0.0);
+    let case = "API unreachable, 40 rows, 5 retries from 200 ms";
+    vec![
+        Figure::at_least(
+            case,
+            m.wall.as_secs_f64(),
+            "s before the run gave up (README's backoff: 0.2 + 0.4 + 0.8 + 1.6 + 3.2)",
+            6.2,
+        ),
+        Figure::at_least(
+            case,
+            retries / exhausted.max(1.0),
+            "retries per row that says it used its 5",
+            5.0,
+        ),
+    ]
+}
