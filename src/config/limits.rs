@@ -54,7 +54,7 @@ impl Limits {
 }
 
 /// The fewest and the most requests `concurrency = "auto"` keeps in flight.
-pub(crate) const AUTO_FEWEST: usize = 2;
+pub(crate) const AUTO_FEWEST: usize = 3;
 pub(crate) const AUTO_MOST: usize = 256;
 const PINNED: RangeInclusive<i64> = 1..=1024;
 

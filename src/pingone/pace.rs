@@ -19,8 +19,11 @@
 //!   one request per second); a raise refused within seconds is taken back and doubles the
 //!   spell (up to ten minutes), one that holds halves it (down to five seconds), so a raised
 //!   limit is found in minutes and a settled run tries rarely.
-//! - **In flight**: `concurrency = "auto"` keeps `rate` × the p90 latency of recent answers
-//!   × 1.5, plus one, in flight, within [`AUTO_FEWEST`]..=[`AUTO_MOST`]; a number pins it.
+//! - **In flight**: `concurrency = "auto"` keeps `rate` × the latency of recent answers (the
+//!   larger of their mean and p90) × 1.5, plus two, in flight, within
+//!   [`AUTO_FEWEST`]..=[`AUTO_MOST`]; a number pins it. The mean is what Little's law asks
+//!   for; the p90 covers latency that varies; the two spare are the requests that hold a
+//!   place while they wait for their turn.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -58,8 +61,10 @@ const MEASURE_MOST: usize = 1 << 16;
 const HEADROOM: f64 = 1.5;
 /// In flight, auto, before any latency is known.
 const AUTO_START: usize = 8;
-/// Latencies kept for the p90, and how often it is taken again.
-const LATENCY_SAMPLES: usize = 64;
+/// Places beyond Little's law: requests waiting for their turn hold one.
+const SPARE: usize = 2;
+/// Latencies kept for the estimate, and how often it is taken again.
+const LATENCY_SAMPLES: usize = 256;
 const LATENCY_EVERY: u32 = 16;
 
 /// Spacing of turns at `rate` requests per second: a window of 1 s + jitter holds at most
@@ -76,7 +81,7 @@ pub(crate) fn auto_in_flight(rate: f64, latency: Option<Duration>) -> usize {
     let needed = (rate * latency.as_secs_f64() * HEADROOM).ceil();
     // Float to integer saturates; the clamp bounds it anyway.
     (needed as usize)
-        .saturating_add(1)
+        .saturating_add(SPARE)
         .clamp(AUTO_FEWEST, AUTO_MOST)
 }
 
@@ -174,12 +179,13 @@ enum PendingCut {
     TakeBack { to: f64 },
 }
 
-/// The p90 of the latest latencies.
+/// The latency of the latest answers, for Little's law: the larger of their mean (what a
+/// heavy tail costs in places held) and their p90 (what varies).
 #[derive(Debug, Default)]
 struct Latencies {
     samples: VecDeque<Duration>,
     since_taken: u32,
-    p90: Option<Duration>,
+    estimate: Option<Duration>,
 }
 
 impl Latencies {
@@ -190,13 +196,19 @@ impl Latencies {
         self.samples.push_back(latency);
         self.since_taken += 1;
         // The first answer sets it at once: the start is when it matters most.
-        if self.p90.is_some() && self.since_taken < LATENCY_EVERY {
+        if self.estimate.is_some() && self.since_taken < LATENCY_EVERY {
             return;
         }
         self.since_taken = 0;
         let mut sorted: Vec<Duration> = self.samples.iter().copied().collect();
         sorted.sort_unstable();
-        self.p90 = sorted.get(sorted.len() * 9 / 10).copied();
+        let p90 = sorted
+            .get(sorted.len() * 9 / 10)
+            .copied()
+            .unwrap_or_default();
+        // At most LATENCY_SAMPLES samples: the count fits a u32.
+        let mean = sorted.iter().sum::<Duration>() / sorted.len().max(1) as u32;
+        self.estimate = Some(p90.max(mean));
     }
 }
 
@@ -293,7 +305,7 @@ impl Pace {
     pub(crate) fn in_flight_limit(&self) -> usize {
         match self.concurrency {
             Concurrency::Pinned(n) => n.max(1),
-            Concurrency::Auto => auto_in_flight(self.rate, self.latencies.p90),
+            Concurrency::Auto => auto_in_flight(self.rate, self.latencies.estimate),
         }
     }
 
@@ -553,9 +565,9 @@ mod tests {
     fn auto_keeps_what_littles_law_asks_with_headroom_within_its_bounds() {
         let ms = Duration::from_millis;
         for (rate, latency, expected) in [
-            (50.0, Some(ms(250)), 20),
+            (50.0, Some(ms(250)), 21),
             (50.0, Some(ms(5)), AUTO_FEWEST),
-            (320.0, Some(ms(100)), 49),
+            (320.0, Some(ms(100)), 50),
             (1_000_000.0, Some(ms(100)), AUTO_MOST),
             (50.0, None, AUTO_START),
         ] {

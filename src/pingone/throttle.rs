@@ -255,6 +255,8 @@ mod tests {
         log: Vec<(Instant, bool)>,
         in_flight: usize,
         most_in_flight: usize,
+        /// Every other 429 takes this long to answer, longer than the pause it caused.
+        late_429s: Option<Duration>,
     }
 
     impl Server {
@@ -267,6 +269,7 @@ mod tests {
                 log: Vec::new(),
                 in_flight: 0,
                 most_in_flight: 0,
+                late_429s: None,
             }
         }
 
@@ -297,6 +300,14 @@ mod tests {
             (201, None)
         }
 
+        /// How long the answer to the request that just arrived takes.
+        fn latency(&self, usual: Duration) -> Duration {
+            match (self.late_429s, self.log.last()) {
+                (Some(late), Some((_, false))) if self.refused().is_multiple_of(2) => late,
+                _ => usual,
+            }
+        }
+
         /// Accepted requests per second between two times.
         fn accepted_rate(&self, from: Instant, to: Instant) -> f64 {
             let n = self
@@ -313,7 +324,8 @@ mod tests {
     }
 
     /// `workers` tasks send through `throttle` to `server` until `until`, when the run's stop
-    /// ends them; accepted requests take `latency`, 429s are answered at once.
+    /// ends them; every answer takes `latency`, a 429's too, so requests already on their way
+    /// meet the same full window.
     async fn drive(
         throttle: Arc<Throttle>,
         server: Arc<Mutex<Server>>,
@@ -334,15 +346,14 @@ mod tests {
                         let Ok(turn) = throttle.admit().await else {
                             return;
                         };
-                        let (status, retry_after) = {
+                        let (status, retry_after, latency) = {
                             let mut server = server.lock().unwrap();
                             server.in_flight += 1;
                             server.most_in_flight = server.most_in_flight.max(server.in_flight);
-                            server.arrive(Instant::now())
+                            let (status, retry_after) = server.arrive(Instant::now());
+                            (status, retry_after, server.latency(latency))
                         };
-                        if status != 429 {
-                            tokio::time::sleep(latency).await;
-                        }
+                        tokio::time::sleep(latency).await;
                         server.lock().unwrap().in_flight -= 1;
                         turn.answered(status, retry_after);
                     }
@@ -362,20 +373,27 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     /// Settle: at four times the server's limit, one cut measures the limit and the run
-    /// stays just under it, at every limit and latency the issue names.
+    /// stays just under it, at every limit and latency the issue names; also when 429s of
+    /// requests already on their way come back after the pause: they cut nothing more.
     #[tokio::test(start_paused = true)]
     async fn a_run_four_times_over_the_limit_settles_at_it_after_one_cut() {
-        for limit in [20, 40, 100, 300] {
-            for latency in [5 * MS, 100 * MS] {
+        let cases = [20, 40, 100, 300]
+            .into_iter()
+            .flat_map(|limit| [(limit, 5 * MS, None), (limit, 100 * MS, None)])
+            .chain([(40, 100 * MS, Some(1500 * MS))]);
+        for (limit, latency, late_429s) in cases {
+            {
                 let start = Instant::now();
                 let throttle = throttle(limit * 4, Concurrency::Auto);
-                let server = Arc::new(Mutex::new(Server::new(limit)));
+                let mut stand_in = Server::new(limit);
+                stand_in.late_429s = late_429s;
+                let server = Arc::new(Mutex::new(stand_in));
                 let end = start + 60 * SECOND;
                 drive(throttle.clone(), server.clone(), latency, 400, end).await;
                 let server = server.lock().unwrap();
                 let share = server.accepted_rate(start, end) / f64::from(limit);
                 let refused = server.refused() as f64 / server.log.len() as f64;
-                let label = format!("limit {limit}, latency {latency:?}");
+                let label = format!("limit {limit}, latency {latency:?}, late 429s {late_429s:?}");
                 assert!(share >= 0.97, "{label}: {share:.3} of the limit");
                 assert!(refused <= 0.01, "{label}: {refused:.4} refused");
                 assert_eq!(throttle.current_rate(), f64::from(limit), "{label}");
