@@ -4,7 +4,7 @@
 //!
 //! - **Pace**: requests go on a grid of evenly spaced turns (GCRA with no burst), spaced so
 //!   that no window of one second plus [`NETWORK_JITTER`] holds more than `rate` turns (a
-//!   pace of 19.4/s holds 20 with 40 ms to spare).
+//!   pace of 19.4/s holds 20 with 55 ms to spare).
 //! - **Measure and cut**: a 429 pauses the whole run for its `Retry-After`. The requests
 //!   PingOne accepted among those sent in the second before the refused one are what it
 //!   allows this run; when the pause ends the pace becomes that count. When PingOne had
@@ -34,7 +34,9 @@ use crate::config::{Concurrency, AUTO_FEWEST, AUTO_MOST};
 
 /// How much later one request may reach PingOne than another sent after it; the spacing
 /// leaves room for it, so no one-second window of the server's clock sees more than `rate`.
-pub(crate) const NETWORK_JITTER: f64 = 0.010;
+/// A new connection, a token, a busy machine all delay one request and not the next: 10 ms
+/// let a run on a loaded 2-core machine put 21 requests in one second at 20/s, once in three.
+pub(crate) const NETWORK_JITTER: f64 = 0.025;
 /// Longest wait a `Retry-After` can impose on the run; a bigger value is taken as this.
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 /// The pause after a 429 that names no `Retry-After`.
@@ -523,7 +525,7 @@ mod tests {
             let most = ((1.0 + NETWORK_JITTER) / gap).floor() + 1.0;
             assert!(most <= rate.ceil(), "rate {rate}: {most} in a window");
             let share = 1.0 / gap / rate;
-            assert!(share >= 0.989, "rate {rate}: paced at {share} of it");
+            assert!(share >= 0.975, "rate {rate}: paced at {share} of it");
         }
     }
 

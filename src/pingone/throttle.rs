@@ -394,7 +394,7 @@ mod tests {
                 let share = server.accepted_rate(start, end) / f64::from(limit);
                 let refused = server.refused() as f64 / server.log.len() as f64;
                 let label = format!("limit {limit}, latency {latency:?}, late 429s {late_429s:?}");
-                assert!(share >= 0.97, "{label}: {share:.3} of the limit");
+                assert!(share >= 0.96, "{label}: {share:.3} of the limit");
                 assert!(refused <= 0.01, "{label}: {refused:.4} refused");
                 assert_eq!(throttle.current_rate(), f64::from(limit), "{label}");
                 assert_eq!(throttle.pace().cuts(), 1, "{label}");
@@ -463,7 +463,7 @@ mod tests {
         assert_eq!(throttle.current_rate(), 40.0);
         let server = server.lock().unwrap();
         let share = server.accepted_rate(start, end) / 40.0;
-        assert!(share >= 0.98, "{share:.3} of the limit");
+        assert!(share >= 0.96, "{share:.3} of the limit");
     }
 
     /// Raise: a limit that rises is found in minutes, not hours.
