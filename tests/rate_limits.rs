@@ -142,20 +142,23 @@ async fn a_storm_makes_one_cut_and_the_rate_holds_through_it() {
 }
 
 async fn a_stop_during_a_storm_ends_the_run_within_two_seconds() {
+    // PingOne asks for 30 s at a time: the run waits them out, but not a stop.
     let options = SandboxOptions {
         storm: Some(Storm {
             after_requests: 10,
             lasting: Duration::from_secs(600),
         }),
+        retry_after: Some(Duration::from_secs(30)),
         ..SandboxOptions::default()
     };
     let (sandbox, ws) = setup(options, "rate = 50", "on_existing = \"create\"").await;
     ws.write("in.csv", &sms_rows(300));
     let child = spawn_enroll(&ws, &sandbox, "in.csv");
-    // Into the storm: the run is pausing and probing, rows queued behind the pace.
-    while sandbox.tally().throttled_429 < 3 {
+    // Into the storm: the run is paused, rows queued behind the pace and in their backoff.
+    while sandbox.tally().throttled_429 < 1 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let signalled = std::time::Instant::now();
     send_signal(&child, "INT");
     let run = finish(child).await;
