@@ -24,6 +24,8 @@ pub struct Sizes {
     pub rate: u32,
     /// How long the storm case's storm of 429s lasts.
     pub storm_seconds: u64,
+    /// The first backoff of the unreachable case, in milliseconds.
+    pub unreachable_backoff_ms: u64,
 }
 
 impl Sizes {
@@ -34,6 +36,7 @@ impl Sizes {
             rate_seconds: 60,
             rate: 200,
             storm_seconds: 8,
+            unreachable_backoff_ms: 200,
         }
     }
 
@@ -44,6 +47,7 @@ impl Sizes {
             rate_seconds: 2,
             rate: 50,
             storm_seconds: 1,
+            unreachable_backoff_ms: 20,
         }
     }
 }
