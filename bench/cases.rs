@@ -253,20 +253,41 @@ async fn run_against(
     let input = work.join(format!("{name}.csv"));
     write_input(&input, rows);
     let config = write_config(work, name, sandbox, enroll, limits);
-    let out = work.join(format!("{name}-out"));
-    let _ = std::fs::remove_dir_all(&out);
-    let args = [
-        "run",
-        input.to_str().expect("a UTF-8 path"),
-        "--config",
-        config.to_str().expect("a UTF-8 path"),
-        "--quiet",
-        "--out",
-        out.to_str().expect("a UTF-8 path"),
-    ];
-    let measured = run_binary(bin, work, &secret_of(sandbox), &args).await;
+    let measured = run_named(bin, work, &secret_of(sandbox), &input, &config, name, &[]).await;
     check(&measured, name);
     measured
+}
+
+/// `run INPUT --config CONFIG --quiet --out {name}-out` and `extra`, into a fresh directory.
+async fn run_named(
+    bin: &Path,
+    work: &Path,
+    secret: &str,
+    input: &Path,
+    config: &Path,
+    name: &str,
+    extra: &[&str],
+) -> Measured {
+    let out = work.join(format!("{name}-out"));
+    let _ = std::fs::remove_dir_all(&out);
+    let mut args = vec![
+        "run",
+        path_text(input),
+        "--config",
+        path_text(config),
+        "--quiet",
+        "--out",
+        path_text(&out),
+    ];
+    args.extend_from_slice(extra);
+    run_binary(bin, work, secret, &args).await
+}
+
+/// summary.json of the run `run_named` ran as `name`.
+fn summary_of(work: &Path, name: &str) -> serde_json::Value {
+    let path = work.join(format!("{name}-out")).join("summary.json");
+    let text = std::fs::read_to_string(&path).expect("summary.json");
+    serde_json::from_str(&text).expect("summary.json parses")
 }
 
 /// The baseline a dry run is held to: one `csv` crate pass over the file that touches every
@@ -475,24 +496,11 @@ pub async fn requests_floor(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
         "on_existing = \"skip\"",
         "rate = 1000000\nconcurrency = 64",
     );
-    let out_dir = work.join("floor-out");
-    let _ = std::fs::remove_dir_all(&out_dir);
-    let args = [
-        "run",
-        path_text(&input),
-        "--config",
-        path_text(&config),
-        "--quiet",
-        "--out",
-        path_text(&out_dir),
-    ];
-    let measured = run_binary(bin, work, &secret_of(&sandbox), &args).await;
+    let secret = secret_of(&sandbox);
+    let measured = run_named(bin, work, &secret, &input, &config, "floor", &[]).await;
     check(&measured, "floor");
     sandbox.shutdown().await;
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out_dir.join("summary.json")).expect("summary.json"),
-    )
-    .expect("summary.json parses");
+    let summary = summary_of(work, "floor");
     let sent = summary["requests"]["total"].as_u64().unwrap_or(0) as f64;
     let usernames = users.div_ceil(2);
     let floor = (users + usernames + rows) as f64;

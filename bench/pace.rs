@@ -10,19 +10,13 @@ use std::time::Duration;
 use mfa_enroll::sandbox::{Sandbox, SandboxOptions, Storm};
 
 use super::{
-    accepted_rate, path_text, rows_for, run_against, run_binary, start_sandbox, write_input,
+    accepted_rate, rows_for, run_against, run_named, start_sandbox, summary_of, write_input,
     Figure, Sizes, CREATE,
 };
 
 /// The server limits and latencies the issue names.
 const LIMITS: [u32; 4] = [20, 40, 100, 300];
 const LATENCIES_MS: [u64; 2] = [5, 100];
-
-fn summary_of(work: &Path, name: &str) -> serde_json::Value {
-    let path = work.join(format!("{name}-out")).join("summary.json");
-    let text = std::fs::read_to_string(&path).expect("summary.json");
-    serde_json::from_str(&text).expect("summary.json parses")
-}
 
 /// One throttled run: the tool at four times `limit`, for `seconds`.
 async fn throttled_one(
@@ -237,31 +231,14 @@ pub async fn throttled_plan(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
     write_input(&input, rows);
     let config = super::write_config(work, "plan", &sandbox, "", "rate = 50\nmax_retries = 10");
     let secret = super::secret_of(&sandbox);
-    let dry_out = work.join("plan-dry-out");
-    let _ = std::fs::remove_dir_all(&dry_out);
-    let common = [
-        "run",
-        path_text(&input),
-        "--config",
-        path_text(&config),
-        "--quiet",
-    ];
-    let dry_args = [
-        &common[..],
-        &["--dry-run", "--online", "--out", path_text(&dry_out)],
-    ]
-    .concat();
-    let dry = run_binary(bin, work, &secret, &dry_args).await;
+    let online = ["--dry-run", "--online"];
+    let dry = run_named(bin, work, &secret, &input, &config, "plan-dry", &online).await;
     super::check(&dry, "plan");
-    let plan_text = std::fs::read_to_string(dry_out.join("summary.json")).expect("summary.json");
-    let plan: serde_json::Value = serde_json::from_str(&plan_text).expect("summary.json parses");
-    let plan = &plan["plan"];
+    let summary = summary_of(work, "plan-dry");
+    let plan = &summary["plan"];
     let estimate = plan["duration_at_rate_s"].as_f64().unwrap_or(f64::NAN);
     let needed = plan["requests_needed"].as_f64().unwrap_or(f64::NAN);
-    let live_out = work.join("plan-live-out");
-    let _ = std::fs::remove_dir_all(&live_out);
-    let live_args = [&common[..], &["--out", path_text(&live_out)]].concat();
-    let live = run_binary(bin, work, &secret, &live_args).await;
+    let live = run_named(bin, work, &secret, &input, &config, "plan-live", &[]).await;
     super::check(&live, "plan, the real run");
     sandbox.shutdown().await;
     let real = live.wall.as_secs_f64();
@@ -298,20 +275,8 @@ pub async fn unreachable(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> 
     std::fs::write(&config, text).expect("config");
     let input = work.join("unreachable.csv");
     write_input(&input, 40);
-    let out = work.join("unreachable-out");
-    let _ = std::fs::remove_dir_all(&out);
-    let args = [
-        "run",
-        path_text(&input),
-        "--config",
-        path_text(&config),
-        "--quiet",
-        "--out",
-        path_text(&out),
-    ];
-    let m = run_binary(bin, work, "secret", &args).await;
-    let text = std::fs::read_to_string(out.join("summary.json")).expect("summary.json");
-    let summary: serde_json::Value = serde_json::from_str(&text).expect("summary.json parses");
+    let m = run_named(bin, work, "secret", &input, &config, "unreachable", &[]).await;
+    let summary = summary_of(work, "unreachable");
     let exhausted = summary["error_codes"]["RETRIES_EXHAUSTED"]["rows"]
         .as_f64()
         .unwrap_or(0.0);

@@ -7,6 +7,7 @@
 //! the run when the credentials or the role are wrong, or the service keeps failing.
 
 pub(crate) mod error;
+mod in_flight;
 mod pace;
 pub(crate) mod throttle;
 pub(crate) mod token;

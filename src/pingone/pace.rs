@@ -5,32 +5,36 @@
 //! - **Pace**: requests go on a grid of evenly spaced turns (GCRA with no burst), spaced so
 //!   that no window of one second plus [`NETWORK_JITTER`] holds more than `rate` turns (a
 //!   pace of 19.4/s holds 20 with 55 ms to spare).
-//! - **Measure and cut**: a 429 pauses the whole run for its `Retry-After`. The requests
-//!   PingOne accepted among those sent in the second before the refused one are what it
-//!   allows this run; when the pause ends the pace becomes that count. When PingOne had
-//!   accepted all the pace sent, the refusal was one of timing (requests that reached it
-//!   bunched), and the pace drops by 3 % instead, which widens the spacing. 429s of requests
-//!   sent before the cut do not cut again.
+//! - **Ease**: a 429 after a whole second at the full pace is most likely one of timing
+//!   (requests that reached PingOne bunched): the refused request waits out its
+//!   `Retry-After` (the retry policy's job) and the pace eases by 3 %, without a pause. A
+//!   second 429 within [`ESCALATE`] says more than timing: the ease is undone and the run
+//!   pauses, as below.
+//! - **Measure and cut**: any other 429 pauses the whole run for its `Retry-After`. The
+//!   requests PingOne accepted among those sent in the second before the refused one are
+//!   what it allows this run; when the pause ends the pace becomes that count, or 3 % less
+//!   when PingOne had accepted all the pace sent. 429s of requests sent before an ease or a
+//!   pause do not act again.
 //! - **Probe**: after a pause one request goes alone. A refused probe means PingOne refuses
 //!   everything for now (a storm): no further cut, another pause, another probe. When a
 //!   probe is accepted after a storm, the cut the storm caused is undone, since a storm
 //!   says nothing about the limit; if the limit did fall meanwhile, the next 429 measures it.
 //! - **Raise**: after a quiet spell (a minute at first) the pace is raised by 5 % (at least
-//!   one request per second); a raise refused within seconds is taken back and doubles the
-//!   spell (up to ten minutes), one that holds halves it (down to five seconds), so a raised
-//!   limit is found in minutes and a settled run tries rarely.
-//! - **In flight**: `concurrency = "auto"` keeps `rate` × the latency of recent answers (the
-//!   larger of their mean and p90) × 1.5, plus two, in flight, within
-//!   [`AUTO_FEWEST`]..=[`AUTO_MOST`]; a number pins it. The mean is what Little's law asks
-//!   for; the p90 covers latency that varies; the two spare are the requests that hold a
-//!   place while they wait for their turn.
+//!   one request per second), or half the way back to the pace the last measured cut came
+//!   from: that count may have been low (another client filled the window that second). A
+//!   raise refused within seconds measures again (never below the pace before it) and
+//!   doubles the spell (up to ten minutes); one that holds halves it (down to five seconds),
+//!   so a raised limit is found in minutes and a settled run tries rarely.
+//! - **In flight**: `concurrency = "auto"` keeps what the pace needs at the latency measured
+//!   (`in_flight.rs`); a number pins it.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::{Concurrency, AUTO_FEWEST, AUTO_MOST};
+use super::in_flight::{auto_in_flight, Latencies};
+use crate::config::Concurrency;
 
 /// How much later one request may reach PingOne than another sent after it; the spacing
 /// leaves room for it, so no one-second window of the server's clock sees more than `rate`.
@@ -49,6 +53,11 @@ const LONGEST_RAISE_AFTER: Duration = Duration::from_secs(600);
 /// above it, the refusal is one of timing, and the pace drops by [`TIMING_CUT`].
 const MEASURED_BELOW: f64 = 0.9;
 const TIMING_CUT: f64 = 0.03;
+/// A 429 eases the pace instead of pausing the run when the run sent at least this share of
+/// the pace in the second before the refused request (a whole second at the full pace).
+const FULL_SECOND: f64 = 0.85;
+/// A second 429 this soon after an ease pauses the run.
+pub(crate) const ESCALATE: Duration = Duration::from_secs(2);
 /// The slowest pace a cut makes.
 const LOWEST_RATE: f64 = 0.5;
 /// A 429 this soon after a raise means the raise went past the limit.
@@ -59,32 +68,11 @@ const UNDO_TRIAL: Duration = Duration::from_secs(10);
 /// How long accepted requests are remembered for measuring, and how many at most.
 const MEASURE_MEMORY: Duration = Duration::from_secs(2);
 const MEASURE_MOST: usize = 1 << 16;
-/// In flight, auto: a margin over Little's law for latency that varies.
-const HEADROOM: f64 = 1.5;
-/// In flight, auto, before any latency is known.
-const AUTO_START: usize = 8;
-/// Places beyond Little's law: requests waiting for their turn hold one.
-const SPARE: usize = 2;
-/// Latencies kept for the estimate, and how often it is taken again.
-const LATENCY_SAMPLES: usize = 256;
-const LATENCY_EVERY: u32 = 16;
 
 /// Spacing of turns at `rate` requests per second: a window of 1 s + jitter holds at most
 /// `floor(W / p) + 1` turns, which must not pass `rate` (rounded up).
 pub(crate) fn spacing(rate: f64) -> Duration {
     Duration::from_secs_f64((1.0 + NETWORK_JITTER) / rate.max(LOWEST_RATE) * 1.0001)
-}
-
-/// Requests to keep in flight to carry `rate` at `latency` (Little's law, with headroom).
-pub(crate) fn auto_in_flight(rate: f64, latency: Option<Duration>) -> usize {
-    let Some(latency) = latency else {
-        return AUTO_START;
-    };
-    let needed = (rate * latency.as_secs_f64() * HEADROOM).ceil();
-    // Float to integer saturates; the clamp bounds it anyway.
-    (needed as usize)
-        .saturating_add(SPARE)
-        .clamp(AUTO_FEWEST, AUTO_MOST)
 }
 
 /// The pace after a 429, from the requests accepted in the second before the refused one was
@@ -104,9 +92,20 @@ pub(crate) fn cut_to(rate: f64, accepted_before: usize) -> Option<f64> {
     Some(to.max(LOWEST_RATE))
 }
 
-/// The pace one raise above `rate`: 5 % more, at least one more, never past `ceiling`.
-pub(crate) fn raised(rate: f64, ceiling: f64) -> f64 {
-    (rate + (rate * 0.05).max(1.0)).min(ceiling)
+/// The pace one raise above `rate`: 5 % more, at least one more, and half the way back to the
+/// pace a measured cut came from (`refused`), when known; never past `ceiling`.
+pub(crate) fn raised(rate: f64, ceiling: f64, refused: Option<f64>) -> f64 {
+    let halfway = refused.map_or(0.0, |refused| (refused - rate) / 2.0);
+    (rate + (rate * 0.05).max(1.0).max(halfway)).min(ceiling)
+}
+
+/// The pace after a raise met a 429: what PingOne accepted in the second before (its limit,
+/// now measured over a second of this run's own requests), 3 % under the raise at most, and
+/// never under the pace before the raise.
+pub(crate) fn after_failed_raise(before: f64, raised: f64, accepted_before: usize) -> f64 {
+    (accepted_before as f64)
+        .min(raised * (1.0 - TIMING_CUT))
+        .max(before)
 }
 
 /// Whether a request may go alone (a probe), with the others, or not at all yet.
@@ -130,11 +129,11 @@ pub(crate) enum Step {
     AwaitProbe,
 }
 
-/// A request that went: when, under which pace, and whether it was the probe.
+/// A request that went: when, after which 429, and whether it was the probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ticket {
     pub(crate) sent_at: Instant,
-    revision: u64,
+    epoch: u64,
     probe: bool,
 }
 
@@ -155,6 +154,11 @@ pub(crate) enum Change {
     /// A 429 paused the run.
     Paused {
         paused: Duration,
+    },
+    /// A 429 of timing eased the pace, without a pause.
+    Eased {
+        from: f64,
+        to: f64,
     },
     /// The pause ended and the count measured PingOne's limit below the pace.
     Cut {
@@ -177,41 +181,11 @@ pub(crate) enum Change {
 enum PendingCut {
     /// Count what PingOne accepted in the second before the refused request was sent.
     Measure { refused_sent_at: Instant },
-    /// A raise met a 429: back to the pace before it.
-    TakeBack { to: f64 },
-}
-
-/// The latency of the latest answers, for Little's law: the larger of their mean (what a
-/// heavy tail costs in places held) and their p90 (what varies).
-#[derive(Debug, Default)]
-struct Latencies {
-    samples: VecDeque<Duration>,
-    since_taken: u32,
-    estimate: Option<Duration>,
-}
-
-impl Latencies {
-    fn add(&mut self, latency: Duration) {
-        if self.samples.len() == LATENCY_SAMPLES {
-            self.samples.pop_front();
-        }
-        self.samples.push_back(latency);
-        self.since_taken += 1;
-        // The first answer sets it at once: the start is when it matters most.
-        if self.estimate.is_some() && self.since_taken < LATENCY_EVERY {
-            return;
-        }
-        self.since_taken = 0;
-        let mut sorted: Vec<Duration> = self.samples.iter().copied().collect();
-        sorted.sort_unstable();
-        let p90 = sorted
-            .get(sorted.len() * 9 / 10)
-            .copied()
-            .unwrap_or_default();
-        // At most LATENCY_SAMPLES samples: the count fits a u32.
-        let mean = sorted.iter().sum::<Duration>() / sorted.len().max(1) as u32;
-        self.estimate = Some(p90.max(mean));
-    }
+    /// A raise met a 429: count the same, and go back no further than before the raise.
+    Raise {
+        refused_sent_at: Instant,
+        before: f64,
+    },
 }
 
 pub(crate) struct Pace {
@@ -220,9 +194,13 @@ pub(crate) struct Pace {
     rate: f64,
     concurrency: Concurrency,
     gate: Gate,
-    /// Bumped by every pause: a turn reserved or a request sent under an older revision
-    /// belongs to the pace before it.
+    /// Bumped by every pause: a turn reserved under an older revision is void.
     revision: u64,
+    /// Bumped by every 429 that eased or paused: a 429 of a request sent before it is of the
+    /// same burst, and acts no more.
+    epoch: u64,
+    /// The last ease, and the pace before it, until [`ESCALATE`] has passed.
+    eased: Option<(Instant, f64)>,
     /// The next free turn (GCRA's theoretical arrival time).
     next_turn: Instant,
     /// The cut a pause makes when it ends: by the count of what PingOne accepted (counted
@@ -230,6 +208,10 @@ pub(crate) struct Pace {
     pending_cut: Option<PendingCut>,
     /// The pace before the last raise.
     before_raise: f64,
+    /// The pace the last measured cut came from, PingOne having refused it: the limit lies
+    /// below it, maybe far above the count (another client may have filled the window that
+    /// second), so the first raise goes half the way back. A refused raise forgets it.
+    refused: Option<f64>,
     /// The pace before the last cut, until a probe shows whether it was a storm.
     before_cut: Option<f64>,
     /// A probe was refused since the last cut.
@@ -237,6 +219,8 @@ pub(crate) struct Pace {
     undone_at: Option<Instant>,
     /// When each recently accepted request was sent.
     accepted: VecDeque<Instant>,
+    /// When each recent request was sent.
+    sent: VecDeque<Instant>,
     quiet_since: Instant,
     raise_after: Duration,
     raised_at: Option<Instant>,
@@ -258,13 +242,17 @@ impl Pace {
             concurrency,
             gate: Gate::Open,
             revision: 0,
+            epoch: 0,
+            eased: None,
             next_turn: now,
             pending_cut: None,
             before_raise: rate,
+            refused: None,
             before_cut: None,
             in_storm: false,
             undone_at: None,
             accepted: VecDeque::new(),
+            sent: VecDeque::new(),
             quiet_since: now,
             raise_after: FIRST_RAISE_AFTER,
             raised_at: None,
@@ -355,9 +343,10 @@ impl Pace {
     fn send(&mut self, now: Instant, probe: bool) -> Ticket {
         self.in_flight += 1;
         self.most_in_flight = self.most_in_flight.max(self.in_flight);
+        remember(&mut self.sent, now, now);
         Ticket {
             sent_at: now,
-            revision: self.revision,
+            epoch: self.epoch,
             probe,
         }
     }
@@ -376,7 +365,7 @@ impl Pace {
             Answer::Accepted => {
                 self.latencies
                     .add(now.saturating_duration_since(ticket.sent_at));
-                self.remember_accepted(ticket.sent_at, now);
+                remember(&mut self.accepted, ticket.sent_at, now);
                 if ticket.probe {
                     self.open(now);
                     return true;
@@ -388,37 +377,39 @@ impl Pace {
         }
     }
 
-    fn remember_accepted(&mut self, sent_at: Instant, now: Instant) {
-        self.accepted.push_back(sent_at);
-        if self.accepted.len() > MEASURE_MOST {
-            self.accepted.pop_front();
-        }
-        if self.accepted.len().is_multiple_of(256) {
-            self.trim_accepted(now);
-        }
-    }
-
-    fn trim_accepted(&mut self, now: Instant) {
-        while self
-            .accepted
-            .front()
-            .is_some_and(|sent| now.saturating_duration_since(*sent) > MEASURE_MEMORY)
-        {
-            self.accepted.pop_front();
-        }
-    }
-
     fn limited(&mut self, ticket: Ticket, retry_after: Option<Duration>, now: Instant) -> bool {
         self.was_limited = true;
         let paused = retry_after.unwrap_or(DEFAULT_PAUSE).min(MAX_RETRY_AFTER);
         let until = now + paused;
-        if ticket.revision != self.revision {
-            // Sent before the last pause began: the same burst, no second cut. It may still
-            // lengthen the pause it belongs to.
+        if ticket.epoch != self.epoch {
+            // Sent before the last ease or pause: the same burst, nothing more to do. It may
+            // still lengthen the pause it belongs to.
             if let Gate::Paused { until: current } = &mut self.gate {
                 *current = (*current).max(until);
             }
             return false;
+        }
+        self.epoch += 1;
+        let raise_failed = self
+            .raised_at
+            .take()
+            .is_some_and(|at| now.saturating_duration_since(at) < RAISE_TRIAL);
+        let escalating = self
+            .eased
+            .take()
+            .filter(|(at, _)| now.saturating_duration_since(*at) < ESCALATE);
+        let timing = !ticket.probe
+            && !raise_failed
+            && escalating.is_none()
+            && self.gate == Gate::Open
+            && self.sent_in_second_before(ticket.sent_at) as f64 >= FULL_SECOND * self.rate;
+        if timing {
+            self.ease(now);
+            return false;
+        }
+        if let Some((_, before)) = escalating {
+            // More than timing: the pause measures from the pace before the ease.
+            self.rate = before;
         }
         self.revision += 1;
         self.gate = Gate::Paused { until };
@@ -431,14 +422,11 @@ impl Pace {
             self.in_storm = true;
             return true;
         }
-        let raise_failed = self
-            .raised_at
-            .take()
-            .is_some_and(|at| now.saturating_duration_since(at) < RAISE_TRIAL);
         self.pending_cut = Some(if raise_failed {
             self.raise_after = (self.raise_after * 2).min(LONGEST_RAISE_AFTER);
-            PendingCut::TakeBack {
-                to: self.before_raise,
+            PendingCut::Raise {
+                refused_sent_at: ticket.sent_at,
+                before: self.before_raise,
             }
         } else {
             PendingCut::Measure {
@@ -459,13 +447,20 @@ impl Pace {
         self.gate = Gate::Probing { sent: false };
         let to = match self.pending_cut.take() {
             None => return,
-            Some(PendingCut::TakeBack { to }) => Some(to),
+            Some(PendingCut::Raise {
+                refused_sent_at,
+                before,
+            }) => {
+                self.refused = None;
+                let accepted = self.accepted_before(refused_sent_at);
+                Some(after_failed_raise(before, self.rate, accepted))
+            }
             Some(PendingCut::Measure { refused_sent_at }) => {
-                let from = refused_sent_at.checked_sub(Duration::from_secs(1));
-                let accepted = self.accepted.iter().filter(|sent| {
-                    **sent < refused_sent_at && from.is_none_or(|from| **sent >= from)
-                });
-                cut_to(self.rate, accepted.count())
+                let to = cut_to(self.rate, self.accepted_before(refused_sent_at));
+                if to.is_some_and(|to| to < self.rate) {
+                    self.refused = Some(self.rate);
+                }
+                to
             }
         };
         if let Some(to) = to.filter(|to| *to < self.rate) {
@@ -476,6 +471,27 @@ impl Pace {
             self.rate = to;
             self.cuts += 1;
         }
+    }
+
+    /// A 429 of timing: the pace eases by 3 %; the others go on.
+    fn ease(&mut self, now: Instant) {
+        let from = self.rate;
+        self.rate = (from * (1.0 - TIMING_CUT)).max(LOWEST_RATE);
+        self.eased = Some((now, from));
+        self.quiet_since = now;
+        self.changes.push(Change::Eased {
+            from,
+            to: self.rate,
+        });
+    }
+
+    /// Requests PingOne accepted among those sent in the second before `refused_sent_at`.
+    fn accepted_before(&self, refused_sent_at: Instant) -> usize {
+        in_second_before(&self.accepted, refused_sent_at)
+    }
+
+    fn sent_in_second_before(&self, refused_sent_at: Instant) -> usize {
+        in_second_before(&self.sent, refused_sent_at)
     }
 
     /// A probe was accepted: the run goes on, at the pace from before a storm's cut.
@@ -504,11 +520,37 @@ impl Pace {
             self.raise_after = (self.raise_after / 2).max(SHORTEST_RAISE_AFTER);
         }
         self.before_raise = self.rate;
-        self.rate = raised(self.rate, self.ceiling);
+        self.rate = raised(self.rate, self.ceiling, self.refused);
         self.quiet_since = now;
         self.raised_at = Some(now);
         self.changes.push(Change::Raised { to: self.rate });
     }
+}
+
+/// Adds `at` to recent times, forgetting those past [`MEASURE_MEMORY`] now and then; never
+/// more than [`MEASURE_MOST`] are kept.
+fn remember(times: &mut VecDeque<Instant>, at: Instant, now: Instant) {
+    times.push_back(at);
+    if times.len() > MEASURE_MOST {
+        times.pop_front();
+    }
+    if times.len().is_multiple_of(256) {
+        while times
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > MEASURE_MEMORY)
+        {
+            times.pop_front();
+        }
+    }
+}
+
+/// How many of `times` fall in the second before `until`.
+fn in_second_before(times: &VecDeque<Instant>, until: Instant) -> usize {
+    let from = until.checked_sub(Duration::from_secs(1));
+    times
+        .iter()
+        .filter(|t| **t < until && from.is_none_or(|from| **t >= from))
+        .count()
 }
 
 #[cfg(test)]
@@ -559,26 +601,65 @@ mod tests {
             (300.0, 400.0, 315.0),
             (399.0, 400.0, 400.0),
         ] {
-            assert_eq!(raised(rate, ceiling), expected, "{rate}");
+            assert_eq!(raised(rate, ceiling, None), expected, "{rate}");
         }
     }
 
     #[test]
-    fn auto_keeps_what_littles_law_asks_with_headroom_within_its_bounds() {
-        let ms = Duration::from_millis;
-        for (rate, latency, expected) in [
-            (50.0, Some(ms(250)), 21),
-            (50.0, Some(ms(5)), AUTO_FEWEST),
-            (320.0, Some(ms(100)), 50),
-            (1_000_000.0, Some(ms(100)), AUTO_MOST),
-            (50.0, None, AUTO_START),
-        ] {
-            assert_eq!(
-                auto_in_flight(rate, latency),
-                expected,
-                "{rate} {latency:?}"
-            );
+    fn a_raise_after_a_measured_cut_goes_half_the_way_back_and_a_refused_one_measures() {
+        // Cut from 50 to 1 (another client filled the window): the raise goes to 25.5.
+        assert_eq!(raised(1.0, 50.0, Some(50.0)), 25.5);
+        assert_eq!(raised(40.0, 160.0, Some(160.0)), 100.0);
+        // Refused at 25.5 with 20 accepted in the second before: 20.
+        assert_eq!(after_failed_raise(1.0, 25.5, 20), 20.0);
+        // Refused at 42 with 40 accepted: back to 40, never below the pace before.
+        assert_eq!(after_failed_raise(40.0, 42.0, 40), 40.0);
+        assert_eq!(after_failed_raise(40.0, 42.0, 30), 40.0);
+        // All of a raise accepted yet refused: a refusal of timing, 3 % under it.
+        assert!((after_failed_raise(40.0, 42.0, 45) - 40.74).abs() < 1e-9);
+    }
+
+    /// Sends at every turn from `now` until `until`, each accepted 5 ms later; the last turn.
+    fn send_at_the_pace(pace: &mut Pace, mut now: Instant, until: Instant) -> (Ticket, Instant) {
+        let mut last = None;
+        while now < until {
+            let ticket = match pace.next(now) {
+                Step::Go(ticket) => ticket,
+                Step::At { slot, revision } => {
+                    now = slot;
+                    pace.confirm(revision, now).expect("no pause came")
+                }
+                other => panic!("{other:?}"),
+            };
+            pace.answered(ticket, Answer::Accepted, now + Duration::from_millis(5));
+            last = Some(ticket);
         }
+        (last.expect("a turn"), now)
+    }
+
+    /// A 429 after a second at the full pace eases it without a pause; a second one within
+    /// two seconds undoes the ease and pauses the run.
+    #[test]
+    fn a_429_of_timing_eases_the_pace_and_a_second_one_pauses() {
+        let start = Instant::now();
+        let mut pace = Pace::new(20, Concurrency::Auto, start);
+        let (_, now) = send_at_the_pace(&mut pace, start, start + Duration::from_millis(1500));
+        let Step::At { slot, revision } = pace.next(now) else {
+            panic!("the pace goes on")
+        };
+        let refused = pace.confirm(revision, slot).unwrap();
+        let one_second = Some(Duration::from_secs(1));
+        assert!(!pace.answered(refused, Answer::Limited(one_second), slot));
+        assert!((pace.rate() - 19.4).abs() < 1e-9, "{}", pace.rate());
+        assert!(matches!(pace.next(slot), Step::At { .. }), "no pause");
+        // The next turn is refused too: more than timing.
+        let Step::At { slot, revision } = pace.next(slot) else {
+            panic!("the pace goes on")
+        };
+        let again = pace.confirm(revision, slot).unwrap();
+        assert!(pace.answered(again, Answer::Limited(one_second), slot));
+        assert_eq!(pace.rate(), 20.0, "the ease is undone");
+        assert!(matches!(pace.next(slot), Step::PausedUntil(_)));
     }
 
     /// After a pause one request probes alone; the others wait for its answer.

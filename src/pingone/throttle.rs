@@ -215,6 +215,11 @@ impl Throttle {
                     retry_after_ms = paused.as_millis() as u64,
                     "PingOne answered 429: the whole run waits"
                 ),
+                Change::Eased { from, to } => tracing::warn!(
+                    from = tenths(from),
+                    to = tenths(to),
+                    "PingOne answered 429 to one request of a second at the full pace: pace eased, no pause"
+                ),
                 Change::Cut { from, to } => tracing::warn!(
                     from = tenths(from),
                     to = tenths(to),
@@ -464,6 +469,24 @@ mod tests {
         let server = server.lock().unwrap();
         let share = server.accepted_rate(start, end) / 40.0;
         assert!(share >= 0.96, "{share:.3} of the limit");
+    }
+
+    /// Another client filled most of the window when the run began (a dry run that just
+    /// ended, a job sharing the license): the cut measures only this run's share then, and
+    /// the first raise, half the way back, finds the limit again.
+    #[tokio::test(start_paused = true)]
+    async fn a_share_measured_while_another_client_filled_the_window_is_won_back() {
+        let start = Instant::now();
+        let throttle = throttle(50, Concurrency::Auto);
+        let mut stand_in = Server::new(20);
+        stand_in.window.extend(std::iter::repeat_n(start, 15));
+        let server = Arc::new(Mutex::new(stand_in));
+        let end = start + 90 * SECOND;
+        drive(throttle.clone(), server.clone(), 5 * MS, 50, end).await;
+        assert_eq!(throttle.current_rate(), 20.0);
+        let server = server.lock().unwrap();
+        let after = server.accepted_rate(start + 65 * SECOND, end);
+        assert!(after >= 0.95 * 20.0, "{after}/s");
     }
 
     /// Raise: a limit that rises is found in minutes, not hours.

@@ -51,16 +51,14 @@ pub(super) async fn gatekeeper(
     }
     // A storm refuses everything, and what it refuses does not count against the rate.
     let storm = store.in_storm(shared.options.storm, number, now);
-    let limited = shared
-        .options
-        .rate
-        .filter(|r| *r > 0 && !storm)
-        .and_then(|rate| {
-            lock(&store.window)
-                .admit(rate, now)
-                .err()
-                .map(|w| (rate, w))
-        });
+    let rate = shared.options.rate.filter(|r| *r > 0 && !storm);
+    let admit = |rate| {
+        lock(&store.window)
+            .admit(rate, now)
+            .err()
+            .map(|w| (rate, w))
+    };
+    let limited = rate.and_then(admit);
     if shared.options.record_arrivals {
         lock(&store.arrivals).push(Arrival {
             at: now.duration_since(store.started),
