@@ -32,6 +32,7 @@ pub(super) struct FilePingOne {
     pub(super) private_key_file: Option<PathBuf>,
     pub(super) private_key_id: Option<String>,
     pub(super) ca_file: Option<PathBuf>,
+    pub(super) worker_environment_id: Option<String>,
     pub(super) api_url: Option<String>,
     pub(super) auth_url: Option<String>,
 }
@@ -44,6 +45,7 @@ pub(super) struct FileEnroll {
     pub(super) on_existing: Option<String>,
     pub(super) default_country: Option<String>,
     pub(super) allow_messages: Option<bool>,
+    pub(super) enable_mfa: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,10 +8,13 @@
 //!   device that is already there. After any failure that PingOne may have acted on (timeout,
 //!   dropped connection, 5xx), the devices are read again before the POST is repeated, and a
 //!   device found there is the row's.
-//! - In an online dry run the same path reads and plans, and never POSTs.
+//! - With `enable_mfa`, each user's MFA is switched on before the user's first device
+//!   (`mfa`); an online dry run reads the switch instead.
+//! - In an online dry run the same path reads and plans, and never POSTs or PUTs.
 
 mod decide;
 mod enroll;
+mod mfa;
 mod plan;
 pub(crate) mod results;
 pub(crate) mod retry;
@@ -29,10 +32,11 @@ use crate::codes::Code;
 use crate::config::RunMode;
 use crate::model::{Claims, DeviceIdentity, OnExisting, UserRef};
 use crate::output::{Outcome, RecorderHandle, RowResult};
-use crate::pingone::wire::Device;
+use crate::pingone::wire::{Device, MfaSettings};
 use crate::pingone::{ApiError, Client};
 use crate::stop::Stop;
 use crate::validate::DeviceSpec;
+pub(crate) use plan::NOTICES_NOTE;
 use plan::{PlannedUser, PolicyState};
 use retry::RetryPolicy;
 
@@ -67,11 +71,14 @@ pub(crate) struct EngineConfig {
     pub(crate) concurrency: usize,
     /// Devices that finished rows of an earlier run reported created, by device ID.
     pub(crate) claimed_before: Claims,
+    /// Switch each user's MFA on before the user's first device (live runs).
+    pub(crate) enable_mfa: bool,
 }
 
 #[derive(Debug, Clone)]
 enum Resolution {
-    Found(String),
+    /// The user's ID, and the MFA switch when the look-up carried it.
+    Found(String, Option<bool>),
     NotFound,
     Ambiguous(usize),
     Failed(ApiError),
@@ -143,7 +150,12 @@ pub(crate) struct Engine {
     claims: Mutex<Claims>,
     planned: Mutex<HashMap<String, PlannedUser>>,
     policies: Mutex<HashMap<Uuid, PolicyCheck>>,
-    max_devices: OnceCell<Option<u32>>,
+    /// The environment's MFA settings, once an online dry run read them (`None`: unreadable).
+    mfa_settings: OnceCell<Option<MfaSettings>>,
+    /// Users' MFA switches, by a digest of the user's ID (see `mfa`).
+    switches: Mutex<HashMap<u64, mfa::Switch>>,
+    /// New-device notices a plan counts (see `plan`).
+    notices: std::sync::atomic::AtomicU64,
     /// A 403 on a policy read was reported; one line per run is enough.
     policies_unreadable: std::sync::atomic::AtomicBool,
 }
@@ -178,7 +190,9 @@ impl Engine {
             claims: Mutex::new(claims),
             planned: Mutex::default(),
             policies: Mutex::default(),
-            max_devices: OnceCell::new(),
+            mfa_settings: OnceCell::new(),
+            switches: Mutex::default(),
+            notices: Default::default(),
             policies_unreadable: Default::default(),
         })
     }
@@ -206,7 +220,9 @@ impl Engine {
                 let lookup = self.retry.run(|| self.client.find_users(&name)).await;
                 match lookup {
                     Ok(users) if users.is_empty() => Resolution::NotFound,
-                    Ok(users) if users.len() == 1 => Resolution::Found(users[0].id.clone()),
+                    Ok(users) if users.len() == 1 => {
+                        Resolution::Found(users[0].id.clone(), users[0].mfa_enabled)
+                    }
                     Ok(users) => Resolution::Ambiguous(users.len()),
                     Err(e) => Resolution::Failed(e),
                 }
@@ -214,7 +230,12 @@ impl Engine {
             .await
             .clone();
         let (result, is_answer) = match resolution {
-            Resolution::Found(id) => return Ok((job, id)),
+            Resolution::Found(id, mfa_enabled) => {
+                if self.config.mode == RunMode::DryRunOnline {
+                    self.note_looked_up_switch(&id, mfa_enabled);
+                }
+                return Ok((job, id));
+            }
             Resolution::NotFound => (results::base(&job, "", Outcome::Failed).with_error(
                 Code::UserNotFound,
                 format!("no PingOne user has the username {name:?}; check the spelling or give the user_id"),
@@ -307,8 +328,16 @@ impl Engine {
         devices: &mut Option<Vec<Device>>,
     ) -> RowResult {
         match self.config.mode {
+            RunMode::Live if self.config.enable_mfa => {
+                // Before the user's first device POST; once per user, then remembered.
+                let switch = self.switch_on(user_id).await;
+                mfa::switched(self.enroll(job, user_id, devices).await, &switch)
+            }
             RunMode::Live => self.enroll(job, user_id, devices).await,
-            RunMode::DryRunOnline => self.plan(job, user_id).await,
+            RunMode::DryRunOnline => {
+                let switch = self.read_switch(user_id).await;
+                mfa::planned(self.plan(job, user_id).await, &switch)
+            }
             // Nothing to ask PingOne: the row passed every offline check.
             RunMode::DryRunOffline => results::base(job, user_id, Outcome::Valid),
         }

@@ -94,6 +94,7 @@ fn engine_for(
             created_by_earlier_run_since: since,
             concurrency: settings.limits.concurrency,
             claimed_before: out.finished.claimed_devices.clone(),
+            enable_mfa: super::enable_mfa(settings, out),
         },
     )
 }
