@@ -219,6 +219,12 @@ impl Engine {
         }
         match self.client.create_device(user_id, body).await {
             Ok((device, status)) => Ok((device, Some(status))),
+            Err(ApiError::Stopped) => {
+                // The run stopped before this POST went out: it was no attempt.
+                let mut p = lock(posting);
+                p.attempts = p.attempts.saturating_sub(1);
+                Err(ApiError::Stopped)
+            }
             Err(e) => {
                 if e.may_have_acted() {
                     lock(posting).unclear = true;

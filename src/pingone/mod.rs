@@ -533,3 +533,24 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::quota_message;
+
+    #[test]
+    fn the_quota_stop_names_the_reset_as_a_date_or_as_the_text_sent() {
+        let dated = quota_message(Some("2026-12-01T00:00:00.000Z"));
+        assert!(dated.contains("resets at 2026-12-01T00:00:00Z"), "{dated}");
+        let odd = quota_message(Some("tomorrow-ish"));
+        assert!(
+            odd.contains("\"tomorrow-ish\" (as PingOne sent it)"),
+            "{odd}"
+        );
+        let none = quota_message(None);
+        assert!(none.contains("reset time was not given"), "{none}");
+        for message in [dated, odd, none] {
+            assert!(message.contains("--resume"), "{message}");
+        }
+    }
+}

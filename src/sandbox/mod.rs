@@ -134,6 +134,13 @@ impl Shared {
         lock(&self.store.mfa).insert(user.to_lowercase(), on);
     }
 
+    /// Notes a request about a user, for tests of the order (only with `record_arrivals`).
+    fn note_user_request(&self, user: &str, what: &'static str) {
+        if self.options.record_arrivals {
+            lock(&self.store.user_requests).push((user.to_lowercase(), what));
+        }
+    }
+
     /// Where the worker app lives, and its tokens come from.
     fn worker_environment(&self) -> &str {
         self.options
@@ -171,8 +178,10 @@ impl Sandbox {
             .worker_environment_id
             .clone()
             .unwrap_or_else(|| options.environment_id.clone());
+        let store = Store::default();
+        *lock(&store.mfa_refused) = options.refuse_mfa_switch.clone();
         let shared = Arc::new(Shared {
-            store: Store::default(),
+            store,
             api_base: format!("{origin}/v1"),
             token_url: format!("{origin}/{worker}/as/token"),
             options,
@@ -303,6 +312,28 @@ impl Sandbox {
     /// Sets a user's MFA switch before a run, as if set earlier.
     pub fn set_mfa_enabled(&self, user_id: &str, on: bool) {
         self.shared.set_mfa_enabled(user_id, on);
+    }
+
+    /// The token may now set every user's MFA switch (`refuse_mfa_switch` is lifted), as
+    /// once a role that covers them has been granted.
+    pub fn grant_mfa_switch(&self) {
+        lock(&self.shared.store.mfa_refused).clear();
+    }
+
+    /// Ends the quota's period now, as its reset time passing would.
+    pub fn end_quota_period(&self) {
+        lock(&self.shared.store.quota).end();
+    }
+
+    /// What reached the sandbox about one user, in order: `"GET devices"`, `"POST devices"`,
+    /// `"GET mfaEnabled"`, `"PUT mfaEnabled"` (only with `record_arrivals`).
+    pub fn requests_about(&self, user_id: &str) -> Vec<&'static str> {
+        let user = user_id.to_lowercase();
+        lock(&self.shared.store.user_requests)
+            .iter()
+            .filter(|(who, _)| *who == user)
+            .map(|(_, what)| *what)
+            .collect()
     }
 
     /// The devices a user has now.

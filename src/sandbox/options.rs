@@ -271,3 +271,66 @@ fn tls_from_args(args: &SandboxArgs) -> Result<Option<tls::TlsIdentity>, Sandbox
     })?;
     Ok(Some(generated.server))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(flags: &[&str]) -> Result<SandboxOptions, SandboxError> {
+        let mut argv = vec!["mfa-enroll", "sandbox"];
+        argv.extend_from_slice(flags);
+        match crate::cli::Cli::parse_from(argv).command {
+            crate::cli::Command::Sandbox(args) => SandboxOptions::from_args(&args),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_tenants_configuration_comes_from_flags() {
+        let options = parse(&[
+            "--worker-environment",
+            "ad0115e0-0000-4000-8000-0000000000ad",
+            "--quota",
+            "100",
+            "--extensions-disabled",
+            "--disable-method",
+            "whatsapp",
+            "--disable-pairing",
+            "Voice",
+            "--new-device-notification",
+            "none",
+            "--refuse-mfa-switch",
+            "AAAAAAAA-0000-4000-8000-000000000001",
+            "--forbidden-users",
+            "aaaaaaaa-0000-4000-8000-000000000002",
+            "--license-exceeded",
+        ])
+        .unwrap();
+        assert!(options.worker_environment_id.is_some());
+        assert_eq!(options.quota, Some(100));
+        assert!(!options.extensions_enabled);
+        let rules = &options.policy_rules;
+        assert!(!rules.allows("WHATSAPP") && !rules.allows("voice") && rules.allows("SMS"));
+        assert_eq!(rules.new_device_notification, "NONE");
+        assert!(options
+            .refuse_mfa_switch
+            .contains("aaaaaaaa-0000-4000-8000-000000000001"));
+        assert_eq!(options.forbidden_users.len(), 1);
+        assert!(options.license_exceeded);
+        let defaults = parse(&[]).unwrap();
+        assert!(defaults.extensions_enabled, "a tenant that turned them on");
+        assert_eq!(
+            defaults.policy_rules.new_device_notification,
+            "EMAIL_THEN_SMS"
+        );
+        assert!(matches!(
+            parse(&["--new-device-notification", "LOUDLY"]),
+            Err(SandboxError::Notification(_))
+        ));
+        assert!(matches!(
+            parse(&["--quota", "5", "--quota-period-s", "0"]),
+            Err(SandboxError::QuotaPeriod)
+        ));
+    }
+}

@@ -285,6 +285,12 @@ impl QuotaWindow {
             _ => Ok(()),
         }
     }
+
+    /// Ends the period now, as its reset time passing would.
+    pub(crate) fn end(&mut self) {
+        self.period = None;
+        self.used = 0;
+    }
 }
 
 pub(crate) struct Store {
@@ -292,6 +298,10 @@ pub(crate) struct Store {
     /// Users' MFA switches as changed since the start (else the directory's).
     pub(crate) mfa: Mutex<HashMap<String, bool>>,
     pub(crate) quota: Mutex<QuotaWindow>,
+    /// Users whose MFA switch the token may not set (`--refuse-mfa-switch`, until granted).
+    pub(crate) mfa_refused: Mutex<std::collections::HashSet<String>>,
+    /// What was asked about each user, in order (only with `record_arrivals`).
+    pub(crate) user_requests: Mutex<Vec<(String, &'static str)>>,
     /// Every device-create body received, as sent, for tests of what reaches the server.
     pub(crate) bodies: Mutex<Vec<String>>,
     /// The `jti` of every client assertion accepted: one seen twice is a replay.
@@ -309,6 +319,8 @@ impl Default for Store {
             devices: Mutex::default(),
             mfa: Mutex::default(),
             quota: Mutex::default(),
+            mfa_refused: Mutex::default(),
+            user_requests: Mutex::default(),
             bodies: Mutex::default(),
             assertion_ids: Mutex::default(),
             tokens: Mutex::default(),
@@ -338,4 +350,60 @@ pub(crate) fn same_device(a: &Device, b: &Device) -> bool {
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quota_admits_its_share_per_period_and_renews() {
+        let mut window = QuotaWindow::default();
+        let start = Instant::now();
+        let period = Duration::from_secs(10);
+        for _ in 0..3 {
+            assert!(window.admit(3, period, start).is_ok());
+        }
+        let resets = window.admit(3, period, start).unwrap_err();
+        assert!(resets > std::time::SystemTime::now(), "the reset is ahead");
+        assert!(window
+            .admit(3, period, start + Duration::from_secs(9))
+            .is_err());
+        assert!(
+            window.admit(3, period, start + period).is_ok(),
+            "a new period"
+        );
+        window.end();
+        assert!(window.admit(0, period, start + period).is_err());
+    }
+
+    #[test]
+    fn the_users_file_may_say_whose_mfa_is_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.csv");
+        let (on, off) = (
+            "00000000-0000-4000-8000-000000000001",
+            "00000000-0000-4000-8000-000000000002",
+        );
+        std::fs::write(
+            &path,
+            format!("user_id,username,mfa_enabled\n{on},a,TRUE\n{off},b,\n"),
+        )
+        .unwrap();
+        let directory = Directory::from_csv(&path).unwrap();
+        assert!(directory.mfa_on_at_start(on));
+        assert!(!directory.mfa_on_at_start(off));
+        std::fs::write(&path, format!("user_id,username,mfa_enabled\n{on},a,yes\n")).unwrap();
+        let err = Directory::from_csv(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("line 2") && err.contains("mfa_enabled"),
+            "{err}"
+        );
+        std::fs::write(&path, format!("user_id,username\n{on},a\n")).unwrap();
+        let without = Directory::from_csv(&path).unwrap();
+        assert!(
+            !without.mfa_on_at_start(on),
+            "PingOne creates users with it off"
+        );
+    }
 }

@@ -33,6 +33,7 @@ pub(super) async fn list_devices(
     Path((env, user)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    shared.note_user_request(&user, "GET devices");
     if let Some(r) = wrong_environment(&shared, &env).or_else(|| outside_population(&shared, &user))
     {
         return r;
@@ -246,6 +247,7 @@ pub(super) async fn create_device(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    shared.note_user_request(&user, "POST devices");
     if let Some(r) = wrong_environment(&shared, &env) {
         return r;
     }

@@ -14,7 +14,7 @@ use axum::Json;
 use super::errors::{error, forbidden, invalid, user_not_found};
 use super::{outside_population, wrong_environment};
 use crate::sandbox::json::MfaEnabledBody;
-use crate::sandbox::state::Counters;
+use crate::sandbox::state::{lock, Counters};
 use crate::sandbox::Shared;
 
 /// The checks of the path both methods make: the environment, the token's population, and
@@ -29,6 +29,7 @@ pub(super) async fn get_mfa_enabled(
     State(shared): State<Arc<Shared>>,
     Path((env, user)): Path<(String, String)>,
 ) -> Response {
+    shared.note_user_request(&user, "GET mfaEnabled");
     if let Some(refusal) = refuse_path(&shared, &env, &user) {
         return refusal;
     }
@@ -45,6 +46,7 @@ pub(super) async fn put_mfa_enabled(
     body: Bytes,
 ) -> Response {
     Counters::bump(&shared.store.counters.mfa_switch_puts);
+    shared.note_user_request(&user, "PUT mfaEnabled");
     if let Some(refusal) = refuse_path(&shared, &env, &user) {
         return refusal;
     }
@@ -70,11 +72,7 @@ pub(super) async fn put_mfa_enabled(
             )
         }
     };
-    if shared
-        .options
-        .refuse_mfa_switch
-        .contains(&user.to_lowercase())
-    {
+    if lock(&shared.store.mfa_refused).contains(&user.to_lowercase()) {
         return forbidden();
     }
     shared.set_mfa_enabled(&user, request.mfa_enabled);
