@@ -23,10 +23,11 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
     ));
     if s.requests.total + s.requests.tokens > 0 {
         text.push_str(&format!(
-            "requests: {} ({} GET, {} POST) and {} for tokens, {} retries, {} answered 429\n",
+            "requests: {} ({} GET, {} POST, {} PUT) and {} for tokens, {} retries, {} answered 429\n",
             s.requests.total,
             s.requests.get,
             s.requests.post,
+            s.requests.put,
             s.requests.tokens,
             s.requests.retries,
             s.requests.throttled_429
@@ -44,6 +45,18 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
             "plan: a real run needs about {} requests, {:.0}s at {} requests/s; it would send {} pairing messages",
             plan.requests_needed, plan.duration_at_rate_s, plan.rate, messages
         ));
+        if plan.new_device_notices > 0 {
+            text.push_str(&format!(
+                " and may cause {} new-device notices (unverified for devices an admin creates)",
+                plan.new_device_notices
+            ));
+        }
+        if plan.users_mfa_off > 0 {
+            text.push_str(&format!(
+                "; {} users have MFA off, {} of them would be switched on",
+                plan.users_mfa_off, plan.users_mfa_to_switch_on
+            ));
+        }
         if !plan.users_over_daily_message_limit.is_empty() {
             text.push_str(&format!(
                 "; {} users would pass PingOne's 50 SMS or emails a day",
