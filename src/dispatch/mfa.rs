@@ -54,23 +54,26 @@ impl Engine {
 
     /// A live run with `enable_mfa`: switches the user's MFA on, once per user per run.
     pub(super) async fn switch_on(&self, user_id: &str) -> Switch {
-        if let Some(known) = self.known_switch(user_id) {
-            return known;
-        }
-        let switch = match self.retry.run(|| self.client.enable_mfa(user_id)).await {
-            Ok(on) => Switch::Known(on),
-            Err(e) => Switch::Failed(e),
-        };
-        self.remember_switch(user_id, &switch);
-        switch
+        self.learn_switch(user_id, true).await
     }
 
     /// A plan: the user's switch as it is now, read once per user.
     pub(super) async fn read_switch(&self, user_id: &str) -> Switch {
+        self.learn_switch(user_id, false).await
+    }
+
+    /// The user's switch as this run knows it, or else as PingOne answers a PUT (`set`) or a
+    /// GET of it.
+    async fn learn_switch(&self, user_id: &str, set: bool) -> Switch {
         if let Some(known) = self.known_switch(user_id) {
             return known;
         }
-        let switch = match self.retry.run(|| self.client.mfa_enabled(user_id)).await {
+        let answer = if set {
+            self.retry.run(|| self.client.enable_mfa(user_id)).await
+        } else {
+            self.retry.run(|| self.client.mfa_enabled(user_id)).await
+        };
+        let switch = match answer {
             Ok(on) => Switch::Known(on),
             Err(e) => Switch::Failed(e),
         };

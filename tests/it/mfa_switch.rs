@@ -188,8 +188,11 @@ async fn refused_switch(on_existing: &str) -> (Sandbox, Workspace) {
     (sandbox, ws)
 }
 
-/// user 3's rows in `out`, by line: (device ID, user_mfa_enabled, outcome).
-fn user_3_rows(ws: &Workspace, out: &str) -> Vec<(String, String, String)> {
+/// A row as these tests judge it: (device ID, user_mfa_enabled, outcome).
+type UserRow = (String, String, String);
+
+/// User 3's rows in `out`, by line.
+fn user_3_rows(ws: &Workspace, out: &str) -> Vec<UserRow> {
     let mut rows: Vec<_> = read_csv(&ws.path(&format!("{out}/results.csv")))
         .into_iter()
         .filter(|r| r["user_id"] == user_id(3))
@@ -203,6 +206,21 @@ fn user_3_rows(ws: &Workspace, out: &str) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// User 3's rows end with the devices the first run made, the user switched on, and no
+/// device made twice.
+fn assert_finished(sandbox: &Sandbox, before: &[UserRow], after: &[UserRow]) {
+    assert_eq!(after.len(), 2, "{after:?}");
+    for ((device, _, _), (again, switch, outcome)) in before.iter().zip(after) {
+        assert_eq!(device, again, "the device the first run made");
+        assert_eq!(switch, "true");
+        assert_eq!(outcome, "created");
+    }
+    assert!(sandbox.mfa_enabled_of(&user_id(3)));
+    let tally = sandbox.tally();
+    assert_eq!(tally.devices_created, 2 * USERS as u64, "none made twice");
+    assert_eq!(tally.duplicate_devices, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_finishes_a_switch_that_could_not_be_set_without_a_second_device() {
     let (sandbox, ws) = refused_switch("skip").await;
@@ -211,20 +229,7 @@ async fn resume_finishes_a_switch_that_could_not_be_set_without_a_second_device(
     // No --enable-mfa: the resumed run carries it on from the run it continues.
     let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
     assert_eq!(resumed.code, 0, "{}", resumed.both());
-    let after = user_3_rows(&ws, "out");
-    for ((device, _, _), (again, switch, outcome)) in before.iter().zip(&after) {
-        assert_eq!(device, again, "the same device");
-        assert_eq!(switch, "true");
-        assert_eq!(outcome, "created");
-    }
-    assert!(sandbox.mfa_enabled_of(&user_id(3)));
-    let tally = sandbox.tally();
-    assert_eq!(
-        tally.devices_created,
-        2 * USERS as u64,
-        "none created twice"
-    );
-    assert_eq!(tally.duplicate_devices, 0);
+    assert_finished(&sandbox, &before, &user_3_rows(&ws, "out"));
     assert_eq!(ws.results().len(), 2 * USERS, "one row per record");
     assert_eq!(ws.summary()["outcomes"]["created"], 2 * USERS);
     assert!(ws.errors().is_empty());
@@ -238,21 +243,7 @@ async fn errors_csv_fed_back_with_enable_mfa_finishes_the_job_even_in_create_mod
     sandbox.grant_mfa_switch();
     let retry = enroll_to(&ws, &sandbox, "out/errors.csv", "retry", &["--enable-mfa"]).await;
     assert_eq!(retry.code, 0, "{}", retry.both());
-    let after = user_3_rows(&ws, "retry");
-    assert_eq!(after.len(), 2);
-    for ((device, _, _), (again, switch, outcome)) in before.iter().zip(&after) {
-        assert_eq!(device, again, "the device the first run made");
-        assert_eq!(switch, "true");
-        assert_eq!(outcome, "created");
-    }
-    assert!(sandbox.mfa_enabled_of(&user_id(3)));
-    let tally = sandbox.tally();
-    assert_eq!(
-        tally.devices_created,
-        2 * USERS as u64,
-        "none created twice"
-    );
-    assert_eq!(tally.duplicate_devices, 0);
+    assert_finished(&sandbox, &before, &user_3_rows(&ws, "retry"));
     // The report's own columns were read as such, not carried as input columns.
     let header = std::fs::read_to_string(ws.path("retry/errors.csv")).unwrap();
     let header = header.lines().next().unwrap();

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use uuid::Uuid;
 
-use super::errors::{error, invalid, unexpected, user_not_found};
+use super::errors::{error, invalid, not_json, unexpected, user_not_found};
 use super::paging::one_page;
 use super::{outside_population, wrong_environment};
 use crate::sandbox::json::{
@@ -251,17 +251,8 @@ pub(super) async fn create_device(
     if let Some(r) = wrong_environment(&shared, &env) {
         return r;
     }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "INVALID_REQUEST",
-            "Content-Type must be application/json.",
-            vec![],
-        );
+    if let Some(refusal) = not_json(&headers) {
+        return refusal;
     }
     if let Some(r) = outside_population(&shared, &user) {
         return r;

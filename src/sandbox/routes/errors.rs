@@ -6,7 +6,7 @@
 
 use std::time::SystemTime;
 
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use uuid::Uuid;
@@ -27,6 +27,22 @@ pub(super) fn error(
         details,
     };
     (status, Json(body)).into_response()
+}
+
+/// The 415 for a body that is not declared JSON; `None` when it is.
+pub(super) fn not_json(headers: &HeaderMap) -> Option<Response> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    (!is_json).then(|| {
+        error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "INVALID_REQUEST",
+            "Content-Type must be application/json.",
+            vec![],
+        )
+    })
 }
 
 pub(super) fn invalid(target: &str, code: &str, message: &str) -> Response {

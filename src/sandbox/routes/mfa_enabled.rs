@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::errors::{error, forbidden, invalid, user_not_found};
+use super::errors::{forbidden, invalid, not_json, user_not_found};
 use super::{outside_population, wrong_environment};
 use crate::sandbox::json::MfaEnabledBody;
 use crate::sandbox::state::{lock, Counters};
@@ -50,17 +50,8 @@ pub(super) async fn put_mfa_enabled(
     if let Some(refusal) = refuse_path(&shared, &env, &user) {
         return refusal;
     }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "INVALID_REQUEST",
-            "Content-Type must be application/json.",
-            vec![],
-        );
+    if let Some(refusal) = not_json(&headers) {
+        return refusal;
     }
     let request: MfaEnabledBody = match serde_json::from_slice(&body) {
         Ok(r) => r,
