@@ -151,7 +151,8 @@ async fn the_online_dry_run_reads_each_switch_once_and_plans_it() {
 }
 
 /// A run whose token may not set user 3's switch: its rows keep their devices, with
-/// MFA_NOT_ENABLED. One request at a time, so the refusal is never the run's first answer.
+/// MFA_NOT_ENABLED. The refusal is never the run's first answer: rows are handed on in file
+/// order, and the first rows' username look-ups succeed before user 3's row is handed on.
 async fn refused_switch(on_existing: &str) -> (Sandbox, Workspace) {
     let options = SandboxOptions {
         refuse_mfa_switch: [user_id(3)].into_iter().collect(),
