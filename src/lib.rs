@@ -20,7 +20,8 @@
 //! - `output`: results.csv (`ResultRow`), errors.csv, summary.json, the metrics file, the
 //!   end-of-run text, progress.
 //! - `model` (the vocabulary every layer shares), `codes` (every code the tool writes), `stop`
-//!   (why a run stops early) and `exit` (exit codes, and what a run or merge reports).
+//!   (why a run stops early), `exit` (exit codes, and what a run or merge reports) and
+//!   `bounded` (every file read from outside, up to its ceiling).
 //! - `shard` (`--shard K/N`: which rows are this process's) and `merge` (the shards'
 //!   directories back into one record) sit beside `run`: merge reads what runs wrote and
 //!   ends in `exit` as a run does, without using the run.
@@ -67,6 +68,7 @@
 // See the last paragraph above.
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub(crate) mod bounded;
 pub mod cli;
 pub mod codes;
 pub mod config;
