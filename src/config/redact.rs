@@ -18,6 +18,8 @@ const SECRET_WORDS: [&str; 7] = [
 ];
 /// Keys whose names hold a secret word but whose values are not secrets.
 const NOT_SECRET: [&str; 3] = ["private_key_file", "private_key_id", "token_auth_method"];
+/// What separates the pairs of an inline table (`a = 1, b = 2` inside braces).
+const PAIR_SEPARATORS: [char; 2] = [',', '{'];
 /// Shorter pieces of a value are too common to scrub from a message without garbling it.
 const SHORTEST_SCRUBBED: usize = 3;
 
@@ -77,7 +79,7 @@ fn secret_values(text: &str) -> Vec<String> {
     let mut values = Vec::new();
     for (index, line) in lines.iter().enumerate() {
         // An inline table holds several `key = value` pairs on one line.
-        for pair in line.split([',', '{']) {
+        for pair in line.split(PAIR_SEPARATORS) {
             let Some((key, value)) = pair.split_once('=') else {
                 continue;
             };

@@ -75,7 +75,9 @@ impl Engine {
             };
         }
         if let Some(max) = max_devices {
-            let would_have = devices.len() as u32 + user.planned;
+            let would_have = u32::try_from(devices.len())
+                .unwrap_or(u32::MAX)
+                .saturating_add(user.planned);
             if would_have >= max {
                 return results::base(job, user_id, Outcome::Failed).with_error(
                     Code::DeviceLimit,
@@ -126,7 +128,12 @@ impl Engine {
             .max_devices
             .get_or_init(|| async {
                 match self.retry.run(|| self.client.mfa_settings()).await {
-                    Ok(settings) => Some(settings.pairing.max_allowed_devices),
+                    // A cap of 0, or past u32, is no cap PingOne could mean: not checked.
+                    Ok(settings) => settings
+                        .pairing
+                        .max_allowed_devices
+                        .and_then(|max| u32::try_from(max).ok())
+                        .filter(|max| *max > 0),
                     Err(e) if e.http_status() == Some(403) => {
                         tracing::warn!(
                             "the token may not read MFA settings (403), so this dry run does not check the device cap; a role that reads environment configuration (see README, \"Which role\") lets it"
