@@ -56,7 +56,7 @@
 //! [`run()`] with [`config::Settings`] (from [`cli::Cli`] and [`config::process_env`]),
 //! [`merge::merge`], [`exit::ExitStatus`] and [`exit::RunReport`], [`stop::Stop`],
 //! [`output::describe::describe`] and [`output::metrics::write_refusal`],
-//! [`logging::init`] and [`run::install_signal_handlers`]; the simulator
+//! [`logging::init`], [`run::install_signal_handlers`] and [`run::load_settings`]; the simulator
 //! ([`sandbox::Sandbox`], [`sandbox::SandboxOptions`], [`sandbox::Directory`],
 //! [`sandbox::json::Device`], [`sandbox::serve_standing`]); and, for tests that drive one
 //! layer directly, [`pingone::Client`], [`validate::phone::normalize`] and the types their
