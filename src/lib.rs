@@ -20,8 +20,9 @@
 //! - `output`: results.csv (`ResultRow`), errors.csv, summary.json, the metrics file, the
 //!   end-of-run text, progress.
 //! - `model` (the vocabulary every layer shares), `codes` (every code the tool writes), `stop`
-//!   (why a run stops early), `exit` (exit codes, and what a run or merge reports) and
-//!   `bounded` (every file read from outside, up to its ceiling).
+//!   (why a run stops early), `exit` (exit codes, and what a run or merge reports),
+//!   `bounded` (every file read from outside, up to its ceiling) and `spill` (pairs of
+//!   numbers sorted on disk, part by part: how a pass finds rows that share a key).
 //! - `shard` (`--shard K/N`: which rows are this process's) and `merge` (the shards'
 //!   directories back into one record) sit beside `run`: merge reads what runs wrote and
 //!   ends in `exit` as a run does, without using the run.
@@ -83,6 +84,7 @@ pub mod pingone;
 pub mod run;
 pub mod sandbox;
 pub mod shard;
+pub(crate) mod spill;
 pub mod stop;
 pub mod validate;
 

@@ -166,8 +166,11 @@ impl Client {
         url: &str,
         query: &[(&str, &str)],
     ) -> Result<Vec<P::Item>, ApiError> {
-        let first = reqwest::Url::parse_with_params(url, query)
+        let mut first = reqwest::Url::parse(url)
             .map_err(|e| ApiError::Connect(format!("{url} is not a valid URL ({e})")))?;
+        if !query.is_empty() {
+            first.query_pairs_mut().extend_pairs(query);
+        }
         let mut paging = paging::Paging::new(&first, &self.api_url, &self.environment_id);
         let mut items = Vec::new();
         let mut next = Some(first);

@@ -92,10 +92,14 @@ impl Paging {
     }
 }
 
-/// A page as the server would tell it from another: the URL without its fragment.
+/// A page as the server would tell it from another: the URL without its fragment, and
+/// without an empty query (`devices?` is `devices`).
 fn page_key(url: &Url) -> String {
     let mut url = url.clone();
     url.set_fragment(None);
+    if url.query() == Some("") {
+        url.set_query(None);
+    }
     url.to_string()
 }
 
@@ -127,6 +131,7 @@ mod tests {
         };
         assert!(refused(first).contains("a page already read"));
         assert!(refused("#again").contains("a page already read"));
+        assert!(refused("devices?").contains("a page already read"));
         assert!(refused("https://evil.example/v1/environments/e1/users").contains("another host"));
         assert!(refused("http://api.pingone.com/v1/environments/e1/x").contains("another host"));
         assert!(
