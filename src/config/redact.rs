@@ -182,6 +182,21 @@ mod tests {
     }
 
     #[test]
+    fn a_message_that_quotes_a_secret_looking_value_is_scrubbed() {
+        let text = "[vault]\npassword = \"hunter2xyz\"\nnote = \"\"\"\n[x]\n";
+        let error = ConfigError::new("c.toml", "[vault]", "invalid value \"hunter2xyz\" here");
+        let shown = scrubbed(text, error).to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("invalid value \"[redacted]\" here"),
+            "{shown}"
+        );
+        let multiline = "token = '''\nhunter2 first\nhunter3 second\n'''\n";
+        let error = ConfigError::new("c.toml", "syntax", "near hunter3 second");
+        assert!(!scrubbed(multiline, error).to_string().contains("hunter3"));
+    }
+
+    #[test]
     fn names_that_look_secret() {
         for name in [
             "client_secret",
