@@ -177,32 +177,50 @@ async fn the_plan_counts_pairing_messages_up_to_the_device_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_names_the_user_a_run_would_message_past_the_daily_limit() {
-    // Without the device cap (the token cannot read MFA settings), 51 pairing SMS for one user.
-    let options = SandboxOptions {
-        no_config_role: true,
-        ..SandboxOptions::default()
-    };
-    let (sandbox, ws) = setup(options, "rate = 100000", "").await;
-    let busy = user_id(1);
-    let mut csv = String::from("user_id,type,phone,status\n");
-    for i in 0..51 {
-        csv.push_str(&format!(
-            "{busy},SMS,{},ACTIVATION_REQUIRED\n",
-            us_number(i)
-        ));
+    // Without the device cap (the token cannot read MFA settings), 51 pairing SMS for one
+    // user: rows together, then each followed by another user's and more users after the
+    // last (the plan of a user goes with the user's last row; the summary still names them).
+    for spread in [false, true] {
+        let options = SandboxOptions {
+            no_config_role: true,
+            ..SandboxOptions::default()
+        };
+        let (sandbox, ws) = setup(options, "rate = 100000", "").await;
+        let busy = user_id(1);
+        let mut csv = String::from("user_id,type,phone,status\n");
+        for i in 0..51 {
+            csv.push_str(&format!(
+                "{busy},SMS,{},ACTIVATION_REQUIRED\n",
+                us_number(i)
+            ));
+            if spread {
+                csv.push_str(&format!(
+                    "{},SMS,{},\n",
+                    user_id(100 + i),
+                    us_number(100 + i)
+                ));
+            }
+        }
+        let others = if spread { 200..300 } else { 2..3 };
+        for i in others {
+            csv.push_str(&format!(
+                "{},SMS,{},ACTIVATION_REQUIRED\n",
+                user_id(i),
+                us_number(i)
+            ));
+        }
+        ws.write("in.csv", &csv);
+        let plan = enroll(&ws, &sandbox, "in.csv", &["--dry-run", "--online"]).await;
+        assert_eq!(plan.code, 0, "{}", plan.both());
+        let over = &ws.summary()["plan"]["users_over_daily_message_limit"];
+        assert_eq!(
+            over.as_array().map(Vec::len),
+            Some(1),
+            "spread {spread}: {over}"
+        );
+        assert_eq!(over[0]["user_id"], busy);
+        assert_eq!(over[0]["sms"], 51);
     }
-    csv.push_str(&format!(
-        "{},SMS,{},ACTIVATION_REQUIRED\n",
-        user_id(2),
-        us_number(99)
-    ));
-    ws.write("in.csv", &csv);
-    let plan = enroll(&ws, &sandbox, "in.csv", &["--dry-run", "--online"]).await;
-    assert_eq!(plan.code, 0, "{}", plan.both());
-    let over = &ws.summary()["plan"]["users_over_daily_message_limit"];
-    assert_eq!(over.as_array().unwrap().len(), 1, "{over}");
-    assert_eq!(over[0]["user_id"], busy);
-    assert_eq!(over[0]["sms"], 51);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,37 +333,4 @@ async fn a_plan_keeps_what_it_knows_of_a_user_until_the_users_last_row() {
         .filter(|r| r["outcome"] == "would_create")
         .count();
     assert_eq!(created, 5 + 300, "{}", plan.both());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_user_over_the_daily_limit_is_named_though_their_rows_ended_long_before() {
-    let options = SandboxOptions {
-        no_config_role: true,
-        ..SandboxOptions::default()
-    };
-    let (sandbox, ws) = setup(options, "rate = 100000", "").await;
-    let busy = user_id(1);
-    let mut csv = String::from("user_id,type,phone,status\n");
-    for i in 0..51 {
-        // The busy user's rows, each followed by another user's.
-        csv.push_str(&format!(
-            "{busy},SMS,{},ACTIVATION_REQUIRED\n",
-            us_number(i)
-        ));
-        csv.push_str(&format!(
-            "{},SMS,{},\n",
-            user_id(100 + i),
-            us_number(100 + i)
-        ));
-    }
-    for i in 200..300 {
-        csv.push_str(&format!("{},SMS,{},\n", user_id(i), us_number(i)));
-    }
-    ws.write("in.csv", &csv);
-    let plan = enroll(&ws, &sandbox, "in.csv", &["--dry-run", "--online"]).await;
-    assert_eq!(plan.code, 0, "{}", plan.both());
-    let over = &ws.summary()["plan"]["users_over_daily_message_limit"];
-    assert_eq!(over.as_array().map(Vec::len), Some(1), "{over}");
-    assert_eq!(over[0]["user_id"], busy);
-    assert_eq!(over[0]["sms"], 51);
 }
