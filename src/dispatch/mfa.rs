@@ -8,10 +8,14 @@
 //! A user whose switch could not be set keeps the device outcome that is true, with the code
 //! `MFA_NOT_ENABLED`: the row goes to errors.csv, `--resume` redoes it, and the device found
 //! there is the row's, so the device is never created twice.
+//!
+//! What the run knows of a switch is kept while the user has rows to come (`later`), then
+//! forgotten, so memory stays flat with the number of users.
 
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::Ordering;
 
-use super::{lock, Engine};
+use super::{lock, Engine, Job};
 use crate::codes::Code;
 use crate::output::RowResult;
 use crate::pingone::ApiError;
@@ -39,10 +43,28 @@ impl Engine {
     }
 
     /// Keeps what was learned, except that a request the stopping run never sent says nothing.
+    /// A user's first known switch is counted, for the plan: the entry itself goes with the
+    /// user's last row.
     fn remember_switch(&self, user_id: &str, switch: &Switch) {
-        if !matches!(switch, Switch::Failed(ApiError::Stopped)) {
-            lock(&self.switches).insert(key(user_id), switch.clone());
+        if matches!(switch, Switch::Failed(ApiError::Stopped)) {
+            return;
         }
+        let earlier = lock(&self.switches).insert(key(user_id), switch.clone());
+        if let (None | Some(Switch::Failed(_)), Switch::Known(on)) = (earlier, switch) {
+            self.switches_known.fetch_add(1, Ordering::Relaxed);
+            if !on {
+                self.switches_off.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Forgets the user's switch after the user's last row, as the plan's counts are
+    /// (`later`): no row to come needs it.
+    pub(super) fn release_switch(&self, job: &Job, user_id: &str) {
+        if job.continues || self.config.kinds.other_kind_after(&job.spec.user, job.line) {
+            return;
+        }
+        lock(&self.switches).remove(&key(user_id));
     }
 
     /// A plan: the switch the username look-up returned with the user, when it did.
@@ -83,16 +105,10 @@ impl Engine {
 
     /// A plan's users: (whose switch is known, of them found off).
     pub(crate) fn mfa_switch_counts(&self) -> (u64, u64) {
-        let switches = lock(&self.switches);
-        let known = switches
-            .values()
-            .filter(|s| matches!(s, Switch::Known(_)))
-            .count();
-        let off = switches
-            .values()
-            .filter(|s| matches!(s, Switch::Known(false)))
-            .count();
-        (known as u64, off as u64)
+        (
+            self.switches_known.load(Ordering::Relaxed),
+            self.switches_off.load(Ordering::Relaxed),
+        )
     }
 }
 

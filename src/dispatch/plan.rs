@@ -16,6 +16,9 @@ use crate::output::{Outcome, RowResult};
 use crate::pingone::wire::{MfaSettings, Policy};
 use crate::pingone::ApiError;
 
+/// Policy answers kept at most (a run names a handful).
+const KEPT_POLICIES: usize = 1024;
+
 /// What the file's earlier rows would do to one user.
 #[derive(Debug, Default)]
 pub(super) struct PlannedUser {
@@ -25,6 +28,27 @@ pub(super) struct PlannedUser {
     identities: HashMap<DeviceIdentity, u64>,
     sms: u32,
     email: u32,
+}
+
+/// `user` as the summary lists it, when a real run would pass a daily message limit.
+fn over_limit(user_id: &str, user: &PlannedUser) -> Option<UserOverMessageLimit> {
+    (user.sms > DAILY_MESSAGE_LIMIT || user.email > DAILY_MESSAGE_LIMIT).then(|| {
+        UserOverMessageLimit {
+            user_id: user_id.to_string(),
+            sms: user.sms,
+            email: user.email,
+        }
+    })
+}
+
+/// The device cap the settings give. A cap of 0, or past u32, is no cap PingOne could mean:
+/// not checked.
+fn cap(settings: &MfaSettings) -> Option<u32> {
+    settings
+        .pairing
+        .max_allowed_devices
+        .and_then(|max| u32::try_from(max).ok())
+        .filter(|max| *max > 0)
 }
 
 #[derive(Debug, Clone)]
@@ -89,12 +113,13 @@ impl Engine {
             return results::base(job, user_id, Outcome::Failed).with_error(refused.0, refused.1);
         }
         let counts = job.spec.status != Some(DeviceStatus::ActivationRequired);
-        if let Some(max) = settings.as_ref().map(|s| s.pairing.max_allowed_devices) {
+        if let Some(max) = settings.as_ref().and_then(cap) {
             let have = devices
                 .iter()
                 .filter(|d| decide::counts_against_cap(d))
-                .count() as u32;
-            if counts && have + user.planned >= max {
+                .count();
+            let have = u32::try_from(have).unwrap_or(u32::MAX);
+            if counts && have.saturating_add(user.planned) >= max {
                 return results::base(job, user_id, Outcome::Failed).with_error(
                     Code::DeviceLimit,
                     format!(
@@ -122,7 +147,15 @@ impl Engine {
     }
 
     async fn policy_state(&self, policy_id: Uuid) -> Result<PolicyState, ApiError> {
-        let cell = lock(&self.policies).entry(policy_id).or_default().clone();
+        let cell = {
+            let mut policies = lock(&self.policies);
+            // A file of a million distinct policies must not keep a million answers: past
+            // the bound they are forgotten, and a policy named again is read again.
+            if policies.len() >= KEPT_POLICIES && !policies.contains_key(&policy_id) {
+                policies.clear();
+            }
+            policies.entry(policy_id).or_default().clone()
+        };
         cell.get_or_init(|| async {
             let id = policy_id.to_string();
             match self.retry.run(|| self.client.get_policy(&id)).await {
@@ -172,7 +205,7 @@ impl Engine {
         self.mfa_settings
             .get()
             .and_then(Option::as_ref)
-            .map(|s| s.pairing.max_allowed_devices)
+            .and_then(cap)
     }
 
     /// New-device notices the plan counted.
@@ -180,17 +213,27 @@ impl Engine {
         self.notices.load(Ordering::Relaxed)
     }
 
+    /// After a row's plan: the user's plan is forgotten when no later row can be the
+    /// user's (only a user over a daily message limit is remembered, for the summary).
+    pub(super) fn release_plan(&self, job: &Job, user_id: &str) {
+        if job.continues || self.config.kinds.other_kind_after(&job.spec.user, job.line) {
+            return;
+        }
+        let Some(user) = lock(&self.planned).remove(user_id) else {
+            return;
+        };
+        if let Some(over) = over_limit(user_id, &user) {
+            lock(&self.over_message_limit).push(over);
+        }
+    }
+
     /// Users whom a real run would send more than PingOne's daily SMS or email allowance.
     pub(crate) fn users_over_message_limit(&self) -> Vec<UserOverMessageLimit> {
         let planned = lock(&self.planned);
         let mut over: Vec<UserOverMessageLimit> = planned
             .iter()
-            .filter(|(_, u)| u.sms > DAILY_MESSAGE_LIMIT || u.email > DAILY_MESSAGE_LIMIT)
-            .map(|(id, u)| UserOverMessageLimit {
-                user_id: id.clone(),
-                sms: u.sms,
-                email: u.email,
-            })
+            .filter_map(|(id, user)| over_limit(id, user))
+            .chain(lock(&self.over_message_limit).iter().cloned())
             .collect();
         over.sort_by(|a, b| a.user_id.cmp(&b.user_id));
         over
@@ -205,13 +248,7 @@ fn refusal(
 ) -> Option<(Code, String)> {
     let kind = job.spec.device_type;
     if let Some(policy) = policy {
-        let method = policy.method(kind);
-        let why = match method {
-            Some(m) if m.enabled && !m.pairing_disabled => None,
-            Some(m) if m.enabled => Some("disables pairing of"),
-            Some(_) | None => Some("does not enable"),
-        };
-        if let Some(why) = why {
+        if let Some(why) = policy.method(kind).and_then(|m| m.refuses()) {
             return Some((
                 Code::MethodDisabled,
                 format!(
