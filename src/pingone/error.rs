@@ -240,9 +240,16 @@ impl ApiError {
         }
     }
 
-    pub(crate) fn retry_after(&self) -> Option<Duration> {
+    /// What an error status carries besides its code and message; `None` for every failure
+    /// that is not PingOne answering with an error status.
+    fn answered(&self) -> Option<(Option<Duration>, Option<&str>, &Cause)> {
         match self {
-            ApiError::Status { retry_after, .. } => *retry_after,
+            ApiError::Status {
+                retry_after,
+                id,
+                cause,
+                ..
+            } => Some((*retry_after, id.as_deref(), cause)),
             ApiError::Connect(_)
             | ApiError::Transport(_)
             | ApiError::BadResponse { .. }
@@ -251,6 +258,10 @@ impl ApiError {
             | ApiError::TooLarge { .. }
             | ApiError::BadNextLink(_) => None,
         }
+    }
+
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        self.answered().and_then(|(retry_after, _, _)| retry_after)
     }
 
     /// The code for results.csv. Network failures and unreadable answers are always retried,
@@ -270,30 +281,12 @@ impl ApiError {
 
     /// What the error body says beyond its status, when PingOne sent one.
     pub(crate) fn cause(&self) -> &Cause {
-        match self {
-            ApiError::Status { cause, .. } => cause,
-            ApiError::Connect(_)
-            | ApiError::Transport(_)
-            | ApiError::BadResponse { .. }
-            | ApiError::Stopped
-            | ApiError::Untrusted { .. }
-            | ApiError::TooLarge { .. }
-            | ApiError::BadNextLink(_) => &Cause::Plain,
-        }
+        self.answered().map_or(&Cause::Plain, |(_, _, cause)| cause)
     }
 
     /// PingOne's error `id`, for Ping support.
     pub(crate) fn pingone_id(&self) -> Option<&str> {
-        match self {
-            ApiError::Status { id, .. } => id.as_deref(),
-            ApiError::Connect(_)
-            | ApiError::Transport(_)
-            | ApiError::BadResponse { .. }
-            | ApiError::Stopped
-            | ApiError::Untrusted { .. }
-            | ApiError::TooLarge { .. }
-            | ApiError::BadNextLink(_) => None,
-        }
+        self.answered().and_then(|(_, id, _)| id)
     }
 
     pub(crate) fn message(&self) -> String {
