@@ -36,11 +36,21 @@ pub(crate) enum Code {
     AmbiguousUser,
     PolicyNotFound,
     DeviceLimit,
+    /// Online dry run: the policy does not enable the row's method, or disables its pairing.
+    MethodDisabled,
+    /// Online dry run: a VOICE extension while MFA settings have phone extensions off.
+    ExtensionsDisabled,
+    /// The device is there, but the user's MFA switch could not be set (`enable_mfa`).
+    MfaNotEnabled,
     RetriesExhausted,
     NotAttempted,
     Unconfirmed,
     /// The server's TLS certificate stopped being trusted mid-run (a run checks it first).
     ConnectionFailed,
+    /// PingOne's answer was past its ceiling (a body, or a list's pages or items).
+    AnswerTooLarge,
+    /// A list's `_links.next` left the environment or went back to a page already read.
+    BadNextLink,
     InternalError,
     /// PingOne's own code (`INVALID_VALUE`, `LIMIT_EXCEEDED`, `HTTP_502`, ...).
     PingOne(String),
@@ -79,10 +89,15 @@ impl Code {
             Code::AmbiguousUser => "AMBIGUOUS_USER",
             Code::PolicyNotFound => "POLICY_NOT_FOUND",
             Code::DeviceLimit => "DEVICE_LIMIT",
+            Code::MethodDisabled => "METHOD_DISABLED",
+            Code::ExtensionsDisabled => "EXTENSIONS_DISABLED",
+            Code::MfaNotEnabled => "MFA_NOT_ENABLED",
             Code::RetriesExhausted => "RETRIES_EXHAUSTED",
             Code::NotAttempted => "NOT_ATTEMPTED",
             Code::Unconfirmed => "UNCONFIRMED",
             Code::ConnectionFailed => "CONNECTION_FAILED",
+            Code::AnswerTooLarge => "ANSWER_TOO_LARGE",
+            Code::BadNextLink => "BAD_NEXT_LINK",
             Code::InternalError => "INTERNAL_ERROR",
             Code::PingOne(code) => code,
         }

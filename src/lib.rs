@@ -14,13 +14,15 @@
 //!   (read and validate the whole input before sending), `execute` (rows to results), `finish`
 //!   (summary, exit). A stage takes what the one before returned (`run/handoff.rs`) and hands
 //!   its own result on; none imports another.
-//! - `dispatch`: the engine: per-user queues, retries, and the exactly-once decisions, which
-//!   are plain functions in `dispatch/decide.rs`.
+//! - `dispatch`: the engine: per-user queues, retries, users' MFA switch (`dispatch/mfa.rs`),
+//!   and the exactly-once decisions, which are plain functions in `dispatch/decide.rs`.
 //! - `pingone`: the HTTP client: tokens, throttle, PingOne's JSON (`pingone/wire.rs`).
 //! - `output`: results.csv (`ResultRow`), errors.csv, summary.json, the metrics file, the
 //!   end-of-run text, progress.
 //! - `model` (the vocabulary every layer shares), `codes` (every code the tool writes), `stop`
-//!   (why a run stops early) and `exit` (exit codes, and what a run or merge reports).
+//!   (why a run stops early), `exit` (exit codes, and what a run or merge reports),
+//!   `bounded` (every file read from outside, up to its ceiling) and `spill` (pairs of
+//!   numbers sorted on disk, part by part: how a pass finds rows that share a key).
 //! - `shard` (`--shard K/N`: which rows are this process's) and `merge` (the shards'
 //!   directories back into one record) sit beside `run`: merge reads what runs wrote and
 //!   ends in `exit` as a run does, without using the run.
@@ -55,11 +57,11 @@
 //! [`run()`] with [`config::Settings`] (from [`cli::Cli`] and [`config::process_env`]),
 //! [`merge::merge`], [`exit::ExitStatus`] and [`exit::RunReport`], [`stop::Stop`],
 //! [`output::describe::describe`] and [`output::metrics::write_refusal`],
-//! [`logging::init`] and [`run::install_signal_handlers`]; the simulator
-//! ([`sandbox::Sandbox`], [`sandbox::SandboxOptions`] with [`sandbox::Storm`], [`sandbox::Directory`],
-//! [`sandbox::json::Device`], [`sandbox::serve_standing`]); and, for tests that drive one
-//! layer directly, [`pingone::Client`], [`validate::phone::normalize`] and the types their
-//! signatures name. The modules are public so that these paths read as they do inside the
+//! [`logging::init`], [`run::install_signal_handlers`] and [`run::load_settings`]; the simulator
+//! ([`sandbox::Sandbox`], [`sandbox::SandboxOptions`] with [`sandbox::Storm`], [`sandbox::PolicyRules`],
+//! [`sandbox::Directory`], [`sandbox::json::Device`], [`sandbox::serve_standing`]); and, for
+//! tests that drive one layer directly, [`pingone::Client`], [`validate::phone::normalize`]
+//! and the types their signatures name. The modules are public so that these paths read as they do inside the
 //! crate; a new item starts `pub(crate)`. The module docs are written for the people who
 //! work on the crate and link its internals: read them with
 //! `cargo doc --document-private-items --open`.
@@ -67,6 +69,7 @@
 // See the last paragraph above.
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub(crate) mod bounded;
 pub mod cli;
 pub mod codes;
 pub mod config;
@@ -81,6 +84,7 @@ pub mod pingone;
 pub mod run;
 pub mod sandbox;
 pub mod shard;
+pub(crate) mod spill;
 pub mod stop;
 pub mod validate;
 

@@ -1,8 +1,8 @@
 //! Why and when a run stops early. One [`Stop`] is shared by the signal handler, the API
 //! client (refused credentials, a missing role, a failure storm) and the engine, which stops
-//! dispatching as soon as it is set; requests already in flight finish. Whatever waits (a
-//! turn under the pace, a retry's backoff, a queue) also waits for [`Stop::requested`], so a
-//! stop ends every wait at once instead of after it.
+//! dispatching as soon as it is set; requests already in flight finish (for a moment:
+//! see `pingone::IN_FLIGHT_GRACE`). Waits that may last race [`Stop::requested`]: a turn
+//! under the pace, a retry's backoff, a place in the engine's queues.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +16,12 @@ pub(crate) enum StopReason {
     CredentialsRefused(String),
     /// The token works but lacks the role the device API needs.
     MissingRole(String),
+    /// The first request's 403 said `LICENSE_EXCEEDED`: no role fixes it.
+    LicenseExceeded(String),
+    /// The first request's 403 said the environment does not exist or is not the token's.
+    OtherEnvironment(String),
+    /// A 429 `QUOTA_EXCEEDED`: the license's quota is used up until its reset time.
+    QuotaExceeded(String),
     /// The last requests all failed for the same server-side reason.
     RepeatedFailures(String),
     /// The input could not be read to the end.
@@ -24,6 +30,8 @@ pub(crate) enum StopReason {
     OutputBroken(String),
     /// `--shard`: a username could not be looked up, so which shard owns its rows is unknown.
     ShardOwnerUnknown(String),
+    /// The token endpoint's answer could not be used whatever the retries (past its ceiling).
+    TokenUnusable(String),
 }
 
 impl StopReason {
@@ -33,10 +41,14 @@ impl StopReason {
             Self::Interrupted(_) => "INTERRUPTED",
             Self::CredentialsRefused(_) => "CREDENTIALS_REFUSED",
             Self::MissingRole(_) => "MISSING_ROLE",
+            Self::LicenseExceeded(_) => "LICENSE_EXCEEDED",
+            Self::OtherEnvironment(_) => "ENVIRONMENT_REFUSED",
+            Self::QuotaExceeded(_) => "QUOTA_EXCEEDED",
             Self::RepeatedFailures(_) => "REPEATED_FAILURES",
             Self::InputBroken(_) => "INPUT_BROKEN",
             Self::OutputBroken(_) => "OUTPUT_BROKEN",
             Self::ShardOwnerUnknown(_) => "SHARD_OWNER_UNKNOWN",
+            Self::TokenUnusable(_) => "TOKEN_UNUSABLE",
         }
     }
 }
@@ -47,30 +59,24 @@ impl fmt::Display for StopReason {
             Self::Interrupted(signal) => write!(f, "interrupted by {signal}"),
             Self::CredentialsRefused(m)
             | Self::MissingRole(m)
+            | Self::LicenseExceeded(m)
+            | Self::OtherEnvironment(m)
+            | Self::QuotaExceeded(m)
             | Self::RepeatedFailures(m)
             | Self::InputBroken(m)
             | Self::OutputBroken(m)
-            | Self::ShardOwnerUnknown(m) => f.write_str(m),
+            | Self::ShardOwnerUnknown(m)
+            | Self::TokenUnusable(m) => f.write_str(m),
         }
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Stop {
     is_set: AtomicBool,
     reason: Mutex<Option<StopReason>>,
-    /// Turns true once; every waiter watches it.
-    signal: tokio::sync::watch::Sender<bool>,
-}
-
-impl Default for Stop {
-    fn default() -> Self {
-        Self {
-            is_set: AtomicBool::new(false),
-            reason: Mutex::new(None),
-            signal: tokio::sync::watch::Sender::new(false),
-        }
-    }
+    /// Wakes whatever waits in [`Stop::requested`].
+    wake: tokio::sync::Notify,
 }
 
 impl Stop {
@@ -81,15 +87,22 @@ impl Stop {
             *slot = Some(reason);
         }
         self.is_set.store(true, Ordering::SeqCst);
-        self.signal.send_replace(true);
+        self.wake.notify_waiters();
     }
 
-    /// Resolves once the run is asked to stop (at once when it already was): a wait that
-    /// selects on it ends with the stop, not after it.
+    /// Returns once a stop is requested: a wait that may last (opening a fifo, the first
+    /// token, a slow answer) races this, so the first signal ends it at once.
     pub(crate) async fn requested(&self) {
-        let mut watching = self.signal.subscribe();
-        // The sender lives as long as `self`, so this ends only with the stop.
-        let _ = watching.wait_for(|is_set| *is_set).await;
+        loop {
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            // Registered before the flag is read, so a request in between is not missed.
+            woken.as_mut().enable();
+            if self.is_requested() {
+                return;
+            }
+            woken.await;
+        }
     }
 
     pub(crate) fn is_requested(&self) -> bool {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::redact;
 use super::secret::{ENV_CLIENT_SECRET, ENV_CLIENT_SECRET_FILE};
 use super::ConfigError;
 
@@ -32,6 +33,7 @@ pub(super) struct FilePingOne {
     pub(super) private_key_file: Option<PathBuf>,
     pub(super) private_key_id: Option<String>,
     pub(super) ca_file: Option<PathBuf>,
+    pub(super) worker_environment_id: Option<String>,
     pub(super) api_url: Option<String>,
     pub(super) auth_url: Option<String>,
 }
@@ -44,6 +46,7 @@ pub(super) struct FileEnroll {
     pub(super) on_existing: Option<String>,
     pub(super) default_country: Option<String>,
     pub(super) allow_messages: Option<bool>,
+    pub(super) enable_mfa: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,20 +70,17 @@ pub(super) fn read_config_file(
         None => return Ok((FileConfig::default(), "defaults".into())),
     };
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        ConfigError::new(
-            &origin,
-            "--config",
-            format!("cannot read the config file ({e}); check the path"),
-        )
-    })?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| {
-        ConfigError::new(
-            &origin,
-            "syntax",
-            format!("not valid TOML: {}", e.to_string().trim()),
-        )
-    })?;
+    let text = crate::bounded::read_to_string(&path, crate::bounded::CONFIG_FILE_CEILING).map_err(
+        |e| {
+            ConfigError::new(
+                &origin,
+                "--config",
+                format!("cannot read the config file: {e}; check the path"),
+            )
+        },
+    )?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| redact::syntax_error(&origin, &text, &e))?;
     if let Some(section) = table.get("pingone").and_then(|v| v.as_table()) {
         if section.contains_key("client_secret") {
             return Err(ConfigError::new(
@@ -90,16 +90,15 @@ pub(super) fn read_config_file(
             ));
         }
     }
-    let file = parse_keys(&text, &origin)?;
+    let file = parse_keys(&text, &origin).map_err(|e| redact::scrubbed(&text, e))?;
     Ok((file, origin))
 }
 
 /// Deserialises the config, naming the key (`[limits] rate`) and its line when a value has
 /// the wrong type or a key is unknown.
 fn parse_keys(text: &str, origin: &str) -> Result<FileConfig, ConfigError> {
-    let deserializer = toml::Deserializer::parse(text).map_err(|e| {
-        ConfigError::new(origin, "syntax", format!("not valid TOML: {}", e.message()))
-    })?;
+    let deserializer =
+        toml::Deserializer::parse(text).map_err(|e| redact::syntax_error(origin, text, &e))?;
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let path = e.path().to_string();
         let key = match path.split_once('.') {
@@ -144,6 +143,24 @@ mod tests {
         let s = Settings::load(&args(&["--config", cfg.path().to_str().unwrap()]), &env).unwrap();
         assert_eq!(s.limits.rate, 50);
         assert_eq!(s.enroll.on_existing, OnExisting::Skip);
+        assert!(!s.enroll.enable_mfa);
+        // The keys it shows commented out parse too, with the values it shows.
+        let shown = [
+            "# worker_environment_id = \"00000000-0000-0000-0000-000000000000\"",
+            "# enable_mfa = false",
+        ];
+        assert!(shown.iter().all(|line| text.contains(line)), "{shown:?}");
+        let uncommented = text
+            .replace(
+                shown[0],
+                "worker_environment_id = \"ad0115e0-0000-4000-8000-0000000000ad\"",
+            )
+            .replace(shown[1], "enable_mfa = true");
+        let cfg = write_config(&uncommented);
+        let s = Settings::load(&args(&["--config", cfg.path().to_str().unwrap()]), &env).unwrap();
+        assert!(s.enroll.enable_mfa);
+        let worker = s.connection.unwrap().worker_environment_id;
+        assert_eq!(worker, "ad0115e0-0000-4000-8000-0000000000ad");
     }
 
     #[test]

@@ -1,14 +1,17 @@
-//! The PingOne API client: tokens, users, devices, policies, MFA settings, PingOne's error
-//! body and the hosts of each region. Knows nothing of CSV.
+//! The PingOne API client: tokens, users and their MFA switch, devices, policies, MFA
+//! settings, PingOne's error body and the hosts of each region. Knows nothing of CSV.
 //!
 //! Each method makes one attempt (a 401 renews the token and tries once more); retrying is
 //! the engine's decision, since only it knows whether a POST may be sent again. Every request
 //! passes the run's [`throttle::Throttle`], and every answer feeds a health check that stops
-//! the run when the credentials or the role are wrong, or the service keeps failing.
+//! the run when the credentials, the role, the license or the environment are wrong, the
+//! license's quota is used up, or the service keeps failing.
 
+pub(crate) mod body;
 pub(crate) mod error;
 mod in_flight;
 mod pace;
+pub(crate) mod paging;
 pub(crate) mod throttle;
 pub(crate) mod token;
 pub mod wire;
@@ -20,15 +23,21 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::bounded::size_text;
 use crate::config::{Connection, Limits, Secret};
 use crate::stop::{Stop, StopReason};
-pub(crate) use error::ApiError;
+pub(crate) use error::{ApiError, Cause};
 use throttle::Throttle;
 use token::{TokenFailure, TokenSource};
 use wire::{
-    CreateDevice, Device, DeviceList, ErrorBody, MfaSettings, Page, PageLinks, Policy, User,
+    CreateDevice, Device, DeviceList, ErrorBody, MfaEnabled, MfaSettings, Page, Policy, User,
     UserList,
 };
+
+/// After a stop, how long a request already sent may still take to answer. A POST's answer
+/// settles its row, so it is worth a moment; past it the row is `UNCONFIRMED` (a GET's row
+/// is not attempted), and the run ends within the contract's two seconds.
+const IN_FLIGHT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Counters every layer may read; the progress display and summary.json do.
 #[derive(Debug, Default)]
@@ -37,6 +46,8 @@ pub struct RequestStats {
     pub(crate) requests: AtomicU64,
     pub(crate) gets: AtomicU64,
     pub(crate) posts: AtomicU64,
+    /// PUTs: users' MFA switches.
+    pub(crate) puts: AtomicU64,
     /// 429 answers received.
     pub(crate) throttled: AtomicU64,
     /// Attempts that were repeats of a failed one.
@@ -79,6 +90,7 @@ pub struct Client {
     api_url: reqwest::Url,
     environment_url: String,
     environment_id: String,
+    worker_environment_id: String,
     tokens: TokenSource,
     throttle: Throttle,
     stop: Arc<Stop>,
@@ -88,6 +100,22 @@ pub struct Client {
     /// A streak of network or server failures stops the run only once it has lasted this
     /// long: one row's whole backoff, which the rows are still riding out until then.
     ride_out: std::time::Duration,
+}
+
+/// The stop message for a used-up quota, naming when it resets: as a date when PingOne sent
+/// one this tool reads, else as the text it sent.
+fn quota_message(reset: Option<&str>) -> String {
+    let when = match reset {
+        Some(text) => match humantime::parse_rfc3339_weak(text) {
+            Ok(time) => format!("resets at {}", humantime::format_rfc3339_seconds(time)),
+            Err(_) => format!("resets at {text:?} (as PingOne sent it)"),
+        },
+        None => "reset time was not given".to_string(),
+    };
+    format!(
+        "PingOne answered 429 QUOTA_EXCEEDED: the license's quota is used up and its {when}; \
+         waiting seconds does not help, so the run stopped. Run again with --resume after the reset"
+    )
 }
 
 /// Escapes a value for a SCIM filter string literal.
@@ -121,6 +149,7 @@ impl Client {
             api_url: connection.api_url.clone(),
             environment_url: connection.environment_url(),
             environment_id: connection.environment_id.clone(),
+            worker_environment_id: connection.worker_environment_id.clone(),
             throttle: Throttle::new(limits.rate, limits.concurrency, stop.clone()),
             stop,
             stats,
@@ -170,48 +199,31 @@ impl Client {
         self.all_pages::<DeviceList>(&url, &[]).await
     }
 
-    /// Every item of a paged list, following `_links.next` to the last page.
+    /// Every item of a paged list, following `_links.next` to the last page, within the
+    /// bounds of [`paging::Paging`].
     async fn all_pages<P: Page>(
         &self,
         url: &str,
         query: &[(&str, &str)],
     ) -> Result<Vec<P::Item>, ApiError> {
-        let page: P = self.call(Method::GET, url, query, None::<&()>).await?;
-        let (mut items, mut links) = page.into_parts();
-        while let Some(next) = self.next_page(&links)? {
+        let mut first = reqwest::Url::parse(url)
+            .map_err(|e| ApiError::Connect(format!("{url} is not a valid URL ({e})")))?;
+        if !query.is_empty() {
+            first.query_pairs_mut().extend_pairs(query);
+        }
+        let mut paging = paging::Paging::new(&first, &self.api_url, &self.environment_id);
+        let mut items = Vec::new();
+        let mut next = Some(first);
+        while let Some(url) = next {
             let page: P = self
-                .call(Method::GET, next.as_str(), &[], None::<&()>)
+                .call(Method::GET, url.as_str(), &[], None::<&()>)
                 .await?;
-            let (mut more, more_links) = page.into_parts();
+            let (mut more, links) = page.into_parts();
+            paging.count(more.len())?;
             items.append(&mut more);
-            links = more_links;
+            next = paging.next(&url, &links)?;
         }
         Ok(items)
-    }
-
-    /// The next page's URL, followed as given, but only on the API's own host: the request
-    /// carries the bearer token.
-    fn next_page(&self, links: &PageLinks) -> Result<Option<reqwest::Url>, ApiError> {
-        let Some(next) = &links.next else {
-            return Ok(None);
-        };
-        let url = reqwest::Url::parse(&next.href).map_err(|e| ApiError::BadResponse {
-            status: 200,
-            message: format!("_links.next is not a URL ({e})"),
-        })?;
-        let same_origin = url.scheme() == self.api_url.scheme()
-            && url.host_str() == self.api_url.host_str()
-            && url.port_or_known_default() == self.api_url.port_or_known_default();
-        if !same_origin {
-            return Err(ApiError::BadResponse {
-                status: 200,
-                message: format!(
-                    "_links.next points to another host ({}); not following it with the token",
-                    url.host_str().unwrap_or("none")
-                ),
-            });
-        }
-        Ok(Some(url))
     }
 
     /// Creates a device; also returns the status PingOne sent (201 in the docs, 200 seen).
@@ -225,6 +237,30 @@ impl Client {
             .exchange(Method::POST, &url, &[], Some(body), Purpose::Enrollment)
             .await?;
         Ok((self.parse(status, &bytes)?, status))
+    }
+
+    /// The user's MFA switch (`GET /users/{userID}/mfaEnabled`).
+    pub(crate) async fn mfa_enabled(&self, user_id: &str) -> Result<bool, ApiError> {
+        let url = format!("{}/users/{user_id}/mfaEnabled", self.environment_url);
+        let answer: MfaEnabled = self.call(Method::GET, &url, &[], None::<&()>).await?;
+        Ok(answer.mfa_enabled)
+    }
+
+    /// Switches the user's MFA on (`PUT /users/{userID}/mfaEnabled`); idempotent, so the
+    /// engine retries it like a read. Returns the switch as PingOne reports it afterwards.
+    pub(crate) async fn enable_mfa(&self, user_id: &str) -> Result<bool, ApiError> {
+        let url = format!("{}/users/{user_id}/mfaEnabled", self.environment_url);
+        let on = MfaEnabled { mfa_enabled: true };
+        let (status, bytes) = self
+            .exchange(Method::PUT, &url, &[], Some(&on), Purpose::Enrollment)
+            .await?;
+        // The docs show a 200 with the switch; an empty success says as much.
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            self.record_success();
+            return Ok(true);
+        }
+        let answer: MfaEnabled = self.parse(status, &bytes)?;
+        Ok(answer.mfa_enabled)
     }
 
     /// `Ok(None)` when the policy does not exist.
@@ -283,7 +319,7 @@ impl Client {
                 return Err(ApiError::Stopped);
             }
             // The turn first, then the token: a token taken before a long wait in the queue
-            // could expire before it is used.
+            // could expire before it is used. The wait ends at once when the run stops.
             let turn = self.throttle.admit().await?;
             if self.stop.is_requested() {
                 return Err(ApiError::Stopped);
@@ -300,25 +336,54 @@ impl Client {
                 request = request.json(body);
             }
             self.count_sent(&method);
-            let (status, retry_after, bytes) = self.send(request).await?;
-            turn.answered(status, retry_after);
+            let (status, retry_after, bytes) = self.send(request, &method).await?;
             if status == 401 && !renewed {
+                turn.answered(status, retry_after);
                 self.tokens.invalidate(&token).await;
                 continue;
             }
-            if (200..300).contains(&status) {
-                return Ok((status, bytes));
+            let body = bytes.as_deref().unwrap_or_default();
+            if !(200..300).contains(&status) {
+                // An error body past its ceiling is left unread: the status says enough.
+                let error = self.judge_error(status, retry_after, body, purpose);
+                // A used-up quota is no rate to slow down to: its Retry-After, if any, could
+                // hold every request back for hours while the run is stopping. Unanswered,
+                // the turn counts as lost.
+                if !matches!(error.cause(), Cause::Quota { .. }) {
+                    turn.answered(status, retry_after);
+                }
+                return Err(error);
             }
-            return Err(self.judge_error(status, retry_after, &bytes, purpose));
+            turn.answered(status, retry_after);
+            return match bytes {
+                Some(bytes) => Ok((status, bytes)),
+                None => {
+                    let error = ApiError::TooLarge {
+                        status,
+                        what: format!("over {}", size_text(body::API_BODY_CEILING as u64)),
+                    };
+                    self.record_failure(FailureClass::Server, &error);
+                    Err(error)
+                }
+            };
         }
         unreachable!("the loop returns on its second pass")
     }
 
     async fn token(&self) -> Result<Arc<Secret>, ApiError> {
-        match self.tokens.bearer().await {
+        // The first token may be slow to come (a silent endpoint): a stop does not wait for it.
+        let fetched = tokio::select! {
+            fetched = self.tokens.bearer() => fetched,
+            () = self.stop.requested() => return Err(ApiError::Stopped),
+        };
+        match fetched {
             Ok(token) => Ok(token),
             Err(TokenFailure::Refused(message)) => {
                 self.stop.request(StopReason::CredentialsRefused(message));
+                Err(ApiError::Stopped)
+            }
+            Err(TokenFailure::Unusable(message)) => {
+                self.stop.request(StopReason::TokenUnusable(message));
                 Err(ApiError::Stopped)
             }
             Err(TokenFailure::Unavailable(error)) => {
@@ -332,17 +397,39 @@ impl Client {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let counter = if *method == Method::POST {
             &self.stats.posts
+        } else if *method == Method::PUT {
+            &self.stats.puts
         } else {
             &self.stats.gets
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Sends and reads the whole answer: status, `Retry-After`, body.
+    /// Sends and reads the answer: status, `Retry-After`, and the body, or `None` when the
+    /// body is past its ceiling. After a stop, an answer gets [`IN_FLIGHT_GRACE`] to come.
     async fn send(
         &self,
         request: reqwest::RequestBuilder,
-    ) -> Result<(u16, Option<std::time::Duration>, bytes::Bytes), ApiError> {
+        method: &Method,
+    ) -> Result<(u16, Option<std::time::Duration>, Option<bytes::Bytes>), ApiError> {
+        let stopped_and_waited = async {
+            self.stop.requested().await;
+            tokio::time::sleep(IN_FLIGHT_GRACE).await;
+        };
+        tokio::select! {
+            answer = self.answer(request) => answer,
+            () = stopped_and_waited => Err(if *method == Method::POST {
+                ApiError::Transport("the run stopped before PingOne answered".into())
+            } else {
+                ApiError::Stopped
+            }),
+        }
+    }
+
+    async fn answer(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, Option<std::time::Duration>, Option<bytes::Bytes>), ApiError> {
         let response = request.send().await.map_err(|e| {
             let error = ApiError::from_reqwest(e);
             self.record_failure(FailureClass::Network, &error);
@@ -354,15 +441,18 @@ impl Client {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(error::parse_retry_after);
-        let bytes = response.bytes().await.map_err(|e| {
-            let error = ApiError::Transport(format!(
-                "HTTP {status}, then the connection failed: {}",
-                e.without_url()
-            ));
-            self.record_failure(FailureClass::Network, &error);
-            error
-        })?;
-        Ok((status, retry_after, bytes))
+        match body::read(response, body::API_BODY_CEILING).await {
+            Ok(bytes) => Ok((status, retry_after, Some(bytes))),
+            Err(body::BodyError::TooLarge) => Ok((status, retry_after, None)),
+            Err(body::BodyError::Failed(e)) => {
+                let error = ApiError::Transport(format!(
+                    "HTTP {status}, then the connection failed: {}",
+                    e.without_url()
+                ));
+                self.record_failure(FailureClass::Network, &error);
+                Err(error)
+            }
+        }
     }
 
     /// A 2xx body as `T`; an unreadable one is a failure PingOne may have acted on.
@@ -383,8 +473,9 @@ impl Client {
         }
     }
 
-    /// An error status as an [`ApiError`], fed to the health check; the first request's 403
-    /// stops the run, since every other request would get it too.
+    /// An error status as an [`ApiError`], fed to the health check. A used-up quota stops
+    /// the run, and so does the first request's 403, since every other request would get
+    /// it too; later 403s are one user's (a role scoped to a population).
     fn judge_error(
         &self,
         status: u16,
@@ -397,6 +488,11 @@ impl Client {
         }
         let body = serde_json::from_slice::<ErrorBody>(bytes).ok();
         let error = ApiError::from_status(status, body, retry_after);
+        if let Cause::Quota { reset } = error.cause() {
+            self.stop
+                .request(StopReason::QuotaExceeded(quota_message(reset.as_deref())));
+            return error;
+        }
         if purpose == Purpose::ConfigRead && status == 403 {
             return error;
         }
@@ -408,15 +504,48 @@ impl Client {
             _ => self.record_success(),
         }
         if status == 403 && !self.any_success() {
-            self.stop.request(StopReason::MissingRole(format!(
-                "PingOne answered 403 {} to the first request: the worker app's token lacks the \
-                 role this tool needs (Identity Data Admin) in environment {}; grant it, then \
-                 run again with --resume",
-                error.code(),
-                self.environment_id
-            )));
+            self.stop.request(self.first_forbidden(&error));
         }
         error
+    }
+
+    /// Why the run stops at the first request's 403: a license, an environment, or (what
+    /// PingOne's body does not say otherwise) a missing role.
+    fn first_forbidden(&self, error: &ApiError) -> StopReason {
+        let (env, worker) = (&self.environment_id, &self.worker_environment_id);
+        let support = error
+            .pingone_id()
+            .map(|id| format!(" (PingOne error id {id})"))
+            .unwrap_or_default();
+        let says = error.message();
+        match error.cause() {
+            Cause::LicenseExceeded => StopReason::LicenseExceeded(format!(
+                "PingOne answered 403 LICENSE_EXCEEDED to the first request: the license of \
+                 environment {env} is exceeded ({says}){support}; no role fixes this: free \
+                 capacity or extend the license with Ping, then run again with --resume"
+            )),
+            Cause::OtherEnvironment => StopReason::OtherEnvironment(format!(
+                "PingOne answered 403 {} to the first request, naming the environment: \
+                 environment {env} does not exist, or the worker app's token (from environment \
+                 {worker}) is not valid for it ({says}){support}; check [pingone] \
+                 environment_id and worker_environment_id, and that the worker app has a role \
+                 in {env}, then run again with --resume",
+                error.code()
+            )),
+            Cause::Plain | Cause::Quota { .. } | Cause::UserMissing => {
+                let cross = if worker == env {
+                    String::new()
+                } else {
+                    format!(" (the worker app lives in environment {worker}: its role must cover {env})")
+                };
+                StopReason::MissingRole(format!(
+                    "PingOne answered 403 {} to the first request: the worker app's token lacks \
+                     the role this tool needs (Identity Data Admin) in environment {env}{cross}{support}; \
+                     grant it, then run again with --resume",
+                    error.code()
+                ))
+            }
+        }
     }
 
     fn health(&self) -> std::sync::MutexGuard<'_, Health> {
@@ -463,6 +592,27 @@ impl Client {
             );
             drop(health);
             self.stop.request(StopReason::RepeatedFailures(message));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quota_message;
+
+    #[test]
+    fn the_quota_stop_names_the_reset_as_a_date_or_as_the_text_sent() {
+        let dated = quota_message(Some("2026-12-01T00:00:00.000Z"));
+        assert!(dated.contains("resets at 2026-12-01T00:00:00Z"), "{dated}");
+        let odd = quota_message(Some("tomorrow-ish"));
+        assert!(
+            odd.contains("\"tomorrow-ish\" (as PingOne sent it)"),
+            "{odd}"
+        );
+        let none = quota_message(None);
+        assert!(none.contains("reset time was not given"), "{none}");
+        for message in [dated, odd, none] {
+            assert!(message.contains("--resume"), "{message}");
         }
     }
 }

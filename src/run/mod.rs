@@ -1,8 +1,9 @@
 //! One run, start to finish, as named stages, each in its own file:
 //!
 //! 1. `prepare`: open the input (its header is checked before any output directory
-//!    exists), then the output directory: lock it, read an earlier run, refuse what would
-//!    overwrite a record or resume against another target.
+//!    exists; a fifo with no writer yet waits on a thread, so a signal is heard), then the
+//!    output directory: lock it, read an earlier run, refuse what would overwrite a record
+//!    or resume against another target.
 //! 2. `survey`: read the whole input once (validating it when the run sends), copying it into
 //!    a spool, so a pipe or standard input works, and finding which lines may repeat
 //!    another; refuse before sending when the input differs from a resumed run's or would
@@ -28,11 +29,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use signals::install_signal_handlers;
+pub use signals::{install_signal_handlers, load_settings, Loaded};
 
 use crate::config::{RunMode, Settings};
 pub(crate) use crate::exit::{ExitStatus, RunReport};
-use crate::input::{InputError, InputReader};
+use crate::input::InputError;
 use crate::output::summary::{now_rfc3339, InputInfo, SettingsEcho, ShardInfo, Summary, Target};
 use crate::output::OutputError;
 use crate::sandbox::SANDBOX_POLICY_ID;
@@ -56,8 +57,9 @@ pub enum RunError {
     #[error("--resume: {} was written against {earlier}, but this run is against {now}; resume against the same target, or choose another --out (nothing was sent)", dir.display())]
     OtherTarget {
         dir: PathBuf,
-        earlier: Target,
-        now: Target,
+        // Boxed: two targets would make every `RunError` as large as both.
+        earlier: Box<Target>,
+        now: Box<Target>,
     },
     #[error("--resume: {} holds {earlier}, but this run asks for {now}; resume with the same --shard (nothing was sent)", dir.display())]
     OtherShard {
@@ -101,6 +103,7 @@ fn target_of(settings: &Settings) -> Target {
         (_, false, Some(connection)) => Target::Pingone {
             environment_id: connection.environment_id.clone(),
             api_host: connection.api_host(),
+            worker_environment_id: Some(connection.worker_environment_id.clone()),
         },
         (_, false, None) => Target::Offline,
     }
@@ -119,6 +122,17 @@ impl Clock {
             started_at: now_rfc3339(),
         }
     }
+}
+
+/// Whether this run switches users' MFA on: asked for, or carried on from the run that
+/// `--resume` continues (whose rows of users still to switch on it redoes).
+pub(crate) fn enable_mfa(settings: &Settings, out: &OutputDir) -> bool {
+    let earlier = out.has_results
+        && out
+            .earlier
+            .as_ref()
+            .is_some_and(|summary| summary.settings.enable_mfa);
+    settings.enroll.enable_mfa || earlier
 }
 
 /// The defaults a row falls back on.
@@ -171,6 +185,7 @@ fn initial_summary(
             concurrency: settings.limits.concurrency,
             max_retries: settings.limits.max_retries,
             on_existing: settings.enroll.on_existing,
+            enable_mfa: enable_mfa(settings, out),
         },
         resumed_rows: out.finished.len() as u64,
         ..Summary::default()
@@ -181,7 +196,10 @@ pub async fn run(settings: Settings, stop: Arc<Stop>) -> Result<RunReport, RunEr
     let clock = Clock::start();
     let target = target_of(&settings);
     // The input first: a bad header must not leave an output directory behind.
-    let input = InputReader::from_source(&settings.input, settings.delimiter, true)?;
+    let Some(input) = prepare::input(&settings, &stop).await? else {
+        let out = prepare::output_dir(&settings, &target)?;
+        return finish::stopped_before_sending(&settings, &out, target, &stop, clock);
+    };
     let out = prepare::output_dir(&settings, &target)?;
     let (rows, facts) = match survey::survey(&settings, input, &out, &stop)? {
         Surveyed::Whole { rows, facts } => (rows, facts),
