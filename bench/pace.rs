@@ -255,50 +255,63 @@ pub async fn throttled_plan(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
     ]
 }
 
-/// The API cannot be reached (a closed port), 40 rows, 5 retries from a first backoff of
-/// 200 ms: how long the run kept trying against the least README's backoff allows, and
-/// whether the rows that say they used their retries did.
+/// The API cannot be reached (tokens come, API calls meet a closed port), 5 retries from a
+/// first backoff of 200 ms: one row rides out README's backoff, and so do 40 rows failing side
+/// by side, which reach `stop_after_failures` (30) within a second but stop the run only once
+/// the failures have lasted one request's backoff; the rows that say they used their retries
+/// did.
 pub async fn unreachable(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     let first = sizes.unreachable_backoff_ms;
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-        listener.local_addr().expect("its address").port()
-    };
+    let sandbox = start_sandbox(SandboxOptions::default()).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let nowhere = format!("http://{}/v1", closed.local_addr().expect("its address"));
+    drop(closed);
     let config = work.join("unreachable.toml");
-    let text = format!(
-        "[pingone]\nenvironment_id = \"{env}\"\nclient_id = \"app\"\n\
-         api_url = \"http://127.0.0.1:{port}/v1\"\nauth_url = \"http://127.0.0.1:{port}\"\n\
-         [enroll]\npolicy_id = \"{policy}\"\n[limits]\nbackoff_initial_ms = {first}\n",
-        env = mfa_enroll::sandbox::SANDBOX_ENVIRONMENT_ID,
-        policy = mfa_enroll::sandbox::SANDBOX_POLICY_ID,
-    );
-    std::fs::write(&config, text).expect("config");
-    let input = work.join("unreachable.csv");
-    write_input(&input, 40);
-    let m = run_named(bin, work, "secret", &input, &config, "unreachable", &[]).await;
-    let summary = summary_of(work, "unreachable");
-    let exhausted = summary["error_codes"]["RETRIES_EXHAUSTED"]["rows"]
-        .as_f64()
-        .unwrap_or(0.0);
-    let retries = summary["requests"]["retries"].as_f64().unwrap_or(0.0);
-    let case = format!("API unreachable, 40 rows, 5 retries from {first} ms");
+    let text = sandbox
+        .config_snippet()
+        .replace(&sandbox.api_url(), &nowhere);
+    std::fs::write(
+        &config,
+        format!("{text}\n[limits]\nbackoff_initial_ms = {first}\n"),
+    )
+    .expect("config");
+    let secret = super::secret_of(&sandbox);
+    let mut runs = Vec::new();
+    for rows in [1, 40] {
+        let name = format!("unreachable-{rows}");
+        let input = work.join(format!("{name}.csv"));
+        write_input(&input, rows);
+        let m = run_named(bin, work, &secret, &input, &config, &name, &[]).await;
+        let summary = summary_of(work, &name);
+        let exhausted = summary["error_codes"]["RETRIES_EXHAUSTED"]["rows"]
+            .as_f64()
+            .unwrap_or(0.0);
+        let retries = summary["requests"]["retries"].as_f64().unwrap_or(0.0);
+        runs.push((m.wall.as_secs_f64(), retries / exhausted.max(1.0)));
+    }
+    sandbox.shutdown().await;
+    let [(one, _), (many, per_row)] = runs[..] else {
+        unreachable!("two runs")
+    };
     // README: the delays double from the first; jitter only adds.
     let floor = (first * (1 + 2 + 4 + 8 + 16)) as f64 / 1000.0;
+    let case = format!("API unreachable, 5 retries from {first} ms");
     vec![
         Figure::bound(
             &format!("{case}: README's backoff, the least 5 retries wait"),
             floor,
             "s",
         ),
+        Figure::at_least(&format!("{case}, 1 row"), one, "s before it gave up", floor),
         Figure::at_least(
-            &case,
-            m.wall.as_secs_f64(),
-            "s before the run gave up",
+            &format!("{case}, 40 rows"),
+            many,
+            "s before stop_after_failures (30) stopped the run",
             floor,
         ),
         Figure::at_least(
-            &case,
-            retries / exhausted.max(1.0),
+            &format!("{case}, 40 rows"),
+            per_row,
             "retries per row that says it used its 5",
             5.0,
         ),

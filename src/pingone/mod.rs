@@ -9,6 +9,7 @@
 
 pub(crate) mod body;
 pub(crate) mod error;
+mod health;
 mod in_flight;
 mod pace;
 pub(crate) mod paging;
@@ -27,6 +28,7 @@ use crate::bounded::size_text;
 use crate::config::{Connection, Limits, Secret};
 use crate::stop::{Stop, StopReason};
 pub(crate) use error::{ApiError, Cause};
+use health::{FailureClass, Health};
 use throttle::Throttle;
 use token::{TokenFailure, TokenSource};
 use wire::{
@@ -68,23 +70,6 @@ enum Purpose {
     ConfigRead,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FailureClass {
-    Auth,
-    Server,
-    Network,
-}
-
-#[derive(Debug, Default)]
-struct Health {
-    any_success: bool,
-    streak: u32,
-    streak_class: Option<FailureClass>,
-    /// When the streak's first failure came.
-    streak_since: Option<tokio::time::Instant>,
-    last_failure: String,
-}
-
 pub struct Client {
     http: reqwest::Client,
     api_url: reqwest::Url,
@@ -96,10 +81,6 @@ pub struct Client {
     stop: Arc<Stop>,
     stats: Arc<RequestStats>,
     health: Mutex<Health>,
-    stop_after_failures: u32,
-    /// A streak of network or server failures stops the run only once it has lasted this
-    /// long: one row's whole backoff, which the rows are still riding out until then.
-    ride_out: std::time::Duration,
 }
 
 /// The stop message for a used-up quota, naming when it resets: as a date when PingOne sent
@@ -153,9 +134,7 @@ impl Client {
             throttle: Throttle::new(limits.rate, limits.concurrency, stop.clone()),
             stop,
             stats,
-            health: Mutex::new(Health::default()),
-            stop_after_failures: limits.stop_after_failures,
-            ride_out: limits.backoff_floor(),
+            health: Mutex::new(Health::new(limits)),
         })
     }
 
@@ -553,44 +532,17 @@ impl Client {
     }
 
     fn any_success(&self) -> bool {
-        self.health().any_success
+        self.health().any_success()
     }
 
     fn record_success(&self) {
-        let mut health = self.health();
-        health.any_success = true;
-        health.streak = 0;
-        health.streak_class = None;
+        self.health().success();
     }
 
     fn record_failure(&self, class: FailureClass, error: &ApiError) {
-        let mut health = self.health();
         let now = tokio::time::Instant::now();
-        if health.streak_class == Some(class) {
-            health.streak += 1;
-        } else {
-            health.streak_class = Some(class);
-            health.streak = 1;
-            health.streak_since = Some(now);
-        }
-        health.last_failure = error.to_string();
-        // Concurrent rows fail together, so a count alone is reached in a second; the
-        // backoff promises each row its whole schedule first. Refusals need no riding out.
-        let lasted = health
-            .streak_since
-            .map_or(std::time::Duration::ZERO, |since| now - since);
-        let ridden_out = class == FailureClass::Auth || lasted >= self.ride_out;
-        if health.streak >= self.stop_after_failures && ridden_out {
-            let what = match class {
-                FailureClass::Auth => "were refused (401/403): check the worker app's roles",
-                FailureClass::Server => "failed on PingOne's side (5xx): the service is in trouble",
-                FailureClass::Network => "got no answer: check the network and the region",
-            };
-            let message = format!(
-                "the last {} requests all {what}; the last said: {}. Run again later with --resume",
-                health.streak, health.last_failure
-            );
-            drop(health);
+        let stop = self.health().failure(class, &error.to_string(), now);
+        if let Some(message) = stop {
             self.stop.request(StopReason::RepeatedFailures(message));
         }
     }

@@ -1,11 +1,12 @@
 //! What PingOne's pushing back does to a run's record: an online plan estimates its time at
-//! the rate PingOne allowed when it answered 429 to the plan's own reads, and an API that
-//! cannot be reached is retried on the backoff README states before the run gives up.
+//! the rate PingOne allowed when it answered 429 to the plan's own reads; an API that cannot
+//! be reached is retried on the backoff README states, and rows failing side by side stop the
+//! run only once the failures have lasted that backoff, the rows it cut short not attempted.
 
 use std::time::Duration;
 
 use crate::common::*;
-use mfa_enroll::sandbox::SandboxOptions;
+use mfa_enroll::sandbox::{Sandbox, SandboxOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_plan_estimates_at_the_rate_pingone_allowed_and_says_so() {
@@ -43,38 +44,60 @@ async fn a_throttled_plan_estimates_at_the_rate_pingone_allowed_and_says_so() {
     assert_eq!(plan["rate"], 50);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreachable_api_is_retried_on_the_backoff_readme_states() {
-    // A port nothing listens on: every connection is refused at once.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let ws = Workspace::new();
+/// A config whose tokens come from `sandbox` and whose API calls go to a port nothing listens
+/// on: every API request is refused at once, after a token that works.
+fn api_unreachable(ws: &Workspace, sandbox: &Sandbox, limits: &str) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}/v1", closed.local_addr().unwrap());
+    drop(closed);
+    let config = sandbox
+        .config_snippet()
+        .replace(&sandbox.api_url(), &nowhere);
     ws.write(
         "mfa-enroll.toml",
-        &format!(
-            "[pingone]\nenvironment_id = \"5a4db0c5-0000-4000-8000-00000000e4b1\"\n\
-             client_id = \"app\"\napi_url = \"http://127.0.0.1:{port}/v1\"\n\
-             auth_url = \"http://127.0.0.1:{port}\"\n\
-             [enroll]\npolicy_id = \"{POLICY}\"\n\
-             [limits]\nbackoff_initial_ms = 100\nbackoff_max_s = 1\nmax_retries = 3\n\
-             stop_after_failures = 5\n"
-        ),
+        &format!("{config}\n[limits]\n{limits}\n"),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_api_backs_off_as_readme_says_and_stops_the_run_once_ridden_out() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    // Few rows and a count out of reach: each row rides out its whole backoff.
+    let ws = Workspace::new();
+    let backoff = "backoff_initial_ms = 1000\nbackoff_max_s = 30\nmax_retries = 2";
+    let patient = format!("{backoff}\nstop_after_failures = 1000");
+    api_unreachable(&ws, &sandbox, &patient);
+    ws.write("in.csv", &sms_rows(4));
+    let started = std::time::Instant::now();
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    let took = started.elapsed();
+    assert_eq!(run.code, 1, "{}", run.both());
+    // 1 s, then 2 s at least; jitter only adds.
+    assert!(took >= Duration::from_secs(3), "gave up after {took:?}");
+    for row in ws.results() {
+        assert_eq!(row["error_code"], "RETRIES_EXHAUSTED", "{row:?}");
+    }
+    assert_eq!(ws.summary()["requests"]["retries"], 2 * 4);
+
+    // Many rows failing side by side reach stop_after_failures (5) in a tenth of a second at
+    // 50/s, but every row is still riding out its backoff (1 s, then 2 s): the run stops
+    // only once the failures have lasted that long. The rows that used their retries say
+    // so; those the stop cut short were not attempted.
+    let ws = Workspace::new();
+    api_unreachable(
+        &ws,
+        &sandbox,
+        &format!("{backoff}\nstop_after_failures = 5"),
     );
     ws.write("in.csv", &sms_rows(20));
     let started = std::time::Instant::now();
-    let run = enroll_with_secret(&ws, "secret", "in.csv", "out", &[]).await;
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
     let took = started.elapsed();
-    assert_ne!(run.code, 0, "{}", run.both());
-    // 100 + 200 + 400 ms: no row, and so no run, gives up sooner.
-    assert!(took >= Duration::from_millis(700), "gave up after {took:?}");
+    assert_eq!(run.code, 3, "{}", run.both());
+    assert_eq!(ws.summary()["stopped_early"]["code"], "REPEATED_FAILURES");
+    assert!(took >= Duration::from_secs(3), "stopped after {took:?}");
     let results = ws.results();
     assert_eq!(results.len(), 20);
-    let exhausted = results
-        .iter()
-        .filter(|r| r["error_code"] == "RETRIES_EXHAUSTED")
-        .count() as u64;
     for row in &results {
         let code = row["error_code"].as_str();
         assert!(
@@ -82,10 +105,13 @@ async fn an_unreachable_api_is_retried_on_the_backoff_readme_states() {
             "{row:?}"
         );
     }
-    // Every row that says it used its three retries did.
-    let retries = ws.summary()["requests"]["retries"].as_u64().unwrap();
+    let cut_short: Vec<_> = results
+        .iter()
+        .filter(|r| r["error_code"] == "NOT_ATTEMPTED")
+        .collect();
+    assert!(!cut_short.is_empty(), "the stop cut rows short");
     assert!(
-        retries >= 3 * exhausted,
-        "{exhausted} rows say they gave up after 3 retries; {retries} retries in all"
+        cut_short.iter().all(|r| r["attempts"] == "0"),
+        "{cut_short:?}"
     );
 }
