@@ -825,10 +825,11 @@ pub async fn run_one(name: &str, bin: &Path, work: &Path, sizes: &Sizes) -> Vec<
         "auto" => pace::auto_concurrency(bin, work, sizes).await,
         "plan" => pace::throttled_plan(bin, work, sizes).await,
         "unreachable" => pace::unreachable(bin, work, sizes).await,
+        "stop" => pace::stop(bin, work, sizes).await,
         "phone" => phone_validation_bound(sizes).await,
         "shards" => shards_side_by_side(bin, work, sizes).await,
         "floor" => requests_floor(bin, work, sizes).await,
-        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, online, phone, live, floor, rate, latency, throttled, storm, auto, plan, unreachable, shards"),
+        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, online, phone, live, floor, rate, latency, throttled, storm, auto, plan, unreachable, stop, shards"),
     }
 }
 
@@ -848,6 +849,7 @@ pub async fn run_all(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     figures.extend(pace::auto_concurrency(bin, work, sizes).await);
     figures.extend(pace::throttled_plan(bin, work, sizes).await);
     figures.extend(pace::unreachable(bin, work, sizes).await);
+    figures.extend(pace::stop(bin, work, sizes).await);
     figures.extend(shards_side_by_side(bin, work, sizes).await);
     figures
 }

@@ -1,8 +1,9 @@
 //! The bench's cases for the throttle (issue 23): a server limit under the tool's rate at
 //! several limits and latencies, a storm of 429s, `concurrency = "auto"` at short and long
-//! latencies, an online plan's estimate when the server throttles it, and an API that cannot
-//! be reached. Each figure is printed beside its target and a baseline from the same run.
-//! Cases that only wait on a pace run side by side, each against its own sandbox.
+//! latencies, an online plan's estimate when the server throttles it, an API that cannot be
+//! reached, and a stop while the run waits. Each figure is printed beside its target and a
+//! baseline from the same run. Cases that only wait on a pace run side by side, each against
+//! its own sandbox.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,8 +11,8 @@ use std::time::Duration;
 use mfa_enroll::sandbox::{Sandbox, SandboxOptions, Storm};
 
 use super::{
-    accepted_rate, rows_for, run_against, run_named, start_sandbox, summary_of, write_input,
-    Figure, Sizes, CREATE,
+    accepted_rate, launch, path_text, rows_for, run_against, run_named, secret_of, start_sandbox,
+    summary_of, write_config, write_input, Figure, Sizes, CREATE,
 };
 
 /// The server limits and latencies the issue names.
@@ -230,7 +231,7 @@ pub async fn throttled_plan(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
     let input = work.join("plan.csv");
     write_input(&input, rows);
     let config = super::write_config(work, "plan", &sandbox, "", "rate = 50\nmax_retries = 10");
-    let secret = super::secret_of(&sandbox);
+    let secret = secret_of(&sandbox);
     let online = ["--dry-run", "--online"];
     let dry = run_named(bin, work, &secret, &input, &config, "plan-dry", &online).await;
     super::check(&dry, "plan");
@@ -258,8 +259,7 @@ pub async fn throttled_plan(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
 /// The API cannot be reached (tokens come, API calls meet a closed port), 5 retries from a
 /// first backoff of 200 ms: one row rides out README's backoff, and so do 40 rows failing side
 /// by side, which reach `stop_after_failures` (30) within a second but stop the run only once
-/// the failures have lasted one request's backoff; the rows that say they used their retries
-/// did.
+/// the failures have lasted one request's backoff; every row used its retries or was cut short.
 pub async fn unreachable(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     let first = sizes.unreachable_backoff_ms;
     let sandbox = start_sandbox(SandboxOptions::default()).await;
@@ -275,22 +275,19 @@ pub async fn unreachable(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> 
         format!("{text}\n[limits]\nbackoff_initial_ms = {first}\n"),
     )
     .expect("config");
-    let secret = super::secret_of(&sandbox);
+    let secret = secret_of(&sandbox);
     let mut runs = Vec::new();
     for rows in [1, 40] {
         let name = format!("unreachable-{rows}");
         let input = work.join(format!("{name}.csv"));
         write_input(&input, rows);
         let m = run_named(bin, work, &secret, &input, &config, &name, &[]).await;
-        let summary = summary_of(work, &name);
-        let exhausted = summary["error_codes"]["RETRIES_EXHAUSTED"]["rows"]
-            .as_f64()
-            .unwrap_or(0.0);
-        let retries = summary["requests"]["retries"].as_f64().unwrap_or(0.0);
-        runs.push((m.wall.as_secs_f64(), retries / exhausted.max(1.0)));
+        let results = work.join(format!("{name}-out")).join("results.csv");
+        let others = rows_coded_otherwise(&results, &["RETRIES_EXHAUSTED", "NOT_ATTEMPTED"]);
+        runs.push((m.wall.as_secs_f64(), others));
     }
     sandbox.shutdown().await;
-    let [(one, _), (many, per_row)] = runs[..] else {
+    let [(one, _), (many, others)] = runs[..] else {
         unreachable!("two runs")
     };
     // README: the delays double from the first; jitter only adds.
@@ -309,11 +306,100 @@ pub async fn unreachable(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> 
             "s before stop_after_failures (30) stopped the run",
             floor,
         ),
-        Figure::at_least(
+        Figure::at_most(
             &format!("{case}, 40 rows"),
-            per_row,
-            "retries per row that says it used its 5",
-            5.0,
+            others,
+            "rows neither RETRIES_EXHAUSTED nor cut short (NOT_ATTEMPTED)",
+            0.0,
         ),
     ]
+}
+
+/// The first SIGINT to a run that waits, during a storm answered with 30 s `Retry-After`s
+/// and behind a pace of one request a second: how long the run took to end, and the rows
+/// neither created nor recorded `NOT_ATTEMPTED` (every row waiting for its turn should be).
+pub async fn stop(bin: &Path, work: &Path, _sizes: &Sizes) -> Vec<Figure> {
+    let mut figures = Vec::new();
+    for (name, limits, storm) in [
+        ("stop-storm", "rate = 50", true),
+        ("stop-slow", "rate = 1", false),
+    ] {
+        let (took, others) = stop_one(bin, work, name, limits, storm).await;
+        let case = if storm {
+            "SIGINT in a storm of 429s (Retry-After 30 s), rate 50, 300 rows"
+        } else {
+            "SIGINT at a pace of 1/s, 300 rows"
+        };
+        figures.push(Figure::at_most(case, took, "s until the run ended", 2.0));
+        figures.push(Figure::at_most(
+            case,
+            others,
+            "rows neither created nor NOT_ATTEMPTED",
+            0.0,
+        ));
+    }
+    figures
+}
+
+/// One run of [`stop`]: seconds from the signal to the exit, and the rows it left otherwise.
+async fn stop_one(bin: &Path, work: &Path, name: &str, limits: &str, storm: bool) -> (f64, f64) {
+    let sandbox = start_sandbox(SandboxOptions {
+        storm: storm.then_some(Storm {
+            after_requests: 10,
+            lasting: Duration::from_secs(600),
+        }),
+        retry_after: Some(Duration::from_secs(30)),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let input = work.join(format!("{name}.csv"));
+    write_input(&input, 300);
+    let config = write_config(work, name, &sandbox, CREATE, limits);
+    let out = work.join(format!("{name}-out"));
+    let _ = std::fs::remove_dir_all(&out);
+    let args = [
+        "run",
+        path_text(&input),
+        "--config",
+        path_text(&config),
+        "--out",
+    ];
+    let mut child = launch::command(bin, work, Some(&secret_of(&sandbox)), &args)
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    // Into the wait: the storm has begun, or the pace has let a few requests go.
+    while if storm {
+        sandbox.tally().throttled_429 < 1
+    } else {
+        sandbox.tally().requests < 3
+    } {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = std::time::Instant::now();
+    let pid = child.id().expect("still running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-s", "INT", &pid])
+        .status();
+    assert!(killed.expect("kill runs").success());
+    let status = child.wait().await.expect("the run ends");
+    let took = signalled.elapsed().as_secs_f64();
+    assert_eq!(status.code(), Some(3), "{name}: a stopped run exits 3");
+    sandbox.shutdown().await;
+    let results = out.join("results.csv");
+    (took, rows_coded_otherwise(&results, &["NOT_ATTEMPTED"]))
+}
+
+/// Rows of `results` neither `created` nor failed with one of `codes`, read by column name.
+fn rows_coded_otherwise(results: &Path, codes: &[&str]) -> f64 {
+    let mut reader = csv::Reader::from_path(results).expect("results.csv");
+    let headers = reader.headers().expect("a header").clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).expect(name);
+    let (outcome, code) = (column("outcome"), column("error_code"));
+    let rows = reader.records().map(|r| r.expect("a record"));
+    rows.filter(|r| &r[outcome] != "created" && !codes.contains(&&r[code]))
+        .count() as f64
 }
