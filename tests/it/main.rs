@@ -15,6 +15,7 @@ mod deploy;
 mod dry_run;
 mod exactly_once;
 mod inputs;
+mod line_endings;
 mod logs;
 mod nightly;
 mod outputs;
