@@ -18,10 +18,13 @@ use crate::pingone::ApiError;
 /// What the POST attempts of one row have seen so far.
 #[derive(Debug, Default)]
 struct Posting {
+    /// POSTs sent: one the stop kept from being sent is not one.
     attempts: u32,
     /// A POST failed in a way PingOne may have acted on: look before sending again.
     unclear: bool,
     first_sent: Option<SystemTime>,
+    /// PingOne's last answer (or the network's), for a row the stop cut short after it.
+    last_answer: Option<ApiError>,
 }
 
 impl Posting {
@@ -78,12 +81,14 @@ impl Engine {
         }
         // An earlier attempt (a killed run, or a round whose answer was unclear) may have
         // made this device: then a failed read settles nothing, and the row stays UNCONFIRMED.
-        let may_exist =
-            self.config.created_by_earlier_run_since.is_some() || job.spec.unconfirmed_before;
+        // A user PingOne does not have has no devices at all: that answer settles it.
+        let may_exist = self.earlier_run_may_have_made(job) || job.spec.unconfirmed_before;
         if skip_existing || may_exist {
             let devices = match self.current_devices(user_id, cache).await {
                 Ok(d) => d,
-                Err(e) if may_exist => return results::still_unconfirmed(job, user_id, &e),
+                Err(e) if may_exist && !decide::rules_out_every_device(&e) => {
+                    return results::still_unconfirmed(job, user_id, &e)
+                }
                 Err(e) => return results::failed(job, user_id, &e, 0, self.retry.max_retries()),
             };
             if let Some(settled) = self.existing(job, user_id, &identity, &devices) {
@@ -91,6 +96,12 @@ impl Engine {
             }
         }
         self.create(job, user_id, &identity, cache).await
+    }
+
+    /// On --resume: whether an earlier run may have made this row's device without recording
+    /// it (the row was in flight when it died, or its answer was unclear).
+    fn earlier_run_may_have_made(&self, job: &Job) -> bool {
+        self.config.created_by_earlier_run_since.is_some() && !job.settled_before
     }
 
     /// The row's result when the user's devices already settle it.
@@ -104,7 +115,10 @@ impl Engine {
         let claims = lock(&self.claims);
         // A device made since the first run started (on --resume), or one an earlier run's
         // unclear answer may have made (errors.csv said UNCONFIRMED), is this row's own.
-        let since = self.config.created_by_earlier_run_since;
+        let since = self
+            .config
+            .created_by_earlier_run_since
+            .filter(|_| self.earlier_run_may_have_made(job));
         let ours = if job.spec.unconfirmed_before {
             decide::find_match(devices, identity, None, &claims)
         } else if since.is_some() {
@@ -162,6 +176,10 @@ impl Engine {
                     .settle_unclear(job, user_id, identity, &posting, &error)
                     .await;
             }
+            Err(ApiError::Stopped) if posting.attempts > 0 => {
+                let last = posting.last_answer.unwrap_or(ApiError::Stopped);
+                return results::stopped_after(job, user_id, &last, posting.attempts);
+            }
             Err(error) => {
                 return results::failed(
                     job,
@@ -216,12 +234,29 @@ impl Engine {
             p.attempts += 1;
             p.first_sent.get_or_insert_with(SystemTime::now);
         }
-        match self.client.create_device(user_id, body).await {
+        let answer = self.client.create_device(user_id, body).await;
+        let answer =
+            answer.and_then(
+                |(device, status)| match decide::other_device(&device, identity) {
+                    None => Ok((device, status)),
+                    Some(what) => Err(ApiError::OtherDevice {
+                        status,
+                        device_id: device.id,
+                        what,
+                    }),
+                },
+            );
+        match answer {
             Ok((device, status)) => Ok((device, Some(status))),
+            Err(ApiError::Stopped) => {
+                // The stop came between counting this attempt and sending it.
+                lock(posting).attempts -= 1;
+                Err(ApiError::Stopped)
+            }
             Err(e) => {
-                if e.may_have_acted() {
-                    lock(posting).unclear = true;
-                }
+                let mut p = lock(posting);
+                p.unclear |= e.may_have_acted();
+                p.last_answer = Some(e.clone());
                 Err(e)
             }
         }

@@ -19,6 +19,9 @@ pub(crate) struct InputInfo {
     pub(crate) path: String,
     pub(crate) sha256: Option<String>,
     pub(crate) records: Option<u64>,
+    /// The lines records start on, for merge's checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) lines: Option<super::record_lines::RecordLines>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -223,11 +226,6 @@ impl Summary {
             .and_then(|_| file.sync_all())
             .map_err(|e| OutputError::io(&temporary, e))?;
         std::fs::rename(&temporary, &path).map_err(|e| OutputError::io(&path, e))
-    }
-
-    pub(crate) fn read(out_dir: &Path) -> Option<Summary> {
-        let text = std::fs::read_to_string(out_dir.join(SUMMARY_FILE)).ok()?;
-        serde_json::from_str(&text).ok()
     }
 }
 

@@ -20,7 +20,7 @@ use crate::model::DeviceType;
 use crate::output::progress::{LiveCounters, Progress, ProgressSource};
 use crate::output::resume;
 use crate::output::summary::Target;
-use crate::output::writer::{ErrorsLayout, Tallies};
+use crate::output::writer::ErrorsLayout;
 use crate::output::{Outcome, Recorder, RecorderHandle, RowResult};
 use crate::pingone::{Client, RequestStats};
 use crate::sandbox::{Sandbox, SandboxOptions};
@@ -115,13 +115,15 @@ pub(crate) async fn execute(
     let stats = Arc::new(RequestStats::default());
     let client = client_for(settings, connection, &stats, stop).await?;
     let (reader, _spool) = rows.open(settings)?;
-    // Every refusal has passed: now results.csv may change. It keeps one row per record, so
-    // the rows to do again leave it before they are appended anew.
+    // Every refusal has passed: now the directory may change. The summary says first that a
+    // run is under way (`"finished": false`): a crash from here on leaves no finished summary
+    // whose counts results.csv no longer has. results.csv keeps one row per record, so the
+    // rows to do again leave it before they are appended anew.
+    let summary = initial_summary(settings, out, target, facts, clock);
+    summary.write(&out.dir)?;
     if out.has_results {
         resume::keep_only_finished(&out.dir, &out.finished)?;
     }
-    let summary = initial_summary(settings, out, target, facts, clock);
-    summary.write(&out.dir)?;
 
     let counters = Arc::new(LiveCounters::default());
     let layout = ErrorsLayout {
@@ -149,14 +151,12 @@ pub(crate) async fn execute(
         stop,
     )
     .await;
-    let tallies = match recorder.finish() {
-        Ok(t) => t,
-        Err(e) => {
-            // The stop was already requested; the summary says why.
-            tracing::error!("{e}");
-            Tallies::default()
-        }
-    };
+    let written = recorder.finish();
+    if let Some(e) = &written.failure {
+        // The stop was already requested; the summary says why.
+        tracing::error!("{e}");
+    }
+    let tallies = written.tallies;
     progress.finish().await;
     Ok(Executed {
         summary,
@@ -238,7 +238,10 @@ async fn feed(
         }
         match route(record, verdict, &header, sends, shard.as_ref(), stop) {
             Route::Record(result) => handle.record(result),
-            Route::Send(job) => return Some(job),
+            Route::Send(mut job) => {
+                job.settled_before = out.finished.settled(job.line);
+                return Some(job);
+            }
             Route::NotOurs => {}
         }
     });
@@ -313,6 +316,7 @@ fn route(
                 line: record.line,
                 spec,
                 raw: record.raw,
+                settled_before: false,
             };
             match (stop.is_requested(), owns_user(&job.spec)) {
                 (true, Some(_)) => {

@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::dispatch::Engine;
 use crate::input::{InputReader, InputSource};
 use crate::output::lock::OutDirLock;
+use crate::output::record_lines::RecordLines;
 use crate::output::resume::Finished;
 use crate::output::summary::Summary;
 use crate::output::Tallies;
@@ -65,6 +66,8 @@ pub(crate) struct InputFacts {
     /// Records after the header.
     pub(crate) records: Option<u64>,
     pub(crate) sha256: Option<String>,
+    /// The lines the records start on.
+    pub(crate) lines: Option<RecordLines>,
     /// `--shard`: how this shard tells its rows from the others'.
     pub(crate) assignment: Option<Assignment>,
     /// The lines that may repeat an earlier row: the only ones stage 3's duplicate check

@@ -1,6 +1,8 @@
 //! Stage 1: the output directory. Created readable by its owner only, locked for this run,
 //! and checked against what it already holds: an earlier run's record is never overwritten,
-//! and `--resume` continues only a run made with the same target.
+//! and `--resume` continues only a run it can show to be of the same target and shard, with a
+//! summary.json that agrees with its results.csv (the input is compared in `survey`, once it
+//! has been read).
 
 use std::path::Path;
 
@@ -8,10 +10,11 @@ use super::handoff::OutputDir;
 use super::RunError;
 use crate::config::Settings;
 use crate::output::lock;
+use crate::output::read_back::{self, SummaryProblem};
 use crate::output::resume::{self, Finished};
 use crate::output::summary::{Summary, Target};
 use crate::output::writer::private_dir;
-use crate::output::{RESULTS_FILE, SUMMARY_FILE};
+use crate::output::RESULTS_FILE;
 use crate::shard::Shard;
 
 /// Refuses to resume against another target than the earlier run's.
@@ -20,11 +23,12 @@ fn check_target(dir: &Path, earlier: &Summary, now: &Target) -> Result<(), RunEr
         Some(target) => target.clone(),
         // Written before targets were recorded: it says at least whether it was the sandbox.
         None if earlier.sandbox => Target::Sandbox,
-        None if *now == Target::Sandbox => Target::Pingone {
-            environment_id: "unrecorded".into(),
-            api_host: "unrecorded".into(),
-        },
-        None => return Ok(()),
+        None => {
+            return Err(RunError::ResumeUnproven {
+                dir: dir.to_path_buf(),
+                why: "summary.json does not say which environment its run was against".into(),
+            })
+        }
     };
     if earlier_target == *now {
         return Ok(());
@@ -55,28 +59,26 @@ fn check_shard(dir: &Path, earlier: &Summary, now: Option<Shard>) -> Result<(), 
 
 pub(crate) fn output_dir(settings: &Settings, target: &Target) -> Result<OutputDir, RunError> {
     let dir = settings.out_dir.clone();
+    if settings.resume && !dir.is_dir() {
+        // Not even created: a refused resume leaves no trace.
+        return Err(RunError::NothingToResume { dir });
+    }
     private_dir(&dir)?;
     let lock = lock::acquire(&dir)?;
-    let results_path = dir.join(RESULTS_FILE);
-    let has_results = results_path.exists();
+    let has_results = dir.join(RESULTS_FILE).exists();
     if has_results && !settings.resume {
         return Err(RunError::WouldOverwrite { path: dir });
     }
-    let mut earlier = None;
-    if settings.resume {
-        if !has_results && !dir.join(SUMMARY_FILE).exists() {
-            return Err(RunError::NothingToResume { dir });
+    let (earlier, finished) = if settings.resume {
+        let (earlier, finished) = earlier_run(&dir, has_results)?;
+        check_target(&dir, &earlier, target)?;
+        // A run that stopped before sending recorded no shard; it left nothing to continue.
+        if began_sending(&earlier) {
+            check_shard(&dir, &earlier, settings.shard)?;
         }
-        earlier = Summary::read(&dir);
-        if let Some(summary) = &earlier {
-            check_target(&dir, summary, target)?;
-            check_shard(&dir, summary, settings.shard)?;
-        }
-    }
-    let finished = if has_results {
-        resume::read_finished(&dir)?
+        (Some(earlier), finished)
     } else {
-        Finished::default()
+        (None, Finished::default())
     };
     Ok(OutputDir {
         dir,
@@ -85,4 +87,75 @@ pub(crate) fn output_dir(settings: &Settings, target: &Target) -> Result<OutputD
         earlier,
         finished,
     })
+}
+
+/// A summary written once the input had been read through, as every run that sends (or
+/// records rows) does; one without the input's hash stopped while reading it.
+fn began_sending(summary: &Summary) -> bool {
+    summary.input.sha256.is_some()
+}
+
+/// The earlier run's summary and the rows it finished, once they are shown to be one
+/// record: summary.json readable, and its counts those of results.csv.
+fn earlier_run(dir: &Path, has_results: bool) -> Result<(Summary, Finished), RunError> {
+    let unproven = |why: String| RunError::ResumeUnproven {
+        dir: dir.to_path_buf(),
+        why,
+    };
+    let earlier = match read_back::summary(dir) {
+        Ok(summary) => summary,
+        Err(SummaryProblem::Missing) if !has_results => {
+            return Err(RunError::NothingToResume {
+                dir: dir.to_path_buf(),
+            })
+        }
+        Err(problem) => return Err(unproven(problem.to_string())),
+    };
+    if !has_results {
+        if began_sending(&earlier) {
+            return Err(unproven(
+                "summary.json records a run that began sending, but there is no results.csv".into(),
+            ));
+        }
+        return Ok((earlier, Finished::default()));
+    }
+    if !began_sending(&earlier) {
+        return Err(unproven(
+            "results.csv holds rows, but summary.json records a run that stopped before sending"
+                .into(),
+        ));
+    }
+    let finished = resume::read_finished(dir)?;
+    if earlier.finished {
+        check_counts(&earlier, &finished).map_err(unproven)?;
+    }
+    Ok((earlier, finished))
+}
+
+/// A finished run's summary counts exactly the complete rows of its results.csv.
+fn check_counts(earlier: &Summary, finished: &Finished) -> Result<(), String> {
+    let file = &finished.file.tallies;
+    let in_file: std::collections::BTreeMap<String, u64> = file
+        .outcomes
+        .iter()
+        .map(|(outcome, n)| (outcome.as_str().to_string(), *n))
+        .collect();
+    let in_summary: std::collections::BTreeMap<String, u64> = earlier
+        .outcomes
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(outcome, n)| (outcome.clone(), *n))
+        .collect();
+    if earlier.rows == file.rows && in_summary == in_file {
+        return Ok(());
+    }
+    let describe = |rows: u64, outcomes: &std::collections::BTreeMap<String, u64>| {
+        let each: Vec<String> = outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
+        format!("{rows} rows ({})", each.join(", "))
+    };
+    Err(format!(
+        "summary.json counts {}, but results.csv holds {}",
+        describe(earlier.rows, &in_summary),
+        describe(file.rows, &in_file)
+    ))
 }

@@ -14,6 +14,7 @@ use super::{rules_for, RunError};
 use crate::config::{RunMode, Settings};
 use crate::input::{InputError, InputReader};
 use crate::model::UserRef;
+use crate::output::record_lines::RecordLines;
 use crate::output::writer::private_file;
 use crate::shard::{Assignment, KeyedBy};
 use crate::stop::Stop;
@@ -28,6 +29,24 @@ struct Counts {
     messages: u64,
     by_id: u64,
     by_username: u64,
+    /// On --resume: records whose line an earlier run finished.
+    finished_seen: u64,
+    lines: RecordLines,
+}
+
+impl Counts {
+    fn new() -> Counts {
+        Counts {
+            lines: RecordLines::new(),
+            ..Counts::default()
+        }
+    }
+
+    fn record(&mut self, line: u64, out: &OutputDir) {
+        self.records += 1;
+        self.finished_seen += u64::from(out.finished.contains(line));
+        self.lines.push(line);
+    }
 }
 
 pub(crate) fn survey(
@@ -44,7 +63,7 @@ pub(crate) fn survey(
         validate_all(settings, input, out, stop, &mut spill)?
     } else {
         // Nothing is sent: validation waits for stage 3, which runs it once.
-        key_all(settings, input, stop, &mut spill)?
+        key_all(settings, input, out, stop, &mut spill)?
     };
     let Some((mut counts, sha256)) = pass else {
         return Ok(Surveyed::Stopped);
@@ -54,6 +73,7 @@ pub(crate) fn survey(
         .map_err(|source| RunError::Spill { source })?;
     counts.messages -= found.repeated_messages.min(counts.messages);
     check_same_input(settings, out, &sha256)?;
+    check_lines(out, &counts)?;
     let may_message = settings.use_sandbox || settings.enroll.allow_messages;
     if settings.mode == RunMode::Live && !may_message && counts.messages > 0 {
         return Err(RunError::WouldMessageUsers {
@@ -65,6 +85,7 @@ pub(crate) fn survey(
         facts: InputFacts {
             records: Some(counts.records),
             sha256: Some(sha256),
+            lines: Some(counts.lines.clone()),
             assignment: settings.shard.map(|shard| Assignment {
                 shard,
                 keyed_by: KeyedBy::for_file(
@@ -91,7 +112,7 @@ fn validate_all(
     let (checker, finisher) =
         validate::split_knowing(input.header().clone(), rules_for(settings), Repeats::none());
     let mut rows = ValidatedRows::start(input, checker, finisher, stop.clone());
-    let mut counts = Counts::default();
+    let mut counts = Counts::new();
     for item in rows.by_ref() {
         let (record, verdict) = match item {
             Ok(pair) => pair,
@@ -101,7 +122,7 @@ fn validate_all(
         if stop.is_requested() {
             return Ok(None);
         }
-        counts.records += 1;
+        counts.record(record.line, out);
         let Some(Ok(spec)) = verdict else { continue };
         match spec.user {
             UserRef::Id(_) => counts.by_id += 1,
@@ -122,6 +143,7 @@ fn validate_all(
 fn key_all(
     settings: &Settings,
     mut input: InputReader,
+    out: &OutputDir,
     stop: &Arc<Stop>,
     spill: &mut RepeatSpill,
 ) -> Result<Option<(Counts, String)>, RunError> {
@@ -138,15 +160,15 @@ fn key_all(
         let _ = sender.send(batch);
         Ok(input.sha256_hex())
     });
-    let mut counts = Counts::default();
+    let mut counts = Counts::new();
     loop {
         if stop.is_requested() {
             return Ok(None);
         }
         match receiver.recv_timeout(std::time::Duration::from_millis(100)) {
             Ok(batch) => {
-                counts.records += batch.len() as u64;
                 for (line, key) in batch {
+                    counts.record(line, out);
                     if let Some(key) = key {
                         spill
                             .add(key, line, false)
@@ -165,6 +187,32 @@ fn key_all(
             source: std::io::Error::other("the survey's reader stopped unexpectedly"),
         }),
     }
+}
+
+/// `--resume`: every row of results.csv names a line where a record of this input starts.
+/// Each finished line was met as a record's line; every other row's lies in the input's range.
+fn check_lines(out: &OutputDir, counts: &Counts) -> Result<(), RunError> {
+    let Some((lowest, highest)) = out.finished.file.lines else {
+        return Ok(());
+    };
+    let last_line = counts.lines.last;
+    let why = if lowest < 2 || highest > last_line {
+        format!(
+            "results.csv names line {}, but this input's records are on lines 2 to {last_line}",
+            if lowest < 2 { lowest } else { highest },
+        )
+    } else if counts.finished_seen != out.finished.len() as u64 {
+        format!(
+            "results.csv has {} finished rows on lines where no record of this input starts",
+            out.finished.len() as u64 - counts.finished_seen
+        )
+    } else {
+        return Ok(());
+    };
+    Err(RunError::ResumeUnproven {
+        dir: out.dir.clone(),
+        why,
+    })
 }
 
 /// `--resume` with another input than the earlier run's is refused: its line numbers would
