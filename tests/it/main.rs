@@ -22,6 +22,7 @@ mod outputs;
 mod pipeline;
 mod properties;
 mod requests;
+mod resume_proof;
 mod retries;
 mod sandbox;
 mod shards;
