@@ -17,6 +17,7 @@ mod exactly_once;
 mod inputs;
 mod line_endings;
 mod logs;
+mod merge_checks;
 mod nightly;
 mod outputs;
 mod pipeline;
