@@ -28,5 +28,6 @@ mod retries;
 mod sandbox;
 mod shards;
 mod tenant;
+mod tidy_ends;
 mod tokens;
 mod truthful;
