@@ -86,6 +86,10 @@ impl Engine {
         if skip_existing || may_exist {
             let devices = match self.current_devices(user_id, cache).await {
                 Ok(d) => d,
+                // The stop cut the read's retries short: the row was never sent.
+                Err(e) if e.is_retryable() && self.stop.is_requested() => {
+                    return results::not_attempted(job, user_id)
+                }
                 Err(e) if may_exist && !decide::rules_out_every_device(&e) => {
                     return results::still_unconfirmed(job, user_id, &e)
                 }
@@ -180,6 +184,10 @@ impl Engine {
                 let last = posting.last_answer.unwrap_or(ApiError::Stopped);
                 return results::stopped_after(job, user_id, &last, posting.attempts);
             }
+            // The stop cut the retries short: not "gave up after every retry".
+            Err(error) if error.is_retryable() && self.stop.is_requested() => {
+                return results::stopped_after(job, user_id, &error, posting.attempts);
+            }
             Err(error) => {
                 return results::failed(
                     job,
@@ -234,20 +242,21 @@ impl Engine {
             p.attempts += 1;
             p.first_sent.get_or_insert_with(SystemTime::now);
         }
-        let answer = self.client.create_device(user_id, body).await;
-        let answer =
-            answer.and_then(
-                |(device, status)| match decide::other_device(&device, identity) {
-                    None => Ok((device, status)),
-                    Some(what) => Err(ApiError::OtherDevice {
-                        status,
-                        device_id: device.id,
-                        what,
-                    }),
-                },
-            );
+        // A success that describes another device than the one asked for: PingOne acted,
+        // but not as asked.
+        let answer = match self.client.create_device(user_id, body).await {
+            Ok((device, status)) => match decide::other_device(&device, identity) {
+                None => Ok((device, Some(status))),
+                Some(what) => Err(ApiError::OtherDevice {
+                    status,
+                    device_id: device.id,
+                    what,
+                }),
+            },
+            Err(e) => Err(e),
+        };
         match answer {
-            Ok((device, status)) => Ok((device, Some(status))),
+            Ok(created) => Ok(created),
             Err(ApiError::Stopped) => {
                 // The stop came between counting this attempt and sending it.
                 lock(posting).attempts -= 1;

@@ -30,4 +30,5 @@ mod shards;
 mod tenant;
 mod tidy_ends;
 mod tokens;
+mod true_records;
 mod truthful;
