@@ -130,8 +130,8 @@ async fn merge_refuses_rows_a_shard_cannot_have_written_naming_shard_and_line() 
     ];
     for (number, (case, shard, before, after, line)) in cases.into_iter().enumerate() {
         let dirs = [format!("c{number}-0"), format!("c{number}-1")];
-        for k in 0..2 {
-            copy_dir(&ws.path(&format!("s{k}")), &ws.path(&dirs[k]));
+        for (k, dir) in dirs.iter().enumerate() {
+            copy_dir(&ws.path(&format!("s{k}")), &ws.path(dir));
         }
         edit_rows(&ws.path(&dirs[shard]), |row| {
             if row == before {
