@@ -5,12 +5,11 @@
 //! the counts its summary.json gives. A shard's record edited after it ran, or written by
 //! something else, is refused, naming the shard and the line.
 
-use std::collections::BTreeMap;
-
 use super::rows::Row;
 use super::{MergeError, ShardDir};
 use crate::codes::Code;
 use crate::config::RunMode;
+use crate::output::read_back;
 use crate::output::writer::Tallies;
 use crate::output::{Outcome, ResultRow};
 
@@ -142,32 +141,15 @@ impl<'a> ShardRows<'a> {
 
     /// The shard's rows add up to its summary's counts.
     pub(super) fn finish(self) -> Result<(), MergeError> {
-        let summary = &self.shard.summary;
-        let counted: BTreeMap<String, u64> = self
-            .tallies
-            .outcomes
-            .iter()
-            .map(|(outcome, n)| (outcome.to_string(), *n))
-            .collect();
-        let said: BTreeMap<String, u64> = summary
-            .outcomes
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(outcome, n)| (outcome.clone(), *n))
-            .collect();
-        if self.tallies.rows == summary.rows && counted == said {
-            return Ok(());
+        match read_back::counts_differ(&self.shard.summary, &self.tallies) {
+            None => Ok(()),
+            Some((said, found)) => Err(MergeError::ShardCounts {
+                dir: self.shard.dir.clone(),
+                shard: self.shard.name(),
+                said,
+                found,
+            }),
         }
-        let describe = |rows: u64, outcomes: &BTreeMap<String, u64>| {
-            let each: Vec<String> = outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
-            format!("{rows} rows ({})", each.join(", "))
-        };
-        Err(MergeError::ShardCounts {
-            dir: self.shard.dir.clone(),
-            shard: self.shard.name(),
-            said: describe(summary.rows, &said),
-            found: describe(self.tallies.rows, &counted),
-        })
     }
 }
 

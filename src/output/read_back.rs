@@ -3,6 +3,7 @@
 //! never unbounded memory; and a row cut short by a crash or a full disk (the file does not
 //! end with a line ending) is never taken for a row.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use csv::{ByteRecord, Position};
 
 use super::summary::Summary;
+use super::writer::Tallies;
 use super::{OutputError, SUMMARY_FILE};
 use crate::input::MAX_RECORD_BYTES;
 
@@ -49,6 +51,30 @@ pub(crate) fn summary(dir: &Path) -> Result<Summary, SummaryProblem> {
         return Err(SummaryProblem::TooLarge);
     }
     serde_json::from_slice(&text).map_err(SummaryProblem::NotASummary)
+}
+
+/// Whether `summary`'s counts (rows, and rows per outcome) are those of `rows`; if not, how
+/// each counts, for a message: `(the summary's, the rows')`.
+pub(crate) fn counts_differ(summary: &Summary, rows: &Tallies) -> Option<(String, String)> {
+    let counted: BTreeMap<String, u64> = rows
+        .outcomes
+        .iter()
+        .map(|(outcome, n)| (outcome.to_string(), *n))
+        .collect();
+    let said: BTreeMap<String, u64> = summary
+        .outcomes
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(outcome, n)| (outcome.clone(), *n))
+        .collect();
+    if summary.rows == rows.rows && said == counted {
+        return None;
+    }
+    let describe = |rows: u64, outcomes: &BTreeMap<String, u64>| {
+        let each: Vec<String> = outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
+        format!("{rows} rows ({})", each.join(", "))
+    };
+    Some((describe(summary.rows, &said), describe(rows.rows, &counted)))
 }
 
 /// Counts what csv takes from the file since the last row began, and refuses past the bound.

@@ -134,28 +134,10 @@ fn earlier_run(dir: &Path, has_results: bool) -> Result<(Summary, Finished), Run
 
 /// A finished run's summary counts exactly the complete rows of its results.csv.
 fn check_counts(earlier: &Summary, finished: &Finished) -> Result<(), String> {
-    let file = &finished.file.tallies;
-    let in_file: std::collections::BTreeMap<String, u64> = file
-        .outcomes
-        .iter()
-        .map(|(outcome, n)| (outcome.as_str().to_string(), *n))
-        .collect();
-    let in_summary: std::collections::BTreeMap<String, u64> = earlier
-        .outcomes
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(outcome, n)| (outcome.clone(), *n))
-        .collect();
-    if earlier.rows == file.rows && in_summary == in_file {
-        return Ok(());
+    match read_back::counts_differ(earlier, &finished.file.tallies) {
+        None => Ok(()),
+        Some((said, found)) => Err(format!(
+            "summary.json counts {said}, but results.csv holds {found}"
+        )),
     }
-    let describe = |rows: u64, outcomes: &std::collections::BTreeMap<String, u64>| {
-        let each: Vec<String> = outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
-        format!("{rows} rows ({})", each.join(", "))
-    };
-    Err(format!(
-        "summary.json counts {}, but results.csv holds {}",
-        describe(earlier.rows, &in_summary),
-        describe(file.rows, &in_file)
-    ))
 }

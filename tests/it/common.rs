@@ -324,3 +324,12 @@ pub fn device_keys(sandbox: &Sandbox) -> Vec<(String, String, String, String)> {
 pub fn launch_command(dir: &Path, args: &[&str]) -> tokio::process::Command {
     launch::command(Path::new(BIN), dir, None, args)
 }
+
+/// Copies the files of `from` (an output directory) into `to`, which is created.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}

@@ -18,14 +18,6 @@ fn edit_rows(dir: &Path, change: impl Fn(&str) -> Option<String>) {
     std::fs::write(&path, kept.join("\n") + "\n").unwrap();
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
-}
-
 /// The row of `line` in the shard directory that has it, and that directory's index.
 fn find_row(ws: &Workspace, line: u64) -> (usize, String) {
     for shard in 0..2 {

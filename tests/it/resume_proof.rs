@@ -22,14 +22,6 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
-}
-
 /// Rewrites `dir`'s summary.json through `change`.
 fn edit_summary(dir: &Path, change: impl FnOnce(&mut serde_json::Value)) {
     let path = dir.join("summary.json");
