@@ -21,7 +21,7 @@ use crate::output::progress::{LiveCounters, Progress, ProgressSource};
 use crate::output::resume;
 use crate::output::summary::Target;
 use crate::output::writer::ErrorsLayout;
-use crate::output::{Outcome, Recorder, RecorderHandle, RowResult};
+use crate::output::{Outcome, OutputError, Recorder, RecorderHandle, RowResult};
 use crate::pingone::{Client, RequestStats};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::shard::Assignment;
@@ -153,14 +153,19 @@ pub(crate) async fn execute(
     .await;
     let written = recorder.finish();
     if let Some(e) = &written.failure {
-        // The stop was already requested; the summary says why.
+        // A failed write has stopped the run already; a crashed writer stops it here.
         tracing::error!("{e}");
+        if !stop.is_requested() {
+            stop.request(StopReason::OutputBroken(e.to_string()));
+        }
     }
+    let tallies_known = !matches!(written.failure, Some(OutputError::WriterCrashed));
     let tallies = written.tallies;
     progress.finish().await;
     Ok(Executed {
         summary,
         tallies,
+        tallies_known,
         stats,
         client,
         engine,

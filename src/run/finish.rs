@@ -84,7 +84,8 @@ pub(crate) async fn finish(
     summary.plan = plan(settings, &executed, &all);
     let mut exit = exit_status(settings, stop, &all);
     summary.stopped_early = stopped_early(stop);
-    summary.finished = true;
+    // A summary says it is finished only when its counts are those of results.csv.
+    summary.finished = executed.tallies_known;
     summary.exit_code = Some(exit.code());
     if let Err(e) = summary.write(&out.dir) {
         // Requests were sent: not exit 2. summary.json still says the run is under way,

@@ -89,6 +89,8 @@ pub(crate) struct Executed {
     pub(crate) summary: Summary,
     /// This run's rows (rows finished by an earlier run are not in here).
     pub(crate) tallies: Tallies,
+    /// The tallies are those of the rows written (false only when the writer crashed).
+    pub(crate) tallies_known: bool,
     pub(crate) stats: Arc<RequestStats>,
     pub(crate) client: Option<Arc<Client>>,
     pub(crate) engine: Option<Arc<Engine>>,
