@@ -20,7 +20,9 @@
 //! - `output`: results.csv (`ResultRow`), errors.csv, summary.json, the metrics file, the
 //!   end-of-run text, progress.
 //! - `model` (the vocabulary every layer shares), `codes` (every code the tool writes), `stop`
-//!   (why a run stops early) and `exit` (exit codes, and what a run or merge reports).
+//!   (why a run stops early), `exit` (exit codes, and what a run or merge reports),
+//!   `bounded` (every file read from outside, up to its ceiling) and `spill` (pairs of
+//!   numbers sorted on disk, part by part: how a pass finds rows that share a key).
 //! - `shard` (`--shard K/N`: which rows are this process's) and `merge` (the shards'
 //!   directories back into one record) sit beside `run`: merge reads what runs wrote and
 //!   ends in `exit` as a run does, without using the run.
@@ -55,7 +57,7 @@
 //! [`run()`] with [`config::Settings`] (from [`cli::Cli`] and [`config::process_env`]),
 //! [`merge::merge`], [`exit::ExitStatus`] and [`exit::RunReport`], [`stop::Stop`],
 //! [`output::describe::describe`] and [`output::metrics::write_refusal`],
-//! [`logging::init`] and [`run::install_signal_handlers`]; the simulator
+//! [`logging::init`], [`run::install_signal_handlers`] and [`run::load_settings`]; the simulator
 //! ([`sandbox::Sandbox`], [`sandbox::SandboxOptions`], [`sandbox::Directory`],
 //! [`sandbox::json::Device`], [`sandbox::serve_standing`]); and, for tests that drive one
 //! layer directly, [`pingone::Client`], [`validate::phone::normalize`] and the types their
@@ -67,6 +69,7 @@
 // See the last paragraph above.
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub(crate) mod bounded;
 pub mod cli;
 pub mod codes;
 pub mod config;
@@ -81,6 +84,7 @@ pub mod pingone;
 pub mod run;
 pub mod sandbox;
 pub mod shard;
+pub(crate) mod spill;
 pub mod stop;
 pub mod validate;
 

@@ -113,7 +113,10 @@ fn lock_opened(
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
+            // A process ID; never more than a small file's worth, whatever is there.
+            let _ = (&mut file)
+                .take(crate::bounded::OWN_FILE_CEILING)
+                .read_to_string(&mut holder);
             return Err(OutputError::Locked {
                 dir: out_dir.to_path_buf(),
                 holder: describe_holder(holder.trim()),

@@ -13,11 +13,8 @@ use csv::{ByteRecord, Position};
 use super::summary::Summary;
 use super::writer::Tallies;
 use super::{OutputError, SUMMARY_FILE};
+use crate::bounded::{self, BoundedReadError};
 use crate::input::MAX_RECORD_BYTES;
-
-/// The largest summary.json read back (bytes). A run's is a few kilobytes; a merge of many
-/// shards, or an online dry run's plan, some hundreds.
-pub(crate) const MAX_SUMMARY_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The longest row of results.csv or errors.csv read back (bytes): an input record's bound,
 /// with room for the tool's own columns and PingOne's messages.
@@ -30,26 +27,35 @@ pub(crate) enum SummaryProblem {
     Missing,
     #[error("summary.json cannot be read ({0})")]
     Unreadable(#[source] io::Error),
-    #[error("summary.json is larger than {} MB, which no run writes", MAX_SUMMARY_BYTES / (1024 * 1024))]
+    #[error(
+        "summary.json is larger than {}, which no run writes",
+        bounded::size_text(bounded::SUMMARY_FILE_CEILING)
+    )]
     TooLarge,
     #[error("summary.json is not a summary mfa-enroll wrote ({0})")]
     NotASummary(#[source] serde_json::Error),
 }
 
-/// summary.json in `dir`, read within [`MAX_SUMMARY_BYTES`].
+/// summary.json in `dir`, read within its ceiling.
 pub(crate) fn summary(dir: &Path) -> Result<Summary, SummaryProblem> {
-    let file = match File::open(dir.join(SUMMARY_FILE)) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(SummaryProblem::Missing),
-        Err(e) => return Err(SummaryProblem::Unreadable(e)),
+    let path = dir.join(SUMMARY_FILE);
+    let text = match bounded::read(&path, bounded::SUMMARY_FILE_CEILING) {
+        Ok(text) => text,
+        Err(BoundedReadError::Unreadable { source, .. })
+            if source.kind() == io::ErrorKind::NotFound =>
+        {
+            return Err(SummaryProblem::Missing)
+        }
+        Err(BoundedReadError::Unreadable { source, .. }) => {
+            return Err(SummaryProblem::Unreadable(source))
+        }
+        Err(BoundedReadError::TooLarge { .. }) => return Err(SummaryProblem::TooLarge),
+        Err(BoundedReadError::NotText { .. }) => {
+            return Err(SummaryProblem::Unreadable(
+                io::ErrorKind::InvalidData.into(),
+            ))
+        }
     };
-    let mut text = Vec::new();
-    file.take(MAX_SUMMARY_BYTES + 1)
-        .read_to_end(&mut text)
-        .map_err(SummaryProblem::Unreadable)?;
-    if text.len() as u64 > MAX_SUMMARY_BYTES {
-        return Err(SummaryProblem::TooLarge);
-    }
     serde_json::from_slice(&text).map_err(SummaryProblem::NotASummary)
 }
 
@@ -220,8 +226,8 @@ impl RowReader {
                 path: self.path.clone(),
                 row: self.reader.position().record(),
                 problem: format!(
-                    "is longer than {} MB, longer than any row mfa-enroll writes",
-                    MAX_ROW_BYTES / (1024 * 1024)
+                    "is longer than {}, longer than any row mfa-enroll writes",
+                    bounded::size_text(MAX_ROW_BYTES)
                 ),
             }),
             Err(e) => Err(OutputError::csv(&self.path, e)),
@@ -285,7 +291,7 @@ mod tests {
             Err(SummaryProblem::NotASummary(_))
         ));
         let file = File::create(dir.path().join(SUMMARY_FILE)).unwrap();
-        file.set_len(MAX_SUMMARY_BYTES + 10).unwrap();
+        file.set_len(bounded::SUMMARY_FILE_CEILING + 10).unwrap();
         assert!(matches!(summary(dir.path()), Err(SummaryProblem::TooLarge)));
     }
 }

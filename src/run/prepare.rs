@@ -1,14 +1,17 @@
-//! Stage 1: the output directory. Created readable by its owner only, locked for this run,
-//! and checked against what it already holds: an earlier run's record is never overwritten,
-//! and `--resume` continues only a run it can show to be of the same target and shard, with a
+//! Stage 1: the input, opened (on a thread, so a fifo without a writer hears a signal), and
+//! the output directory, created readable by its owner only, locked for this run, and
+//! checked against what it already holds: an earlier run's record is never overwritten, and
+//! `--resume` continues only a run it can show to be of the same target and shard, with a
 //! summary.json that agrees with its results.csv (the input is compared in `survey`, once it
 //! has been read).
 
 use std::path::Path;
 
 use super::handoff::OutputDir;
+use super::signals::unless_stopped;
 use super::RunError;
 use crate::config::Settings;
+use crate::input::InputReader;
 use crate::output::lock;
 use crate::output::read_back::{self, SummaryProblem};
 use crate::output::resume::{self, Finished};
@@ -16,6 +19,7 @@ use crate::output::summary::{Summary, Target};
 use crate::output::writer::private_dir;
 use crate::output::RESULTS_FILE;
 use crate::shard::Shard;
+use crate::stop::Stop;
 
 /// Refuses to resume against another target than the earlier run's.
 fn check_target(dir: &Path, earlier: &Summary, now: &Target) -> Result<(), RunError> {
@@ -55,6 +59,22 @@ fn check_shard(dir: &Path, earlier: &Summary, now: Option<Shard>) -> Result<(), 
         earlier: describe(earlier_shard),
         now: describe(now),
     })
+}
+
+/// The input, opened and its header read, on a thread: opening a fifo that has no writer
+/// yet, or reading the header from a silent pipe, blocks, and a signal must still end the
+/// run. `None` when a stop came first.
+pub(crate) async fn input(
+    settings: &Settings,
+    stop: &Stop,
+) -> Result<Option<InputReader>, RunError> {
+    let source = settings.input.clone();
+    let delimiter = settings.delimiter;
+    let opened = unless_stopped(stop, move || {
+        InputReader::from_source(&source, delimiter, true)
+    })
+    .await;
+    Ok(opened.transpose()?)
 }
 
 pub(crate) fn output_dir(settings: &Settings, target: &Target) -> Result<OutputDir, RunError> {
