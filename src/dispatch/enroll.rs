@@ -82,7 +82,9 @@ impl Engine {
         // An earlier attempt (a killed run, or a round whose answer was unclear) may have
         // made this device: then a failed read settles nothing, and the row stays UNCONFIRMED.
         // A user PingOne does not have has no devices at all: that answer settles it.
-        let may_exist = self.earlier_run_may_have_made(job) || job.spec.unconfirmed_before;
+        let may_exist = self.earlier_run_may_have_made(job)
+            || job.spec.unconfirmed_before
+            || job.spec.created_before;
         if skip_existing || may_exist {
             let devices = match self.current_devices(user_id, cache).await {
                 Ok(d) => d,
@@ -118,12 +120,13 @@ impl Engine {
     ) -> Option<RowResult> {
         let claims = lock(&self.claims);
         // A device made since the first run started (on --resume), or one an earlier run's
-        // unclear answer may have made (errors.csv said UNCONFIRMED), is this row's own.
+        // unclear answer may have made (errors.csv said UNCONFIRMED), or made for a user
+        // whose MFA was then not switched on (errors.csv said MFA_NOT_ENABLED), is this row's.
         let since = self
             .config
             .created_by_earlier_run_since
             .filter(|_| self.earlier_run_may_have_made(job));
-        let ours = if job.spec.unconfirmed_before {
+        let ours = if job.spec.unconfirmed_before || job.spec.created_before {
             decide::find_match(devices, identity, None, &claims)
         } else if since.is_some() {
             decide::find_match(devices, identity, since, &claims)
@@ -134,12 +137,11 @@ impl Engine {
             let device = device.clone();
             drop(claims);
             self.claim(&device.id, job.line);
-            return Some(results::with_device(
-                job,
-                user_id,
-                Outcome::Created,
-                &device,
-            ));
+            let mut r = results::with_device(job, user_id, Outcome::Created, &device);
+            if job.spec.created_before {
+                r.row.error_message = "an earlier run created this device (its errors.csv said MFA_NOT_ENABLED); found it, not sending it again".into();
+            }
+            return Some(r);
         }
         match decide::find_match(devices, identity, None, &claims) {
             Match::Nothing => None,
@@ -258,8 +260,9 @@ impl Engine {
         match answer {
             Ok(created) => Ok(created),
             Err(ApiError::Stopped) => {
-                // The stop came between counting this attempt and sending it.
-                lock(posting).attempts -= 1;
+                // The run stopped before this POST went out: it was no attempt.
+                let mut p = lock(posting);
+                p.attempts = p.attempts.saturating_sub(1);
                 Err(ApiError::Stopped)
             }
             Err(e) => {

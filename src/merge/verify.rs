@@ -52,9 +52,18 @@ fn disagreement(row: &ResultRow, mode: RunMode) -> Option<String> {
     if has_device && !may_have_device {
         return Some(format!("outcome {outcome} with a device ID"));
     }
-    if outcome.is_problem() != has_code {
+    // A device that is there carries a code only when the user's MFA is still to switch on.
+    let code_fits = match &row.error_code {
+        None => !outcome.is_problem(),
+        Some(Code::MfaNotEnabled) => needs_device,
+        Some(_) => outcome.is_problem(),
+    };
+    if !code_fits {
         return Some(match has_code {
-            true => format!("outcome {outcome} with an error code"),
+            true => format!(
+                "outcome {outcome} with error code {}",
+                row.error_code.as_ref().map_or("", Code::as_str)
+            ),
             false => format!("outcome {outcome} without an error code"),
         });
     }
@@ -176,6 +185,16 @@ mod tests {
             (row(Outcome::Created, "d", None, 1), live, true),
             (row(Outcome::Created, "", None, 1), live, false),
             (row(Outcome::Created, "d", failed.clone(), 1), live, false),
+            (
+                row(Outcome::Created, "d", Some(Code::MfaNotEnabled), 1),
+                live,
+                true,
+            ),
+            (
+                row(Outcome::Failed, "", Some(Code::MfaNotEnabled), 1),
+                live,
+                false,
+            ),
             (row(Outcome::SkippedExisting, "d", None, 0), live, true),
             (
                 row(Outcome::Invalid, "", Some(Code::InvalidPhone), 0),

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::summary::Summary;
+use super::summary::{Plan, Summary};
 use super::{ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
 
 /// The human summary printed at the end of a run or a merge.
@@ -23,10 +23,11 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
     ));
     if s.requests.total + s.requests.tokens > 0 {
         text.push_str(&format!(
-            "requests: {} ({} GET, {} POST) and {} for tokens, {} retries, {} answered 429\n",
+            "requests: {} ({} GET, {} POST, {} PUT) and {} for tokens, {} retries, {} answered 429\n",
             s.requests.total,
             s.requests.get,
             s.requests.post,
+            s.requests.put,
             s.requests.tokens,
             s.requests.retries,
             s.requests.throttled_429
@@ -39,18 +40,7 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
         ));
     }
     if let Some(plan) = &s.plan {
-        let messages: u64 = plan.pairing_messages.values().sum();
-        text.push_str(&format!(
-            "plan: a real run needs about {} requests, {:.0}s at {} requests/s; it would send {} pairing messages",
-            plan.requests_needed, plan.duration_at_rate_s, plan.rate, messages
-        ));
-        if !plan.users_over_daily_message_limit.is_empty() {
-            text.push_str(&format!(
-                "; {} users would pass PingOne's 50 SMS or emails a day",
-                plan.users_over_daily_message_limit.len()
-            ));
-        }
-        text.push('\n');
+        text.push_str(&plan_line(plan));
     }
     if let Some(stopped) = &s.stopped_early {
         text.push_str(&format!(
@@ -75,5 +65,35 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
         out_dir.join(ERRORS_FILE).display(),
         out_dir.join(SUMMARY_FILE).display()
     ));
+    text
+}
+
+/// An online dry run's answer, in one line.
+fn plan_line(plan: &Plan) -> String {
+    let mut text = String::new();
+    let messages: u64 = plan.pairing_messages.values().sum();
+    text.push_str(&format!(
+        "plan: a real run needs about {} requests, {:.0}s at {} requests/s; it would send {} pairing messages",
+        plan.requests_needed, plan.duration_at_rate_s, plan.rate, messages
+    ));
+    if plan.new_device_notices > 0 {
+        text.push_str(&format!(
+            " and may cause {} new-device notices (unverified for devices an admin creates)",
+            plan.new_device_notices
+        ));
+    }
+    if plan.users_mfa_off > 0 {
+        text.push_str(&format!(
+            "; {} users have MFA off, {} of them would be switched on",
+            plan.users_mfa_off, plan.users_mfa_to_switch_on
+        ));
+    }
+    if !plan.users_over_daily_message_limit.is_empty() {
+        text.push_str(&format!(
+            "; {} users would pass PingOne's 50 SMS or emails a day",
+            plan.users_over_daily_message_limit.len()
+        ));
+    }
+    text.push('\n');
     text
 }

@@ -1,5 +1,6 @@
 //! `--resume`: what an earlier run already finished. Rows it `created` or `skipped_existing`
-//! are kept and left alone; every other row is dropped from results.csv and processed again,
+//! are kept and left alone, unless the user's MFA switch is still to be set
+//! (`MFA_NOT_ENABLED`); every other row is dropped from results.csv and processed again,
 //! so the file keeps one row per input record. Reading and rewriting are separate steps, so a
 //! resume that is refused (another input file, say) changes nothing.
 //!
@@ -70,12 +71,20 @@ impl Finished {
     }
 }
 
-/// Whether an unfinished row leaves its device unknown: only an attempt PingOne may have
-/// acted on (or a bug mid-row) does.
-fn is_uncertain(row: &ResultRow) -> bool {
-    match &row.error_code {
-        Some(Code::Unconfirmed | Code::InternalError) | None => row.outcome == Outcome::Failed,
-        Some(_) => false,
+/// Whether a row that is not done says no device an earlier run made can be its own: it
+/// sent nothing, or PingOne's answer settled that nothing was made. A device that is there
+/// (`created` while the user's MFA switch is still to be set), an attempt PingOne may have
+/// acted on (`UNCONFIRMED`) or a bug mid-row (`INTERNAL_ERROR`) leave it the row's.
+fn rules_out_an_earlier_device(row: &ResultRow) -> bool {
+    match row.outcome {
+        Outcome::Invalid | Outcome::Valid | Outcome::WouldCreate | Outcome::WouldSkipExisting => {
+            true
+        }
+        Outcome::Failed => !matches!(
+            row.error_code,
+            Some(Code::Unconfirmed | Code::InternalError) | None
+        ),
+        Outcome::Created | Outcome::SkippedExisting => false,
     }
 }
 
@@ -139,15 +148,15 @@ pub(crate) fn read_finished(out_dir: &Path) -> Result<Finished, OutputError> {
             None => (row.line, row.line),
             Some((low, high)) => (low.min(row.line), high.max(row.line)),
         });
-        if row.outcome.is_final_success() {
+        if row.is_done() {
             result.lines.remove(&row.line);
             kept.insert(row.line, (number, row));
         } else {
             kept.remove(&row.line);
-            if is_uncertain(&row) {
-                result.lines.remove(&row.line);
-            } else {
+            if rules_out_an_earlier_device(&row) {
                 result.lines.insert(row.line, Earlier::Settled);
+            } else {
+                result.lines.remove(&row.line);
             }
         }
     }
@@ -247,5 +256,26 @@ mod tests {
         std::fs::write(dir.path().join(RESULTS_FILE), "a,b\n1,2\n").unwrap();
         let err = read_finished(dir.path()).unwrap_err();
         assert!(matches!(err, OutputError::NotResults { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_device_whose_user_still_needs_mfa_is_not_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(RESULTS_FILE),
+            "line,outcome,device_id,error_code\n\
+             2,created,dev-a,\n\
+             3,created,dev-b,MFA_NOT_ENABLED\n\
+             4,skipped_existing,dev-c,MFA_NOT_ENABLED\n",
+        )
+        .unwrap();
+        let finished = read_finished(dir.path()).unwrap();
+        assert!(finished.contains(2));
+        assert!(!finished.contains(3) && !finished.contains(4));
+        assert_eq!(
+            finished.claimed_devices.get("dev-b"),
+            None,
+            "the row redone claims it again"
+        );
     }
 }

@@ -39,8 +39,8 @@ fn check_target(dir: &Path, earlier: &Summary, now: &Target) -> Result<(), RunEr
     }
     Err(RunError::OtherTarget {
         dir: dir.to_path_buf(),
-        earlier: earlier_target,
-        now: now.clone(),
+        earlier: Box::new(earlier_target),
+        now: Box::new(now.clone()),
     })
 }
 
