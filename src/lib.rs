@@ -18,14 +18,16 @@
 //!   and the exactly-once decisions, which are plain functions in `dispatch/decide.rs`.
 //! - `pingone`: the HTTP client: tokens, throttle, PingOne's JSON (`pingone/wire.rs`).
 //! - `output`: results.csv (`ResultRow`), errors.csv, summary.json, the metrics file, the
-//!   end-of-run text, progress.
+//!   end-of-run text, progress; and what `--resume` and `merge` read back of an output
+//!   directory (`output/read_back.rs`: bounded, a torn last row left out).
 //! - `model` (the vocabulary every layer shares), `codes` (every code the tool writes), `stop`
 //!   (why a run stops early), `exit` (exit codes, and what a run or merge reports),
 //!   `bounded` (every file read from outside, up to its ceiling) and `spill` (pairs of
 //!   numbers sorted on disk, part by part: how a pass finds rows that share a key).
 //! - `shard` (`--shard K/N`: which rows are this process's) and `merge` (the shards'
-//!   directories back into one record) sit beside `run`: merge reads what runs wrote and
-//!   ends in `exit` as a run does, without using the run.
+//!   directories back into one record) sit beside `run`: merge reads what runs wrote, checks
+//!   every row of it (`merge/verify.rs`), and ends in `exit` as a run does, without using
+//!   the run.
 //! - `sandbox`: the PingOne simulator, one file per resource under `sandbox/routes/`, with its
 //!   own description of PingOne's JSON (`sandbox/json.rs`), never the client's.
 //!
@@ -47,7 +49,8 @@
 //!   rows are built: `src/dispatch/results.rs` (every valid row's builder),
 //!   `src/dispatch/enroll.rs` (what a POST adds: `http_status`, `attempts`, messages),
 //!   `src/dispatch/plan.rs` (online dry runs), and `src/run/execute.rs` for rows that never
-//!   reached the engine (invalid, not attempted).
+//!   reached the engine (invalid, not attempted). If the column constrains others (as
+//!   `device_id` does `created`), say so in merge's checks, `src/merge/verify.rs`.
 //! - **A code**: a variant of `Code` in `src/codes.rs`, spelled once in `Code::as_str`, and a
 //!   line in README's tables (a unit test checks that README names every own code).
 //!
