@@ -39,7 +39,7 @@ pub enum InputError {
         line: u64,
         message: String,
     },
-    #[error("{path}: line {line}: a record starting here is longer than {} MB; a CSV record is one user's device (check the delimiter, or that this is the right file)", MAX_RECORD_BYTES / (1024 * 1024))]
+    #[error("{path}: line {line}: a record starting here is longer than {} MB; a CSV record is one user's device (check the delimiter and the line endings, or that this is the right file)", MAX_RECORD_BYTES / (1024 * 1024))]
     RecordTooLong { path: PathBuf, line: u64 },
     #[error("{path}: line {line}: a quote opens here and never closes, so the rest of the file would be one field; close the quote or remove it (nothing was sent)")]
     UnclosedQuote { path: PathBuf, line: u64 },
