@@ -17,7 +17,7 @@ use crate::output::read_back::{self, SummaryProblem};
 use crate::output::resume::{self, Finished};
 use crate::output::summary::{Summary, Target};
 use crate::output::writer::private_dir;
-use crate::output::RESULTS_FILE;
+use crate::output::{OutputError, RESULTS_FILE};
 use crate::shard::Shard;
 use crate::stop::Stop;
 
@@ -145,7 +145,11 @@ fn earlier_run(dir: &Path, has_results: bool) -> Result<(Summary, Finished), Run
                 .into(),
         ));
     }
-    let finished = resume::read_finished(dir)?;
+    let finished = resume::read_finished(dir).map_err(|e| match e {
+        // A results.csv that mfa-enroll cannot have written proves nothing.
+        OutputError::Damaged { .. } | OutputError::NotResults { .. } => unproven(e.to_string()),
+        other => RunError::Output(other),
+    })?;
     if earlier.finished {
         check_counts(&earlier, &finished).map_err(unproven)?;
     }

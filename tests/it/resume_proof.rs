@@ -175,6 +175,32 @@ async fn resume_refuses_what_it_cannot_prove_and_changes_nothing() {
             Box::new(|d: &Path| std::fs::remove_file(d.join("results.csv")).unwrap()),
         ),
         (
+            "summary.json past its ceiling",
+            "in.csv",
+            Box::new(|d: &Path| {
+                let file = std::fs::File::create(d.join("summary.json")).unwrap();
+                file.set_len(65 * 1024 * 1024).unwrap();
+            }),
+        ),
+        (
+            "a results.csv row longer than any run writes",
+            "in.csv",
+            Box::new(|d: &Path| {
+                // Line 2's row again, its user ID 5 MiB long, after a run that died.
+                let path = d.join("results.csv");
+                let mut text = std::fs::read_to_string(&path).unwrap();
+                let row = text
+                    .lines()
+                    .find(|r| r.starts_with("2,"))
+                    .unwrap()
+                    .to_string();
+                let long = row.replace(&user_id(0), &"x".repeat(5 * 1024 * 1024));
+                text.push_str(&format!("{long}\n"));
+                std::fs::write(&path, text).unwrap();
+                edit_summary(d, |s| s["finished"] = serde_json::Value::Bool(false));
+            }),
+        ),
+        (
             "results.csv beside a summary of a run that stopped while reading",
             "in.csv",
             Box::new(|d: &Path| {
