@@ -130,6 +130,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub(crate) max_retries: Option<usize>,
 
+    /// Device authentication policy for rows with an empty policy_id (overrides `[enroll]
+    /// policy_id`)
+    #[arg(long, value_name = "ID")]
+    pub(crate) policy_id: Option<String>,
+
+    /// Country of phone numbers written without +, e.g. US or GB (overrides `[enroll]
+    /// default_country`)
+    #[arg(long, value_name = "CC")]
+    pub(crate) default_country: Option<String>,
+
     /// What to do with a device the user already has (overrides `[enroll] on_existing`)
     #[arg(long, value_enum, value_name = "MODE")]
     pub(crate) on_existing: Option<OnExistingArg>,

@@ -20,7 +20,8 @@
 //! - `output`: results.csv (`ResultRow`), errors.csv, summary.json, the metrics file, the
 //!   end-of-run text, progress.
 //! - `model` (the vocabulary every layer shares), `codes` (every code the tool writes), `stop`
-//!   (why a run stops early) and `exit` (exit codes, and what a run or merge reports).
+//!   (why a run stops early), `exit` (exit codes, and what a run or merge reports) and
+//!   `words` ("1 row", "2 rows": counts in messages).
 //! - `shard` (`--shard K/N`: which rows are this process's) and `merge` (the shards'
 //!   directories back into one record) sit beside `run`: merge reads what runs wrote and
 //!   ends in `exit` as a run does, without using the run.
@@ -83,6 +84,7 @@ pub mod sandbox;
 pub mod shard;
 pub mod stop;
 pub mod validate;
+pub(crate) mod words;
 
 pub use exit::{ExitStatus, RunReport};
 pub use run::{run, RunError};

@@ -95,6 +95,8 @@ impl RunMode {
 pub struct Settings {
     pub input: InputSource,
     pub out_dir: PathBuf,
+    /// The config file read, if any (`--config`, or `mfa-enroll.toml` found here).
+    pub config_file: Option<PathBuf>,
     pub mode: RunMode,
     pub resume: bool,
     /// `--shard K/N`: this process's share of the input.
@@ -121,7 +123,10 @@ pub fn process_env(name: &str) -> Option<String> {
 
 impl Settings {
     pub fn load(args: &RunArgs, env: EnvLookup<'_>) -> Result<Settings, ConfigError> {
-        let (file, origin) = read_config_file(args.config.as_deref())?;
+        let (file, config_file) = read_config_file(args.config.as_deref())?;
+        let origin = config_file
+            .as_ref()
+            .map_or_else(|| "defaults".to_string(), |p| p.display().to_string());
         let mode = match (args.dry_run, args.online) {
             (false, _) => RunMode::Live,
             (true, false) => RunMode::DryRunOffline,
@@ -142,6 +147,7 @@ impl Settings {
         Ok(Settings {
             input: InputSource::from_arg(&args.input),
             out_dir: args.out.clone(),
+            config_file,
             mode,
             resume: args.resume,
             shard: args.shard,

@@ -80,7 +80,10 @@ pub(crate) fn failure(error: &ApiError, user_id: &str, retries_allowed: usize) -
         ),
         e if e.is_retryable() => (
             Code::RetriesExhausted,
-            format!("gave up after {retries_allowed} retries; the last answer: {e}"),
+            format!(
+                "gave up after {}; the last answer: {e}",
+                crate::words::count(retries_allowed, "retry", "retries")
+            ),
         ),
         // Every call this tool makes for a row is under /users/{userID}: a 404 means that user.
         e if e.http_status() == Some(404) && !user_id.is_empty() => (

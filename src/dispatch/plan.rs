@@ -80,8 +80,8 @@ impl Engine {
                 return results::base(job, user_id, Outcome::Failed).with_error(
                     Code::DeviceLimit,
                     format!(
-                        "the user has {} devices and earlier rows add {}; PingOne allows {max} (pairing.maxAllowedDevices)",
-                        devices.len(),
+                        "the user has {} and earlier rows add {}; PingOne allows {max} (pairing.maxAllowedDevices)",
+                        crate::words::count(devices.len(), "device", "devices"),
                         user.planned
                     ),
                 );

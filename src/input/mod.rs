@@ -150,16 +150,17 @@ impl Header {
         };
         if header.position(Column::Type).is_none() {
             return Err(bad(format!(
-                "the required column \"type\" is missing ({} per row)",
-                crate::model::DeviceType::list_for_messages()
+                "the required column \"type\" is missing ({} per row){}",
+                crate::model::DeviceType::list_for_messages(),
+                delimiter_hint(raw)
             )));
         }
         if header.position(Column::UserId).is_none() && header.position(Column::Username).is_none()
         {
-            return Err(bad(
-                "neither \"user_id\" nor \"username\" is present; one of them names each row's user"
-                    .into(),
-            ));
+            return Err(bad(format!(
+                "neither \"user_id\" nor \"username\" is present; one of them names each row's user{}",
+                delimiter_hint(raw)
+            )));
         }
         Ok(header)
     }
@@ -171,6 +172,26 @@ impl Header {
 
     pub(crate) fn len(&self) -> usize {
         self.raw.len()
+    }
+}
+
+/// A header read as one field that holds another common separator was most likely written
+/// with that separator: say which `--delimiter` reads it.
+fn delimiter_hint(raw: &ByteRecord) -> String {
+    let [field] = raw.iter().collect::<Vec<_>>()[..] else {
+        return String::new();
+    };
+    let hint = |shown: &str, flag: &str| {
+        format!("; the header is one field that holds {shown}: if the file is separated by them, pass --delimiter {flag}")
+    };
+    if field.contains(&b';') {
+        hint("semicolons", "';'")
+    } else if field.contains(&b'\t') {
+        hint("tabs", "'\\t'")
+    } else if field.contains(&b'|') {
+        hint("vertical bars", "'|'")
+    } else {
+        String::new()
     }
 }
 
@@ -447,9 +468,13 @@ mod tests {
         let mut validator = crate::validate::Validator::new(h, Default::default());
         let error = validator.validate(&rec).unwrap_err();
         assert_eq!(error.code, crate::codes::Code::InvalidEncoding);
-        assert_eq!(
-            error.message,
-            "column user_id is not valid UTF-8; save the file as UTF-8"
+        // The row's other problems (no phone, no policy) follow the first.
+        assert!(
+            error.message.starts_with(
+                "INVALID_ENCODING: column user_id is not valid UTF-8; save the file as UTF-8 | "
+            ),
+            "{}",
+            error.message
         );
     }
 }

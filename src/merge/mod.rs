@@ -17,6 +17,7 @@ use crate::output::lock::{self, OutDirLock};
 use crate::output::summary::{now_rfc3339, Plan, RequestCounts, ShardInfo, Summary};
 use crate::output::writer::{private_dir, Tallies};
 use crate::output::{OutputError, ResultRow, ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
+use crate::words::count;
 use rows::{MergeRowsError, Part};
 
 /// A refusal: nothing was written to `--out` (exit 2).
@@ -80,7 +81,7 @@ pub enum MergeError {
         first: PathBuf,
         other: PathBuf,
     },
-    #[error("the shards' results hold {found} rows, but the input has {records} records; a shard's results.csv is incomplete (resume that shard)")]
+    #[error("the shards' results hold {}, but the input has {}; a shard's results.csv is incomplete (resume that shard)", count(*found, "row", "rows"), count(*records, "record", "records"))]
     RowsMissing { found: u64, records: u64 },
     #[error("{}: this directory holds the record of an earlier run or merge; choose another --out (nothing was merged)", dir.display())]
     WouldOverwrite { dir: PathBuf },

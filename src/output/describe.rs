@@ -5,14 +5,16 @@ use std::path::Path;
 
 use super::summary::Summary;
 use super::{ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
+use crate::config::RunMode;
+use crate::words::{count, pick};
 
 /// The human summary printed at the end of a run or a merge.
 pub fn describe(s: &Summary, out_dir: &Path) -> String {
     let mut text = String::new();
     let outcomes: Vec<String> = s.outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
     text.push_str(&format!(
-        "{} rows: {} ({:.1}s, {:.1} rows/s)\n",
-        s.rows,
+        "{}: {} ({:.1}s, {:.1} rows/s)\n",
+        count(s.rows, "row", "rows"),
         if outcomes.is_empty() {
             "none".to_string()
         } else {
@@ -23,31 +25,56 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
     ));
     if s.requests.total + s.requests.tokens > 0 {
         text.push_str(&format!(
-            "requests: {} ({} GET, {} POST) and {} for tokens, {} retries, {} answered 429\n",
+            "requests: {} ({} GET, {} POST) and {} for tokens, {}, {} answered 429\n",
             s.requests.total,
             s.requests.get,
             s.requests.post,
             s.requests.tokens,
-            s.requests.retries,
+            count(s.requests.retries, "retry", "retries"),
             s.requests.throttled_429
         ));
     }
     if s.resumed_rows > 0 {
         text.push_str(&format!(
-            "{} rows were finished by an earlier run and left alone\n",
-            s.resumed_rows
+            "{} finished by an earlier run and left alone\n",
+            count(s.resumed_rows, "row was", "rows were")
+        ));
+    }
+    let messages: u64 = s.pairing_messages.values().sum();
+    let counts_messages_here = match s.mode {
+        RunMode::DryRunOffline => true,
+        // A live run's messages are its created rows; an online dry run's are in its plan.
+        RunMode::Live | RunMode::DryRunOnline => false,
+    };
+    if counts_messages_here && messages > 0 {
+        let per_type: Vec<String> = s
+            .pairing_messages
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect();
+        text.push_str(&format!(
+            "a real run would send {} ({}); it needs --allow-messages\n",
+            count(messages, "pairing message", "pairing messages"),
+            per_type.join(", ")
         ));
     }
     if let Some(plan) = &s.plan {
         let messages: u64 = plan.pairing_messages.values().sum();
         text.push_str(&format!(
-            "plan: a real run needs about {} requests, {:.0}s at {} requests/s; it would send {} pairing messages",
-            plan.requests_needed, plan.duration_at_rate_s, plan.rate, messages
+            "plan: a real run needs about {}, {:.0}s at {} requests/s; it would send {}",
+            count(plan.requests_needed, "request", "requests"),
+            plan.duration_at_rate_s,
+            plan.rate,
+            count(messages, "pairing message", "pairing messages")
         ));
         if !plan.users_over_daily_message_limit.is_empty() {
             text.push_str(&format!(
-                "; {} users would pass PingOne's 50 SMS or emails a day",
-                plan.users_over_daily_message_limit.len()
+                "; {} pass PingOne's 50 SMS or emails a day",
+                count(
+                    plan.users_over_daily_message_limit.len(),
+                    "user would",
+                    "users would"
+                )
             ));
         }
         text.push('\n');
@@ -64,8 +91,9 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
             lines.push("...".into());
         }
         text.push_str(&format!(
-            "  {code:<24} {:>7}  (lines {})\n",
+            "  {code:<24} {:>7}  ({} {})\n",
             rows.rows,
+            pick(rows.rows, "line", "lines"),
             lines.join(", ")
         ));
     }

@@ -91,6 +91,15 @@ impl ShardInfo {
     }
 }
 
+/// Something the run says once, when it starts, about the whole run (not one row): e.g. no
+/// default policy, so every row without its own is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Notice {
+    /// The row code the notice explains (`MISSING_POLICY`).
+    pub(crate) code: String,
+    pub(crate) message: String,
+}
+
 /// One error code's rows, for the end-of-run table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct CodeRows {
@@ -142,6 +151,9 @@ pub struct Summary {
     pub(crate) finished: bool,
     pub(crate) exit_code: Option<i32>,
     pub(crate) stopped_early: Option<StoppedEarly>,
+    /// Said once at the start (also in the log): run-wide causes of row problems.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) notices: Vec<Notice>,
     pub(crate) rows: u64,
     pub(crate) outcomes: BTreeMap<String, u64>,
     pub(crate) by_type: BTreeMap<String, BTreeMap<String, u64>>,

@@ -75,7 +75,12 @@ impl Tallies {
                 self.by_type.insert(type_key.to_string(), outcomes);
             }
         }
-        if sends_message && matches!(outcome, Outcome::Created | Outcome::WouldCreate) {
+        // A valid row of an offline dry run would be created: a real run sends its message.
+        let creates = matches!(
+            outcome,
+            Outcome::Created | Outcome::WouldCreate | Outcome::Valid
+        );
+        if sends_message && creates {
             *self
                 .messages_by_type
                 .entry(type_key.to_string())
@@ -344,7 +349,8 @@ fn write_loop(
     if not_attempted > 0 {
         tracing::warn!(
             rows = not_attempted,
-            "{not_attempted} rows were not attempted because the run stopped first; --resume sends them"
+            "{} not attempted because the run stopped first; --resume sends them",
+            crate::words::count(not_attempted, "row was", "rows were")
         );
     }
     match failure {

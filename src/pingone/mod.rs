@@ -432,8 +432,9 @@ impl Client {
                 FailureClass::Network => "got no answer: check the network and the region",
             };
             let message = format!(
-                "the last {} requests all {what}; the last said: {}. Run again later with --resume",
-                health.streak, health.last_failure
+                "the last {} all {what}; the last said: {}. Run again later with --resume",
+                crate::words::count(health.streak, "request", "requests"),
+                health.last_failure
             );
             drop(health);
             self.stop.request(StopReason::RepeatedFailures(message));

@@ -30,14 +30,18 @@ use std::time::Instant;
 
 pub use signals::install_signal_handlers;
 
+use crate::codes::Code;
 use crate::config::{RunMode, Settings};
 pub(crate) use crate::exit::{ExitStatus, RunReport};
 use crate::input::{InputError, InputReader};
-use crate::output::summary::{now_rfc3339, InputInfo, SettingsEcho, ShardInfo, Summary, Target};
+use crate::output::summary::{
+    now_rfc3339, InputInfo, Notice, SettingsEcho, ShardInfo, Summary, Target,
+};
 use crate::output::OutputError;
 use crate::sandbox::SANDBOX_POLICY_ID;
 use crate::stop::Stop;
 use crate::validate::Rules;
+use crate::words::{count, pick};
 use handoff::{InputFacts, OutputDir, Surveyed};
 
 /// A refusal before anything was sent (exit 2).
@@ -70,8 +74,8 @@ pub enum RunError {
         input: PathBuf,
         earlier_path: String,
     },
-    #[error("{rows} rows would create ACTIVATION_REQUIRED devices, and PingOne would send each of those users a pairing message (at most 50 SMS and 50 emails per user per day); pass --allow-messages or set [enroll] allow_messages = true if that is intended (nothing was sent)")]
-    WouldMessageUsers { rows: u64 },
+    #[error("{} create ACTIVATION_REQUIRED devices ({}), and PingOne would send each of those users a pairing message (at most 50 SMS and 50 emails per user per day); pass --allow-messages or set [enroll] allow_messages = true if that is intended (nothing was sent)", count(*rows, "row would", "rows would"), lines(*rows, first_lines))]
+    WouldMessageUsers { rows: u64, first_lines: Vec<u64> },
     #[error("cannot write the duplicate check's working files in the output directory: {source}")]
     Spill {
         #[source]
@@ -91,6 +95,15 @@ pub enum RunError {
     NoConnection,
     #[error("the TLS certificate of {host} is not trusted ({problem}); if a TLS-inspecting proxy or a private CA signs it, set [pingone] ca_file to that CA's PEM certificate (nothing was sent)")]
     Untrusted { host: String, problem: String },
+}
+
+/// "line 4", or "lines 4, 9, 17, ..." when there are more than the first lines shown.
+fn lines(rows: u64, first_lines: &[u64]) -> String {
+    let mut shown: Vec<String> = first_lines.iter().map(u64::to_string).collect();
+    if rows > first_lines.len() as u64 {
+        shown.push("...".into());
+    }
+    format!("{} {}", pick(rows, "line", "lines"), shown.join(", "))
 }
 
 /// Where this run's requests go, as summary.json records it.
@@ -134,6 +147,39 @@ fn rules_for(settings: &Settings) -> Rules {
     }
 }
 
+/// What a run says once, at its start, about the whole run: a default it lacks.
+fn notices(settings: &Settings) -> Vec<Notice> {
+    let mut notices = Vec::new();
+    if rules_for(settings).default_policy.is_none() {
+        let config = match &settings.config_file {
+            Some(path) => format!("in {}", path.display()),
+            None => "(no config file was loaded)".to_string(),
+        };
+        notices.push(Notice {
+            code: Code::MissingPolicy.as_str().to_string(),
+            message: format!(
+                "no default device authentication policy: no --policy-id, and no [enroll] \
+                 policy_id {config}; rows with an empty policy_id are invalid (MISSING_POLICY), \
+                 and every other check still runs"
+            ),
+        });
+    }
+    notices
+}
+
+/// The run's first log lines: which config file it read, and its notices.
+fn announce(settings: &Settings) {
+    match &settings.config_file {
+        Some(path) => tracing::info!(config = %path.display(), "config file loaded"),
+        None => tracing::info!(
+            "no config file loaded (no --config, and no mfa-enroll.toml in the working directory)"
+        ),
+    }
+    for notice in notices(settings) {
+        tracing::warn!(code = notice.code, "{}", notice.message);
+    }
+}
+
 /// summary.json as written when the run begins sending (or stops before it could).
 fn initial_summary(
     settings: &Settings,
@@ -173,6 +219,7 @@ fn initial_summary(
             on_existing: settings.enroll.on_existing,
         },
         resumed_rows: out.finished.len() as u64,
+        notices: notices(settings),
         ..Summary::default()
     }
 }
@@ -182,6 +229,7 @@ pub async fn run(settings: Settings, stop: Arc<Stop>) -> Result<RunReport, RunEr
     let target = target_of(&settings);
     // The input first: a bad header must not leave an output directory behind.
     let input = InputReader::from_source(&settings.input, settings.delimiter, true)?;
+    announce(&settings);
     let out = prepare::output_dir(&settings, &target)?;
     let (rows, facts) = match survey::survey(&settings, input, &out, &stop)? {
         Surveyed::Whole { rows, facts } => (rows, facts),

@@ -3,6 +3,7 @@
 
 use super::{Sandbox, SandboxError, SandboxOptions};
 use crate::cli::SandboxArgs;
+use crate::words::count;
 
 /// `mfa-enroll sandbox`: serve until Ctrl-C, then print the tally.
 pub async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError> {
@@ -33,14 +34,26 @@ pub async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError> {
     let tally = sandbox.tally();
     sandbox.shutdown().await;
     println!(
-        "\nsandbox tally: {} requests ({} token), {} devices created, {} duplicate devices, {} answered 429, {} injected failures, {} ambiguous failures",
-        tally.requests,
+        "\nsandbox tally: {} ({} token), {} created, {}, {} answered 429, {}, {}",
+        count(tally.requests, "request", "requests"),
         tally.token_requests,
-        tally.devices_created,
-        tally.duplicate_devices,
+        count(tally.devices_created, "device", "devices"),
+        count(
+            tally.duplicate_devices,
+            "duplicate device",
+            "duplicate devices"
+        ),
         tally.throttled_429,
-        tally.injected_failures,
-        tally.ambiguous_failures
+        count(
+            tally.injected_failures,
+            "injected failure",
+            "injected failures"
+        ),
+        count(
+            tally.ambiguous_failures,
+            "ambiguous failure",
+            "ambiguous failures"
+        ),
     );
     Ok(())
 }

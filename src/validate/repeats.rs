@@ -47,9 +47,15 @@ impl Repeats {
 #[derive(Debug, Default)]
 pub(crate) struct Found {
     pub(crate) repeats: Repeats,
-    /// Rows that would send a pairing message but repeat an earlier row (so will not).
-    pub(crate) repeated_messages: u64,
+    /// Rows that would send a pairing message: marked so, and not repeating an earlier row
+    /// (a repeat is a duplicate, which sends nothing).
+    pub(crate) messages: u64,
+    /// The first lines of those rows, in line order, for a message that names them.
+    pub(crate) first_message_lines: Vec<u64>,
 }
+
+/// Lines of message rows kept for [`Found::first_message_lines`].
+const MESSAGE_LINES_KEPT: usize = 5;
 
 /// The spill files of one survey; removed when dropped.
 pub(crate) struct RepeatSpill {
@@ -90,22 +96,36 @@ impl RepeatSpill {
         }
         let mut found = Found {
             repeats: Repeats::none(),
-            repeated_messages: 0,
+            ..Found::default()
         };
         let lines = found.repeats.lines.get_or_insert_with(HashSet::new);
         for part in 0..PARTS {
             let mut entries = read_part(&self.dir.join(part.to_string()))?;
-            entries.sort_unstable();
-            for group in entries.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
-                lines.extend(group.iter().map(|(_, line)| line & !SENDS_MESSAGE));
-                // The first row goes ahead; the others are duplicates and send nothing.
-                found.repeated_messages += group[1..]
-                    .iter()
-                    .filter(|(_, line)| line & SENDS_MESSAGE != 0)
-                    .count() as u64;
+            // By key, then by line without the flag: the first line of a key goes ahead,
+            // whether or not it sends a message.
+            entries.sort_unstable_by_key(|&(key, line)| (key, line & !SENDS_MESSAGE));
+            for group in entries.chunk_by(|a, b| a.0 == b.0) {
+                if group.len() > 1 {
+                    lines.extend(group.iter().map(|(_, line)| line & !SENDS_MESSAGE));
+                }
+                // The others are duplicates and send nothing.
+                let (_, first) = group[0];
+                if first & SENDS_MESSAGE != 0 {
+                    found.messages += 1;
+                    keep_first_lines(&mut found.first_message_lines, first & !SENDS_MESSAGE);
+                }
             }
         }
         Ok(found)
+    }
+}
+
+/// Keeps the lowest [`MESSAGE_LINES_KEPT`] lines, sorted.
+fn keep_first_lines(kept: &mut Vec<u64>, line: u64) {
+    let at = kept.partition_point(|&l| l < line);
+    if at < MESSAGE_LINES_KEPT {
+        kept.insert(at, line);
+        kept.truncate(MESSAGE_LINES_KEPT);
     }
 }
 
@@ -161,9 +181,28 @@ mod tests {
             .collect();
         assert_eq!(repeated, vec![2, 9]);
         assert_eq!(
-            found.repeated_messages, 1,
-            "line 9 would have sent; line 2 still does"
+            (found.messages, found.first_message_lines),
+            (2, vec![2, 4]),
+            "line 9 would have sent; lines 2 and 4 still do"
         );
+    }
+
+    /// The flag must not decide which line comes first: a pairing row followed by a plain
+    /// repeat of it still sends its message, and a plain row's pairing repeat sends none.
+    #[test]
+    fn the_first_line_of_a_key_goes_ahead_whatever_it_sends() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spill = RepeatSpill::create(dir.path()).unwrap();
+        for (key, line, sends) in [
+            (11u64, 2, true),
+            (11, 9, false),
+            (12, 3, false),
+            (12, 7, true),
+        ] {
+            spill.add(key, line, sends).unwrap();
+        }
+        let found = spill.finish().unwrap();
+        assert_eq!((found.messages, found.first_message_lines), (1, vec![2]));
     }
 
     #[test]
