@@ -2,19 +2,19 @@
 
 use std::sync::Arc;
 
-use clap::Parser;
-use mfa_enroll::cli::{Cli, Command, LogFormat};
+use mfa_enroll::cli::{self, Cli, Command, LogFormat};
 use mfa_enroll::config::{process_env, Settings};
-use mfa_enroll::output::describe::describe;
+use mfa_enroll::output::describe::{describe, outcome_line};
 use mfa_enroll::stop::Stop;
 use mfa_enroll::{logging, run, sandbox, ExitStatus};
 
 #[tokio::main]
 async fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_colored();
+    let color = logging::use_color(cli.color);
     let code = match cli.command {
         Command::Run(args) => {
-            logging::init(args.log_format, args.quiet, args.verbose);
+            logging::init(args.log_format, args.quiet > 0, args.verbose, color);
             let quiet = args.quiet;
             let format = args.log_format;
             let metrics_file = args.metrics_file.clone();
@@ -23,7 +23,7 @@ async fn main() {
                 if let Some(path) = &metrics_file {
                     let _ = mfa_enroll::output::metrics::write_refusal(path, 2);
                 }
-                fail(message, format)
+                fail(message, format, color)
             };
             match Settings::load(&args, &process_env) {
                 Err(e) => refused(&e.to_string()),
@@ -33,8 +33,11 @@ async fn main() {
                     run::install_signal_handlers(stop.clone());
                     match run::run(settings, stop).await {
                         Ok(report) => {
-                            if !quiet {
-                                print!("{}", describe(&report.summary, &out_dir));
+                            // -q keeps the one-line outcome, -qq drops it too.
+                            match quiet {
+                                0 => print!("{}", describe(&report.summary, &out_dir)),
+                                1 => println!("{}", outcome_line(&report.summary)),
+                                _ => {}
                             }
                             report.exit.code()
                         }
@@ -44,31 +47,54 @@ async fn main() {
             }
         }
         Command::Merge(args) => {
-            logging::init(LogFormat::Text, false, false);
+            logging::init(LogFormat::Text, false, false, color);
             match mfa_enroll::merge::merge(&args.shard_dirs, &args.out) {
                 Ok(report) => {
                     print!("{}", describe(&report.summary, &args.out));
                     report.exit.code()
                 }
-                Err(e) => fail(&format!("{e} (nothing was merged)"), LogFormat::Text),
+                Err(e) => fail(&format!("{e} (nothing was merged)"), LogFormat::Text, color),
             }
         }
         Command::Sandbox(args) => {
-            logging::init(LogFormat::Text, false, false);
+            logging::init(LogFormat::Text, false, false, color);
             match sandbox::serve_standing(args).await {
                 Ok(()) => 0,
-                Err(e) => fail(&e.to_string(), LogFormat::Text),
+                Err(e) => fail(&e.to_string(), LogFormat::Text, color),
             }
         }
+        Command::Completions(args) => print_bytes(&cli::completion_script(args.shell), color),
+        Command::Man => match cli::man_page() {
+            Ok(page) => print_bytes(&page, color),
+            Err(e) => fail(
+                &format!("cannot render the manual page: {e}"),
+                LogFormat::Text,
+                color,
+            ),
+        },
     };
     std::process::exit(code);
 }
 
+/// Generated text on standard output; a reader that stops early (`| head`) is no error.
+fn print_bytes(bytes: &[u8], color: bool) -> i32 {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(bytes) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => fail(
+            &format!("cannot write to standard output: {e}"),
+            LogFormat::Text,
+            color,
+        ),
+    }
+}
+
 /// Refusals before anything was sent: the message (a JSON log line for schedulers), exit 2.
-fn fail(message: &str, format: LogFormat) -> i32 {
+fn fail(message: &str, format: LogFormat, color: bool) -> i32 {
     match format {
         LogFormat::Json => tracing::error!(exit_code = 2, "{message}"),
-        LogFormat::Text => eprintln!("error: {message}"),
+        LogFormat::Text => eprintln!("{}{message}", logging::error_label(color)),
     }
     ExitStatus::NothingSent.code()
 }

@@ -158,7 +158,7 @@ impl Settings {
             delimiter,
             metrics_file: args.metrics_file.clone(),
             log_format: args.log_format,
-            quiet: args.quiet,
+            quiet: args.quiet > 0,
             verbose: args.verbose,
         })
     }

@@ -8,12 +8,22 @@ use super::{ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
 use crate::config::RunMode;
 use crate::words::{count, pick};
 
-/// The human summary printed at the end of a run or a merge.
-pub fn describe(s: &Summary, out_dir: &Path) -> String {
-    let mut text = String::new();
+/// The one-line outcome: rows per outcome, duration and pace, and an early stop. `-q`
+/// prints only this line.
+pub fn outcome_line(s: &Summary) -> String {
+    let stopped = s
+        .stopped_early
+        .as_ref()
+        .map(|stopped| format!("; STOPPED EARLY ({}), resume it", stopped.code))
+        .unwrap_or_default();
+    format!("{}{stopped}", counts_line(s))
+}
+
+/// Rows per outcome, duration and pace.
+fn counts_line(s: &Summary) -> String {
     let outcomes: Vec<String> = s.outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
-    text.push_str(&format!(
-        "{}: {} ({:.1}s, {:.1} rows/s)\n",
+    format!(
+        "{}: {} ({:.1}s, {:.1} rows/s)",
         count(s.rows, "row", "rows"),
         if outcomes.is_empty() {
             "none".to_string()
@@ -22,7 +32,37 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
         },
         s.duration_s,
         s.throughput_rows_per_s
-    ));
+    )
+}
+
+/// An offline dry run's pairing messages, the line that says them ("" when none). A live
+/// run's messages are its created rows; an online dry run's are in its plan line.
+fn offline_messages(s: &Summary) -> String {
+    let messages: u64 = s.pairing_messages.values().sum();
+    let counted_here = match s.mode {
+        RunMode::DryRunOffline => true,
+        RunMode::Live | RunMode::DryRunOnline => false,
+    };
+    if !counted_here || messages == 0 {
+        return String::new();
+    }
+    let per_type: Vec<String> = s
+        .pairing_messages
+        .iter()
+        .map(|(t, n)| format!("{t} {n}"))
+        .collect();
+    format!(
+        "a real run would send {} ({}); it needs --allow-messages\n",
+        count(messages, "pairing message", "pairing messages"),
+        per_type.join(", ")
+    )
+}
+
+/// The human summary printed at the end of a run or a merge.
+pub fn describe(s: &Summary, out_dir: &Path) -> String {
+    let mut text = String::new();
+    text.push_str(&counts_line(s));
+    text.push('\n');
     if s.requests.total + s.requests.tokens > 0 {
         text.push_str(&format!(
             "requests: {} ({} GET, {} POST) and {} for tokens, {}, {} answered 429\n",
@@ -40,24 +80,7 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
             count(s.resumed_rows, "row was", "rows were")
         ));
     }
-    let messages: u64 = s.pairing_messages.values().sum();
-    let counts_messages_here = match s.mode {
-        RunMode::DryRunOffline => true,
-        // A live run's messages are its created rows; an online dry run's are in its plan.
-        RunMode::Live | RunMode::DryRunOnline => false,
-    };
-    if counts_messages_here && messages > 0 {
-        let per_type: Vec<String> = s
-            .pairing_messages
-            .iter()
-            .map(|(t, n)| format!("{t} {n}"))
-            .collect();
-        text.push_str(&format!(
-            "a real run would send {} ({}); it needs --allow-messages\n",
-            count(messages, "pairing message", "pairing messages"),
-            per_type.join(", ")
-        ));
-    }
+    text.push_str(&offline_messages(s));
     if let Some(plan) = &s.plan {
         let messages: u64 = plan.pairing_messages.values().sum();
         text.push_str(&format!(

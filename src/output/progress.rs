@@ -151,7 +151,7 @@ fn log_progress(
         invalid = LiveCounters::get(&c.invalid),
         requests,
         throttled_429 = throttled,
-        rows_per_s = format!("{rate:.1}"),
+        rows_per_s = crate::logging::rounded_rate(rate),
         eta_s = eta.map(|e| e.as_secs()),
         "progress"
     );
