@@ -98,7 +98,10 @@ impl Client {
         let http = reqwest::Client::builder()
             .user_agent(concat!("mfa-enroll/", env!("CARGO_PKG_VERSION")))
             .timeout(limits.timeout)
-            .connect_timeout(limits.timeout.min(std::time::Duration::from_secs(10)))
+            // Well inside the request's timeout, so that a connection (or TLS handshake)
+            // that never completes is told apart from a request without an answer: only
+            // the first is known to have sent nothing.
+            .connect_timeout((limits.timeout / 2).min(std::time::Duration::from_secs(10)))
             // A redirect could carry the bearer token somewhere unexpected: PingOne never sends one.
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(limits.concurrency);
@@ -123,11 +126,12 @@ impl Client {
     }
 
     /// Fetches the first token before anything else is sent, so a certificate that is not
-    /// trusted stops the run before it starts. Any other failure is left to the run, which
-    /// retries it or stops as it always does.
+    /// trusted, or a token host that cannot be reached at all (connection refused, no such
+    /// name, a TLS handshake that never completes), stops the run before it starts. Any
+    /// other failure is left to the run, which retries it or stops as it always does.
     pub(crate) async fn preflight(&self) -> Result<(), ApiError> {
         match self.token().await {
-            Err(untrusted @ ApiError::Untrusted { .. }) => Err(untrusted),
+            Err(refused @ (ApiError::Untrusted { .. } | ApiError::Connect(_))) => Err(refused),
             _ => Ok(()),
         }
     }

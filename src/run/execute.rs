@@ -61,6 +61,12 @@ async fn client_for(
         Err(crate::pingone::ApiError::Untrusted { host, problem }) => {
             Err(RunError::Untrusted { host, problem })
         }
+        // The first request of all could not reach its host: nothing was sent anywhere.
+        Err(crate::pingone::ApiError::Connect(problem)) => Err(RunError::Unreachable {
+            host: connection.auth_host(),
+            set_by: connection.auth_url_set_by.clone(),
+            problem,
+        }),
         _ => Ok(Some(Arc::new(client))),
     }
 }

@@ -95,6 +95,12 @@ pub enum RunError {
     NoConnection,
     #[error("the TLS certificate of {host} is not trusted ({problem}); if a TLS-inspecting proxy or a private CA signs it, set [pingone] ca_file to that CA's PEM certificate (nothing was sent)")]
     Untrusted { host: String, problem: String },
+    #[error("cannot reach the token host {host}, set by {set_by} ({problem}); check that setting, the network, DNS and any proxy (HTTPS_PROXY), then run again (nothing was sent)")]
+    Unreachable {
+        host: String,
+        set_by: String,
+        problem: String,
+    },
 }
 
 /// "line 4", or "lines 4, 9, 17, ..." when there are more than the first lines shown.
