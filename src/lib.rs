@@ -55,8 +55,10 @@
 //! Everything is `pub(crate)` except what `main.rs`, the integration tests and the bench use:
 //! [`run()`] with [`config::Settings`] (from [`cli::Cli`] and [`config::process_env`]),
 //! [`merge::merge`], [`exit::ExitStatus`] and [`exit::RunReport`], [`stop::Stop`],
-//! [`output::describe::describe`] and [`output::metrics::write_refusal`],
-//! [`logging::init`] and [`run::install_signal_handlers`]; the simulator
+//! [`output::describe::describe`], [`output::describe::outcome_line`] and
+//! [`output::metrics::write_refusal`], [`cli::completion_script`] and [`cli::man_page`],
+//! [`logging::init`], [`logging::use_color`], [`logging::error_label`] and
+//! [`run::install_signal_handlers`]; the simulator
 //! ([`sandbox::Sandbox`], [`sandbox::SandboxOptions`], [`sandbox::Directory`],
 //! [`sandbox::json::Device`], [`sandbox::serve_standing`]); and, for tests that drive one
 //! layer directly, [`pingone::Client`], [`validate::phone::normalize`] and the types their
