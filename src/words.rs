@@ -1,5 +1,6 @@
 //! Counts in the sentences the tool writes: `count(1, "row", "rows")` is "1 row", never
-//! "1 rows". One helper, used by every message that states a number of something.
+//! "1 rows", and `first_lines` is "line 4" or "lines 4, 9, ...". One place, used by every
+//! message that states a number of something.
 
 use std::fmt::Display;
 
@@ -23,6 +24,16 @@ where
     }
 }
 
+/// The first lines of `rows` rows: "line 4", or "lines 4, 9, 17, ..." when more rows than
+/// the lines shown have it.
+pub(crate) fn first_lines(rows: u64, shown: &[u64]) -> String {
+    let mut lines: Vec<String> = shown.iter().map(u64::to_string).collect();
+    if rows > shown.len() as u64 {
+        lines.push("...".into());
+    }
+    format!("{} {}", pick(rows, "line", "lines"), lines.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -34,5 +45,7 @@ mod tests {
         assert_eq!(count(2u32, "retry", "retries"), "2 retries");
         assert_eq!(pick(1u64, "was", "were"), "was");
         assert_eq!(pick(3u64, "was", "were"), "were");
+        assert_eq!(first_lines(1, &[4]), "line 4");
+        assert_eq!(first_lines(3, &[4, 9]), "lines 4, 9, ...");
     }
 }

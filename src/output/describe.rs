@@ -6,7 +6,7 @@ use std::path::Path;
 use super::summary::Summary;
 use super::{ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
 use crate::config::RunMode;
-use crate::words::{count, pick};
+use crate::words::{count, first_lines};
 
 /// The one-line outcome: rows per outcome, duration and pace, and an early stop. `-q`
 /// prints only this line.
@@ -109,15 +109,10 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
         ));
     }
     for (code, rows) in &s.error_codes {
-        let mut lines: Vec<String> = rows.first_lines.iter().map(u64::to_string).collect();
-        if rows.rows > rows.first_lines.len() as u64 {
-            lines.push("...".into());
-        }
         text.push_str(&format!(
-            "  {code:<24} {:>7}  ({} {})\n",
+            "  {code:<24} {:>7}  ({})\n",
             rows.rows,
-            pick(rows.rows, "line", "lines"),
-            lines.join(", ")
+            first_lines(rows.rows, &rows.first_lines)
         ));
     }
     text.push_str(&format!(

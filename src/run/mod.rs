@@ -41,7 +41,7 @@ use crate::output::OutputError;
 use crate::sandbox::SANDBOX_POLICY_ID;
 use crate::stop::Stop;
 use crate::validate::Rules;
-use crate::words::{count, pick};
+use crate::words::count;
 use handoff::{InputFacts, OutputDir, Surveyed};
 
 /// A refusal before anything was sent (exit 2).
@@ -74,7 +74,7 @@ pub enum RunError {
         input: PathBuf,
         earlier_path: String,
     },
-    #[error("{} create ACTIVATION_REQUIRED devices ({}), and PingOne would send each of those users a pairing message (at most 50 SMS and 50 emails per user per day); pass --allow-messages or set [enroll] allow_messages = true if that is intended (nothing was sent)", count(*rows, "row would", "rows would"), lines(*rows, first_lines))]
+    #[error("{} create ACTIVATION_REQUIRED devices ({}), and PingOne would send each of those users a pairing message (at most 50 SMS and 50 emails per user per day); pass --allow-messages or set [enroll] allow_messages = true if that is intended (nothing was sent)", count(*rows, "row would", "rows would"), crate::words::first_lines(*rows, first_lines))]
     WouldMessageUsers { rows: u64, first_lines: Vec<u64> },
     #[error("cannot write the duplicate check's working files in the output directory: {source}")]
     Spill {
@@ -101,15 +101,6 @@ pub enum RunError {
         set_by: String,
         problem: String,
     },
-}
-
-/// "line 4", or "lines 4, 9, 17, ..." when there are more than the first lines shown.
-fn lines(rows: u64, first_lines: &[u64]) -> String {
-    let mut shown: Vec<String> = first_lines.iter().map(u64::to_string).collect();
-    if rows > first_lines.len() as u64 {
-        shown.push("...".into());
-    }
-    format!("{} {}", pick(rows, "line", "lines"), shown.join(", "))
 }
 
 /// Where this run's requests go, as summary.json records it.
