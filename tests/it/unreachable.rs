@@ -33,8 +33,8 @@ fn config_for(ws: &Workspace, base: &str) {
     );
 }
 
-/// Runs against `base`; the run must refuse within seconds, naming `host`.
-async fn refused_naming(base: &str, host: &str) {
+/// Runs against `base`; the run must refuse within seconds, naming `host` and the `cause`.
+async fn refused_naming(base: &str, host: &str, cause: &str) {
     let ws = Workspace::new();
     config_for(&ws, base);
     ws.write("in.csv", &sms_rows(3));
@@ -49,6 +49,7 @@ async fn refused_naming(base: &str, host: &str) {
         format!("cannot reach the token host {host}, set by [pingone] auth_url in mfa-enroll.toml");
     assert!(run.stderr.contains(&says), "{says:?} in {}", run.stderr);
     assert!(run.stderr.contains("nothing was sent"), "{}", run.stderr);
+    assert!(run.stderr.contains(cause), "{cause:?} in {}", run.stderr);
     assert!(
         run.stderr
             .contains("config file loaded config=mfa-enroll.toml"),
@@ -66,13 +67,14 @@ async fn refused_naming(base: &str, host: &str) {
 async fn an_unreachable_token_host_is_exit_2_naming_it() {
     // Connection refused: a port that was just free.
     let port = free_port();
-    refused_naming(
-        &format!("http://127.0.0.1:{port}"),
-        &format!("127.0.0.1:{port}"),
-    )
-    .await;
+    let (base, host) = (
+        format!("http://127.0.0.1:{port}"),
+        format!("127.0.0.1:{port}"),
+    );
+    refused_naming(&base, &host, "Connection refused").await;
     // A name that never resolves (.invalid is reserved for that, RFC 6761).
-    refused_naming("https://mfa-enroll-test.invalid", "mfa-enroll-test.invalid").await;
+    let (base, host) = ("https://mfa-enroll-test.invalid", "mfa-enroll-test.invalid");
+    refused_naming(base, host, "failed to lookup address").await;
     // A server that accepts the connection and never says a word: the TLS handshake never
     // completes.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -83,11 +85,11 @@ async fn an_unreachable_token_host_is_exit_2_naming_it() {
             held.push(stream);
         }
     });
-    refused_naming(
-        &format!("https://127.0.0.1:{port}"),
-        &format!("127.0.0.1:{port}"),
-    )
-    .await;
+    let (base, host) = (
+        format!("https://127.0.0.1:{port}"),
+        format!("127.0.0.1:{port}"),
+    );
+    refused_naming(&base, &host, "timed out").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
