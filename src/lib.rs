@@ -20,7 +20,9 @@
 //! - `output`: results.csv (`ResultRow`), errors.csv, summary.json, the metrics file, the
 //!   end-of-run text, progress.
 //! - `model` (the vocabulary every layer shares), `codes` (every code the tool writes), `stop`
-//!   (why a run stops early), `exit` (exit codes, and what a run or merge reports) and
+//!   (why a run stops early), `exit` (exit codes, and what a run or merge reports),
+//!   `bounded` (every file read from outside, up to its ceiling), `spill` (pairs of
+//!   numbers sorted on disk, part by part: how a pass finds rows that share a key) and
 //!   `words` ("1 row", "2 rows": counts in messages).
 //! - `shard` (`--shard K/N`: which rows are this process's) and `merge` (the shards'
 //!   directories back into one record) sit beside `run`: merge reads what runs wrote and
@@ -57,8 +59,8 @@
 //! [`merge::merge`], [`exit::ExitStatus`] and [`exit::RunReport`], [`stop::Stop`],
 //! [`output::describe::describe`], [`output::describe::outcome_line`] and
 //! [`output::metrics::write_refusal`], [`cli::completion_script`] and [`cli::man_page`],
-//! [`logging::init`], [`logging::use_color`], [`logging::error_label`] and
-//! [`run::install_signal_handlers`]; the simulator
+//! [`logging::init`], [`logging::use_color`], [`logging::error_label`],
+//! [`run::install_signal_handlers`] and [`run::load_settings`]; the simulator
 //! ([`sandbox::Sandbox`], [`sandbox::SandboxOptions`], [`sandbox::Directory`],
 //! [`sandbox::json::Device`], [`sandbox::serve_standing`]); and, for tests that drive one
 //! layer directly, [`pingone::Client`], [`validate::phone::normalize`] and the types their
@@ -70,6 +72,7 @@
 // See the last paragraph above.
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub(crate) mod bounded;
 pub mod cli;
 pub mod codes;
 pub mod config;
@@ -84,6 +87,7 @@ pub mod pingone;
 pub mod run;
 pub mod sandbox;
 pub mod shard;
+pub(crate) mod spill;
 pub mod stop;
 pub mod validate;
 pub(crate) mod words;
