@@ -80,7 +80,8 @@ impl Column {
 }
 
 /// Columns an earlier errors.csv adds; ignored on input so errors.csv can be fed back.
-pub(crate) const REPORT_COLUMNS: [&str; 3] = ["line", "error_code", "error_message"];
+pub(crate) const REPORT_COLUMNS: [&str; 4] =
+    ["line", "error_code", "error_message", "pingone_error_id"];
 
 /// Where each known column sits in this file, and which columns errors.csv carries.
 #[derive(Debug, Clone)]

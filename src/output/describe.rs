@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::summary::Summary;
+use super::summary::{Plan, Summary};
 use super::{ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
 use crate::config::RunMode;
 use crate::words::{count, first_lines};
@@ -65,10 +65,11 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
     text.push('\n');
     if s.requests.total + s.requests.tokens > 0 {
         text.push_str(&format!(
-            "requests: {} ({} GET, {} POST) and {} for tokens, {}, {} answered 429\n",
+            "requests: {} ({} GET, {} POST, {} PUT) and {} for tokens, {}, {} answered 429\n",
             s.requests.total,
             s.requests.get,
             s.requests.post,
+            s.requests.put,
             s.requests.tokens,
             count(s.requests.retries, "retry", "retries"),
             s.requests.throttled_429
@@ -82,25 +83,7 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
     }
     text.push_str(&offline_messages(s));
     if let Some(plan) = &s.plan {
-        let messages: u64 = plan.pairing_messages.values().sum();
-        text.push_str(&format!(
-            "plan: a real run needs about {}, {:.0}s at {} requests/s; it would send {}",
-            count(plan.requests_needed, "request", "requests"),
-            plan.duration_at_rate_s,
-            plan.rate,
-            count(messages, "pairing message", "pairing messages")
-        ));
-        if !plan.users_over_daily_message_limit.is_empty() {
-            text.push_str(&format!(
-                "; {} pass PingOne's 50 SMS or emails a day",
-                count(
-                    plan.users_over_daily_message_limit.len(),
-                    "user would",
-                    "users would"
-                )
-            ));
-        }
-        text.push('\n');
+        text.push_str(&plan_line(plan));
     }
     if let Some(stopped) = &s.stopped_early {
         text.push_str(&format!(
@@ -121,5 +104,47 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
         out_dir.join(ERRORS_FILE).display(),
         out_dir.join(SUMMARY_FILE).display()
     ));
+    text
+}
+
+/// An online dry run's answer, in one line.
+fn plan_line(plan: &Plan) -> String {
+    let mut text = String::new();
+    let messages: u64 = plan.pairing_messages.values().sum();
+    text.push_str(&format!(
+        "plan: a real run needs about {}, {:.0}s at {} requests/s; it would send {}",
+        count(plan.requests_needed, "request", "requests"),
+        plan.duration_at_rate_s,
+        plan.rate,
+        count(messages, "pairing message", "pairing messages")
+    ));
+    if plan.new_device_notices > 0 {
+        text.push_str(&format!(
+            " and may cause {} (unverified for devices an admin creates)",
+            count(
+                plan.new_device_notices,
+                "new-device notice",
+                "new-device notices"
+            )
+        ));
+    }
+    if plan.users_mfa_off > 0 {
+        text.push_str(&format!(
+            "; {} MFA off, {} of them would be switched on",
+            count(plan.users_mfa_off, "user has", "users have"),
+            plan.users_mfa_to_switch_on
+        ));
+    }
+    if !plan.users_over_daily_message_limit.is_empty() {
+        text.push_str(&format!(
+            "; {} pass PingOne's 50 SMS or emails a day",
+            count(
+                plan.users_over_daily_message_limit.len(),
+                "user would",
+                "users would"
+            )
+        ));
+    }
+    text.push('\n');
     text
 }

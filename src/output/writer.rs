@@ -38,6 +38,8 @@ pub(crate) struct Tallies {
     pub(crate) messages_by_type: BTreeMap<String, u64>,
     /// Rows per error code, with the first lines that have it.
     pub(crate) codes: BTreeMap<Code, CodeCount>,
+    /// Rows that go to errors.csv (see [`ResultRow::is_problem`]).
+    pub(crate) problem_rows: u64,
 }
 
 /// How many rows have one error code, and the first few of their lines.
@@ -54,6 +56,9 @@ impl Tallies {
     pub(crate) fn add(&mut self, row: &ResultRow, sends_message: bool) {
         let (outcome, device_type) = (row.outcome, row.device_type.as_str());
         self.rows += 1;
+        if row.is_problem() {
+            self.problem_rows += 1;
+        }
         if let Some(code) = &row.error_code {
             let seen = self.codes.entry(code.clone()).or_default();
             seen.rows += 1;
@@ -91,6 +96,7 @@ impl Tallies {
     /// Adds another run's counts, as a resume does with the rows it carries over.
     pub(crate) fn merge(&mut self, other: &Tallies) {
         self.rows += other.rows;
+        self.problem_rows += other.problem_rows;
         for (outcome, n) in &other.outcomes {
             *self.outcomes.entry(*outcome).or_default() += n;
         }
@@ -120,7 +126,7 @@ impl Tallies {
     }
 
     pub(crate) fn problems(&self) -> u64 {
-        self.count(Outcome::Invalid) + self.count(Outcome::Failed)
+        self.problem_rows
     }
 }
 
@@ -271,7 +277,7 @@ impl Files {
         self.results
             .serialize(row)
             .map_err(|e| OutputError::csv(&self.results_path, e))?;
-        if !row.outcome.is_problem() {
+        if !row.is_problem() {
             return Ok(());
         }
         let error_row = &mut self.error_row;
@@ -282,6 +288,7 @@ impl Files {
         error_row.push_field(row.line.to_string().as_bytes());
         error_row.push_field(row.error_code.as_ref().map_or("", Code::as_str).as_bytes());
         error_row.push_field(row.error_message.as_bytes());
+        error_row.push_field(row.pingone_error_id.as_bytes());
         self.errors
             .write_byte_record(error_row)
             .map_err(|e| OutputError::csv(&self.errors_path, e))
@@ -326,7 +333,7 @@ fn write_loop(
             if row.error_code == Some(Code::NotAttempted) {
                 // One line for all of them at the end, not one per row.
                 not_attempted += 1;
-            } else if row.outcome.is_problem() {
+            } else if row.is_problem() {
                 log_problem(row);
             }
             failure = files.write(&result).err();

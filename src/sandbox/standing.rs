@@ -34,7 +34,7 @@ pub async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError> {
     let tally = sandbox.tally();
     sandbox.shutdown().await;
     println!(
-        "\nsandbox tally: {} ({} token), {} created, {}, {} answered 429, {}, {}",
+        "\nsandbox tally: {} ({} token), {} created, {}, {} answered 429 ({} more for the quota), {}, {}, {} set, {} with a device but MFA off",
         count(tally.requests, "request", "requests"),
         tally.token_requests,
         count(tally.devices_created, "device", "devices"),
@@ -44,6 +44,7 @@ pub async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError> {
             "duplicate devices"
         ),
         tally.throttled_429,
+        tally.quota_429,
         count(
             tally.injected_failures,
             "injected failure",
@@ -54,6 +55,8 @@ pub async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError> {
             "ambiguous failure",
             "ambiguous failures"
         ),
+        count(tally.mfa_switch_puts, "MFA switch", "MFA switches"),
+        count(tally.users_with_device_mfa_off, "user", "users"),
     );
     Ok(())
 }
