@@ -143,7 +143,22 @@ pub fn man_page() -> std::io::Result<Vec<u8>> {
         }
     }
     top.render_version_section(&mut page)?;
-    Ok(page)
+    Ok(roff_ascii(&String::from_utf8_lossy(&page)).into_bytes())
+}
+
+/// Every character outside ASCII as groff's `\[uXXXX]` escape: clap_mangen copies help text
+/// as it is, and groff reads its input as Latin-1 unless told otherwise (a `…` in a flag's
+/// help would reach the reader as three odd characters, with a warning).
+fn roff_ascii(page: &str) -> String {
+    let mut out = String::with_capacity(page.len());
+    for c in page.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\[u{:04X}]", u32::from(c)));
+        }
+    }
+    out
 }
 
 /// `--color WHEN` or `--color=WHEN` as written, before clap parses it, so that clap's own
