@@ -63,6 +63,15 @@ pub enum Command {
     /// Combine the output directories of `run --shard K/N` into one record
     #[command(after_help = MERGE_EXAMPLES)]
     Merge(MergeArgs),
+    /// Write report.html again from the --out directory of a finished run or merge
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The --out directory of a finished run or merge; report.html is written there
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 const MERGE_EXAMPLES: &str = "\

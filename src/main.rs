@@ -53,6 +53,16 @@ async fn main() {
                 Err(e) => fail(&format!("{e} (nothing was merged)"), LogFormat::Text),
             }
         }
+        Command::Report(args) => {
+            logging::init(LogFormat::Text, false, false);
+            match mfa_enroll::output::report::rewrite(&args.dir) {
+                Ok(path) => {
+                    println!("report: {}", path.display());
+                    0
+                }
+                Err(e) => fail(&format!("{e} (no report was written)"), LogFormat::Text),
+            }
+        }
         Command::Sandbox(args) => {
             logging::init(LogFormat::Text, false, false);
             match sandbox::serve_standing(args).await {

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use csv::{ByteRecord, Position};
 
+use crate::output::line_order::line_column;
 use crate::output::OutputError;
 
 /// One shard's copy of a file.
@@ -37,18 +38,6 @@ fn reader(path: &Path) -> Result<csv::Reader<File>, OutputError> {
         .flexible(true)
         .from_path(path)
         .map_err(|e| OutputError::csv(path, e))
-}
-
-/// The line column: the last column named `line` (errors.csv repeats the input's columns
-/// first, and an input may have had one of its own).
-fn line_column(header: &ByteRecord, path: &Path) -> Result<usize, OutputError> {
-    header
-        .iter()
-        .rposition(|name| name == b"line")
-        .ok_or_else(|| OutputError::NotResults {
-            path: path.to_path_buf(),
-            missing: "line",
-        })
 }
 
 /// Reads every part's line numbers. The parts must share one header; a part that does not

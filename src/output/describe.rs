@@ -1,26 +1,69 @@
-//! The short report printed at the end of a run or a merge, for the person at the terminal: outcomes,
-//! requests, the error codes with their first lines, and where the files are.
+//! The short report printed at the end of a run or a merge, for the person at the terminal: outcomes
+//! (`not attempted` apart from `failed`; a resumed run's own apart from the directory's
+//! totals), the pace over the time spent sending, requests, the error codes with their first
+//! lines, and where the files are.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::report::REPORT_FILE;
 use super::summary::Summary;
 use super::{ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
+
+/// Rows per outcome as the text says them: `3422 created, 96578 not attempted`.
+fn outcomes(outcomes: &BTreeMap<String, u64>) -> String {
+    let parts: Vec<String> = outcomes
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(o, n)| format!("{n} {}", o.replace('_', " ")))
+        .collect();
+    if parts.is_empty() {
+        "none".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The pace: rows done (not attempted excepted) over the time spent sending.
+fn pace(s: &Summary) -> String {
+    match &s.this_run {
+        Some(this_run) => format!(
+            "{:.1}s; {} rows done in {:.1}s of sending, {:.1} rows/s",
+            s.duration_s, this_run.rows_done, this_run.sending_s, s.throughput_rows_per_s
+        ),
+        None => format!(
+            "{:.1}s, {:.1} rows/s",
+            s.duration_s, s.throughput_rows_per_s
+        ),
+    }
+}
 
 /// The human summary printed at the end of a run or a merge.
 pub fn describe(s: &Summary, out_dir: &Path) -> String {
     let mut text = String::new();
-    let outcomes: Vec<String> = s.outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
-    text.push_str(&format!(
-        "{} rows: {} ({:.1}s, {:.1} rows/s)\n",
-        s.rows,
-        if outcomes.is_empty() {
-            "none".to_string()
-        } else {
-            outcomes.join(", ")
-        },
-        s.duration_s,
-        s.throughput_rows_per_s
-    ));
+    match &s.this_run {
+        // A resumed run: what this run did, then what the directory holds, labelled.
+        Some(this_run) if s.resumed_rows > 0 => {
+            text.push_str(&format!(
+                "this run: {} rows: {} ({})\n",
+                this_run.rows,
+                outcomes(&this_run.outcomes),
+                pace(s)
+            ));
+            text.push_str(&format!(
+                "in total: {} rows: {} ({} finished by earlier runs and left alone)\n",
+                s.rows,
+                outcomes(&s.outcomes),
+                s.resumed_rows
+            ));
+        }
+        _ => text.push_str(&format!(
+            "{} rows: {} ({})\n",
+            s.rows,
+            outcomes(&s.outcomes),
+            pace(s)
+        )),
+    }
     if s.requests.total + s.requests.tokens > 0 {
         text.push_str(&format!(
             "requests: {} ({} GET, {} POST) and {} for tokens, {} retries, {} answered 429\n",
@@ -30,12 +73,6 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
             s.requests.tokens,
             s.requests.retries,
             s.requests.throttled_429
-        ));
-    }
-    if s.resumed_rows > 0 {
-        text.push_str(&format!(
-            "{} rows were finished by an earlier run and left alone\n",
-            s.resumed_rows
         ));
     }
     if let Some(plan) = &s.plan {
@@ -70,10 +107,11 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
         ));
     }
     text.push_str(&format!(
-        "results: {}  errors: {}  summary: {}\n",
+        "results: {}  errors: {}  summary: {}\nreport: {}\n",
         out_dir.join(RESULTS_FILE).display(),
         out_dir.join(ERRORS_FILE).display(),
-        out_dir.join(SUMMARY_FILE).display()
+        out_dir.join(SUMMARY_FILE).display(),
+        out_dir.join(REPORT_FILE).display()
     ));
     text
 }

@@ -7,6 +7,7 @@
 //! the run when the credentials or the role are wrong, or the service keeps failing.
 
 pub(crate) mod error;
+pub(crate) mod latency;
 pub(crate) mod throttle;
 pub(crate) mod token;
 pub mod wire;
@@ -39,6 +40,8 @@ pub struct RequestStats {
     pub(crate) throttled: AtomicU64,
     /// Attempts that were repeats of a failed one.
     pub(crate) retries: AtomicU64,
+    /// How long answers took, and requests in flight.
+    pub(crate) latency: latency::Latency,
 }
 
 impl RequestStats {
@@ -282,7 +285,11 @@ impl Client {
                 request = request.json(body);
             }
             self.count_sent(&method);
-            let (status, retry_after, bytes) = self.send(request).await?;
+            let answer = {
+                let _timing = self.stats.latency.start();
+                self.send(request).await
+            };
+            let (status, retry_after, bytes) = answer?;
             self.throttle.on_answer(status, retry_after);
             if status == 401 && !renewed {
                 self.tokens.invalidate(&token).await;

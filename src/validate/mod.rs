@@ -55,6 +55,8 @@ pub(crate) struct DeviceSpec {
     /// The row comes from an errors.csv that marked it `UNCONFIRMED`: an earlier run may have
     /// created its device, so the user's devices are read before anything is sent.
     pub(crate) unconfirmed_before: bool,
+    /// The line of the first input the row came from (see [`Record::original_line`]).
+    pub(crate) original_line: u64,
 }
 
 impl DeviceSpec {
@@ -308,6 +310,7 @@ impl FieldChecker {
                 notification,
                 unconfirmed_before: cells.get(Column::EarlierErrorCode)
                     == Ok(Code::Unconfirmed.as_str()),
+                original_line: record.original_line(header),
             },
         })
     }

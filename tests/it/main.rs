@@ -20,6 +20,7 @@ mod nightly;
 mod outputs;
 mod pipeline;
 mod properties;
+mod report;
 mod requests;
 mod retries;
 mod sandbox;
