@@ -11,7 +11,7 @@ pub(crate) mod progress;
 pub mod report;
 pub(crate) mod resume;
 pub(crate) mod summary;
-pub(crate) mod timeline;
+pub mod timeline;
 pub(crate) mod writer;
 
 use std::fmt;

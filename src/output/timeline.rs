@@ -196,6 +196,23 @@ pub(crate) fn combine(all: &[Timeline]) -> Option<Timeline> {
     Some(merged)
 }
 
+/// The size of timeline.json after a run of `seconds` that was busy every second (a few
+/// hundred rows and requests, some 429s, several requests in flight), for the bench: what
+/// a day-long run leaves.
+pub fn json_bytes_after(seconds: u64) -> usize {
+    let mut recording = Recording::new(super::summary::now_rfc3339());
+    for second in 0..seconds {
+        recording.add_second(Point {
+            rows: 180 + second % 41,
+            requests: 360 + second % 83,
+            throttled: u64::from(second % 97 == 0),
+            busy_s: 6.0 + (second % 29) as f64 / 7.0,
+        });
+    }
+    let timeline = recording.finish(Point::default(), 0.0);
+    serde_json::to_string(&timeline).map_or(0, |text| text.len())
+}
+
 /// Builds a timeline second by second.
 #[derive(Debug)]
 pub(crate) struct Recording {

@@ -275,10 +275,14 @@ pub(crate) fn timeline(timeline: &Timeline) -> Option<(Svg, Option<Svg>)> {
 
 type Rate = (f64, f64, f64, f64, u64, f64);
 
-/// Requests in flight on average per point; `None` when nothing was sent.
+/// Below this many requests in flight on average at the busiest point, the chart would
+/// show only noise (a run on loopback); the note gives the figure instead.
+const IN_FLIGHT_WORTH_A_CHART: f64 = 0.5;
+
+/// Requests in flight on average per point; `None` when too few were ever in flight.
 fn in_flight_chart(rates: &[Rate], total_s: f64) -> Option<Svg> {
     let peak = rates.iter().map(|r| r.5).fold(0.0, f64::max);
-    if peak <= 0.0 {
+    if peak < IN_FLIGHT_WORTH_A_CHART {
         return None;
     }
     let frame = Frame {
@@ -390,19 +394,15 @@ pub(crate) fn by_type(rows: &[TypeRow]) -> Svg {
 
 /// The latency histogram: one bar per bucket from the fastest to the slowest answer, and
 /// the percentiles marked.
-pub(crate) fn latency(figures: &LatencyFigures) -> Svg {
+pub(crate) fn latency(figures: &LatencyFigures) -> (Svg, Option<String>) {
     let per_bucket = figures.counts().per_bucket;
-    let first = per_bucket.iter().position(|n| *n > 0).unwrap_or(0);
-    let last = per_bucket.iter().rposition(|n| *n > 0).unwrap_or(0);
-    // A few empty buckets either side, so a single bar does not fill the chart.
-    let first = first.saturating_sub(3);
-    let last = (last + 3).min(per_bucket.len() - 1);
+    let (first, last) = shown_buckets(&per_bucket);
     let shown = &per_bucket[first..=last];
     let frame = Frame {
         left: 64.0,
-        top: 22.0,
+        top: 34.0,
         width: 880.0,
-        height: 170.0,
+        height: 160.0,
     };
     let axis = nice_axis(shown.iter().copied().max().unwrap_or(1) as f64);
     let bar = frame.width / shown.len() as f64;
@@ -444,19 +444,79 @@ pub(crate) fn latency(figures: &LatencyFigures) -> Svg {
         "axis",
     );
     svg.grid.push(base);
+    mark_percentiles(&mut svg, frame, figures, (first, shown.len(), bar));
+    let left_out: u64 = per_bucket[..first]
+        .iter()
+        .chain(&per_bucket[last + 1..])
+        .sum();
+    let note = (left_out > 0).then(|| {
+        format!(
+            "{} of the slowest and fastest answers (under {} or over {}) fall outside the chart; the figures above count them.",
+            count(left_out as f64),
+            bucket_name(first.saturating_sub(1)),
+            bucket_name(last)
+        )
+    });
+    (svg, note)
+}
+
+/// Dashed lines at p50, p95 and p99 on the histogram whose buckets `first` onwards are
+/// drawn, `shown` of them, each `bar` wide.
+fn mark_percentiles(
+    svg: &mut Svg,
+    frame: Frame,
+    figures: &LatencyFigures,
+    (first, shown, bar): (usize, usize, f64),
+) {
     let percentiles = [
         ("p50", figures.p50_ms),
         ("p95", figures.p95_ms),
         ("p99", figures.p99_ms),
     ];
+    let mut previous = (f64::NEG_INFINITY, 0.0);
     for (name, ms) in percentiles {
         let position = fractional_bucket(ms) - first as f64;
-        let x = frame.left + position.clamp(0.0, shown.len() as f64) * bar;
+        let x = frame.left + position.clamp(0.0, shown as f64) * bar;
         let marker = svg.segment((x, frame.top - 4.0), (x, frame.bottom()), "percentile");
         svg.markers.push(marker);
-        svg.text(x, frame.top - 8.0, name, "percentile-label", "middle");
+        // Close percentiles stack their names instead of writing over each other.
+        let lift = if x - previous.0 < 30.0 {
+            previous.1 + 13.0
+        } else {
+            0.0
+        };
+        svg.text(
+            x,
+            frame.top - 8.0 - lift,
+            name,
+            "percentile-label",
+            "middle",
+        );
+        previous = (x, lift);
     }
-    svg
+}
+
+/// The buckets the chart shows: from the one that holds the fastest 0.1 % to the one that
+/// holds the slowest 0.1 %, so a few outliers do not squeeze every bar into a corner, with
+/// a few empty buckets either side so that a single bar does not fill the chart.
+fn shown_buckets(per_bucket: &[u64]) -> (usize, usize) {
+    let total: u64 = per_bucket.iter().sum();
+    let mut below = 0u64;
+    let (mut first, mut last) = (None, 0);
+    for (index, requests) in per_bucket.iter().enumerate() {
+        below += requests;
+        if *requests > 0 && first.is_none() && below as f64 >= total as f64 * 0.001 {
+            first = Some(index);
+        }
+        if *requests > 0 {
+            last = index;
+        }
+        if below as f64 >= total as f64 * 0.999 && *requests > 0 {
+            break;
+        }
+    }
+    let first = first.unwrap_or(0).saturating_sub(3);
+    (first, (last + 3).min(per_bucket.len() - 1))
 }
 
 /// A bucket by its upper bound: `12 ms`, or `over 120 s` for the last.

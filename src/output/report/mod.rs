@@ -14,6 +14,8 @@ mod advice;
 mod charts;
 mod examples;
 mod format;
+mod outcomes;
+mod tables;
 mod view;
 
 use std::path::{Path, PathBuf};

@@ -12,12 +12,15 @@ use super::advice::{advice, pieces};
 use super::charts::{self, Svg, TypeRow};
 use super::examples::Example;
 use super::format::{count, duration, int, milliseconds, share, time};
+use super::outcomes::{ordered, Shown};
+use super::tables::{self, Compare, PlanView};
 use crate::codes::Code;
 use crate::config::RunMode;
 use crate::logging::mask_text;
+use crate::output::latency::LatencyFigures;
 use crate::output::summary::{Summary, ThisRun};
 use crate::output::timeline::Timeline;
-use crate::output::{Counted, Outcome, NOT_ATTEMPTED};
+use crate::output::NOT_ATTEMPTED;
 
 /// The whole page.
 #[derive(Template)]
@@ -70,12 +73,6 @@ pub(crate) struct Tile {
     pub(crate) width: String,
 }
 
-/// A resumed run beside what the directory holds: a row per outcome.
-pub(crate) struct Compare {
-    pub(crate) rows: Vec<[String; 4]>,
-    pub(crate) note: String,
-}
-
 pub(crate) struct TimelineView {
     pub(crate) rates: Svg,
     pub(crate) in_flight: Option<Svg>,
@@ -85,6 +82,8 @@ pub(crate) struct TimelineView {
 pub(crate) struct LatencyView {
     pub(crate) figures: Vec<(&'static str, String)>,
     pub(crate) histogram: Svg,
+    /// Answers the chart leaves out, if any.
+    pub(crate) note: Option<String>,
 }
 
 pub(crate) struct CodeView {
@@ -100,66 +99,8 @@ pub(crate) struct CodeView {
     pub(crate) advice: Vec<(bool, String)>,
 }
 
-pub(crate) struct PlanView {
-    pub(crate) facts: Vec<(&'static str, String)>,
-    pub(crate) users_over_limit: Vec<String>,
-}
-
-/// The outcomes in the order the report shows them, with their colour.
-const OUTCOMES: [(Counted, &str, &str); 8] = [
-    (Counted::Outcome(Outcome::Created), "created", "ok"),
-    (
-        Counted::Outcome(Outcome::SkippedExisting),
-        "skipped (existing)",
-        "skip",
-    ),
-    (Counted::Outcome(Outcome::Valid), "valid", "ok"),
-    (Counted::Outcome(Outcome::WouldCreate), "would create", "ok"),
-    (
-        Counted::Outcome(Outcome::WouldSkipExisting),
-        "would skip (existing)",
-        "skip",
-    ),
-    (Counted::Outcome(Outcome::Invalid), "invalid", "invalid"),
-    (Counted::Outcome(Outcome::Failed), "failed", "failed"),
-    (Counted::NotAttempted, "not attempted", "idle"),
-];
-
-/// One outcome's rows: summary.json's name, the report's label and colour, the count.
-struct Shown {
-    name: String,
-    label: String,
-    class: &'static str,
-    rows: u64,
-}
-
-/// Each outcome in `counts` (summary.json's names) in the report's order; a name this
-/// version does not know comes last.
-fn ordered(counts: &BTreeMap<String, u64>) -> Vec<Shown> {
-    let mut shown: Vec<Shown> = OUTCOMES
-        .iter()
-        .filter_map(|(counted, label, class)| {
-            let rows = *counts.get(counted.as_str())?;
-            (rows > 0).then(|| Shown {
-                name: counted.as_str().to_string(),
-                label: label.to_string(),
-                class,
-                rows,
-            })
-        })
-        .collect();
-    for (name, rows) in counts {
-        if *rows > 0 && !OUTCOMES.iter().any(|(c, _, _)| c.as_str() == name) {
-            shown.push(Shown {
-                name: name.clone(),
-                label: name.replace('_', " "),
-                class: "other",
-                rows: *rows,
-            });
-        }
-    }
-    shown
-}
+/// Rows shown whole per code; the code's other first lines are listed by number.
+const EXAMPLES_SHOWN: usize = 3;
 
 fn tiles(counts: &BTreeMap<String, u64>, total: u64) -> Vec<Tile> {
     ordered(counts)
@@ -210,29 +151,35 @@ pub(crate) fn page(summary: &Summary, extras: Extras<'_>) -> Page {
         facts: facts(summary),
         rows: int(summary.rows),
         tiles: tiles(&summary.outcomes, summary.rows),
-        compare: compare(summary),
+        compare: tables::compare(summary),
         by_type: by_type(summary),
         legend: tiles(&summary.outcomes, summary.rows),
         timeline: extras.timeline.and_then(timeline),
-        latency: summary.latency.as_ref().map(|figures| LatencyView {
-            figures: vec![
-                ("p50", milliseconds(figures.p50_ms)),
-                ("p95", milliseconds(figures.p95_ms)),
-                ("p99", milliseconds(figures.p99_ms)),
-                ("mean", milliseconds(figures.mean_ms)),
-                ("requests", int(figures.requests)),
-            ],
-            histogram: charts::latency(figures),
-        }),
+        latency: summary.latency.as_ref().map(latency),
         codes: codes(summary, extras.examples),
-        plan: plan(summary),
-        shards: shards(summary),
+        plan: tables::plan(summary),
+        shards: tables::shards(summary),
         footer: format!(
             "Written by mfa-enroll {} at {}, from summary.json, timeline.json and results.csv in this directory.",
             env!("CARGO_PKG_VERSION"),
             time(&extras.written_at)
         ),
         kind,
+    }
+}
+
+fn latency(figures: &LatencyFigures) -> LatencyView {
+    let (histogram, note) = charts::latency(figures);
+    LatencyView {
+        figures: vec![
+            ("p50", milliseconds(figures.p50_ms)),
+            ("p95", milliseconds(figures.p95_ms)),
+            ("p99", milliseconds(figures.p99_ms)),
+            ("mean", milliseconds(figures.mean_ms)),
+            ("requests", int(figures.requests)),
+        ],
+        histogram,
+        note,
     }
 }
 
@@ -384,34 +331,6 @@ fn pace(this_run: &ThisRun, rows_per_s: f64) -> String {
     )
 }
 
-/// A resumed run: what this run did, what earlier runs had done, and the total.
-fn compare(summary: &Summary) -> Option<Compare> {
-    let this_run = summary
-        .this_run
-        .as_ref()
-        .filter(|_| summary.resumed_rows > 0)?;
-    let mut rows = Vec::new();
-    for shown in ordered(&summary.outcomes) {
-        let now = this_run.outcomes.get(&shown.name).copied().unwrap_or(0);
-        let earlier = shown.rows.saturating_sub(now);
-        rows.push([shown.label, int(now), int(earlier), int(shown.rows)]);
-    }
-    rows.push([
-        "all rows".into(),
-        int(this_run.rows),
-        int(summary.rows.saturating_sub(this_run.rows)),
-        int(summary.rows),
-    ]);
-    Some(Compare {
-        rows,
-        note: format!(
-            "This run picked up where an earlier one stopped: it left alone the {} rows earlier runs had finished, and ran the other {}. The figures above are the directory's totals; duration, requests and latency are this run's.",
-            int(summary.resumed_rows),
-            int(this_run.rows)
-        ),
-    })
-}
-
 fn by_type(summary: &Summary) -> Option<Svg> {
     if summary.by_type.is_empty() {
         return None;
@@ -432,22 +351,24 @@ fn by_type(summary: &Summary) -> Option<Svg> {
 }
 
 fn timeline(timeline: &Timeline) -> Option<TimelineView> {
-    let (rates, in_flight) = charts::timeline(timeline)?;
+    let (rates, in_flight_chart) = charts::timeline(timeline)?;
     let peak = (0..timeline.len())
         .map(|i| timeline.rows[i] as f64 / timeline.span_of(i))
         .fold(0.0, f64::max);
     let throttled: u64 = timeline.throttled_429.iter().sum();
+    let in_flight = timeline.in_flight.iter().copied().fold(0.0, f64::max);
     let per = match timeline.span_s {
         1 => "per second".to_string(),
         span => format!("averaged over {}", duration(span as f64)),
     };
     Some(TimelineView {
         rates,
-        in_flight,
+        in_flight: in_flight_chart,
         note: format!(
-            "Each step is {per}. Peak: {} rows/s. Answers of 429: {}.",
+            "Each step is {per}. Peak: {} rows/s. Answers of 429: {}. Requests in flight: at most {} on average.",
             count(peak),
-            int(throttled)
+            int(throttled),
+            if in_flight < 10.0 { format!("{in_flight:.2}") } else { count(in_flight) }
         ),
     })
 }
@@ -459,6 +380,7 @@ fn codes(summary: &Summary, mut examples: BTreeMap<String, Vec<Example>>) -> Vec
         .map(|(code, rows)| {
             let parsed = Code::parse(code).unwrap_or(Code::PingOne(code.clone()));
             let mut shown = examples.remove(code).unwrap_or_default();
+            shown.truncate(EXAMPLES_SHOWN);
             let mut previous = String::new();
             for example in &mut shown {
                 // A username may be an email (masked as in the logs); an ID is shown whole.
@@ -504,81 +426,4 @@ fn codes(summary: &Summary, mut examples: BTreeMap<String, Vec<Example>>) -> Vec
     codes
         .sort_by_key(|c| std::cmp::Reverse(summary.error_codes.get(&c.code).map_or(0, |r| r.rows)));
     codes
-}
-
-fn plan(summary: &Summary) -> Option<PlanView> {
-    let plan = summary.plan.as_ref()?;
-    let mut facts = vec![
-        (
-            "Requests a real run needs",
-            format!("about {}", int(plan.requests_needed)),
-        ),
-        (
-            "Time they take",
-            format!(
-                "{} at {} requests/s",
-                duration(plan.duration_at_rate_s),
-                plan.rate
-            ),
-        ),
-    ];
-    let messages: u64 = plan.pairing_messages.values().sum();
-    let channels: Vec<String> = plan
-        .pairing_messages
-        .iter()
-        .map(|(channel, n)| format!("{} {channel}", int(*n)))
-        .collect();
-    facts.push((
-        "Pairing messages it would send",
-        if channels.is_empty() {
-            "none".to_string()
-        } else {
-            format!("{} ({})", int(messages), channels.join(", "))
-        },
-    ));
-    if let Some(max) = plan.max_allowed_devices {
-        facts.push((
-            "Devices a user may have (pairing.maxAllowedDevices)",
-            max.to_string(),
-        ));
-    }
-    facts.push((
-        "Users over 50 SMS or 50 emails a day",
-        int(plan.users_over_daily_message_limit.len() as u64),
-    ));
-    let users_over_limit = plan
-        .users_over_daily_message_limit
-        .iter()
-        .take(20)
-        .map(|u| format!("{}: {} SMS, {} emails", u.user_id, u.sms, u.email))
-        .collect();
-    Some(PlanView {
-        facts,
-        users_over_limit,
-    })
-}
-
-fn shards(summary: &Summary) -> Vec<Vec<String>> {
-    summary
-        .shards
-        .iter()
-        .map(|shard| {
-            let done: Vec<String> = ordered(&shard.outcomes)
-                .into_iter()
-                .map(|shown| format!("{} {}", int(shown.rows), shown.label))
-                .collect();
-            vec![
-                shard.shard.clone(),
-                shard.dir.clone(),
-                int(shard.rows),
-                done.join(", "),
-                duration(shard.duration_s),
-                count(shard.throughput_rows_per_s),
-                int(shard.requests.total),
-                int(shard.requests.throttled_429),
-                format!("{}/s", shard.rate),
-                shard.exit_code.map_or("-".into(), |c| c.to_string()),
-            ]
-        })
-        .collect()
 }
