@@ -499,6 +499,19 @@ async fn results_end_in_line_order_and_name_the_original_line_through_feedbacks(
         original_lines(&read_csv(&ws.path("retry-2/errors.csv"))),
         bad
     );
+
+    // An errors.csv written before original_line existed names the original line in `line`.
+    let older: String = std::fs::read_to_string(ws.out().join("errors.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| format!("{}\n", &l[..l.rfind(',').unwrap()]))
+        .collect();
+    assert!(older.starts_with("user_id,type,phone,line,error_code,error_message\n"));
+    ws.write("retry-old.csv", &older);
+    let retry = enroll_to(&ws, &sandbox, "retry-old.csv", "retry-old", &[]).await;
+    assert_eq!(retry.code, 1, "{}", retry.both());
+    let results = read_csv(&ws.path("retry-old/results.csv"));
+    assert_eq!(original_lines(&results), bad);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
