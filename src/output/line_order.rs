@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 
-use super::writer::private_file;
+use super::writer::{finish_synced, private_file};
 use super::OutputError;
 
 /// Rows held in memory at once while sorting, by their size, with an allowance per row for
@@ -50,7 +50,8 @@ pub(crate) fn line_column(header: &ByteRecord, path: &Path) -> Result<usize, Out
         })
 }
 
-fn reader(path: &Path) -> Result<csv::Reader<File>, OutputError> {
+/// A CSV file read record by record, its header as the first record, rows of any length.
+pub(crate) fn reader(path: &Path) -> Result<csv::Reader<File>, OutputError> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -258,13 +259,7 @@ fn merge_runs(
             queue.push(Reverse((line_of(&heads[index], column), index)));
         }
     }
-    let file = writer
-        .into_inner()
-        .map_err(|e| OutputError::io(out, e.into_error()))?;
-    file.into_inner()
-        .map_err(|e| OutputError::io(out, e.into_error()))?
-        .sync_all()
-        .map_err(|e| OutputError::io(out, e))
+    finish_synced(writer, out)
 }
 
 #[cfg(test)]

@@ -213,6 +213,20 @@ pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), OutputError> 
     std::fs::rename(&temporary, path).map_err(|e| OutputError::io(path, e))
 }
 
+/// Flushes a CSV writer's buffer and syncs its file to disk.
+pub(crate) fn finish_synced(
+    writer: csv::Writer<BufWriter<File>>,
+    path: &Path,
+) -> Result<(), OutputError> {
+    let file = writer
+        .into_inner()
+        .map_err(|e| OutputError::io(path, e.into_error()))?;
+    file.into_inner()
+        .map_err(|e| OutputError::io(path, e.into_error()))?
+        .sync_all()
+        .map_err(|e| OutputError::io(path, e))
+}
+
 impl Recorder {
     /// Starts the writer. With `append`, results.csv (already compacted by the resume) grows;
     /// errors.csv is always written anew, since it lists what is still wrong.
