@@ -402,6 +402,63 @@ pub async fn offline_dry_run_flat(bin: &Path, work: &Path, sizes: &Sizes) -> Vec
     figures
 }
 
+/// An online dry run of `rows` rows of the four-type mix, one user each, against `sandbox`:
+/// its peak memory, measured as the offline dry run's is.
+async fn online_dry_run_at(bin: &Path, work: &Path, sandbox: &Sandbox, rows: usize) -> Measured {
+    let input = work.join(format!("online-{rows}.csv"));
+    write_input(&input, rows);
+    let config = write_config(work, sandbox, "", "rate = 1000000\nconcurrency = 64");
+    let out = work.join("online-out");
+    let _ = std::fs::remove_dir_all(&out);
+    let args = [
+        "run",
+        path_text(&input),
+        "--config",
+        path_text(&config),
+        "--dry-run",
+        "--online",
+        "--quiet",
+        "--out",
+        path_text(&out),
+    ];
+    let measured = run_binary(bin, work, &secret_of(sandbox), &args).await;
+    check(&measured, "online dry run");
+    let _ = std::fs::remove_file(&input);
+    measured
+}
+
+/// Online dry run: peak memory at a quarter of the rows and at all of them, and how much it
+/// grew between (flat: what is kept per user goes with the user's last row). The sandbox runs
+/// in this process, so the binary's memory is its own.
+pub async fn online_dry_run(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
+    let sandbox = start_sandbox(SandboxOptions::default()).await;
+    let (few, many) = (sizes.dry_run_rows / 4, sizes.dry_run_rows);
+    let quarter = online_dry_run_at(bin, work, &sandbox, few).await;
+    let whole = online_dry_run_at(bin, work, &sandbox, many).await;
+    sandbox.shutdown().await;
+    let mb = |m: &Measured| m.peak_rss_kb as f64 / 1024.0;
+    let case = format!("online dry run, four-type mix, {many} rows, one user each");
+    vec![
+        Figure::bound(
+            &format!("{case}: throughput against the sandbox"),
+            many as f64 / whole.wall.as_secs_f64(),
+            "rows/s",
+        ),
+        Figure::bound(
+            &format!("{case}: at {few} rows"),
+            mb(&quarter),
+            "MB peak RSS",
+        ),
+        Figure::at_most(&case, mb(&whole), "MB peak RSS", 64.0),
+        Figure::at_most(
+            &format!("{case}: growth from {few} rows"),
+            mb(&whole) - mb(&quarter),
+            "MB",
+            8.0,
+        ),
+    ]
+}
+
 /// Live run on loopback, no rate limit, concurrency 64, existence check on.
 pub async fn live_unlimited(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     let sandbox = start_sandbox(SandboxOptions {
@@ -782,6 +839,7 @@ pub async fn run_one(name: &str, bin: &Path, work: &Path, sizes: &Sizes) -> Vec<
         "dry" => offline_dry_run(bin, work, sizes).await,
         "dry-mix" => offline_dry_run_sms_email(bin, work, sizes).await,
         "dry-flat" => offline_dry_run_flat(bin, work, sizes).await,
+        "online" => online_dry_run(bin, work, sizes).await,
         "live" => live_unlimited(bin, work, sizes).await,
         "rate" => rate_precision(bin, work, sizes).await,
         "latency" => latency_hiding(bin, work, sizes).await,
@@ -791,7 +849,7 @@ pub async fn run_one(name: &str, bin: &Path, work: &Path, sizes: &Sizes) -> Vec<
         "floor" => requests_floor(bin, work, sizes).await,
         "timeline" => report::timeline_size(),
         "order" => report::line_order(work, sizes).await,
-        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, phone, live, floor, rate, latency, throttled, shards, timeline, order"),
+        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, online, phone, live, floor, rate, latency, throttled, shards, timeline, order"),
     }
 }
 
@@ -800,6 +858,7 @@ pub async fn run_all(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     figures.extend(offline_dry_run(bin, work, sizes).await);
     figures.extend(offline_dry_run_sms_email(bin, work, sizes).await);
     figures.extend(offline_dry_run_flat(bin, work, sizes).await);
+    figures.extend(online_dry_run(bin, work, sizes).await);
     figures.extend(phone_validation_bound(sizes).await);
     figures.extend(live_unlimited(bin, work, sizes).await);
     figures.extend(requests_floor(bin, work, sizes).await);

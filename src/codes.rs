@@ -41,6 +41,10 @@ pub(crate) enum Code {
     Unconfirmed,
     /// The server's TLS certificate stopped being trusted mid-run (a run checks it first).
     ConnectionFailed,
+    /// PingOne's answer was past its ceiling (a body, or a list's pages or items).
+    AnswerTooLarge,
+    /// A list's `_links.next` left the environment or went back to a page already read.
+    BadNextLink,
     InternalError,
     /// PingOne's own code (`INVALID_VALUE`, `LIMIT_EXCEEDED`, `HTTP_502`, ...).
     PingOne(String),
@@ -83,6 +87,8 @@ impl Code {
             Code::NotAttempted => "NOT_ATTEMPTED",
             Code::Unconfirmed => "UNCONFIRMED",
             Code::ConnectionFailed => "CONNECTION_FAILED",
+            Code::AnswerTooLarge => "ANSWER_TOO_LARGE",
+            Code::BadNextLink => "BAD_NEXT_LINK",
             Code::InternalError => "INTERNAL_ERROR",
             Code::PingOne(code) => code,
         }

@@ -23,7 +23,9 @@
 //!   line order at the end (`output/line_order.rs`), and report.html (`output/report/`: the
 //!   page's template, its charts, and what to do about each code).
 //! - `model` (the vocabulary every layer shares), `codes` (every code the tool writes), `stop`
-//!   (why a run stops early) and `exit` (exit codes, and what a run or merge reports).
+//!   (why a run stops early), `exit` (exit codes, and what a run or merge reports),
+//!   `bounded` (every file read from outside, up to its ceiling) and `spill` (pairs of
+//!   numbers sorted on disk, part by part: how a pass finds rows that share a key).
 //! - `shard` (`--shard K/N`: which rows are this process's) and `merge` (the shards'
 //!   directories back into one record) sit beside `run`: merge reads what runs wrote and
 //!   ends in `exit` as a run does, without using the run.
@@ -62,7 +64,7 @@
 //! [`output::describe::describe`], [`output::metrics::write_refusal`] and
 //! [`output::report::rewrite`] (`mfa-enroll report DIR`), [`output::line_order`] and
 //! [`output::timeline::json_bytes_after`] (the bench),
-//! [`logging::init`] and [`run::install_signal_handlers`]; the simulator
+//! [`logging::init`], [`run::install_signal_handlers`] and [`run::load_settings`]; the simulator
 //! ([`sandbox::Sandbox`], [`sandbox::SandboxOptions`], [`sandbox::Directory`],
 //! [`sandbox::json::Device`], [`sandbox::serve_standing`]); and, for tests that drive one
 //! layer directly, [`pingone::Client`], [`validate::phone::normalize`] and the types their
@@ -74,6 +76,7 @@
 // See the last paragraph above.
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub(crate) mod bounded;
 pub mod cli;
 pub mod codes;
 pub mod config;
@@ -88,6 +91,7 @@ pub mod pingone;
 pub mod run;
 pub mod sandbox;
 pub mod shard;
+pub(crate) mod spill;
 pub mod stop;
 pub mod validate;
 

@@ -1,12 +1,18 @@
 //! Logs on stderr, as text for people or one JSON object per line for schedulers, and the
 //! masking that keeps phone numbers and email addresses out of them (`+1******1234`,
 //! `j***@example.com`). Results files carry the real values; logs never do.
+//!
+//! The tool's own lines mask at their source (`LogSafe`, `mask_destination`). Dependencies
+//! log what they see (libphonenumber the national digits it parses, hyper its traffic), so
+//! they are held to warnings unless `RUST_LOG` names them (`RUST_LOG=trace` raises only the
+//! tool's own level), and every line they write is masked as a whole, whatever its level.
 
 use std::fmt;
 use std::io::Write;
 use std::sync::Mutex;
 
 use indicatif::ProgressBar;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
@@ -25,6 +31,8 @@ pub(crate) struct StderrAroundBar;
 
 pub(crate) struct EventWriter {
     buffer: Vec<u8>,
+    /// A dependency's line: masked whole before it is written.
+    is_foreign: bool,
 }
 
 impl Write for EventWriter {
@@ -40,6 +48,9 @@ impl Write for EventWriter {
 impl Drop for EventWriter {
     fn drop(&mut self) {
         let bar = ACTIVE_BAR.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if self.is_foreign {
+            self.buffer = mask_line(&String::from_utf8_lossy(&self.buffer)).into_bytes();
+        }
         let emit = || {
             let _ = std::io::stderr().lock().write_all(&self.buffer);
         };
@@ -55,8 +66,53 @@ impl<'a> MakeWriter<'a> for StderrAroundBar {
     fn make_writer(&'a self) -> EventWriter {
         EventWriter {
             buffer: Vec::with_capacity(256),
+            is_foreign: true,
         }
     }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> EventWriter {
+        EventWriter {
+            buffer: Vec::with_capacity(256),
+            is_foreign: !is_own(meta.target()),
+        }
+    }
+}
+
+/// The tool's own log target; every other target is a dependency's (bridged `log` records
+/// arrive as `log`).
+const OWN_TARGET: &str = "mfa_enroll";
+/// The most a dependency says unless `RUST_LOG` names it.
+const DEPENDENCY_LEVEL: LevelFilter = LevelFilter::WARN;
+
+fn is_own(target: &str) -> bool {
+    target == OWN_TARGET || target.starts_with("mfa_enroll::")
+}
+
+/// `RUST_LOG`'s directives (or the default level) with every bare level applied to the tool
+/// only: dependencies stay at [`DEPENDENCY_LEVEL`] (or quieter) unless a directive names them.
+fn directives(requested: &str) -> String {
+    let mut global = None;
+    let mut named = Vec::new();
+    for directive in requested
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        match directive.parse::<LevelFilter>() {
+            Ok(level) => global = Some(level),
+            Err(_) => named.push(directive),
+        }
+    }
+    let Some(level) = global else {
+        return named.join(",");
+    };
+    let names_own = named.iter().any(|d| d.starts_with(OWN_TARGET));
+    let mut out = vec![level.min(DEPENDENCY_LEVEL).to_string()];
+    if !names_own {
+        out.push(format!("{OWN_TARGET}={level}"));
+    }
+    out.extend(named.iter().map(|d| d.to_string()));
+    out.join(",")
 }
 
 /// Sets up logging once per process. `RUST_LOG` overrides the level when set.
@@ -66,7 +122,12 @@ pub fn init(format: LogFormat, quiet: bool, verbose: bool) {
         (_, true) => "mfa_enroll=debug,info",
         _ => "info",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let requested = std::env::var(EnvFilter::DEFAULT_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| level.to_string());
+    let filter = EnvFilter::try_new(directives(&requested))
+        .unwrap_or_else(|_| EnvFilter::new(directives(level)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(StderrAroundBar)
@@ -81,6 +142,19 @@ pub fn init(format: LogFormat, quiet: bool, verbose: bool) {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init(),
     };
+}
+
+/// A dependency's whole line, masked; the timestamp it starts with (text, or JSON's first
+/// field) is kept as it is.
+fn mask_line(line: &str) -> String {
+    let head = line.char_indices().take(64).find_map(|(i, c)| {
+        let after = line[i + c.len_utf8()..].chars().next();
+        (c == 'Z' && matches!(after, Some(' ' | '"' | '\x1b'))).then_some(i + 1)
+    });
+    match head {
+        Some(end) => format!("{}{}", &line[..end], mask_text(&line[end..])),
+        None => mask_text(line),
+    }
 }
 
 /// `+15125551234` -> `+1******1234`: the country code's first digit and the last four.
@@ -189,5 +263,35 @@ mod tests {
         assert!(text.contains("1234"), "{text}");
         assert!(text.contains("J***@example.com"), "{text}");
         assert_eq!(mask_text("line 12 of 400"), "line 12 of 400");
+    }
+
+    #[test]
+    fn dependencies_stay_at_warnings_unless_named() {
+        for (requested, expected) in [
+            ("trace", "warn,mfa_enroll=trace"),
+            ("info", "warn,mfa_enroll=info"),
+            ("error", "error,mfa_enroll=error"),
+            ("mfa_enroll=debug,info", "warn,mfa_enroll=debug"),
+            ("trace,hyper=debug", "warn,mfa_enroll=trace,hyper=debug"),
+            ("rlibphonenumber", "rlibphonenumber"),
+            ("DEBUG", "warn,mfa_enroll=debug"),
+        ] {
+            assert_eq!(directives(requested), expected, "{requested}");
+        }
+    }
+
+    #[test]
+    fn a_dependency_line_is_masked_after_its_timestamp() {
+        let text = "2026-11-30T15:47:20.964036Z TRACE Number '5125550123': fixed-line";
+        let masked = mask_line(text);
+        assert!(
+            masked.starts_with("2026-11-30T15:47:20.964036Z "),
+            "{masked}"
+        );
+        assert!(!masked.contains("5125550123"), "{masked}");
+        let json = r#"{"timestamp":"2026-11-30T15:47:20.964036Z","level":"TRACE","message":"number 5125550123"}"#;
+        let masked = mask_line(json);
+        assert!(masked.contains("2026-11-30T15:47:20.964036Z"), "{masked}");
+        assert!(!masked.contains("5125550123"), "{masked}");
     }
 }

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 use mfa_enroll::cli::{Cli, Command, LogFormat};
-use mfa_enroll::config::{process_env, Settings};
 use mfa_enroll::output::describe::describe;
+use mfa_enroll::run::Loaded;
 use mfa_enroll::stop::Stop;
 use mfa_enroll::{logging, run, sandbox, ExitStatus};
 
@@ -25,13 +25,21 @@ async fn main() {
                 }
                 fail(message, format)
             };
-            match Settings::load(&args, &process_env) {
-                Err(e) => refused(&e.to_string()),
-                Ok(settings) => {
+            // Signals are heard from the start: reading the config may wait on a fifo.
+            let stop = Arc::new(Stop::default());
+            run::install_signal_handlers(stop.clone());
+            match run::load_settings(args, stop.clone()).await {
+                Loaded::Refused(e) => refused(&e.to_string()),
+                Loaded::Interrupted(message) => {
+                    if let Some(path) = &metrics_file {
+                        let _ = mfa_enroll::output::metrics::write_refusal(path, 3);
+                    }
+                    fail(&message, format);
+                    ExitStatus::StoppedEarly.code()
+                }
+                Loaded::Ready(settings) => {
                     let out_dir = settings.out_dir.clone();
-                    let stop = Arc::new(Stop::default());
-                    run::install_signal_handlers(stop.clone());
-                    match run::run(settings, stop).await {
+                    match run::run(*settings, stop).await {
                         Ok(report) => {
                             if !quiet {
                                 print!("{}", describe(&report.summary, &out_dir));

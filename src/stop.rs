@@ -1,6 +1,7 @@
 //! Why and when a run stops early. One [`Stop`] is shared by the signal handler, the API
 //! client (refused credentials, a missing role, a failure storm) and the engine, which stops
-//! dispatching as soon as it is set; requests already in flight finish.
+//! dispatching as soon as it is set; requests already in flight finish (for a moment:
+//! see `pingone::IN_FLIGHT_GRACE`). Waits that may last race [`Stop::requested`].
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +23,8 @@ pub(crate) enum StopReason {
     OutputBroken(String),
     /// `--shard`: a username could not be looked up, so which shard owns its rows is unknown.
     ShardOwnerUnknown(String),
+    /// The token endpoint's answer could not be used whatever the retries (past its ceiling).
+    TokenUnusable(String),
 }
 
 impl StopReason {
@@ -35,6 +38,7 @@ impl StopReason {
             Self::InputBroken(_) => "INPUT_BROKEN",
             Self::OutputBroken(_) => "OUTPUT_BROKEN",
             Self::ShardOwnerUnknown(_) => "SHARD_OWNER_UNKNOWN",
+            Self::TokenUnusable(_) => "TOKEN_UNUSABLE",
         }
     }
 }
@@ -48,7 +52,8 @@ impl fmt::Display for StopReason {
             | Self::RepeatedFailures(m)
             | Self::InputBroken(m)
             | Self::OutputBroken(m)
-            | Self::ShardOwnerUnknown(m) => f.write_str(m),
+            | Self::ShardOwnerUnknown(m)
+            | Self::TokenUnusable(m) => f.write_str(m),
         }
     }
 }
@@ -57,6 +62,8 @@ impl fmt::Display for StopReason {
 pub struct Stop {
     is_set: AtomicBool,
     reason: Mutex<Option<StopReason>>,
+    /// Wakes whatever waits in [`Stop::requested`].
+    wake: tokio::sync::Notify,
 }
 
 impl Stop {
@@ -67,6 +74,22 @@ impl Stop {
             *slot = Some(reason);
         }
         self.is_set.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
+    }
+
+    /// Returns once a stop is requested: a wait that may last (opening a fifo, the first
+    /// token, a slow answer) races this, so the first signal ends it at once.
+    pub(crate) async fn requested(&self) {
+        loop {
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            // Registered before the flag is read, so a request in between is not missed.
+            woken.as_mut().enable();
+            if self.is_requested() {
+                return;
+            }
+            woken.await;
+        }
     }
 
     pub(crate) fn is_requested(&self) -> bool {

@@ -8,7 +8,8 @@ use strum::VariantArray;
 
 use crate::cli::TokenAuthArg;
 
-use super::file::{relative_to, FilePingOne};
+use super::file::FilePingOne;
+use super::private_key::private_key;
 use super::secret::{client_secret, Secret, ENV_CLIENT_SECRET, ENV_CLIENT_SECRET_FILE};
 use super::{ConfigError, EnvLookup};
 
@@ -104,45 +105,6 @@ pub(super) fn client_auth(
         TokenAuthMethod::Post => ClientAuth::Post(secret()?),
         TokenAuthMethod::ClientSecretJwt => ClientAuth::ClientSecretJwt(secret()?),
         TokenAuthMethod::PrivateKeyJwt => ClientAuth::PrivateKeyJwt(private_key(file, origin)?),
-    })
-}
-
-/// The PEM private key `private_key_jwt` signs with: RSA (RS256) or EC P-256 (ES256).
-fn private_key(file: &FilePingOne, origin: &str) -> Result<PrivateKey, ConfigError> {
-    let key = "[pingone] private_key_file";
-    let path = file.private_key_file.as_ref().ok_or_else(|| {
-        ConfigError::new(
-            origin,
-            key,
-            "missing; private_key_jwt signs with the worker app's private key (a PEM file)",
-        )
-    })?;
-    let path = relative_to(origin, path);
-    let pem = std::fs::read(&path).map_err(|e| {
-        ConfigError::new(origin, key, format!("cannot read {} ({e})", path.display()))
-    })?;
-    use jsonwebtoken::{Algorithm, EncodingKey};
-    let (key_value, algorithm) = match EncodingKey::from_rsa_pem(&pem) {
-        Ok(rsa) => (rsa, Algorithm::RS256),
-        Err(_) => match EncodingKey::from_ec_pem(&pem) {
-            Ok(ec) => (ec, Algorithm::ES256),
-            // The error would describe the key's bytes: say only what is wanted.
-            Err(_) => {
-                return Err(ConfigError::new(
-                    origin,
-                    key,
-                    format!(
-                        "{} is not a PEM RSA or EC P-256 private key",
-                        path.display()
-                    ),
-                ))
-            }
-        },
-    };
-    Ok(PrivateKey {
-        key: std::sync::Arc::new(key_value),
-        algorithm,
-        key_id: file.private_key_id.clone().filter(|k| !k.trim().is_empty()),
     })
 }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::redact;
 use super::secret::{ENV_CLIENT_SECRET, ENV_CLIENT_SECRET_FILE};
 use super::ConfigError;
 
@@ -67,20 +68,17 @@ pub(super) fn read_config_file(
         None => return Ok((FileConfig::default(), "defaults".into())),
     };
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        ConfigError::new(
-            &origin,
-            "--config",
-            format!("cannot read the config file ({e}); check the path"),
-        )
-    })?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| {
-        ConfigError::new(
-            &origin,
-            "syntax",
-            format!("not valid TOML: {}", e.to_string().trim()),
-        )
-    })?;
+    let text = crate::bounded::read_to_string(&path, crate::bounded::CONFIG_FILE_CEILING).map_err(
+        |e| {
+            ConfigError::new(
+                &origin,
+                "--config",
+                format!("cannot read the config file: {e}; check the path"),
+            )
+        },
+    )?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| redact::syntax_error(&origin, &text, &e))?;
     if let Some(section) = table.get("pingone").and_then(|v| v.as_table()) {
         if section.contains_key("client_secret") {
             return Err(ConfigError::new(
@@ -90,16 +88,15 @@ pub(super) fn read_config_file(
             ));
         }
     }
-    let file = parse_keys(&text, &origin)?;
+    let file = parse_keys(&text, &origin).map_err(|e| redact::scrubbed(&text, e))?;
     Ok((file, origin))
 }
 
 /// Deserialises the config, naming the key (`[limits] rate`) and its line when a value has
 /// the wrong type or a key is unknown.
 fn parse_keys(text: &str, origin: &str) -> Result<FileConfig, ConfigError> {
-    let deserializer = toml::Deserializer::parse(text).map_err(|e| {
-        ConfigError::new(origin, "syntax", format!("not valid TOML: {}", e.message()))
-    })?;
+    let deserializer =
+        toml::Deserializer::parse(text).map_err(|e| redact::syntax_error(origin, text, &e))?;
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let path = e.path().to_string();
         let key = match path.split_once('.') {

@@ -7,7 +7,8 @@
 //!
 //! One concern per file: `file.rs` the TOML schema and reading it; `connection.rs` where
 //! PingOne is and as whom (`[pingone]`); `client_auth.rs` the token endpoint's credential;
-//! `secret.rs` the client secret; `tls.rs` `ca_file`; `enroll.rs` `[enroll]`; `limits.rs`
+//! `secret.rs` the client secret; `private_key.rs` the key of `private_key_jwt`, checked;
+//! `redact.rs` config errors that never echo a secret; `tls.rs` `ca_file`; `enroll.rs` `[enroll]`; `limits.rs`
 //! `[limits]`. This file puts them together into [`Settings`], in the order of precedence.
 
 use std::path::PathBuf;
@@ -20,6 +21,8 @@ mod connection;
 mod enroll;
 mod file;
 mod limits;
+mod private_key;
+mod redact;
 mod secret;
 #[cfg(test)]
 mod test_support;

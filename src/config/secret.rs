@@ -52,12 +52,8 @@ pub(super) fn client_secret(env: EnvLookup<'_>) -> Result<Option<Secret>, Config
         (None, Some(file)) => PathBuf::from(file),
     };
     let problem = |what: String| ConfigError::new("environment", ENV_CLIENT_SECRET_FILE, what);
-    let text = std::fs::read_to_string(&file).map_err(|e| {
-        problem(format!(
-            "cannot read {} ({e}); check the path and permissions",
-            file.display()
-        ))
-    })?;
+    let text = crate::bounded::read_to_string(&file, crate::bounded::SECRET_FILE_CEILING)
+        .map_err(|e| problem(format!("{e}; check the path and permissions")))?;
     // Files end with a newline; the secret does not.
     let secret = text
         .strip_suffix('\n')

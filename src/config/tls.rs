@@ -27,9 +27,8 @@ impl fmt::Debug for ExtraRoots {
 /// Reads `ca_file`: one or more PEM certificates.
 pub(super) fn extra_roots(path: &Path, origin: &str) -> Result<ExtraRoots, ConfigError> {
     let key = "[pingone] ca_file";
-    let pem = std::fs::read(path).map_err(|e| {
-        ConfigError::new(origin, key, format!("cannot read {} ({e})", path.display()))
-    })?;
+    let pem = crate::bounded::read(path, crate::bounded::CA_FILE_CEILING)
+        .map_err(|e| ConfigError::new(origin, key, e.to_string()))?;
     let certificates = reqwest::Certificate::from_pem_bundle(&pem).unwrap_or_default();
     if certificates.is_empty() {
         return Err(ConfigError::new(

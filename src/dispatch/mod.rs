@@ -9,14 +9,18 @@
 //!   dropped connection, 5xx), the devices are read again before the POST is repeated, and a
 //!   device found there is the row's.
 //! - In an online dry run the same path reads and plans, and never POSTs.
+//! - What is kept per user (a username's look-up, an online plan's counts) lives only while
+//!   the user has rows to come (`later`), so memory stays flat with the number of users.
 
 mod decide;
 mod enroll;
+pub(crate) mod later;
 mod plan;
 pub(crate) mod results;
 pub(crate) mod retry;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -28,6 +32,7 @@ use uuid::Uuid;
 use crate::codes::Code;
 use crate::config::RunMode;
 use crate::model::{Claims, DeviceIdentity, OnExisting, UserRef};
+use crate::output::summary::UserOverMessageLimit;
 use crate::output::{Outcome, RecorderHandle, RowResult};
 use crate::pingone::wire::Device;
 use crate::pingone::{ApiError, Client};
@@ -54,6 +59,9 @@ pub(crate) struct Job {
     pub(crate) line: u64,
     pub(crate) spec: DeviceSpec,
     pub(crate) raw: ByteRecord,
+    /// A later row names the same user the same way ([`later::LaterRows`]): what this run
+    /// keeps of the user (a plan, a username's look-up) is still needed after this row.
+    pub(crate) continues: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +75,9 @@ pub(crate) struct EngineConfig {
     pub(crate) concurrency: usize,
     /// Devices that finished rows of an earlier run reported created, by device ID.
     pub(crate) claimed_before: Claims,
+    /// Where the file's rows by ID and by username end: a user's state outlives its last
+    /// row of one kind while rows of the other kind, maybe the same user's, are to come.
+    pub(crate) kinds: later::Kinds,
 }
 
 #[derive(Debug, Clone)]
@@ -131,7 +142,10 @@ pub(crate) struct Engine {
     recorder: RecorderHandle,
     stop: Arc<Stop>,
     config: EngineConfig,
+    /// Look-ups of usernames with rows still to come; a username's goes with its last row.
     usernames: Mutex<HashMap<String, Arc<OnceCell<Resolution>>>>,
+    /// Usernames looked up (each cost one request).
+    usernames_looked_up: AtomicU64,
     queues: Mutex<HashMap<String, Queue>>,
     device_lists: Mutex<DeviceLists>,
     admission: Arc<Semaphore>,
@@ -141,7 +155,10 @@ pub(crate) struct Engine {
     created: Mutex<HashMap<u64, u64>>,
     /// Device ID -> the line that reported it `created`, this run's and finished rows'.
     claims: Mutex<Claims>,
+    /// Online dry run: what earlier rows would do to users with rows still to come.
     planned: Mutex<HashMap<String, PlannedUser>>,
+    /// Online dry run: users whose rows are all planned and would pass a daily message limit.
+    over_message_limit: Mutex<Vec<UserOverMessageLimit>>,
     policies: Mutex<HashMap<Uuid, PolicyCheck>>,
     max_devices: OnceCell<Option<u32>>,
     /// A 403 on a policy read was reported; one line per run is enough.
@@ -170,6 +187,7 @@ impl Engine {
             stop,
             config,
             usernames: Mutex::default(),
+            usernames_looked_up: AtomicU64::new(0),
             queues: Mutex::default(),
             device_lists: Mutex::default(),
             admission: Arc::new(Semaphore::new(admission_size as usize)),
@@ -177,6 +195,7 @@ impl Engine {
             created: Mutex::default(),
             claims: Mutex::new(claims),
             planned: Mutex::default(),
+            over_message_limit: Mutex::default(),
             policies: Mutex::default(),
             max_devices: OnceCell::new(),
             policies_unreadable: Default::default(),
@@ -185,7 +204,22 @@ impl Engine {
 
     /// Usernames this run resolved (each cost one request).
     pub(crate) fn usernames_resolved(&self) -> u64 {
-        lock(&self.usernames).len() as u64
+        self.usernames_looked_up.load(Ordering::Relaxed)
+    }
+
+    /// Called in file order as each row's user is resolved: the look-up of a username whose
+    /// last row this is is forgotten. (In file order, every earlier row of the username has
+    /// its answer already, and no later row needs it.)
+    pub(crate) fn passed_resolution(&self, resolved: &Result<(Job, String), Unresolved>) {
+        let job = match resolved {
+            Ok((job, _)) => job,
+            Err(unresolved) => &unresolved.job,
+        };
+        if let UserRef::Username(name) = &job.spec.user {
+            if !job.continues {
+                lock(&self.usernames).remove(&name.to_lowercase());
+            }
+        }
     }
 
     /// Resolves the row's user. Called concurrently; its results are queued in file order.
@@ -203,6 +237,7 @@ impl Engine {
             .clone();
         let resolution = cell
             .get_or_init(|| async {
+                self.usernames_looked_up.fetch_add(1, Ordering::Relaxed);
                 let lookup = self.retry.run(|| self.client.find_users(&name)).await;
                 match lookup {
                     Ok(users) if users.is_empty() => Resolution::NotFound,
@@ -308,7 +343,11 @@ impl Engine {
     ) -> RowResult {
         match self.config.mode {
             RunMode::Live => self.enroll(job, user_id, devices).await,
-            RunMode::DryRunOnline => self.plan(job, user_id).await,
+            RunMode::DryRunOnline => {
+                let result = self.plan(job, user_id).await;
+                self.release_plan(job, user_id);
+                result
+            }
             // Nothing to ask PingOne: the row passed every offline check.
             RunMode::DryRunOffline => results::base(job, user_id, Outcome::Valid),
         }

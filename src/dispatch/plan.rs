@@ -13,6 +13,9 @@ use crate::output::summary::UserOverMessageLimit;
 use crate::output::{Outcome, RowResult};
 use crate::pingone::ApiError;
 
+/// Policy answers kept at most (a run names a handful).
+const KEPT_POLICIES: usize = 1024;
+
 /// What the file's earlier rows would do to one user.
 #[derive(Debug, Default)]
 pub(super) struct PlannedUser {
@@ -21,6 +24,17 @@ pub(super) struct PlannedUser {
     identities: HashMap<DeviceIdentity, u64>,
     sms: u32,
     email: u32,
+}
+
+/// `user` as the summary lists it, when a real run would pass a daily message limit.
+fn over_limit(user_id: &str, user: &PlannedUser) -> Option<UserOverMessageLimit> {
+    (user.sms > DAILY_MESSAGE_LIMIT || user.email > DAILY_MESSAGE_LIMIT).then(|| {
+        UserOverMessageLimit {
+            user_id: user_id.to_string(),
+            sms: user.sms,
+            email: user.email,
+        }
+    })
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -75,7 +89,9 @@ impl Engine {
             };
         }
         if let Some(max) = max_devices {
-            let would_have = devices.len() as u32 + user.planned;
+            let would_have = u32::try_from(devices.len())
+                .unwrap_or(u32::MAX)
+                .saturating_add(user.planned);
             if would_have >= max {
                 return results::base(job, user_id, Outcome::Failed).with_error(
                     Code::DeviceLimit,
@@ -100,7 +116,15 @@ impl Engine {
     }
 
     async fn policy_state(&self, policy_id: Uuid) -> Result<PolicyState, ApiError> {
-        let cell = lock(&self.policies).entry(policy_id).or_default().clone();
+        let cell = {
+            let mut policies = lock(&self.policies);
+            // A file of a million distinct policies must not keep a million answers: past
+            // the bound they are forgotten, and a policy named again is read again.
+            if policies.len() >= KEPT_POLICIES && !policies.contains_key(&policy_id) {
+                policies.clear();
+            }
+            policies.entry(policy_id).or_default().clone()
+        };
         cell.get_or_init(|| async {
             let id = policy_id.to_string();
             match self.retry.run(|| self.client.get_policy(&id)).await {
@@ -126,7 +150,12 @@ impl Engine {
             .max_devices
             .get_or_init(|| async {
                 match self.retry.run(|| self.client.mfa_settings()).await {
-                    Ok(settings) => Some(settings.pairing.max_allowed_devices),
+                    // A cap of 0, or past u32, is no cap PingOne could mean: not checked.
+                    Ok(settings) => settings
+                        .pairing
+                        .max_allowed_devices
+                        .and_then(|max| u32::try_from(max).ok())
+                        .filter(|max| *max > 0),
                     Err(e) if e.http_status() == Some(403) => {
                         tracing::warn!(
                             "the token may not read MFA settings (403), so this dry run does not check the device cap; a role that reads environment configuration (see README, \"Which role\") lets it"
@@ -149,17 +178,27 @@ impl Engine {
         self.max_devices.get().copied().flatten()
     }
 
+    /// After a row's plan: the user's plan is forgotten when no later row can be the
+    /// user's (only a user over a daily message limit is remembered, for the summary).
+    pub(super) fn release_plan(&self, job: &Job, user_id: &str) {
+        if job.continues || self.config.kinds.other_kind_after(&job.spec.user, job.line) {
+            return;
+        }
+        let Some(user) = lock(&self.planned).remove(user_id) else {
+            return;
+        };
+        if let Some(over) = over_limit(user_id, &user) {
+            lock(&self.over_message_limit).push(over);
+        }
+    }
+
     /// Users whom a real run would send more than PingOne's daily SMS or email allowance.
     pub(crate) fn users_over_message_limit(&self) -> Vec<UserOverMessageLimit> {
         let planned = lock(&self.planned);
         let mut over: Vec<UserOverMessageLimit> = planned
             .iter()
-            .filter(|(_, u)| u.sms > DAILY_MESSAGE_LIMIT || u.email > DAILY_MESSAGE_LIMIT)
-            .map(|(id, u)| UserOverMessageLimit {
-                user_id: id.clone(),
-                sms: u.sms,
-                email: u.email,
-            })
+            .filter_map(|(id, user)| over_limit(id, user))
+            .chain(lock(&self.over_message_limit).iter().cloned())
             .collect();
         over.sort_by(|a, b| a.user_id.cmp(&b.user_id));
         over

@@ -31,7 +31,10 @@ pub(crate) fn acquire(out_dir: &Path) -> Result<OutDirLock, OutputError> {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
+            // A process ID; never more than a small file's worth, whatever is there.
+            let _ = (&mut file)
+                .take(crate::bounded::OWN_FILE_CEILING)
+                .read_to_string(&mut holder);
             let holder = holder.trim();
             let who = if holder.is_empty() {
                 "another process".to_string()

@@ -79,7 +79,7 @@ impl EncodeMetric for LatencyHistogram {
 
 /// The last success time the previous file recorded, if any.
 fn previous_success(path: &Path) -> Option<f64> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = crate::bounded::read_to_string(path, crate::bounded::OWN_FILE_CEILING).ok()?;
     text.lines()
         .find(|l| l.starts_with(LAST_SUCCESS) && !l.starts_with('#'))
         .and_then(|l| l.split_whitespace().nth(1))

@@ -240,7 +240,9 @@ impl Summary {
     }
 
     pub(crate) fn read(out_dir: &Path) -> Option<Summary> {
-        let text = std::fs::read_to_string(out_dir.join(SUMMARY_FILE)).ok()?;
+        let path = out_dir.join(SUMMARY_FILE);
+        let text =
+            crate::bounded::read_to_string(&path, crate::bounded::SUMMARY_FILE_CEILING).ok()?;
         serde_json::from_str(&text).ok()
     }
 }

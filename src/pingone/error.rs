@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::throttle::MAX_RETRY_AFTER;
 use super::wire::ErrorBody;
 use crate::codes::Code;
 
@@ -32,6 +33,14 @@ pub enum ApiError {
     /// The server's TLS certificate is not trusted: nothing was sent, and retrying cannot help.
     #[error("the TLS certificate of {host} is not trusted ({problem}); if a TLS-inspecting proxy or a private CA signs it, set [pingone] ca_file to that CA's PEM certificate")]
     Untrusted { host: String, problem: String },
+    /// An answer past its ceiling (`pingone/body.rs`, `pingone/paging.rs`): no real answer
+    /// is that large, and asking again would bring the same.
+    #[error("HTTP {status}: PingOne's answer is {what}, larger than any real answer; it was not read further")]
+    TooLarge { status: u16, what: String },
+    /// A list's `_links.next` that may not be followed (another host or environment, a page
+    /// already read).
+    #[error("a paged list could not be read to its end: {0}")]
+    BadNextLink(String),
 }
 
 impl ApiError {
@@ -98,7 +107,10 @@ impl ApiError {
         match self {
             ApiError::Status { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
             ApiError::Connect(_) | ApiError::Transport(_) | ApiError::BadResponse { .. } => true,
-            ApiError::Stopped | ApiError::Untrusted { .. } => false,
+            ApiError::Stopped
+            | ApiError::Untrusted { .. }
+            | ApiError::TooLarge { .. }
+            | ApiError::BadNextLink(_) => false,
         }
     }
 
@@ -108,17 +120,25 @@ impl ApiError {
         match self {
             ApiError::Status { status, .. } => *status >= 500,
             ApiError::Transport(_) | ApiError::BadResponse { .. } => true,
-            ApiError::Connect(_) | ApiError::Stopped | ApiError::Untrusted { .. } => false,
+            // A success too large to read: PingOne acted, and said so at length.
+            ApiError::TooLarge { status, .. } => (200..300).contains(status),
+            ApiError::Connect(_)
+            | ApiError::Stopped
+            | ApiError::Untrusted { .. }
+            | ApiError::BadNextLink(_) => false,
         }
     }
 
     pub(crate) fn http_status(&self) -> Option<u16> {
         match self {
-            ApiError::Status { status, .. } | ApiError::BadResponse { status, .. } => Some(*status),
+            ApiError::Status { status, .. }
+            | ApiError::BadResponse { status, .. }
+            | ApiError::TooLarge { status, .. } => Some(*status),
             ApiError::Connect(_)
             | ApiError::Transport(_)
             | ApiError::Stopped
-            | ApiError::Untrusted { .. } => None,
+            | ApiError::Untrusted { .. }
+            | ApiError::BadNextLink(_) => None,
         }
     }
 
@@ -129,7 +149,9 @@ impl ApiError {
             | ApiError::Transport(_)
             | ApiError::BadResponse { .. }
             | ApiError::Stopped
-            | ApiError::Untrusted { .. } => None,
+            | ApiError::Untrusted { .. }
+            | ApiError::TooLarge { .. }
+            | ApiError::BadNextLink(_) => None,
         }
     }
 
@@ -143,6 +165,8 @@ impl ApiError {
                 Code::RetriesExhausted
             }
             ApiError::Stopped => Code::NotAttempted,
+            ApiError::TooLarge { .. } => Code::AnswerTooLarge,
+            ApiError::BadNextLink(_) => Code::BadNextLink,
         }
     }
 
@@ -181,21 +205,24 @@ fn certificate_problem(error: &reqwest::Error) -> Option<String> {
     None
 }
 
-/// `Retry-After` in seconds or as an HTTP date.
+/// `Retry-After` in seconds or as an HTTP date, capped at [`MAX_RETRY_AFTER`]: the server's
+/// number, whatever it is, never becomes a longer wait (or an overflow).
 pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
+    let cap = MAX_RETRY_AFTER.as_secs_f64();
     if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+        return Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER));
     }
     if let Ok(seconds) = value.parse::<f64>() {
         if seconds.is_finite() && seconds >= 0.0 {
-            return Some(Duration::from_secs_f64(seconds.min(86_400.0)));
+            return Some(Duration::from_secs_f64(seconds.min(cap)));
         }
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(
         when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
     )
 }
 
@@ -236,5 +263,41 @@ mod tests {
         assert!(bare.is_retryable() && bare.may_have_acted());
         let limited = ApiError::from_status(429, None, Some(Duration::from_secs(1)));
         assert!(limited.is_retryable() && !limited.may_have_acted());
+    }
+}
+
+#[cfg(test)]
+mod property_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a server writes in `Retry-After`, reading it never panics and never
+        /// asks for more than the cap.
+        #[test]
+        fn retry_after_never_panics_and_stays_under_the_cap(
+            text in prop_oneof![
+                any::<String>(),
+                any::<u64>().prop_map(|n| n.to_string()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_map(|n| format!("{n:e}")),
+                any::<u64>().prop_map(|n| format!("{n}{n}{n}")),
+                any::<u64>().prop_map(|n| httpdate::fmt_http_date(
+                    std::time::UNIX_EPOCH + Duration::from_secs(n % 253_402_300_799))),
+            ]
+        ) {
+            if let Some(wait) = parse_retry_after(&text) {
+                prop_assert!(wait <= MAX_RETRY_AFTER, "{text:?} -> {wait:?}");
+            }
+        }
+
+        /// An error answer of any status and any body becomes an error without a panic.
+        #[test]
+        fn any_error_answer_becomes_an_error(status in any::<u16>(), body in any::<Vec<u8>>()) {
+            let parsed = serde_json::from_slice::<ErrorBody>(&body).ok();
+            let error = ApiError::from_status(status, parsed, None);
+            let _ = (error.code(), error.message(), error.is_retryable(), error.may_have_acted());
+        }
     }
 }

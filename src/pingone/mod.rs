@@ -6,8 +6,10 @@
 //! passes the run's [`throttle::Throttle`], and every answer feeds a health check that stops
 //! the run when the credentials or the role are wrong, or the service keeps failing.
 
+pub(crate) mod body;
 pub(crate) mod error;
 pub(crate) mod latency;
+pub(crate) mod paging;
 pub(crate) mod throttle;
 pub(crate) mod token;
 pub mod wire;
@@ -19,15 +21,20 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::bounded::size_text;
 use crate::config::{Connection, Limits, Secret};
 use crate::stop::{Stop, StopReason};
 pub(crate) use error::ApiError;
 use throttle::Throttle;
 use token::{TokenFailure, TokenSource};
 use wire::{
-    CreateDevice, Device, DeviceList, ErrorBody, MfaSettings, Page, PageLinks, Policy, User,
-    UserList,
+    CreateDevice, Device, DeviceList, ErrorBody, MfaSettings, Page, Policy, User, UserList,
 };
+
+/// After a stop, how long a request already sent may still take to answer. A POST's answer
+/// settles its row, so it is worth a moment; past it the row is `UNCONFIRMED` (a GET's row
+/// is not attempted), and the run ends within the contract's two seconds.
+const IN_FLIGHT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Counters every layer may read; the progress display and summary.json do.
 #[derive(Debug, Default)]
@@ -155,48 +162,31 @@ impl Client {
         self.all_pages::<DeviceList>(&url, &[]).await
     }
 
-    /// Every item of a paged list, following `_links.next` to the last page.
+    /// Every item of a paged list, following `_links.next` to the last page, within the
+    /// bounds of [`paging::Paging`].
     async fn all_pages<P: Page>(
         &self,
         url: &str,
         query: &[(&str, &str)],
     ) -> Result<Vec<P::Item>, ApiError> {
-        let page: P = self.call(Method::GET, url, query, None::<&()>).await?;
-        let (mut items, mut links) = page.into_parts();
-        while let Some(next) = self.next_page(&links)? {
+        let mut first = reqwest::Url::parse(url)
+            .map_err(|e| ApiError::Connect(format!("{url} is not a valid URL ({e})")))?;
+        if !query.is_empty() {
+            first.query_pairs_mut().extend_pairs(query);
+        }
+        let mut paging = paging::Paging::new(&first, &self.api_url, &self.environment_id);
+        let mut items = Vec::new();
+        let mut next = Some(first);
+        while let Some(url) = next {
             let page: P = self
-                .call(Method::GET, next.as_str(), &[], None::<&()>)
+                .call(Method::GET, url.as_str(), &[], None::<&()>)
                 .await?;
-            let (mut more, more_links) = page.into_parts();
+            let (mut more, links) = page.into_parts();
+            paging.count(more.len())?;
             items.append(&mut more);
-            links = more_links;
+            next = paging.next(&url, &links)?;
         }
         Ok(items)
-    }
-
-    /// The next page's URL, followed as given, but only on the API's own host: the request
-    /// carries the bearer token.
-    fn next_page(&self, links: &PageLinks) -> Result<Option<reqwest::Url>, ApiError> {
-        let Some(next) = &links.next else {
-            return Ok(None);
-        };
-        let url = reqwest::Url::parse(&next.href).map_err(|e| ApiError::BadResponse {
-            status: 200,
-            message: format!("_links.next is not a URL ({e})"),
-        })?;
-        let same_origin = url.scheme() == self.api_url.scheme()
-            && url.host_str() == self.api_url.host_str()
-            && url.port_or_known_default() == self.api_url.port_or_known_default();
-        if !same_origin {
-            return Err(ApiError::BadResponse {
-                status: 200,
-                message: format!(
-                    "_links.next points to another host ({}); not following it with the token",
-                    url.host_str().unwrap_or("none")
-                ),
-            });
-        }
-        Ok(Some(url))
     }
 
     /// Creates a device; also returns the status PingOne sent (201 in the docs, 200 seen).
@@ -268,8 +258,11 @@ impl Client {
                 return Err(ApiError::Stopped);
             }
             // The turn first, then the token: a token taken before a long wait in the queue
-            // could expire before it is used.
-            let _permit = self.throttle.admit().await;
+            // could expire before it is used. The wait ends at once when the run stops.
+            let _permit = tokio::select! {
+                permit = self.throttle.admit() => permit,
+                () = self.stop.requested() => return Err(ApiError::Stopped),
+            };
             if self.stop.is_requested() {
                 return Err(ApiError::Stopped);
             }
@@ -287,7 +280,7 @@ impl Client {
             self.count_sent(&method);
             let answer = {
                 let _timing = self.stats.latency.start();
-                self.send(request).await
+                self.send(request, &method).await
             };
             let (status, retry_after, bytes) = answer?;
             self.throttle.on_answer(status, retry_after);
@@ -295,19 +288,40 @@ impl Client {
                 self.tokens.invalidate(&token).await;
                 continue;
             }
-            if (200..300).contains(&status) {
-                return Ok((status, bytes));
+            let body = bytes.as_deref().unwrap_or_default();
+            if !(200..300).contains(&status) {
+                // An error body past its ceiling is left unread: the status says enough.
+                return Err(self.judge_error(status, retry_after, body, purpose));
             }
-            return Err(self.judge_error(status, retry_after, &bytes, purpose));
+            return match bytes {
+                Some(bytes) => Ok((status, bytes)),
+                None => {
+                    let error = ApiError::TooLarge {
+                        status,
+                        what: format!("over {}", size_text(body::API_BODY_CEILING as u64)),
+                    };
+                    self.record_failure(FailureClass::Server, &error);
+                    Err(error)
+                }
+            };
         }
         unreachable!("the loop returns on its second pass")
     }
 
     async fn token(&self) -> Result<Arc<Secret>, ApiError> {
-        match self.tokens.bearer().await {
+        // The first token may be slow to come (a silent endpoint): a stop does not wait for it.
+        let fetched = tokio::select! {
+            fetched = self.tokens.bearer() => fetched,
+            () = self.stop.requested() => return Err(ApiError::Stopped),
+        };
+        match fetched {
             Ok(token) => Ok(token),
             Err(TokenFailure::Refused(message)) => {
                 self.stop.request(StopReason::CredentialsRefused(message));
+                Err(ApiError::Stopped)
+            }
+            Err(TokenFailure::Unusable(message)) => {
+                self.stop.request(StopReason::TokenUnusable(message));
                 Err(ApiError::Stopped)
             }
             Err(TokenFailure::Unavailable(error)) => {
@@ -327,11 +341,31 @@ impl Client {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Sends and reads the whole answer: status, `Retry-After`, body.
+    /// Sends and reads the answer: status, `Retry-After`, and the body, or `None` when the
+    /// body is past its ceiling. After a stop, an answer gets [`IN_FLIGHT_GRACE`] to come.
     async fn send(
         &self,
         request: reqwest::RequestBuilder,
-    ) -> Result<(u16, Option<std::time::Duration>, bytes::Bytes), ApiError> {
+        method: &Method,
+    ) -> Result<(u16, Option<std::time::Duration>, Option<bytes::Bytes>), ApiError> {
+        let stopped_and_waited = async {
+            self.stop.requested().await;
+            tokio::time::sleep(IN_FLIGHT_GRACE).await;
+        };
+        tokio::select! {
+            answer = self.answer(request) => answer,
+            () = stopped_and_waited => Err(if *method == Method::POST {
+                ApiError::Transport("the run stopped before PingOne answered".into())
+            } else {
+                ApiError::Stopped
+            }),
+        }
+    }
+
+    async fn answer(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, Option<std::time::Duration>, Option<bytes::Bytes>), ApiError> {
         let response = request.send().await.map_err(|e| {
             let error = ApiError::from_reqwest(e);
             self.record_failure(FailureClass::Network, &error);
@@ -343,15 +377,18 @@ impl Client {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(error::parse_retry_after);
-        let bytes = response.bytes().await.map_err(|e| {
-            let error = ApiError::Transport(format!(
-                "HTTP {status}, then the connection failed: {}",
-                e.without_url()
-            ));
-            self.record_failure(FailureClass::Network, &error);
-            error
-        })?;
-        Ok((status, retry_after, bytes))
+        match body::read(response, body::API_BODY_CEILING).await {
+            Ok(bytes) => Ok((status, retry_after, Some(bytes))),
+            Err(body::BodyError::TooLarge) => Ok((status, retry_after, None)),
+            Err(body::BodyError::Failed(e)) => {
+                let error = ApiError::Transport(format!(
+                    "HTTP {status}, then the connection failed: {}",
+                    e.without_url()
+                ));
+                self.record_failure(FailureClass::Network, &error);
+                Err(error)
+            }
+        }
     }
 
     /// A 2xx body as `T`; an unreadable one is a failure PingOne may have acted on.

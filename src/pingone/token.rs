@@ -8,8 +8,10 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use super::body::{self, BodyError, TOKEN_BODY_CEILING};
 use super::error::ApiError;
 use super::wire::{TokenError, TokenResponse};
+use crate::bounded::size_text;
 use crate::config::{ClientAuth, Connection, Secret};
 
 /// RFC 7523's `client_assertion_type` for a JWT.
@@ -29,6 +31,20 @@ struct Assertion<'a> {
 
 /// Renew this long before expiry at most; short-lived tokens renew at 90% of their life.
 const MAX_RENEW_MARGIN: Duration = Duration::from_secs(60);
+/// The lifetime taken when the endpoint gives none (PingOne's default).
+const DEFAULT_LIFETIME_S: u64 = 3600;
+/// The longest lifetime believed: `expires_in` is the server's number, and a token kept for
+/// ever would never be renewed (9.2e18 seconds once overflowed the clock).
+const MAX_LIFETIME_S: u64 = 24 * 3600;
+
+/// How long after it was asked for a token is renewed, for any `expires_in` a server sends.
+fn renew_after(expires_in: Option<u64>) -> Duration {
+    let seconds = expires_in
+        .unwrap_or(DEFAULT_LIFETIME_S)
+        .clamp(1, MAX_LIFETIME_S);
+    let lifetime = Duration::from_secs(seconds);
+    lifetime - (lifetime / 10).min(MAX_RENEW_MARGIN)
+}
 
 /// Why no token could be had.
 #[derive(Debug, Clone)]
@@ -37,6 +53,8 @@ pub(crate) enum TokenFailure {
     Refused(String),
     /// The endpoint could not be reached or failed: worth retrying.
     Unavailable(ApiError),
+    /// The endpoint answered with what no retry can make usable (a body past its ceiling).
+    Unusable(String),
 }
 
 #[derive(Clone)]
@@ -178,22 +196,43 @@ impl TokenSource {
             .await
             .map_err(|e| TokenFailure::Unavailable(ApiError::from_reqwest(e)))?;
         let status = response.status().as_u16();
-        if response.status().is_success() {
-            let body: TokenResponse = response.json().await.map_err(|e| {
-                TokenFailure::Unavailable(ApiError::Transport(format!(
-                    "the token endpoint's answer could not be read ({})",
+        let is_success = response.status().is_success();
+        let body = match body::read(response, TOKEN_BODY_CEILING).await {
+            Ok(bytes) => Some(bytes),
+            Err(BodyError::TooLarge) if is_success => {
+                return Err(TokenFailure::Unusable(format!(
+                    "the token endpoint at {} answered HTTP {status} with more than {} (a token answer is a kilobyte or two); check auth_url and any proxy in between, then run again with --resume",
+                    self.auth_url_for_messages,
+                    size_text(TOKEN_BODY_CEILING as u64)
+                )))
+            }
+            // An error's body past the ceiling is left unread: the status says enough.
+            Err(BodyError::TooLarge) => None,
+            Err(BodyError::Failed(e)) => {
+                return Err(TokenFailure::Unavailable(ApiError::Transport(format!(
+                    "HTTP {status}, then the token endpoint's answer failed: {}",
                     e.without_url()
+                ))))
+            }
+        };
+        let body = body.unwrap_or_default();
+        if is_success {
+            // serde's message could quote a field; its position is enough.
+            let answer: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
+                TokenFailure::Unavailable(ApiError::Transport(format!(
+                    "the token endpoint's answer could not be read (line {}, column {})",
+                    e.line(),
+                    e.column()
                 )))
             })?;
-            let lifetime = Duration::from_secs(body.expires_in.unwrap_or(3600).max(1));
-            let margin = (lifetime / 10).min(MAX_RENEW_MARGIN);
-            tracing::debug!(lifetime_s = lifetime.as_secs(), "access token fetched");
+            let renew_in = renew_after(answer.expires_in);
+            tracing::debug!(renew_in_s = renew_in.as_secs(), "access token fetched");
             return Ok(Token {
-                value: Arc::new(Secret::new(body.access_token)),
-                renew_at: started + lifetime - margin,
+                value: Arc::new(Secret::new(answer.access_token)),
+                renew_at: started.checked_add(renew_in).unwrap_or(started),
             });
         }
-        let error: TokenError = response.json().await.unwrap_or_default();
+        let error: TokenError = serde_json::from_slice(&body).unwrap_or_default();
         let code = error.error.unwrap_or_else(|| format!("HTTP {status}"));
         match status {
             400 | 401 | 403 | 404 => Err(TokenFailure::Refused(format!(
@@ -209,6 +248,50 @@ impl TokenSource {
             _ => Err(TokenFailure::Unavailable(ApiError::from_status(
                 status, None, None,
             ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_lifetime_of_9_2e18_seconds_is_a_day() {
+        let day = Duration::from_secs(MAX_LIFETIME_S);
+        assert_eq!(
+            renew_after(Some(9_200_000_000_000_000_000)),
+            day - MAX_RENEW_MARGIN
+        );
+        assert_eq!(renew_after(Some(u64::MAX)), day - MAX_RENEW_MARGIN);
+        assert_eq!(renew_after(Some(0)), Duration::from_millis(900));
+        assert_eq!(renew_after(None), Duration::from_secs(3540));
+    }
+
+    proptest! {
+        /// Any `expires_in` a server sends, as any JSON number or text, gives a renewal time
+        /// between 0.9 s and a day, and a clock that does not overflow.
+        #[test]
+        fn any_expires_in_gives_a_sane_renewal(
+            number in prop_oneof![
+                any::<u64>().prop_map(|n| n.to_string()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_filter("JSON has no NaN or infinity", |f| f.is_finite())
+                    .prop_map(|f| format!("{f:e}")),
+                any::<u64>().prop_map(|n| format!("\"{n}\"")),
+                any::<u64>().prop_map(|n| format!("{n}{n}{n}")),
+                Just("null".to_string()),
+                Just("[]".to_string()),
+            ]
+        ) {
+            let json = format!("{{\"access_token\":\"t\",\"expires_in\":{number}}}");
+            let answer: TokenResponse = serde_json::from_str(&json).map_err(|e| {
+                TestCaseError::fail(format!("{json}: {e}"))
+            })?;
+            let renew = renew_after(answer.expires_in);
+            prop_assert!(renew >= Duration::from_millis(900) && renew <= Duration::from_secs(MAX_LIFETIME_S));
+            let _ = Instant::now().checked_add(renew).expect("a day fits any clock");
         }
     }
 }

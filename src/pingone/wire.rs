@@ -136,16 +136,14 @@ pub struct UserList {
     pub embedded: UsersEmbedded,
     #[serde(rename = "_links", default)]
     pub(crate) links: PageLinks,
-    #[serde(default)]
-    pub(crate) count: Option<u64>,
-    #[serde(default)]
-    pub(crate) size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Pairing {
-    pub max_allowed_devices: u32,
+    /// PingOne says 1 to 15; any other number is read without failing (see [`lenient_count`]).
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub max_allowed_devices: Option<u64>,
 }
 
 /// `GET /mfaSettings`; only what the tool reads.
@@ -191,8 +189,34 @@ pub struct TokenResponse {
     pub access_token: String,
     #[serde(default)]
     pub(crate) token_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_count")]
     pub(crate) expires_in: Option<u64>,
+}
+
+/// A count or a number of seconds as a server sends it, read without ever failing or
+/// overflowing: a whole number as it is; a fraction, or a number too large for 64 bits (even
+/// one past `f64`, such as `1e400`), saturated; digits in a string as a number; anything
+/// negative, absent or of another kind as `None`. The reader then caps it as the number's
+/// meaning allows (a token's lifetime, a device cap). It reads the number's text itself:
+/// serde_json refuses a number it cannot hold as `f64`, which would fail the whole answer.
+pub(crate) fn lenient_count<'de, D>(deserializer: D) -> Result<Option<u64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+    let text = raw.get().trim();
+    if text.starts_with('"') {
+        let inner: Option<String> = serde_json::from_str(text).ok();
+        return Ok(inner.and_then(|t| t.trim().parse().ok()));
+    }
+    if let Ok(whole) = text.parse::<u64>() {
+        return Ok(Some(whole));
+    }
+    Ok(match text.parse::<f64>() {
+        // `as` saturates: 1e30 and 1e400 (infinity) become u64::MAX, never a panic.
+        Ok(float) if float >= 0.0 => Some(float as u64),
+        _ => None,
+    })
 }
 
 /// The token endpoint's OAuth error.
@@ -202,4 +226,82 @@ pub(crate) struct TokenError {
     pub(crate) error: Option<String>,
     #[serde(default)]
     pub(crate) error_description: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every answer the client parses, parsed from `bytes`: it may fail, never panic.
+    fn parse_every_answer(bytes: &[u8]) {
+        let _ = serde_json::from_slice::<DeviceList>(bytes);
+        let _ = serde_json::from_slice::<UserList>(bytes);
+        let _ = serde_json::from_slice::<Device>(bytes);
+        let _ = serde_json::from_slice::<MfaSettings>(bytes);
+        let _ = serde_json::from_slice::<Policy>(bytes);
+        let _ = serde_json::from_slice::<ErrorBody>(bytes);
+        let _ = serde_json::from_slice::<TokenResponse>(bytes);
+        let _ = serde_json::from_slice::<TokenError>(bytes);
+    }
+
+    /// A JSON number of any size or shape, as a server might write it.
+    fn any_number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>()
+                .prop_filter("JSON has no NaN or infinity", |f| f.is_finite())
+                .prop_map(|f| format!("{f:e}")),
+            any::<u64>().prop_map(|n| format!("{n}{n}{n}{n}")),
+            any::<u64>().prop_map(|n| format!("-{n}{n}")),
+            any::<u32>().prop_map(|n| format!("{n}.{n}e{}", n % 400)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn no_answer_of_arbitrary_bytes_panics(bytes in any::<Vec<u8>>()) {
+            parse_every_answer(&bytes);
+        }
+
+        /// Numbers anywhere in otherwise well-formed answers: counts, page sizes, the device
+        /// cap, a token's lifetime. The ones the client reads are read without failing.
+        #[test]
+        fn numbers_of_any_size_in_answers_never_panic(number in any_number()) {
+            let answers = [
+                format!("{{\"_embedded\":{{\"users\":[{{\"id\":\"u\"}}]}},\"count\":{number},\"size\":{number}}}"),
+                format!("{{\"_embedded\":{{\"devices\":[]}},\"count\":{number},\"limit\":{number}}}"),
+                format!("{{\"pairing\":{{\"maxAllowedDevices\":{number}}}}}"),
+                format!("{{\"access_token\":\"t\",\"expires_in\":{number}}}"),
+                format!("{{\"id\":\"d\",\"type\":\"SMS\",\"phone\":{number}}}"),
+            ];
+            for answer in &answers {
+                parse_every_answer(answer.as_bytes());
+            }
+            prop_assert!(serde_json::from_str::<UserList>(&answers[0]).is_ok());
+            prop_assert!(serde_json::from_str::<DeviceList>(&answers[1]).is_ok());
+            prop_assert!(serde_json::from_str::<MfaSettings>(&answers[2]).is_ok());
+            prop_assert!(serde_json::from_str::<TokenResponse>(&answers[3]).is_ok());
+        }
+    }
+
+    #[test]
+    fn counts_are_read_as_far_as_they_make_sense() {
+        let read = |number: &str| {
+            let json = format!("{{\"pairing\":{{\"maxAllowedDevices\":{number}}}}}");
+            serde_json::from_str::<MfaSettings>(&json)
+                .unwrap()
+                .pairing
+                .max_allowed_devices
+        };
+        assert_eq!(read("5"), Some(5));
+        assert_eq!(read("\"7\""), Some(7));
+        assert_eq!(read("1e30"), Some(u64::MAX));
+        assert_eq!(read("1e400"), Some(u64::MAX));
+        assert_eq!(read("2.5"), Some(2));
+        assert_eq!(read("-3"), None);
+        assert_eq!(read("null"), None);
+        assert_eq!(read("{}"), None);
+    }
 }

@@ -68,7 +68,7 @@ async fn client_for(
 
 fn engine_for(
     settings: &Settings,
-    out: &OutputDir,
+    (out, facts): (&OutputDir, &InputFacts),
     client: &Arc<Client>,
     stats: &Arc<RequestStats>,
     recorder: RecorderHandle,
@@ -95,6 +95,7 @@ fn engine_for(
             created_by_earlier_run_since: since,
             concurrency: settings.limits.concurrency,
             claimed_before: out.finished.claimed_devices.clone(),
+            kinds: facts.later.kinds,
         },
     )
 }
@@ -136,9 +137,10 @@ pub(crate) async fn execute(
         counters.clone(),
         stop.clone(),
     )?;
-    let engine = client
-        .as_ref()
-        .map(|client| engine_for(settings, out, client, &stats, recorder.handle(), stop));
+    let engine = client.as_ref().map(|client| {
+        let handle = recorder.handle();
+        engine_for(settings, (out, facts), client, &stats, handle, stop)
+    });
     let progress = start_progress(
         settings,
         out,
@@ -233,7 +235,10 @@ async fn feed(
     let mut validated = ValidatedRows::start(reader, checker, finisher, stop.clone());
     let handle = recorder.handle();
     let sends = engine.is_some();
+    // Each record's place in the file, counted as the survey counted it.
+    let mut places = 0u64..;
     let jobs = std::iter::from_fn(|| loop {
+        let place = places.next().unwrap_or(u64::MAX);
         let (record, verdict) = match validated.next()? {
             Ok(pair) => pair,
             Err(StreamError::Input(e)) => {
@@ -248,7 +253,10 @@ async fn feed(
         }
         match route(record, verdict, &header, sends, shard.as_ref(), stop) {
             Route::Record(result) => handle.record(result),
-            Route::Send(job) => return Some(job),
+            Route::Send(job) => {
+                let continues = facts.later.continues(place);
+                return Some(Job { continues, ..job });
+            }
             Route::NotOurs => {}
         }
     });
@@ -262,6 +270,7 @@ async fn feed(
                     async move { engine.resolve(job).await }
                 })
                 .buffered(concurrency * 2)
+                .inspect(|resolved| engine.passed_resolution(resolved))
                 .filter_map(|resolved| {
                     let kept = keep_resolved(resolved, shard.as_ref(), stop);
                     std::future::ready(kept)
@@ -323,6 +332,8 @@ fn route(
                 line: record.line,
                 spec,
                 raw: record.raw,
+                // Until the caller knows better: keeping a user's state is always safe.
+                continues: true,
             };
             match (stop.is_requested(), owns_user(&job.spec)) {
                 (true, Some(_)) => {

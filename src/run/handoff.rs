@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::RunError;
 use crate::config::Settings;
+use crate::dispatch::later::LaterRows;
 use crate::dispatch::Engine;
 use crate::input::{InputReader, InputSource};
 use crate::output::lock::OutDirLock;
@@ -71,6 +72,8 @@ pub(crate) struct InputFacts {
     /// The lines that may repeat an earlier row: the only ones stage 3's duplicate check
     /// has to remember.
     pub(crate) repeats: Repeats,
+    /// Which rows have a later row of their user, and where each way of naming users ends.
+    pub(crate) later: LaterRows,
 }
 
 /// Stage 2's result.

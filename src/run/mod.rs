@@ -1,8 +1,9 @@
 //! One run, start to finish, as named stages, each in its own file:
 //!
 //! 1. `prepare`: open the input (its header is checked before any output directory
-//!    exists), then the output directory: lock it, read an earlier run, refuse what would
-//!    overwrite a record or resume against another target.
+//!    exists; a fifo with no writer yet waits on a thread, so a signal is heard), then the
+//!    output directory: lock it, read an earlier run, refuse what would overwrite a record
+//!    or resume against another target.
 //! 2. `survey`: read the whole input once (validating it when the run sends), copying it into
 //!    a spool, so a pipe or standard input works, and finding which lines may repeat
 //!    another; refuse before sending when the input differs from a resumed run's or would
@@ -28,11 +29,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use signals::install_signal_handlers;
+pub use signals::{install_signal_handlers, load_settings, Loaded};
 
 use crate::config::{RunMode, Settings};
 pub(crate) use crate::exit::{ExitStatus, RunReport};
-use crate::input::{InputError, InputReader};
+use crate::input::InputError;
 use crate::output::summary::{now_rfc3339, InputInfo, SettingsEcho, ShardInfo, Summary, Target};
 use crate::output::{report, OutputError, SUMMARY_FILE};
 use crate::sandbox::SANDBOX_POLICY_ID;
@@ -181,7 +182,10 @@ pub async fn run(settings: Settings, stop: Arc<Stop>) -> Result<RunReport, RunEr
     let clock = Clock::start();
     let target = target_of(&settings);
     // The input first: a bad header must not leave an output directory behind.
-    let input = InputReader::from_source(&settings.input, settings.delimiter, true)?;
+    let Some(input) = prepare::input(&settings, &stop).await? else {
+        let out = prepare::output_dir(&settings, &target)?;
+        return finish::stopped_before_sending(&settings, &out, target, &stop, clock);
+    };
     let out = prepare::output_dir(&settings, &target)?;
     let refused = |error: RunError| {
         report_refusal(&settings, &out, &target, &clock, &error);

@@ -1,18 +1,22 @@
-//! Stage 1: the output directory. Created readable by its owner only, locked for this run,
-//! and checked against what it already holds: an earlier run's record is never overwritten,
+//! Stage 1: the input, opened (on a thread, so a fifo without a writer hears a signal), and
+//! the output directory, created readable by its owner only, locked for this run, and
+//! checked against what it already holds: an earlier run's record is never overwritten,
 //! and `--resume` continues only a run made with the same target.
 
 use std::path::Path;
 
 use super::handoff::OutputDir;
+use super::signals::unless_stopped;
 use super::RunError;
 use crate::config::Settings;
+use crate::input::InputReader;
 use crate::output::lock;
 use crate::output::resume::{self, Finished};
 use crate::output::summary::{Summary, Target};
 use crate::output::writer::private_dir;
 use crate::output::{RESULTS_FILE, SUMMARY_FILE};
 use crate::shard::Shard;
+use crate::stop::Stop;
 
 /// Refuses to resume against another target than the earlier run's.
 fn check_target(dir: &Path, earlier: &Summary, now: &Target) -> Result<(), RunError> {
@@ -51,6 +55,22 @@ fn check_shard(dir: &Path, earlier: &Summary, now: Option<Shard>) -> Result<(), 
         earlier: describe(earlier_shard),
         now: describe(now),
     })
+}
+
+/// The input, opened and its header read, on a thread: opening a fifo that has no writer
+/// yet, or reading the header from a silent pipe, blocks, and a signal must still end the
+/// run. `None` when a stop came first.
+pub(crate) async fn input(
+    settings: &Settings,
+    stop: &Stop,
+) -> Result<Option<InputReader>, RunError> {
+    let source = settings.input.clone();
+    let delimiter = settings.delimiter;
+    let opened = unless_stopped(stop, move || {
+        InputReader::from_source(&source, delimiter, true)
+    })
+    .await;
+    Ok(opened.transpose()?)
 }
 
 pub(crate) fn output_dir(settings: &Settings, target: &Target) -> Result<OutputDir, RunError> {

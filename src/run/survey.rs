@@ -2,7 +2,9 @@
 //! progress total) and the rows that would message users, hashes the input, finds on disk
 //! which lines may repeat another (so stage 3's duplicate check remembers only those), and
 //! copies the input into a spool in the output directory, so that the next stage reads the
-//! very bytes that were checked, also when the input was a pipe or standard input.
+//! very bytes that were checked, also when the input was a pipe or standard input. A run that
+//! sends also finds which rows have a later row of their user (`dispatch::later`), so the
+//! engine keeps a user's state only while it has rows to come.
 //!
 //! A run that sends validates every row here; an offline dry run only reads the rows and
 //! keys them cheaply, and validates them once, in stage 3.
@@ -12,6 +14,7 @@ use std::sync::Arc;
 use super::handoff::{InputFacts, OutputDir, Rows, Spool, Surveyed, SPOOL_FILE};
 use super::{rules_for, RunError};
 use crate::config::{RunMode, Settings};
+use crate::dispatch::later::{LaterRows, LaterRowsSpill};
 use crate::input::{InputError, InputReader};
 use crate::model::UserRef;
 use crate::output::writer::private_file;
@@ -39,9 +42,12 @@ pub(crate) fn survey(
     let spool_path = out.dir.join(SPOOL_FILE);
     let spool = Spool(spool_path.clone());
     input.copy_to(private_file(&spool_path, false)?)?;
-    let mut spill = RepeatSpill::create(&out.dir).map_err(|source| RunError::Spill { source })?;
+    let spilled = |source| RunError::Spill { source };
+    let mut spill = RepeatSpill::create(&out.dir).map_err(spilled)?;
+    let mut later = None;
     let pass = if settings.mode.sends_requests() {
-        validate_all(settings, input, out, stop, &mut spill)?
+        let users = later.insert(LaterRowsSpill::create(&out.dir).map_err(spilled)?);
+        validate_all(settings, input, out, stop, (&mut spill, users))?
     } else {
         // Nothing is sent: validation waits for stage 3, which runs it once.
         key_all(settings, input, stop, &mut spill)?
@@ -49,9 +55,11 @@ pub(crate) fn survey(
     let Some((mut counts, sha256)) = pass else {
         return Ok(Surveyed::Stopped);
     };
-    let found = spill
-        .finish()
-        .map_err(|source| RunError::Spill { source })?;
+    let found = spill.finish().map_err(spilled)?;
+    let later = match later {
+        Some(users) => users.finish(counts.records).map_err(spilled)?,
+        None => LaterRows::unknown(),
+    };
     counts.messages -= found.repeated_messages.min(counts.messages);
     check_same_input(settings, out, &sha256)?;
     let may_message = settings.use_sandbox || settings.enroll.allow_messages;
@@ -74,18 +82,19 @@ pub(crate) fn survey(
                 ),
             }),
             repeats: found.repeats,
+            later,
         },
     })
 }
 
 /// A run that sends: every row validated (phones included), counted, and its exact
-/// duplicate key spilled. `None` when a signal came first.
+/// duplicate key and its user spilled. `None` when a signal came first.
 fn validate_all(
     settings: &Settings,
     input: InputReader,
     out: &OutputDir,
     stop: &Arc<Stop>,
-    spill: &mut RepeatSpill,
+    (spill, users): (&mut RepeatSpill, &mut LaterRowsSpill),
 ) -> Result<Option<(Counts, String)>, RunError> {
     // Duplicates are found on disk, not remembered here.
     let (checker, finisher) =
@@ -101,17 +110,25 @@ fn validate_all(
         if stop.is_requested() {
             return Ok(None);
         }
+        // Stage 3 counts the records the same way, to find each one's bit in `LaterRows`.
+        let place = counts.records;
         counts.records += 1;
         let Some(Ok(spec)) = verdict else { continue };
         match spec.user {
             UserRef::Id(_) => counts.by_id += 1,
             UserRef::Username(_) => counts.by_username += 1,
         }
-        let sends = spec.sends_pairing_message() && !out.finished.contains(record.line);
+        let is_finished = out.finished.contains(record.line);
+        let sends = spec.sends_pairing_message() && !is_finished;
         counts.messages += u64::from(sends);
+        let spilled = |source| RunError::Spill { source };
         spill
             .add(validate::duplicate_key(&spec), record.line, sends)
-            .map_err(|source| RunError::Spill { source })?;
+            .map_err(spilled)?;
+        // A finished row is not run again: it keeps nothing of its user alive.
+        if !is_finished {
+            users.add(&spec.user, place, record.line).map_err(spilled)?;
+        }
     }
     let sha256 = rows.sha256_hex().unwrap_or_default().to_string();
     Ok(Some((counts, sha256)))

@@ -1,18 +1,17 @@
 //! Which lines may repeat an earlier row, found on disk, so the duplicate check holds only
 //! those rows in memory and a file of ten million rows needs no more than one of a thousand.
 //!
-//! The survey pass writes each row's key with its line into one of `PARTS` files by the
-//! key's top bits. Each part is then read alone (a sixty-fourth of the file), sorted, and
-//! every key that occurs more than once gives its lines. The second pass checks duplicates
+//! The survey pass spills each row's key with its line to disk (`crate::spill`). Each part
+//! is then read alone (a sixty-fourth of the file), sorted, and every key that occurs more
+//! than once gives its lines. The second pass checks duplicates
 //! among those lines only: a row whose key no other row has cannot be a duplicate.
 
 use std::collections::HashSet;
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 
-/// Spill files; each holds about 1/PARTS of the rows while it is sorted.
-const PARTS: usize = 64;
+use crate::spill::Spill;
+
 /// A line that sends a pairing message carries this bit in the spill.
 const SENDS_MESSAGE: u64 = 1 << 63;
 
@@ -51,51 +50,33 @@ pub(crate) struct Found {
     pub(crate) repeated_messages: u64,
 }
 
-/// The spill files of one survey; removed when dropped.
-pub(crate) struct RepeatSpill {
-    dir: PathBuf,
-    parts: Vec<BufWriter<File>>,
-}
+/// The spill of one survey; its files are removed when it is dropped.
+pub(crate) struct RepeatSpill(Spill);
 
 impl RepeatSpill {
     /// A private directory for the spill inside `out_dir`.
     pub(crate) fn create(out_dir: &Path) -> io::Result<RepeatSpill> {
-        use std::os::unix::fs::DirBuilderExt;
-        let dir = out_dir.join(".repeats");
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
-        let mut parts = Vec::with_capacity(PARTS);
-        for part in 0..PARTS {
-            parts.push(BufWriter::new(File::create(dir.join(part.to_string()))?));
-        }
-        Ok(RepeatSpill { dir, parts })
+        Spill::create(out_dir, ".repeats").map(RepeatSpill)
     }
 
     pub(crate) fn add(&mut self, key: u64, line: u64, sends_message: bool) -> io::Result<()> {
-        let part = (key >> 58) as usize % PARTS;
         let line = if sends_message {
             line | SENDS_MESSAGE
         } else {
             line
         };
-        let writer = &mut self.parts[part];
-        writer.write_all(&key.to_le_bytes())?;
-        writer.write_all(&line.to_le_bytes())
+        self.0.add(key, line)
     }
 
     /// Reads each part alone and collects the lines of keys that occur more than once.
-    pub(crate) fn finish(mut self) -> io::Result<Found> {
-        for writer in &mut self.parts {
-            writer.flush()?;
-        }
+    pub(crate) fn finish(self) -> io::Result<Found> {
         let mut found = Found {
             repeats: Repeats::none(),
             repeated_messages: 0,
         };
-        let lines = found.repeats.lines.get_or_insert_with(HashSet::new);
-        for part in 0..PARTS {
-            let mut entries = read_part(&self.dir.join(part.to_string()))?;
-            entries.sort_unstable();
+        let mut lines = HashSet::new();
+        // Sorted by key, then line (the flag bit aside): the first line of a key goes ahead.
+        self.0.for_each_part(|entries| {
             for group in entries.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
                 lines.extend(group.iter().map(|(_, line)| line & !SENDS_MESSAGE));
                 // The first row goes ahead; the others are duplicates and send nothing.
@@ -104,32 +85,9 @@ impl RepeatSpill {
                     .filter(|(_, line)| line & SENDS_MESSAGE != 0)
                     .count() as u64;
             }
-        }
+        })?;
+        found.repeats.lines = Some(lines);
         Ok(found)
-    }
-}
-
-fn read_part(path: &Path) -> io::Result<Vec<(u64, u64)>> {
-    let mut reader = BufReader::new(File::open(path)?);
-    let mut entries = Vec::new();
-    let mut buffer = [0u8; 16];
-    loop {
-        match reader.read_exact(&mut buffer) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(entries),
-            Err(e) => return Err(e),
-        }
-        let (key, line) = buffer.split_at(8);
-        let key = u64::from_le_bytes(key.try_into().unwrap_or_default());
-        let line = u64::from_le_bytes(line.try_into().unwrap_or_default());
-        // Sorted by key, then line (the flag bit aside): the first line of a key goes ahead.
-        entries.push((key, line));
-    }
-}
-
-impl Drop for RepeatSpill {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -177,32 +177,50 @@ async fn the_plan_counts_pairing_messages_up_to_the_device_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_names_the_user_a_run_would_message_past_the_daily_limit() {
-    // Without the device cap (the token cannot read MFA settings), 51 pairing SMS for one user.
-    let options = SandboxOptions {
-        no_config_role: true,
-        ..SandboxOptions::default()
-    };
-    let (sandbox, ws) = setup(options, "rate = 100000", "").await;
-    let busy = user_id(1);
-    let mut csv = String::from("user_id,type,phone,status\n");
-    for i in 0..51 {
-        csv.push_str(&format!(
-            "{busy},SMS,{},ACTIVATION_REQUIRED\n",
-            us_number(i)
-        ));
+    // Without the device cap (the token cannot read MFA settings), 51 pairing SMS for one
+    // user: rows together, then each followed by another user's and more users after the
+    // last (the plan of a user goes with the user's last row; the summary still names them).
+    for spread in [false, true] {
+        let options = SandboxOptions {
+            no_config_role: true,
+            ..SandboxOptions::default()
+        };
+        let (sandbox, ws) = setup(options, "rate = 100000", "").await;
+        let busy = user_id(1);
+        let mut csv = String::from("user_id,type,phone,status\n");
+        for i in 0..51 {
+            csv.push_str(&format!(
+                "{busy},SMS,{},ACTIVATION_REQUIRED\n",
+                us_number(i)
+            ));
+            if spread {
+                csv.push_str(&format!(
+                    "{},SMS,{},\n",
+                    user_id(100 + i),
+                    us_number(100 + i)
+                ));
+            }
+        }
+        let others = if spread { 200..300 } else { 2..3 };
+        for i in others {
+            csv.push_str(&format!(
+                "{},SMS,{},ACTIVATION_REQUIRED\n",
+                user_id(i),
+                us_number(i)
+            ));
+        }
+        ws.write("in.csv", &csv);
+        let plan = enroll(&ws, &sandbox, "in.csv", &["--dry-run", "--online"]).await;
+        assert_eq!(plan.code, 0, "{}", plan.both());
+        let over = &ws.summary()["plan"]["users_over_daily_message_limit"];
+        assert_eq!(
+            over.as_array().map(Vec::len),
+            Some(1),
+            "spread {spread}: {over}"
+        );
+        assert_eq!(over[0]["user_id"], busy);
+        assert_eq!(over[0]["sms"], 51);
     }
-    csv.push_str(&format!(
-        "{},SMS,{},ACTIVATION_REQUIRED\n",
-        user_id(2),
-        us_number(99)
-    ));
-    ws.write("in.csv", &csv);
-    let plan = enroll(&ws, &sandbox, "in.csv", &["--dry-run", "--online"]).await;
-    assert_eq!(plan.code, 0, "{}", plan.both());
-    let over = &ws.summary()["plan"]["users_over_daily_message_limit"];
-    assert_eq!(over.as_array().unwrap().len(), 1, "{over}");
-    assert_eq!(over[0]["user_id"], busy);
-    assert_eq!(over[0]["sms"], 51);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,4 +250,87 @@ async fn a_token_that_cannot_read_configuration_gets_one_message_not_failed_rows
         "not a missing role"
     );
     assert_eq!(sandbox.tally().posts, 0, "a dry run never posts");
+}
+
+/// Rows of `n` one-row users by ID, listed in the directory: users between the rows under
+/// test, so that what the plan keeps of a user must outlive many other users' rows.
+fn fillers(from: usize, n: usize) -> (Vec<(String, String)>, String) {
+    let users: Vec<(String, String)> = (from..from + n)
+        .map(|i| (user_id(i), String::new()))
+        .collect();
+    let rows = users
+        .iter()
+        .enumerate()
+        .map(|(k, (id, _))| format!("{id},,SMS,{}\n", us_number(from + k)))
+        .collect();
+    (users, rows)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_keeps_what_it_knows_of_a_user_until_the_users_last_row() {
+    // Memory stays flat because a user's plan goes with the user's last row; a user whose
+    // rows are far apart, or named both ways, still plans as one user.
+    let (one, two, three) = (user_id(1), user_id(2), user_id(3));
+    let (mut listed, first) = fillers(100, 150);
+    let (more, second) = fillers(300, 150);
+    listed.extend(more);
+    listed.extend([
+        (one.clone(), "uone".to_string()),
+        (two.clone(), "utwo".to_string()),
+        (three.clone(), String::new()),
+    ]);
+    let sandbox = sandbox(SandboxOptions {
+        directory: Directory::listed(listed),
+        max_devices: 3,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let csv = format!(
+        "user_id,username,type,phone\n\
+         {one},,SMS,+15122000001\n\
+         ,utwo,SMS,+15122000002\n\
+         {three},,SMS,+15122000031\n\
+         {first}\
+         ,uone,SMS,+1 512 200 0001\n\
+         {two},,SMS,+1.512.200.0002\n\
+         {three},,SMS,+15122000032\n\
+         {second}\
+         {three},,SMS,+15122000033\n\
+         {three},,SMS,+15122000034\n"
+    );
+    let ws = Workspace::new();
+    ws.config_for(&sandbox, "rate = 100000", "");
+    ws.write("in.csv", &csv);
+    let plan = enroll(&ws, &sandbox, "in.csv", &["--dry-run", "--online"]).await;
+    assert_eq!(plan.code, 1, "{}", plan.both());
+    let rows = by_line(&ws.results());
+    let expect = |line: u64, outcome: &str, code: &str, says: &str| {
+        let row = &rows[&line];
+        assert_eq!(row["outcome"], outcome, "line {line}: {row:?}");
+        assert_eq!(row["error_code"], code, "line {line}: {row:?}");
+        assert!(row["error_message"].contains(says), "line {line}: {row:?}");
+    };
+    // Named by ID, then by username 150 users later: the same device, planned once.
+    expect(
+        155,
+        "would_skip_existing",
+        "",
+        "line 2 creates this device first",
+    );
+    // By username, then by ID.
+    expect(
+        156,
+        "would_skip_existing",
+        "",
+        "line 3 creates this device first",
+    );
+    // Four devices spread through the file against a cap of three.
+    expect(157, "would_create", "", "");
+    expect(308, "would_create", "", "");
+    expect(309, "failed", "DEVICE_LIMIT", "earlier rows add 3");
+    let created = rows
+        .values()
+        .filter(|r| r["outcome"] == "would_create")
+        .count();
+    assert_eq!(created, 5 + 300, "{}", plan.both());
 }

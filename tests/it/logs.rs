@@ -3,6 +3,8 @@
 //! and phone numbers that results.csv keeps whole.
 
 use crate::common::*;
+use std::time::Duration;
+
 use mfa_enroll::sandbox::SandboxOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,4 +80,98 @@ async fn json_logs_parse_line_by_line_and_mask_personal_data() {
     assert!(run.stderr.contains("+1******0100") || run.stderr.contains("+1*****0100"));
     let results = std::fs::read_to_string(ws.out().join("results.csv")).unwrap();
     assert!(results.contains(&phone));
+}
+
+/// Every window of `width` digits of `number`'s national digits.
+fn national_windows(number: &str, width: usize) -> Vec<String> {
+    let digits: String = number
+        .chars()
+        .filter(char::is_ascii_digit)
+        .skip(1)
+        .collect();
+    (0..=digits.len() - width)
+        .map(|i| digits[i..i + width].to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_logs_never_show_a_phone_number_whoever_writes_them() {
+    // libphonenumber logs the national digits it parses, at trace.
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", "").await;
+    let numbers = ["+1 (512) 873-4096", "+15129361702", "1-512-648-2957"];
+    let mut csv = String::from("user_id,type,phone\n");
+    for (i, number) in numbers.iter().enumerate() {
+        csv.push_str(&format!("{},SMS,\"{number}\"\n", user_id(i)));
+    }
+    ws.write("in.csv", &csv);
+    let secret = sandbox.options().client_secret.expose().to_string();
+    for (k, filter) in [
+        "trace",
+        "trace,rlibphonenumber=trace,hyper=trace,reqwest=trace",
+    ]
+    .iter()
+    .enumerate()
+    {
+        for format in ["text", "json"] {
+            let out = format!("out-{k}-{format}");
+            let args = enroll_args("in.csv", &out, &["--log-format", format]);
+            let mut command = launch_command(ws.dir.path(), &args);
+            command
+                .env("PINGONE_CLIENT_SECRET", &secret)
+                .env("RUST_LOG", filter);
+            let run = must_end(command.spawn().expect("starts"), Duration::from_secs(120)).await;
+            assert_eq!(run.code, 0, "{}", run.both());
+            // Timestamps hold digits of their own: look past each line's first field.
+            let logged: String = run
+                .stderr
+                .lines()
+                .map(|l| l.split_once(['"', ' ']).map_or(l, |(_, rest)| rest))
+                .map(|l| l.split_once("Z").map_or(l, |(_, rest)| rest))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for number in numbers {
+                for window in national_windows(number, 6) {
+                    assert!(
+                        !logged.contains(&window),
+                        "RUST_LOG={filter} --log-format {format}: {window} of {number} leaked:\n{}",
+                        run.stderr
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_error_never_echoes_a_secret() {
+    let ws = Workspace::new();
+    ws.write("in.csv", &sms_rows(1));
+    for (k, text) in [
+        "[pingone]\nclient_secret = hunter2-unquoted\n",
+        "[pingone]\nclient_secret = \"hunter2-never-closed\n",
+        "[pingone]\nclient_secret = \"\"\"\nhunter2-first\nhunter2-second\n",
+        "[limits]\nrate = 5\n[vault]\napi_token = hunter2 in another table\n",
+        "pingone = { client_secret = 'hunter2-inline' }\n",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = format!("c{k}.toml");
+        ws.write(&name, text);
+        let run = run_binary(
+            ws.dir.path(),
+            None,
+            &["run", "in.csv", "--dry-run", "--config", &name],
+        )
+        .await;
+        assert_eq!(run.code, 2, "{text:?}: {}", run.both());
+        assert!(!run.both().contains("hunter2"), "{text:?}: {}", run.both());
+        assert!(run.stderr.contains(&name), "{}", run.stderr);
+        // A syntax error says where it is; valid TOML is refused by the key's name.
+        assert!(
+            run.stderr.contains("line ") || run.stderr.contains("[pingone] client_secret"),
+            "{}",
+            run.stderr
+        );
+    }
 }

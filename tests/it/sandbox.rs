@@ -214,7 +214,7 @@ async fn device_creation_validates_like_pingone() {
         .unwrap();
     assert_eq!(list.embedded.devices.len(), 2);
     let settings: MfaSettings = c.get("/mfaSettings").await.json().await.unwrap();
-    assert_eq!(settings.pairing.max_allowed_devices, 2);
+    assert_eq!(settings.pairing.max_allowed_devices, Some(2));
     assert_eq!(
         c.get(&format!("/deviceAuthenticationPolicies/{POLICY}"))
             .await

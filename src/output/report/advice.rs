@@ -42,6 +42,8 @@ pub(crate) fn advice(code: &Code) -> &'static str {
         Code::ConnectionFailed => {
             "Check the server's certificate (or `[pingone] ca_file`), then run again with `--resume`."
         }
+        Code::AnswerTooLarge => "Check `api_url` and any proxy on the way (PingOne's answers are far smaller), then run again with `--resume`.",
+        Code::BadNextLink => "Check `api_url` and any proxy that rewrites PingOne's links, then run again with `--resume`.",
         Code::InternalError => {
             "Report it with the row's `error_message`; the row is safe to run again with `--resume`."
         }
@@ -65,12 +67,15 @@ pub(crate) fn pieces(text: &str) -> Vec<(bool, String)> {
 mod tests {
     use super::*;
 
-    /// README's row that names `code` in a table.
+    /// README's table row whose first cell names `code`.
     fn readme_row(readme: &str, code: &str) -> Option<String> {
         let name = format!("`{code}`");
         readme
             .lines()
-            .find(|line| line.trim_start().starts_with('|') && line.contains(&name))
+            .find(|line| {
+                let mut cells = line.trim_start().split('|');
+                cells.next() == Some("") && cells.next().is_some_and(|c| c.contains(&name))
+            })
             .map(str::to_string)
     }
 

@@ -1,0 +1,183 @@
+//! The real binary against a hostile server (`server.rs`): answers past their ceilings, a
+//! body that trickles for ever, lists that page to themselves, back or away, numbers of any
+//! size, a token answer of a gigabyte. Each ends as a row's clear failure or the run's clear
+//! stop, never a hang, a panic or unbounded memory.
+
+pub mod server;
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::common::cases::{run_binary, Measured};
+use crate::common::*;
+use server::{Behaviour, Create, Devices, Hostile, Token};
+
+/// Runs `run in.csv --config mfa-enroll.toml --out out` plus `extra` against `hostile`, with
+/// `rows` rows (one user each) and extra `[limits]` lines; measures the run's peak memory.
+pub async fn run_against(
+    hostile: &Hostile,
+    limits: &str,
+    rows: usize,
+    extra: &[&str],
+) -> (Workspace, Measured) {
+    let ws = Workspace::new();
+    ws.write("mfa-enroll.toml", &hostile.config(limits));
+    ws.write("in.csv", &sms_rows(rows));
+    let args = enroll_args("in.csv", "out", extra);
+    let run = tokio::time::timeout(
+        Duration::from_secs(120),
+        run_binary(Path::new(BIN), ws.dir.path(), server::SECRET, &args),
+    )
+    .await
+    .expect("the run ended instead of hanging");
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    (ws, run)
+}
+
+fn codes(ws: &Workspace) -> Vec<String> {
+    ws.results()
+        .iter()
+        .map(|r| r["error_code"].clone())
+        .collect()
+}
+
+const MB: u64 = 1024;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_of_a_gigabyte_fail_their_rows_in_bounded_memory() {
+    // Two device lists of 1 GiB each, read at once (they took 4.2 GB).
+    let hostile = Hostile::start(Behaviour {
+        devices: Devices::Huge,
+        ..Behaviour::default()
+    })
+    .await;
+    let (ws, run) = run_against(&hostile, "concurrency = 2", 2, &["--quiet"]).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(codes(&ws), ["ANSWER_TOO_LARGE", "ANSWER_TOO_LARGE"]);
+    assert!(ws.results()[0]["error_message"].contains("over 1 MiB"));
+    assert!(run.peak_rss_kb < 100 * MB, "{} KB", run.peak_rss_kb);
+    assert_eq!(
+        Hostile::count(&hostile.counts().posts),
+        0,
+        "nothing created"
+    );
+    assert_eq!(
+        Hostile::count(&hostile.counts().device_reads),
+        2,
+        "not retried"
+    );
+
+    // A 201 of 1 GiB: PingOne acted, so the row is not a plain failure; the devices are read,
+    // and (this server listing none) the row is UNCONFIRMED for --resume to settle.
+    let hostile = Hostile::start(Behaviour {
+        create: Create::Huge,
+        ..Behaviour::default()
+    })
+    .await;
+    let (ws, run) = run_against(&hostile, "", 1, &[]).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(codes(&ws), ["UNCONFIRMED"]);
+    assert!(ws.results()[0]["error_message"].contains("larger than any real answer"));
+    assert_eq!(
+        Hostile::count(&hostile.counts().posts),
+        1,
+        "never sent twice"
+    );
+    assert!(run.peak_rss_kb < 100 * MB, "{} KB", run.peak_rss_kb);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_trickles_for_ever_is_cut_off_by_the_deadline() {
+    let hostile = Hostile::start(Behaviour {
+        devices: Devices::Trickle,
+        ..Behaviour::default()
+    })
+    .await;
+    let (ws, run) = run_against(&hostile, "timeout_s = 2\nmax_retries = 1", 1, &[]).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(codes(&ws), ["RETRIES_EXHAUSTED"]);
+    assert!(run.wall < Duration::from_secs(20), "{:?}", run.wall);
+    assert_eq!(Hostile::count(&hostile.counts().device_reads), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_that_page_to_themselves_back_or_away_are_refused() {
+    for (devices, code, reads) in [
+        (Devices::ToItself, "BAD_NEXT_LINK", 1),
+        (Devices::BackToFirst, "BAD_NEXT_LINK", 2),
+        (Devices::OtherEnvironment, "BAD_NEXT_LINK", 1),
+        (Devices::OtherHost, "BAD_NEXT_LINK", 1),
+        (Devices::Endless, "ANSWER_TOO_LARGE", 100),
+    ] {
+        let hostile = Hostile::start(Behaviour {
+            devices,
+            ..Behaviour::default()
+        })
+        .await;
+        let (ws, run) = run_against(&hostile, "", 1, &["--quiet"]).await;
+        assert_eq!(run.code, 1, "{devices:?}: {}", run.stderr);
+        assert_eq!(codes(&ws), [code], "{devices:?}");
+        let read = Hostile::count(&hostile.counts().device_reads);
+        assert_eq!(read, reads, "{devices:?}: pages read");
+        assert_eq!(Hostile::count(&hostile.counts().posts), 0, "{devices:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_of_any_size_from_the_server_never_panic() {
+    // The first API answer is a 401, so the token is renewed: each lifetime is read twice.
+    for expires_in in [
+        "9200000000000000000",
+        "18446744073709551616",
+        "1e400",
+        "-5",
+        "\"soon\"",
+    ] {
+        let hostile = Hostile::start(Behaviour {
+            token: Token::Lifetime(expires_in),
+            first_answer_401: true,
+            ..Behaviour::default()
+        })
+        .await;
+        let (ws, run) = run_against(&hostile, "", 2, &["--quiet"]).await;
+        assert_eq!(run.code, 0, "expires_in {expires_in}: {}", run.stderr);
+        assert_eq!(codes(&ws), ["", ""], "expires_in {expires_in}");
+        // Renewed after the 401; a short lifetime may renew once more.
+        assert!(
+            Hostile::count(&hostile.counts().tokens) >= 2,
+            "{expires_in}"
+        );
+    }
+    // An online dry run reads the device cap, counts and a Retry-After no server should send.
+    let hostile = Hostile::start(Behaviour {
+        devices: Devices::HugeNumbers,
+        max_devices: "1e400",
+        first_answer_429: Some("-99999999999999999999"),
+        ..Behaviour::default()
+    })
+    .await;
+    let (ws, run) = run_against(&hostile, "", 2, &["--dry-run", "--online"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let outcomes: Vec<String> = ws.results().iter().map(|r| r["outcome"].clone()).collect();
+    assert_eq!(outcomes, ["would_create", "would_create"]);
+    assert!(ws.summary()["plan"]["max_allowed_devices"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_answer_of_a_gigabyte_stops_the_run() {
+    let hostile = Hostile::start(Behaviour {
+        token: Token::Huge,
+        ..Behaviour::default()
+    })
+    .await;
+    let (ws, run) = run_against(&hostile, "", 3, &[]).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let summary = ws.summary();
+    assert_eq!(summary["stopped_early"]["code"], "TOKEN_UNUSABLE");
+    assert!(summary["stopped_early"]["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("more than 64 KiB")));
+    assert_eq!(Hostile::count(&hostile.counts().api), 0, "nothing sent");
+    assert_eq!(Hostile::count(&hostile.counts().tokens), 1, "not retried");
+    assert!(run.peak_rss_kb < 100 * MB, "{} KB", run.peak_rss_kb);
+}
