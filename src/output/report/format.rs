@@ -89,6 +89,15 @@ pub(crate) fn milliseconds(ms: f64) -> String {
     }
 }
 
+/// A measured latency: one decimal below 10 ms (`1.0 ms`, `6.2 ms`), else as [`milliseconds`].
+pub(crate) fn latency(ms: f64) -> String {
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        milliseconds(ms)
+    }
+}
+
 /// An RFC 3339 time from summary.json, for reading: `2026-11-30 15:16:49 UTC`.
 pub(crate) fn time(rfc3339: &str) -> String {
     match humantime::parse_rfc3339_weak(rfc3339) {
@@ -123,6 +132,8 @@ mod tests {
         assert_eq!(milliseconds(0.45), "0.5 ms");
         assert_eq!(milliseconds(12.34), "12 ms");
         assert_eq!(milliseconds(2500.0), "2.5 s");
+        assert_eq!(latency(1.0), "1.0 ms");
+        assert_eq!(latency(14.2), "14 ms");
         assert_eq!(time("2026-11-30T15:16:49.714Z"), "2026-11-30 15:16:49 UTC");
     }
 }

@@ -11,7 +11,7 @@ use askama::Template;
 use super::advice::{advice, pieces};
 use super::charts::{self, Svg, TypeRow};
 use super::examples::Example;
-use super::format::{count, duration, int, milliseconds, share, time};
+use super::format::{self, count, duration, int, share, time};
 use super::outcomes::{ordered, Shown};
 use super::tables::{self, Compare, PlanView};
 use crate::codes::Code;
@@ -172,10 +172,10 @@ fn latency(figures: &LatencyFigures) -> LatencyView {
     let (histogram, note) = charts::latency(figures);
     LatencyView {
         figures: vec![
-            ("p50", milliseconds(figures.p50_ms)),
-            ("p95", milliseconds(figures.p95_ms)),
-            ("p99", milliseconds(figures.p99_ms)),
-            ("mean", milliseconds(figures.mean_ms)),
+            ("p50", format::latency(figures.p50_ms)),
+            ("p95", format::latency(figures.p95_ms)),
+            ("p99", format::latency(figures.p99_ms)),
+            ("mean", format::latency(figures.mean_ms)),
             ("requests", int(figures.requests)),
         ],
         histogram,
