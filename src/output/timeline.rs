@@ -178,7 +178,13 @@ pub(crate) fn combine(all: &[Timeline]) -> Option<Timeline> {
     while total_s / span as f64 > MAX_POINTS as f64 {
         span = wider_span(span);
     }
-    let count = ((total_s / span as f64).ceil() as usize).max(1);
+    // As many points as the last shard point's start needs: the last merged point runs to
+    // the end, as a single run's last point may.
+    let last_start = placed
+        .iter()
+        .map(|(start, t)| offset(*start) + (t.len().saturating_sub(1) as u64 * t.span_s) as f64)
+        .fold(0.0, f64::max);
+    let count = (last_start / span as f64) as usize + 1;
     let mut points = vec![Point::default(); count];
     for (start, timeline) in &placed {
         for index in 0..timeline.len() {
@@ -191,7 +197,11 @@ pub(crate) fn combine(all: &[Timeline]) -> Option<Timeline> {
     merged.span_s = span;
     merged.duration_s = (total_s * 1000.0).round() / 1000.0;
     for (index, point) in points.into_iter().enumerate() {
-        let seconds = (total_s - (index as u64 * span) as f64).clamp(0.001, span as f64);
+        let seconds = if index + 1 == count {
+            (total_s - (index as u64 * span) as f64).max(0.001)
+        } else {
+            span as f64
+        };
         merged.push(point, seconds);
     }
     Some(merged)
