@@ -491,9 +491,9 @@ pub async fn live_unlimited(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
     )]
 }
 
-/// The request floor: one device read per user (not per row), one look-up per distinct
-/// username, one POST per device. Users have four devices each, their rows spread through
-/// the file, half of them named by username.
+/// The request floor: one device read and one MFA switch (`--enable-mfa`: a PUT) per user
+/// (not per row), one look-up per distinct username, one POST per device. Users have four
+/// devices each, their rows spread through the file, half of them named by username.
 pub async fn requests_floor(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     use std::io::Write;
     let rows = (sizes.live_rows / 5).max(40);
@@ -519,7 +519,7 @@ pub async fn requests_floor(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
     let config = write_config(
         work,
         &sandbox,
-        "on_existing = \"skip\"",
+        "on_existing = \"skip\"\nenable_mfa = true",
         "rate = 1000000\nconcurrency = 64",
     );
     let out_dir = work.join("floor-out");
@@ -541,10 +541,12 @@ pub async fn requests_floor(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
     )
     .expect("summary.json parses");
     let sent = summary["requests"]["total"].as_u64().unwrap_or(0) as f64;
+    let puts = summary["requests"]["put"].as_u64().unwrap_or(0);
+    assert_eq!(puts, users as u64, "floor: one MFA switch per user");
     let usernames = users.div_ceil(2);
-    let floor = (users + usernames + rows) as f64;
+    let floor = (2 * users + usernames + rows) as f64;
     let case = format!(
-        "request floor, {rows} rows, {users} users (4 devices each, half by username), skip on"
+        "request floor, {rows} rows, {users} users (4 devices each, half by username), skip on, MFA switched on"
     );
     vec![
         Figure::bound(

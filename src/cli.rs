@@ -155,6 +155,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub(crate) allow_messages: bool,
 
+    /// Switch each user's MFA on (PUT …/users/{id}/mfaEnabled) before their first device
+    /// (overrides `[enroll] enable_mfa`)
+    #[arg(long)]
+    pub(crate) enable_mfa: bool,
+
     /// Write the run's figures here in Prometheus' text format (node_exporter textfile
     /// collector), at the end of every run
     #[arg(long, value_name = "PATH")]
@@ -274,4 +279,48 @@ pub struct SandboxArgs {
     /// The status a device create answers: 201 (the docs) or 200 (seen in the wild)
     #[arg(long, default_value_t = 201, value_name = "STATUS")]
     pub(crate) create_status: u16,
+
+    /// The environment the worker app lives in (an administrators' environment): tokens come
+    /// only from there, API calls still go to the sandbox's environment
+    #[arg(long, value_name = "ID")]
+    pub(crate) worker_environment: Option<String>,
+
+    /// The license's quota: after N API requests in a quota period, answer 429 QUOTA_EXCEEDED
+    /// with the period's end as quotaResetTime
+    #[arg(long, value_name = "N")]
+    pub(crate) quota: Option<u64>,
+
+    /// Length of a quota period, in seconds
+    #[arg(long, default_value_t = 3600, value_name = "S")]
+    pub(crate) quota_period_s: u64,
+
+    /// MFA settings phoneExtensions.enabled false (PingOne's default): VOICE extensions are refused
+    #[arg(long)]
+    pub(crate) extensions_disabled: bool,
+
+    /// Device types every policy leaves disabled (enabled false), comma-separated
+    #[arg(long, value_delimiter = ',', value_name = "TYPES")]
+    pub(crate) disable_method: Option<Vec<String>>,
+
+    /// Device types whose pairing every policy disables (pairingDisabled true), comma-separated
+    #[arg(long, value_delimiter = ',', value_name = "TYPES")]
+    pub(crate) disable_pairing: Option<Vec<String>>,
+
+    /// Every policy's newDeviceNotification: NONE, EMAIL_THEN_SMS (the API's default) or
+    /// SMS_THEN_EMAIL
+    #[arg(long, default_value = "EMAIL_THEN_SMS", value_name = "SETTING")]
+    pub(crate) new_device_notification: String,
+
+    /// Users (IDs, comma-separated) whose MFA switch the token may not set: the PUT answers 403
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub(crate) refuse_mfa_switch: Option<Vec<String>>,
+
+    /// Users (IDs, comma-separated) outside the token's population, as with a role scoped to
+    /// one population: requests about them answer 403
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub(crate) forbidden_users: Option<Vec<String>>,
+
+    /// Every API request answers 403 LICENSE_EXCEEDED
+    #[arg(long)]
+    pub(crate) license_exceeded: bool,
 }

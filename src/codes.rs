@@ -36,6 +36,12 @@ pub(crate) enum Code {
     AmbiguousUser,
     PolicyNotFound,
     DeviceLimit,
+    /// Online dry run: the policy does not enable the row's method, or disables its pairing.
+    MethodDisabled,
+    /// Online dry run: a VOICE extension while MFA settings have phone extensions off.
+    ExtensionsDisabled,
+    /// The device is there, but the user's MFA switch could not be set (`enable_mfa`).
+    MfaNotEnabled,
     RetriesExhausted,
     NotAttempted,
     Unconfirmed,
@@ -83,6 +89,9 @@ impl Code {
             Code::AmbiguousUser => "AMBIGUOUS_USER",
             Code::PolicyNotFound => "POLICY_NOT_FOUND",
             Code::DeviceLimit => "DEVICE_LIMIT",
+            Code::MethodDisabled => "METHOD_DISABLED",
+            Code::ExtensionsDisabled => "EXTENSIONS_DISABLED",
+            Code::MfaNotEnabled => "MFA_NOT_ENABLED",
             Code::RetriesExhausted => "RETRIES_EXHAUSTED",
             Code::NotAttempted => "NOT_ATTEMPTED",
             Code::Unconfirmed => "UNCONFIRMED",

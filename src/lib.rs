@@ -14,8 +14,8 @@
 //!   (read and validate the whole input before sending), `execute` (rows to results), `finish`
 //!   (summary, exit). A stage takes what the one before returned (`run/handoff.rs`) and hands
 //!   its own result on; none imports another.
-//! - `dispatch`: the engine: per-user queues, retries, and the exactly-once decisions, which
-//!   are plain functions in `dispatch/decide.rs`.
+//! - `dispatch`: the engine: per-user queues, retries, users' MFA switch (`dispatch/mfa.rs`),
+//!   and the exactly-once decisions, which are plain functions in `dispatch/decide.rs`.
 //! - `pingone`: the HTTP client: tokens, throttle, PingOne's JSON (`pingone/wire.rs`), and
 //!   the latency and time in flight of every request (`pingone/latency.rs`, one hook).
 //! - `output`: results.csv (`ResultRow`), errors.csv, summary.json, the metrics file, the
@@ -65,10 +65,10 @@
 //! [`output::report::rewrite`] (`mfa-enroll report DIR`), [`output::line_order`] and
 //! [`output::timeline::json_bytes_after`] (the bench),
 //! [`logging::init`], [`run::install_signal_handlers`] and [`run::load_settings`]; the simulator
-//! ([`sandbox::Sandbox`], [`sandbox::SandboxOptions`], [`sandbox::Directory`],
-//! [`sandbox::json::Device`], [`sandbox::serve_standing`]); and, for tests that drive one
-//! layer directly, [`pingone::Client`], [`validate::phone::normalize`] and the types their
-//! signatures name. The modules are public so that these paths read as they do inside the
+//! ([`sandbox::Sandbox`], [`sandbox::SandboxOptions`], [`sandbox::PolicyRules`],
+//! [`sandbox::Directory`], [`sandbox::json::Device`], [`sandbox::serve_standing`]); and, for
+//! tests that drive one layer directly, [`pingone::Client`], [`validate::phone::normalize`]
+//! and the types their signatures name. The modules are public so that these paths read as they do inside the
 //! crate; a new item starts `pub(crate)`. The module docs are written for the people who
 //! work on the crate and link its internals: read them with
 //! `cargo doc --document-private-items --open`.

@@ -15,6 +15,12 @@ pub(crate) enum StopReason {
     CredentialsRefused(String),
     /// The token works but lacks the role the device API needs.
     MissingRole(String),
+    /// The first request's 403 said `LICENSE_EXCEEDED`: no role fixes it.
+    LicenseExceeded(String),
+    /// The first request's 403 said the environment does not exist or is not the token's.
+    OtherEnvironment(String),
+    /// A 429 `QUOTA_EXCEEDED`: the license's quota is used up until its reset time.
+    QuotaExceeded(String),
     /// The last requests all failed for the same server-side reason.
     RepeatedFailures(String),
     /// The input could not be read to the end.
@@ -34,6 +40,9 @@ impl StopReason {
             Self::Interrupted(_) => "INTERRUPTED",
             Self::CredentialsRefused(_) => "CREDENTIALS_REFUSED",
             Self::MissingRole(_) => "MISSING_ROLE",
+            Self::LicenseExceeded(_) => "LICENSE_EXCEEDED",
+            Self::OtherEnvironment(_) => "ENVIRONMENT_REFUSED",
+            Self::QuotaExceeded(_) => "QUOTA_EXCEEDED",
             Self::RepeatedFailures(_) => "REPEATED_FAILURES",
             Self::InputBroken(_) => "INPUT_BROKEN",
             Self::OutputBroken(_) => "OUTPUT_BROKEN",
@@ -49,6 +58,9 @@ impl fmt::Display for StopReason {
             Self::Interrupted(signal) => write!(f, "interrupted by {signal}"),
             Self::CredentialsRefused(m)
             | Self::MissingRole(m)
+            | Self::LicenseExceeded(m)
+            | Self::OtherEnvironment(m)
+            | Self::QuotaExceeded(m)
             | Self::RepeatedFailures(m)
             | Self::InputBroken(m)
             | Self::OutputBroken(m)

@@ -1,6 +1,7 @@
 //! `[pingone]` -> [`Connection`]: where to reach PingOne (the region's hosts, or `api_url` /
-//! `auth_url` checked to be https or loopback) and as whom (environment, client, credential),
-//! with the environment filling what the file leaves out.
+//! `auth_url` checked to be https or loopback) and as whom (environment, client, credential,
+//! and the environment the worker app lives in), with the environment filling what the file
+//! leaves out.
 
 use reqwest::Url;
 use serde::Deserialize;
@@ -49,6 +50,9 @@ pub struct Connection {
     pub(crate) api_url: Url,
     pub(crate) auth_url: Url,
     pub(crate) environment_id: String,
+    /// Where the worker app lives and its token comes from (PingOne recommends an admin app
+    /// in the administrators' environment); `environment_id` unless configured.
+    pub(crate) worker_environment_id: String,
     pub(crate) client_id: String,
     pub(crate) auth: ClientAuth,
     /// `[pingone] ca_file`: extra CA certificates trusted beside the system's.
@@ -56,12 +60,13 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// `{auth_url}/{environment_id}/as/token`
+    /// `{auth_url}/{worker_environment_id}/as/token`: the worker app's environment, which
+    /// need not be the one the API calls go to.
     pub(crate) fn token_url(&self) -> String {
         format!(
             "{}/{}/as/token",
             self.auth_url.as_str().trim_end_matches('/'),
-            self.environment_id
+            self.worker_environment_id
         )
     }
     /// The API's host and port, as summary.json records the target.
@@ -110,6 +115,7 @@ pub(super) fn connection(
             format!("{environment_id:?} is not a UUID; copy the environment ID from the PingOne console"),
         ));
     }
+    let worker_environment_id = worker_environment(file, origin, &environment_id)?;
     let (client_id, _) = from_file_or_env(&file.client_id, "client_id", ENV_CLIENT_ID)?;
     let region = region(file.region.as_deref(), origin)?;
     let method = token_auth_method(file.token_auth_method.as_deref(), origin)?;
@@ -135,10 +141,35 @@ pub(super) fn connection(
         api_url,
         auth_url,
         environment_id,
+        worker_environment_id,
         client_id,
         auth,
         extra_roots,
     })
+}
+
+/// `[pingone] worker_environment_id`, a UUID; `environment_id` when not set.
+fn worker_environment(
+    file: &FilePingOne,
+    origin: &str,
+    environment_id: &str,
+) -> Result<String, ConfigError> {
+    let Some(text) = file
+        .worker_environment_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(environment_id.to_string());
+    };
+    match Uuid::parse_str(text) {
+        Ok(_) => Ok(text.to_string()),
+        Err(_) => Err(ConfigError::new(
+            origin,
+            "[pingone] worker_environment_id",
+            format!("{text:?} is not a UUID; copy the ID of the environment the worker app lives in (often the administrators' environment) from the PingOne console, or remove the key when the app lives in environment_id"),
+        )),
+    }
 }
 
 fn region(text: Option<&str>, origin: &str) -> Result<Region, ConfigError> {
@@ -221,5 +252,35 @@ mod tests {
         assert_eq!(err.key, "[pingone] api_url");
         let good = write_config("[pingone]\napi_url = \"http://127.0.0.1:9/v1\"\n");
         assert!(Settings::load(&args(&["--config", good.path().to_str().unwrap()]), &env).is_ok());
+    }
+
+    #[test]
+    fn the_token_comes_from_the_worker_apps_environment() {
+        let target = "5f4a8e2c-1111-4c1e-9d53-2a6a4a3c9b10";
+        let admins = "0a0a0a0a-2222-4c1e-9d53-2a6a4a3c9b10";
+        let env = |name: &str| match name {
+            ENV_ENVIRONMENT_ID => Some(target.to_string()),
+            ENV_CLIENT_ID => Some("id".to_string()),
+            _ => env_with_secret(name),
+        };
+        let load = |text: &str| {
+            let cfg = write_config(text);
+            Settings::load(&args(&["--config", cfg.path().to_str().unwrap()]), &env)
+        };
+        let same = load("[pingone]\n").unwrap().connection.unwrap();
+        assert_eq!(same.worker_environment_id, target);
+        assert!(same.token_url().ends_with(&format!("/{target}/as/token")));
+        let other = load(&format!(
+            "[pingone]\nworker_environment_id = \"{admins}\"\n"
+        ))
+        .unwrap()
+        .connection
+        .unwrap();
+        assert!(other.token_url().ends_with(&format!("/{admins}/as/token")));
+        assert!(other
+            .environment_url()
+            .ends_with(&format!("/environments/{target}")));
+        let err = load("[pingone]\nworker_environment_id = \"admins\"\n").unwrap_err();
+        assert_eq!(err.key, "[pingone] worker_environment_id");
     }
 }

@@ -1,6 +1,6 @@
 //! `[enroll]` and the flags that override it -> [`EnrollSettings`]: which policy and status
 //! devices get, what to do with devices a user already has, the phone numbers' default
-//! country, and whether PingOne may message users.
+//! country, whether PingOne may message users, and whether users' MFA is switched on.
 
 use uuid::Uuid;
 
@@ -17,6 +17,8 @@ pub struct EnrollSettings {
     pub on_existing: OnExisting,
     pub default_country: Option<crate::validate::phone::Country>,
     pub allow_messages: bool,
+    /// `enable_mfa` / `--enable-mfa`: switch each user's MFA on before their first device.
+    pub enable_mfa: bool,
 }
 
 pub(super) fn enroll_settings(
@@ -88,5 +90,6 @@ pub(super) fn enroll_settings(
         on_existing,
         default_country,
         allow_messages: args.allow_messages || file.allow_messages.unwrap_or(false),
+        enable_mfa: args.enable_mfa || file.enable_mfa.unwrap_or(false),
     })
 }

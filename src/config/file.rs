@@ -33,6 +33,7 @@ pub(super) struct FilePingOne {
     pub(super) private_key_file: Option<PathBuf>,
     pub(super) private_key_id: Option<String>,
     pub(super) ca_file: Option<PathBuf>,
+    pub(super) worker_environment_id: Option<String>,
     pub(super) api_url: Option<String>,
     pub(super) auth_url: Option<String>,
 }
@@ -45,6 +46,7 @@ pub(super) struct FileEnroll {
     pub(super) on_existing: Option<String>,
     pub(super) default_country: Option<String>,
     pub(super) allow_messages: Option<bool>,
+    pub(super) enable_mfa: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -141,6 +143,24 @@ mod tests {
         let s = Settings::load(&args(&["--config", cfg.path().to_str().unwrap()]), &env).unwrap();
         assert_eq!(s.limits.rate, 50);
         assert_eq!(s.enroll.on_existing, OnExisting::Skip);
+        assert!(!s.enroll.enable_mfa);
+        // The keys it shows commented out parse too, with the values it shows.
+        let shown = [
+            "# worker_environment_id = \"00000000-0000-0000-0000-000000000000\"",
+            "# enable_mfa = false",
+        ];
+        assert!(shown.iter().all(|line| text.contains(line)), "{shown:?}");
+        let uncommented = text
+            .replace(
+                shown[0],
+                "worker_environment_id = \"ad0115e0-0000-4000-8000-0000000000ad\"",
+            )
+            .replace(shown[1], "enable_mfa = true");
+        let cfg = write_config(&uncommented);
+        let s = Settings::load(&args(&["--config", cfg.path().to_str().unwrap()]), &env).unwrap();
+        assert!(s.enroll.enable_mfa);
+        let worker = s.connection.unwrap().worker_environment_id;
+        assert_eq!(worker, "ad0115e0-0000-4000-8000-0000000000ad");
     }
 
     #[test]

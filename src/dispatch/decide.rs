@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use crate::codes::Code;
 use crate::model::{Claims, Destination, DeviceIdentity, DeviceType};
 use crate::pingone::wire::Device;
-use crate::pingone::ApiError;
+use crate::pingone::{ApiError, Cause};
 use crate::validate::phone;
 
 /// A device read back from PingOne as a [`DeviceIdentity`]; `None` for types this tool never
@@ -82,12 +82,25 @@ pub(crate) fn failure(error: &ApiError, user_id: &str, retries_allowed: usize) -
             Code::RetriesExhausted,
             format!("gave up after {retries_allowed} retries; the last answer: {e}"),
         ),
-        // Every call this tool makes for a row is under /users/{userID}: a 404 means that user.
-        e if e.http_status() == Some(404) && !user_id.is_empty() => (
+        // Every call this tool makes for a row is under /users/{userID}, but a 404 is that
+        // user's only when PingOne's body says so: another missing thing keeps PingOne's words.
+        e if *e.cause() == Cause::UserMissing && !user_id.is_empty() => (
             Code::UserNotFound,
             format!("no PingOne user has the ID {user_id} in this environment; check user_id"),
         ),
         e => (e.code(), e.message()),
+    }
+}
+
+/// Whether a device counts against the user's cap (`pairing.maxAllowedDevices`): ACTIVE and
+/// BLOCKED ones do, devices still waiting for activation do not. One without a status counts:
+/// a plan that warns of the cap wrongly costs less than one that misses it.
+pub(crate) fn counts_against_cap(device: &Device) -> bool {
+    match device.status.as_deref() {
+        None => true,
+        Some(status) => {
+            status.eq_ignore_ascii_case("ACTIVE") || status.eq_ignore_ascii_case("BLOCKED")
+        }
     }
 }
 
@@ -246,6 +259,12 @@ mod tests {
     #[test]
     fn failures_are_classified_by_what_the_caller_can_do() {
         let status = |s: u16| ApiError::from_status(s, None, None);
+        let body = crate::pingone::wire::ErrorBody {
+            code: Some("NOT_FOUND".into()),
+            message: Some("Unable to find user with ID u.".into()),
+            ..Default::default()
+        };
+        let user_missing = ApiError::from_status(404, Some(body), None);
         let cases: Vec<(ApiError, &str, Code)> = vec![
             (ApiError::Stopped, "u", Code::NotAttempted),
             (status(503), "u", Code::RetriesExhausted),
@@ -255,8 +274,9 @@ mod tests {
                 "u",
                 Code::RetriesExhausted,
             ),
-            (status(404), "u", Code::UserNotFound),
-            (status(404), "", Code::PingOne("HTTP_404".into())),
+            (user_missing.clone(), "u", Code::UserNotFound),
+            (user_missing, "", Code::PingOne("NOT_FOUND".into())),
+            (status(404), "u", Code::PingOne("HTTP_404".into())),
             (status(400), "u", Code::PingOne("HTTP_400".into())),
             (status(403), "u", Code::PingOne("HTTP_403".into())),
         ];
@@ -264,6 +284,20 @@ mod tests {
             assert_eq!(failure(&error, user, 3).0, expected, "{error}");
         }
         assert!(failure(&status(503), "u", 3).1.contains("after 3 retries"));
+    }
+
+    #[test]
+    fn the_cap_counts_active_and_blocked_devices_only() {
+        for (status, counts) in [
+            (Some("ACTIVE"), true),
+            (Some("BLOCKED"), true),
+            (Some("ACTIVATION_REQUIRED"), false),
+            (None, true),
+        ] {
+            let mut d = device("d", "SMS", Some("+15125551234"), None);
+            d.status = status.map(str::to_string);
+            assert_eq!(counts_against_cap(&d), counts, "{status:?}");
+        }
     }
 
     #[test]

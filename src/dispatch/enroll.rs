@@ -78,8 +78,9 @@ impl Engine {
         }
         // An earlier attempt (a killed run, or a round whose answer was unclear) may have
         // made this device: then a failed read settles nothing, and the row stays UNCONFIRMED.
-        let may_exist =
-            self.config.created_by_earlier_run_since.is_some() || job.spec.unconfirmed_before;
+        let may_exist = self.config.created_by_earlier_run_since.is_some()
+            || job.spec.unconfirmed_before
+            || job.spec.created_before;
         if skip_existing || may_exist {
             let devices = match self.current_devices(user_id, cache).await {
                 Ok(d) => d,
@@ -103,9 +104,10 @@ impl Engine {
     ) -> Option<RowResult> {
         let claims = lock(&self.claims);
         // A device made since the first run started (on --resume), or one an earlier run's
-        // unclear answer may have made (errors.csv said UNCONFIRMED), is this row's own.
+        // unclear answer may have made (errors.csv said UNCONFIRMED), or made for a user
+        // whose MFA was then not switched on (errors.csv said MFA_NOT_ENABLED), is this row's.
         let since = self.config.created_by_earlier_run_since;
-        let ours = if job.spec.unconfirmed_before {
+        let ours = if job.spec.unconfirmed_before || job.spec.created_before {
             decide::find_match(devices, identity, None, &claims)
         } else if since.is_some() {
             decide::find_match(devices, identity, since, &claims)
@@ -116,12 +118,11 @@ impl Engine {
             let device = device.clone();
             drop(claims);
             self.claim(&device.id, job.line);
-            return Some(results::with_device(
-                job,
-                user_id,
-                Outcome::Created,
-                &device,
-            ));
+            let mut r = results::with_device(job, user_id, Outcome::Created, &device);
+            if job.spec.created_before {
+                r.row.error_message = "an earlier run created this device (its errors.csv said MFA_NOT_ENABLED); found it, not sending it again".into();
+            }
+            return Some(r);
         }
         match decide::find_match(devices, identity, None, &claims) {
             Match::Nothing => None,
@@ -218,6 +219,12 @@ impl Engine {
         }
         match self.client.create_device(user_id, body).await {
             Ok((device, status)) => Ok((device, Some(status))),
+            Err(ApiError::Stopped) => {
+                // The run stopped before this POST went out: it was no attempt.
+                let mut p = lock(posting);
+                p.attempts = p.attempts.saturating_sub(1);
+                Err(ApiError::Stopped)
+            }
             Err(e) => {
                 if e.may_have_acted() {
                     lock(posting).unclear = true;

@@ -8,13 +8,17 @@
 //!   device that is already there. After any failure that PingOne may have acted on (timeout,
 //!   dropped connection, 5xx), the devices are read again before the POST is repeated, and a
 //!   device found there is the row's.
-//! - In an online dry run the same path reads and plans, and never POSTs.
-//! - What is kept per user (a username's look-up, an online plan's counts) lives only while
-//!   the user has rows to come (`later`), so memory stays flat with the number of users.
+//! - With `enable_mfa`, each user's MFA is switched on before the user's first device
+//!   (`mfa`); an online dry run reads the switch instead.
+//! - In an online dry run the same path reads and plans, and never POSTs or PUTs.
+//! - What is kept per user (a username's look-up, an online plan's counts, a user's MFA
+//!   switch) lives only while the user has rows to come (`later`), so memory stays flat with
+//!   the number of users.
 
 mod decide;
 mod enroll;
 pub(crate) mod later;
+mod mfa;
 mod plan;
 pub(crate) mod results;
 pub(crate) mod retry;
@@ -34,10 +38,11 @@ use crate::config::RunMode;
 use crate::model::{Claims, DeviceIdentity, OnExisting, UserRef};
 use crate::output::summary::UserOverMessageLimit;
 use crate::output::{Outcome, RecorderHandle, RowResult};
-use crate::pingone::wire::Device;
+use crate::pingone::wire::{Device, MfaSettings};
 use crate::pingone::{ApiError, Client};
 use crate::stop::Stop;
 use crate::validate::DeviceSpec;
+pub(crate) use plan::NOTICES_NOTE;
 use plan::{PlannedUser, PolicyState};
 use retry::RetryPolicy;
 
@@ -78,11 +83,14 @@ pub(crate) struct EngineConfig {
     /// Where the file's rows by ID and by username end: a user's state outlives its last
     /// row of one kind while rows of the other kind, maybe the same user's, are to come.
     pub(crate) kinds: later::Kinds,
+    /// Switch each user's MFA on before the user's first device (live runs).
+    pub(crate) enable_mfa: bool,
 }
 
 #[derive(Debug, Clone)]
 enum Resolution {
-    Found(String),
+    /// The user's ID, and the MFA switch when the look-up carried it.
+    Found(String, Option<bool>),
     NotFound,
     Ambiguous(usize),
     Failed(ApiError),
@@ -160,7 +168,15 @@ pub(crate) struct Engine {
     /// Online dry run: users whose rows are all planned and would pass a daily message limit.
     over_message_limit: Mutex<Vec<UserOverMessageLimit>>,
     policies: Mutex<HashMap<Uuid, PolicyCheck>>,
-    max_devices: OnceCell<Option<u32>>,
+    /// The environment's MFA settings, once an online dry run read them (`None`: unreadable).
+    mfa_settings: OnceCell<Option<MfaSettings>>,
+    /// Users' MFA switches, by a digest of the user's ID, while the user has rows to come
+    /// (see `mfa`); and how many users' switches were learned, and of them found off.
+    switches: Mutex<HashMap<u64, mfa::Switch>>,
+    switches_known: AtomicU64,
+    switches_off: AtomicU64,
+    /// New-device notices a plan counts (see `plan`).
+    notices: std::sync::atomic::AtomicU64,
     /// A 403 on a policy read was reported; one line per run is enough.
     policies_unreadable: std::sync::atomic::AtomicBool,
 }
@@ -197,7 +213,11 @@ impl Engine {
             planned: Mutex::default(),
             over_message_limit: Mutex::default(),
             policies: Mutex::default(),
-            max_devices: OnceCell::new(),
+            mfa_settings: OnceCell::new(),
+            switches: Mutex::default(),
+            switches_known: AtomicU64::default(),
+            switches_off: AtomicU64::default(),
+            notices: Default::default(),
             policies_unreadable: Default::default(),
         })
     }
@@ -241,7 +261,9 @@ impl Engine {
                 let lookup = self.retry.run(|| self.client.find_users(&name)).await;
                 match lookup {
                     Ok(users) if users.is_empty() => Resolution::NotFound,
-                    Ok(users) if users.len() == 1 => Resolution::Found(users[0].id.clone()),
+                    Ok(users) if users.len() == 1 => {
+                        Resolution::Found(users[0].id.clone(), users[0].mfa_enabled)
+                    }
                     Ok(users) => Resolution::Ambiguous(users.len()),
                     Err(e) => Resolution::Failed(e),
                 }
@@ -249,7 +271,12 @@ impl Engine {
             .await
             .clone();
         let (result, is_answer) = match resolution {
-            Resolution::Found(id) => return Ok((job, id)),
+            Resolution::Found(id, mfa_enabled) => {
+                if self.config.mode == RunMode::DryRunOnline {
+                    self.note_looked_up_switch(&id, mfa_enabled);
+                }
+                return Ok((job, id));
+            }
             Resolution::NotFound => (results::base(&job, "", Outcome::Failed).with_error(
                 Code::UserNotFound,
                 format!("no PingOne user has the username {name:?}; check the spelling or give the user_id"),
@@ -342,10 +369,19 @@ impl Engine {
         devices: &mut Option<Vec<Device>>,
     ) -> RowResult {
         match self.config.mode {
+            RunMode::Live if self.config.enable_mfa => {
+                // Before the user's first device POST; once per user, then remembered.
+                let switch = self.switch_on(user_id).await;
+                let result = mfa::switched(self.enroll(job, user_id, devices).await, &switch);
+                self.release_switch(job, user_id);
+                result
+            }
             RunMode::Live => self.enroll(job, user_id, devices).await,
             RunMode::DryRunOnline => {
-                let result = self.plan(job, user_id).await;
+                let switch = self.read_switch(user_id).await;
+                let result = mfa::planned(self.plan(job, user_id).await, &switch);
                 self.release_plan(job, user_id);
+                self.release_switch(job, user_id);
                 result
             }
             // Nothing to ask PingOne: the row passed every offline check.

@@ -2,15 +2,18 @@
 //! do; also the per-run facts a plan needs (policies, the device cap, daily message counts).
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use uuid::Uuid;
 
 use super::decide::{self, Match};
 use super::{lock, results, Engine, Job, DAILY_MESSAGE_LIMIT};
 use crate::codes::Code;
-use crate::model::{Claims, DeviceIdentity, MessageChannel, OnExisting};
+use crate::model::{Claims, DeviceIdentity, DeviceStatus, MessageChannel, OnExisting};
 use crate::output::summary::UserOverMessageLimit;
 use crate::output::{Outcome, RowResult};
+use crate::pingone::wire::{MfaSettings, Policy};
 use crate::pingone::ApiError;
 
 /// Policy answers kept at most (a run names a handful).
@@ -19,6 +22,7 @@ const KEPT_POLICIES: usize = 1024;
 /// What the file's earlier rows would do to one user.
 #[derive(Debug, Default)]
 pub(super) struct PlannedUser {
+    /// Devices earlier rows would create that count against the cap (not ACTIVATION_REQUIRED).
     planned: u32,
     /// The devices earlier rows would create, with their lines.
     identities: HashMap<DeviceIdentity, u64>,
@@ -37,19 +41,47 @@ fn over_limit(user_id: &str, user: &PlannedUser) -> Option<UserOverMessageLimit>
     })
 }
 
-#[derive(Debug, Clone, Copy)]
+/// The device cap the settings give. A cap of 0, or past u32, is no cap PingOne could mean:
+/// not checked.
+fn cap(settings: &MfaSettings) -> Option<u32> {
+    settings
+        .pairing
+        .max_allowed_devices
+        .and_then(|max| u32::try_from(max).ok())
+        .filter(|max| *max > 0)
+}
+
+#[derive(Debug, Clone)]
 pub(super) enum PolicyState {
-    Exists,
+    /// What the policy allows.
+    Exists(Arc<Policy>),
     Missing,
     /// The token may not read policies (403): not checked, said once per run.
     Unreadable,
 }
 
+/// The notice's wording in summary.json's plan.
+pub(crate) const NOTICES_NOTE: &str = "devices a real run would create under a policy whose newDeviceNotification is not NONE; unverified whether PingOne sends these notices for devices an admin creates";
+
 impl Engine {
-    /// An online dry-run row: read, never write.
+    /// An online dry-run row: read, never write, and end as the live run will.
     pub(super) async fn plan(&self, job: &Job, user_id: &str) -> RowResult {
-        match self.policy_state(job.spec.policy_id).await {
-            Ok(PolicyState::Exists | PolicyState::Unreadable) => {}
+        let devices = match self.retry.run(|| self.client.list_devices(user_id)).await {
+            Ok(d) => d,
+            Err(e) => return results::failed(job, user_id, &e, 0, self.retry.max_retries()),
+        };
+        let identity = job.spec.identity();
+        let skip_existing = self.config.on_existing == OnExisting::Skip;
+        // The live run reads first too: a device already there is skipped before PingOne
+        // could refuse anything about it.
+        if skip_existing {
+            if let Match::Free(existing) =
+                decide::find_match(&devices, &identity, None, &Claims::new())
+            {
+                return results::with_device(job, user_id, Outcome::WouldSkipExisting, existing);
+            }
+        }
+        let policy = match self.policy_state(job.spec.policy_id).await {
             Ok(PolicyState::Missing) => {
                 return results::base(job, user_id, Outcome::Failed).with_error(
                     Code::PolicyNotFound,
@@ -59,24 +91,13 @@ impl Engine {
                     ),
                 )
             }
-            Err(e) => return results::failed(job, user_id, &e, 0, self.retry.max_retries()),
-        }
-        let devices = match self.retry.run(|| self.client.list_devices(user_id)).await {
-            Ok(d) => d,
+            Ok(PolicyState::Exists(policy)) => Some(policy),
+            Ok(PolicyState::Unreadable) => None,
             Err(e) => return results::failed(job, user_id, &e, 0, self.retry.max_retries()),
         };
-        let max_devices = self.max_devices().await;
-        let identity = job.spec.identity();
-        let skip_existing = self.config.on_existing == OnExisting::Skip;
+        let settings = self.read_mfa_settings().await;
         let mut planned = lock(&self.planned);
         let user = planned.entry(user_id.to_string()).or_default();
-        if skip_existing {
-            if let Match::Free(existing) =
-                decide::find_match(&devices, &identity, None, &Claims::new())
-            {
-                return results::with_device(job, user_id, Outcome::WouldSkipExisting, existing);
-            }
-        }
         if let Some(first) = user.identities.get(&identity) {
             return if skip_existing {
                 let mut r = results::base(job, user_id, Outcome::WouldSkipExisting);
@@ -88,22 +109,29 @@ impl Engine {
                 results::duplicate_of(job, user_id, *first)
             };
         }
-        if let Some(max) = max_devices {
-            let would_have = u32::try_from(devices.len())
-                .unwrap_or(u32::MAX)
-                .saturating_add(user.planned);
-            if would_have >= max {
+        if let Some(refused) = refusal(job, policy.as_deref(), settings.as_ref()) {
+            return results::base(job, user_id, Outcome::Failed).with_error(refused.0, refused.1);
+        }
+        let counts = job.spec.status != Some(DeviceStatus::ActivationRequired);
+        if let Some(max) = settings.as_ref().and_then(cap) {
+            let have = devices
+                .iter()
+                .filter(|d| decide::counts_against_cap(d))
+                .count();
+            let have = u32::try_from(have).unwrap_or(u32::MAX);
+            if counts && have.saturating_add(user.planned) >= max {
                 return results::base(job, user_id, Outcome::Failed).with_error(
                     Code::DeviceLimit,
                     format!(
-                        "the user has {} devices and earlier rows add {}; PingOne allows {max} (pairing.maxAllowedDevices)",
-                        devices.len(),
+                        "the user has {have} ACTIVE or BLOCKED devices and earlier rows add {}; PingOne allows {max} (pairing.maxAllowedDevices)",
                         user.planned
                     ),
                 );
             }
         }
-        user.planned += 1;
+        if counts {
+            user.planned += 1;
+        }
         user.identities.insert(identity, job.line);
         if job.spec.sends_pairing_message() {
             match job.spec.device_type.daily_message_channel() {
@@ -111,6 +139,9 @@ impl Engine {
                 Some(MessageChannel::Email) => user.email += 1,
                 None => {}
             }
+        }
+        if policy.as_deref().is_some_and(sends_new_device_notice) {
+            self.notices.fetch_add(1, Ordering::Relaxed);
         }
         results::base(job, user_id, Outcome::WouldCreate)
     }
@@ -128,7 +159,7 @@ impl Engine {
         cell.get_or_init(|| async {
             let id = policy_id.to_string();
             match self.retry.run(|| self.client.get_policy(&id)).await {
-                Ok(Some(_)) => Ok(PolicyState::Exists),
+                Ok(Some(policy)) => Ok(PolicyState::Exists(Arc::new(policy))),
                 Ok(None) => Ok(PolicyState::Missing),
                 Err(e) if e.http_status() == Some(403) => {
                     if !self.policies_unreadable.swap(true, std::sync::atomic::Ordering::Relaxed) {
@@ -145,37 +176,41 @@ impl Engine {
         .clone()
     }
 
-    async fn max_devices(&self) -> Option<u32> {
-        *self
-            .max_devices
+    /// The MFA settings, read once per run; `None` when they cannot be read.
+    async fn read_mfa_settings(&self) -> Option<MfaSettings> {
+        self.mfa_settings
             .get_or_init(|| async {
                 match self.retry.run(|| self.client.mfa_settings()).await {
-                    // A cap of 0, or past u32, is no cap PingOne could mean: not checked.
-                    Ok(settings) => settings
-                        .pairing
-                        .max_allowed_devices
-                        .and_then(|max| u32::try_from(max).ok())
-                        .filter(|max| *max > 0),
+                    Ok(settings) => Some(settings),
                     Err(e) if e.http_status() == Some(403) => {
                         tracing::warn!(
-                            "the token may not read MFA settings (403), so this dry run does not check the device cap; a role that reads environment configuration (see README, \"Which role\") lets it"
+                            "the token may not read MFA settings (403), so this dry run does not check the device cap or phone extensions; a role that reads environment configuration (see README, \"Which role\") lets it"
                         );
                         None
                     }
                     Err(e) => {
                         tracing::warn!(
-                            "cannot read MFA settings, so the device cap is not checked: {e}"
+                            "cannot read MFA settings, so the device cap and phone extensions are not checked: {e}"
                         );
                         None
                     }
                 }
             })
             .await
+            .clone()
     }
 
     /// `pairing.maxAllowedDevices`, once an online dry run has read it.
     pub(crate) fn max_allowed_devices(&self) -> Option<u32> {
-        self.max_devices.get().copied().flatten()
+        self.mfa_settings
+            .get()
+            .and_then(Option::as_ref)
+            .and_then(cap)
+    }
+
+    /// New-device notices the plan counted.
+    pub(crate) fn new_device_notices(&self) -> u64 {
+        self.notices.load(Ordering::Relaxed)
     }
 
     /// After a row's plan: the user's plan is forgotten when no later row can be the
@@ -203,4 +238,41 @@ impl Engine {
         over.sort_by(|a, b| a.user_id.cmp(&b.user_id));
         over
     }
+}
+
+/// What the policy or the MFA settings would make PingOne refuse: the code and why.
+fn refusal(
+    job: &Job,
+    policy: Option<&Policy>,
+    settings: Option<&MfaSettings>,
+) -> Option<(Code, String)> {
+    let kind = job.spec.device_type;
+    if let Some(policy) = policy {
+        if let Some(why) = policy.method(kind).and_then(|m| m.refuses()) {
+            return Some((
+                Code::MethodDisabled,
+                format!(
+                    "device authentication policy {} {why} {kind} devices, so PingOne would refuse this one; enable the method in the policy, or name another policy_id",
+                    job.spec.policy_id
+                ),
+            ));
+        }
+    }
+    let extensions_off = settings.is_some_and(|s| !s.phone_extensions.enabled);
+    if job.spec.extension.is_some() && extensions_off {
+        return Some((
+            Code::ExtensionsDisabled,
+            "the row has an extension, and the MFA settings have phone extensions off (phoneExtensions.enabled), so PingOne would refuse it; turn them on, or remove the extension".into(),
+        ));
+    }
+    None
+}
+
+/// Whether creating a device under this policy may make PingOne send a new-device notice. A
+/// policy that does not say has the API's default, `EMAIL_THEN_SMS`.
+fn sends_new_device_notice(policy: &Policy) -> bool {
+    policy
+        .new_device_notification
+        .as_deref()
+        .is_none_or(|setting| !setting.eq_ignore_ascii_case("NONE"))
 }

@@ -62,14 +62,22 @@ pub(crate) fn failed(
     let mut r = base(job, user_id, Outcome::Failed);
     r.row.http_status = error.http_status();
     r.row.attempts = attempts;
+    r.row.pingone_error_id = error.pingone_id().unwrap_or_default().to_string();
     r.with_error(code, message)
 }
 
 /// A row the run stopped before reaching. One that an earlier run marked UNCONFIRMED stays
-/// so: its device may exist, and only a read can tell.
+/// so: its device may exist, and only a read can tell. One marked MFA_NOT_ENABLED stays so
+/// too: its device exists, and only its user's switch is left to do.
 pub(crate) fn not_attempted(job: &Job, user_id: &str) -> RowResult {
     if job.spec.unconfirmed_before {
         return still_unconfirmed(job, user_id, &ApiError::Stopped);
+    }
+    if job.spec.created_before {
+        return base(job, user_id, Outcome::Failed).with_error(
+            Code::MfaNotEnabled,
+            "the run stopped before this row was sent; an earlier run created its device, and the user's MFA is still to be switched on: feed this errors.csv back with --enable-mfa",
+        );
     }
     failed(job, user_id, &ApiError::Stopped, 0, 0)
 }

@@ -86,8 +86,13 @@ impl Column {
 
 /// Columns an earlier errors.csv adds; ignored on input so errors.csv can be fed back (but
 /// for `original_line`, see [`Record::original_line`]).
-pub(crate) const REPORT_COLUMNS: [&str; 4] =
-    ["line", "error_code", "error_message", "original_line"];
+pub(crate) const REPORT_COLUMNS: [&str; 5] = [
+    "line",
+    "error_code",
+    "error_message",
+    "pingone_error_id",
+    "original_line",
+];
 
 /// Where each known column sits in this file, and which columns errors.csv carries.
 #[derive(Debug, Clone)]

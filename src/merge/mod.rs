@@ -409,6 +409,7 @@ fn add_requests(total: &mut RequestCounts, one: &RequestCounts) {
     total.total += one.total;
     total.get += one.get;
     total.post += one.post;
+    total.put += one.put;
     total.retries += one.retries;
     total.throttled_429 += one.throttled_429;
     total.tokens += one.tokens;
@@ -427,6 +428,9 @@ fn merge_plans(total: Option<Plan>, one: Option<&Plan>) -> Option<Plan> {
         .users_over_daily_message_limit
         .extend(one.users_over_daily_message_limit.iter().cloned());
     total.requests_needed += one.requests_needed;
+    total.new_device_notices += one.new_device_notices;
+    total.users_mfa_off += one.users_mfa_off;
+    total.users_mfa_to_switch_on += one.users_mfa_to_switch_on;
     total.rate += one.rate;
     total.duration_at_rate_s = total.duration_at_rate_s.max(one.duration_at_rate_s);
     Some(total)

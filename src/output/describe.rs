@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::report::REPORT_FILE;
-use super::summary::Summary;
+use super::summary::{Plan, Summary};
 use super::{ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
 
 /// Rows per outcome as the text says them: `3422 created, 96578 not attempted`.
@@ -66,28 +66,18 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
     }
     if s.requests.total + s.requests.tokens > 0 {
         text.push_str(&format!(
-            "requests: {} ({} GET, {} POST) and {} for tokens, {} retries, {} answered 429\n",
+            "requests: {} ({} GET, {} POST, {} PUT) and {} for tokens, {} retries, {} answered 429\n",
             s.requests.total,
             s.requests.get,
             s.requests.post,
+            s.requests.put,
             s.requests.tokens,
             s.requests.retries,
             s.requests.throttled_429
         ));
     }
     if let Some(plan) = &s.plan {
-        let messages: u64 = plan.pairing_messages.values().sum();
-        text.push_str(&format!(
-            "plan: a real run needs about {} requests, {:.0}s at {} requests/s; it would send {} pairing messages",
-            plan.requests_needed, plan.duration_at_rate_s, plan.rate, messages
-        ));
-        if !plan.users_over_daily_message_limit.is_empty() {
-            text.push_str(&format!(
-                "; {} users would pass PingOne's 50 SMS or emails a day",
-                plan.users_over_daily_message_limit.len()
-            ));
-        }
-        text.push('\n');
+        text.push_str(&plan_line(plan));
     }
     if let Some(stopped) = &s.stopped_early {
         text.push_str(&format!(
@@ -113,5 +103,35 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
         out_dir.join(SUMMARY_FILE).display(),
         out_dir.join(REPORT_FILE).display()
     ));
+    text
+}
+
+/// An online dry run's answer, in one line.
+fn plan_line(plan: &Plan) -> String {
+    let mut text = String::new();
+    let messages: u64 = plan.pairing_messages.values().sum();
+    text.push_str(&format!(
+        "plan: a real run needs about {} requests, {:.0}s at {} requests/s; it would send {} pairing messages",
+        plan.requests_needed, plan.duration_at_rate_s, plan.rate, messages
+    ));
+    if plan.new_device_notices > 0 {
+        text.push_str(&format!(
+            " and may cause {} new-device notices (unverified for devices an admin creates)",
+            plan.new_device_notices
+        ));
+    }
+    if plan.users_mfa_off > 0 {
+        text.push_str(&format!(
+            "; {} users have MFA off, {} of them would be switched on",
+            plan.users_mfa_off, plan.users_mfa_to_switch_on
+        ));
+    }
+    if !plan.users_over_daily_message_limit.is_empty() {
+        text.push_str(&format!(
+            "; {} users would pass PingOne's 50 SMS or emails a day",
+            plan.users_over_daily_message_limit.len()
+        ));
+    }
+    text.push('\n');
     text
 }

@@ -120,7 +120,12 @@ pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<()
         &codes,
     );
     let r = &summary.requests;
-    let requests = [("get", r.get), ("post", r.post), ("token", r.tokens)];
+    let requests = [
+        ("get", r.get),
+        ("post", r.post),
+        ("put", r.put),
+        ("token", r.tokens),
+    ];
     labelled(
         &mut registry,
         "mfa_enroll_requests",

@@ -183,12 +183,28 @@ pub(crate) struct ResultRow {
     pub(crate) attempts: u32,
     pub(crate) error_code: Option<Code>,
     pub(crate) error_message: String,
+    /// The user's MFA switch: on (found on, or switched on by this run), off (found off and
+    /// left off), or not known.
+    pub(crate) user_mfa_enabled: Option<bool>,
+    /// The `id` of PingOne's error body for this row's failure, which Ping support uses.
+    pub(crate) pingone_error_id: String,
     /// The line of the first input this row came from: a fed-back errors.csv's own
     /// `original_line` (or its `line`), else `line`. Empty in files written before it existed.
     pub(crate) original_line: Option<u64>,
 }
 
 impl ResultRow {
+    /// Rows that go to errors.csv and make the exit code 1: invalid and failed rows, and a
+    /// device that is there for a user whose MFA could not be switched on.
+    pub(crate) fn is_problem(&self) -> bool {
+        self.outcome.is_problem() || self.error_code == Some(Code::MfaNotEnabled)
+    }
+
+    /// Rows a resume leaves alone: their device is there and nothing is left to do.
+    pub(crate) fn is_done(&self) -> bool {
+        self.outcome.is_final_success() && !self.is_problem()
+    }
+
     /// The header of results.csv, as the struct defines it.
     pub(crate) fn header() -> Vec<String> {
         let mut writer = csv::Writer::from_writer(Vec::new());

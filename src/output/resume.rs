@@ -1,5 +1,6 @@
 //! `--resume`: what an earlier run already finished. Rows it `created` or `skipped_existing`
-//! are kept and left alone; every other row is dropped from results.csv and processed again,
+//! are kept and left alone, unless the user's MFA switch is still to be set
+//! (`MFA_NOT_ENABLED`); every other row is dropped from results.csv and processed again,
 //! so the file keeps one row per input record. Reading and rewriting are separate steps, so a
 //! resume that is refused (another input file, say) changes nothing.
 //!
@@ -85,7 +86,7 @@ pub(crate) fn read_finished(out_dir: &Path) -> Result<Finished, OutputError> {
     let mut finished: HashMap<u64, (u64, ResultRow)> = HashMap::new();
     for row in rows(&mut reader, &path) {
         let (index, row) = row?;
-        if row.outcome.is_final_success() {
+        if row.is_done() {
             finished.insert(row.line, (index, row));
         } else {
             finished.remove(&row.line);
@@ -173,5 +174,26 @@ mod tests {
         std::fs::write(dir.path().join(RESULTS_FILE), "a,b\n1,2\n").unwrap();
         let err = read_finished(dir.path()).unwrap_err();
         assert!(matches!(err, OutputError::NotResults { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_device_whose_user_still_needs_mfa_is_not_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(RESULTS_FILE),
+            "line,outcome,device_id,error_code\n\
+             2,created,dev-a,\n\
+             3,created,dev-b,MFA_NOT_ENABLED\n\
+             4,skipped_existing,dev-c,MFA_NOT_ENABLED\n",
+        )
+        .unwrap();
+        let finished = read_finished(dir.path()).unwrap();
+        assert!(finished.contains(2));
+        assert!(!finished.contains(3) && !finished.contains(4));
+        assert_eq!(
+            finished.claimed_devices.get("dev-b"),
+            None,
+            "the row redone claims it again"
+        );
     }
 }

@@ -26,6 +26,9 @@ pub(crate) struct RequestCounts {
     pub(crate) total: u64,
     pub(crate) get: u64,
     pub(crate) post: u64,
+    /// Users' MFA switches set (`enable_mfa`); 0 in summaries written before PUTs existed.
+    #[serde(default)]
+    pub(crate) put: u64,
     pub(crate) retries: u64,
     pub(crate) throttled_429: u64,
     pub(crate) tokens: u64,
@@ -43,22 +46,70 @@ pub(crate) struct SettingsEcho {
     pub(crate) concurrency: usize,
     pub(crate) max_retries: usize,
     pub(crate) on_existing: OnExisting,
+    /// Users' MFA was switched on before their first device; `--resume` carries it on.
+    #[serde(default)]
+    pub(crate) enable_mfa: bool,
 }
 
 /// What a run sent its requests to. `--resume` refuses a different one: rows finished against
 /// the sandbox say nothing about a real environment, and the reverse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
     /// `--sandbox`: the simulator inside the process.
     Sandbox,
-    /// A PingOne environment (or a standing sandbox) at an API host.
+    /// A PingOne environment (or a standing sandbox) at an API host, with the environment
+    /// whose worker app issued the tokens.
     Pingone {
         environment_id: String,
         api_host: String,
+        /// `None` in summaries written before it was recorded: then it was `environment_id`.
+        #[serde(default)]
+        worker_environment_id: Option<String>,
     },
     /// An offline dry run: nothing was sent anywhere.
     Offline,
+}
+
+impl Target {
+    /// The worker app's environment, as recorded or (in older summaries) implied.
+    fn worker_environment(&self) -> Option<&str> {
+        match self {
+            Target::Pingone {
+                environment_id,
+                worker_environment_id,
+                ..
+            } => Some(worker_environment_id.as_deref().unwrap_or(environment_id)),
+            Target::Sandbox | Target::Offline => None,
+        }
+    }
+}
+
+/// The same target: the same place, and tokens from the same worker environment; a summary
+/// that predates the worker environment had its tokens from `environment_id`.
+impl PartialEq for Target {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (
+                Target::Pingone {
+                    environment_id: a,
+                    api_host: host_a,
+                    ..
+                },
+                Target::Pingone {
+                    environment_id: b,
+                    api_host: host_b,
+                    ..
+                },
+            ) => {
+                a == b
+                    && host_a == host_b
+                    && self.worker_environment() == other.worker_environment()
+            }
+            (Target::Sandbox, Target::Sandbox) | (Target::Offline, Target::Offline) => true,
+            (Target::Sandbox | Target::Pingone { .. } | Target::Offline, _) => false,
+        }
+    }
 }
 
 impl std::fmt::Display for Target {
@@ -68,7 +119,16 @@ impl std::fmt::Display for Target {
             Target::Pingone {
                 environment_id,
                 api_host,
-            } => write!(f, "environment {environment_id} at {api_host}"),
+                ..
+            } => {
+                write!(f, "environment {environment_id} at {api_host}")?;
+                match self.worker_environment() {
+                    Some(worker) if worker != environment_id => {
+                        write!(f, " (tokens from the worker app in environment {worker})")
+                    }
+                    _ => Ok(()),
+                }
+            }
             Target::Offline => f.write_str("no target (an offline dry run)"),
         }
     }
@@ -114,6 +174,18 @@ pub(crate) struct Plan {
     pub(crate) pairing_messages: BTreeMap<String, u64>,
     /// Users who would get more than PingOne's 50 SMS or 50 emails a day from this run.
     pub(crate) users_over_daily_message_limit: Vec<UserOverMessageLimit>,
+    /// New-device notices a real run may make PingOne send: one per device it would create
+    /// under a policy whose `newDeviceNotification` is not `NONE`.
+    #[serde(default)]
+    pub(crate) new_device_notices: u64,
+    #[serde(default)]
+    pub(crate) new_device_notices_note: String,
+    /// Users whose MFA switch was found off (their rows say `user_mfa_enabled` false).
+    #[serde(default)]
+    pub(crate) users_mfa_off: u64,
+    /// Of those, the ones a real run would switch on (all of them with `enable_mfa`, else none).
+    #[serde(default)]
+    pub(crate) users_mfa_to_switch_on: u64,
     /// Requests a real run needs (tokens excepted), at least.
     pub(crate) requests_needed: u64,
     pub(crate) rate: u32,

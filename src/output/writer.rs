@@ -42,6 +42,8 @@ pub(crate) struct Tallies {
     /// When the last row that was not `NOT_ATTEMPTED` was recorded: the end of the time
     /// spent sending.
     pub(crate) last_done_at: Option<std::time::Instant>,
+    /// Rows that go to errors.csv (see [`ResultRow::is_problem`]).
+    pub(crate) problem_rows: u64,
 }
 
 /// How many rows have one error code, and the first few of their lines.
@@ -58,6 +60,9 @@ impl Tallies {
     pub(crate) fn add(&mut self, row: &ResultRow, sends_message: bool) {
         let (outcome, device_type) = (Counted::of(row), row.device_type.as_str());
         self.rows += 1;
+        if row.is_problem() {
+            self.problem_rows += 1;
+        }
         if let Some(code) = &row.error_code {
             let seen = self.codes.entry(code.clone()).or_default();
             seen.rows += 1;
@@ -93,6 +98,7 @@ impl Tallies {
     /// Adds another run's counts, as a resume does with the rows it carries over.
     pub(crate) fn merge(&mut self, other: &Tallies) {
         self.rows += other.rows;
+        self.problem_rows += other.problem_rows;
         for (outcome, n) in &other.outcomes {
             *self.outcomes.entry(*outcome).or_default() += n;
         }
@@ -137,9 +143,9 @@ impl Tallies {
         self.rows - self.not_attempted()
     }
 
-    /// Rows that go to errors.csv: invalid, failed, and not attempted.
+    /// Rows that go to errors.csv (see [`ResultRow::is_problem`]).
     pub(crate) fn problems(&self) -> u64 {
-        self.count(Outcome::Invalid) + self.count(Outcome::Failed) + self.not_attempted()
+        self.problem_rows
     }
 }
 
@@ -318,7 +324,7 @@ impl Files {
         self.results
             .serialize(row)
             .map_err(|e| OutputError::csv(&self.results_path, e))?;
-        if !row.outcome.is_problem() {
+        if !row.is_problem() {
             return Ok(());
         }
         let error_row = &mut self.error_row;
@@ -329,6 +335,7 @@ impl Files {
         error_row.push_field(row.line.to_string().as_bytes());
         error_row.push_field(row.error_code.as_ref().map_or("", Code::as_str).as_bytes());
         error_row.push_field(row.error_message.as_bytes());
+        error_row.push_field(row.pingone_error_id.as_bytes());
         let original_line = row.original_line.map(|line| line.to_string());
         error_row.push_field(original_line.unwrap_or_default().as_bytes());
         self.errors
@@ -378,7 +385,7 @@ fn write_loop(
                 counters.not_attempted.fetch_add(1, Ordering::Relaxed);
             } else {
                 tallies.last_done_at = Some(std::time::Instant::now());
-                if row.outcome.is_problem() {
+                if row.is_problem() {
                     log_problem(row);
                 }
             }

@@ -1,11 +1,94 @@
 //! What can go wrong with one request, classified for the two questions the engine asks:
-//! may it be retried, and may PingOne have acted on it anyway?
+//! may it be retried, and may PingOne have acted on it anyway? Also what PingOne's error body
+//! says beyond its status ([`Cause`]): a quota rather than a rate, a license or an environment
+//! rather than a role, a missing user rather than any missing thing. The body is data from
+//! outside: every text kept from it is bounded and stripped of control characters.
 
 use std::time::Duration;
 
 use super::throttle::MAX_RETRY_AFTER;
 use super::wire::ErrorBody;
 use crate::codes::Code;
+
+/// Longest text kept from one field of an error body (an `id`, a reset time, a code).
+const FIELD_CHARS: usize = 100;
+/// Longest message kept from an error body, details included.
+const MESSAGE_CHARS: usize = 2000;
+
+/// What an error body says that the tool acts on, beyond its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// Nothing the tool treats apart.
+    Plain,
+    /// 429 `QUOTA_EXCEEDED`: the license's quota is used up, and waiting seconds does not
+    /// help. `reset` is the detail's `innerError.quotaResetTime` as sent (bounded text).
+    Quota { reset: Option<String> },
+    /// 403 `LICENSE_EXCEEDED`: no role fixes it.
+    LicenseExceeded,
+    /// 403 naming the environment: it does not exist, or is not the token's.
+    OtherEnvironment,
+    /// 404 whose body says that the user is missing.
+    UserMissing,
+}
+
+impl Cause {
+    fn of(status: u16, body: &ErrorBody) -> Cause {
+        let codes = || {
+            std::iter::once(body.code.as_deref())
+                .chain(body.details.iter().map(|d| d.code.as_deref()))
+                .flatten()
+        };
+        let has_code = |wanted: &str| codes().any(|c| c.eq_ignore_ascii_case(wanted));
+        let targets = || body.details.iter().filter_map(|d| d.target.as_deref());
+        match status {
+            429 if has_code("QUOTA_EXCEEDED") => Cause::Quota {
+                reset: body
+                    .details
+                    .iter()
+                    .filter_map(|d| d.inner_error.as_ref()?.quota_reset_time.as_ref())
+                    .map(|value| match value {
+                        serde_json::Value::String(text) => bounded(text, FIELD_CHARS),
+                        other => bounded(&other.to_string(), FIELD_CHARS),
+                    })
+                    .next(),
+            },
+            403 if has_code("LICENSE_EXCEEDED") => Cause::LicenseExceeded,
+            403 if codes().any(|c| c.to_ascii_uppercase().contains("ENVIRONMENT"))
+                || targets()
+                    .any(|t| names(t, &["environment", "environmentId", "environment.id"])) =>
+            {
+                Cause::OtherEnvironment
+            }
+            404 if targets().any(|t| names(t, &["user", "userId", "user.id"]))
+                || body
+                    .message
+                    .as_deref()
+                    .is_some_and(|m| m.to_ascii_lowercase().contains("user")) =>
+            {
+                Cause::UserMissing
+            }
+            _ => Cause::Plain,
+        }
+    }
+}
+
+fn names(target: &str, any_of: &[&str]) -> bool {
+    any_of.iter().any(|name| target.eq_ignore_ascii_case(name))
+}
+
+/// Text from outside as it may be kept: control characters out, at most `max` characters.
+pub(crate) fn bounded(text: &str, max: usize) -> String {
+    let mut kept: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max + 1)
+        .collect();
+    if kept.chars().count() > max {
+        kept = kept.chars().take(max).collect();
+        kept.push('…');
+    }
+    kept
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
@@ -17,6 +100,9 @@ pub enum ApiError {
         code: String,
         message: String,
         retry_after: Option<Duration>,
+        /// The body's `id`, which Ping support uses to find the request.
+        id: Option<String>,
+        cause: Cause,
     },
     /// The request never reached the server (connection refused, DNS): nothing happened.
     #[error("could not connect: {0}")]
@@ -52,8 +138,9 @@ impl ApiError {
         let body = body.unwrap_or_default();
         let detail = body.details.first();
         let code = detail
-            .and_then(|d| d.code.clone())
-            .or(body.code.clone())
+            .and_then(|d| d.code.as_deref())
+            .or(body.code.as_deref())
+            .map(|c| bounded(c, FIELD_CHARS))
             .unwrap_or_else(|| format!("HTTP_{status}"));
         let mut message = body.message.clone().unwrap_or_else(|| {
             reqwest::StatusCode::from_u16(status)
@@ -73,8 +160,14 @@ impl ApiError {
         ApiError::Status {
             status,
             code,
-            message,
+            message: bounded(&message, MESSAGE_CHARS),
             retry_after,
+            id: body
+                .id
+                .as_deref()
+                .map(|id| bounded(id, FIELD_CHARS))
+                .filter(|id| !id.is_empty()),
+            cause: Cause::of(status, &body),
         }
     }
 
@@ -103,8 +196,13 @@ impl ApiError {
     }
 
     /// Ping's guidance: retry network errors, 408, 429, 500, 502, 503, 504; never 400/403/404/415.
+    /// A 429 for a used-up quota is not retried: waiting seconds does not bring it back.
     pub(crate) fn is_retryable(&self) -> bool {
         match self {
+            ApiError::Status {
+                cause: Cause::Quota { .. },
+                ..
+            } => false,
             ApiError::Status { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
             ApiError::Connect(_) | ApiError::Transport(_) | ApiError::BadResponse { .. } => true,
             ApiError::Stopped
@@ -142,9 +240,16 @@ impl ApiError {
         }
     }
 
-    pub(crate) fn retry_after(&self) -> Option<Duration> {
+    /// What an error status carries besides its code and message; `None` for every failure
+    /// that is not PingOne answering with an error status.
+    fn answered(&self) -> Option<(Option<Duration>, Option<&str>, &Cause)> {
         match self {
-            ApiError::Status { retry_after, .. } => *retry_after,
+            ApiError::Status {
+                retry_after,
+                id,
+                cause,
+                ..
+            } => Some((*retry_after, id.as_deref(), cause)),
             ApiError::Connect(_)
             | ApiError::Transport(_)
             | ApiError::BadResponse { .. }
@@ -153,6 +258,10 @@ impl ApiError {
             | ApiError::TooLarge { .. }
             | ApiError::BadNextLink(_) => None,
         }
+    }
+
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        self.answered().and_then(|(retry_after, _, _)| retry_after)
     }
 
     /// The code for results.csv. Network failures and unreadable answers are always retried,
@@ -168,6 +277,16 @@ impl ApiError {
             ApiError::TooLarge { .. } => Code::AnswerTooLarge,
             ApiError::BadNextLink(_) => Code::BadNextLink,
         }
+    }
+
+    /// What the error body says beyond its status, when PingOne sent one.
+    pub(crate) fn cause(&self) -> &Cause {
+        self.answered().map_or(&Cause::Plain, |(_, _, cause)| cause)
+    }
+
+    /// PingOne's error `id`, for Ping support.
+    pub(crate) fn pingone_id(&self) -> Option<&str> {
+        self.answered().and_then(|(_, id, _)| id)
     }
 
     pub(crate) fn message(&self) -> String {
@@ -251,6 +370,7 @@ mod tests {
                 code: Some("INVALID_VALUE".into()),
                 target: Some("phone".into()),
                 message: Some("must be a valid phone number".into()),
+                ..Default::default()
             }],
             ..Default::default()
         };
@@ -263,6 +383,71 @@ mod tests {
         assert!(bare.is_retryable() && bare.may_have_acted());
         let limited = ApiError::from_status(429, None, Some(Duration::from_secs(1)));
         assert!(limited.is_retryable() && !limited.may_have_acted());
+    }
+
+    /// A body as PingOne might send it, from JSON: the classification reads the real shape.
+    fn body(json: &str) -> Option<ErrorBody> {
+        Some(serde_json::from_str(json).unwrap())
+    }
+
+    #[test]
+    fn the_body_tells_a_quota_a_license_an_environment_and_a_missing_user_apart() {
+        let quota = r#"{"id":"e1","code":"REQUEST_LIMITED","message":"m","details":[{"code":"QUOTA_EXCEEDED","message":"q","innerError":{"quotaResetTime":"2026-12-01T00:00:00Z"}}]}"#;
+        let rate = r#"{"id":"e2","code":"REQUEST_LIMITED","details":[{"code":"LIMIT_EXCEEDED"}]}"#;
+        let license =
+            r#"{"id":"e3","code":"ACCESS_FAILED","details":[{"code":"LICENSE_EXCEEDED"}]}"#;
+        let environment = r#"{"id":"e4","code":"ACCESS_FAILED","details":[{"code":"INVALID_VALUE","target":"environment"}]}"#;
+        let role = r#"{"id":"e5","code":"ACCESS_FAILED","message":"You do not have access to this resource."}"#;
+        let user = r#"{"id":"e6","code":"NOT_FOUND","message":"Unable to find user with ID x."}"#;
+        let thing =
+            r#"{"id":"e7","code":"NOT_FOUND","message":"The requested resource was not found."}"#;
+        let cases = [
+            (
+                429,
+                quota,
+                Cause::Quota {
+                    reset: Some("2026-12-01T00:00:00Z".into()),
+                },
+                false,
+            ),
+            (429, rate, Cause::Plain, true),
+            (403, license, Cause::LicenseExceeded, false),
+            (403, environment, Cause::OtherEnvironment, false),
+            (403, role, Cause::Plain, false),
+            (404, user, Cause::UserMissing, false),
+            (404, thing, Cause::Plain, false),
+        ];
+        for (status, json, cause, retryable) in cases {
+            let e = ApiError::from_status(status, body(json), None);
+            assert_eq!(e.cause(), &cause, "{json}");
+            assert_eq!(e.is_retryable(), retryable, "{json}");
+            assert!(
+                e.pingone_id().is_some_and(|id| id.starts_with('e')),
+                "{json}"
+            );
+        }
+        assert_eq!(
+            ApiError::from_status(429, None, None).cause(),
+            &Cause::Plain
+        );
+    }
+
+    #[test]
+    fn what_the_server_sends_is_kept_bounded_and_as_text() {
+        let long = "x".repeat(100_000);
+        let json = format!(
+            r#"{{"id":"{long}","code":"REQUEST_LIMITED","message":"{long}","details":[{{"code":"QUOTA_EXCEEDED","innerError":{{"quotaResetTime":12345}}}}]}}"#
+        );
+        let e = ApiError::from_status(429, body(&json), None);
+        assert_eq!(
+            e.cause(),
+            &Cause::Quota {
+                reset: Some("12345".into())
+            }
+        );
+        assert!(e.pingone_id().unwrap().chars().count() <= FIELD_CHARS + 1);
+        assert!(e.message().chars().count() <= MESSAGE_CHARS + 1);
+        assert_eq!(bounded("a\u{1b}[31mb\nc", 10), "a[31mbc");
     }
 }
 

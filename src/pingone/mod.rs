@@ -1,10 +1,11 @@
-//! The PingOne API client: tokens, users, devices, policies, MFA settings, PingOne's error
-//! body and the hosts of each region. Knows nothing of CSV.
+//! The PingOne API client: tokens, users and their MFA switch, devices, policies, MFA
+//! settings, PingOne's error body and the hosts of each region. Knows nothing of CSV.
 //!
 //! Each method makes one attempt (a 401 renews the token and tries once more); retrying is
 //! the engine's decision, since only it knows whether a POST may be sent again. Every request
 //! passes the run's [`throttle::Throttle`], and every answer feeds a health check that stops
-//! the run when the credentials or the role are wrong, or the service keeps failing.
+//! the run when the credentials, the role, the license or the environment are wrong, the
+//! license's quota is used up, or the service keeps failing.
 
 pub(crate) mod body;
 pub(crate) mod error;
@@ -24,11 +25,12 @@ use serde::Serialize;
 use crate::bounded::size_text;
 use crate::config::{Connection, Limits, Secret};
 use crate::stop::{Stop, StopReason};
-pub(crate) use error::ApiError;
+pub(crate) use error::{ApiError, Cause};
 use throttle::Throttle;
 use token::{TokenFailure, TokenSource};
 use wire::{
-    CreateDevice, Device, DeviceList, ErrorBody, MfaSettings, Page, Policy, User, UserList,
+    CreateDevice, Device, DeviceList, ErrorBody, MfaEnabled, MfaSettings, Page, Policy, User,
+    UserList,
 };
 
 /// After a stop, how long a request already sent may still take to answer. A POST's answer
@@ -43,6 +45,8 @@ pub struct RequestStats {
     pub(crate) requests: AtomicU64,
     pub(crate) gets: AtomicU64,
     pub(crate) posts: AtomicU64,
+    /// PUTs: users' MFA switches.
+    pub(crate) puts: AtomicU64,
     /// 429 answers received.
     pub(crate) throttled: AtomicU64,
     /// Attempts that were repeats of a failed one.
@@ -85,12 +89,29 @@ pub struct Client {
     api_url: reqwest::Url,
     environment_url: String,
     environment_id: String,
+    worker_environment_id: String,
     tokens: TokenSource,
     throttle: Throttle,
     stop: Arc<Stop>,
     stats: Arc<RequestStats>,
     health: Mutex<Health>,
     stop_after_failures: u32,
+}
+
+/// The stop message for a used-up quota, naming when it resets: as a date when PingOne sent
+/// one this tool reads, else as the text it sent.
+fn quota_message(reset: Option<&str>) -> String {
+    let when = match reset {
+        Some(text) => match humantime::parse_rfc3339_weak(text) {
+            Ok(time) => format!("resets at {}", humantime::format_rfc3339_seconds(time)),
+            Err(_) => format!("resets at {text:?} (as PingOne sent it)"),
+        },
+        None => "reset time was not given".to_string(),
+    };
+    format!(
+        "PingOne answered 429 QUOTA_EXCEEDED: the license's quota is used up and its {when}; \
+         waiting seconds does not help, so the run stopped. Run again with --resume after the reset"
+    )
 }
 
 /// Escapes a value for a SCIM filter string literal.
@@ -124,6 +145,7 @@ impl Client {
             api_url: connection.api_url.clone(),
             environment_url: connection.environment_url(),
             environment_id: connection.environment_id.clone(),
+            worker_environment_id: connection.worker_environment_id.clone(),
             throttle: Throttle::new(limits.rate, limits.concurrency),
             stop,
             stats,
@@ -200,6 +222,30 @@ impl Client {
             .exchange(Method::POST, &url, &[], Some(body), Purpose::Enrollment)
             .await?;
         Ok((self.parse(status, &bytes)?, status))
+    }
+
+    /// The user's MFA switch (`GET /users/{userID}/mfaEnabled`).
+    pub(crate) async fn mfa_enabled(&self, user_id: &str) -> Result<bool, ApiError> {
+        let url = format!("{}/users/{user_id}/mfaEnabled", self.environment_url);
+        let answer: MfaEnabled = self.call(Method::GET, &url, &[], None::<&()>).await?;
+        Ok(answer.mfa_enabled)
+    }
+
+    /// Switches the user's MFA on (`PUT /users/{userID}/mfaEnabled`); idempotent, so the
+    /// engine retries it like a read. Returns the switch as PingOne reports it afterwards.
+    pub(crate) async fn enable_mfa(&self, user_id: &str) -> Result<bool, ApiError> {
+        let url = format!("{}/users/{user_id}/mfaEnabled", self.environment_url);
+        let on = MfaEnabled { mfa_enabled: true };
+        let (status, bytes) = self
+            .exchange(Method::PUT, &url, &[], Some(&on), Purpose::Enrollment)
+            .await?;
+        // The docs show a 200 with the switch; an empty success says as much.
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            self.record_success();
+            return Ok(true);
+        }
+        let answer: MfaEnabled = self.parse(status, &bytes)?;
+        Ok(answer.mfa_enabled)
     }
 
     /// `Ok(None)` when the policy does not exist.
@@ -283,16 +329,23 @@ impl Client {
                 self.send(request, &method).await
             };
             let (status, retry_after, bytes) = answer?;
-            self.throttle.on_answer(status, retry_after);
             if status == 401 && !renewed {
+                self.throttle.on_answer(status, retry_after);
                 self.tokens.invalidate(&token).await;
                 continue;
             }
             let body = bytes.as_deref().unwrap_or_default();
             if !(200..300).contains(&status) {
                 // An error body past its ceiling is left unread: the status says enough.
-                return Err(self.judge_error(status, retry_after, body, purpose));
+                let error = self.judge_error(status, retry_after, body, purpose);
+                // A used-up quota is no rate to slow down to: its Retry-After, if any, could
+                // hold every request back for hours while the run is stopping.
+                if !matches!(error.cause(), Cause::Quota { .. }) {
+                    self.throttle.on_answer(status, retry_after);
+                }
+                return Err(error);
             }
+            self.throttle.on_answer(status, retry_after);
             return match bytes {
                 Some(bytes) => Ok((status, bytes)),
                 None => {
@@ -335,6 +388,8 @@ impl Client {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let counter = if *method == Method::POST {
             &self.stats.posts
+        } else if *method == Method::PUT {
+            &self.stats.puts
         } else {
             &self.stats.gets
         };
@@ -409,8 +464,9 @@ impl Client {
         }
     }
 
-    /// An error status as an [`ApiError`], fed to the health check; the first request's 403
-    /// stops the run, since every other request would get it too.
+    /// An error status as an [`ApiError`], fed to the health check. A used-up quota stops
+    /// the run, and so does the first request's 403, since every other request would get
+    /// it too; later 403s are one user's (a role scoped to a population).
     fn judge_error(
         &self,
         status: u16,
@@ -423,6 +479,11 @@ impl Client {
         }
         let body = serde_json::from_slice::<ErrorBody>(bytes).ok();
         let error = ApiError::from_status(status, body, retry_after);
+        if let Cause::Quota { reset } = error.cause() {
+            self.stop
+                .request(StopReason::QuotaExceeded(quota_message(reset.as_deref())));
+            return error;
+        }
         if purpose == Purpose::ConfigRead && status == 403 {
             return error;
         }
@@ -434,15 +495,48 @@ impl Client {
             _ => self.record_success(),
         }
         if status == 403 && !self.any_success() {
-            self.stop.request(StopReason::MissingRole(format!(
-                "PingOne answered 403 {} to the first request: the worker app's token lacks the \
-                 role this tool needs (Identity Data Admin) in environment {}; grant it, then \
-                 run again with --resume",
-                error.code(),
-                self.environment_id
-            )));
+            self.stop.request(self.first_forbidden(&error));
         }
         error
+    }
+
+    /// Why the run stops at the first request's 403: a license, an environment, or (what
+    /// PingOne's body does not say otherwise) a missing role.
+    fn first_forbidden(&self, error: &ApiError) -> StopReason {
+        let (env, worker) = (&self.environment_id, &self.worker_environment_id);
+        let support = error
+            .pingone_id()
+            .map(|id| format!(" (PingOne error id {id})"))
+            .unwrap_or_default();
+        let says = error.message();
+        match error.cause() {
+            Cause::LicenseExceeded => StopReason::LicenseExceeded(format!(
+                "PingOne answered 403 LICENSE_EXCEEDED to the first request: the license of \
+                 environment {env} is exceeded ({says}){support}; no role fixes this: free \
+                 capacity or extend the license with Ping, then run again with --resume"
+            )),
+            Cause::OtherEnvironment => StopReason::OtherEnvironment(format!(
+                "PingOne answered 403 {} to the first request, naming the environment: \
+                 environment {env} does not exist, or the worker app's token (from environment \
+                 {worker}) is not valid for it ({says}){support}; check [pingone] \
+                 environment_id and worker_environment_id, and that the worker app has a role \
+                 in {env}, then run again with --resume",
+                error.code()
+            )),
+            Cause::Plain | Cause::Quota { .. } | Cause::UserMissing => {
+                let cross = if worker == env {
+                    String::new()
+                } else {
+                    format!(" (the worker app lives in environment {worker}: its role must cover {env})")
+                };
+                StopReason::MissingRole(format!(
+                    "PingOne answered 403 {} to the first request: the worker app's token lacks \
+                     the role this tool needs (Identity Data Admin) in environment {env}{cross}{support}; \
+                     grant it, then run again with --resume",
+                    error.code()
+                ))
+            }
+        }
     }
 
     fn health(&self) -> std::sync::MutexGuard<'_, Health> {
@@ -481,6 +575,27 @@ impl Client {
             );
             drop(health);
             self.stop.request(StopReason::RepeatedFailures(message));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quota_message;
+
+    #[test]
+    fn the_quota_stop_names_the_reset_as_a_date_or_as_the_text_sent() {
+        let dated = quota_message(Some("2026-12-01T00:00:00.000Z"));
+        assert!(dated.contains("resets at 2026-12-01T00:00:00Z"), "{dated}");
+        let odd = quota_message(Some("tomorrow-ish"));
+        assert!(
+            odd.contains("\"tomorrow-ish\" (as PingOne sent it)"),
+            "{odd}"
+        );
+        let none = quota_message(None);
+        assert!(none.contains("reset time was not given"), "{none}");
+        for message in [dated, odd, none] {
+            assert!(message.contains("--resume"), "{message}");
         }
     }
 }

@@ -67,7 +67,8 @@ pub(crate) struct TokenSource {
     http: reqwest::Client,
     url: String,
     auth_url_for_messages: String,
-    environment_id: String,
+    /// The worker app's environment, where the token comes from.
+    worker_environment_id: String,
     client_id: String,
     auth: ClientAuth,
     current: Mutex<Option<Token>>,
@@ -80,7 +81,7 @@ impl TokenSource {
             http,
             url: connection.token_url(),
             auth_url_for_messages: connection.auth_url.to_string(),
-            environment_id: connection.environment_id.clone(),
+            worker_environment_id: connection.worker_environment_id.clone(),
             client_id: connection.client_id.clone(),
             auth: connection.auth.clone(),
             current: Mutex::new(None),
@@ -238,12 +239,13 @@ impl TokenSource {
             400 | 401 | 403 | 404 => Err(TokenFailure::Refused(format!(
                 "PingOne refused the client credentials at {} ({status} {code}); check client_id, \
                  {secret_var} (or private_key_file), token_auth_method ({method}: it must be the \
-                 app's configured method), environment_id ({env}) and region: the environment \
+                 app's configured method), the worker app's environment ({env}: \
+                 worker_environment_id, else environment_id) and region: the environment \
                  must live in the region the auth URL points to",
                 self.auth_url_for_messages,
                 secret_var = crate::config::ENV_CLIENT_SECRET,
                 method = self.auth.method().as_str(),
-                env = self.environment_id,
+                env = self.worker_environment_id,
             ))),
             _ => Err(TokenFailure::Unavailable(ApiError::from_status(
                 status, None, None,

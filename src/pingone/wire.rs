@@ -121,6 +121,17 @@ pub struct User {
     pub id: String,
     #[serde(default)]
     pub(crate) username: Option<String>,
+    /// The user's MFA switch, when the look-up carries it (PingOne's user resource does).
+    #[serde(rename = "mfaEnabled", default)]
+    pub(crate) mfa_enabled: Option<bool>,
+}
+
+/// `GET` and `PUT /users/{userID}/mfaEnabled`: the user's MFA switch. New users have it
+/// off, and cannot complete an MFA action until it is on.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct MfaEnabled {
+    #[serde(rename = "mfaEnabled")]
+    pub(crate) mfa_enabled: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -146,18 +157,78 @@ pub struct Pairing {
     pub max_allowed_devices: Option<u64>,
 }
 
-/// `GET /mfaSettings`; only what the tool reads.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct MfaSettings {
-    pub pairing: Pairing,
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PhoneExtensions {
+    #[serde(default)]
+    pub enabled: bool,
 }
 
-/// `GET /deviceAuthenticationPolicies/{id}`; only what the tool reads.
+/// `GET /mfaSettings`; only what the tool reads.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaSettings {
+    pub pairing: Pairing,
+    /// Off by default in PingOne; a VOICE device with an extension needs it on.
+    #[serde(default)]
+    pub phone_extensions: PhoneExtensions,
+}
+
+/// One method of a device authentication policy: whether it is on, and whether new
+/// devices may be paired with it. What the policy does not say is not known, and a plan
+/// refuses nothing on it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PolicyMethod {
+    #[serde(default)]
+    pub(crate) enabled: Option<bool>,
+    #[serde(default)]
+    pub(crate) pairing_disabled: Option<bool>,
+}
+
+impl PolicyMethod {
+    /// Why the policy refuses new devices of this method, when it says so.
+    pub(crate) fn refuses(&self) -> Option<&'static str> {
+        if self.enabled == Some(false) {
+            Some("does not enable")
+        } else if self.pairing_disabled == Some(true) {
+            Some("disables pairing of")
+        } else {
+            None
+        }
+    }
+}
+
+/// `GET /deviceAuthenticationPolicies/{id}`; only what the tool reads. A method the policy
+/// does not list is not judged.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct Policy {
     pub(crate) id: String,
     #[serde(default)]
     pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) sms: Option<PolicyMethod>,
+    #[serde(default)]
+    pub(crate) voice: Option<PolicyMethod>,
+    #[serde(default)]
+    pub(crate) email: Option<PolicyMethod>,
+    #[serde(default)]
+    pub(crate) whats_app: Option<PolicyMethod>,
+    /// `NONE`, `EMAIL_THEN_SMS`, `SMS_THEN_EMAIL`; PingOne's API defaults to `EMAIL_THEN_SMS`.
+    #[serde(default)]
+    pub(crate) new_device_notification: Option<String>,
+}
+
+impl Policy {
+    /// The policy's settings for a device type.
+    pub(crate) fn method(&self, device_type: DeviceType) -> Option<&PolicyMethod> {
+        match device_type {
+            DeviceType::Sms => self.sms.as_ref(),
+            DeviceType::Voice => self.voice.as_ref(),
+            DeviceType::Email => self.email.as_ref(),
+            DeviceType::Whatsapp => self.whats_app.as_ref(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -168,6 +239,21 @@ pub struct ErrorDetail {
     pub target: Option<String>,
     #[serde(default)]
     pub(crate) message: Option<String>,
+    #[serde(
+        rename = "innerError",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) inner_error: Option<InnerError>,
+}
+
+/// A detail's `innerError`; a 429 `QUOTA_EXCEEDED` carries when the quota resets. Kept as
+/// whatever JSON came: a value that is not a date is shown as text.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct InnerError {
+    #[serde(default)]
+    pub(crate) quota_reset_time: Option<serde_json::Value>,
 }
 
 /// PingOne's error body: `{"id","code","message","details":[…]}`.

@@ -96,6 +96,7 @@ fn engine_for(
             concurrency: settings.limits.concurrency,
             claimed_before: out.finished.claimed_devices.clone(),
             kinds: facts.later.kinds,
+            enable_mfa: super::enable_mfa(settings, out),
         },
     )
 }

@@ -53,11 +53,20 @@ fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan>
         OnExisting::Skip => 2,
         OnExisting::Create => 1,
     };
-    let requests_needed = would_create * per_create + would_skip + engine.usernames_resolved();
+    let (users_known, users_mfa_off) = engine.mfa_switch_counts();
+    // With enable_mfa, a real run sends one PUT per user (on or off: it does not read first).
+    let enable_mfa = executed.summary.settings.enable_mfa;
+    let puts = if enable_mfa { users_known } else { 0 };
+    let requests_needed =
+        would_create * per_create + would_skip + engine.usernames_resolved() + puts;
     Some(Plan {
         max_allowed_devices: engine.max_allowed_devices(),
         pairing_messages: all.messages_by_type.clone(),
         users_over_daily_message_limit: engine.users_over_message_limit(),
+        new_device_notices: engine.new_device_notices(),
+        new_device_notices_note: crate::dispatch::NOTICES_NOTE.into(),
+        users_mfa_off,
+        users_mfa_to_switch_on: if enable_mfa { users_mfa_off } else { 0 },
         requests_needed,
         rate: settings.limits.rate,
         duration_at_rate_s: round3(requests_needed as f64 / f64::from(settings.limits.rate)),
@@ -87,6 +96,7 @@ pub(crate) async fn finish(
             devices_created = tally.devices_created,
             duplicate_devices = tally.duplicate_devices,
             throttled_429 = tally.throttled_429,
+            users_with_device_mfa_off = tally.users_with_device_mfa_off,
             "sandbox tally"
         );
         sandbox.shutdown().await;
@@ -128,6 +138,7 @@ fn summarise(
         total: RequestStats::get(&stats.requests),
         get: RequestStats::get(&stats.gets),
         post: RequestStats::get(&stats.posts),
+        put: RequestStats::get(&stats.puts),
         retries: RequestStats::get(&stats.retries),
         throttled_429: RequestStats::get(&stats.throttled),
         tokens: executed.client.as_ref().map_or(0, |c| c.token_requests()),

@@ -57,8 +57,9 @@ pub enum RunError {
     #[error("--resume: {} was written against {earlier}, but this run is against {now}; resume against the same target, or choose another --out (nothing was sent)", dir.display())]
     OtherTarget {
         dir: PathBuf,
-        earlier: Target,
-        now: Target,
+        // Boxed: two targets would make every `RunError` as large as both.
+        earlier: Box<Target>,
+        now: Box<Target>,
     },
     #[error("--resume: {} holds {earlier}, but this run asks for {now}; resume with the same --shard (nothing was sent)", dir.display())]
     OtherShard {
@@ -102,6 +103,7 @@ fn target_of(settings: &Settings) -> Target {
         (_, false, Some(connection)) => Target::Pingone {
             environment_id: connection.environment_id.clone(),
             api_host: connection.api_host(),
+            worker_environment_id: Some(connection.worker_environment_id.clone()),
         },
         (_, false, None) => Target::Offline,
     }
@@ -120,6 +122,17 @@ impl Clock {
             started_at: now_rfc3339(),
         }
     }
+}
+
+/// Whether this run switches users' MFA on: asked for, or carried on from the run that
+/// `--resume` continues (whose rows of users still to switch on it redoes).
+pub(crate) fn enable_mfa(settings: &Settings, out: &OutputDir) -> bool {
+    let earlier = out.has_results
+        && out
+            .earlier
+            .as_ref()
+            .is_some_and(|summary| summary.settings.enable_mfa);
+    settings.enroll.enable_mfa || earlier
 }
 
 /// The defaults a row falls back on.
@@ -172,6 +185,7 @@ fn initial_summary(
             concurrency: settings.limits.concurrency,
             max_retries: settings.limits.max_retries,
             on_existing: settings.enroll.on_existing,
+            enable_mfa: enable_mfa(settings, out),
         },
         resumed_rows: out.finished.len() as u64,
         ..Summary::default()

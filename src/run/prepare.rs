@@ -27,6 +27,7 @@ fn check_target(dir: &Path, earlier: &Summary, now: &Target) -> Result<(), RunEr
         None if *now == Target::Sandbox => Target::Pingone {
             environment_id: "unrecorded".into(),
             api_host: "unrecorded".into(),
+            worker_environment_id: None,
         },
         None => return Ok(()),
     };
@@ -35,8 +36,8 @@ fn check_target(dir: &Path, earlier: &Summary, now: &Target) -> Result<(), RunEr
     }
     Err(RunError::OtherTarget {
         dir: dir.to_path_buf(),
-        earlier: earlier_target,
-        now: now.clone(),
+        earlier: Box::new(earlier_target),
+        now: Box::new(now.clone()),
     })
 }
 

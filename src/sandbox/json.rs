@@ -107,10 +107,21 @@ pub(crate) struct DevicePage {
     pub(crate) size: usize,
 }
 
+/// A user as the look-up returns it: PingOne's user resource carries the MFA switch.
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
     pub(crate) id: String,
     pub(crate) username: String,
+    #[serde(rename = "mfaEnabled")]
+    pub(crate) mfa_enabled: bool,
+}
+
+/// `GET` / `PUT …/users/{userID}/mfaEnabled`: `{"mfaEnabled": true}`, the docs' whole body.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MfaEnabledBody {
+    #[serde(rename = "mfaEnabled")]
+    pub(crate) mfa_enabled: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -135,17 +146,47 @@ pub(crate) struct Pairing {
     pub(crate) max_allowed_devices: u32,
 }
 
-/// `GET …/mfaSettings`, the part the tool reads.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Enabled {
+    pub(crate) enabled: bool,
+}
+
+/// `GET …/mfaSettings`, the parts the tool reads.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct MfaSettings {
     pub(crate) pairing: Pairing,
+    #[serde(rename = "phoneExtensions")]
+    pub(crate) phone_extensions: Enabled,
 }
 
-/// `GET …/deviceAuthenticationPolicies/{id}`, the part the tool reads.
+/// One method of a policy, as the docs name its settings.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PolicyMethod {
+    pub(crate) enabled: bool,
+    #[serde(rename = "pairingDisabled")]
+    pub(crate) pairing_disabled: bool,
+}
+
+/// `GET …/deviceAuthenticationPolicies/{id}`, the parts the tool reads: each method's
+/// settings and the new-device notice.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Policy {
     pub(crate) id: String,
     pub(crate) name: String,
+    pub(crate) sms: PolicyMethod,
+    pub(crate) voice: PolicyMethod,
+    pub(crate) email: PolicyMethod,
+    #[serde(rename = "whatsApp")]
+    pub(crate) whats_app: PolicyMethod,
+    #[serde(rename = "newDeviceNotification")]
+    pub(crate) new_device_notification: String,
+}
+
+/// A detail's `innerError`: a 429 `QUOTA_EXCEEDED` says when the quota resets.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct InnerError {
+    #[serde(rename = "quotaResetTime")]
+    pub(crate) quota_reset_time: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -154,6 +195,8 @@ pub(crate) struct ErrorDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) target: Option<String>,
     pub(crate) message: String,
+    #[serde(rename = "innerError", skip_serializing_if = "Option::is_none")]
+    pub(crate) inner_error: Option<InnerError>,
 }
 
 /// PingOne's error body: `{"id","code","message","details":[…]}`.

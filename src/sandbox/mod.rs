@@ -1,6 +1,8 @@
-//! A PingOne simulator on loopback: the token endpoint, user look-up, a user's devices (list
-//! and create, with PingOne's validation and error bodies), device authentication policies
-//! and MFA settings, behind a per-second rate limit and optional injected faults.
+//! A PingOne simulator on loopback: the token endpoint (in the target environment or a worker
+//! app's own), user look-up, a user's MFA switch, a user's devices (list and create, with
+//! PingOne's validation and error bodies), device authentication policies and MFA settings
+//! (enforced as PingOne does), behind a per-second rate limit, a license quota, and optional
+//! injected faults.
 //!
 //! It serves `mfa-enroll sandbox` (a standing server for rehearsals), `mfa-enroll run
 //! --sandbox` (in-process, ephemeral port) and this crate's integration tests, which start it
@@ -26,7 +28,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{ClientAuth, Connection, TokenAuthMethod};
 use json::Device;
-pub use options::SandboxOptions;
+pub use options::{PolicyRules, SandboxOptions};
 pub use standing::serve_standing;
 use state::{lock, Store};
 pub use state::{Arrival, Directory, Tally};
@@ -40,6 +42,10 @@ pub enum SandboxError {
     MaxDevices(u32),
     #[error("--create-status {0} is not 200 or 201 (the statuses PingOne answers a create with)")]
     CreateStatus(u16),
+    #[error("--new-device-notification {0:?} is not NONE, EMAIL_THEN_SMS or SMS_THEN_EMAIL")]
+    Notification(String),
+    #[error("--quota-period-s must be at least 1")]
+    QuotaPeriod,
     #[error("{}: {source}", path.display())]
     UsersFile {
         path: std::path::PathBuf,
@@ -106,6 +112,42 @@ impl Shared {
             Some(ids) => ids.contains(&id) || id == SANDBOX_POLICY_ID,
         }
     }
+
+    /// What the policy allows.
+    fn policy_rules(&self, id: &str) -> &PolicyRules {
+        self.options
+            .policy_rules_by_id
+            .get(&id.to_lowercase())
+            .unwrap_or(&self.options.policy_rules)
+    }
+
+    /// The user's MFA switch now.
+    fn mfa_enabled(&self, user: &str) -> bool {
+        let user = user.to_lowercase();
+        lock(&self.store.mfa)
+            .get(&user)
+            .copied()
+            .unwrap_or_else(|| self.options.directory.mfa_on_at_start(&user))
+    }
+
+    fn set_mfa_enabled(&self, user: &str, on: bool) {
+        lock(&self.store.mfa).insert(user.to_lowercase(), on);
+    }
+
+    /// Notes a request about a user, for tests of the order (only with `record_arrivals`).
+    fn note_user_request(&self, user: &str, what: &'static str) {
+        if self.options.record_arrivals {
+            lock(&self.store.user_requests).push((user.to_lowercase(), what));
+        }
+    }
+
+    /// Where the worker app lives, and its tokens come from.
+    fn worker_environment(&self) -> &str {
+        self.options
+            .worker_environment_id
+            .as_deref()
+            .unwrap_or(&self.options.environment_id)
+    }
 }
 
 /// `http://127.0.0.1:PORT`, or `https://localhost:PORT`: the name its certificate carries.
@@ -132,10 +174,16 @@ impl Sandbox {
         let addr = listener.local_addr()?;
         let acceptor = options.tls.as_ref().map(tls::acceptor).transpose()?;
         let origin = origin_of(addr, acceptor.is_some());
+        let worker = options
+            .worker_environment_id
+            .clone()
+            .unwrap_or_else(|| options.environment_id.clone());
+        let store = Store::default();
+        *lock(&store.mfa_refused) = options.refuse_mfa_switch.clone();
         let shared = Arc::new(Shared {
-            store: Store::default(),
+            store,
             api_base: format!("{origin}/v1"),
-            token_url: format!("{origin}/{}/as/token", options.environment_id),
+            token_url: format!("{origin}/{worker}/as/token"),
             options,
         });
         let app = routes::router(shared.clone());
@@ -188,6 +236,7 @@ impl Sandbox {
                 .parse()
                 .expect("a socket address makes a valid URL"),
             environment_id: options.environment_id.clone(),
+            worker_environment_id: self.shared.worker_environment().to_string(),
             client_id: options.client_id.clone(),
             // The secret's methods; for private_key_jwt a client brings its own key.
             auth: match options.token_auth {
@@ -208,7 +257,7 @@ impl Sandbox {
         let options = &self.shared.options;
         format!(
             "[pingone]\n\
-             environment_id = \"{env}\"\n\
+             environment_id = \"{env}\"\n{worker}\
              client_id = \"{client}\"\n\
              api_url = \"{api}\"\n{ca}\
              auth_url = \"{auth}\"\n\
@@ -217,6 +266,12 @@ impl Sandbox {
              [enroll]\n\
              policy_id = \"{policy}\"\n",
             env = options.environment_id,
+            worker = match &options.worker_environment_id {
+                Some(worker) => format!(
+                    "worker_environment_id = \"{worker}\"   # where the worker app lives (--worker-environment)\n"
+                ),
+                None => String::new(),
+            },
             client = options.client_id,
             api = self.api_url(),
             auth = self.auth_url(),
@@ -236,7 +291,49 @@ impl Sandbox {
     }
 
     pub fn tally(&self) -> Tally {
-        self.shared.store.counters.snapshot()
+        let mut tally = self.shared.store.counters.snapshot();
+        let users: Vec<String> = lock(&self.shared.store.devices)
+            .iter()
+            .filter(|(_, devices)| !devices.is_empty())
+            .map(|(user, _)| user.clone())
+            .collect();
+        tally.users_with_device_mfa_off = users
+            .iter()
+            .filter(|user| !self.shared.mfa_enabled(user))
+            .count() as u64;
+        tally
+    }
+
+    /// A user's MFA switch now.
+    pub fn mfa_enabled_of(&self, user_id: &str) -> bool {
+        self.shared.mfa_enabled(user_id)
+    }
+
+    /// Sets a user's MFA switch before a run, as if set earlier.
+    pub fn set_mfa_enabled(&self, user_id: &str, on: bool) {
+        self.shared.set_mfa_enabled(user_id, on);
+    }
+
+    /// The token may now set every user's MFA switch (`refuse_mfa_switch` is lifted), as
+    /// once a role that covers them has been granted.
+    pub fn grant_mfa_switch(&self) {
+        lock(&self.shared.store.mfa_refused).clear();
+    }
+
+    /// Ends the quota's period now, as its reset time passing would.
+    pub fn end_quota_period(&self) {
+        lock(&self.shared.store.quota).end();
+    }
+
+    /// What reached the sandbox about one user, in order: `"GET devices"`, `"POST devices"`,
+    /// `"GET mfaEnabled"`, `"PUT mfaEnabled"` (only with `record_arrivals`).
+    pub fn requests_about(&self, user_id: &str) -> Vec<&'static str> {
+        let user = user_id.to_lowercase();
+        lock(&self.shared.store.user_requests)
+            .iter()
+            .filter(|(who, _)| *who == user)
+            .map(|(_, what)| *what)
+            .collect()
     }
 
     /// The devices a user has now.

@@ -1,7 +1,8 @@
 //! What a sandbox can be told to do ([`SandboxOptions`]: identity, rate, faults, directory,
-//! token method, TLS), its defaults, and how `mfa-enroll sandbox`'s flags become options.
+//! token method, TLS, what its policies and MFA settings allow, its quota), its defaults, and
+//! how `mfa-enroll sandbox`'s flags become options.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::state::Directory;
@@ -54,6 +55,55 @@ pub struct SandboxOptions {
     /// never comes (later ones answer as usual): a test can kill the client knowing that a
     /// device exists unrecorded.
     pub hold_answers_after_creates: Option<u64>,
+    /// Where the worker app lives: tokens are served only at `/{this}/as/token` (and a JWT
+    /// assertion's `aud` names it); API calls still go to `environment_id`. `None`: the same.
+    pub worker_environment_id: Option<String>,
+    /// The license's quota: after this many API requests in one `quota_period`, every request
+    /// answers 429 `QUOTA_EXCEEDED` with the period's end as `quotaResetTime`.
+    pub quota: Option<u64>,
+    pub quota_period: Duration,
+    /// MFA settings `phoneExtensions.enabled` (PingOne's default is off; the sandbox's on).
+    pub extensions_enabled: bool,
+    /// What every device authentication policy allows, unless `policy_rules_by_id` says else.
+    pub policy_rules: PolicyRules,
+    /// Per policy ID (lower case).
+    pub policy_rules_by_id: HashMap<String, PolicyRules>,
+    /// Users (lower-case IDs) whose MFA switch the token may not set: the PUT answers 403.
+    pub refuse_mfa_switch: HashSet<String>,
+    /// Users (lower-case IDs) outside the token's population, as with a role scoped to one
+    /// population: requests about them answer 403.
+    pub forbidden_users: HashSet<String>,
+    /// Every API request answers 403 `LICENSE_EXCEEDED`.
+    pub license_exceeded: bool,
+}
+
+/// What one device authentication policy allows. Types are spelled as the API's `type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRules {
+    /// Methods whose `enabled` is false.
+    pub disabled: HashSet<String>,
+    /// Methods whose `pairingDisabled` is true.
+    pub pairing_disabled: HashSet<String>,
+    /// `NONE`, `EMAIL_THEN_SMS` (the API's default) or `SMS_THEN_EMAIL`.
+    pub new_device_notification: String,
+}
+
+impl Default for PolicyRules {
+    fn default() -> Self {
+        Self {
+            disabled: HashSet::new(),
+            pairing_disabled: HashSet::new(),
+            new_device_notification: "EMAIL_THEN_SMS".into(),
+        }
+    }
+}
+
+impl PolicyRules {
+    /// Whether a new device of `device_type` may be paired under this policy.
+    pub(crate) fn allows(&self, device_type: &str) -> bool {
+        let kind = device_type.to_ascii_uppercase();
+        !self.disabled.contains(&kind) && !self.pairing_disabled.contains(&kind)
+    }
 }
 
 impl Default for SandboxOptions {
@@ -82,8 +132,34 @@ impl Default for SandboxOptions {
             retry_after: None,
             retry_after_as_date: false,
             hold_answers_after_creates: None,
+            worker_environment_id: None,
+            quota: None,
+            quota_period: Duration::from_secs(3600),
+            extensions_enabled: true,
+            policy_rules: PolicyRules::default(),
+            policy_rules_by_id: HashMap::new(),
+            refuse_mfa_switch: HashSet::new(),
+            forbidden_users: HashSet::new(),
+            license_exceeded: false,
         }
     }
+}
+
+/// `SMS,whatsapp` -> {"SMS", "WHATSAPP"}; IDs -> lower case.
+fn set_of(items: &Option<Vec<String>>, upper: bool) -> HashSet<String> {
+    items
+        .iter()
+        .flatten()
+        .map(|item| item.trim())
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            if upper {
+                item.to_ascii_uppercase()
+            } else {
+                item.to_lowercase()
+            }
+        })
+        .collect()
 }
 
 impl SandboxOptions {
@@ -113,6 +189,15 @@ impl SandboxOptions {
             Some(path) => Directory::from_csv(path)?,
             None => Directory::Open,
         };
+        let notification = args.new_device_notification.trim().to_ascii_uppercase();
+        if !["NONE", "EMAIL_THEN_SMS", "SMS_THEN_EMAIL"].contains(&notification.as_str()) {
+            return Err(SandboxError::Notification(
+                args.new_device_notification.clone(),
+            ));
+        }
+        if args.quota_period_s == 0 {
+            return Err(SandboxError::QuotaPeriod);
+        }
         Ok(Self {
             rate: (args.rate > 0).then_some(args.rate),
             latency: Duration::from_millis(args.latency_ms),
@@ -142,6 +227,18 @@ impl SandboxOptions {
                 None => None,
             },
             tls: tls_from_args(args)?,
+            worker_environment_id: args.worker_environment.clone(),
+            quota: args.quota,
+            quota_period: Duration::from_secs(args.quota_period_s),
+            extensions_enabled: !args.extensions_disabled,
+            policy_rules: PolicyRules {
+                disabled: set_of(&args.disable_method, true),
+                pairing_disabled: set_of(&args.disable_pairing, true),
+                new_device_notification: notification,
+            },
+            refuse_mfa_switch: set_of(&args.refuse_mfa_switch, false),
+            forbidden_users: set_of(&args.forbidden_users, false),
+            license_exceeded: args.license_exceeded,
             ..Self::default()
         })
     }
@@ -173,4 +270,67 @@ fn tls_from_args(args: &SandboxArgs) -> Result<Option<tls::TlsIdentity>, Sandbox
         source,
     })?;
     Ok(Some(generated.server))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(flags: &[&str]) -> Result<SandboxOptions, SandboxError> {
+        let mut argv = vec!["mfa-enroll", "sandbox"];
+        argv.extend_from_slice(flags);
+        match crate::cli::Cli::parse_from(argv).command {
+            crate::cli::Command::Sandbox(args) => SandboxOptions::from_args(&args),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_tenants_configuration_comes_from_flags() {
+        let options = parse(&[
+            "--worker-environment",
+            "ad0115e0-0000-4000-8000-0000000000ad",
+            "--quota",
+            "100",
+            "--extensions-disabled",
+            "--disable-method",
+            "whatsapp",
+            "--disable-pairing",
+            "Voice",
+            "--new-device-notification",
+            "none",
+            "--refuse-mfa-switch",
+            "AAAAAAAA-0000-4000-8000-000000000001",
+            "--forbidden-users",
+            "aaaaaaaa-0000-4000-8000-000000000002",
+            "--license-exceeded",
+        ])
+        .unwrap();
+        assert!(options.worker_environment_id.is_some());
+        assert_eq!(options.quota, Some(100));
+        assert!(!options.extensions_enabled);
+        let rules = &options.policy_rules;
+        assert!(!rules.allows("WHATSAPP") && !rules.allows("voice") && rules.allows("SMS"));
+        assert_eq!(rules.new_device_notification, "NONE");
+        assert!(options
+            .refuse_mfa_switch
+            .contains("aaaaaaaa-0000-4000-8000-000000000001"));
+        assert_eq!(options.forbidden_users.len(), 1);
+        assert!(options.license_exceeded);
+        let defaults = parse(&[]).unwrap();
+        assert!(defaults.extensions_enabled, "a tenant that turned them on");
+        assert_eq!(
+            defaults.policy_rules.new_device_notification,
+            "EMAIL_THEN_SMS"
+        );
+        assert!(matches!(
+            parse(&["--new-device-notification", "LOUDLY"]),
+            Err(SandboxError::Notification(_))
+        ));
+        assert!(matches!(
+            parse(&["--quota", "5", "--quota-period-s", "0"]),
+            Err(SandboxError::QuotaPeriod)
+        ));
+    }
 }

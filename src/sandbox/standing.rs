@@ -33,14 +33,17 @@ pub async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError> {
     let tally = sandbox.tally();
     sandbox.shutdown().await;
     println!(
-        "\nsandbox tally: {} requests ({} token), {} devices created, {} duplicate devices, {} answered 429, {} injected failures, {} ambiguous failures",
+        "\nsandbox tally: {} requests ({} token), {} devices created, {} duplicate devices, {} answered 429 ({} more for the quota), {} injected failures, {} ambiguous failures, {} MFA switches set, {} users with a device but MFA off",
         tally.requests,
         tally.token_requests,
         tally.devices_created,
         tally.duplicate_devices,
         tally.throttled_429,
+        tally.quota_429,
         tally.injected_failures,
-        tally.ambiguous_failures
+        tally.ambiguous_failures,
+        tally.mfa_switch_puts,
+        tally.users_with_device_mfa_off
     );
     Ok(())
 }

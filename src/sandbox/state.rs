@@ -1,6 +1,7 @@
-//! What the simulator remembers: its user directory, issued tokens, every user's devices,
-//! the rate window, and the tally a rehearsal is judged by (requests, devices created,
-//! duplicate devices, 429s sent).
+//! What the simulator remembers: its user directory (with each user's MFA switch), issued
+//! tokens, every user's devices, the rate window, the quota, and the tally a rehearsal is
+//! judged by (requests, devices created, duplicate devices, 429s sent, users with a device
+//! but MFA off).
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -28,11 +29,14 @@ pub enum Directory {
     Listed {
         ids: HashMap<String, String>,
         by_username: HashMap<String, Vec<String>>,
+        /// Users whose MFA switch is on at the start (PingOne creates users with it off).
+        mfa_on: std::collections::HashSet<String>,
     },
 }
 
 impl Directory {
-    /// Reads a CSV with `user_id` and `username` columns.
+    /// Reads a CSV with `user_id` and `username` columns, and optionally `mfa_enabled`
+    /// (`true` or `false`; empty or missing: `false`, as PingOne creates users).
     pub(crate) fn from_csv(path: &Path) -> Result<Directory, SandboxError> {
         let unreadable = |source| SandboxError::UsersFile {
             path: path.to_path_buf(),
@@ -55,17 +59,46 @@ impl Directory {
                 .ok_or_else(|| wrong(1, format!("no {name} column")))
         };
         let (id_col, name_col) = (column("user_id")?, column("username")?);
+        let mfa_col = column("mfa_enabled").ok();
         let mut users = Vec::new();
+        let mut mfa_on = Vec::new();
         for record in reader.records() {
             let record = record.map_err(unreadable)?;
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
             let id = record.get(id_col).unwrap_or("").to_string();
             if Uuid::parse_str(&id).is_err() {
-                let line = record.position().map(|p| p.line()).unwrap_or(0);
                 return Err(wrong(line, format!("user_id {id:?} is not a UUID")));
+            }
+            let switch = mfa_col.and_then(|c| record.get(c)).unwrap_or("");
+            match switch.to_ascii_lowercase().as_str() {
+                "true" => mfa_on.push(id.clone()),
+                "false" | "" => {}
+                _ => {
+                    return Err(wrong(
+                        line,
+                        format!("mfa_enabled {switch:?} is not true or false"),
+                    ))
+                }
             }
             users.push((id, record.get(name_col).unwrap_or("").to_string()));
         }
-        Ok(Directory::listed(users))
+        Ok(Directory::listed(users).with_mfa_on(mfa_on))
+    }
+
+    /// These users start with their MFA switch on (a listed directory only).
+    pub fn with_mfa_on(mut self, users: impl IntoIterator<Item = String>) -> Directory {
+        if let Directory::Listed { mfa_on, .. } = &mut self {
+            mfa_on.extend(users.into_iter().map(|id| id.to_lowercase()));
+        }
+        self
+    }
+
+    /// Whether the user's MFA switch was on before anything changed it.
+    pub(crate) fn mfa_on_at_start(&self, id: &str) -> bool {
+        match self {
+            Directory::Open => false,
+            Directory::Listed { mfa_on, .. } => mfa_on.contains(&id.to_lowercase()),
+        }
     }
 
     pub fn listed(users: impl IntoIterator<Item = (String, String)>) -> Directory {
@@ -81,7 +114,11 @@ impl Directory {
             }
             ids.insert(id, username);
         }
-        Directory::Listed { ids, by_username }
+        Directory::Listed {
+            ids,
+            by_username,
+            mfa_on: Default::default(),
+        }
     }
 
     /// The ID a username resolves to in an open directory.
@@ -100,7 +137,9 @@ impl Directory {
     pub(crate) fn find(&self, username: &str) -> Vec<(String, String)> {
         match self {
             Directory::Open => vec![(Self::open_id_for(username), username.to_string())],
-            Directory::Listed { by_username, ids } => by_username
+            Directory::Listed {
+                by_username, ids, ..
+            } => by_username
                 .get(&username.to_lowercase())
                 .map(|found| {
                     found
@@ -132,6 +171,12 @@ pub struct Tally {
     pub injected_failures: u64,
     /// Devices created whose answer then failed (`--ambiguous-rate`).
     pub ambiguous_failures: u64,
+    /// PUTs of users' MFA switches.
+    pub mfa_switch_puts: u64,
+    /// 429 `QUOTA_EXCEEDED` answers (`--quota`), apart from the rate's 429s.
+    pub quota_429: u64,
+    /// Users who have a device but whose MFA switch is off: they cannot use that device.
+    pub users_with_device_mfa_off: u64,
 }
 
 #[derive(Debug, Default)]
@@ -148,6 +193,8 @@ pub(crate) struct Counters {
     pub(crate) throttled_429: AtomicU64,
     pub(crate) injected_failures: AtomicU64,
     pub(crate) ambiguous_failures: AtomicU64,
+    pub(crate) mfa_switch_puts: AtomicU64,
+    pub(crate) quota_429: AtomicU64,
 }
 
 impl Counters {
@@ -168,6 +215,10 @@ impl Counters {
             throttled_429: get(&self.throttled_429),
             injected_failures: get(&self.injected_failures),
             ambiguous_failures: get(&self.ambiguous_failures),
+            mfa_switch_puts: get(&self.mfa_switch_puts),
+            quota_429: get(&self.quota_429),
+            // Known only from the devices and switches: `Sandbox::tally` fills it in.
+            users_with_device_mfa_off: 0,
         }
     }
 }
@@ -208,8 +259,49 @@ impl RateWindow {
     }
 }
 
+/// The license's quota: requests counted over one period, which ends at `ends_at`.
+#[derive(Debug, Default)]
+pub(crate) struct QuotaWindow {
+    period: Option<(Instant, std::time::SystemTime)>,
+    used: u64,
+}
+
+impl QuotaWindow {
+    /// `Ok` while the request is within `quota` for this period; else when the period ends.
+    pub(crate) fn admit(
+        &mut self,
+        quota: u64,
+        period: Duration,
+        now: Instant,
+    ) -> Result<(), std::time::SystemTime> {
+        let ends = self.period.map(|(started, _)| started + period);
+        if ends.is_none_or(|end| now >= end) {
+            self.period = Some((now, std::time::SystemTime::now() + period));
+            self.used = 0;
+        }
+        self.used += 1;
+        match self.period {
+            Some((_, ends_at)) if self.used > quota => Err(ends_at),
+            _ => Ok(()),
+        }
+    }
+
+    /// Ends the period now, as its reset time passing would.
+    pub(crate) fn end(&mut self) {
+        self.period = None;
+        self.used = 0;
+    }
+}
+
 pub(crate) struct Store {
     pub(crate) devices: Mutex<HashMap<String, Vec<Device>>>,
+    /// Users' MFA switches as changed since the start (else the directory's).
+    pub(crate) mfa: Mutex<HashMap<String, bool>>,
+    pub(crate) quota: Mutex<QuotaWindow>,
+    /// Users whose MFA switch the token may not set (`--refuse-mfa-switch`, until granted).
+    pub(crate) mfa_refused: Mutex<std::collections::HashSet<String>>,
+    /// What was asked about each user, in order (only with `record_arrivals`).
+    pub(crate) user_requests: Mutex<Vec<(String, &'static str)>>,
     /// Every device-create body received, as sent, for tests of what reaches the server.
     pub(crate) bodies: Mutex<Vec<String>>,
     /// The `jti` of every client assertion accepted: one seen twice is a replay.
@@ -225,6 +317,10 @@ impl Default for Store {
     fn default() -> Self {
         Self {
             devices: Mutex::default(),
+            mfa: Mutex::default(),
+            quota: Mutex::default(),
+            mfa_refused: Mutex::default(),
+            user_requests: Mutex::default(),
             bodies: Mutex::default(),
             assertion_ids: Mutex::default(),
             tokens: Mutex::default(),
@@ -254,4 +350,60 @@ pub(crate) fn same_device(a: &Device, b: &Device) -> bool {
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quota_admits_its_share_per_period_and_renews() {
+        let mut window = QuotaWindow::default();
+        let start = Instant::now();
+        let period = Duration::from_secs(10);
+        for _ in 0..3 {
+            assert!(window.admit(3, period, start).is_ok());
+        }
+        let resets = window.admit(3, period, start).unwrap_err();
+        assert!(resets > std::time::SystemTime::now(), "the reset is ahead");
+        assert!(window
+            .admit(3, period, start + Duration::from_secs(9))
+            .is_err());
+        assert!(
+            window.admit(3, period, start + period).is_ok(),
+            "a new period"
+        );
+        window.end();
+        assert!(window.admit(0, period, start + period).is_err());
+    }
+
+    #[test]
+    fn the_users_file_may_say_whose_mfa_is_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.csv");
+        let (on, off) = (
+            "00000000-0000-4000-8000-000000000001",
+            "00000000-0000-4000-8000-000000000002",
+        );
+        std::fs::write(
+            &path,
+            format!("user_id,username,mfa_enabled\n{on},a,TRUE\n{off},b,\n"),
+        )
+        .unwrap();
+        let directory = Directory::from_csv(&path).unwrap();
+        assert!(directory.mfa_on_at_start(on));
+        assert!(!directory.mfa_on_at_start(off));
+        std::fs::write(&path, format!("user_id,username,mfa_enabled\n{on},a,yes\n")).unwrap();
+        let err = Directory::from_csv(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("line 2") && err.contains("mfa_enabled"),
+            "{err}"
+        );
+        std::fs::write(&path, format!("user_id,username\n{on},a\n")).unwrap();
+        let without = Directory::from_csv(&path).unwrap();
+        assert!(
+            !without.mfa_on_at_start(on),
+            "PingOne creates users with it off"
+        );
+    }
 }

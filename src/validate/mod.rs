@@ -55,6 +55,10 @@ pub(crate) struct DeviceSpec {
     /// The row comes from an errors.csv that marked it `UNCONFIRMED`: an earlier run may have
     /// created its device, so the user's devices are read before anything is sent.
     pub(crate) unconfirmed_before: bool,
+    /// The row comes from an errors.csv that marked it `MFA_NOT_ENABLED`: an earlier run
+    /// created its device, so the user's devices are read before anything is sent, and the
+    /// device found there is the row's.
+    pub(crate) created_before: bool,
     /// The line of the first input the row came from (see [`Record::original_line`]).
     pub(crate) original_line: u64,
 }
@@ -310,6 +314,8 @@ impl FieldChecker {
                 notification,
                 unconfirmed_before: cells.get(Column::EarlierErrorCode)
                     == Ok(Code::Unconfirmed.as_str()),
+                created_before: cells.get(Column::EarlierErrorCode)
+                    == Ok(Code::MfaNotEnabled.as_str()),
                 original_line: record.original_line(header),
             },
         })

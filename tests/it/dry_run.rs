@@ -144,7 +144,7 @@ async fn an_online_dry_run_reads_only_and_a_real_run_then_does_what_it_said() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_plan_counts_pairing_messages_up_to_the_device_cap() {
+async fn the_plan_counts_pairing_messages_and_the_cap_counts_only_active_devices() {
     let (sandbox, ws) = setup(
         SandboxOptions {
             max_devices: 15,
@@ -154,20 +154,25 @@ async fn the_plan_counts_pairing_messages_up_to_the_device_cap() {
         "status = \"ACTIVATION_REQUIRED\"",
     )
     .await;
-    let mut csv = String::from("username,type,phone,email\n");
+    let mut csv = String::from("username,type,phone,email,status\n");
     for i in 0..20 {
-        csv.push_str(&format!("chatty,SMS,{},\n", us_number(i)));
+        csv.push_str(&format!("chatty,SMS,{},,\n", us_number(i)));
     }
-    csv.push_str("quiet,EMAIL,,q@example.com\n");
+    csv.push_str("quiet,EMAIL,,q@example.com,\n");
+    // ACTIVE devices count against pairing.maxAllowedDevices: 15 pass, the 16th does not.
+    for i in 0..16 {
+        csv.push_str(&format!("busy,SMS,{},,ACTIVE\n", us_number(100 + i)));
+    }
     ws.write("in.csv", &csv);
     let plan = enroll(&ws, &sandbox, "in.csv", &["--dry-run", "--online"]).await;
     assert_eq!(plan.code, 1, "{}", plan.both());
     let summary = ws.summary();
-    assert_eq!(summary["outcomes"]["would_create"], 16);
-    assert_eq!(summary["outcomes"]["failed"], 5, "past maxAllowedDevices");
-    assert_eq!(summary["plan"]["pairing_messages"]["SMS"], 15);
+    // Devices waiting for activation do not count against the cap (PINGONE.md).
+    assert_eq!(summary["outcomes"]["would_create"], 36);
+    assert_eq!(summary["outcomes"]["failed"], 1, "the 16th ACTIVE device");
+    assert_eq!(summary["error_codes"]["DEVICE_LIMIT"]["first_lines"][0], 38);
+    assert_eq!(summary["plan"]["pairing_messages"]["SMS"], 20);
     assert_eq!(summary["plan"]["pairing_messages"]["EMAIL"], 1);
-    // With the cap at most 15, no user can pass 50 messages in one run.
     assert_eq!(
         summary["plan"]["users_over_daily_message_limit"],
         serde_json::json!([])

@@ -26,6 +26,7 @@ fn settings(input: std::path::PathBuf, out: std::path::PathBuf) -> Settings {
             on_existing: OnExisting::Skip,
             default_country: None,
             allow_messages: false,
+            enable_mfa: false,
         },
         limits: Limits::default(),
         delimiter: b',',

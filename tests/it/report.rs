@@ -506,7 +506,9 @@ async fn results_end_in_line_order_and_name_the_original_line_through_feedbacks(
         .lines()
         .map(|l| format!("{}\n", &l[..l.rfind(',').unwrap()]))
         .collect();
-    assert!(older.starts_with("user_id,type,phone,line,error_code,error_message\n"));
+    assert!(
+        older.starts_with("user_id,type,phone,line,error_code,error_message,pingone_error_id\n")
+    );
     ws.write("retry-old.csv", &older);
     let retry = enroll_to(&ws, &sandbox, "retry-old.csv", "retry-old", &[]).await;
     assert_eq!(retry.code, 1, "{}", retry.both());

@@ -34,6 +34,8 @@ pub(crate) fn advice(code: &Code) -> &'static str {
         }
         Code::UserNotFound | Code::AmbiguousUser => "Check the user against PingOne (give the `user_id` where a username is shared), then feed errors.csv back.",
         Code::PolicyNotFound | Code::DeviceLimit => "Before the real run: correct the policy ID, or make room under `pairing.maxAllowedDevices`.",
+        Code::MethodDisabled | Code::ExtensionsDisabled => "Before the real run: enable the method (or its pairing) in the row's policy, or switch phone extensions on in the MFA settings, or change the rows.",
+        Code::MfaNotEnabled => "Read PingOne's reason, then run again with `--resume` (or feed errors.csv back with `--enable-mfa`): no second device is made.",
         Code::RetriesExhausted => {
             "Nothing was created: feed errors.csv back once PingOne or the network is well again."
         }

@@ -80,6 +80,20 @@ pub(super) fn plan(summary: &Summary) -> Option<PlanView> {
             max.to_string(),
         ));
     }
+    if plan.new_device_notices > 0 {
+        let notices = format!(
+            "{} ({})",
+            int(plan.new_device_notices),
+            plan.new_device_notices_note
+        );
+        facts.push(("New-device notices it may send", notices));
+    }
+    let mfa = format!(
+        "{} off; {} would be switched on",
+        int(plan.users_mfa_off),
+        int(plan.users_mfa_to_switch_on)
+    );
+    facts.push(("Users' MFA switch", mfa));
     facts.push((
         "Users over 50 SMS or 50 emails a day",
         int(plan.users_over_daily_message_limit.len() as u64),

@@ -20,7 +20,6 @@ use crate::logging::mask_text;
 use crate::output::latency::LatencyFigures;
 use crate::output::summary::{Summary, ThisRun};
 use crate::output::timeline::Timeline;
-use crate::output::NOT_ATTEMPTED;
 
 /// The whole page.
 #[derive(Template)]
@@ -198,10 +197,8 @@ fn kind(summary: &Summary) -> String {
 }
 
 fn verdict(summary: &Summary, refusal: Option<&str>) -> Verdict {
-    let problems: u64 = ["invalid", "failed", NOT_ATTEMPTED]
-        .iter()
-        .filter_map(|name| summary.outcomes.get(*name))
-        .sum();
+    // Every row errors.csv holds has a code (a created row whose MFA is off too).
+    let problems: u64 = summary.error_codes.values().map(|rows| rows.rows).sum();
     let (class, headline, detail) = match (refusal, &summary.stopped_early, summary.exit_code) {
         (Some(message), _, _) => ("refused", "Refused: nothing was sent".to_string(), message.to_string()),
         (None, Some(stopped), _) => (
@@ -292,10 +289,11 @@ fn work_facts(summary: &Summary) -> Vec<Fact> {
         facts.push(Fact::text(
             "Requests",
             format!(
-                "{} ({} GET, {} POST), {} retries, {} answered 429; {} for tokens",
+                "{} ({} GET, {} POST, {} PUT), {} retries, {} answered 429; {} for tokens",
                 int(r.total),
                 int(r.get),
                 int(r.post),
+                int(r.put),
                 int(r.retries),
                 int(r.throttled_429),
                 int(r.tokens)

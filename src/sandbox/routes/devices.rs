@@ -1,6 +1,8 @@
 //! A user's devices (`/v1/environments/{env}/users/{user}/devices`): the list, paged, and the
-//! create, with PingOne's validation of the body, the per-user device cap, and the injected
-//! ambiguous failures (the device exists, the answer fails).
+//! create, with PingOne's validation of the body, what the policy and the MFA settings allow
+//! (a method on and pairable, phone extensions on), the per-user device cap (counting ACTIVE
+//! and BLOCKED devices only), and the injected ambiguous failures (the device exists, the
+//! answer fails).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,9 +15,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use uuid::Uuid;
 
-use super::errors::{error, invalid, not_found, unexpected};
+use super::errors::{error, invalid, not_json, unexpected, user_not_found};
 use super::paging::one_page;
-use super::wrong_environment;
+use super::{outside_population, wrong_environment};
 use crate::sandbox::json::{
     CreateDeviceRequest, Device, DevicePage, DevicesEmbedded, ErrorDetail, Href, IdObject, Links,
 };
@@ -31,11 +33,13 @@ pub(super) async fn list_devices(
     Path((env, user)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = wrong_environment(&shared, &env) {
+    shared.note_user_request(&user, "GET devices");
+    if let Some(r) = wrong_environment(&shared, &env).or_else(|| outside_population(&shared, &user))
+    {
         return r;
     }
     if !shared.options.directory.user_exists(&user) {
-        return not_found();
+        return user_not_found(&user);
     }
     let devices = lock(&shared.store.devices)
         .get(&user.to_lowercase())
@@ -120,6 +124,21 @@ fn refuse_create(shared: &Shared, request: &CreateDeviceRequest) -> Option<Respo
             "The device authentication policy was not found.",
         ));
     }
+    // PINGONE.md: the exact codes of these two refusals are unverified.
+    if !shared.policy_rules(&policy.id).allows(kind) {
+        return Some(invalid(
+            "type",
+            "INVALID_VALUE",
+            &format!("The device authentication policy does not allow pairing {kind} devices."),
+        ));
+    }
+    if request.extension.is_some() && !shared.options.extensions_enabled {
+        return Some(invalid(
+            "extension",
+            "INVALID_VALUE",
+            "Phone extensions are not enabled in the MFA settings.",
+        ));
+    }
     if let Some(status) = &request.status {
         if !STATUSES.contains(&status.as_str()) {
             return Some(invalid("status", "INVALID_VALUE", "status is not valid."));
@@ -169,11 +188,19 @@ fn new_device(shared: &Shared, env: &str, user: &str, request: CreateDeviceReque
     }
 }
 
-/// Stores the device, unless the user is at the device cap: `Some` 400 to answer then.
+/// Whether a device counts against the cap: ACTIVE and BLOCKED ones do, devices still
+/// waiting for activation do not.
+fn counts_against_cap(device: &Device) -> bool {
+    matches!(device.status.as_deref(), Some("ACTIVE" | "BLOCKED") | None)
+}
+
+/// Stores the device, unless it would take the user past the device cap: `Some` 400 to
+/// answer then.
 fn refuse_store(shared: &Shared, user: &str, device: &Device) -> Option<Response> {
     let mut devices = lock(&shared.store.devices);
     let existing = devices.entry(user.to_lowercase()).or_default();
-    if existing.len() >= shared.options.max_devices as usize {
+    let counted = existing.iter().filter(|d| counts_against_cap(d)).count();
+    if counts_against_cap(device) && counted >= shared.options.max_devices as usize {
         return Some(error(
             StatusCode::BAD_REQUEST,
             "REQUEST_FAILED",
@@ -185,6 +212,7 @@ fn refuse_store(shared: &Shared, user: &str, device: &Device) -> Option<Response
                     "The user already has the maximum number of devices ({}).",
                     shared.options.max_devices
                 ),
+                inner_error: None,
             }],
         ));
     }
@@ -219,23 +247,18 @@ pub(super) async fn create_device(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    shared.note_user_request(&user, "POST devices");
     if let Some(r) = wrong_environment(&shared, &env) {
         return r;
     }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "INVALID_REQUEST",
-            "Content-Type must be application/json.",
-            vec![],
-        );
+    if let Some(refusal) = not_json(&headers) {
+        return refusal;
+    }
+    if let Some(r) = outside_population(&shared, &user) {
+        return r;
     }
     if !shared.options.directory.user_exists(&user) {
-        return not_found();
+        return user_not_found(&user);
     }
     lock(&shared.store.bodies).push(String::from_utf8_lossy(&body).into_owned());
     let request: CreateDeviceRequest = match serde_json::from_slice(&body) {

@@ -1,15 +1,17 @@
 //! PingOne's error bodies (`id`, `code`, `message`, `details`) as the sandbox answers them:
-//! the general shape, a 400 for one invalid field, a 404, a 403, a 500, and the 429 with
-//! `Retry-After`.
+//! the general shape, a 400 for one invalid field, a 404 (a missing user says so), the 403s
+//! (a role, a license, an environment), a 500, and the 429s (a rate with `Retry-After`, a
+//! quota with `innerError.quotaResetTime`). Where PINGONE.md leaves PingOne's exact body
+//! unverified, the shapes here are the sandbox's choice, and README says so.
 
 use std::time::SystemTime;
 
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use uuid::Uuid;
 
-use crate::sandbox::json::{ErrorBody, ErrorDetail};
+use crate::sandbox::json::{ErrorBody, ErrorDetail, InnerError};
 use crate::sandbox::SandboxOptions;
 
 pub(super) fn error(
@@ -27,6 +29,22 @@ pub(super) fn error(
     (status, Json(body)).into_response()
 }
 
+/// The 415 for a body that is not declared JSON; `None` when it is.
+pub(super) fn not_json(headers: &HeaderMap) -> Option<Response> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    (!is_json).then(|| {
+        error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "INVALID_REQUEST",
+            "Content-Type must be application/json.",
+            vec![],
+        )
+    })
+}
+
 pub(super) fn invalid(target: &str, code: &str, message: &str) -> Response {
     error(
         StatusCode::BAD_REQUEST,
@@ -36,6 +54,7 @@ pub(super) fn invalid(target: &str, code: &str, message: &str) -> Response {
             code: code.into(),
             target: Some(target.into()),
             message: message.into(),
+            inner_error: None,
         }],
     )
 }
@@ -47,6 +66,75 @@ pub(super) fn not_found() -> Response {
         "The requested resource was not found.",
         vec![],
     )
+}
+
+/// The 404 for a user who does not exist: the body says that it is the user.
+pub(super) fn user_not_found(user: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        &format!("Unable to find user with ID {user}."),
+        vec![],
+    )
+}
+
+/// The 403 for an environment that does not exist or is not the token's: the detail's
+/// target names the environment.
+pub(super) fn environment_refused() -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        "ACCESS_FAILED",
+        "The request could not be completed. You do not have access to this resource.",
+        vec![ErrorDetail {
+            code: "INVALID_VALUE".into(),
+            target: Some("environment".into()),
+            message: "The environment does not exist, or the access token is not valid for it."
+                .into(),
+            inner_error: None,
+        }],
+    )
+}
+
+/// The 403 for a license that is exceeded.
+pub(super) fn license_exceeded() -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        "ACCESS_FAILED",
+        "The request could not be completed.",
+        vec![ErrorDetail {
+            code: "LICENSE_EXCEEDED".into(),
+            target: None,
+            message: "The license for this environment is exceeded.".into(),
+            inner_error: None,
+        }],
+    )
+}
+
+/// The 429 for a used-up license quota, with when it resets; its `Retry-After` is the
+/// whole wait, which a client must not sit out.
+pub(super) fn quota_exceeded(quota: u64, resets_at: SystemTime) -> Response {
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "REQUEST_LIMITED",
+        "The request could not be completed. You have exceeded your quota.",
+        vec![ErrorDetail {
+            code: "QUOTA_EXCEEDED".into(),
+            target: None,
+            message: format!("The license's quota of {quota} requests is used up."),
+            inner_error: Some(InnerError {
+                quota_reset_time: humantime::format_rfc3339_millis(resets_at).to_string(),
+            }),
+        }],
+    );
+    let wait = resets_at
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .as_secs()
+        .max(1);
+    if let Ok(value) = wait.to_string().parse() {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// The 403 for a token whose roles do not cover the resource.
@@ -85,6 +173,7 @@ pub(super) fn rate_limited(
             code: "LIMIT_EXCEEDED".into(),
             target: None,
             message: format!("More than {rate} requests per second."),
+            inner_error: None,
         }],
     );
     let value = if options.retry_after_as_date {

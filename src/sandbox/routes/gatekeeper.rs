@@ -1,6 +1,7 @@
 //! What every API request meets before its handler (not the token endpoint): the request
 //! counters and the in-flight gauge, then PingOne's order of refusals: rate limit,
-//! authentication, role, then the configured latency and injected failures.
+//! authentication, the license's quota, the license, the role, then the configured latency
+//! and injected failures.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::errors::{error, forbidden, rate_limited, unexpected};
+use super::errors::{error, forbidden, license_exceeded, quota_exceeded, rate_limited, unexpected};
 use crate::sandbox::state::{lock, Arrival, Counters};
 use crate::sandbox::Shared;
 
@@ -34,7 +35,7 @@ impl Drop for InFlight<'_> {
 }
 
 /// Everything an API request meets before its handler, in PingOne's order: rate limit,
-/// authentication, role, latency, then injected failures.
+/// authentication, quota, license, role, latency, then injected failures.
 pub(super) async fn gatekeeper(
     State(shared): State<Arc<Shared>>,
     request: Request,
@@ -90,8 +91,8 @@ pub(super) async fn gatekeeper(
             vec![],
         );
     }
-    if shared.options.no_role {
-        return forbidden();
+    if let Some(refusal) = refuse_authenticated(&shared, now) {
+        return refusal;
     }
     if !shared.options.latency.is_zero() {
         tokio::time::sleep(shared.options.latency).await;
@@ -106,4 +107,21 @@ pub(super) async fn gatekeeper(
         };
     }
     next.run(request).await
+}
+
+/// What an authenticated request may still meet before its handler: the license's quota,
+/// the license itself, and the role.
+fn refuse_authenticated(shared: &Shared, now: tokio::time::Instant) -> Option<Response> {
+    let options = &shared.options;
+    if let Some(quota) = options.quota {
+        let admitted = lock(&shared.store.quota).admit(quota, options.quota_period, now);
+        if let Err(resets_at) = admitted {
+            Counters::bump(&shared.store.counters.quota_429);
+            return Some(quota_exceeded(quota, resets_at));
+        }
+    }
+    if options.license_exceeded {
+        return Some(license_exceeded());
+    }
+    options.no_role.then(forbidden)
 }

@@ -1,5 +1,6 @@
 //! The environment's MFA settings (`GET /v1/environments/{env}/mfaSettings`): the device cap
-//! the tool reads before a run; environment configuration, so it needs the configuration role.
+//! and whether phone extensions are on, which an online dry run reads; environment
+//! configuration, so it needs the configuration role.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::{config_forbidden, wrong_environment};
-use crate::sandbox::json::{MfaSettings, Pairing};
+use crate::sandbox::json::{Enabled, MfaSettings, Pairing};
 use crate::sandbox::Shared;
 
 pub(super) async fn mfa_settings(
@@ -21,6 +22,9 @@ pub(super) async fn mfa_settings(
     Json(MfaSettings {
         pairing: Pairing {
             max_allowed_devices: shared.options.max_devices,
+        },
+        phone_extensions: Enabled {
+            enabled: shared.options.extensions_enabled,
         },
     })
     .into_response()

@@ -8,6 +8,7 @@
 mod devices;
 mod errors;
 mod gatekeeper;
+mod mfa_enabled;
 mod mfa_settings;
 mod paging;
 mod policies;
@@ -23,8 +24,9 @@ use axum::Router;
 
 use super::Shared;
 use devices::{create_device, list_devices};
-use errors::{forbidden, not_found};
+use errors::{environment_refused, forbidden};
 use gatekeeper::gatekeeper;
+use mfa_enabled::{get_mfa_enabled, put_mfa_enabled};
 use mfa_settings::mfa_settings;
 use policies::get_policy;
 use token::token;
@@ -38,6 +40,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(list_devices).post(create_device),
         )
         .route(
+            "/v1/environments/{env}/users/{user}/mfaEnabled",
+            get(get_mfa_enabled).put(put_mfa_enabled),
+        )
+        .route(
             "/v1/environments/{env}/deviceAuthenticationPolicies/{id}",
             get(get_policy),
         )
@@ -49,9 +55,19 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// `None` when the path names this sandbox's environment; else the 404 to answer.
+/// `None` when the path names this sandbox's environment; else the 403 PingOne answers a
+/// token for an environment that does not exist or is not the token's.
 fn wrong_environment(shared: &Shared, env: &str) -> Option<Response> {
-    (env != shared.options.environment_id).then(not_found)
+    (env != shared.options.environment_id).then(environment_refused)
+}
+
+/// `--forbidden-users`: the 403 for a user outside the token's population.
+fn outside_population(shared: &Shared, user: &str) -> Option<Response> {
+    shared
+        .options
+        .forbidden_users
+        .contains(&user.to_lowercase())
+        .then(forbidden)
 }
 
 /// `--no-config-role`: the 403 PingOne answers a token without a role that reads

@@ -1,5 +1,7 @@
 //! Device authentication policies (`GET /v1/environments/{env}/deviceAuthenticationPolicies/{id}`):
-//! environment configuration, so a token without the configuration role is refused.
+//! each method's `enabled` and `pairingDisabled`, and `newDeviceNotification`, as the
+//! sandbox's options set them; environment configuration, so a token without the
+//! configuration role is refused.
 
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use axum::Json;
 
 use super::errors::not_found;
 use super::{config_forbidden, wrong_environment};
-use crate::sandbox::json::Policy;
+use crate::sandbox::json::{Policy, PolicyMethod};
 use crate::sandbox::Shared;
 
 pub(super) async fn get_policy(
@@ -22,9 +24,19 @@ pub(super) async fn get_policy(
     if !shared.policy_exists(&id) {
         return not_found();
     }
+    let rules = shared.policy_rules(&id);
+    let method = |kind: &str| PolicyMethod {
+        enabled: !rules.disabled.contains(kind),
+        pairing_disabled: rules.pairing_disabled.contains(kind),
+    };
     Json(Policy {
-        id,
         name: "Sandbox MFA policy".into(),
+        sms: method("SMS"),
+        voice: method("VOICE"),
+        email: method("EMAIL"),
+        whats_app: method("WHATSAPP"),
+        new_device_notification: rules.new_device_notification.clone(),
+        id,
     })
     .into_response()
 }

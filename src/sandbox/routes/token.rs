@@ -1,6 +1,7 @@
-//! The token endpoint (`POST /{env}/as/token`): OAuth 2.0 client credentials, with the client
-//! authenticated by the one method the app is configured for (Basic, form post, or an RFC 7523
-//! JWT assertion signed by the secret or the app's key), answering OAuth's error bodies.
+//! The token endpoint (`POST /{env}/as/token`, in the environment the worker app lives in):
+//! OAuth 2.0 client credentials, with the client authenticated by the one method the app is
+//! configured for (Basic, form post, or an RFC 7523 JWT assertion signed by the secret or the
+//! app's key), answering OAuth's error bodies.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,7 +37,8 @@ pub(super) async fn token(
         )
             .into_response()
     };
-    if env != shared.options.environment_id {
+    // The app lives in one environment; its token endpoint is there and nowhere else.
+    if env != shared.worker_environment() {
         return oauth_error(StatusCode::NOT_FOUND, "NOT_FOUND", "Unknown environment.");
     }
     if form.get("grant_type").map(String::as_str) != Some("client_credentials") {

@@ -1,5 +1,6 @@
 //! User look-up (`GET /v1/environments/{env}/users?filter=username eq "..."`): the one filter
-//! the tool sends, answered from the sandbox's directory, paged as PingOne pages.
+//! the tool sends, answered from the sandbox's directory (each user with its MFA switch),
+//! paged as PingOne pages.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,7 +45,11 @@ pub(super) async fn find_users(
         .directory
         .find(&username)
         .into_iter()
-        .map(|(id, username)| User { id, username })
+        .map(|(id, username)| User {
+            mfa_enabled: shared.mfa_enabled(&id),
+            id,
+            username,
+        })
         .collect();
     let list = format!("{}/environments/{env}/users", shared.api_base);
     let extra = [("filter", filter.as_str())];
