@@ -197,6 +197,8 @@ pub enum Command {
     /// Print the manual page (roff) to standard output
     #[command(after_help = MAN_EXAMPLES)]
     Man,
+    /// Write report.html again from the --out directory of a finished run or merge
+    Report(ReportArgs),
 }
 
 const COMPLETIONS_EXAMPLES: &str = "\
@@ -217,6 +219,13 @@ pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The --out directory of a finished run or merge; report.html is written there
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 const MERGE_EXAMPLES: &str = "\

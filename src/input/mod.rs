@@ -58,6 +58,9 @@ pub(crate) enum Column {
     /// An earlier errors.csv's `error_code`: not a device field, but an `UNCONFIRMED` there
     /// means the device may exist already.
     EarlierErrorCode,
+    /// An earlier errors.csv's `line` and `original_line`: where the row first came from.
+    EarlierLine,
+    OriginalLine,
 }
 
 impl Column {
@@ -75,13 +78,21 @@ impl Column {
             Column::NotificationLocale => "notification_locale",
             Column::NotificationVariant => "notification_variant",
             Column::EarlierErrorCode => "error_code",
+            Column::EarlierLine => "line",
+            Column::OriginalLine => "original_line",
         }
     }
 }
 
-/// Columns an earlier errors.csv adds; ignored on input so errors.csv can be fed back.
-pub(crate) const REPORT_COLUMNS: [&str; 4] =
-    ["line", "error_code", "error_message", "pingone_error_id"];
+/// Columns an earlier errors.csv adds; ignored on input so errors.csv can be fed back (but
+/// for `original_line`, see [`Record::original_line`]).
+pub(crate) const REPORT_COLUMNS: [&str; 5] = [
+    "line",
+    "error_code",
+    "error_message",
+    "pingone_error_id",
+    "original_line",
+];
 
 /// Where each known column sits in this file, and which columns errors.csv carries.
 #[derive(Debug, Clone)]
@@ -217,6 +228,19 @@ impl Record {
                 .map(str::trim)
                 .map_err(|_| NotUtf8(column)),
         }
+    }
+
+    /// The line of the first input this record came from: an errors.csv fed back names it in
+    /// `original_line` (or, written before that column, in `line`), so it survives any number
+    /// of feedbacks; any other input's record is its own.
+    pub(crate) fn original_line(&self, header: &Header) -> u64 {
+        [Column::OriginalLine, Column::EarlierLine]
+            .into_iter()
+            .find_map(|column| {
+                let text = self.get(header, column).ok()?;
+                text.parse::<u64>().ok().filter(|line| *line > 0)
+            })
+            .unwrap_or(self.line)
     }
 }
 

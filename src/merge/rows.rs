@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use csv::{ByteRecord, Position};
 
+use crate::output::line_order::{line_column, reader};
+use crate::output::writer::finish_synced;
 use crate::output::OutputError;
 
 /// One shard's copy of a file.
@@ -29,26 +31,6 @@ pub(crate) struct Entry {
 pub(crate) struct Indexed {
     pub(crate) header: ByteRecord,
     pub(crate) entries: Vec<Entry>,
-}
-
-fn reader(path: &Path) -> Result<csv::Reader<File>, OutputError> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| OutputError::csv(path, e))
-}
-
-/// The line column: the last column named `line` (errors.csv repeats the input's columns
-/// first, and an input may have had one of its own).
-fn line_column(header: &ByteRecord, path: &Path) -> Result<usize, OutputError> {
-    header
-        .iter()
-        .rposition(|name| name == b"line")
-        .ok_or_else(|| OutputError::NotResults {
-            path: path.to_path_buf(),
-            missing: "line",
-        })
 }
 
 /// Reads every part's line numbers. The parts must share one header; a part that does not
@@ -139,13 +121,7 @@ pub(crate) fn write_in_line_order(
             .map_err(|e| OutputError::csv(&part.path, e))?;
         writer.write_byte_record(&record).map_err(io)?;
     }
-    let file = writer
-        .into_inner()
-        .map_err(|e| OutputError::io(out, e.into_error()))?;
-    file.into_inner()
-        .map_err(|e| OutputError::io(out, e.into_error()))?
-        .sync_all()
-        .map_err(|e| OutputError::io(out, e))
+    finish_synced(writer, out)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,38 +1,75 @@
-//! The short report printed at the end of a run or a merge, for the person at the terminal: outcomes,
-//! requests, the error codes with their first lines, and where the files are.
+//! The short report printed at the end of a run or a merge, for the person at the terminal: outcomes
+//! (`not attempted` apart from `failed`; a resumed run's own apart from the directory's
+//! totals), the pace over the time spent sending, requests, the error codes with their first
+//! lines, and where the files are.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::report::REPORT_FILE;
 use super::summary::{Plan, Summary};
 use super::{ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
 use crate::config::RunMode;
 use crate::words::{count, first_lines};
 
-/// The one-line outcome: rows per outcome, duration and pace, and an early stop. `-q`
-/// prints only this line.
+/// Rows per outcome as the text says them: `3422 created, 96578 not attempted`.
+fn outcomes(outcomes: &BTreeMap<String, u64>) -> String {
+    let parts: Vec<String> = outcomes
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(o, n)| format!("{n} {}", o.replace('_', " ")))
+        .collect();
+    if parts.is_empty() {
+        "none".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The pace: rows done (not attempted excepted) over the time spent sending.
+fn pace(s: &Summary) -> String {
+    match &s.this_run {
+        Some(this_run) => format!(
+            "{:.1}s; {} done in {:.1}s of sending, {:.1} rows/s",
+            s.duration_s,
+            count(this_run.rows_done, "row", "rows"),
+            this_run.sending_s,
+            s.throughput_rows_per_s
+        ),
+        None => format!(
+            "{:.1}s, {:.1} rows/s",
+            s.duration_s, s.throughput_rows_per_s
+        ),
+    }
+}
+
+/// This run's rows, per outcome, and its pace: the first line of the text. A resumed run
+/// says "this run:" (the directory's totals follow on a line of their own).
+fn headline(s: &Summary) -> String {
+    match &s.this_run {
+        Some(this_run) if s.resumed_rows > 0 => format!(
+            "this run: {}: {} ({})",
+            count(this_run.rows, "row", "rows"),
+            outcomes(&this_run.outcomes),
+            pace(s)
+        ),
+        _ => format!(
+            "{}: {} ({})",
+            count(s.rows, "row", "rows"),
+            outcomes(&s.outcomes),
+            pace(s)
+        ),
+    }
+}
+
+/// The one-line outcome: the headline, and an early stop. `-q` prints only this line.
 pub fn outcome_line(s: &Summary) -> String {
     let stopped = s
         .stopped_early
         .as_ref()
         .map(|stopped| format!("; STOPPED EARLY ({}), resume it", stopped.code))
         .unwrap_or_default();
-    format!("{}{stopped}", counts_line(s))
-}
-
-/// Rows per outcome, duration and pace.
-fn counts_line(s: &Summary) -> String {
-    let outcomes: Vec<String> = s.outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
-    format!(
-        "{}: {} ({:.1}s, {:.1} rows/s)",
-        count(s.rows, "row", "rows"),
-        if outcomes.is_empty() {
-            "none".to_string()
-        } else {
-            outcomes.join(", ")
-        },
-        s.duration_s,
-        s.throughput_rows_per_s
-    )
+    format!("{}{stopped}", headline(s))
 }
 
 /// An offline dry run's pairing messages, the line that says them ("" when none). A live
@@ -60,9 +97,17 @@ fn offline_messages(s: &Summary) -> String {
 
 /// The human summary printed at the end of a run or a merge.
 pub fn describe(s: &Summary, out_dir: &Path) -> String {
-    let mut text = String::new();
-    text.push_str(&counts_line(s));
+    let mut text = headline(s);
     text.push('\n');
+    if s.this_run.is_some() && s.resumed_rows > 0 {
+        // A resumed run: what the directory holds, labelled.
+        text.push_str(&format!(
+            "in total: {}: {} ({} finished by earlier runs and left alone)\n",
+            count(s.rows, "row", "rows"),
+            outcomes(&s.outcomes),
+            s.resumed_rows
+        ));
+    }
     if s.requests.total + s.requests.tokens > 0 {
         text.push_str(&format!(
             "requests: {} ({} GET, {} POST, {} PUT) and {} for tokens, {}, {} answered 429\n",
@@ -73,12 +118,6 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
             s.requests.tokens,
             count(s.requests.retries, "retry", "retries"),
             s.requests.throttled_429
-        ));
-    }
-    if s.resumed_rows > 0 {
-        text.push_str(&format!(
-            "{} finished by an earlier run and left alone\n",
-            count(s.resumed_rows, "row was", "rows were")
         ));
     }
     text.push_str(&offline_messages(s));
@@ -99,10 +138,11 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
         ));
     }
     text.push_str(&format!(
-        "results: {}  errors: {}  summary: {}\n",
+        "results: {}  errors: {}  summary: {}\nreport: {}\n",
         out_dir.join(RESULTS_FILE).display(),
         out_dir.join(ERRORS_FILE).display(),
-        out_dir.join(SUMMARY_FILE).display()
+        out_dir.join(SUMMARY_FILE).display(),
+        out_dir.join(REPORT_FILE).display()
     ));
     text
 }

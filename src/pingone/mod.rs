@@ -9,6 +9,7 @@
 
 pub(crate) mod body;
 pub(crate) mod error;
+pub(crate) mod latency;
 pub(crate) mod paging;
 pub(crate) mod throttle;
 pub(crate) mod token;
@@ -50,6 +51,8 @@ pub struct RequestStats {
     pub(crate) throttled: AtomicU64,
     /// Attempts that were repeats of a failed one.
     pub(crate) retries: AtomicU64,
+    /// How long answers took, and requests in flight.
+    pub(crate) latency: latency::Latency,
 }
 
 impl RequestStats {
@@ -325,7 +328,11 @@ impl Client {
                 request = request.json(body);
             }
             self.count_sent(&method);
-            let (status, retry_after, bytes) = self.send(request, &method).await?;
+            let answer = {
+                let _timing = self.stats.latency.start();
+                self.send(request, &method).await
+            };
+            let (status, retry_after, bytes) = answer?;
             if status == 401 && !renewed {
                 self.throttle.on_answer(status, retry_after);
                 self.tokens.invalidate(&token).await;

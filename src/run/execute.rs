@@ -4,7 +4,7 @@
 //! them, so every record still gets its row and the stop takes moments.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use futures::StreamExt;
 
@@ -19,7 +19,8 @@ use crate::input::{Column, Header, InputReader, Record};
 use crate::model::DeviceType;
 use crate::output::progress::{LiveCounters, Progress, ProgressSource};
 use crate::output::resume;
-use crate::output::summary::Target;
+use crate::output::summary::{now_rfc3339, Target};
+use crate::output::timeline::Sampler;
 use crate::output::writer::{ErrorsLayout, Tallies};
 use crate::output::{Outcome, Recorder, RecorderHandle, RowResult};
 use crate::pingone::{Client, RequestStats};
@@ -147,7 +148,16 @@ pub(crate) async fn execute(
         let handle = recorder.handle();
         engine_for(settings, (out, facts), client, &stats, handle, stop)
     });
-    let progress = start_progress(settings, out, facts, counters, client.is_some(), &stats);
+    let progress = start_progress(
+        settings,
+        out,
+        facts,
+        counters.clone(),
+        client.is_some(),
+        &stats,
+    );
+    let sampler = Sampler::start(counters, stats.clone(), now_rfc3339());
+    let sending_from = Instant::now();
     feed(
         settings,
         out,
@@ -158,14 +168,12 @@ pub(crate) async fn execute(
         stop,
     )
     .await;
-    let tallies = match recorder.finish() {
-        Ok(t) => t,
-        Err(e) => {
-            // The stop was already requested; the summary says why.
-            tracing::error!("{e}");
-            Tallies::default()
-        }
-    };
+    let tallies = recorder.finish().unwrap_or_else(|e| {
+        // The stop was already requested; the summary says why.
+        tracing::error!("{e}");
+        Tallies::default()
+    });
+    let timeline = sampler.finish().await;
     progress.finish().await;
     Ok(Executed {
         summary,
@@ -174,6 +182,8 @@ pub(crate) async fn execute(
         client,
         engine,
         sandbox,
+        sending_from,
+        timeline,
     })
 }
 
@@ -376,6 +386,7 @@ fn keep_resolved(
 fn record_result(record: &Record, header: &Header, outcome: Outcome) -> RowResult {
     let cell = |c: Column| record.get(header, c).unwrap_or("").to_string();
     let mut r = RowResult::new(record.line, record.raw.clone(), outcome);
+    r.row.original_line = Some(record.original_line(header));
     r.row.user_id = cell(Column::UserId);
     r.row.username = cell(Column::Username);
     r.row.device_type = cell(Column::Type).to_ascii_uppercase();

@@ -38,7 +38,7 @@ use crate::input::InputError;
 use crate::output::summary::{
     now_rfc3339, InputInfo, Notice, SettingsEcho, ShardInfo, Summary, Target,
 };
-use crate::output::OutputError;
+use crate::output::{report, OutputError, SUMMARY_FILE};
 use crate::sandbox::SANDBOX_POLICY_ID;
 use crate::stop::Stop;
 use crate::validate::Rules;
@@ -246,12 +246,40 @@ pub async fn run(settings: Settings, stop: Arc<Stop>) -> Result<RunReport, RunEr
     };
     announce(&settings);
     let out = prepare::output_dir(&settings, &target)?;
-    let (rows, facts) = match survey::survey(&settings, input, &out, &stop)? {
+    let refused = |error: RunError| {
+        report_refusal(&settings, &out, &target, &clock, &error);
+        error
+    };
+    let (rows, facts) = match survey::survey(&settings, input, &out, &stop).map_err(refused)? {
         Surveyed::Whole { rows, facts } => (rows, facts),
         Surveyed::Stopped => {
             return finish::stopped_before_sending(&settings, &out, target, &stop, clock)
         }
     };
-    let executed = execute::execute(&settings, &out, &target, rows, &facts, &stop, &clock).await?;
+    let executed = execute::execute(&settings, &out, &target, rows, &facts, &stop, &clock)
+        .await
+        .map_err(refused)?;
     finish::finish(&settings, out, executed, &stop, clock).await
+}
+
+/// A refusal once `--out` exists leaves a report that says why nothing was sent, unless the
+/// directory holds an earlier run's record (its report stays that run's).
+fn report_refusal(
+    settings: &Settings,
+    out: &OutputDir,
+    target: &Target,
+    clock: &Clock,
+    error: &RunError,
+) {
+    if out.dir.join(SUMMARY_FILE).exists() || out.has_results {
+        return;
+    }
+    let mut summary = initial_summary(settings, out, target, &InputFacts::default(), clock);
+    summary.finished_at = Some(now_rfc3339());
+    summary.duration_s = clock.started.elapsed().as_secs_f64();
+    summary.exit_code = Some(ExitStatus::NothingSent.code());
+    let message = crate::logging::mask_text(&error.to_string());
+    if let Err(e) = report::write_refusal(&out.dir, &summary, &message) {
+        tracing::warn!("cannot write the report: {e}");
+    }
 }

@@ -60,6 +60,8 @@ pub(crate) struct DeviceSpec {
     /// created its device, so the user's devices are read before anything is sent, and the
     /// device found there is the row's.
     pub(crate) created_before: bool,
+    /// The line of the first input the row came from (see [`Record::original_line`]).
+    pub(crate) original_line: u64,
 }
 
 impl DeviceSpec {
@@ -403,6 +405,7 @@ impl FieldChecker {
                     == Ok(Code::Unconfirmed.as_str()),
                 created_before: cells.get(Column::EarlierErrorCode)
                     == Ok(Code::MfaNotEnabled.as_str()),
+                original_line: record.original_line(header),
             },
             ((_, _, destination, _, _), ..) => {
                 let phone = match destination {

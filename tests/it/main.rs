@@ -31,6 +31,7 @@ mod precheck;
 mod properties;
 mod quota;
 mod refusals;
+mod report;
 mod requests;
 mod retries;
 mod sandbox;
