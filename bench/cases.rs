@@ -7,6 +7,8 @@
 
 #[path = "launch.rs"]
 pub mod launch;
+#[path = "report.rs"]
+pub mod report;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -847,7 +849,9 @@ pub async fn run_one(name: &str, bin: &Path, work: &Path, sizes: &Sizes) -> Vec<
         "phone" => phone_validation_bound(sizes).await,
         "shards" => shards_side_by_side(bin, work, sizes).await,
         "floor" => requests_floor(bin, work, sizes).await,
-        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, online, phone, live, floor, rate, latency, throttled, shards"),
+        "timeline" => report::timeline_size(),
+        "order" => report::line_order(work, sizes).await,
+        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, online, phone, live, floor, rate, latency, throttled, shards, timeline, order"),
     }
 }
 
@@ -864,5 +868,7 @@ pub async fn run_all(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     figures.extend(latency_hiding(bin, work, sizes).await);
     figures.extend(throttled_below_setting(bin, work, sizes).await);
     figures.extend(shards_side_by_side(bin, work, sizes).await);
+    figures.extend(report::timeline_size());
+    figures.extend(report::line_order(work, sizes).await);
     figures
 }

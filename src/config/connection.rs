@@ -57,6 +57,9 @@ pub struct Connection {
     pub(crate) auth: ClientAuth,
     /// `[pingone] ca_file`: extra CA certificates trusted beside the system's.
     pub(crate) extra_roots: Option<ExtraRoots>,
+    /// What set `auth_url`'s host, for a message about that host: the key and its file, or
+    /// the default region.
+    pub(crate) auth_url_set_by: String,
 }
 
 impl Connection {
@@ -71,11 +74,12 @@ impl Connection {
     }
     /// The API's host and port, as summary.json records the target.
     pub(crate) fn api_host(&self) -> String {
-        let host = self.api_url.host_str().unwrap_or("");
-        match self.api_url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_string(),
-        }
+        host_and_port(&self.api_url)
+    }
+
+    /// The token endpoint's host and port, for messages.
+    pub(crate) fn auth_host(&self) -> String {
+        host_and_port(&self.auth_url)
     }
 
     /// `{api_url}/environments/{environment_id}`
@@ -85,6 +89,15 @@ impl Connection {
             self.api_url.as_str().trim_end_matches('/'),
             self.environment_id
         )
+    }
+}
+
+/// `host` or `host:port` (when the URL names a port).
+fn host_and_port(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
     }
 }
 
@@ -137,6 +150,14 @@ pub(super) fn connection(
         file.auth_url.as_deref(),
         &region.auth_url(),
     )?;
+    let auth_url_set_by = match (&file.auth_url, &file.region) {
+        (Some(_), _) => format!("[pingone] auth_url in {origin}"),
+        (None, Some(text)) => format!("[pingone] region = {text:?} in {origin}"),
+        (None, None) if origin == "defaults" => {
+            "the default region NA (no config file was loaded)".to_string()
+        }
+        (None, None) => format!("the default region NA (no [pingone] region in {origin})"),
+    };
     Ok(Connection {
         api_url,
         auth_url,
@@ -145,6 +166,7 @@ pub(super) fn connection(
         client_id,
         auth,
         extra_roots,
+        auth_url_set_by,
     })
 }
 

@@ -106,7 +106,10 @@ pub(crate) fn failure(error: &ApiError, user_id: &str, retries_allowed: usize) -
         ),
         e if e.is_retryable() => (
             Code::RetriesExhausted,
-            format!("gave up after {retries_allowed} retries; the last answer: {e}"),
+            format!(
+                "gave up after {}; the last answer: {e}",
+                crate::words::count(retries_allowed, "retry", "retries")
+            ),
         ),
         // Every call this tool makes for a row is under /users/{userID}, but a 404 is that
         // user's only when PingOne's body says so: another missing thing keeps PingOne's words.

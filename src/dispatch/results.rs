@@ -25,6 +25,7 @@ pub(crate) fn spec_result(
     r.row.device_type = spec.device_type.as_str().to_string();
     r.row.destination = spec.destination.as_str().to_string();
     r.sends_message = spec.sends_pairing_message();
+    r.row.original_line = Some(spec.original_line);
     r
 }
 

@@ -66,6 +66,9 @@ pub(crate) enum Column {
     /// An earlier errors.csv's `error_code`: not a device field, but an `UNCONFIRMED` there
     /// means the device may exist already.
     EarlierErrorCode,
+    /// An earlier errors.csv's `line` and `original_line`: where the row first came from.
+    EarlierLine,
+    OriginalLine,
 }
 
 impl Column {
@@ -83,13 +86,21 @@ impl Column {
             Column::NotificationLocale => "notification_locale",
             Column::NotificationVariant => "notification_variant",
             Column::EarlierErrorCode => "error_code",
+            Column::EarlierLine => "line",
+            Column::OriginalLine => "original_line",
         }
     }
 }
 
-/// Columns an earlier errors.csv adds; ignored on input so errors.csv can be fed back.
-pub(crate) const REPORT_COLUMNS: [&str; 4] =
-    ["line", "error_code", "error_message", "pingone_error_id"];
+/// Columns an earlier errors.csv adds; ignored on input so errors.csv can be fed back (but
+/// for `original_line`, see [`Record::original_line`]).
+pub(crate) const REPORT_COLUMNS: [&str; 5] = [
+    "line",
+    "error_code",
+    "error_message",
+    "pingone_error_id",
+    "original_line",
+];
 
 /// Where each known column sits in this file, and which columns errors.csv carries.
 #[derive(Debug, Clone)]
@@ -159,16 +170,17 @@ impl Header {
         };
         if header.position(Column::Type).is_none() {
             return Err(bad(format!(
-                "the required column \"type\" is missing ({} per row)",
-                crate::model::DeviceType::list_for_messages()
+                "the required column \"type\" is missing ({} per row){}",
+                crate::model::DeviceType::list_for_messages(),
+                delimiter_hint(raw)
             )));
         }
         if header.position(Column::UserId).is_none() && header.position(Column::Username).is_none()
         {
-            return Err(bad(
-                "neither \"user_id\" nor \"username\" is present; one of them names each row's user"
-                    .into(),
-            ));
+            return Err(bad(format!(
+                "neither \"user_id\" nor \"username\" is present; one of them names each row's user{}",
+                delimiter_hint(raw)
+            )));
         }
         Ok(header)
     }
@@ -180,6 +192,26 @@ impl Header {
 
     pub(crate) fn len(&self) -> usize {
         self.raw.len()
+    }
+}
+
+/// A header read as one field that holds another common separator was most likely written
+/// with that separator: say which `--delimiter` reads it.
+fn delimiter_hint(raw: &ByteRecord) -> String {
+    let [field] = raw.iter().collect::<Vec<_>>()[..] else {
+        return String::new();
+    };
+    let hint = |shown: &str, flag: &str| {
+        format!("; the header is one field that holds {shown}: if the file is separated by them, pass --delimiter {flag}")
+    };
+    if field.contains(&b';') {
+        hint("semicolons", "';'")
+    } else if field.contains(&b'\t') {
+        hint("tabs", "'\\t'")
+    } else if field.contains(&b'|') {
+        hint("vertical bars", "'|'")
+    } else {
+        String::new()
     }
 }
 
@@ -258,6 +290,19 @@ impl Record {
                 .map(str::trim)
                 .map_err(|_| NotUtf8(column)),
         }
+    }
+
+    /// The line of the first input this record came from: an errors.csv fed back names it in
+    /// `original_line` (or, written before that column, in `line`), so it survives any number
+    /// of feedbacks; any other input's record is its own.
+    pub(crate) fn original_line(&self, header: &Header) -> u64 {
+        [Column::OriginalLine, Column::EarlierLine]
+            .into_iter()
+            .find_map(|column| {
+                let text = self.get(header, column).ok()?;
+                text.parse::<u64>().ok().filter(|line| *line > 0)
+            })
+            .unwrap_or(self.line)
     }
 }
 
@@ -679,9 +724,13 @@ mod tests {
         let mut validator = crate::validate::Validator::new(h, Default::default());
         let error = validator.validate(&rec).unwrap_err();
         assert_eq!(error.code, crate::codes::Code::InvalidEncoding);
-        assert_eq!(
-            error.message,
-            "column user_id is not valid UTF-8; save the file as UTF-8"
+        // The row's other problems (no phone, no policy) follow the first.
+        assert!(
+            error.message.starts_with(
+                "INVALID_ENCODING: column user_id is not valid UTF-8; save the file as UTF-8 | "
+            ),
+            "{}",
+            error.message
         );
     }
 }

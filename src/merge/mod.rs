@@ -1,7 +1,7 @@
 //! `mfa-enroll merge SHARD_DIR... --out DIR`: the N shard directories of one input, combined
 //! into the record one whole run would have left: results.csv (every input line exactly once,
-//! in line order), errors.csv (still a valid input) and summary.json (totals, and each
-//! shard's figures).
+//! in line order), errors.csv (still a valid input), summary.json (totals, and each
+//! shard's figures), timeline.json (the shards side by side) and report.html.
 //!
 //! Merging checks before it writes anything: every shard 0..N is there once, all of one
 //! input (SHA-256), one N, one target and one mode, and each finished; and every row of
@@ -15,11 +15,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::exit::{ExitStatus, RunReport};
+use crate::output::latency::LatencyFigures;
 use crate::output::lock::{self, OutDirLock};
 use crate::output::read_back;
+use crate::output::report;
 use crate::output::summary::{now_rfc3339, Plan, RequestCounts, ShardInfo, Summary};
+use crate::output::timeline::{self, Timeline};
 use crate::output::writer::{private_dir, Tallies};
 use crate::output::{OutputError, ResultRow, ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
+use crate::words::count;
 use rows::{MergeRowsError, Part};
 
 /// A refusal: nothing was written to `--out` (exit 2).
@@ -101,7 +105,7 @@ pub enum MergeError {
         first: PathBuf,
         other: PathBuf,
     },
-    #[error("the shards' results hold {found} rows, but the input has {records} records; a shard's results.csv is incomplete (resume that shard)")]
+    #[error("the shards' results hold {}, but the input has {}; a shard's results.csv is incomplete (resume that shard)", count(*found, "row", "rows"), count(*records, "record", "records"))]
     RowsMissing { found: u64, records: u64 },
     #[error("{}: this directory holds the record of an earlier run or merge; choose another --out", dir.display())]
     WouldOverwrite { dir: PathBuf },
@@ -198,10 +202,27 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunReport, MergeError> {
             std::fs::rename(&from, out.join(file)).map_err(|e| OutputError::io(&from, e))?;
         }
     }
+    write_report(&shards, out, &summary);
     Ok(RunReport {
         exit: exit_of(&tallies),
         summary,
     })
+}
+
+/// The shards' timelines side by side, and report.html; a failure is logged, and never
+/// changes the merge's outcome.
+fn write_report(shards: &[ShardDir], out: &Path, summary: &Summary) {
+    let timelines: Vec<Timeline> = shards
+        .iter()
+        .filter_map(|s| Timeline::read(&s.dir))
+        .collect();
+    let timeline = timeline::combine(&timelines);
+    if let Some(Err(e)) = timeline.as_ref().map(|t| t.write(out)) {
+        tracing::warn!("cannot write the merged timeline: {e}");
+    }
+    if let Err(e) = report::write(out, summary, timeline.as_ref()) {
+        tracing::warn!("cannot write the report: {e}");
+    }
 }
 
 fn prepare_out(out: &Path) -> Result<OutDirLock, MergeError> {
@@ -397,11 +418,9 @@ fn merged_summary(shards: &[ShardDir], tallies: &Tallies) -> Summary {
         .iter()
         .map(|s| s.summary.duration_s)
         .fold(0.0, f64::max);
-    summary.throughput_rows_per_s = if summary.duration_s > 0.0 {
-        (tallies.rows as f64 / summary.duration_s * 1000.0).round() / 1000.0
-    } else {
-        0.0
-    };
+    summary.throughput_rows_per_s = merged_pace(shards);
+    summary.latency =
+        LatencyFigures::combine(shards.iter().filter_map(|s| s.summary.latency.as_ref()));
     for shard in shards {
         let s = &shard.summary;
         summary.resumed_rows += s.resumed_rows;
@@ -414,6 +433,31 @@ fn merged_summary(shards: &[ShardDir], tallies: &Tallies) -> Summary {
     }
     summary.exit_code = Some(exit_of(tallies).code());
     summary
+}
+
+/// Rows the shards brought to an outcome over the longest shard's time spent sending (they
+/// ran side by side); shards written before that was recorded count all their rows over
+/// their whole duration.
+fn merged_pace(shards: &[ShardDir]) -> f64 {
+    let (mut done, mut longest) = (0u64, 0.0f64);
+    for shard in shards {
+        let s = &shard.summary;
+        match &s.this_run {
+            Some(this_run) => {
+                done += this_run.rows_done;
+                longest = longest.max(this_run.sending_s);
+            }
+            None => {
+                done += s.rows;
+                longest = longest.max(s.duration_s);
+            }
+        }
+    }
+    if longest > 0.0 {
+        (done as f64 / longest * 1000.0).round() / 1000.0
+    } else {
+        0.0
+    }
 }
 
 fn add_requests(total: &mut RequestCounts, one: &RequestCounts) {

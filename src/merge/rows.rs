@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 
+use crate::output::line_order::line_column;
 use crate::output::read_back::RowReader;
+use crate::output::writer::finish_synced;
 use crate::output::OutputError;
 
 /// One shard's copy of a file.
@@ -39,18 +41,6 @@ pub(crate) struct Row<'a> {
     pub(crate) line: u64,
     pub(crate) header: &'a ByteRecord,
     pub(crate) record: &'a ByteRecord,
-}
-
-/// The line column: the last column named `line` (errors.csv repeats the input's columns
-/// first, and an input may have had one of its own).
-fn line_column(header: &ByteRecord, path: &Path) -> Result<usize, OutputError> {
-    header
-        .iter()
-        .rposition(|name| name == b"line")
-        .ok_or_else(|| OutputError::NotResults {
-            path: path.to_path_buf(),
-            missing: "line",
-        })
 }
 
 /// Reads every part's line numbers, handing each complete row to `check` (a torn last row,
@@ -147,13 +137,7 @@ pub(crate) fn write_in_line_order(
         next_byte[entry.part] = Some(reader.position());
         writer.write_byte_record(&record).map_err(io)?;
     }
-    let file = writer
-        .into_inner()
-        .map_err(|e| OutputError::io(out, e.into_error()))?;
-    file.into_inner()
-        .map_err(|e| OutputError::io(out, e.into_error()))?
-        .sync_all()
-        .map_err(|e| OutputError::io(out, e))
+    finish_synced(writer, out)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -65,7 +65,7 @@ pub(crate) fn counts_differ(summary: &Summary, rows: &Tallies) -> Option<(String
     let counted: BTreeMap<String, u64> = rows
         .outcomes
         .iter()
-        .map(|(outcome, n)| (outcome.to_string(), *n))
+        .map(|(outcome, n)| (outcome.as_str().to_string(), *n))
         .collect();
     let said: BTreeMap<String, u64> = summary
         .outcomes

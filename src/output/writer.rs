@@ -12,6 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -19,7 +20,7 @@ use std::thread::JoinHandle;
 use csv::ByteRecord;
 
 use super::progress::LiveCounters;
-use super::{Outcome, OutputError, ResultRow, RowResult, ERRORS_FILE, RESULTS_FILE};
+use super::{Counted, Outcome, OutputError, ResultRow, RowResult, ERRORS_FILE, RESULTS_FILE};
 use crate::codes::Code;
 use crate::input::REPORT_COLUMNS;
 use crate::logging::{mask_destination, LogSafe};
@@ -36,13 +37,16 @@ const GATHER_FOR: std::time::Duration = std::time::Duration::from_millis(2);
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Tallies {
     pub(crate) rows: u64,
-    pub(crate) outcomes: BTreeMap<Outcome, u64>,
+    pub(crate) outcomes: BTreeMap<Counted, u64>,
     /// type -> outcome -> rows
-    pub(crate) by_type: BTreeMap<String, BTreeMap<Outcome, u64>>,
+    pub(crate) by_type: BTreeMap<String, BTreeMap<Counted, u64>>,
     /// Pairing messages sent (or, in a dry run, that a real run would send), per type.
     pub(crate) messages_by_type: BTreeMap<String, u64>,
     /// Rows per error code, with the first lines that have it.
     pub(crate) codes: BTreeMap<Code, CodeCount>,
+    /// When the last row that was not `NOT_ATTEMPTED` was recorded: the end of the time
+    /// spent sending.
+    pub(crate) last_done_at: Option<std::time::Instant>,
     /// Rows that go to errors.csv (see [`ResultRow::is_problem`]).
     pub(crate) problem_rows: u64,
 }
@@ -59,7 +63,7 @@ const FIRST_LINES_KEPT: usize = 5;
 
 impl Tallies {
     pub(crate) fn add(&mut self, row: &ResultRow, sends_message: bool) {
-        let (outcome, device_type) = (row.outcome, row.device_type.as_str());
+        let (outcome, device_type) = (Counted::of(row), row.device_type.as_str());
         self.rows += 1;
         if row.is_problem() {
             self.problem_rows += 1;
@@ -67,8 +71,11 @@ impl Tallies {
         if let Some(code) = &row.error_code {
             let seen = self.codes.entry(code.clone()).or_default();
             seen.rows += 1;
+            // The lowest lines, whatever order rows complete in.
             if seen.first_lines.len() < FIRST_LINES_KEPT {
                 seen.first_lines.push(row.line);
+            } else if let Some(highest) = seen.first_lines.iter_mut().max() {
+                *highest = (*highest).min(row.line);
             }
         }
         *self.outcomes.entry(outcome).or_default() += 1;
@@ -85,7 +92,12 @@ impl Tallies {
                 self.by_type.insert(type_key.to_string(), outcomes);
             }
         }
-        if sends_message && matches!(outcome, Outcome::Created | Outcome::WouldCreate) {
+        // A valid row of an offline dry run would be created: a real run sends its message.
+        let creates = matches!(
+            row.outcome,
+            Outcome::Created | Outcome::WouldCreate | Outcome::Valid
+        );
+        if sends_message && creates {
             *self
                 .messages_by_type
                 .entry(type_key.to_string())
@@ -119,12 +131,29 @@ impl Tallies {
             mine.first_lines.sort_unstable();
             mine.first_lines.truncate(FIRST_LINES_KEPT);
         }
+        self.last_done_at = self.last_done_at.max(other.last_done_at);
     }
 
     pub(crate) fn count(&self, outcome: Outcome) -> u64 {
-        self.outcomes.get(&outcome).copied().unwrap_or(0)
+        self.outcomes
+            .get(&Counted::Outcome(outcome))
+            .copied()
+            .unwrap_or(0)
     }
 
+    pub(crate) fn not_attempted(&self) -> u64 {
+        self.outcomes
+            .get(&Counted::NotAttempted)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Rows that reached an outcome: all but those the run never sent.
+    pub(crate) fn done(&self) -> u64 {
+        self.rows - self.not_attempted()
+    }
+
+    /// Rows that go to errors.csv (see [`ResultRow::is_problem`]).
     pub(crate) fn problems(&self) -> u64 {
         self.problem_rows
     }
@@ -244,6 +273,34 @@ pub(crate) fn private_file(path: &Path, append: bool) -> Result<File, OutputErro
     Ok(file)
 }
 
+/// Writes a whole file through a temporary one and a rename, readable by its owner only: a
+/// crash leaves the old file or the new one, never half of one.
+pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    use std::io::Write;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let temporary = path.with_file_name(name);
+    let mut file = private_file(&temporary, false)?;
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| OutputError::io(&temporary, e))?;
+    std::fs::rename(&temporary, path).map_err(|e| OutputError::io(path, e))
+}
+
+/// Flushes a CSV writer's buffer and syncs its file to disk.
+pub(crate) fn finish_synced(
+    writer: csv::Writer<BufWriter<File>>,
+    path: &Path,
+) -> Result<(), OutputError> {
+    let file = writer
+        .into_inner()
+        .map_err(|e| OutputError::io(path, e.into_error()))?;
+    file.into_inner()
+        .map_err(|e| OutputError::io(path, e.into_error()))?
+        .sync_all()
+        .map_err(|e| OutputError::io(path, e))
+}
+
 impl Recorder {
     /// Starts the writer. With `append`, results.csv (already compacted by the resume) grows;
     /// errors.csv is always written anew, since it lists what is still wrong.
@@ -351,6 +408,8 @@ impl Files {
         error_row.push_field(row.error_code.as_ref().map_or("", Code::as_str).as_bytes());
         error_row.push_field(row.error_message.as_bytes());
         error_row.push_field(row.pingone_error_id.as_bytes());
+        let original_line = row.original_line.map(|line| line.to_string());
+        error_row.push_field(original_line.unwrap_or_default().as_bytes());
         self.errors
             .write_byte_record(error_row)
             .map_err(|e| OutputError::csv(&self.errors_path, e))
@@ -426,8 +485,12 @@ fn write_loop(
             if row.error_code == Some(Code::NotAttempted) {
                 // One line for all of them at the end, not one per row.
                 not_attempted += 1;
-            } else if row.is_problem() {
-                log_problem(row);
+                counters.not_attempted.fetch_add(1, Ordering::Relaxed);
+            } else {
+                batch_tallies.last_done_at = Some(std::time::Instant::now());
+                if row.is_problem() {
+                    log_problem(row);
+                }
             }
             failure = files.write(&result).err();
         }
@@ -458,7 +521,8 @@ fn write_loop(
     if not_attempted > 0 {
         tracing::warn!(
             rows = not_attempted,
-            "{not_attempted} rows were not attempted because the run stopped first; --resume sends them"
+            "{} not attempted because the run stopped first; --resume sends them",
+            crate::words::count(not_attempted, "row was", "rows were")
         );
     }
     Written { tallies, failure }

@@ -190,7 +190,11 @@ impl ApiError {
         }
         // Without the URL: it holds no secret, but the message is for a person and short is better.
         let is_connect = error.is_connect();
-        let source = std::error::Error::source(&error).map(|s| s.to_string());
+        // The root cause says what a person can act on ("Connection refused", "failed to
+        // lookup address information"); the layers between repeat "client error (Connect)".
+        let source = std::iter::successors(std::error::Error::source(&error), |e| e.source())
+            .last()
+            .map(|s| s.to_string());
         let text = error.without_url().to_string();
         let text = match source {
             Some(source) => format!("{text}: {source}"),

@@ -9,6 +9,7 @@
 
 pub(crate) mod body;
 pub(crate) mod error;
+pub(crate) mod latency;
 pub(crate) mod paging;
 pub(crate) mod throttle;
 pub(crate) mod token;
@@ -50,6 +51,8 @@ pub struct RequestStats {
     pub(crate) throttled: AtomicU64,
     /// Attempts that were repeats of a failed one.
     pub(crate) retries: AtomicU64,
+    /// How long answers took, and requests in flight.
+    pub(crate) latency: latency::Latency,
 }
 
 impl RequestStats {
@@ -126,7 +129,10 @@ impl Client {
         let http = reqwest::Client::builder()
             .user_agent(concat!("mfa-enroll/", env!("CARGO_PKG_VERSION")))
             .timeout(limits.timeout)
-            .connect_timeout(limits.timeout.min(std::time::Duration::from_secs(10)))
+            // Well inside the request's timeout, so that a connection (or TLS handshake)
+            // that never completes is told apart from a request without an answer: only
+            // the first is known to have sent nothing.
+            .connect_timeout((limits.timeout / 2).min(std::time::Duration::from_secs(10)))
             // A redirect could carry the bearer token somewhere unexpected: PingOne never sends one.
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(limits.concurrency);
@@ -152,11 +158,12 @@ impl Client {
     }
 
     /// Fetches the first token before anything else is sent, so a certificate that is not
-    /// trusted stops the run before it starts. Any other failure is left to the run, which
-    /// retries it or stops as it always does.
+    /// trusted, or a token host that cannot be reached at all (connection refused, no such
+    /// name, a TLS handshake that never completes), stops the run before it starts. Any
+    /// other failure is left to the run, which retries it or stops as it always does.
     pub(crate) async fn preflight(&self) -> Result<(), ApiError> {
         match self.token().await {
-            Err(untrusted @ ApiError::Untrusted { .. }) => Err(untrusted),
+            Err(refused @ (ApiError::Untrusted { .. } | ApiError::Connect(_))) => Err(refused),
             _ => Ok(()),
         }
     }
@@ -321,7 +328,11 @@ impl Client {
                 request = request.json(body);
             }
             self.count_sent(&method);
-            let (status, retry_after, bytes) = self.send(request, &method).await?;
+            let answer = {
+                let _timing = self.stats.latency.start();
+                self.send(request, &method).await
+            };
+            let (status, retry_after, bytes) = answer?;
             if status == 401 && !renewed {
                 self.throttle.on_answer(status, retry_after);
                 self.tokens.invalidate(&token).await;
@@ -563,8 +574,9 @@ impl Client {
                 FailureClass::Network => "got no answer: check the network and the region",
             };
             let message = format!(
-                "the last {} requests all {what}; the last said: {}. Run again later with --resume",
-                health.streak, health.last_failure
+                "the last {} all {what}; the last said: {}. Run again later with --resume",
+                crate::words::count(health.streak, "request", "requests"),
+                health.last_failure
             );
             drop(health);
             self.stop.request(StopReason::RepeatedFailures(message));

@@ -162,7 +162,7 @@ impl Throttle {
                 pace.rate = new_rate;
                 pace.limiter = limiter_for(new_rate);
                 tracing::warn!(
-                    rate = format!("{new_rate:.1}"),
+                    rate = crate::logging::rounded_rate(new_rate),
                     retry_after_ms = wait.as_millis() as u64,
                     "PingOne answered 429: the whole run slows down"
                 );
@@ -181,7 +181,7 @@ impl Throttle {
             pace.limiter = limiter_for(raised);
             pace.last_change = now;
             tracing::debug!(
-                rate = format!("{raised:.1}"),
+                rate = crate::logging::rounded_rate(raised),
                 "no 429 for a while: pace raised"
             );
         }

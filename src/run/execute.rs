@@ -4,7 +4,7 @@
 //! them, so every record still gets its row and the stop takes moments.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use futures::StreamExt;
 
@@ -19,7 +19,8 @@ use crate::input::{Column, Header, InputReader, Record};
 use crate::model::DeviceType;
 use crate::output::progress::{LiveCounters, Progress, ProgressSource};
 use crate::output::resume;
-use crate::output::summary::Target;
+use crate::output::summary::{now_rfc3339, Target};
+use crate::output::timeline::Sampler;
 use crate::output::writer::ErrorsLayout;
 use crate::output::{Outcome, OutputError, Recorder, RecorderHandle, RowResult};
 use crate::pingone::{Client, RequestStats};
@@ -61,6 +62,12 @@ async fn client_for(
         Err(crate::pingone::ApiError::Untrusted { host, problem }) => {
             Err(RunError::Untrusted { host, problem })
         }
+        // The first request of all could not reach its host: nothing was sent anywhere.
+        Err(crate::pingone::ApiError::Connect(problem)) => Err(RunError::Unreachable {
+            host: connection.auth_host(),
+            set_by: connection.auth_url_set_by.clone(),
+            problem,
+        }),
         _ => Ok(Some(Arc::new(client))),
     }
 }
@@ -143,7 +150,16 @@ pub(crate) async fn execute(
         let handle = recorder.handle();
         engine_for(settings, (out, facts), client, &stats, handle, stop)
     });
-    let progress = start_progress(settings, out, facts, counters, client.is_some(), &stats);
+    let progress = start_progress(
+        settings,
+        out,
+        facts,
+        counters.clone(),
+        client.is_some(),
+        &stats,
+    );
+    let sampler = Sampler::start(counters, stats.clone(), now_rfc3339());
+    let sending_from = Instant::now();
     feed(
         settings,
         out,
@@ -164,6 +180,7 @@ pub(crate) async fn execute(
     }
     let tallies_known = !matches!(written.failure, Some(OutputError::WriterCrashed));
     let tallies = written.tallies;
+    let timeline = sampler.finish().await;
     progress.finish().await;
     Ok(Executed {
         summary,
@@ -173,6 +190,8 @@ pub(crate) async fn execute(
         client,
         engine,
         sandbox,
+        sending_from,
+        timeline,
     })
 }
 
@@ -381,6 +400,7 @@ fn keep_resolved(
 fn record_result(record: &Record, header: &Header, outcome: Outcome) -> RowResult {
     let cell = |c: Column| record.get(header, c).unwrap_or("").to_string();
     let mut r = RowResult::new(record.line, record.raw.clone(), outcome);
+    r.row.original_line = Some(record.original_line(header));
     r.row.user_id = cell(Column::UserId);
     r.row.username = cell(Column::Username);
     r.row.device_type = cell(Column::Type).to_ascii_uppercase();

@@ -15,6 +15,7 @@ use crate::output::lock::OutDirLock;
 use crate::output::record_lines::RecordLines;
 use crate::output::resume::Finished;
 use crate::output::summary::Summary;
+use crate::output::timeline::Timeline;
 use crate::output::Tallies;
 use crate::pingone::{Client, RequestStats};
 use crate::sandbox::Sandbox;
@@ -98,4 +99,8 @@ pub(crate) struct Executed {
     pub(crate) client: Option<Arc<Client>>,
     pub(crate) engine: Option<Arc<Engine>>,
     pub(crate) sandbox: Option<Sandbox>,
+    /// When rows began to flow: the start of the time spent sending.
+    pub(crate) sending_from: std::time::Instant,
+    /// The run over time, for the report.
+    pub(crate) timeline: Option<Timeline>,
 }

@@ -1,5 +1,6 @@
 //! Stage 2: read the whole input once before anything is sent. It counts the records (the
-//! progress total) and the rows that would message users, hashes the input, finds on disk
+//! progress total) and the rows that would message users (the spill finds them, since a
+//! duplicate sends nothing), hashes the input, finds on disk
 //! which lines may repeat another (so stage 3's duplicate check remembers only those), and
 //! copies the input into a spool in the output directory, so that the next stage reads the
 //! very bytes that were checked, also when the input was a pipe or standard input. A run that
@@ -29,7 +30,6 @@ use crate::validate::stream::{StreamError, ValidatedRows};
 #[derive(Default)]
 struct Counts {
     records: u64,
-    messages: u64,
     by_id: u64,
     by_username: u64,
     /// On --resume: records whose line an earlier run finished.
@@ -71,7 +71,7 @@ pub(crate) fn survey(
         // Nothing is sent: validation waits for stage 3, which runs it once.
         key_all(settings, input, out, stop, &mut spill)?
     };
-    let Some((mut counts, sha256)) = pass else {
+    let Some((counts, sha256)) = pass else {
         return Ok(Surveyed::Stopped);
     };
     let found = spill.finish().map_err(spilled)?;
@@ -79,13 +79,13 @@ pub(crate) fn survey(
         Some(users) => users.finish(counts.records).map_err(spilled)?,
         None => LaterRows::unknown(),
     };
-    counts.messages -= found.repeated_messages.min(counts.messages);
     check_same_input(settings, out, &sha256)?;
     check_lines(out, &counts)?;
     let may_message = settings.use_sandbox || settings.enroll.allow_messages;
-    if settings.mode == RunMode::Live && !may_message && counts.messages > 0 {
+    if settings.mode == RunMode::Live && !may_message && found.messages > 0 {
         return Err(RunError::WouldMessageUsers {
-            rows: counts.messages,
+            rows: found.messages,
+            first_lines: found.first_message_lines,
         });
     }
     Ok(Surveyed::Whole {
@@ -141,7 +141,6 @@ fn validate_all(
         }
         let is_finished = out.finished.contains(record.line);
         let sends = spec.sends_pairing_message() && !is_finished;
-        counts.messages += u64::from(sends);
         let spilled = |source| RunError::Spill { source };
         spill
             .add(validate::duplicate_key(&spec), record.line, sends)

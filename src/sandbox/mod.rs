@@ -249,6 +249,7 @@ impl Sandbox {
                 }
             },
             extra_roots: None,
+            auth_url_set_by: "--sandbox".to_string(),
         }
     }
 

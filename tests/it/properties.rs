@@ -15,6 +15,7 @@ fn settings(input: std::path::PathBuf, out: std::path::PathBuf) -> Settings {
     Settings {
         input: mfa_enroll::input::InputSource::File(input),
         out_dir: out,
+        config_file: None,
         mode: RunMode::DryRunOffline,
         resume: false,
         shard: None,
