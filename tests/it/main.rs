@@ -20,6 +20,7 @@ mod flags;
 mod hostile;
 mod inputs;
 mod install;
+mod layout;
 mod logs;
 mod mfa_switch;
 mod nightly;
