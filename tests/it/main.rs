@@ -20,6 +20,7 @@ mod flags;
 mod hostile;
 mod inputs;
 mod install;
+mod layout;
 mod line_endings;
 mod logs;
 mod merge_checks;
