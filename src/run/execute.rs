@@ -21,8 +21,8 @@ use crate::output::progress::{LiveCounters, Progress, ProgressSource};
 use crate::output::resume;
 use crate::output::summary::{now_rfc3339, Target};
 use crate::output::timeline::Sampler;
-use crate::output::writer::{ErrorsLayout, Tallies};
-use crate::output::{Outcome, Recorder, RecorderHandle, RowResult};
+use crate::output::writer::ErrorsLayout;
+use crate::output::{Outcome, OutputError, Recorder, RecorderHandle, RowResult};
 use crate::pingone::{Client, RequestStats};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::shard::Assignment;
@@ -124,13 +124,15 @@ pub(crate) async fn execute(
     let stats = Arc::new(RequestStats::default());
     let client = client_for(settings, connection, &stats, stop).await?;
     let (reader, _spool) = rows.open(settings)?;
-    // Every refusal has passed: now results.csv may change. It keeps one row per record, so
-    // the rows to do again leave it before they are appended anew.
+    // Every refusal has passed: now the directory may change. The summary says first that a
+    // run is under way (`"finished": false`): a crash from here on leaves no finished summary
+    // whose counts results.csv no longer has. results.csv keeps one row per record, so the
+    // rows to do again leave it before they are appended anew.
+    let summary = initial_summary(settings, out, target, facts, clock);
+    summary.write(&out.dir)?;
     if out.has_results {
         resume::keep_only_finished(&out.dir, &out.finished)?;
     }
-    let summary = initial_summary(settings, out, target, facts, clock);
-    summary.write(&out.dir)?;
 
     let counters = Arc::new(LiveCounters::default());
     let layout = ErrorsLayout {
@@ -168,16 +170,22 @@ pub(crate) async fn execute(
         stop,
     )
     .await;
-    let tallies = recorder.finish().unwrap_or_else(|e| {
-        // The stop was already requested; the summary says why.
+    let written = recorder.finish();
+    if let Some(e) = &written.failure {
+        // A failed write has stopped the run already; a crashed writer stops it here.
         tracing::error!("{e}");
-        Tallies::default()
-    });
+        if !stop.is_requested() {
+            stop.request(StopReason::OutputBroken(e.to_string()));
+        }
+    }
+    let tallies_known = !matches!(written.failure, Some(OutputError::WriterCrashed));
+    let tallies = written.tallies;
     let timeline = sampler.finish().await;
     progress.finish().await;
     Ok(Executed {
         summary,
         tallies,
+        tallies_known,
         stats,
         client,
         engine,
@@ -262,7 +270,12 @@ async fn feed(
             Route::Record(result) => handle.record(result),
             Route::Send(job) => {
                 let continues = facts.later.continues(place);
-                return Some(Job { continues, ..job });
+                let settled_before = out.finished.settled(job.line);
+                return Some(Job {
+                    continues,
+                    settled_before,
+                    ..job
+                });
             }
             Route::NotOurs => {}
         }
@@ -339,6 +352,7 @@ fn route(
                 line: record.line,
                 spec,
                 raw: record.raw,
+                settled_before: false,
                 // Until the caller knows better: keeping a user's state is always safe.
                 continues: true,
             };

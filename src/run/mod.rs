@@ -58,6 +58,8 @@ pub enum RunError {
     WouldOverwrite { path: PathBuf },
     #[error("--resume: {} holds no earlier run (no results.csv, no summary.json); run without --resume to start one (nothing was sent)", dir.display())]
     NothingToResume { dir: PathBuf },
+    #[error("--resume: {} cannot be shown to hold an earlier run of this input, target and shard: {why}; run without --resume into a new --out (nothing was sent, and nothing in the directory changed)", dir.display())]
+    ResumeUnproven { dir: PathBuf, why: String },
     #[error("--resume: {} was written against {earlier}, but this run is against {now}; resume against the same target, or choose another --out (nothing was sent)", dir.display())]
     OtherTarget {
         dir: PathBuf,
@@ -215,6 +217,7 @@ fn initial_summary(
             path: settings.input.display_path().display().to_string(),
             sha256: facts.sha256.clone(),
             records: facts.records,
+            lines: facts.lines.clone(),
         },
         shard: facts.assignment.map(|a| ShardInfo {
             index: a.shard.index,
@@ -251,7 +254,7 @@ pub async fn run(settings: Settings, stop: Arc<Stop>) -> Result<RunReport, RunEr
         error
     };
     let (rows, facts) = match survey::survey(&settings, input, &out, &stop).map_err(refused)? {
-        Surveyed::Whole { rows, facts } => (rows, facts),
+        Surveyed::Whole { rows, facts } => (rows, *facts),
         Surveyed::Stopped => {
             return finish::stopped_before_sending(&settings, &out, target, &stop, clock)
         }
