@@ -23,7 +23,7 @@ use crate::output::summary::{now_rfc3339, Target};
 use crate::output::timeline::Sampler;
 use crate::output::writer::ErrorsLayout;
 use crate::output::{Outcome, OutputError, Recorder, RecorderHandle, RowResult};
-use crate::pingone::{Client, RequestStats};
+use crate::pingone::{ApiError, Client, PreflightHost, RequestStats};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::shard::Assignment;
 use crate::stop::{Stop, StopReason};
@@ -59,16 +59,29 @@ async fn client_for(
     let client = Client::new(&connection, &settings.limits, stop.clone(), stats.clone())
         .map_err(|source| RunError::HttpClient { source })?;
     match client.preflight().await {
-        Err(crate::pingone::ApiError::Untrusted { host, problem }) => {
+        Ok(()) => Ok(Some(Arc::new(client))),
+        Err((_, ApiError::Untrusted { host, problem })) => {
             Err(RunError::Untrusted { host, problem })
         }
-        // The first request of all could not reach its host: nothing was sent anywhere.
-        Err(crate::pingone::ApiError::Connect(problem)) => Err(RunError::Unreachable {
-            host: connection.auth_host(),
-            set_by: connection.auth_url_set_by.clone(),
-            problem,
+        // A host could not be reached at all: nothing was sent to the API.
+        Err((which, problem)) => Err(RunError::Unreachable {
+            role: match which {
+                PreflightHost::Token => "token host",
+                PreflightHost::Api => "API host",
+            },
+            host: match which {
+                PreflightHost::Token => connection.auth_host(),
+                PreflightHost::Api => connection.api_host(),
+            },
+            set_by: match which {
+                PreflightHost::Token => connection.auth_url_set_by.clone(),
+                PreflightHost::Api => connection.api_url_set_by.clone(),
+            },
+            problem: match problem {
+                ApiError::Connect(text) => text,
+                other => other.to_string(),
+            },
         }),
-        _ => Ok(Some(Arc::new(client))),
     }
 }
 

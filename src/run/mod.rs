@@ -99,8 +99,9 @@ pub enum RunError {
     NoConnection,
     #[error("the TLS certificate of {host} is not trusted ({problem}); if a TLS-inspecting proxy or a private CA signs it, set [pingone] ca_file to that CA's PEM certificate (nothing was sent)")]
     Untrusted { host: String, problem: String },
-    #[error("cannot reach the token host {host}, set by {set_by} ({problem}); check that setting, the network, DNS and any proxy (HTTPS_PROXY), then run again (nothing was sent)")]
+    #[error("cannot reach the {role} {host}, set by {set_by} ({problem}); check that setting, the network, DNS and any proxy (HTTPS_PROXY), then run again (nothing was sent)")]
     Unreachable {
+        role: &'static str,
         host: String,
         set_by: String,
         problem: String,
