@@ -22,7 +22,7 @@ use crate::output::resume;
 use crate::output::summary::{now_rfc3339, Target};
 use crate::output::timeline::Sampler;
 use crate::output::writer::ErrorsLayout;
-use crate::output::{Outcome, OutputError, Recorder, RecorderHandle, RowResult};
+use crate::output::{Outcome, OutputError, Recorder, RecorderHandle, RowResult, Tallies};
 use crate::pingone::{ApiError, Client, PreflightHost, RequestStats};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::shard::Assignment;
@@ -183,16 +183,7 @@ pub(crate) async fn execute(
         stop,
     )
     .await;
-    let written = recorder.finish();
-    if let Some(e) = &written.failure {
-        // A failed write has stopped the run already; a crashed writer stops it here.
-        tracing::error!("{e}");
-        if !stop.is_requested() {
-            stop.request(StopReason::OutputBroken(e.to_string()));
-        }
-    }
-    let tallies_known = !matches!(written.failure, Some(OutputError::WriterCrashed));
-    let tallies = written.tallies;
+    let (tallies, tallies_known) = finish_recording(recorder, stop);
     let timeline = sampler.finish().await;
     progress.finish().await;
     Ok(Executed {
@@ -206,6 +197,20 @@ pub(crate) async fn execute(
         sending_from,
         timeline,
     })
+}
+
+/// What the writer recorded, and whether those counts are known. A failed write has stopped
+/// the run already; a crashed writer stops it here, and leaves its counts unknown.
+fn finish_recording(recorder: Recorder, stop: &Stop) -> (Tallies, bool) {
+    let written = recorder.finish();
+    if let Some(e) = &written.failure {
+        tracing::error!("{e}");
+        if !stop.is_requested() {
+            stop.request(StopReason::OutputBroken(e.to_string()));
+        }
+    }
+    let known = !matches!(written.failure, Some(OutputError::WriterCrashed));
+    (written.tallies, known)
 }
 
 /// The progress display, and the log line that opens the run.
