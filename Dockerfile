@@ -8,14 +8,18 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .
+# The release build keeps line tables, so a panic on a developer's machine names its line;
+# the image ships the binary stripped of them and of its symbols (about a fifth of the size).
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked \
-    && cp target/release/mfa-enroll /usr/local/bin/mfa-enroll
+    && cp target/release/mfa-enroll /usr/local/bin/mfa-enroll \
+    && strip --strip-all /usr/local/bin/mfa-enroll
 
 # glibc, libgcc and ca-certificates, no shell; user 65532 ("nonroot").
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /usr/local/bin/mfa-enroll /usr/local/bin/mfa-enroll
+COPY LICENSE-MIT LICENSE-APACHE /usr/share/doc/mfa-enroll/
 USER 65532:65532
 WORKDIR /data
 ENTRYPOINT ["/usr/local/bin/mfa-enroll"]

@@ -9,6 +9,8 @@
 pub mod launch;
 #[path = "pace.rs"]
 pub mod pace;
+#[path = "report.rs"]
+pub mod report;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -829,7 +831,9 @@ pub async fn run_one(name: &str, bin: &Path, work: &Path, sizes: &Sizes) -> Vec<
         "phone" => phone_validation_bound(sizes).await,
         "shards" => shards_side_by_side(bin, work, sizes).await,
         "floor" => requests_floor(bin, work, sizes).await,
-        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, online, phone, live, floor, rate, latency, throttled, storm, auto, plan, unreachable, stop, shards"),
+        "timeline" => report::timeline_size(),
+        "order" => report::line_order(work, sizes).await,
+        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, online, phone, live, floor, rate, latency, throttled, storm, auto, plan, unreachable, stop, shards, timeline, order"),
     }
 }
 
@@ -851,5 +855,7 @@ pub async fn run_all(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     figures.extend(pace::unreachable(bin, work, sizes).await);
     figures.extend(pace::stop(bin, work, sizes).await);
     figures.extend(shards_side_by_side(bin, work, sizes).await);
+    figures.extend(report::timeline_size());
+    figures.extend(report::line_order(work, sizes).await);
     figures
 }

@@ -256,29 +256,24 @@ pub async fn throttled_plan(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
     ]
 }
 
-/// The API cannot be reached (tokens come, API calls meet a closed port), 5 retries from a
-/// first backoff of 200 ms: one row rides out README's backoff, and so do 40 rows failing side
-/// by side, which reach `stop_after_failures` (30) within a second but stop the run only once
-/// the failures have lasted one request's backoff; every row used its retries or was cut short.
+/// The API is lost once the run has begun (tokens come; the API answers the run's first look,
+/// then refuses every connection), 5 retries from a first backoff of 200 ms: one row rides
+/// out README's backoff, and so do 40 rows failing side by side, which reach
+/// `stop_after_failures` (30) within a second but stop the run only once the failures have
+/// lasted one request's backoff; every row used its retries or says the run stopped.
 pub async fn unreachable(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     let first = sizes.unreachable_backoff_ms;
     let sandbox = start_sandbox(SandboxOptions::default()).await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let nowhere = format!("http://{}/v1", closed.local_addr().expect("its address"));
-    drop(closed);
-    let config = work.join("unreachable.toml");
-    let text = sandbox
-        .config_snippet()
-        .replace(&sandbox.api_url(), &nowhere);
-    std::fs::write(
-        &config,
-        format!("{text}\n[limits]\nbackoff_initial_ms = {first}\n"),
-    )
-    .expect("config");
     let secret = secret_of(&sandbox);
     let mut runs = Vec::new();
     for rows in [1, 40] {
         let name = format!("unreachable-{rows}");
+        let config = work.join(format!("{name}.toml"));
+        let text = sandbox
+            .config_snippet()
+            .replace(&sandbox.api_url(), &api_gone_after_one_look());
+        let limits = format!("[limits]\nbackoff_initial_ms = {first}\n");
+        std::fs::write(&config, format!("{text}\n{limits}")).expect("config");
         let input = work.join(format!("{name}.csv"));
         write_input(&input, rows);
         let m = run_named(bin, work, &secret, &input, &config, &name, &[]).await;
@@ -309,15 +304,16 @@ pub async fn unreachable(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> 
         Figure::at_most(
             &format!("{case}, 40 rows"),
             others,
-            "rows neither RETRIES_EXHAUSTED nor cut short (NOT_ATTEMPTED)",
+            "rows neither RETRIES_EXHAUSTED nor saying the run stopped",
             0.0,
         ),
     ]
 }
 
 /// The first SIGINT to a run that waits, during a storm answered with 30 s `Retry-After`s
-/// and behind a pace of one request a second: how long the run took to end, and the rows
-/// neither created nor recorded `NOT_ATTEMPTED` (every row waiting for its turn should be).
+/// and behind a pace of one request a second: how long the run took to end, and the rows not
+/// recorded as the run stopping (`NOT_ATTEMPTED`, or a tried row's last answer and a message
+/// that says the run stopped): every row waiting for its turn should be.
 pub async fn stop(bin: &Path, work: &Path, _sizes: &Sizes) -> Vec<Figure> {
     let mut figures = Vec::new();
     for (name, limits, storm) in [
@@ -334,7 +330,7 @@ pub async fn stop(bin: &Path, work: &Path, _sizes: &Sizes) -> Vec<Figure> {
         figures.push(Figure::at_most(
             case,
             others,
-            "rows neither created nor NOT_ATTEMPTED",
+            "rows neither created, NOT_ATTEMPTED, nor saying the run stopped",
             0.0,
         ));
     }
@@ -393,13 +389,37 @@ async fn stop_one(bin: &Path, work: &Path, name: &str, limits: &str, storm: bool
     (took, rows_coded_otherwise(&results, &["NOT_ATTEMPTED"]))
 }
 
-/// Rows of `results` neither `created` nor failed with one of `codes`, read by column name.
+/// Rows of `results` neither `created`, nor failed with one of `codes`, nor saying that the
+/// run stopped before they were tried again (README: a row tried and refused in a way a retry
+/// may mend keeps its last answer), read by column name.
 fn rows_coded_otherwise(results: &Path, codes: &[&str]) -> f64 {
     let mut reader = csv::Reader::from_path(results).expect("results.csv");
     let headers = reader.headers().expect("a header").clone();
     let column = |name: &str| headers.iter().position(|h| h == name).expect(name);
     let (outcome, code) = (column("outcome"), column("error_code"));
+    let message = column("error_message");
     let rows = reader.records().map(|r| r.expect("a record"));
-    rows.filter(|r| &r[outcome] != "created" && !codes.contains(&&r[code]))
-        .count() as f64
+    rows.filter(|r| {
+        let stopped = r[message].contains("the run stopped before this row was tried again");
+        &r[outcome] != "created" && !codes.contains(&&r[code]) && !stopped
+    })
+    .count() as f64
+}
+
+/// An API address that answers one look (a run's first: any answer shows the host is there)
+/// and then refuses every connection, as an API host lost once the run has begun.
+pub fn api_gone_after_one_look() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let url = format!("http://{}/v1", listener.local_addr().expect("its address"));
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let answer = "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+            let _ = stream.write_all(answer.as_bytes());
+        }
+        // The listener ends with the thread: its port refuses from now on.
+    });
+    url
 }

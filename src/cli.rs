@@ -4,28 +4,37 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{
+    ArgAction, Args, ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+};
 
+/// Every line under 80 columns, so that clap never wraps an example at a terminal's usual
+/// width (a test pastes each one into a shell).
 const RUN_EXAMPLES: &str = "\
 Examples:
   First look, against the built-in simulator (nothing real is touched):
     mfa-enroll run samples/enroll.csv --sandbox
 
-  Pre-check a file before a migration (no network at all), then ask PingOne what would happen:
+  Pre-check a file before a migration (no network at all), then ask PingOne
+  what would happen:
     mfa-enroll run users.csv --dry-run --out precheck
     mfa-enroll run users.csv --dry-run --online --out plan
 
-  Migration (credentials from the environment, connection and limits from mfa-enroll.toml):
+  Migration (credentials from the environment, connection and limits from
+  mfa-enroll.toml):
     export PINGONE_CLIENT_SECRET=...
-    mfa-enroll run users.csv --config mfa-enroll.toml --out migration-2026-11
+    mfa-enroll run users.csv --config mfa-enroll.toml \\
+      --out migration-2026-11
 
-  Nightly job (JSON logs for the scheduler; a dated --out so no run overwrites another;
-  figures for node_exporter's textfile collector):
-    mfa-enroll run /data/new-hires.csv --log-format json --out /var/lib/mfa/$(date +%F) \
+  Nightly job (JSON logs for the scheduler; a dated --out so no run
+  overwrites another; figures for node_exporter's textfile collector):
+    mfa-enroll run /data/new-hires.csv --log-format json \\
+      --out /var/lib/mfa/$(date +%F) \\
       --metrics-file /var/lib/node_exporter/textfile/mfa_enroll.prom
 
-  Past one machine's share of PingOne's rate limit: shards side by side, then one record:
-    mfa-enroll run users.csv --shard 0/3 --out shard-0      # 1/3 and 2/3 on other machines
+  Past one machine's share of PingOne's rate limit: shards side by side,
+  then one record (1/3 and 2/3 run on other machines):
+    mfa-enroll run users.csv --shard 0/3 --out shard-0
     mfa-enroll merge shard-0 shard-1 shard-2 --out migration-2026-11
 
   From a compressed file, read once through a pipe:
@@ -35,8 +44,9 @@ Examples:
     mfa-enroll run users.csv --out migration-2026-11 --resume
     mfa-enroll run migration-2026-11/errors.csv --out retry-1
 
-Exit codes: 0 every row created or skipped; 1 some rows invalid or failed; 2 nothing was sent
-(usage, config, input, or an --out that would be overwritten); 3 stopped early, resume it.";
+Exit codes: 0 every row created or skipped; 1 some rows invalid or failed;
+2 nothing was sent (usage, config, input, or an --out that would be
+overwritten); 3 stopped early, resume it.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -51,6 +61,124 @@ and summary.json.",
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// When to colour the logs and the help: auto (on a terminal, unless NO_COLOR is set and
+    /// not empty), always, never
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    pub color: ColorChoice,
+}
+
+impl Cli {
+    /// Parses the process's arguments; clap's own help and errors already follow `--color`.
+    pub fn parse_colored() -> Cli {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let matches = Cli::command()
+            .color(color_in(&args))
+            .get_matches_from(&args);
+        match Cli::from_arg_matches(&matches) {
+            Ok(cli) => cli,
+            Err(e) => e.exit(),
+        }
+    }
+}
+
+/// The completion script for `shell`, generated from these definitions.
+pub fn completion_script(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), BIN_NAME, &mut script);
+    match shell {
+        // clap_complete 4.6 spells a hyphenated binary's subcommand states two ways in bash
+        // (`mfa__enroll__subcmd__run` in the loop, `mfa__subcmd__enroll__subcmd__run` in the
+        // arms), so no subcommand's options would complete: clap-rs/clap#6421. Spell the
+        // arms as the loop does; once clap_complete is fixed, this replaces nothing.
+        clap_complete::Shell::Bash => String::from_utf8_lossy(&script)
+            .replace("mfa__subcmd__enroll", "mfa__enroll")
+            .into_bytes(),
+        _ => script,
+    }
+}
+
+/// The command's name, as completions register it.
+const BIN_NAME: &str = "mfa-enroll";
+
+/// The manual page (roff), generated from these definitions: clap_mangen's page of the
+/// whole command, then a section per subcommand with its synopsis, description, options
+/// and examples (clap_mangen's sections of the subcommand, one level down).
+pub fn man_page() -> std::io::Result<Vec<u8>> {
+    let command = Cli::command();
+    let top = clap_mangen::Man::new(command.clone());
+    let mut page = Vec::new();
+    top.render_title(&mut page)?;
+    top.render_name_section(&mut page)?;
+    top.render_synopsis_section(&mut page)?;
+    top.render_description_section(&mut page)?;
+    top.render_options_section(&mut page)?;
+    top.render_subcommands_section(&mut page)?;
+    for subcommand in command.get_subcommands() {
+        let name = format!("mfa-enroll {}", subcommand.get_name());
+        page.extend(format!(".SH \"{}\"\n", name.to_uppercase()).bytes());
+        let man = clap_mangen::Man::new(subcommand.clone().bin_name(name));
+        let mut sections = Vec::new();
+        man.render_synopsis_section(&mut sections)?;
+        man.render_description_section(&mut sections)?;
+        if subcommand.get_arguments().next().is_some() {
+            man.render_options_section(&mut sections)?;
+        }
+        if subcommand.get_after_help().is_some() {
+            man.render_extra_section(&mut sections)?;
+        }
+        for line in String::from_utf8_lossy(&sections).lines() {
+            let line = match line.strip_prefix(".SH ") {
+                Some("EXTRA") => ".SS EXAMPLES".to_string(),
+                Some(heading) => format!(".SS {heading}"),
+                None => line.to_string(),
+            };
+            page.extend(line.bytes().chain([b'\n']));
+        }
+    }
+    top.render_version_section(&mut page)?;
+    Ok(roff_ascii(&String::from_utf8_lossy(&page)).into_bytes())
+}
+
+/// Every character outside ASCII as groff's `\[uXXXX]` escape: clap_mangen copies help text
+/// as it is, and groff reads its input as Latin-1 unless told otherwise (a `…` in a flag's
+/// help would reach the reader as three odd characters, with a warning).
+fn roff_ascii(page: &str) -> String {
+    let mut out = String::with_capacity(page.len());
+    for c in page.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\[u{:04X}]", u32::from(c)));
+        }
+    }
+    out
+}
+
+/// `--color WHEN` or `--color=WHEN` as written, before clap parses it, so that clap's own
+/// help and errors can follow it too. Anything unreadable is `auto` (clap then says why).
+fn color_in(args: &[std::ffi::OsString]) -> ColorChoice {
+    let mut words = args.iter().skip(1).map(|a| a.to_string_lossy());
+    let mut value = None;
+    while let Some(word) = words.next() {
+        if word == "--" {
+            break;
+        }
+        if word == "--color" {
+            value = words.next().map(|v| v.into_owned());
+        } else if let Some(given) = word.strip_prefix("--color=") {
+            value = Some(given.to_string());
+        }
+    }
+    value
+        .and_then(|v| ColorChoice::from_str(&v, true).ok())
+        .unwrap_or(ColorChoice::Auto)
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,18 +193,53 @@ pub enum Command {
     /// Combine the output directories of `run --shard K/N` into one record
     #[command(after_help = MERGE_EXAMPLES)]
     Merge(MergeArgs),
+    /// Print a shell completion script to standard output
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to standard output
+    #[command(after_help = MAN_EXAMPLES)]
+    Man,
+    /// Write report.html again from the --out directory of a finished run or merge
+    Report(ReportArgs),
+}
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples (README's Install section has each shell's folder):
+    dir=~/.local/share/bash-completion/completions
+    mkdir -p \"$dir\" && mfa-enroll completions bash > \"$dir/mfa-enroll\"
+    dir=~/.config/fish/completions
+    mkdir -p \"$dir\" && mfa-enroll completions fish > \"$dir/mfa-enroll.fish\"";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+    mfa-enroll man | man -l -
+    mkdir -p ~/.local/share/man/man1
+    mfa-enroll man > ~/.local/share/man/man1/mfa-enroll.1";
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The --out directory of a finished run or merge; report.html is written there
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 const MERGE_EXAMPLES: &str = "\
-Example: three shards of one file, run at the same time (on three machines, or as a
-Kubernetes Indexed Job), then merged:
-    mfa-enroll run users.csv --shard 0/3 --out shard-0    # and 1/3, 2/3
+Example: three shards of one file, run at the same time (on three machines,
+or as a Kubernetes Indexed Job), then merged (and 1/3, 2/3 elsewhere):
+    mfa-enroll run users.csv --shard 0/3 --out shard-0
     mfa-enroll merge shard-0 shard-1 shard-2 --out migration-2026-11
 
-It refuses (exit 2, writing nothing) a missing or repeated shard, shards of different inputs,
-N, targets or kinds of run, and a shard that did not finish (resume that shard first).
-Exit codes otherwise as a whole run's: 0 every row created or skipped; 1 some rows invalid or
-failed.";
+It refuses (exit 2, writing nothing) a missing or repeated shard, shards of
+different inputs, N, targets or kinds of run, and a shard that did not
+finish (resume that shard first). Exit codes otherwise as a whole run's:
+0 every row created or skipped; 1 some rows invalid or failed.";
 
 #[derive(Debug, Clone, Args)]
 pub struct MergeArgs {
@@ -133,6 +296,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub(crate) max_retries: Option<usize>,
 
+    /// Device authentication policy for rows with an empty policy_id (overrides `[enroll]
+    /// policy_id`)
+    #[arg(long, value_name = "ID")]
+    pub(crate) policy_id: Option<String>,
+
+    /// Country of phone numbers written without +, e.g. US or GB (overrides `[enroll]
+    /// default_country`)
+    #[arg(long, value_name = "CC")]
+    pub(crate) default_country: Option<String>,
+
     /// What to do with a device the user already has (overrides `[enroll] on_existing`)
     #[arg(long, value_enum, value_name = "MODE")]
     pub(crate) on_existing: Option<OnExistingArg>,
@@ -163,9 +336,10 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
     pub log_format: LogFormat,
 
-    /// Only warnings and errors; no progress bar
-    #[arg(long, short, conflicts_with = "verbose")]
-    pub quiet: bool,
+    /// Only warnings and errors, no progress bar, and the one-line outcome on stdout; -qq
+    /// drops that line too
+    #[arg(long, short, action = ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
 
     /// Debug logging
     #[arg(long, short)]

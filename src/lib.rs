@@ -16,16 +16,23 @@
 //!   its own result on; none imports another.
 //! - `dispatch`: the engine: per-user queues, retries, users' MFA switch (`dispatch/mfa.rs`),
 //!   and the exactly-once decisions, which are plain functions in `dispatch/decide.rs`.
-//! - `pingone`: the HTTP client: tokens, throttle, PingOne's JSON (`pingone/wire.rs`).
+//! - `pingone`: the HTTP client: tokens, throttle, PingOne's JSON (`pingone/wire.rs`), and
+//!   the latency and time in flight of every request (`pingone/latency.rs`, one hook).
 //! - `output`: results.csv (`ResultRow`), errors.csv, summary.json, the metrics file, the
-//!   end-of-run text, progress.
+//!   end-of-run text, progress, the run over time (`output/timeline.rs`), both CSVs put in
+//!   line order at the end (`output/line_order.rs`), and report.html (`output/report/`: the
+//!   page's template, its charts, and what to do about each code); and what `--resume` and
+//!   `merge` read back of an output directory (`output/read_back.rs`: bounded, a torn last
+//!   row left out).
 //! - `model` (the vocabulary every layer shares), `codes` (every code the tool writes), `stop`
 //!   (why a run stops early), `exit` (exit codes, and what a run or merge reports),
-//!   `bounded` (every file read from outside, up to its ceiling) and `spill` (pairs of
-//!   numbers sorted on disk, part by part: how a pass finds rows that share a key).
+//!   `bounded` (every file read from outside, up to its ceiling), `spill` (pairs of
+//!   numbers sorted on disk, part by part: how a pass finds rows that share a key) and
+//!   `words` ("1 row", "2 rows": counts in messages).
 //! - `shard` (`--shard K/N`: which rows are this process's) and `merge` (the shards'
-//!   directories back into one record) sit beside `run`: merge reads what runs wrote and
-//!   ends in `exit` as a run does, without using the run.
+//!   directories back into one record) sit beside `run`: merge reads what runs wrote, checks
+//!   every row of it (`merge/verify.rs`), and ends in `exit` as a run does, without using
+//!   the run.
 //! - `sandbox`: the PingOne simulator, one file per resource under `sandbox/routes/`, with its
 //!   own description of PingOne's JSON (`sandbox/json.rs`), never the client's.
 //!
@@ -47,17 +54,24 @@
 //!   rows are built: `src/dispatch/results.rs` (every valid row's builder),
 //!   `src/dispatch/enroll.rs` (what a POST adds: `http_status`, `attempts`, messages),
 //!   `src/dispatch/plan.rs` (online dry runs), and `src/run/execute.rs` for rows that never
-//!   reached the engine (invalid, not attempted).
-//! - **A code**: a variant of `Code` in `src/codes.rs`, spelled once in `Code::as_str`, and a
-//!   line in README's tables (a unit test checks that README names every own code).
+//!   reached the engine (invalid, not attempted). If the column constrains others (as
+//!   `device_id` does `created`), say so in merge's checks, `src/merge/verify.rs`.
+//! - **A code**: a variant of `Code` in `src/codes.rs`, spelled once in `Code::as_str`, a
+//!   line in README's tables (a unit test checks that README names every own code), and
+//!   what to do about it in `src/output/report/advice.rs` (the compiler asks; a unit test
+//!   checks that README's row says the same).
 //!
 //! # The public surface
 //!
 //! Everything is `pub(crate)` except what `main.rs`, the integration tests and the bench use:
 //! [`run()`] with [`config::Settings`] (from [`cli::Cli`] and [`config::process_env`]),
 //! [`merge::merge`], [`exit::ExitStatus`] and [`exit::RunReport`], [`stop::Stop`],
-//! [`output::describe::describe`] and [`output::metrics::write_refusal`],
-//! [`logging::init`], [`run::install_signal_handlers`] and [`run::load_settings`]; the simulator
+//! [`output::describe::describe`], [`output::describe::outcome_line`],
+//! [`output::metrics::write_refusal`] and [`output::report::rewrite`] (`mfa-enroll report
+//! DIR`), [`output::line_order`] and [`output::timeline::json_bytes_after`] (the bench),
+//! [`cli::completion_script`] and [`cli::man_page`], [`logging::init`],
+//! [`logging::use_color`], [`logging::error_label`], [`run::install_signal_handlers`] and
+//! [`run::load_settings`]; the simulator
 //! ([`sandbox::Sandbox`], [`sandbox::SandboxOptions`] with [`sandbox::Storm`], [`sandbox::PolicyRules`],
 //! [`sandbox::Directory`], [`sandbox::json::Device`], [`sandbox::serve_standing`]); and, for
 //! tests that drive one layer directly, [`pingone::Client`], [`validate::phone::normalize`]
@@ -87,6 +101,7 @@ pub mod shard;
 pub(crate) mod spill;
 pub mod stop;
 pub mod validate;
+pub(crate) mod words;
 
 pub use exit::{ExitStatus, RunReport};
 pub use run::{run, RunError};

@@ -115,8 +115,37 @@ fn directives(requested: &str) -> String {
     out.join(",")
 }
 
+/// Whether stderr gets colour: `--color always`/`never` as said; `auto` only on a terminal,
+/// and not when `NO_COLOR` is set and not empty (<https://no-color.org>).
+pub fn use_color(choice: clap::ColorChoice) -> bool {
+    match choice {
+        clap::ColorChoice::Always => true,
+        clap::ColorChoice::Never => false,
+        clap::ColorChoice::Auto => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            !no_color && std::io::IsTerminal::is_terminal(&std::io::stderr())
+        }
+    }
+}
+
+/// `error: ` before a refusal, in clap's bold red when stderr has colour.
+pub fn error_label(color: bool) -> String {
+    use clap::builder::styling::{AnsiColor, Style};
+    let style = Style::new().bold().fg_color(Some(AnsiColor::Red.into()));
+    if color {
+        format!("{}error:{} ", style.render(), style.render_reset())
+    } else {
+        "error: ".to_string()
+    }
+}
+
+/// A rate for a log field: a number (JSON keeps its type), rounded for reading.
+pub(crate) fn rounded_rate(rate: f64) -> f64 {
+    (rate * 10.0).round() / 10.0
+}
+
 /// Sets up logging once per process. `RUST_LOG` overrides the level when set.
-pub fn init(format: LogFormat, quiet: bool, verbose: bool) {
+pub fn init(format: LogFormat, quiet: bool, verbose: bool, color: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "warn",
         (_, true) => "mfa_enroll=debug,info",
@@ -138,9 +167,7 @@ pub fn init(format: LogFormat, quiet: bool, verbose: bool) {
             .flatten_event(true)
             .with_current_span(false)
             .try_init(),
-        LogFormat::Text => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init(),
+        LogFormat::Text => builder.with_ansi(color).try_init(),
     };
 }
 

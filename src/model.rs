@@ -55,6 +55,14 @@ impl DeviceType {
         }
     }
 
+    /// The article before the type's name, as it is said: "an SMS", "a VOICE".
+    pub(crate) fn article(self) -> &'static str {
+        match self {
+            Self::Sms | Self::Email => "an",
+            Self::Voice | Self::Whatsapp => "a",
+        }
+    }
+
     /// "SMS, VOICE, EMAIL or WHATSAPP", for messages.
     pub(crate) fn list_for_messages() -> String {
         let names: Vec<&str> = Self::VARIANTS.iter().map(|t| t.as_str()).collect();

@@ -170,8 +170,14 @@ async fn a_stop_during_a_storm_ends_the_run_within_two_seconds() {
     );
     let results = ws.results();
     assert_eq!(results.len(), 300);
+    // Rows waiting for their turn were never sent; a row PingOne refused (429) keeps that
+    // answer, and says the run stopped before it was tried again.
     for row in results.iter().filter(|r| r["outcome"] != "created") {
-        assert_eq!(row["error_code"], "NOT_ATTEMPTED", "{row:?}");
-        assert_eq!(row["attempts"], "0", "{row:?}");
+        let tried =
+            row["error_message"].contains("the run stopped before this row was tried again");
+        match row["error_code"].as_str() {
+            "NOT_ATTEMPTED" => assert_eq!(row["attempts"], "0", "{row:?}"),
+            _ => assert!(tried && row["attempts"] != "0", "{row:?}"),
+        }
     }
 }

@@ -57,6 +57,11 @@ pub struct Connection {
     pub(crate) auth: ClientAuth,
     /// `[pingone] ca_file`: extra CA certificates trusted beside the system's.
     pub(crate) extra_roots: Option<ExtraRoots>,
+    /// What set `auth_url`'s host, for a message about that host: the key and its file, or
+    /// the default region.
+    pub(crate) auth_url_set_by: String,
+    /// The same for `api_url`.
+    pub(crate) api_url_set_by: String,
 }
 
 impl Connection {
@@ -71,11 +76,12 @@ impl Connection {
     }
     /// The API's host and port, as summary.json records the target.
     pub(crate) fn api_host(&self) -> String {
-        let host = self.api_url.host_str().unwrap_or("");
-        match self.api_url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_string(),
-        }
+        host_and_port(&self.api_url)
+    }
+
+    /// The token endpoint's host and port, for messages.
+    pub(crate) fn auth_host(&self) -> String {
+        host_and_port(&self.auth_url)
     }
 
     /// `{api_url}/environments/{environment_id}`
@@ -85,6 +91,15 @@ impl Connection {
             self.api_url.as_str().trim_end_matches('/'),
             self.environment_id
         )
+    }
+}
+
+/// `host` or `host:port` (when the URL names a port).
+fn host_and_port(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
     }
 }
 
@@ -137,6 +152,8 @@ pub(super) fn connection(
         file.auth_url.as_deref(),
         &region.auth_url(),
     )?;
+    let auth_url_set_by = set_by("auth_url", file.auth_url.as_deref(), file, origin);
+    let api_url_set_by = set_by("api_url", file.api_url.as_deref(), file, origin);
     Ok(Connection {
         api_url,
         auth_url,
@@ -145,7 +162,22 @@ pub(super) fn connection(
         client_id,
         auth,
         extra_roots,
+        auth_url_set_by,
+        api_url_set_by,
     })
+}
+
+/// What set a host, for a message about that host: `[pingone] key` and its file, or the
+/// region that chose it.
+fn set_by(key: &str, value: Option<&str>, file: &FilePingOne, origin: &str) -> String {
+    match (value, &file.region) {
+        (Some(_), _) => format!("[pingone] {key} in {origin}"),
+        (None, Some(text)) => format!("[pingone] region = {text:?} in {origin}"),
+        (None, None) if origin == "defaults" => {
+            "the default region NA (no config file was loaded)".to_string()
+        }
+        (None, None) => format!("the default region NA (no [pingone] region in {origin})"),
+    }
 }
 
 /// `[pingone] worker_environment_id`, a UUID; `environment_id` when not set.

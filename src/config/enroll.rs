@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::cli::{OnExistingArg, RunArgs};
 use crate::model::{DeviceStatus, OnExisting};
+use crate::validate::phone::Country;
 
 use super::file::FileEnroll;
 use super::ConfigError;
@@ -15,7 +16,7 @@ pub struct EnrollSettings {
     pub policy_id: Option<Uuid>,
     pub status: Option<DeviceStatus>,
     pub on_existing: OnExisting,
-    pub default_country: Option<crate::validate::phone::Country>,
+    pub default_country: Option<Country>,
     pub allow_messages: bool,
     /// `enable_mfa` / `--enable-mfa`: switch each user's MFA on before their first device.
     pub enable_mfa: bool,
@@ -26,19 +27,11 @@ pub(super) fn enroll_settings(
     args: &RunArgs,
     origin: &str,
 ) -> Result<EnrollSettings, ConfigError> {
-    let policy_id = file
-        .policy_id
-        .as_deref()
-        .map(|text| {
-            Uuid::parse_str(text.trim()).map_err(|_| {
-                ConfigError::new(
-                    origin,
-                    "[enroll] policy_id",
-                    format!("{text:?} is not a UUID; copy the device authentication policy ID from the PingOne console"),
-                )
-            })
-        })
-        .transpose()?;
+    let policy_id = match (&args.policy_id, &file.policy_id) {
+        (Some(text), _) => Some(policy(text, "command line", "--policy-id")?),
+        (None, Some(text)) => Some(policy(text, origin, "[enroll] policy_id")?),
+        (None, None) => None,
+    };
     let status = file
         .status
         .as_deref()
@@ -68,22 +61,11 @@ pub(super) fn enroll_settings(
             }
         },
     };
-    let default_country =
-        file.default_country
-            .as_deref()
-            .map(|text| {
-                text.trim()
-                    .to_ascii_uppercase()
-                    .parse::<crate::validate::phone::Country>()
-                    .map_err(|_| {
-                        ConfigError::new(
-                    origin,
-                    "[enroll] default_country",
-                    format!("{text:?} is not a two-letter ISO country code such as US, GB or DE"),
-                )
-                    })
-            })
-            .transpose()?;
+    let default_country = match (&args.default_country, &file.default_country) {
+        (Some(text), _) => Some(country(text, "command line", "--default-country")?),
+        (None, Some(text)) => Some(country(text, origin, "[enroll] default_country")?),
+        (None, None) => None,
+    };
     Ok(EnrollSettings {
         policy_id,
         status,
@@ -92,4 +74,29 @@ pub(super) fn enroll_settings(
         allow_messages: args.allow_messages || file.allow_messages.unwrap_or(false),
         enable_mfa: args.enable_mfa || file.enable_mfa.unwrap_or(false),
     })
+}
+
+/// A policy ID from `key` (the flag or the config key), which the error names.
+fn policy(text: &str, origin: &str, key: &str) -> Result<Uuid, ConfigError> {
+    Uuid::parse_str(text.trim()).map_err(|_| {
+        ConfigError::new(
+            origin,
+            key,
+            format!("{text:?} is not a UUID; copy the device authentication policy ID from the PingOne console"),
+        )
+    })
+}
+
+/// A country from `key` (the flag or the config key), which the error names.
+fn country(text: &str, origin: &str, key: &str) -> Result<Country, ConfigError> {
+    text.trim()
+        .to_ascii_uppercase()
+        .parse::<Country>()
+        .map_err(|_| {
+            ConfigError::new(
+                origin,
+                key,
+                format!("{text:?} is not a two-letter ISO country code such as US, GB or DE"),
+            )
+        })
 }

@@ -61,13 +61,14 @@ pub(super) struct FileLimits {
     pub(super) stop_after_failures: Option<i64>,
 }
 
+/// The config and the file it came from (`None`: no file, every key at its default).
 pub(super) fn read_config_file(
     explicit: Option<&Path>,
-) -> Result<(FileConfig, String), ConfigError> {
+) -> Result<(FileConfig, Option<PathBuf>), ConfigError> {
     let path = match explicit {
         Some(path) => path.to_path_buf(),
         None if Path::new(DEFAULT_CONFIG_FILE).is_file() => PathBuf::from(DEFAULT_CONFIG_FILE),
-        None => return Ok((FileConfig::default(), "defaults".into())),
+        None => return Ok((FileConfig::default(), None)),
     };
     let origin = path.display().to_string();
     let text = crate::bounded::read_to_string(&path, crate::bounded::CONFIG_FILE_CEILING).map_err(
@@ -91,7 +92,7 @@ pub(super) fn read_config_file(
         }
     }
     let file = parse_keys(&text, &origin).map_err(|e| redact::scrubbed(&text, e))?;
-    Ok((file, origin))
+    Ok((file, Some(path)))
 }
 
 /// Deserialises the config, naming the key (`[limits] rate`) and its line when a value has

@@ -99,6 +99,8 @@ impl RunMode {
 pub struct Settings {
     pub input: InputSource,
     pub out_dir: PathBuf,
+    /// The config file read, if any (`--config`, or `mfa-enroll.toml` found here).
+    pub config_file: Option<PathBuf>,
     pub mode: RunMode,
     pub resume: bool,
     /// `--shard K/N`: this process's share of the input.
@@ -125,7 +127,10 @@ pub fn process_env(name: &str) -> Option<String> {
 
 impl Settings {
     pub fn load(args: &RunArgs, env: EnvLookup<'_>) -> Result<Settings, ConfigError> {
-        let (file, origin) = read_config_file(args.config.as_deref())?;
+        let (file, config_file) = read_config_file(args.config.as_deref())?;
+        let origin = config_file
+            .as_ref()
+            .map_or_else(|| "defaults".to_string(), |p| p.display().to_string());
         let mode = match (args.dry_run, args.online) {
             (false, _) => RunMode::Live,
             (true, false) => RunMode::DryRunOffline,
@@ -146,6 +151,7 @@ impl Settings {
         Ok(Settings {
             input: InputSource::from_arg(&args.input),
             out_dir: args.out.clone(),
+            config_file,
             mode,
             resume: args.resume,
             shard: args.shard,
@@ -156,7 +162,7 @@ impl Settings {
             delimiter,
             metrics_file: args.metrics_file.clone(),
             log_format: args.log_format,
-            quiet: args.quiet,
+            quiet: args.quiet > 0,
             verbose: args.verbose,
         })
     }

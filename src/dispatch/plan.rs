@@ -120,13 +120,8 @@ impl Engine {
                 .count();
             let have = u32::try_from(have).unwrap_or(u32::MAX);
             if counts && have.saturating_add(user.planned) >= max {
-                return results::base(job, user_id, Outcome::Failed).with_error(
-                    Code::DeviceLimit,
-                    format!(
-                        "the user has {have} ACTIVE or BLOCKED devices and earlier rows add {}; PingOne allows {max} (pairing.maxAllowedDevices)",
-                        user.planned
-                    ),
-                );
+                return results::base(job, user_id, Outcome::Failed)
+                    .with_error(Code::DeviceLimit, over_cap(have, user.planned, max));
             }
         }
         if counts {
@@ -275,4 +270,12 @@ fn sends_new_device_notice(policy: &Policy) -> bool {
         .new_device_notification
         .as_deref()
         .is_none_or(|setting| !setting.eq_ignore_ascii_case("NONE"))
+}
+
+/// Why a row would pass `pairing.maxAllowedDevices`.
+fn over_cap(have: u32, planned: u32, max: u32) -> String {
+    format!(
+        "the user has {} and earlier rows add {planned}; PingOne allows {max} (pairing.maxAllowedDevices)",
+        crate::words::count(have, "ACTIVE or BLOCKED device", "ACTIVE or BLOCKED devices"),
+    )
 }

@@ -25,6 +25,7 @@ pub(crate) fn spec_result(
     r.row.device_type = spec.device_type.as_str().to_string();
     r.row.destination = spec.destination.as_str().to_string();
     r.sends_message = spec.sends_pairing_message();
+    r.row.original_line = Some(spec.original_line);
     r
 }
 
@@ -62,6 +63,21 @@ pub(crate) fn failed(
     r.row.http_status = error.http_status();
     r.row.attempts = attempts;
     r.row.pingone_error_id = error.pingone_id().unwrap_or_default().to_string();
+    r.with_error(code, message)
+}
+
+/// A row whose POSTs PingOne refused in a way a retry may mend (a 429, a connection that
+/// failed), when the run stopped before the next try: nothing was created.
+pub(crate) fn stopped_after(
+    job: &Job,
+    user_id: &str,
+    last_answer: &ApiError,
+    attempts: u32,
+) -> RowResult {
+    let (code, message) = decide::stopped_after(last_answer);
+    let mut r = base(job, user_id, Outcome::Failed);
+    r.row.http_status = last_answer.http_status();
+    r.row.attempts = attempts;
     r.with_error(code, message)
 }
 

@@ -1,22 +1,29 @@
 //! `mfa-enroll merge SHARD_DIR... --out DIR`: the N shard directories of one input, combined
 //! into the record one whole run would have left: results.csv (every input line exactly once,
-//! in line order), errors.csv (still a valid input) and summary.json (totals, and each
-//! shard's figures).
+//! in line order), errors.csv (still a valid input), summary.json (totals, and each
+//! shard's figures), timeline.json (the shards side by side) and report.html.
 //!
 //! Merging checks before it writes anything: every shard 0..N is there once, all of one
-//! input (SHA-256), one N, one target and one mode, and each finished. Each shard directory
-//! is locked while it is read, so a `--resume` cannot change it half-way.
+//! input (SHA-256), one N, one target and one mode, and each finished; and every row of
+//! every shard is one the shard can have written (`verify`). Each shard directory is locked
+//! while it is read, so a `--resume` cannot change it half-way.
 
 mod rows;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::exit::{ExitStatus, RunReport};
+use crate::output::latency::LatencyFigures;
 use crate::output::lock::{self, OutDirLock};
+use crate::output::read_back;
+use crate::output::report;
 use crate::output::summary::{now_rfc3339, Plan, RateBasis, RequestCounts, ShardInfo, Summary};
+use crate::output::timeline::{self, Timeline};
 use crate::output::writer::{private_dir, Tallies};
 use crate::output::{OutputError, ResultRow, ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
+use crate::words::count;
 use rows::{MergeRowsError, Part};
 
 /// A refusal: nothing was written to `--out` (exit 2).
@@ -26,8 +33,8 @@ pub enum MergeError {
     Output(#[from] OutputError),
     #[error(transparent)]
     Rows(#[from] MergeRowsError),
-    #[error("{}: no summary.json that mfa-enroll can read; give the --out directory of each `run --shard K/N`", dir.display())]
-    NoSummary { dir: PathBuf },
+    #[error("{}: {problem}: no summary.json that mfa-enroll can read; give the --out directory of each `run --shard K/N`", dir.display())]
+    NoSummary { dir: PathBuf, problem: String },
     #[error("{}: this run was not sharded (its summary.json has no shard); merge combines the directories of `run --shard K/N`", dir.display())]
     NotAShard { dir: PathBuf },
     #[error("{} is shard {shard} of {count}, but {} is of {other_count}; give the directories of one sharded run", dir.display(), other.display())]
@@ -46,6 +53,8 @@ pub enum MergeError {
     },
     #[error("{} is given twice; give each shard's directory once", dir.display())]
     RepeatedDir { dir: PathBuf },
+    #[error("--out {} is also given as a shard's directory; merge into a new directory", dir.display())]
+    OutIsAShard { dir: PathBuf },
     #[error("shards {missing} of {count} are missing; give every shard's --out directory (a shard that never ran: run it with --shard K/{count})")]
     MissingShards { missing: String, count: u32 },
     #[error("{} and {} processed different inputs ({}); every shard must read the same file", first.display(), other.display(), what)]
@@ -68,11 +77,27 @@ pub enum MergeError {
         other: PathBuf,
         other_mode: String,
     },
-    #[error("{}: shard {shard} {why}; resume it (mfa-enroll run INPUT --shard {shard} --out {} --resume), then merge again", dir.display(), dir.display())]
+    #[error("{}: shard {shard} {why}; resume it ({resume}, with the same config and flags), then merge again", dir.display())]
     Unfinished {
         dir: PathBuf,
         shard: String,
         why: String,
+        resume: String,
+    },
+    #[error("{} (shard {shard}): results.csv row {row}, line {line}: {why}; this shard's record was changed after it ran, or was not written by mfa-enroll", dir.display())]
+    BadRow {
+        dir: PathBuf,
+        shard: String,
+        row: u64,
+        line: u64,
+        why: String,
+    },
+    #[error("{} (shard {shard}): summary.json counts {said}, but results.csv holds {found}; this shard's record was changed after it ran", dir.display())]
+    ShardCounts {
+        dir: PathBuf,
+        shard: String,
+        said: String,
+        found: String,
     },
     #[error("line {line} of the input is in the results of {} and of {}; these shards did not split one input", first.display(), other.display())]
     LineTwice {
@@ -80,9 +105,9 @@ pub enum MergeError {
         first: PathBuf,
         other: PathBuf,
     },
-    #[error("the shards' results hold {found} rows, but the input has {records} records; a shard's results.csv is incomplete (resume that shard)")]
+    #[error("the shards' results hold {}, but the input has {}; a shard's results.csv is incomplete (resume that shard)", count(*found, "row", "rows"), count(*records, "record", "records"))]
     RowsMissing { found: u64, records: u64 },
-    #[error("{}: this directory holds the record of an earlier run or merge; choose another --out (nothing was merged)", dir.display())]
+    #[error("{}: this directory holds the record of an earlier run or merge; choose another --out", dir.display())]
     WouldOverwrite { dir: PathBuf },
 }
 
@@ -96,14 +121,15 @@ struct ShardDir {
 
 impl ShardDir {
     fn open(dir: &Path) -> Result<ShardDir, MergeError> {
-        let no_summary = || MergeError::NoSummary {
+        let no_summary = |problem: String| MergeError::NoSummary {
             dir: dir.to_path_buf(),
+            problem,
         };
         if !dir.join(SUMMARY_FILE).is_file() {
-            return Err(no_summary());
+            return Err(no_summary(read_back::SummaryProblem::Missing.to_string()));
         }
         let lock = lock::acquire(dir)?;
-        let summary = Summary::read(dir).ok_or_else(no_summary)?;
+        let summary = read_back::summary(dir).map_err(|e| no_summary(e.to_string()))?;
         let info = summary.shard.ok_or_else(|| MergeError::NotAShard {
             dir: dir.to_path_buf(),
         })?;
@@ -122,12 +148,17 @@ impl ShardDir {
 
 /// Merges `dirs` into `out`; the report's exit is what one whole run's would have been.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunReport, MergeError> {
+    let canonical = |dir: &Path| dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let mut seen = std::collections::HashSet::new();
     for dir in dirs {
-        let canonical = dir.canonicalize().unwrap_or_else(|_| dir.clone());
-        if !seen.insert(canonical) {
+        if !seen.insert(canonical(dir)) {
             return Err(MergeError::RepeatedDir { dir: dir.clone() });
         }
+    }
+    if seen.contains(&canonical(out)) {
+        return Err(MergeError::OutIsAShard {
+            dir: out.to_path_buf(),
+        });
     }
     let mut shards = dirs
         .iter()
@@ -145,13 +176,16 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunReport, MergeError> {
             .collect()
     };
     let results = part(RESULTS_FILE);
-    let indexed = rows::index(&results)?.ok_or_else(|| MergeError::RowsMissing {
+    let mut checks: Vec<verify::ShardRows> = shards.iter().map(verify::ShardRows::new).collect();
+    let indexed = rows::index(&results, |row| checks[row.part].check(&row))?;
+    checks.into_iter().try_for_each(verify::ShardRows::finish)?;
+    let indexed = indexed.ok_or_else(|| MergeError::RowsMissing {
         found: 0,
         records: shards[0].summary.input.records.unwrap_or(0),
     })?;
     check_lines(&shards, &indexed)?;
     let errors = part(ERRORS_FILE);
-    let errors_indexed = rows::index(&errors)?;
+    let errors_indexed = rows::index::<MergeError>(&errors, |_| Ok(()))?;
     // Written under temporary names, renamed once all is well: a failed merge leaves no
     // results.csv that would block the next attempt.
     let temporary = |file: &str| out.join(format!(".{file}.merging"));
@@ -168,10 +202,27 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunReport, MergeError> {
             std::fs::rename(&from, out.join(file)).map_err(|e| OutputError::io(&from, e))?;
         }
     }
+    write_report(&shards, out, &summary);
     Ok(RunReport {
         exit: exit_of(&tallies),
         summary,
     })
+}
+
+/// The shards' timelines side by side, and report.html; a failure is logged, and never
+/// changes the merge's outcome.
+fn write_report(shards: &[ShardDir], out: &Path, summary: &Summary) {
+    let timelines: Vec<Timeline> = shards
+        .iter()
+        .filter_map(|s| Timeline::read(&s.dir))
+        .collect();
+    let timeline = timeline::combine(&timelines);
+    if let Some(Err(e)) = timeline.as_ref().map(|t| t.write(out)) {
+        tracing::warn!("cannot write the merged timeline: {e}");
+    }
+    if let Err(e) = report::write(out, summary, timeline.as_ref()) {
+        tracing::warn!("cannot write the report: {e}");
+    }
 }
 
 fn prepare_out(out: &Path) -> Result<OutDirLock, MergeError> {
@@ -279,7 +330,31 @@ fn check_finished(shard: &ShardDir) -> Result<(), MergeError> {
         dir: shard.dir.clone(),
         shard: shard.name(),
         why,
+        resume: resume_command(shard),
     })
+}
+
+/// The command that resumes a shard: its input as its summary.json records it.
+fn resume_command(shard: &ShardDir) -> String {
+    let input = match shard.summary.input.path.as_str() {
+        "standard input" => "- (the same input on standard input)".to_string(),
+        path => shell_word(path),
+    };
+    format!(
+        "mfa-enroll run {input} --shard {} --out {} --resume",
+        shard.name(),
+        shell_word(&shard.dir.display().to_string())
+    )
+}
+
+/// `text` as one word for a POSIX shell: as it is when it is plain, else single-quoted.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// Every line once, and as many rows as the input has records.
@@ -343,11 +418,9 @@ fn merged_summary(shards: &[ShardDir], tallies: &Tallies) -> Summary {
         .iter()
         .map(|s| s.summary.duration_s)
         .fold(0.0, f64::max);
-    summary.throughput_rows_per_s = if summary.duration_s > 0.0 {
-        (tallies.rows as f64 / summary.duration_s * 1000.0).round() / 1000.0
-    } else {
-        0.0
-    };
+    summary.throughput_rows_per_s = merged_pace(shards);
+    summary.latency =
+        LatencyFigures::combine(shards.iter().filter_map(|s| s.summary.latency.as_ref()));
     for shard in shards {
         let s = &shard.summary;
         summary.resumed_rows += s.resumed_rows;
@@ -360,6 +433,31 @@ fn merged_summary(shards: &[ShardDir], tallies: &Tallies) -> Summary {
     }
     summary.exit_code = Some(exit_of(tallies).code());
     summary
+}
+
+/// Rows the shards brought to an outcome over the longest shard's time spent sending (they
+/// ran side by side); shards written before that was recorded count all their rows over
+/// their whole duration.
+fn merged_pace(shards: &[ShardDir]) -> f64 {
+    let (mut done, mut longest) = (0u64, 0.0f64);
+    for shard in shards {
+        let s = &shard.summary;
+        match &s.this_run {
+            Some(this_run) => {
+                done += this_run.rows_done;
+                longest = longest.max(this_run.sending_s);
+            }
+            None => {
+                done += s.rows;
+                longest = longest.max(s.duration_s);
+            }
+        }
+    }
+    if longest > 0.0 {
+        (done as f64 / longest * 1000.0).round() / 1000.0
+    } else {
+        0.0
+    }
 }
 
 fn add_requests(total: &mut RequestCounts, one: &RequestCounts) {

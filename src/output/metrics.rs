@@ -7,10 +7,13 @@ use std::path::Path;
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+use super::latency::LatencyFigures;
 use super::summary::Summary;
 use super::OutputError;
 
@@ -39,6 +42,41 @@ fn labelled(registry: &mut Registry, name: &str, help: &str, label: &str, values
     registry.register(name, help, family);
 }
 
+/// Prometheus' usual latency bounds, in seconds; each is a bound of the run's own finer
+/// histogram, so the buckets add up exactly.
+const LATENCY_BOUNDS_S: [f64; 15] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// A finished run's latency as a Prometheus histogram: written once, from summary.json's
+/// buckets, so it is encoded from them rather than observed.
+#[derive(Debug)]
+struct LatencyHistogram {
+    sum_s: f64,
+    count: u64,
+    buckets: Vec<(f64, u64)>,
+}
+
+impl LatencyHistogram {
+    fn of(figures: &LatencyFigures) -> LatencyHistogram {
+        LatencyHistogram {
+            sum_s: figures.sum_s(),
+            count: figures.requests,
+            buckets: figures.coarse_buckets(&LATENCY_BOUNDS_S),
+        }
+    }
+}
+
+impl EncodeMetric for LatencyHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<NoLabelSet>(self.sum_s, self.count, &self.buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
 /// The last success time the previous file recorded, if any.
 fn previous_success(path: &Path) -> Option<f64> {
     let text = crate::bounded::read_to_string(path, crate::bounded::OWN_FILE_CEILING).ok()?;
@@ -65,7 +103,7 @@ pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<()
     labelled(
         &mut registry,
         "mfa_enroll_rows",
-        "Rows of the input, by outcome",
+        "Rows of the input, by outcome (not_attempted: never sent, apart from failed)",
         "outcome",
         &outcomes,
     );
@@ -113,6 +151,13 @@ pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<()
         "How long the run took",
         summary.duration_s,
     );
+    if let Some(latency) = &summary.latency {
+        registry.register(
+            "mfa_enroll_request_duration_seconds",
+            "How long API requests took to answer (tokens excepted)",
+            LatencyHistogram::of(latency),
+        );
+    }
     finish(registry, path, exit_code)
 }
 

@@ -3,11 +3,17 @@
 //! the output directory, and the progress display, which only reads counters.
 
 pub mod describe;
+pub(crate) mod latency;
+pub mod line_order;
 pub(crate) mod lock;
 pub mod metrics;
 pub(crate) mod progress;
+pub(crate) mod read_back;
+pub(crate) mod record_lines;
+pub mod report;
 pub(crate) mod resume;
 pub(crate) mod summary;
+pub mod timeline;
 pub(crate) mod writer;
 
 use std::fmt;
@@ -43,10 +49,18 @@ pub enum OutputError {
     },
     #[error("{}: another mfa-enroll run ({holder}) is using this output directory; wait for it to finish or choose another --out", dir.display())]
     Locked { dir: PathBuf, holder: String },
+    #[error("{}: this command names the directory twice (it already holds its lock); give each directory once", dir.display())]
+    LockedByThisCommand { dir: PathBuf },
     #[error("{}: this is not a results.csv written by mfa-enroll (it has no {missing:?} column); choose another --out", path.display())]
     NotResults {
         path: PathBuf,
         missing: &'static str,
+    },
+    #[error("{}: row {row} {problem}; this file is not one mfa-enroll wrote whole (was it edited?)", path.display())]
+    Damaged {
+        path: PathBuf,
+        row: u64,
+        problem: String,
     },
     #[error("--out {}: this is a file, not a directory; choose a directory for results.csv, errors.csv and summary.json (it is created if missing)", path.display())]
     OutIsAFile { path: PathBuf },
@@ -121,6 +135,36 @@ impl Outcome {
     }
 }
 
+/// How the summaries count a row: by its outcome, except that a row the run never sent is
+/// `not_attempted`, apart from `failed`. In results.csv such a row stays `failed` with the
+/// code `NOT_ATTEMPTED`, and goes to errors.csv, so feeding that back sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Counted {
+    Outcome(Outcome),
+    NotAttempted,
+}
+
+impl Counted {
+    pub(crate) fn of(row: &ResultRow) -> Counted {
+        if row.error_code == Some(Code::NotAttempted) {
+            Counted::NotAttempted
+        } else {
+            Counted::Outcome(row.outcome)
+        }
+    }
+
+    /// The key in summary.json's `outcomes` and the metrics' `outcome` label.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Counted::Outcome(outcome) => outcome.as_str(),
+            Counted::NotAttempted => NOT_ATTEMPTED,
+        }
+    }
+}
+
+/// The summaries' name for rows the run never sent.
+pub(crate) const NOT_ATTEMPTED: &str = "not_attempted";
+
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -154,6 +198,9 @@ pub(crate) struct ResultRow {
     pub(crate) user_mfa_enabled: Option<bool>,
     /// The `id` of PingOne's error body for this row's failure, which Ping support uses.
     pub(crate) pingone_error_id: String,
+    /// The line of the first input this row came from: a fed-back errors.csv's own
+    /// `original_line` (or its `line`), else `line`. Empty in files written before it existed.
+    pub(crate) original_line: Option<u64>,
 }
 
 impl ResultRow {

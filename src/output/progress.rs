@@ -21,6 +21,8 @@ pub(crate) struct LiveCounters {
     pub(crate) succeeded: AtomicU64,
     pub(crate) invalid: AtomicU64,
     pub(crate) failed: AtomicU64,
+    /// Rows recorded `NOT_ATTEMPTED` (counted in `failed` too): not done, only written.
+    pub(crate) not_attempted: AtomicU64,
 }
 
 impl LiveCounters {
@@ -38,8 +40,13 @@ impl LiveCounters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn get(counter: &AtomicU64) -> u64 {
+    pub(crate) fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// Rows that reached an outcome so far (rows recorded not attempted excepted).
+    pub(crate) fn done_rows(&self) -> u64 {
+        Self::get(&self.done).saturating_sub(Self::get(&self.not_attempted))
     }
 }
 
@@ -151,7 +158,7 @@ fn log_progress(
         invalid = LiveCounters::get(&c.invalid),
         requests,
         throttled_429 = throttled,
-        rows_per_s = format!("{rate:.1}"),
+        rows_per_s = crate::logging::rounded_rate(rate),
         eta_s = eta.map(|e| e.as_secs()),
         "progress"
     );

@@ -3,12 +3,12 @@
 //! temporary file, so a crash never leaves half a summary.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::writer::{private_file, Tallies};
+use super::latency::LatencyFigures;
+use super::writer::{write_whole, Tallies};
 use super::{OutputError, SUMMARY_FILE};
 use crate::config::{Concurrency, RunMode};
 use crate::model::OnExisting;
@@ -19,6 +19,9 @@ pub(crate) struct InputInfo {
     pub(crate) path: String,
     pub(crate) sha256: Option<String>,
     pub(crate) records: Option<u64>,
+    /// The lines records start on, for merge's checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) lines: Option<super::record_lines::RecordLines>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -155,6 +158,15 @@ impl ShardInfo {
     }
 }
 
+/// Something the run says once, when it starts, about the whole run (not one row): e.g. no
+/// default policy, so every row without its own is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Notice {
+    /// The row code the notice explains (`MISSING_POLICY`).
+    pub(crate) code: String,
+    pub(crate) message: String,
+}
+
 /// One error code's rows, for the end-of-run table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct CodeRows {
@@ -235,6 +247,9 @@ pub struct Summary {
     pub(crate) finished: bool,
     pub(crate) exit_code: Option<i32>,
     pub(crate) stopped_early: Option<StoppedEarly>,
+    /// Said once at the start (also in the log): run-wide causes of row problems.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) notices: Vec<Notice>,
     pub(crate) rows: u64,
     pub(crate) outcomes: BTreeMap<String, u64>,
     pub(crate) by_type: BTreeMap<String, BTreeMap<String, u64>>,
@@ -243,16 +258,37 @@ pub struct Summary {
     pub(crate) error_codes: BTreeMap<String, CodeRows>,
     /// Rows an earlier run finished, carried over by --resume (counted in `outcomes` too).
     pub(crate) resumed_rows: u64,
+    /// What this run did, apart from the rows earlier runs on this directory finished: `rows`,
+    /// `outcomes`, `by_type` and `error_codes` are what the directory holds in total. `None`
+    /// for a merge, and in summaries written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) this_run: Option<ThisRun>,
     /// Pairing messages this run made PingOne send (dry runs: would send), per channel.
     pub(crate) pairing_messages: BTreeMap<String, u64>,
     pub(crate) requests: RequestCounts,
-    /// Rows per second over this run's duration.
+    /// This run's rows done (`this_run.rows_done`) per second of sending
+    /// (`this_run.sending_s`); a merge: all rows over its longest shard's sending time.
     pub(crate) throughput_rows_per_s: f64,
+    /// How long API requests took (tokens excepted); `None` when none were sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) latency: Option<LatencyFigures>,
     pub(crate) settings: SettingsEcho,
     pub(crate) plan: Option<Plan>,
     /// `mfa-enroll merge`: each shard's own figures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) shards: Vec<ShardFigures>,
+}
+
+/// What one run did, beside what its output directory holds in total.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct ThisRun {
+    /// Rows this run recorded (rows finished by earlier runs excepted).
+    pub(crate) rows: u64,
+    pub(crate) outcomes: BTreeMap<String, u64>,
+    /// Rows this run brought to an outcome: its rows but those `not_attempted`.
+    pub(crate) rows_done: u64,
+    /// Seconds from the start of sending to the last row done: what rows/s is over.
+    pub(crate) sending_s: f64,
 }
 
 /// One shard's figures in a merged summary.
@@ -274,11 +310,7 @@ pub(crate) struct ShardFigures {
 impl Summary {
     pub(crate) fn set_tallies(&mut self, tallies: &Tallies) {
         self.rows = tallies.rows;
-        self.outcomes = tallies
-            .outcomes
-            .iter()
-            .map(|(o, n)| (o.as_str().to_string(), *n))
-            .collect();
+        self.outcomes = outcome_names(tallies);
         self.by_type = tallies
             .by_type
             .iter()
@@ -296,9 +328,11 @@ impl Summary {
             .codes
             .iter()
             .map(|(code, count)| {
+                let mut first_lines = count.first_lines.clone();
+                first_lines.sort_unstable();
                 let rows = CodeRows {
                     rows: count.rows,
-                    first_lines: count.first_lines.clone(),
+                    first_lines,
                 };
                 (code.as_str().to_string(), rows)
             })
@@ -307,23 +341,20 @@ impl Summary {
 
     pub(crate) fn write(&self, out_dir: &Path) -> Result<(), OutputError> {
         let path = out_dir.join(SUMMARY_FILE);
-        let temporary = out_dir.join(format!("{SUMMARY_FILE}.tmp"));
-        let text = serde_json::to_string_pretty(self)
+        let mut text = serde_json::to_string_pretty(self)
             .map_err(|e| OutputError::io(&path, std::io::Error::other(e)))?;
-        let mut file = private_file(&temporary, false)?;
-        file.write_all(text.as_bytes())
-            .and_then(|_| file.write_all(b"\n"))
-            .and_then(|_| file.sync_all())
-            .map_err(|e| OutputError::io(&temporary, e))?;
-        std::fs::rename(&temporary, &path).map_err(|e| OutputError::io(&path, e))
+        text.push('\n');
+        write_whole(&path, text.as_bytes())
     }
+}
 
-    pub(crate) fn read(out_dir: &Path) -> Option<Summary> {
-        let path = out_dir.join(SUMMARY_FILE);
-        let text =
-            crate::bounded::read_to_string(&path, crate::bounded::SUMMARY_FILE_CEILING).ok()?;
-        serde_json::from_str(&text).ok()
-    }
+/// Rows per outcome, by the names summary.json gives them.
+pub(crate) fn outcome_names(tallies: &Tallies) -> BTreeMap<String, u64> {
+    tallies
+        .outcomes
+        .iter()
+        .map(|(o, n)| (o.as_str().to_string(), *n))
+        .collect()
 }
 
 pub(crate) fn now_rfc3339() -> String {

@@ -96,8 +96,8 @@ impl Health {
         let ridden_out = !class.is_ridden_out() || lasted >= self.ride_out;
         (self.streak >= self.stop_after && ridden_out).then(|| {
             format!(
-                "the last {} requests all {}; the last said: {said}. Run again later with --resume",
-                self.streak,
+                "the last {} all {}; the last said: {said}. Run again later with --resume",
+                crate::words::count(self.streak, "request", "requests"),
                 class.what()
             )
         })

@@ -11,6 +11,7 @@ pub(crate) mod body;
 pub(crate) mod error;
 mod health;
 mod in_flight;
+pub(crate) mod latency;
 mod pace;
 pub(crate) mod paging;
 pub(crate) mod throttle;
@@ -36,6 +37,13 @@ use wire::{
     UserList,
 };
 
+/// Which host [`Client::preflight`] could not use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PreflightHost {
+    Token,
+    Api,
+}
+
 /// After a stop, how long a request already sent may still take to answer. A POST's answer
 /// settles its row, so it is worth a moment; past it the row is `UNCONFIRMED` (a GET's row
 /// is not attempted), and the run ends within the contract's two seconds.
@@ -54,6 +62,8 @@ pub struct RequestStats {
     pub(crate) throttled: AtomicU64,
     /// Attempts that were repeats of a failed one.
     pub(crate) retries: AtomicU64,
+    /// How long answers took, and requests in flight.
+    pub(crate) latency: latency::Latency,
 }
 
 impl RequestStats {
@@ -73,6 +83,8 @@ enum Purpose {
 pub struct Client {
     http: reqwest::Client,
     api_url: reqwest::Url,
+    /// The token's answer already shows the API's host can be reached.
+    api_on_token_host: bool,
     environment_url: String,
     environment_id: String,
     worker_environment_id: String,
@@ -114,7 +126,10 @@ impl Client {
         let http = reqwest::Client::builder()
             .user_agent(concat!("mfa-enroll/", env!("CARGO_PKG_VERSION")))
             .timeout(limits.timeout)
-            .connect_timeout(limits.timeout.min(std::time::Duration::from_secs(10)))
+            // Well inside the request's timeout, so that a connection (or TLS handshake)
+            // that never completes is told apart from a request without an answer: only
+            // the first is known to have sent nothing.
+            .connect_timeout((limits.timeout / 2).min(std::time::Duration::from_secs(10)))
             // A redirect could carry the bearer token somewhere unexpected: PingOne never sends one.
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(limits.concurrency.most());
@@ -128,6 +143,7 @@ impl Client {
             tokens: TokenSource::new(http.clone(), connection),
             http,
             api_url: connection.api_url.clone(),
+            api_on_token_host: connection.api_url.origin() == connection.auth_url.origin(),
             environment_url: connection.environment_url(),
             environment_id: connection.environment_id.clone(),
             worker_environment_id: connection.worker_environment_id.clone(),
@@ -139,12 +155,27 @@ impl Client {
     }
 
     /// Fetches the first token before anything else is sent, so a certificate that is not
-    /// trusted stops the run before it starts. Any other failure is left to the run, which
-    /// retries it or stops as it always does.
-    pub(crate) async fn preflight(&self) -> Result<(), ApiError> {
+    /// trusted, or a token host that cannot be reached at all (connection refused, no such
+    /// name, a TLS handshake that never completes), stops the run before it starts. Then,
+    /// when the API lives on another host, one request without credentials shows that host
+    /// answers too: any answer will do, even 401, since only reaching it is in question.
+    /// Any other failure is left to the run, which retries it or stops as it always does.
+    pub(crate) async fn preflight(&self) -> Result<(), (PreflightHost, ApiError)> {
         match self.token().await {
-            Err(untrusted @ ApiError::Untrusted { .. }) => Err(untrusted),
-            _ => Ok(()),
+            Err(refused @ (ApiError::Untrusted { .. } | ApiError::Connect(_))) => {
+                return Err((PreflightHost::Token, refused))
+            }
+            _ if self.api_on_token_host => return Ok(()),
+            _ => {}
+        }
+        match self.http.head(self.api_url.clone()).send().await {
+            Ok(_) => Ok(()),
+            Err(error) => match ApiError::from_reqwest(error) {
+                refused @ (ApiError::Untrusted { .. } | ApiError::Connect(_)) => {
+                    Err((PreflightHost::Api, refused))
+                }
+                _ => Ok(()),
+            },
         }
     }
 
@@ -315,7 +346,11 @@ impl Client {
                 request = request.json(body);
             }
             self.count_sent(&method);
-            let (status, retry_after, bytes) = self.send(request, &method).await?;
+            let answer = {
+                let _timing = self.stats.latency.start();
+                self.send(request, &method).await
+            };
+            let (status, retry_after, bytes) = answer?;
             if status == 401 && !renewed {
                 turn.answered(status, retry_after);
                 self.tokens.invalidate(&token).await;

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::error::ApiError;
 use super::pace::{Answer, Change, Pace, Step, Ticket};
 use crate::config::Concurrency;
+use crate::logging::rounded_rate;
 use crate::stop::Stop;
 
 pub(crate) use super::pace::MAX_RETRY_AFTER;
@@ -58,11 +59,6 @@ impl Drop for Turn<'_> {
         self.throttle
             .finish(self.ticket, self.answer, self.permit.take());
     }
-}
-
-/// A pace for the log: requests per second to a tenth, as a number.
-fn tenths(rate: f64) -> f64 {
-    (rate * 10.0).round() / 10.0
 }
 
 /// Why a wait ended.
@@ -216,13 +212,13 @@ impl Throttle {
                     "PingOne answered 429: the whole run waits"
                 ),
                 Change::Eased { from, to } => tracing::warn!(
-                    from = tenths(from),
-                    to = tenths(to),
+                    from = rounded_rate(from),
+                    to = rounded_rate(to),
                     "PingOne answered 429 to one request of a second at the full pace: pace eased, no pause"
                 ),
                 Change::Cut { from, to } => tracing::warn!(
-                    from = tenths(from),
-                    to = tenths(to),
+                    from = rounded_rate(from),
+                    to = rounded_rate(to),
                     "pace cut to what PingOne accepted in the second before its 429"
                 ),
                 Change::Storm { paused } => tracing::warn!(
@@ -230,11 +226,11 @@ impl Throttle {
                     "PingOne refuses every request for now: one request probes after each wait, no further cut"
                 ),
                 Change::Undone { to } => tracing::info!(
-                    rate = tenths(to),
+                    rate = rounded_rate(to),
                     "PingOne accepts requests again: the pace before the storm is back"
                 ),
                 Change::Raised { to } => {
-                    tracing::debug!(rate = tenths(to), "no 429 for a while: pace raised")
+                    tracing::debug!(rate = rounded_rate(to), "no 429 for a while: pace raised")
                 }
             }
         }

@@ -4,7 +4,7 @@
 //! them, so every record still gets its row and the stop takes moments.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use futures::StreamExt;
 
@@ -19,10 +19,11 @@ use crate::input::{Column, Header, InputReader, Record};
 use crate::model::DeviceType;
 use crate::output::progress::{LiveCounters, Progress, ProgressSource};
 use crate::output::resume;
-use crate::output::summary::Target;
-use crate::output::writer::{ErrorsLayout, Tallies};
-use crate::output::{Outcome, Recorder, RecorderHandle, RowResult};
-use crate::pingone::{Client, RequestStats};
+use crate::output::summary::{now_rfc3339, Target};
+use crate::output::timeline::Sampler;
+use crate::output::writer::ErrorsLayout;
+use crate::output::{Outcome, OutputError, Recorder, RecorderHandle, RowResult, Tallies};
+use crate::pingone::{ApiError, Client, PreflightHost, RequestStats};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::shard::Assignment;
 use crate::stop::{Stop, StopReason};
@@ -58,10 +59,29 @@ async fn client_for(
     let client = Client::new(&connection, &settings.limits, stop.clone(), stats.clone())
         .map_err(|source| RunError::HttpClient { source })?;
     match client.preflight().await {
-        Err(crate::pingone::ApiError::Untrusted { host, problem }) => {
+        Ok(()) => Ok(Some(Arc::new(client))),
+        Err((_, ApiError::Untrusted { host, problem })) => {
             Err(RunError::Untrusted { host, problem })
         }
-        _ => Ok(Some(Arc::new(client))),
+        // A host could not be reached at all: nothing was sent to the API.
+        Err((which, problem)) => Err(RunError::Unreachable {
+            role: match which {
+                PreflightHost::Token => "token host",
+                PreflightHost::Api => "API host",
+            },
+            host: match which {
+                PreflightHost::Token => connection.auth_host(),
+                PreflightHost::Api => connection.api_host(),
+            },
+            set_by: match which {
+                PreflightHost::Token => connection.auth_url_set_by.clone(),
+                PreflightHost::Api => connection.api_url_set_by.clone(),
+            },
+            problem: match problem {
+                ApiError::Connect(text) => text,
+                other => other.to_string(),
+            },
+        }),
     }
 }
 
@@ -117,13 +137,15 @@ pub(crate) async fn execute(
     let stats = Arc::new(RequestStats::default());
     let client = client_for(settings, connection, &stats, stop).await?;
     let (reader, _spool) = rows.open(settings)?;
-    // Every refusal has passed: now results.csv may change. It keeps one row per record, so
-    // the rows to do again leave it before they are appended anew.
+    // Every refusal has passed: now the directory may change. The summary says first that a
+    // run is under way (`"finished": false`): a crash from here on leaves no finished summary
+    // whose counts results.csv no longer has. results.csv keeps one row per record, so the
+    // rows to do again leave it before they are appended anew.
+    let summary = initial_summary(settings, out, target, facts, clock);
+    summary.write(&out.dir)?;
     if out.has_results {
         resume::keep_only_finished(&out.dir, &out.finished)?;
     }
-    let summary = initial_summary(settings, out, target, facts, clock);
-    summary.write(&out.dir)?;
 
     let counters = Arc::new(LiveCounters::default());
     let layout = ErrorsLayout {
@@ -141,7 +163,16 @@ pub(crate) async fn execute(
         let handle = recorder.handle();
         engine_for(settings, (out, facts), client, &stats, handle, stop)
     });
-    let progress = start_progress(settings, out, facts, counters, client.is_some(), &stats);
+    let progress = start_progress(
+        settings,
+        out,
+        facts,
+        counters.clone(),
+        client.is_some(),
+        &stats,
+    );
+    let sampler = Sampler::start(counters, stats.clone(), now_rfc3339());
+    let sending_from = Instant::now();
     feed(
         settings,
         out,
@@ -152,23 +183,34 @@ pub(crate) async fn execute(
         stop,
     )
     .await;
-    let tallies = match recorder.finish() {
-        Ok(t) => t,
-        Err(e) => {
-            // The stop was already requested; the summary says why.
-            tracing::error!("{e}");
-            Tallies::default()
-        }
-    };
+    let (tallies, tallies_known) = finish_recording(recorder, stop);
+    let timeline = sampler.finish().await;
     progress.finish().await;
     Ok(Executed {
         summary,
         tallies,
+        tallies_known,
         stats,
         client,
         engine,
         sandbox,
+        sending_from,
+        timeline,
     })
+}
+
+/// What the writer recorded, and whether those counts are known. A failed write has stopped
+/// the run already; a crashed writer stops it here, and leaves its counts unknown.
+fn finish_recording(recorder: Recorder, stop: &Stop) -> (Tallies, bool) {
+    let written = recorder.finish();
+    if let Some(e) = &written.failure {
+        tracing::error!("{e}");
+        if !stop.is_requested() {
+            stop.request(StopReason::OutputBroken(e.to_string()));
+        }
+    }
+    let known = !matches!(written.failure, Some(OutputError::WriterCrashed));
+    (written.tallies, known)
 }
 
 /// The progress display, and the log line that opens the run.
@@ -246,7 +288,12 @@ async fn feed(
             Route::Record(result) => handle.record(result),
             Route::Send(job) => {
                 let continues = facts.later.continues(place);
-                return Some(Job { continues, ..job });
+                let settled_before = out.finished.settled(job.line);
+                return Some(Job {
+                    continues,
+                    settled_before,
+                    ..job
+                });
             }
             Route::NotOurs => {}
         }
@@ -323,6 +370,7 @@ fn route(
                 line: record.line,
                 spec,
                 raw: record.raw,
+                settled_before: false,
                 // Until the caller knows better: keeping a user's state is always safe.
                 continues: true,
             };
@@ -370,6 +418,7 @@ fn keep_resolved(
 fn record_result(record: &Record, header: &Header, outcome: Outcome) -> RowResult {
     let cell = |c: Column| record.get(header, c).unwrap_or("").to_string();
     let mut r = RowResult::new(record.line, record.raw.clone(), outcome);
+    r.row.original_line = Some(record.original_line(header));
     r.row.user_id = cell(Column::UserId);
     r.row.username = cell(Column::Username);
     r.row.device_type = cell(Column::Type).to_ascii_uppercase();

@@ -1,15 +1,21 @@
-//! Stage 4: what the run leaves for the next morning: summary.json (written at the start with
-//! `"finished": false`, rewritten here), the exit status, and the final log lines.
+//! Stage 4: what the run leaves for the next morning: results.csv and errors.csv put in line
+//! order, summary.json (written at the start with `"finished": false`, rewritten here),
+//! timeline.json and report.html, the exit status, and the final log lines.
+
+use std::path::Path;
 
 use super::handoff::{Executed, InputFacts, OutputDir};
 use super::{initial_summary, Clock, ExitStatus, RunError, RunReport};
 use crate::config::{RunMode, Settings};
 use crate::model::OnExisting;
+use crate::output::latency::LatencyFigures;
 use crate::output::summary::{
-    now_rfc3339, Plan, RateBasis, RequestCounts, StoppedEarly, Summary, Target,
+    now_rfc3339, outcome_names, Plan, RateBasis, RequestCounts, StoppedEarly, Summary, Target,
+    ThisRun,
 };
+use crate::output::timeline::Timeline;
 use crate::output::writer::Tallies;
-use crate::output::Outcome;
+use crate::output::{line_order, report, Outcome, ERRORS_FILE, RESULTS_FILE};
 use crate::pingone::RequestStats;
 use crate::stop::{Stop, StopReason};
 
@@ -83,32 +89,21 @@ pub(crate) async fn finish(
     stop: &Stop,
     clock: Clock,
 ) -> Result<RunReport, RunError> {
-    let elapsed = clock.started.elapsed().as_secs_f64();
     let mut all = out.finished.tallies.clone();
     all.merge(&executed.tallies);
-    let mut summary = executed.summary.clone();
-    summary.set_tallies(&all);
-    summary.finished_at = Some(now_rfc3339());
-    summary.duration_s = round3(elapsed);
-    summary.throughput_rows_per_s = round3(executed.tallies.rows as f64 / elapsed.max(1e-9));
-    let stats = &executed.stats;
-    summary.requests = RequestCounts {
-        total: RequestStats::get(&stats.requests),
-        get: RequestStats::get(&stats.gets),
-        post: RequestStats::get(&stats.posts),
-        put: RequestStats::get(&stats.puts),
-        retries: RequestStats::get(&stats.retries),
-        throttled_429: RequestStats::get(&stats.throttled),
-        tokens: executed.client.as_ref().map_or(0, |c| c.token_requests()),
-        most_in_flight: executed.client.as_ref().map_or(0, |c| c.most_in_flight()),
-    };
-    summary.plan = plan(settings, &executed, &all);
-    let exit = exit_status(settings, stop, &all);
-    summary.stopped_early = stopped_early(stop);
-    summary.finished = true;
-    summary.exit_code = Some(exit.code());
-    summary.write(&out.dir)?;
+    let mut exit = exit_status(settings, stop, &all);
+    let mut summary = summarise(settings, &executed, &all, stop, &clock, exit);
+    // A summary says it is finished only when its counts are those of results.csv.
+    summary.finished = executed.tallies_known;
+    put_in_line_order(&out.dir);
+    if let Err(e) = summary.write(&out.dir) {
+        // Requests were sent: not exit 2. summary.json still says the run is under way,
+        // which --resume continues.
+        tracing::error!("cannot write the summary: {e}; run again with --resume");
+        exit = ExitStatus::StoppedEarly;
+    }
     write_metrics(settings, &summary, exit);
+    write_report(&out.dir, &summary, executed.timeline.as_ref());
     log_finish(&summary, &all, exit);
     if let Some(sandbox) = executed.sandbox.take() {
         let tally = sandbox.tally();
@@ -123,6 +118,76 @@ pub(crate) async fn finish(
         sandbox.shutdown().await;
     }
     Ok(RunReport { exit, summary })
+}
+
+/// The final summary: the directory's totals (`all`), and what this run did.
+fn summarise(
+    settings: &Settings,
+    executed: &Executed,
+    all: &Tallies,
+    stop: &Stop,
+    clock: &Clock,
+    exit: ExitStatus,
+) -> Summary {
+    let mut summary = executed.summary.clone();
+    summary.set_tallies(all);
+    summary.finished_at = Some(now_rfc3339());
+    summary.duration_s = round3(clock.started.elapsed().as_secs_f64());
+    let mine = &executed.tallies;
+    let sending_s = mine.last_done_at.map_or(0.0, |last| {
+        last.saturating_duration_since(executed.sending_from)
+            .as_secs_f64()
+    });
+    summary.throughput_rows_per_s = if sending_s > 0.0 {
+        round3(mine.done() as f64 / sending_s)
+    } else {
+        0.0
+    };
+    summary.this_run = Some(ThisRun {
+        rows: mine.rows,
+        outcomes: outcome_names(mine),
+        rows_done: mine.done(),
+        sending_s: round3(sending_s),
+    });
+    let stats = &executed.stats;
+    summary.requests = RequestCounts {
+        total: RequestStats::get(&stats.requests),
+        get: RequestStats::get(&stats.gets),
+        post: RequestStats::get(&stats.posts),
+        put: RequestStats::get(&stats.puts),
+        retries: RequestStats::get(&stats.retries),
+        throttled_429: RequestStats::get(&stats.throttled),
+        tokens: executed.client.as_ref().map_or(0, |c| c.token_requests()),
+        most_in_flight: executed.client.as_ref().map_or(0, |c| c.most_in_flight()),
+    };
+    summary.latency = LatencyFigures::from_counts(&stats.latency.counts());
+    summary.plan = plan(settings, executed, all);
+    summary.stopped_early = stopped_early(stop);
+    summary.finished = true;
+    summary.exit_code = Some(exit.code());
+    summary
+}
+
+/// results.csv and errors.csv in line order; a failure leaves them complete, out of order.
+fn put_in_line_order(dir: &Path) {
+    for file in [RESULTS_FILE, ERRORS_FILE] {
+        if let Err(e) = line_order::put_in_line_order(&dir.join(file)) {
+            tracing::warn!("{file} holds every row, but could not be put in line order: {e}");
+        }
+    }
+}
+
+/// timeline.json and report.html; a failure is logged, and never changes the run's outcome.
+fn write_report(dir: &Path, summary: &Summary, timeline: Option<&Timeline>) {
+    if let Some(timeline) = timeline {
+        if let Err(e) = timeline.write(dir) {
+            tracing::warn!("cannot write the timeline: {e}");
+        }
+    }
+    match report::write(dir, summary, timeline) {
+        Ok(path) => tracing::info!(report = %path.display(), "report written"),
+        Err(e) => tracing::warn!("cannot write the report: {e}"),
+    }
 }
 
 /// `--metrics-file`; a failure to write it is logged, and never changes the run's outcome.
@@ -143,6 +208,7 @@ fn log_finish(summary: &Summary, all: &Tallies, exit: ExitStatus) {
         skipped_existing = count(Outcome::SkippedExisting),
         invalid = count(Outcome::Invalid),
         failed = count(Outcome::Failed),
+        not_attempted = all.not_attempted(),
         valid = count(Outcome::Valid),
         would_create = count(Outcome::WouldCreate),
         would_skip_existing = count(Outcome::WouldSkipExisting),
@@ -167,6 +233,13 @@ pub(crate) fn stopped_before_sending(
 ) -> Result<RunReport, RunError> {
     let mut summary = initial_summary(settings, out, &target, &InputFacts::default(), &clock);
     summary.set_tallies(&out.finished.tallies);
+    // results.csv is as the earlier run left it: the summary keeps saying whose it is, and
+    // counts what it holds.
+    if let Some(earlier) = out.earlier.as_ref().filter(|_| out.has_results) {
+        summary.input = earlier.input.clone();
+        summary.shard = earlier.shard;
+        summary.set_tallies(&out.finished.file.tallies);
+    }
     summary.finished_at = Some(now_rfc3339());
     summary.duration_s = round3(clock.started.elapsed().as_secs_f64());
     summary.stopped_early = stopped_early(stop);
@@ -174,6 +247,7 @@ pub(crate) fn stopped_before_sending(
     summary.exit_code = Some(ExitStatus::StoppedEarly.code());
     summary.write(&out.dir)?;
     write_metrics(settings, &summary, ExitStatus::StoppedEarly);
+    write_report(&out.dir, &summary, None);
     tracing::warn!("stopped while reading the input; nothing was sent");
     Ok(RunReport {
         exit: ExitStatus::StoppedEarly,

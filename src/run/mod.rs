@@ -31,14 +31,18 @@ use std::time::Instant;
 
 pub use signals::{install_signal_handlers, load_settings, Loaded};
 
+use crate::codes::Code;
 use crate::config::{RunMode, Settings};
 pub(crate) use crate::exit::{ExitStatus, RunReport};
 use crate::input::InputError;
-use crate::output::summary::{now_rfc3339, InputInfo, SettingsEcho, ShardInfo, Summary, Target};
-use crate::output::OutputError;
+use crate::output::summary::{
+    now_rfc3339, InputInfo, Notice, SettingsEcho, ShardInfo, Summary, Target,
+};
+use crate::output::{report, OutputError, SUMMARY_FILE};
 use crate::sandbox::SANDBOX_POLICY_ID;
 use crate::stop::Stop;
 use crate::validate::Rules;
+use crate::words::count;
 use handoff::{InputFacts, OutputDir, Surveyed};
 
 /// A refusal before anything was sent (exit 2).
@@ -54,6 +58,8 @@ pub enum RunError {
     WouldOverwrite { path: PathBuf },
     #[error("--resume: {} holds no earlier run (no results.csv, no summary.json); run without --resume to start one (nothing was sent)", dir.display())]
     NothingToResume { dir: PathBuf },
+    #[error("--resume: {} cannot be shown to hold an earlier run of this input, target and shard: {why}; run without --resume into a new --out (nothing was sent, and nothing in the directory changed)", dir.display())]
+    ResumeUnproven { dir: PathBuf, why: String },
     #[error("--resume: {} was written against {earlier}, but this run is against {now}; resume against the same target, or choose another --out (nothing was sent)", dir.display())]
     OtherTarget {
         dir: PathBuf,
@@ -72,8 +78,8 @@ pub enum RunError {
         input: PathBuf,
         earlier_path: String,
     },
-    #[error("{rows} rows would create ACTIVATION_REQUIRED devices, and PingOne would send each of those users a pairing message (at most 50 SMS and 50 emails per user per day); pass --allow-messages or set [enroll] allow_messages = true if that is intended (nothing was sent)")]
-    WouldMessageUsers { rows: u64 },
+    #[error("{} create ACTIVATION_REQUIRED devices ({}), and PingOne would send each of those users a pairing message (at most 50 SMS and 50 emails per user per day); pass --allow-messages or set [enroll] allow_messages = true if that is intended (nothing was sent)", count(*rows, "row would", "rows would"), crate::words::first_lines(*rows, first_lines))]
+    WouldMessageUsers { rows: u64, first_lines: Vec<u64> },
     #[error("cannot write the duplicate check's working files in the output directory: {source}")]
     Spill {
         #[source]
@@ -93,6 +99,13 @@ pub enum RunError {
     NoConnection,
     #[error("the TLS certificate of {host} is not trusted ({problem}); if a TLS-inspecting proxy or a private CA signs it, set [pingone] ca_file to that CA's PEM certificate (nothing was sent)")]
     Untrusted { host: String, problem: String },
+    #[error("cannot reach the {role} {host}, set by {set_by} ({problem}); check that setting, the network, DNS and any proxy (HTTPS_PROXY), then run again (nothing was sent)")]
+    Unreachable {
+        role: &'static str,
+        host: String,
+        set_by: String,
+        problem: String,
+    },
 }
 
 /// Where this run's requests go, as summary.json records it.
@@ -148,6 +161,39 @@ fn rules_for(settings: &Settings) -> Rules {
     }
 }
 
+/// What a run says once, at its start, about the whole run: a default it lacks.
+fn notices(settings: &Settings) -> Vec<Notice> {
+    let mut notices = Vec::new();
+    if rules_for(settings).default_policy.is_none() {
+        let config = match &settings.config_file {
+            Some(path) => format!("in {}", path.display()),
+            None => "(no config file was loaded)".to_string(),
+        };
+        notices.push(Notice {
+            code: Code::MissingPolicy.as_str().to_string(),
+            message: format!(
+                "no default device authentication policy: no --policy-id, and no [enroll] \
+                 policy_id {config}; rows with an empty policy_id are invalid (MISSING_POLICY), \
+                 and every other check still runs"
+            ),
+        });
+    }
+    notices
+}
+
+/// The run's first log lines: which config file it read, and its notices.
+fn announce(settings: &Settings) {
+    match &settings.config_file {
+        Some(path) => tracing::info!(config = %path.display(), "config file loaded"),
+        None => tracing::info!(
+            "no config file loaded (no --config, and no mfa-enroll.toml in the working directory)"
+        ),
+    }
+    for notice in notices(settings) {
+        tracing::warn!(code = notice.code, "{}", notice.message);
+    }
+}
+
 /// summary.json as written when the run begins sending (or stops before it could).
 fn initial_summary(
     settings: &Settings,
@@ -172,6 +218,7 @@ fn initial_summary(
             path: settings.input.display_path().display().to_string(),
             sha256: facts.sha256.clone(),
             records: facts.records,
+            lines: facts.lines.clone(),
         },
         shard: facts.assignment.map(|a| ShardInfo {
             index: a.shard.index,
@@ -188,6 +235,7 @@ fn initial_summary(
             enable_mfa: enable_mfa(settings, out),
         },
         resumed_rows: out.finished.len() as u64,
+        notices: notices(settings),
         ..Summary::default()
     }
 }
@@ -200,13 +248,42 @@ pub async fn run(settings: Settings, stop: Arc<Stop>) -> Result<RunReport, RunEr
         let out = prepare::output_dir(&settings, &target)?;
         return finish::stopped_before_sending(&settings, &out, target, &stop, clock);
     };
+    announce(&settings);
     let out = prepare::output_dir(&settings, &target)?;
-    let (rows, facts) = match survey::survey(&settings, input, &out, &stop)? {
-        Surveyed::Whole { rows, facts } => (rows, facts),
+    let refused = |error: RunError| {
+        report_refusal(&settings, &out, &target, &clock, &error);
+        error
+    };
+    let (rows, facts) = match survey::survey(&settings, input, &out, &stop).map_err(refused)? {
+        Surveyed::Whole { rows, facts } => (rows, *facts),
         Surveyed::Stopped => {
             return finish::stopped_before_sending(&settings, &out, target, &stop, clock)
         }
     };
-    let executed = execute::execute(&settings, &out, &target, rows, &facts, &stop, &clock).await?;
+    let executed = execute::execute(&settings, &out, &target, rows, &facts, &stop, &clock)
+        .await
+        .map_err(refused)?;
     finish::finish(&settings, out, executed, &stop, clock).await
+}
+
+/// A refusal once `--out` exists leaves a report that says why nothing was sent, unless the
+/// directory holds an earlier run's record (its report stays that run's).
+fn report_refusal(
+    settings: &Settings,
+    out: &OutputDir,
+    target: &Target,
+    clock: &Clock,
+    error: &RunError,
+) {
+    if out.dir.join(SUMMARY_FILE).exists() || out.has_results {
+        return;
+    }
+    let mut summary = initial_summary(settings, out, target, &InputFacts::default(), clock);
+    summary.finished_at = Some(now_rfc3339());
+    summary.duration_s = clock.started.elapsed().as_secs_f64();
+    summary.exit_code = Some(ExitStatus::NothingSent.code());
+    let message = crate::logging::mask_text(&error.to_string());
+    if let Err(e) = report::write_refusal(&out.dir, &summary, &message) {
+        tracing::warn!("cannot write the report: {e}");
+    }
 }

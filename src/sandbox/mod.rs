@@ -249,6 +249,8 @@ impl Sandbox {
                 }
             },
             extra_roots: None,
+            auth_url_set_by: "--sandbox".to_string(),
+            api_url_set_by: "--sandbox".to_string(),
         }
     }
 

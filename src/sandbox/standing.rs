@@ -3,6 +3,7 @@
 
 use super::{Sandbox, SandboxError, SandboxOptions};
 use crate::cli::SandboxArgs;
+use crate::words::count;
 
 /// `mfa-enroll sandbox`: serve until Ctrl-C, then print the tally.
 pub async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError> {
@@ -33,17 +34,29 @@ pub async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError> {
     let tally = sandbox.tally();
     sandbox.shutdown().await;
     println!(
-        "\nsandbox tally: {} requests ({} token), {} devices created, {} duplicate devices, {} answered 429 ({} more for the quota), {} injected failures, {} ambiguous failures, {} MFA switches set, {} users with a device but MFA off",
-        tally.requests,
+        "\nsandbox tally: {} ({} token), {} created, {}, {} answered 429 ({} more for the quota), {}, {}, {} set, {} with a device but MFA off",
+        count(tally.requests, "request", "requests"),
         tally.token_requests,
-        tally.devices_created,
-        tally.duplicate_devices,
+        count(tally.devices_created, "device", "devices"),
+        count(
+            tally.duplicate_devices,
+            "duplicate device",
+            "duplicate devices"
+        ),
         tally.throttled_429,
         tally.quota_429,
-        tally.injected_failures,
-        tally.ambiguous_failures,
-        tally.mfa_switch_puts,
-        tally.users_with_device_mfa_off
+        count(
+            tally.injected_failures,
+            "injected failure",
+            "injected failures"
+        ),
+        count(
+            tally.ambiguous_failures,
+            "ambiguous failure",
+            "ambiguous failures"
+        ),
+        count(tally.mfa_switch_puts, "MFA switch", "MFA switches"),
+        count(tally.users_with_device_mfa_off, "user", "users"),
     );
     Ok(())
 }

@@ -69,7 +69,10 @@ pub(super) fn destination(cells: &Cells, device_type: DeviceType) -> Result<Dest
         if text.is_empty() {
             return Err(RowError::new(
                 Code::MissingPhone,
-                format!("a {device_type} device needs a phone number in the phone column"),
+                format!(
+                    "{} {device_type} device needs a phone number in the phone column",
+                    device_type.article()
+                ),
             ));
         }
         return Ok(Destination::Phone(text.to_string()));
@@ -169,7 +172,7 @@ pub(super) fn policy(cells: &Cells, default: Option<Uuid>) -> Result<Uuid, RowEr
         None => default.ok_or_else(|| {
             RowError::new(
                 Code::MissingPolicy,
-                "no device authentication policy: fill policy_id, or set [enroll] policy_id in the config",
+                "no device authentication policy: fill policy_id, or set --policy-id or [enroll] policy_id",
             )
         }),
     }

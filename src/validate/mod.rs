@@ -14,6 +14,7 @@ use uuid::Uuid;
 pub(crate) use crate::codes::Code;
 use crate::input::{Column, Header, NotUtf8, Record};
 use crate::model::{Destination, DeviceIdentity, DeviceStatus, DeviceType, UserRef};
+use crate::words::count;
 use repeats::Repeats;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +60,8 @@ pub(crate) struct DeviceSpec {
     /// created its device, so the user's devices are read before anything is sent, and the
     /// device found there is the row's.
     pub(crate) created_before: bool,
+    /// The line of the first input the row came from (see [`Record::original_line`]).
+    pub(crate) original_line: u64,
 }
 
 impl DeviceSpec {
@@ -128,29 +131,92 @@ impl Hasher for DigestHasher {
     }
 }
 
-/// A row that passed every check but the two that must wait: its phone is still as written
-/// (normalising it is the costly part, done by [`Finisher`]) and duplicates are not yet known.
+/// A row after the cheap checks: either a spec whose phone is still as written (normalising
+/// it is the costly part, done by [`Finisher`], or on a thread of its own) with duplicates not
+/// yet known, or the problems found so far, which the phone's own check may still add to.
 #[derive(Debug, Clone)]
 pub(crate) struct Checked {
-    spec: DeviceSpec,
-    phone_normalised: bool,
+    verdict: Result<DeviceSpec, Problems>,
+    phone: PendingPhone,
+}
+
+/// The phone check a [`Checked`] still owes.
+#[derive(Debug, Clone)]
+enum PendingPhone {
+    /// Nothing to check: no phone, or checked already.
+    Nothing,
+    /// The spec's destination is a phone as written.
+    InSpec,
+    /// A row with other problems: its phone as written, and the place its problem takes
+    /// among them (the field order of the checks).
+    Beside { text: String, at: usize },
 }
 
 impl Checked {
-    /// Normalises the phone to E.164 (a no-op for emails and for a phone already done).
-    /// Stateless, so it can run on a thread of its own.
+    /// Normalises the phone to E.164 (a no-op for emails and for a phone already done), or
+    /// adds its problem to the row's. Stateless, so it can run on a thread of its own.
     pub(crate) fn normalise_phone(
         mut self,
         default_country: Option<crate::validate::phone::Country>,
-    ) -> Result<Checked, RowError> {
-        if let (false, Destination::Phone(text)) = (self.phone_normalised, &self.spec.destination) {
-            let e164 = phone::normalize(text, default_country).map_err(|problem| {
-                RowError::new(Code::InvalidPhone, format!("phone {text:?} {problem}"))
-            })?;
-            self.spec.destination = Destination::Phone(e164);
+    ) -> Checked {
+        let problem = |text: &str, problem: String| {
+            RowError::new(Code::InvalidPhone, format!("phone {text:?} {problem}"))
+        };
+        match (
+            std::mem::replace(&mut self.phone, PendingPhone::Nothing),
+            &mut self.verdict,
+        ) {
+            (PendingPhone::Nothing, _) => {}
+            (PendingPhone::InSpec, Ok(spec)) => {
+                if let Destination::Phone(text) = &spec.destination {
+                    match phone::normalize(text, default_country) {
+                        Ok(e164) => spec.destination = Destination::Phone(e164),
+                        Err(why) => self.verdict = Err(Problems(vec![problem(text, why)])),
+                    }
+                }
+            }
+            (PendingPhone::Beside { text, at }, Err(problems)) => {
+                if let Err(why) = phone::normalize(&text, default_country) {
+                    problems
+                        .0
+                        .insert(at.min(problems.0.len()), problem(&text, why));
+                }
+            }
+            // A pending phone always matches its verdict (see `FieldChecker::check`).
+            (PendingPhone::InSpec, Err(_)) | (PendingPhone::Beside { .. }, Ok(_)) => {}
         }
-        self.phone_normalised = true;
-        Ok(self)
+        self
+    }
+}
+
+/// Every problem of one row, in the order of the checks.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Problems(Vec<RowError>);
+
+/// How the messages of a row with several problems are joined in `error_message`.
+pub(crate) const PROBLEM_SEPARATOR: &str = " | ";
+
+impl Problems {
+    /// The value of a check that passed; a failed check's problem is kept.
+    fn keep<T>(&mut self, checked: Result<T, RowError>) -> Option<T> {
+        checked.map_err(|problem| self.0.push(problem)).ok()
+    }
+
+    /// One error for results.csv: the first problem's code (scripts read one code), and
+    /// every problem's message, each after its code when there are several.
+    fn into_error(mut self) -> RowError {
+        if self.0.len() <= 1 {
+            return self.0.pop().unwrap_or_else(|| {
+                RowError::new(Code::InternalError, "a row was refused without a reason")
+            });
+        }
+        let message = self
+            .0
+            .iter()
+            .map(|p| format!("{}: {}", p.code.as_str(), p.message))
+            .collect::<Vec<_>>()
+            .join(PROBLEM_SEPARATOR);
+        RowError::new(self.0[0].code.clone(), message)
     }
 }
 
@@ -219,7 +285,10 @@ impl Finisher {
         line: u64,
         checked: Result<Checked, RowError>,
     ) -> Result<DeviceSpec, RowError> {
-        let spec = checked?.normalise_phone(self.default_country)?.spec;
+        let spec = checked?
+            .normalise_phone(self.default_country)
+            .verdict
+            .map_err(Problems::into_error)?;
         if !self.repeats.may_repeat(line) {
             return Ok(spec);
         }
@@ -258,7 +327,7 @@ impl FieldChecker {
     /// spelling of one number ends alike. `None` for a row the cheap checks refuse: it never
     /// reaches the duplicate check.
     pub(crate) fn repeat_key(&self, record: &Record) -> Option<u64> {
-        let spec = self.check(record).ok()?.spec;
+        let spec = self.check(record).ok()?.verdict.ok()?;
         let identity = spec.identity();
         let mut hasher = std::hash::DefaultHasher::new();
         match &spec.user {
@@ -279,28 +348,60 @@ impl FieldChecker {
     /// Every check but phone normalisation and duplicates; the phone stays as written.
     pub(crate) fn check(&self, record: &Record) -> Result<Checked, RowError> {
         let header = &self.header;
+        if let Some(stray) = record.stray_break {
+            let (lone, own) = stray.ending.describe_stray();
+            return Err(RowError::new(
+                Code::StrayLineBreak,
+                format!(
+                    "line {} ends with {lone} inside this record, but the file's lines end with {own}: the record is kept whole and none of it is sent; remove that line break (or quote the field that holds it)",
+                    stray.line
+                ),
+            ));
+        }
         if record.raw.len() != header.len() {
             return Err(RowError::new(
                 Code::MalformedRow,
                 format!(
-                    "the row has {} fields but the header has {}; check for a stray delimiter or an unclosed quote",
-                    record.raw.len(),
+                    "the row has {} but the header has {}; check for a stray delimiter or an unclosed quote",
+                    count(record.raw.len(), "field", "fields"),
                     header.len()
                 ),
             ));
         }
         let cells = Cells { record, header };
-        let (user, username) = fields::user(&cells)?;
-        let device_type = fields::device_type(&cells)?;
-        let destination = fields::destination(&cells, device_type)?;
-        let extension = fields::extension(&cells, device_type)?;
-        let status = fields::status(&cells, self.rules.default_status)?;
-        let notification = fields::notification(&cells, status)?;
-        let policy_id = fields::policy(&cells, self.rules.default_policy)?;
-        let nickname = fields::nickname(&cells)?;
-        Ok(Checked {
-            phone_normalised: false,
-            spec: DeviceSpec {
+        // Every check runs, so a row reports all its problems at once; a check that depends
+        // on another field (the destination on the type) waits for that field to be good.
+        let mut problems = Problems::default();
+        let user = problems.keep(fields::user(&cells));
+        let device_type = problems.keep(fields::device_type(&cells));
+        let destination = device_type.and_then(|t| problems.keep(fields::destination(&cells, t)));
+        let phone_at = problems.0.len();
+        let extension = device_type.and_then(|t| problems.keep(fields::extension(&cells, t)));
+        let status = problems.keep(fields::status(&cells, self.rules.default_status));
+        let notification = status.and_then(|s| problems.keep(fields::notification(&cells, s)));
+        // No default policy is the run's problem, said once when it starts: it goes last,
+        // so that a row's own problems come first.
+        let (policy_id, no_default_policy) = match fields::policy(&cells, self.rules.default_policy)
+        {
+            Err(missing) if missing.code == Code::MissingPolicy => (None, Some(missing)),
+            other => (problems.keep(other), None),
+        };
+        let nickname = problems.keep(fields::nickname(&cells));
+        problems.0.extend(no_default_policy);
+        let checked = (user, device_type, destination, extension, status);
+        let spec = match (checked, notification, policy_id, nickname) {
+            (
+                (
+                    Some((user, username)),
+                    Some(device_type),
+                    Some(destination),
+                    Some(extension),
+                    Some(status),
+                ),
+                Some(notification),
+                Some(policy_id),
+                Some(nickname),
+            ) if problems.0.is_empty() => DeviceSpec {
                 user,
                 username,
                 device_type,
@@ -314,7 +415,27 @@ impl FieldChecker {
                     == Ok(Code::Unconfirmed.as_str()),
                 created_before: cells.get(Column::EarlierErrorCode)
                     == Ok(Code::MfaNotEnabled.as_str()),
+                original_line: record.original_line(header),
             },
+            ((_, _, destination, _, _), ..) => {
+                let phone = match destination {
+                    Some(Destination::Phone(text)) => PendingPhone::Beside { text, at: phone_at },
+                    _ => PendingPhone::Nothing,
+                };
+                return Ok(Checked {
+                    verdict: Err(problems),
+                    phone,
+                });
+            }
+        };
+        let phone = if spec.device_type.uses_phone() {
+            PendingPhone::InSpec
+        } else {
+            PendingPhone::Nothing
+        };
+        Ok(Checked {
+            verdict: Ok(spec),
+            phone,
         })
     }
 }

@@ -20,6 +20,10 @@ const MAX_INPUT_CHARS: usize = 64;
 /// E.164 allows at most 15 digits, country code included.
 const MAX_E164_DIGITS: usize = 15;
 
+/// The fix for a national number read as international.
+const NATIONAL_HINT: &str =
+    "set its country with --default-country or [enroll] default_country (e.g. US)";
+
 /// Why a number was refused, as a sentence for the person fixing the file.
 pub(crate) type PhoneProblem = String;
 
@@ -79,10 +83,16 @@ pub fn normalize(text: &str, default_country: Option<Country>) -> Result<String,
     .map_err(|_| "could not be read as a phone number".to_string())?;
     let (code, is_valid, e164, country) = read.ok_or_else(|| match region {
         Some(country) => format!("is not a phone number of {country} or an international number"),
-        None => "is not an international number; start it with the country code (e.g. +1 512 555 1234), or set [enroll] default_country".to_string(),
+        None => format!("is not an international number; start it with the country code (e.g. +1 512 555 1234), or {NATIONAL_HINT}"),
     })?;
     if !is_valid {
         let country = country.map(|id| format!(" ({id})")).unwrap_or_default();
+        if !has_plus && region.is_none() {
+            // `5125550105` is read as Peru (+51): the likeliest cause is a national number.
+            return Err(format!(
+                "has no +, so it was read as country code +{code}{country}, where it is not a valid number; if it is a national number, {NATIONAL_HINT}"
+            ));
+        }
         return Err(format!(
             "is not a valid number for country code +{code}{country}; check the digits"
         ));
@@ -164,7 +174,8 @@ mod tests {
             ("", "has no digits"),
             (
                 "5125551234",
-                "is not a valid number for country code +51 (PE)",
+                "has no +, so it was read as country code +51 (PE), where it is not a valid \
+                 number; if it is a national number, set its country with --default-country",
             ),
         ];
         for (text, says) in cases {

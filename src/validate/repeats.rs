@@ -46,9 +46,15 @@ impl Repeats {
 #[derive(Debug, Default)]
 pub(crate) struct Found {
     pub(crate) repeats: Repeats,
-    /// Rows that would send a pairing message but repeat an earlier row (so will not).
-    pub(crate) repeated_messages: u64,
+    /// Rows that would send a pairing message: marked so, and not repeating an earlier row
+    /// (a repeat is a duplicate, which sends nothing).
+    pub(crate) messages: u64,
+    /// The first lines of those rows, in line order, for a message that names them.
+    pub(crate) first_message_lines: Vec<u64>,
 }
+
+/// Lines of message rows kept for [`Found::first_message_lines`].
+const MESSAGE_LINES_KEPT: usize = 5;
 
 /// The spill of one survey; its files are removed when it is dropped.
 pub(crate) struct RepeatSpill(Spill);
@@ -72,22 +78,37 @@ impl RepeatSpill {
     pub(crate) fn finish(self) -> io::Result<Found> {
         let mut found = Found {
             repeats: Repeats::none(),
-            repeated_messages: 0,
+            ..Found::default()
         };
         let mut lines = HashSet::new();
-        // Sorted by key, then line (the flag bit aside): the first line of a key goes ahead.
         self.0.for_each_part(|entries| {
-            for group in entries.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
-                lines.extend(group.iter().map(|(_, line)| line & !SENDS_MESSAGE));
-                // The first row goes ahead; the others are duplicates and send nothing.
-                found.repeated_messages += group[1..]
+            for group in entries.chunk_by(|a, b| a.0 == b.0) {
+                if group.len() > 1 {
+                    lines.extend(group.iter().map(|(_, line)| line & !SENDS_MESSAGE));
+                }
+                // The first line of a key goes ahead; the others are duplicates and send
+                // nothing. First by line, the flag set aside: a flagged line sorts last.
+                let first = group
                     .iter()
-                    .filter(|(_, line)| line & SENDS_MESSAGE != 0)
-                    .count() as u64;
+                    .map(|&(_, line)| line)
+                    .min_by_key(|line| line & !SENDS_MESSAGE);
+                if let Some(first) = first.filter(|line| line & SENDS_MESSAGE != 0) {
+                    found.messages += 1;
+                    keep_first_lines(&mut found.first_message_lines, first & !SENDS_MESSAGE);
+                }
             }
         })?;
         found.repeats.lines = Some(lines);
         Ok(found)
+    }
+}
+
+/// Keeps the lowest [`MESSAGE_LINES_KEPT`] lines, sorted.
+fn keep_first_lines(kept: &mut Vec<u64>, line: u64) {
+    let at = kept.partition_point(|&l| l < line);
+    if at < MESSAGE_LINES_KEPT {
+        kept.insert(at, line);
+        kept.truncate(MESSAGE_LINES_KEPT);
     }
 }
 
@@ -119,9 +140,28 @@ mod tests {
             .collect();
         assert_eq!(repeated, vec![2, 9]);
         assert_eq!(
-            found.repeated_messages, 1,
-            "line 9 would have sent; line 2 still does"
+            (found.messages, found.first_message_lines),
+            (2, vec![2, 4]),
+            "line 9 would have sent; lines 2 and 4 still do"
         );
+    }
+
+    /// The flag must not decide which line comes first: a pairing row followed by a plain
+    /// repeat of it still sends its message, and a plain row's pairing repeat sends none.
+    #[test]
+    fn the_first_line_of_a_key_goes_ahead_whatever_it_sends() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spill = RepeatSpill::create(dir.path()).unwrap();
+        for (key, line, sends) in [
+            (11u64, 2, true),
+            (11, 9, false),
+            (12, 3, false),
+            (12, 7, true),
+        ] {
+            spill.add(key, line, sends).unwrap();
+        }
+        let found = spill.finish().unwrap();
+        assert_eq!((found.messages, found.first_message_lines), (1, vec![2]));
     }
 
     #[test]

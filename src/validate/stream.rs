@@ -108,9 +108,9 @@ fn normalise_phones(
                     batch
                         .into_iter()
                         .map(|(record, checked)| {
-                            let checked = checked.filter(|_| !stopped).map(|checked| {
-                                checked.and_then(|c| c.normalise_phone(default_country))
-                            });
+                            let checked = checked
+                                .filter(|_| !stopped)
+                                .map(|checked| checked.map(|c| c.normalise_phone(default_country)));
                             (record, checked)
                         })
                         .collect(),

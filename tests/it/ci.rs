@@ -1,6 +1,7 @@
 //! What `.ci/run` promises to run: the habits every commit keeps (`cargo fmt --check`, clippy
-//! with warnings as errors, on every target) before the README's test command. The image's
-//! build command being one CI runs is `deploy`'s check.
+//! with warnings as errors, on every target) and the headless browser the report's test
+//! needs, before the README's test command. The image's build command being one CI runs is
+//! `deploy`'s check.
 
 use std::path::Path;
 
@@ -18,5 +19,9 @@ fn ci_checks_formatting_and_lints_before_the_tests() {
     assert!(
         position("cargo clippy --all-targets --locked -- -D warnings") < tests,
         "lints before tests"
+    );
+    assert!(
+        position("apt-get install -y chromium-headless-shell") < tests,
+        "the report's browser test finds a browser on a fresh machine"
     );
 }

@@ -1,8 +1,9 @@
 //! The container image and the Kubernetes manifests in `deploy/` are real: the manifests parse
 //! as YAML and wire the pieces together (index -> --shard, Secret -> secret file, ConfigMap ->
 //! --config, volume -> --out), the config they carry loads, the Jobs' arguments run the real
-//! binary end to end (offline, with the paths moved into a scratch directory), and the
-//! image's build command is one CI runs.
+//! binary end to end (offline, with the paths moved into a scratch directory), every manifest
+//! validates against Kubernetes' own schemas (`kubernetes-validate`), and the image's build
+//! command is one CI runs.
 
 use std::path::{Path, PathBuf};
 
@@ -327,4 +328,48 @@ fn the_image_is_built_by_a_command_ci_runs_and_runs_as_non_root() {
             >= (need_major.parse().unwrap(), need_minor.parse().unwrap()),
         "the build image's Rust {toolchain} is older than rust-version {needed}"
     );
+}
+
+/// `kubernetes-validate` (PyPI, installed by `.ci/run`) on one manifest, against Kubernetes
+/// 1.31's own schemas, which the package bundles: no cluster and no network.
+fn kubernetes_validate(path: &Path) -> std::process::Output {
+    std::process::Command::new("python3")
+        .args(["-m", "kubernetes_validate", "-k", "1.31", "--strict"])
+        .arg(path)
+        .output()
+        .expect("python3 runs")
+}
+
+#[test]
+fn every_manifest_validates_against_the_kubernetes_schemas() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes");
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    manifests.sort();
+    assert!(manifests.len() >= 6, "{manifests:?}");
+    for path in &manifests {
+        let checked = kubernetes_validate(path);
+        assert!(
+            checked.status.success(),
+            "{}: {}{}",
+            path.display(),
+            String::from_utf8_lossy(&checked.stdout),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
+    // The validator is alive: a field of the wrong type is refused, naming it.
+    let shards = std::fs::read_to_string(dir.join("job-shards.yaml")).unwrap();
+    let broken = shards.replace("backoffLimitPerIndex: 0", "backoffLimitPerIndex: \"none\"");
+    assert_ne!(broken, shards);
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("job-shards.yaml");
+    std::fs::write(&path, broken).unwrap();
+    let checked = kubernetes_validate(&path);
+    assert!(!checked.status.success());
+    let said = String::from_utf8_lossy(&checked.stdout).into_owned()
+        + &String::from_utf8_lossy(&checked.stderr);
+    assert!(said.contains("backoffLimitPerIndex"), "{said}");
 }

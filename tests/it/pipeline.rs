@@ -269,7 +269,7 @@ async fn allow_messages_in_the_config_permits_what_the_flag_permits() {
     assert_eq!(refused.code, 2, "{}", refused.both());
     assert!(refused
         .stderr
-        .contains("1 rows would create ACTIVATION_REQUIRED"));
+        .contains("1 row would create ACTIVATION_REQUIRED"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::common::cases::pace::api_gone_after_one_look;
 use crate::common::*;
 use mfa_enroll::sandbox::{Sandbox, SandboxOptions};
 
@@ -44,15 +45,12 @@ async fn a_throttled_plan_estimates_at_the_rate_pingone_allowed_and_says_so() {
     assert_eq!(plan["rate"], 50);
 }
 
-/// A config whose tokens come from `sandbox` and whose API calls go to a port nothing listens
-/// on: every API request is refused at once, after a token that works.
+/// A config whose tokens come from `sandbox` and whose API answers the run's first look, then
+/// refuses every connection: an API host lost once the run has begun.
 fn api_unreachable(ws: &Workspace, sandbox: &Sandbox, limits: &str) {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let nowhere = format!("http://{}/v1", closed.local_addr().unwrap());
-    drop(closed);
     let config = sandbox
         .config_snippet()
-        .replace(&sandbox.api_url(), &nowhere);
+        .replace(&sandbox.api_url(), &api_gone_after_one_look());
     ws.write(
         "mfa-enroll.toml",
         &format!("{config}\n[limits]\n{limits}\n"),
