@@ -17,6 +17,7 @@ use crate::cli::{LogFormat, RunArgs};
 use crate::input::InputSource;
 
 mod client_auth;
+mod concurrency;
 mod connection;
 mod enroll;
 mod file;
@@ -30,10 +31,10 @@ mod tls;
 
 pub(crate) use client_auth::ClientAuth;
 pub use client_auth::TokenAuthMethod;
+pub(crate) use concurrency::{Concurrency, AUTO_FEWEST, AUTO_MOST};
 pub(crate) use connection::Connection;
 pub use enroll::EnrollSettings;
 pub use limits::Limits;
-pub(crate) use limits::{Concurrency, AUTO_FEWEST, AUTO_MOST};
 pub use secret::Secret;
 pub(crate) use secret::ENV_CLIENT_SECRET;
 

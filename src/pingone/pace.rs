@@ -266,7 +266,6 @@ impl Pace {
     }
 
     /// The pace now, in requests per second.
-    #[cfg(test)]
     pub(crate) fn rate(&self) -> f64 {
         self.rate
     }

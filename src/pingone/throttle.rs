@@ -203,22 +203,27 @@ impl Throttle {
         }
     }
 
+    /// Logs what the pace did; `rate` is always the pace after it, `from` the one before.
     fn log_changes(&self) {
-        let changes = self.pace().take_changes();
+        let (changes, now) = {
+            let mut pace = self.pace();
+            (pace.take_changes(), pace.rate())
+        };
         for change in changes {
             match change {
                 Change::Paused { paused } => tracing::warn!(
+                    rate = rounded_rate(now),
                     retry_after_ms = paused.as_millis() as u64,
                     "PingOne answered 429: the whole run waits"
                 ),
                 Change::Eased { from, to } => tracing::warn!(
                     from = rounded_rate(from),
-                    to = rounded_rate(to),
+                    rate = rounded_rate(to),
                     "PingOne answered 429 to one request of a second at the full pace: pace eased, no pause"
                 ),
                 Change::Cut { from, to } => tracing::warn!(
                     from = rounded_rate(from),
-                    to = rounded_rate(to),
+                    rate = rounded_rate(to),
                     "pace cut to what PingOne accepted in the second before its 429"
                 ),
                 Change::Storm { paused } => tracing::warn!(
