@@ -44,6 +44,7 @@ mod signals;
 mod tenant;
 mod tenant_configuration;
 mod terminal;
+mod throttled;
 mod tidy_ends;
 mod tokens;
 mod true_records;
