@@ -229,6 +229,9 @@ pub(crate) struct Pace {
     sending_since: Option<Instant>,
     quiet_since: Instant,
     raise_after: Duration,
+    /// The next raise comes after [`SHORTEST_RAISE_AFTER`]: the last cut counted part of a
+    /// second only.
+    raise_early: bool,
     raised_at: Option<Instant>,
     latencies: Latencies,
     in_flight: usize,
@@ -263,6 +266,7 @@ impl Pace {
             sending_since: None,
             quiet_since: now,
             raise_after: FIRST_RAISE_AFTER,
+            raise_early: false,
             raised_at: None,
             latencies: Latencies::default(),
             in_flight: 0,
@@ -468,9 +472,7 @@ impl Pace {
                 let to = cut_to(self.rate, self.accepted_before(refused_sent_at));
                 if to.is_some_and(|to| to < self.rate) {
                     self.refused = Some(self.rate);
-                    if !self.sent_all_second_before(refused_sent_at) {
-                        self.raise_after = SHORTEST_RAISE_AFTER;
-                    }
+                    self.raise_early = !self.sent_all_second_before(refused_sent_at);
                 }
                 to
             }
@@ -507,7 +509,8 @@ impl Pace {
     /// began (or began again after a pause) later, the count saw only part of PingOne's
     /// window: the rest may have held another client's requests (an earlier run's, a dry
     /// run's), or the limit may allow a burst. Either reading is possible, so the cut takes
-    /// the count and the first raise comes early, to find out.
+    /// the count and the next raise comes after seconds, not a minute, to find out; if it is
+    /// refused, the spells go on from a minute as usual.
     fn sent_all_second_before(&self, refused_sent_at: Instant) -> bool {
         self.sending_since.is_none_or(|since| {
             refused_sent_at.saturating_duration_since(since) >= Duration::from_secs(1)
@@ -543,12 +546,15 @@ impl Pace {
                 return;
             }
         }
-        if self.gate != Gate::Open
-            || self.rate >= self.ceiling
-            || now.saturating_duration_since(self.quiet_since) < self.raise_after
-        {
+        let spell = if self.raise_early {
+            SHORTEST_RAISE_AFTER
+        } else {
+            self.raise_after
+        };
+        if self.gate != Gate::Open || self.rate >= self.ceiling || quiet < spell {
             return;
         }
+        self.raise_early = false;
         // The raise before this one held (no 429 within its trial): try sooner next time.
         if self.raised_at.is_some() {
             self.raise_after = (self.raise_after / 2).max(SHORTEST_RAISE_AFTER);
