@@ -224,14 +224,8 @@ pub(crate) struct Pace {
     accepted: VecDeque<Instant>,
     /// When each recent request was sent.
     sent: VecDeque<Instant>,
-    /// When the run began sending, or began again after a pause: a count of the second before
-    /// a 429 that reaches back past it saw only part of PingOne's window.
-    sending_since: Option<Instant>,
     quiet_since: Instant,
     raise_after: Duration,
-    /// The next raise comes after [`SHORTEST_RAISE_AFTER`]: the last cut counted part of a
-    /// second only.
-    raise_early: bool,
     raised_at: Option<Instant>,
     latencies: Latencies,
     in_flight: usize,
@@ -263,10 +257,8 @@ impl Pace {
             undone_at: None,
             accepted: VecDeque::new(),
             sent: VecDeque::new(),
-            sending_since: None,
             quiet_since: now,
             raise_after: FIRST_RAISE_AFTER,
-            raise_early: false,
             raised_at: None,
             latencies: Latencies::default(),
             in_flight: 0,
@@ -355,7 +347,6 @@ impl Pace {
         self.in_flight += 1;
         self.most_in_flight = self.most_in_flight.max(self.in_flight);
         remember(&mut self.sent, now, now);
-        self.sending_since.get_or_insert(now);
         Ticket {
             sent_at: now,
             epoch: self.epoch,
@@ -472,7 +463,6 @@ impl Pace {
                 let to = cut_to(self.rate, self.accepted_before(refused_sent_at));
                 if to.is_some_and(|to| to < self.rate) {
                     self.refused = Some(self.rate);
-                    self.raise_early = !self.sent_all_second_before(refused_sent_at);
                 }
                 to
             }
@@ -505,18 +495,6 @@ impl Pace {
         in_second_before(&self.accepted, refused_sent_at) as f64
     }
 
-    /// Whether this run was sending for the whole second before `refused_sent_at`. When it
-    /// began (or began again after a pause) later, the count saw only part of PingOne's
-    /// window: the rest may have held another client's requests (an earlier run's, a dry
-    /// run's), or the limit may allow a burst. Either reading is possible, so the cut takes
-    /// the count and the next raise comes after seconds, not a minute, to find out; if it is
-    /// refused, the spells go on from a minute as usual.
-    fn sent_all_second_before(&self, refused_sent_at: Instant) -> bool {
-        self.sending_since.is_none_or(|since| {
-            refused_sent_at.saturating_duration_since(since) >= Duration::from_secs(1)
-        })
-    }
-
     fn sent_in_second_before(&self, refused_sent_at: Instant) -> usize {
         in_second_before(&self.sent, refused_sent_at)
     }
@@ -525,7 +503,6 @@ impl Pace {
     fn open(&mut self, now: Instant) {
         self.gate = Gate::Open;
         self.quiet_since = now;
-        self.sending_since = Some(now);
         let before = self.before_cut.take();
         if std::mem::take(&mut self.in_storm) {
             if let Some(before) = before.filter(|b| *b > self.rate) {
@@ -546,15 +523,9 @@ impl Pace {
                 return;
             }
         }
-        let spell = if self.raise_early {
-            SHORTEST_RAISE_AFTER
-        } else {
-            self.raise_after
-        };
-        if self.gate != Gate::Open || self.rate >= self.ceiling || quiet < spell {
+        if self.gate != Gate::Open || self.rate >= self.ceiling || quiet < self.raise_after {
             return;
         }
-        self.raise_early = false;
         // The raise before this one held (no 429 within its trial): try sooner next time.
         if self.raised_at.is_some() {
             self.raise_after = (self.raise_after / 2).max(SHORTEST_RAISE_AFTER);
@@ -724,33 +695,6 @@ mod tests {
         assert_eq!(pace.next(after), Step::AwaitProbe);
         assert!(pace.answered(probe, Answer::Accepted, after + ms(5)));
         assert!(matches!(pace.next(after + ms(5)), Step::At { .. }));
-    }
-
-    /// A 429 in the run's first moments counted only part of PingOne's window, which may
-    /// have held another client's requests (an earlier run's, a dry run's): the cut to the
-    /// count is tried again within seconds, not after a minute. Seen as a cut from 50/s to
-    /// 6/s that held for a minute.
-    #[test]
-    fn a_429_in_the_first_moments_of_a_run_is_checked_again_within_seconds() {
-        let start = Instant::now();
-        let mut pace = Pace::new(50, Concurrency::Auto, start);
-        let (_, now) = send_at_the_pace(&mut pace, start, start + Duration::from_millis(120));
-        let Step::At { slot, revision } = pace.next(now) else {
-            panic!("the pace goes on")
-        };
-        let refused = pace.confirm(revision, slot).unwrap();
-        let one_second = Some(Duration::from_secs(1));
-        assert!(pace.answered(refused, Answer::Limited(one_second), slot));
-        let Step::PausedUntil(until) = pace.next(slot) else {
-            panic!("the run waits")
-        };
-        let Step::Go(probe) = pace.next(until) else {
-            panic!("a probe")
-        };
-        assert_eq!(pace.rate(), 7.0, "the count");
-        pace.answered(probe, Answer::Accepted, until);
-        send_at_the_pace(&mut pace, until, until + Duration::from_secs(6));
-        assert_eq!(pace.rate(), 28.5, "half the way back within seconds");
     }
 
     /// An ease of timing is undone once the pace has gone ten seconds without a 429.
