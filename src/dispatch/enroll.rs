@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use super::decide::{self, Match, Settled};
 use super::{lock, results, Engine, Job, CLOCK_SKEW};
+use crate::failpoints::crash_point;
 use crate::model::{DeviceIdentity, OnExisting};
 use crate::output::{Outcome, RowResult};
 use crate::pingone::wire::{self, CreateDevice, Device};
@@ -218,7 +219,12 @@ impl Engine {
             p.first_sent.get_or_insert_with(SystemTime::now);
         }
         match self.client.create_device(user_id, body).await {
-            Ok((device, status)) => Ok((device, Some(status))),
+            Ok((device, status)) => {
+                // The window exactly-once exists for: PingOne made the device, and only a
+                // read of the user's devices (--resume) can learn it if the run dies here.
+                crash_point!("post-answered");
+                Ok((device, Some(status)))
+            }
             Err(ApiError::Stopped) => {
                 // The run stopped before this POST went out: it was no attempt.
                 let mut p = lock(posting);

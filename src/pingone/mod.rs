@@ -175,6 +175,13 @@ impl Client {
 
     /// Users whose username is exactly `username`: none, one, or (ambiguous) several.
     pub(crate) async fn find_users(&self, username: &str) -> Result<Vec<User>, ApiError> {
+        crate::failpoints::fail_for!(
+            "username-lookup",
+            username,
+            Err(ApiError::Transport(
+                "failpoint username-lookup: no answer".into()
+            ))
+        );
         let filter = format!("username eq \"{}\"", filter_literal(username));
         let url = format!("{}/users", self.environment_url);
         let query = [("filter", filter.as_str())];
@@ -425,6 +432,16 @@ impl Client {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<(u16, Option<std::time::Duration>, Option<bytes::Bytes>), ApiError> {
+        // A server certificate that stops being trusted mid-run (the tests), as rustls
+        // would report it.
+        crate::failpoints::failpoint!("certificate-check", |_| {
+            let error = ApiError::Untrusted {
+                host: self.api_url.host_str().unwrap_or("the server").to_string(),
+                problem: "failpoint certificate-check: no longer trusted".into(),
+            };
+            self.record_failure(FailureClass::Network, &error);
+            Err(error)
+        });
         let response = request.send().await.map_err(|e| {
             let error = ApiError::from_reqwest(e);
             self.record_failure(FailureClass::Network, &error);

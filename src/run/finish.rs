@@ -7,6 +7,7 @@ use std::path::Path;
 use super::handoff::{Executed, InputFacts, OutputDir};
 use super::{initial_summary, Clock, ExitStatus, RunError, RunReport};
 use crate::config::{RunMode, Settings};
+use crate::failpoints::crash_point;
 use crate::model::OnExisting;
 use crate::output::latency::LatencyFigures;
 use crate::output::summary::{
@@ -85,6 +86,8 @@ pub(crate) async fn finish(
     let exit = exit_status(settings, stop, &all);
     let summary = summarise(settings, &executed, &all, stop, &clock, exit);
     put_in_line_order(&out.dir);
+    // Every row is in results.csv, and summary.json still says the run is unfinished.
+    crash_point!("before-final-summary");
     summary.write(&out.dir)?;
     write_metrics(settings, &summary, exit);
     write_report(&out.dir, &summary, executed.timeline.as_ref());
