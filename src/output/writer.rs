@@ -17,6 +17,7 @@ use csv::ByteRecord;
 use super::progress::LiveCounters;
 use super::{Counted, Outcome, OutputError, ResultRow, RowResult, ERRORS_FILE, RESULTS_FILE};
 use crate::codes::Code;
+use crate::failpoints::failpoint;
 use crate::input::REPORT_COLUMNS;
 use crate::logging::{mask_destination, LogSafe};
 use crate::stop::{Stop, StopReason};
@@ -172,7 +173,7 @@ impl RecorderHandle {
 
 pub(crate) struct Recorder {
     handle: RecorderHandle,
-    thread: JoinHandle<Result<Tallies, OutputError>>,
+    thread: JoinHandle<Written>,
 }
 
 /// How errors.csv repeats the input: its header minus an earlier report's own columns.
@@ -304,13 +305,22 @@ impl Recorder {
         self.handle.clone()
     }
 
-    /// Waits until every result sent so far is on disk, and returns the tallies.
-    pub(crate) fn finish(self) -> Result<Tallies, OutputError> {
+    /// Waits until every result sent so far is on disk, and returns what reached the files.
+    pub(crate) fn finish(self) -> Written {
         let _ = self.handle.sender.send(None);
-        self.thread
-            .join()
-            .unwrap_or(Err(OutputError::WriterCrashed))
+        self.thread.join().unwrap_or(Written {
+            tallies: Tallies::default(),
+            failure: Some(OutputError::WriterCrashed),
+        })
     }
+}
+
+/// What the writer leaves: the tallies of the rows it wrote, and the failure that stopped
+/// it, if one did. After a failure the tallies still count every row written before it, so
+/// summary.json and results.csv agree (OUTPUT_BROKEN).
+pub(crate) struct Written {
+    pub(crate) tallies: Tallies,
+    pub(crate) failure: Option<OutputError>,
 }
 
 /// The two files the writer thread owns.
@@ -325,6 +335,10 @@ struct Files {
 
 impl Files {
     fn write(&mut self, result: &RowResult) -> Result<(), OutputError> {
+        failpoint!("results-write", |_| Err(OutputError::io(
+            &self.results_path,
+            std::io::ErrorKind::StorageFull.into()
+        )));
         let row = &result.row;
         self.results
             .serialize(row)
@@ -363,7 +377,7 @@ fn write_loop(
     mut files: Files,
     counters: Arc<LiveCounters>,
     stop: Arc<Stop>,
-) -> Result<Tallies, OutputError> {
+) -> Written {
     let mut tallies = Tallies::default();
     let mut not_attempted = 0u64;
     let mut failure: Option<OutputError> = None;
@@ -382,7 +396,6 @@ fn write_loop(
                 continue;
             }
             let row = &result.row;
-            tallies.add(row, result.sends_message);
             counters.add(row.outcome);
             if row.error_code == Some(Code::NotAttempted) {
                 // One line for all of them at the end, not one per row.
@@ -395,6 +408,10 @@ fn write_loop(
                 }
             }
             failure = files.write(&result).err();
+            if failure.is_none() {
+                // Counted once written: a row the files lack is not in summary.json either.
+                tallies.add(row, result.sends_message);
+            }
         }
         if failure.is_none() {
             failure = files.flush().err();
@@ -418,10 +435,7 @@ fn write_loop(
             crate::words::count(not_attempted, "row was", "rows were")
         );
     }
-    match failure {
-        Some(f) => Err(f),
-        None => Ok(tallies),
-    }
+    Written { tallies, failure }
 }
 
 /// One log line per problem row, with its line and code; destinations masked.

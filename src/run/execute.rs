@@ -21,7 +21,7 @@ use crate::output::progress::{LiveCounters, Progress, ProgressSource};
 use crate::output::resume;
 use crate::output::summary::{now_rfc3339, Target};
 use crate::output::timeline::Sampler;
-use crate::output::writer::{ErrorsLayout, Tallies};
+use crate::output::writer::ErrorsLayout;
 use crate::output::{Outcome, Recorder, RecorderHandle, RowResult};
 use crate::pingone::{Client, RequestStats};
 use crate::sandbox::{Sandbox, SandboxOptions};
@@ -168,11 +168,12 @@ pub(crate) async fn execute(
         stop,
     )
     .await;
-    let tallies = recorder.finish().unwrap_or_else(|e| {
+    let written = recorder.finish();
+    if let Some(e) = &written.failure {
         // The stop was already requested; the summary says why.
         tracing::error!("{e}");
-        Tallies::default()
-    });
+    }
+    let tallies = written.tallies;
     let timeline = sampler.finish().await;
     progress.finish().await;
     Ok(Executed {
