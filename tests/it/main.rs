@@ -16,6 +16,7 @@ mod completions;
 mod deploy;
 mod dry_run;
 mod exactly_once;
+mod failpoints;
 mod flags;
 mod hostile;
 mod inputs;
