@@ -295,7 +295,7 @@ async fn a_failed_username_look_up_leaves_the_shard_owner_unknown_and_resumable(
     }
     let (sandbox, ws) = setup(
         SandboxOptions::default(),
-        &format!("rate = 1000\n{FAST_RETRIES}"),
+        "rate = 1000\nbackoff_initial_ms = 5\nbackoff_max_s = 1\nmax_retries = 2",
         "",
     )
     .await;

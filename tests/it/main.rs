@@ -12,6 +12,7 @@ mod auth;
 mod bench_smoke;
 mod ceilings;
 mod ci;
+mod codes;
 mod completions;
 mod deploy;
 mod dry_run;
