@@ -12,6 +12,8 @@ use strum::IntoEnumIterator;
 pub(crate) enum Code {
     // Invalid rows: validation, before anything is sent.
     MalformedRow,
+    /// A line ending of another kind than the file's split the record (see `input`).
+    StrayLineBreak,
     InvalidEncoding,
     MissingUser,
     InvalidUserId,
@@ -66,6 +68,7 @@ impl Code {
     pub(crate) fn as_str(&self) -> &str {
         match self {
             Code::MalformedRow => "MALFORMED_ROW",
+            Code::StrayLineBreak => "STRAY_LINE_BREAK",
             Code::InvalidEncoding => "INVALID_ENCODING",
             Code::MissingUser => "MISSING_USER",
             Code::InvalidUserId => "INVALID_USER_ID",

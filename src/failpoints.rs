@@ -14,7 +14,7 @@
 //! |---|---|---|
 //! | `post-answered` | PingOne created the device and answered; the row is not yet recorded | the process dies |
 //! | `row-work` | a worker starts a row (`return(LINE)`: only that line) | the worker panics |
-//! | `results-write` | the writer writes a batch to results.csv and errors.csv | the write fails, as on a full disk |
+//! | `results-write` | the writer writes to results.csv or errors.csv (`N*off->return`: the N+1th write) | the write fails, as on a full disk |
 //! | `before-final-summary` | every row is in results.csv; summary.json still says unfinished | the process dies |
 //! | `merge-renames` | between the renames that put a merge's files in place | the process dies |
 //! | `token-renewal` | a token is renewed (`return(refused)`: the endpoint says no) | the renewal gets no answer |

@@ -21,15 +21,18 @@
 //! - `output`: results.csv (`ResultRow`), errors.csv, summary.json, the metrics file, the
 //!   end-of-run text, progress, the run over time (`output/timeline.rs`), both CSVs put in
 //!   line order at the end (`output/line_order.rs`), and report.html (`output/report/`: the
-//!   page's template, its charts, and what to do about each code).
+//!   page's template, its charts, and what to do about each code); and what `--resume` and
+//!   `merge` read back of an output directory (`output/read_back.rs`: bounded, a torn last
+//!   row left out).
 //! - `model` (the vocabulary every layer shares), `codes` (every code the tool writes), `stop`
 //!   (why a run stops early), `exit` (exit codes, and what a run or merge reports),
 //!   `bounded` (every file read from outside, up to its ceiling), `spill` (pairs of
 //!   numbers sorted on disk, part by part: how a pass finds rows that share a key) and
 //!   `words` ("1 row", "2 rows": counts in messages).
 //! - `shard` (`--shard K/N`: which rows are this process's) and `merge` (the shards'
-//!   directories back into one record) sit beside `run`: merge reads what runs wrote and
-//!   ends in `exit` as a run does, without using the run.
+//!   directories back into one record) sit beside `run`: merge reads what runs wrote, checks
+//!   every row of it (`merge/verify.rs`), and ends in `exit` as a run does, without using
+//!   the run.
 //! - `sandbox`: the PingOne simulator, one file per resource under `sandbox/routes/`, with its
 //!   own description of PingOne's JSON (`sandbox/json.rs`), never the client's.
 //!
@@ -51,7 +54,8 @@
 //!   rows are built: `src/dispatch/results.rs` (every valid row's builder),
 //!   `src/dispatch/enroll.rs` (what a POST adds: `http_status`, `attempts`, messages),
 //!   `src/dispatch/plan.rs` (online dry runs), and `src/run/execute.rs` for rows that never
-//!   reached the engine (invalid, not attempted).
+//!   reached the engine (invalid, not attempted). If the column constrains others (as
+//!   `device_id` does `created`), say so in merge's checks, `src/merge/verify.rs`.
 //! - **A code**: a variant of `Code` in `src/codes.rs`, spelled once in `Code::as_str`, a
 //!   line in README's tables (a unit test checks that README names every own code), and
 //!   what to do about it in `src/output/report/advice.rs` (the compiler asks; a unit test

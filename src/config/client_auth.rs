@@ -1,15 +1,13 @@
 //! How the worker app proves who it is at the token endpoint: `token_auth_method`
 //! ([`TokenAuthMethod`]), and the credential it needs ([`ClientAuth`]): the secret, or the
-//! private key of `private_key_jwt` ([`PrivateKey`]).
-
-use std::fmt;
+//! private key of `private_key_jwt` (`PrivateKey`, read and checked in `private_key.rs`).
 
 use strum::VariantArray;
 
 use crate::cli::TokenAuthArg;
 
 use super::file::FilePingOne;
-use super::private_key::private_key;
+use super::private_key::{private_key, PrivateKey};
 use super::secret::{client_secret, Secret, ENV_CLIENT_SECRET, ENV_CLIENT_SECRET_FILE};
 use super::{ConfigError, EnvLookup};
 
@@ -46,21 +44,6 @@ impl From<TokenAuthArg> for TokenAuthMethod {
             TokenAuthArg::ClientSecretJwt => Self::ClientSecretJwt,
             TokenAuthArg::PrivateKeyJwt => Self::PrivateKeyJwt,
         }
-    }
-}
-
-/// The app's private key for `private_key_jwt`. Its `Debug` never shows the key.
-#[derive(Clone)]
-pub(crate) struct PrivateKey {
-    pub(crate) key: std::sync::Arc<jsonwebtoken::EncodingKey>,
-    pub(crate) algorithm: jsonwebtoken::Algorithm,
-    /// The JWT header's `kid`, when the app's JWKS holds several keys.
-    pub(crate) key_id: Option<String>,
-}
-
-impl fmt::Debug for PrivateKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PrivateKey({:?}, [redacted])", self.algorithm)
     }
 }
 

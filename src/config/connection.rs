@@ -60,6 +60,8 @@ pub struct Connection {
     /// What set `auth_url`'s host, for a message about that host: the key and its file, or
     /// the default region.
     pub(crate) auth_url_set_by: String,
+    /// The same for `api_url`.
+    pub(crate) api_url_set_by: String,
 }
 
 impl Connection {
@@ -150,14 +152,8 @@ pub(super) fn connection(
         file.auth_url.as_deref(),
         &region.auth_url(),
     )?;
-    let auth_url_set_by = match (&file.auth_url, &file.region) {
-        (Some(_), _) => format!("[pingone] auth_url in {origin}"),
-        (None, Some(text)) => format!("[pingone] region = {text:?} in {origin}"),
-        (None, None) if origin == "defaults" => {
-            "the default region NA (no config file was loaded)".to_string()
-        }
-        (None, None) => format!("the default region NA (no [pingone] region in {origin})"),
-    };
+    let auth_url_set_by = set_by("auth_url", file.auth_url.as_deref(), file, origin);
+    let api_url_set_by = set_by("api_url", file.api_url.as_deref(), file, origin);
     Ok(Connection {
         api_url,
         auth_url,
@@ -167,7 +163,21 @@ pub(super) fn connection(
         auth,
         extra_roots,
         auth_url_set_by,
+        api_url_set_by,
     })
+}
+
+/// What set a host, for a message about that host: `[pingone] key` and its file, or the
+/// region that chose it.
+fn set_by(key: &str, value: Option<&str>, file: &FilePingOne, origin: &str) -> String {
+    match (value, &file.region) {
+        (Some(_), _) => format!("[pingone] {key} in {origin}"),
+        (None, Some(text)) => format!("[pingone] region = {text:?} in {origin}"),
+        (None, None) if origin == "defaults" => {
+            "the default region NA (no config file was loaded)".to_string()
+        }
+        (None, None) => format!("the default region NA (no [pingone] region in {origin})"),
+    }
 }
 
 /// `[pingone] worker_environment_id`, a UUID; `environment_id` when not set.

@@ -7,14 +7,30 @@
 //! The PEM sections are found by rustls-pki-types, the key is parsed and sized by aws-lc-rs,
 //! and a trial signature by jsonwebtoken (the code that signs every assertion) settles it.
 
+use std::fmt;
+
 use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use rustls::pki_types::pem::{PemObject, SectionKind};
 
-use super::client_auth::PrivateKey;
 use super::file::{relative_to, FilePingOne};
 use super::ConfigError;
 use crate::bounded::{self, PRIVATE_KEY_FILE_CEILING};
+
+/// The app's private key for `private_key_jwt`. Its `Debug` never shows the key.
+#[derive(Clone)]
+pub(crate) struct PrivateKey {
+    pub(crate) key: std::sync::Arc<jsonwebtoken::EncodingKey>,
+    pub(crate) algorithm: jsonwebtoken::Algorithm,
+    /// The JWT header's `kid`, when the app's JWKS holds several keys.
+    pub(crate) key_id: Option<String>,
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PrivateKey({:?}, [redacted])", self.algorithm)
+    }
+}
 
 const KEY: &str = "[pingone] private_key_file";
 /// What to do when the file holds the wrong thing.

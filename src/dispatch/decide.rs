@@ -26,6 +26,32 @@ fn identity(device: &Device) -> Option<DeviceIdentity> {
     ))
 }
 
+/// What makes the device PingOne's answer to a create describes another than the one asked
+/// for: another type, or a phone, email or extension it gives that differs. `None` when it is
+/// the device asked for (a field the answer leaves out cannot differ).
+pub(crate) fn other_device(device: &Device, wanted: &DeviceIdentity) -> Option<String> {
+    if device.device_type.parse::<DeviceType>().ok() != Some(wanted.device_type) {
+        return Some(format!("of type {:?}", device.device_type));
+    }
+    let (destination, what) = if wanted.device_type.uses_phone() {
+        (
+            device.phone.as_deref().map(phone::comparison_form),
+            "phone number",
+        )
+    } else {
+        (device.email.as_deref().map(str::to_lowercase), "email")
+    };
+    if destination.is_some_and(|d| d != wanted.destination) {
+        return Some(format!("with another {what}"));
+    }
+    let extension = device.extension.as_deref().map(str::trim);
+    let extension = extension.filter(|e| !e.is_empty() && wanted.device_type.takes_extension());
+    match (extension, wanted.extension.as_deref()) {
+        (Some(got), asked) if Some(got) != asked => Some("with another extension".into()),
+        _ => None,
+    }
+}
+
 /// Which of the user's devices is the row's.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Match<'a> {
@@ -95,6 +121,21 @@ pub(crate) fn failure(error: &ApiError, user_id: &str, retries_allowed: usize) -
     }
 }
 
+/// The code and message of a row the run stopped after a POST whose answer was a refusal
+/// worth retrying: the row was tried, so it is not `NOT_ATTEMPTED`, and nothing was created.
+pub(crate) fn stopped_after(last_answer: &ApiError) -> (Code, String) {
+    (
+        last_answer.code(),
+        format!("the run stopped before this row was tried again; the last answer: {last_answer}; run again with --resume"),
+    )
+}
+
+/// Whether a failed read of the user's devices still shows that no device of theirs exists:
+/// a 404 whose body says PingOne has no such user.
+pub(crate) fn rules_out_every_device(read_error: &ApiError) -> bool {
+    *read_error.cause() == Cause::UserMissing
+}
+
 /// Whether a device counts against the user's cap (`pairing.maxAllowedDevices`): ACTIVE and
 /// BLOCKED ones do, devices still waiting for activation do not. One without a status counts:
 /// a plan that warns of the cap wrongly costs less than one that misses it.
@@ -143,6 +184,14 @@ pub(crate) fn after_unclear<'a>(
                 && !last_error.is_retryable() =>
         {
             Settled::Refused
+        }
+        // PingOne made a device, not the one asked for, and the one asked for is not there.
+        Some(Ok(Match::Nothing | Match::ClaimedBy(..)))
+            if matches!(last_error, ApiError::OtherDevice { .. }) =>
+        {
+            Settled::Unconfirmed(format!(
+                "PingOne answered {last_error}, and the device asked for is not among the user's devices; check that device (and delete it if it is not wanted); {resume_says}"
+            ))
         }
         // Another row's device, or none yet: PingOne may still be working on a timed-out request.
         Some(Ok(Match::Nothing | Match::ClaimedBy(..))) => Settled::Unconfirmed(format!(
@@ -226,6 +275,68 @@ mod tests {
     }
 
     #[test]
+    fn a_created_device_is_checked_against_the_one_asked_for() {
+        let voice = |ext: Option<&str>| {
+            DeviceIdentity::new(
+                DeviceType::Voice,
+                &Destination::Phone("+15125551234".into()),
+                ext,
+            )
+        };
+        let mut voice_313 = device("v", "VOICE", Some("+1.512.555.1234"), None);
+        voice_313.extension = Some("313#".into());
+        let email = DeviceIdentity::new(
+            DeviceType::Email,
+            &Destination::Email("Jane@Example.com".into()),
+            None,
+        );
+        let cases: Vec<(Device, DeviceIdentity, bool)> = vec![
+            (
+                device("s", "SMS", Some("+1.5125551234"), None),
+                sms("+15125551234"),
+                false,
+            ),
+            (device("s", "SMS", None, None), sms("+15125551234"), false),
+            (
+                device("s", "SMS", Some("+15125550000"), None),
+                sms("+15125551234"),
+                true,
+            ),
+            (
+                device("s", "VOICE", Some("+15125551234"), None),
+                sms("+15125551234"),
+                true,
+            ),
+            (
+                device("e", "EMAIL", None, Some("jane@example.COM")),
+                email.clone(),
+                false,
+            ),
+            (
+                device("e", "EMAIL", None, Some("john@example.com")),
+                email,
+                true,
+            ),
+            (
+                device("e", "EMAIL", None, Some("x@y.z")),
+                sms("+15125551234"),
+                true,
+            ),
+            (voice_313.clone(), voice(Some("313#")), false),
+            (voice_313.clone(), voice(Some("314#")), true),
+            (voice_313, voice(None), true),
+        ];
+        for (answer, asked, is_other) in cases {
+            let found = other_device(&answer, &asked);
+            assert_eq!(
+                found.is_some(),
+                is_other,
+                "{answer:?} for {asked:?}: {found:?}"
+            );
+        }
+    }
+
+    #[test]
     fn matching_skips_old_devices_and_claimed_ones() {
         let since = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let mut old = device("old", "SMS", Some("+15125551234"), None);
@@ -287,6 +398,11 @@ mod tests {
             assert_eq!(failure(&error, user, 3).0, expected, "{error}");
         }
         assert!(failure(&status(503), "u", 3).1.contains("after 3 retries"));
+        // Tried, refused in a way a retry may mend, then stopped: PingOne's code, not
+        // NOT_ATTEMPTED (which says attempts 0).
+        let (code, message) = stopped_after(&status(429));
+        assert_eq!(code, Code::PingOne("HTTP_429".into()));
+        assert!(message.contains("stopped before this row was tried again"));
     }
 
     #[test]
@@ -331,6 +447,21 @@ mod tests {
             }
         }
         // A later attempt refused outright, and the read shows nothing: a true failure.
+        // A 201 for another device, and the device asked for is not there: PingOne acted.
+        let other = ApiError::OtherDevice {
+            status: 201,
+            device_id: "x".into(),
+            what: "of type \"EMAIL\"".into(),
+        };
+        assert!(other.may_have_acted() && !other.is_retryable());
+        match after_unclear(&other, Some(Ok(Match::Nothing))) {
+            Settled::Unconfirmed(message) => assert!(message.contains("device x"), "{message}"),
+            wrong => panic!("{wrong:?}"),
+        }
+        assert_eq!(
+            after_unclear(&other, Some(Ok(Match::Free(&found)))),
+            Settled::Created(&found)
+        );
         let refused = ApiError::from_status(400, None, None);
         assert_eq!(
             after_unclear(&refused, Some(Ok(Match::Nothing))),

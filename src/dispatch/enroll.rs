@@ -19,10 +19,13 @@ use crate::pingone::ApiError;
 /// What the POST attempts of one row have seen so far.
 #[derive(Debug, Default)]
 struct Posting {
+    /// POSTs sent: one the stop kept from being sent is not one.
     attempts: u32,
     /// A POST failed in a way PingOne may have acted on: look before sending again.
     unclear: bool,
     first_sent: Option<SystemTime>,
+    /// PingOne's last answer (or the network's), for a row the stop cut short after it.
+    last_answer: Option<ApiError>,
 }
 
 impl Posting {
@@ -79,13 +82,20 @@ impl Engine {
         }
         // An earlier attempt (a killed run, or a round whose answer was unclear) may have
         // made this device: then a failed read settles nothing, and the row stays UNCONFIRMED.
-        let may_exist = self.config.created_by_earlier_run_since.is_some()
+        // A user PingOne does not have has no devices at all: that answer settles it.
+        let may_exist = self.earlier_run_may_have_made(job)
             || job.spec.unconfirmed_before
             || job.spec.created_before;
         if skip_existing || may_exist {
             let devices = match self.current_devices(user_id, cache).await {
                 Ok(d) => d,
-                Err(e) if may_exist => return results::still_unconfirmed(job, user_id, &e),
+                // The stop cut the read's retries short: the row was never sent.
+                Err(e) if e.is_retryable() && self.stop.is_requested() => {
+                    return results::not_attempted(job, user_id)
+                }
+                Err(e) if may_exist && !decide::rules_out_every_device(&e) => {
+                    return results::still_unconfirmed(job, user_id, &e)
+                }
                 Err(e) => return results::failed(job, user_id, &e, 0, self.retry.max_retries()),
             };
             if let Some(settled) = self.existing(job, user_id, &identity, &devices) {
@@ -93,6 +103,12 @@ impl Engine {
             }
         }
         self.create(job, user_id, &identity, cache).await
+    }
+
+    /// On --resume: whether an earlier run may have made this row's device without recording
+    /// it (the row was in flight when it died, or its answer was unclear).
+    fn earlier_run_may_have_made(&self, job: &Job) -> bool {
+        self.config.created_by_earlier_run_since.is_some() && !job.settled_before
     }
 
     /// The row's result when the user's devices already settle it.
@@ -107,7 +123,10 @@ impl Engine {
         // A device made since the first run started (on --resume), or one an earlier run's
         // unclear answer may have made (errors.csv said UNCONFIRMED), or made for a user
         // whose MFA was then not switched on (errors.csv said MFA_NOT_ENABLED), is this row's.
-        let since = self.config.created_by_earlier_run_since;
+        let since = self
+            .config
+            .created_by_earlier_run_since
+            .filter(|_| self.earlier_run_may_have_made(job));
         let ours = if job.spec.unconfirmed_before || job.spec.created_before {
             decide::find_match(devices, identity, None, &claims)
         } else if since.is_some() {
@@ -164,6 +183,14 @@ impl Engine {
                     .settle_unclear(job, user_id, identity, &posting, &error)
                     .await;
             }
+            Err(ApiError::Stopped) if posting.attempts > 0 => {
+                let last = posting.last_answer.unwrap_or(ApiError::Stopped);
+                return results::stopped_after(job, user_id, &last, posting.attempts);
+            }
+            // The stop cut the retries short: not "gave up after every retry".
+            Err(error) if error.is_retryable() && self.stop.is_requested() => {
+                return results::stopped_after(job, user_id, &error, posting.attempts);
+            }
             Err(error) => {
                 return results::failed(
                     job,
@@ -218,13 +245,26 @@ impl Engine {
             p.attempts += 1;
             p.first_sent.get_or_insert_with(SystemTime::now);
         }
-        match self.client.create_device(user_id, body).await {
+        // A success that describes another device than the one asked for: PingOne acted,
+        // but not as asked.
+        let answer = match self.client.create_device(user_id, body).await {
             Ok((device, status)) => {
                 // The window exactly-once exists for: PingOne made the device, and only a
                 // read of the user's devices (--resume) can learn it if the run dies here.
                 crash_point!("post-answered");
-                Ok((device, Some(status)))
+                match decide::other_device(&device, identity) {
+                    None => Ok((device, Some(status))),
+                    Some(what) => Err(ApiError::OtherDevice {
+                        status,
+                        device_id: device.id,
+                        what,
+                    }),
+                }
             }
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(created) => Ok(created),
             Err(ApiError::Stopped) => {
                 // The run stopped before this POST went out: it was no attempt.
                 let mut p = lock(posting);
@@ -232,9 +272,9 @@ impl Engine {
                 Err(ApiError::Stopped)
             }
             Err(e) => {
-                if e.may_have_acted() {
-                    lock(posting).unclear = true;
-                }
+                let mut p = lock(posting);
+                p.unclear |= e.may_have_acted();
+                p.last_answer = Some(e.clone());
                 Err(e)
             }
         }

@@ -64,6 +64,9 @@ pub(crate) struct Job {
     pub(crate) line: u64,
     pub(crate) spec: DeviceSpec,
     pub(crate) raw: ByteRecord,
+    /// On --resume: the line's row in results.csv says no attempt left anything uncertain
+    /// (say `USER_NOT_FOUND`), so no device an earlier run made can be this row's.
+    pub(crate) settled_before: bool,
     /// A later row names the same user the same way ([`later::LaterRows`]): what this run
     /// keeps of the user (a plan, a username's look-up) is still needed after this row.
     pub(crate) continues: bool,

@@ -66,6 +66,21 @@ pub(crate) fn failed(
     r.with_error(code, message)
 }
 
+/// A row whose POSTs PingOne refused in a way a retry may mend (a 429, a connection that
+/// failed), when the run stopped before the next try: nothing was created.
+pub(crate) fn stopped_after(
+    job: &Job,
+    user_id: &str,
+    last_answer: &ApiError,
+    attempts: u32,
+) -> RowResult {
+    let (code, message) = decide::stopped_after(last_answer);
+    let mut r = base(job, user_id, Outcome::Failed);
+    r.row.http_status = last_answer.http_status();
+    r.row.attempts = attempts;
+    r.with_error(code, message)
+}
+
 /// A row the run stopped before reaching. One that an earlier run marked UNCONFIRMED stays
 /// so: its device may exist, and only a read can tell. One marked MFA_NOT_ENABLED stays so
 /// too: its device exists, and only its user's switch is left to do.

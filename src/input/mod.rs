@@ -1,6 +1,14 @@
 //! CSV records -> [`Record`]s with their line numbers, streamed: one reused buffer, never the
 //! whole file in memory.
 //!
+//! A line ends at an LF, a CR LF or a CR alone, so every record has its own line number
+//! whatever wrote the file. The header's line ending is the file's: a line ending of the
+//! other kind between two records (a CR alone in an LF or CR LF file, an LF alone in a CR
+//! file) is taken for a break inside one record, as a stray CR in a spreadsheet cell makes.
+//! The parts are joined back into one record, with the break inside the field it split, and
+//! the record is marked ([`Record::stray_break`]) so that validation refuses it whole: no
+//! part of a record is ever sent on its own.
+//!
 //! The header is matched case-insensitively after trimming. Values stay raw bytes until a
 //! field is asked for, so a row with broken UTF-8 is a row problem, not a file problem, and
 //! errors.csv can carry the row exactly as it came. Phone numbers stay text throughout.
@@ -13,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 use strum::VariantArray;
-use tracking::TrackingReader;
 pub(crate) use tracking::MAX_RECORD_BYTES;
+use tracking::{Gap, TrackingReader};
 
 /// A problem with the file as a whole: nothing is sent (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +39,7 @@ pub enum InputError {
         line: u64,
         message: String,
     },
-    #[error("{path}: line {line}: a record starting here is longer than {} MB; a CSV record is one user's device (check the delimiter, or that this is the right file)", MAX_RECORD_BYTES / (1024 * 1024))]
+    #[error("{path}: line {line}: a record starting here is longer than {} MB; a CSV record is one user's device (check the delimiter and the line endings, or that this is the right file)", MAX_RECORD_BYTES / (1024 * 1024))]
     RecordTooLong { path: PathBuf, line: u64 },
     #[error("{path}: line {line}: a quote opens here and never closes, so the rest of the file would be one field; close the quote or remove it (nothing was sent)")]
     UnclosedQuote { path: PathBuf, line: u64 },
@@ -213,6 +221,60 @@ pub(crate) struct Record {
     /// 1-based line where the record starts; the header is line 1.
     pub(crate) line: u64,
     pub(crate) raw: ByteRecord,
+    /// A line ending of another kind than the file's broke this record (see the module doc).
+    pub(crate) stray_break: Option<StrayBreak>,
+}
+
+/// The first line ending inside a record that is not of the file's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StrayBreak {
+    /// The line it ends.
+    pub(crate) line: u64,
+    pub(crate) ending: LineEnding,
+}
+
+/// The file's line ending, as its header's shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineEnding {
+    /// LF or CR LF: a CR alone is stray.
+    LineFeed,
+    /// A CR alone (older spreadsheet exports): an LF alone is stray.
+    CarriageReturn,
+}
+
+impl LineEnding {
+    fn of(gap: Gap) -> LineEnding {
+        if gap.line_feeds > 0 {
+            LineEnding::LineFeed
+        } else {
+            LineEnding::CarriageReturn
+        }
+    }
+
+    /// Whether `gap` holds none of this file's line endings: then it is no line ending of
+    /// the file's, but a stray inside a record.
+    fn is_stray(self, gap: Gap) -> bool {
+        match self {
+            LineEnding::LineFeed => gap.line_feeds == 0,
+            LineEnding::CarriageReturn => gap.carriage_returns == 0,
+        }
+    }
+
+    /// The bytes of a stray `gap`, as they stood in the field.
+    fn stray_bytes(self, gap: Gap) -> Vec<u8> {
+        match self {
+            LineEnding::LineFeed => vec![b'\r'; gap.carriage_returns as usize],
+            LineEnding::CarriageReturn => vec![b'\n'; gap.line_feeds as usize],
+        }
+    }
+
+    /// How a message names the stray and the file's own.
+    pub(crate) fn describe_stray(self) -> (&'static str, &'static str) {
+        match self {
+            LineEnding::LineFeed => ("a carriage return (CR) alone", "LF or CR LF"),
+            LineEnding::CarriageReturn => ("a line feed (LF) alone", "a CR alone"),
+        }
+    }
 }
 
 /// A field that is not valid UTF-8.
@@ -294,6 +356,11 @@ pub(crate) struct InputReader {
     path: PathBuf,
     reader: csv::Reader<TrackingReader<BufReader<Box<dyn Read + Send>>>>,
     header: Header,
+    /// Known from the first record on: the line ending the header's shows.
+    line_ending: Option<LineEnding>,
+    /// The record read ahead, to see whether a stray line ending joins it to the one before.
+    ahead: Option<Record>,
+    ended: bool,
 }
 
 impl InputReader {
@@ -323,9 +390,12 @@ impl InputReader {
             path,
             reader,
             header: Header::placeholder(),
+            line_ending: None,
+            ahead: None,
+            ended: false,
         };
         let raw = match this.next_raw()? {
-            Some(record) => record.raw,
+            Some((record, _)) => record.raw,
             None => {
                 return Err(InputError::EmptyHeader {
                     path: this.path.clone(),
@@ -354,19 +424,88 @@ impl InputReader {
             .map_err(|source| InputError::Spool { source })
     }
 
-    /// The next record, or `None` at the end of the input.
+    /// The next record, or `None` at the end of the input. One record is read ahead: a
+    /// stray line ending before it makes it part of this one.
     pub(crate) fn next_record(&mut self) -> Result<Option<Record>, InputError> {
-        let record = self.next_raw()?;
-        if record.is_none() {
+        let mut record = match self.ahead.take() {
+            Some(record) => record,
+            None => match self.next_part()? {
+                Some((record, gap)) => {
+                    // The first record's gap is the header's line ending: the file's.
+                    self.line_ending.get_or_insert(LineEnding::of(gap));
+                    record
+                }
+                None => return Ok(None),
+            },
+        };
+        while let Some((next, gap)) = self.next_part()? {
+            let line_ending = *self.line_ending.get_or_insert(LineEnding::of(gap));
+            if !line_ending.is_stray(gap) {
+                self.ahead = Some(next);
+                break;
+            }
+            self.join(&mut record, next, gap, line_ending)?;
+        }
+        Ok(Some(record))
+    }
+
+    /// The next record as csv split it, with the line endings before it; the spool is
+    /// finished at the end of the input.
+    fn next_part(&mut self) -> Result<Option<(Record, Gap)>, InputError> {
+        if self.ended {
+            return Ok(None);
+        }
+        let part = self.next_raw()?;
+        if part.is_none() {
+            self.ended = true;
             self.reader
                 .get_mut()
                 .finish_copy()
                 .map_err(|source| InputError::Spool { source })?;
         }
-        Ok(record)
+        // Only the header has nothing before it.
+        Ok(part.map(|(record, gap)| (record, gap.unwrap_or_default())))
     }
 
-    fn next_raw(&mut self) -> Result<Option<Record>, InputError> {
+    /// `next` continues `record` past a stray line ending: the field the break split is
+    /// whole again, with the break inside it, as the file wrote it.
+    fn join(
+        &self,
+        record: &mut Record,
+        next: Record,
+        gap: Gap,
+        line_ending: LineEnding,
+    ) -> Result<(), InputError> {
+        let size = record.raw.as_slice().len() + next.raw.as_slice().len();
+        if size as u64 > MAX_RECORD_BYTES {
+            return Err(InputError::RecordTooLong {
+                path: self.path.clone(),
+                line: record.line,
+            });
+        }
+        let mut joined = ByteRecord::with_capacity(size + 8, record.raw.len() + next.raw.len());
+        let split = record.raw.len().saturating_sub(1);
+        for field in record.raw.iter().take(split) {
+            joined.push_field(field);
+        }
+        let mut field = record.raw.get(split).unwrap_or_default().to_vec();
+        field.extend(line_ending.stray_bytes(gap));
+        field.extend_from_slice(next.raw.get(0).unwrap_or_default());
+        joined.push_field(&field);
+        for field in next.raw.iter().skip(1) {
+            joined.push_field(field);
+        }
+        joined.set_position(record.raw.position().cloned());
+        record.raw = joined;
+        let breaks = gap.carriage_returns.max(gap.line_feeds);
+        record.stray_break.get_or_insert(StrayBreak {
+            line: next.line.saturating_sub(breaks),
+            ending: line_ending,
+        });
+        Ok(())
+    }
+
+    fn next_raw(&mut self) -> Result<Option<(Record, Option<Gap>)>, InputError> {
         let mut raw = ByteRecord::new();
         let read = self.reader.read_byte_record(&mut raw);
         let next_start = self.reader.position().byte();
@@ -382,8 +521,14 @@ impl InputReader {
             Ok(true) => {
                 let byte = raw.position().map(|p| p.byte()).unwrap_or(0);
                 let line = tracking.line_at(byte);
+                let gap = tracking.gap_before();
                 tracking.record_starts_at(next_start);
-                Ok(Some(Record { line, raw }))
+                let record = Record {
+                    line,
+                    raw,
+                    stray_break: None,
+                };
+                Ok(Some((record, gap)))
             }
             Err(e) => {
                 if let Some(tracking::Refusal::RecordTooLong { line }) = tracking.refusal {
@@ -455,6 +600,92 @@ mod tests {
                 .collect();
             assert_eq!(lines, vec![2, 4, 6], "{eol:?}");
         }
+    }
+
+    /// (line, fields, stray line) of every record of `text`.
+    fn records_of(text: &str) -> Vec<(u64, Vec<String>, Option<u64>)> {
+        let (_f, mut r) = reader_for(text.as_bytes(), b',');
+        std::iter::from_fn(|| r.next_record().unwrap())
+            .map(|rec| {
+                let fields = rec
+                    .raw
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect();
+                (rec.line, fields, rec.stray_break.map(|s| s.line))
+            })
+            .collect()
+    }
+
+    fn lines_of(text: &str) -> Vec<u64> {
+        records_of(text)
+            .into_iter()
+            .map(|(line, ..)| line)
+            .collect()
+    }
+
+    #[test]
+    fn every_kind_of_line_ending_gives_each_record_its_own_line() {
+        let rows = ["type,user_id", "SMS,a", "SMS,b", "", "SMS,c"];
+        for eol in ["\n", "\r\n", "\r"] {
+            assert_eq!(lines_of(&rows.join(eol)), vec![2, 3, 5], "{eol:?}");
+        }
+        // Mixed LF and CR LF; a quoted field's line breaks count too, CR alone included.
+        let text = "type,user_id\r\nSMS,a\nSMS,\"b\r\nc\rd\"\r\nSMS,e\n";
+        assert_eq!(lines_of(text), vec![2, 3, 6]);
+        let records = records_of(text);
+        assert_eq!(
+            records[1].1[1], "b\r\nc\rd",
+            "quoted breaks are the field's text"
+        );
+        assert!(records.iter().all(|(.., stray)| stray.is_none()));
+        // A CR file whose rows end CR LF here and there, and doubled CRs (a blank line).
+        assert_eq!(
+            lines_of("type,user_id\rSMS,a\r\nSMS,b\r\rSMS,c\r"),
+            vec![2, 3, 5]
+        );
+    }
+
+    #[test]
+    fn a_stray_line_ending_joins_the_parts_of_its_record() {
+        // LF file: a CR alone inside an unquoted field splits nothing.
+        let text = "user_id,type,nickname\na,SMS,Jo\rhn\nb,SMS,x\n";
+        assert_eq!(
+            records_of(text),
+            vec![
+                (2, vec!["a".into(), "SMS".into(), "Jo\rhn".into()], Some(2)),
+                (4, vec!["b".into(), "SMS".into(), "x".into()], None),
+            ]
+        );
+        // Two strays, the second right after a delimiter; CR LF file.
+        let text = "user_id,type,nickname\r\na\r,SMS,\r\rx\r\nb,SMS,y\r\n";
+        let records = records_of(text);
+        assert_eq!(records[0].0, 2);
+        assert_eq!(records[0].1, vec!["a\r", "SMS", "\r\rx"]);
+        assert_eq!(records[0].2, Some(2), "the first stray ends line 2");
+        assert_eq!(records[1].0, 6, "lone CRs end lines 2 to 4, a CR LF line 5");
+        // CR file: an LF alone is the stray.
+        let text = "user_id,type,nickname\ra,SMS,Jo\nhn\rb,SMS,x\r";
+        let records = records_of(text);
+        assert_eq!(records[0].1[2], "Jo\nhn");
+        assert_eq!(records[0].2, Some(2));
+        assert_eq!((records[1].0, records[1].2), (4, None));
+    }
+
+    #[test]
+    fn joined_parts_stay_within_the_record_bound() {
+        // An LF header over CR rows: every row is one stray-joined record, so it is bounded.
+        let mut text = String::from("user_id,type\n");
+        let row = format!("{},SMS\r", "u".repeat(1000));
+        for _ in 0..2000 {
+            text.push_str(&row);
+        }
+        let (_f, mut r) = reader_for(text.as_bytes(), b',');
+        let err = r.next_record().unwrap_err();
+        assert!(
+            matches!(err, InputError::RecordTooLong { line: 2, .. }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The one place every input byte passes, once: between the source (a file, a pipe, standard
 //! input) and the CSV parser. It
 //! - feeds a SHA-256, so summary.json names the exact input without a second read;
-//! - notes the runs of line endings, so line numbers are right for CRLF files and blank
-//!   lines (csv 1.4 places a record at the line ending before it, and miscounts CRLF);
+//! - notes the runs of line endings, so line numbers are right whatever ends a line (LF,
+//!   CR LF, or a CR alone, as older spreadsheet exports write) and for blank lines (csv 1.4
+//!   places a record just past the first byte of the line ending before it, and miscounts
+//!   CRLF), and so the reader can see which line endings came between two records;
 //! - follows RFC 4180 quoting, so a quote that never closes is reported at the line where it
 //!   opened instead of swallowing the rest of the file into one field;
 //! - refuses a record longer than [`MAX_RECORD_BYTES`], so `/dev/zero` or a stream without a
@@ -19,11 +21,20 @@ use aws_lc_rs::digest;
 /// The longest header or record accepted (bytes). Real rows are a few hundred bytes.
 pub(crate) const MAX_RECORD_BYTES: u64 = 1024 * 1024;
 
-/// A run of line-ending bytes (`\r`, `\n`): where it starts, how many newlines it holds.
+/// A run of line-ending bytes (`\r`, `\n`): where it starts, how many lines it ends (a CR
+/// LF ends one, as does a CR or an LF alone), and the bytes it is made of.
 #[derive(Debug, Clone, Copy)]
 struct EndOfLineRun {
     start: u64,
-    newlines: u64,
+    breaks: u64,
+    gap: Gap,
+}
+
+/// The line-ending bytes between two records, as the file wrote them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Gap {
+    pub(crate) carriage_returns: u64,
+    pub(crate) line_feeds: u64,
 }
 
 /// Where the RFC 4180 reading of the bytes stands.
@@ -64,8 +75,12 @@ pub(crate) struct TrackingReader<R> {
     /// Runs read but not yet passed by a record; the last may still be growing.
     runs: VecDeque<EndOfLineRun>,
     run_open: bool,
-    newlines_passed: u64,
-    newlines_seen: u64,
+    /// The last byte read was a CR: an LF now completes its CR LF, one line ending.
+    after_carriage_return: bool,
+    breaks_passed: u64,
+    breaks_seen: u64,
+    /// The last run [`TrackingReader::line_at`] passed: the gap before the record it placed.
+    last_passed: Option<Gap>,
     quoting: Quoting,
     /// Where the record being read starts; bytes past it plus the bound are refused.
     record_start: u64,
@@ -84,8 +99,10 @@ impl<R: Read> TrackingReader<R> {
             offset: 0,
             runs: VecDeque::new(),
             run_open: false,
-            newlines_passed: 0,
-            newlines_seen: 0,
+            after_carriage_return: false,
+            breaks_passed: 0,
+            breaks_seen: 0,
+            last_passed: None,
             quoting: Quoting::FieldStart,
             record_start: 0,
             refusal: None,
@@ -105,25 +122,32 @@ impl<R: Read> TrackingReader<R> {
                 if !self.run_open {
                     self.runs.push_back(EndOfLineRun {
                         start: self.offset + i as u64,
-                        newlines: 0,
+                        breaks: 0,
+                        gap: Gap::default(),
                     });
                     self.run_open = true;
                 }
-                if byte == b'\n' {
-                    self.newlines_seen += 1;
-                    if let Some(run) = self.runs.back_mut() {
-                        run.newlines += 1;
+                // CR LF is one line ending; a CR or an LF alone is one too.
+                let ends_a_line = byte == b'\r' || !self.after_carriage_return;
+                self.breaks_seen += u64::from(ends_a_line);
+                if let Some(run) = self.runs.back_mut() {
+                    run.breaks += u64::from(ends_a_line);
+                    if byte == b'\r' {
+                        run.gap.carriage_returns += 1;
+                    } else {
+                        run.gap.line_feeds += 1;
                     }
                 }
             } else {
                 self.run_open = false;
             }
+            self.after_carriage_return = byte == b'\r';
             self.quoting = match (self.quoting, byte) {
                 (Quoting::Quoted { opened_on }, b'"') => Quoting::QuoteInQuoted { opened_on },
                 (Quoting::Quoted { .. }, _) => self.quoting,
                 (Quoting::QuoteInQuoted { opened_on }, b'"') => Quoting::Quoted { opened_on },
                 (Quoting::FieldStart, b'"') => Quoting::Quoted {
-                    opened_on: self.newlines_seen + 1,
+                    opened_on: self.breaks_seen + 1,
                 },
                 _ if is_line_end || byte == self.delimiter => Quoting::FieldStart,
                 // csv reads a stray quote, or text after a closing quote, as part of the field.
@@ -190,16 +214,25 @@ impl<R> TrackingReader<R> {
     /// The 1-based line of a record that csv places at `byte`: every line ending that starts
     /// at or before it comes before the record's first character.
     pub(super) fn line_at(&mut self, byte: u64) -> u64 {
+        self.last_passed = None;
         while self.runs.front().is_some_and(|run| run.start <= byte) {
             // Never pop the run still growing at the end of the buffer; count it when it is whole.
             if self.runs.len() == 1 && self.run_open {
-                return self.newlines_passed + self.runs[0].newlines + 1;
+                return self.breaks_passed + self.runs[0].breaks + 1;
             }
             if let Some(run) = self.runs.pop_front() {
-                self.newlines_passed += run.newlines;
+                self.breaks_passed += run.breaks;
+                self.last_passed = Some(run.gap);
             }
         }
-        self.newlines_passed + 1
+        self.breaks_passed + 1
+    }
+
+    /// The line endings just before the record the last [`TrackingReader::line_at`] placed
+    /// (`None` for the first record of the file). csv places a record just past the first
+    /// byte of the line ending before it, and a record is never empty, so that run is whole.
+    pub(super) fn gap_before(&self) -> Option<Gap> {
+        self.last_passed
     }
 
     /// The parser has reached the record that starts at `byte`.

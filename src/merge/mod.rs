@@ -4,10 +4,12 @@
 //! shard's figures), timeline.json (the shards side by side) and report.html.
 //!
 //! Merging checks before it writes anything: every shard 0..N is there once, all of one
-//! input (SHA-256), one N, one target and one mode, and each finished. Each shard directory
-//! is locked while it is read, so a `--resume` cannot change it half-way.
+//! input (SHA-256), one N, one target and one mode, and each finished; and every row of
+//! every shard is one the shard can have written (`verify`). Each shard directory is locked
+//! while it is read, so a `--resume` cannot change it half-way.
 
 mod rows;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use crate::exit::{ExitStatus, RunReport};
 use crate::failpoints::crash_point;
 use crate::output::latency::LatencyFigures;
 use crate::output::lock::{self, OutDirLock};
+use crate::output::read_back;
 use crate::output::report;
 use crate::output::summary::{now_rfc3339, Plan, RequestCounts, ShardInfo, Summary};
 use crate::output::timeline::{self, Timeline};
@@ -36,8 +39,8 @@ pub enum MergeError {
     Output(#[from] OutputError),
     #[error(transparent)]
     Rows(#[from] MergeRowsError),
-    #[error("{}: no summary.json that mfa-enroll can read; give the --out directory of each `run --shard K/N`", dir.display())]
-    NoSummary { dir: PathBuf },
+    #[error("{}: {problem}: no summary.json that mfa-enroll can read; give the --out directory of each `run --shard K/N`", dir.display())]
+    NoSummary { dir: PathBuf, problem: String },
     #[error("{}: this run was not sharded (its summary.json has no shard); merge combines the directories of `run --shard K/N`", dir.display())]
     NotAShard { dir: PathBuf },
     #[error("{} is shard {shard} of {count}, but {} is of {other_count}; give the directories of one sharded run", dir.display(), other.display())]
@@ -56,6 +59,8 @@ pub enum MergeError {
     },
     #[error("{} is given twice; give each shard's directory once", dir.display())]
     RepeatedDir { dir: PathBuf },
+    #[error("--out {} is also given as a shard's directory; merge into a new directory", dir.display())]
+    OutIsAShard { dir: PathBuf },
     #[error("shards {missing} of {count} are missing; give every shard's --out directory (a shard that never ran: run it with --shard K/{count})")]
     MissingShards { missing: String, count: u32 },
     #[error("{} and {} processed different inputs ({}); every shard must read the same file", first.display(), other.display(), what)]
@@ -78,11 +83,27 @@ pub enum MergeError {
         other: PathBuf,
         other_mode: String,
     },
-    #[error("{}: shard {shard} {why}; resume it (mfa-enroll run INPUT --shard {shard} --out {} --resume), then merge again", dir.display(), dir.display())]
+    #[error("{}: shard {shard} {why}; resume it ({resume}, with the same config and flags), then merge again", dir.display())]
     Unfinished {
         dir: PathBuf,
         shard: String,
         why: String,
+        resume: String,
+    },
+    #[error("{} (shard {shard}): results.csv row {row}, line {line}: {why}; this shard's record was changed after it ran, or was not written by mfa-enroll", dir.display())]
+    BadRow {
+        dir: PathBuf,
+        shard: String,
+        row: u64,
+        line: u64,
+        why: String,
+    },
+    #[error("{} (shard {shard}): summary.json counts {said}, but results.csv holds {found}; this shard's record was changed after it ran", dir.display())]
+    ShardCounts {
+        dir: PathBuf,
+        shard: String,
+        said: String,
+        found: String,
     },
     #[error("line {line} of the input is in the results of {} and of {}; these shards did not split one input", first.display(), other.display())]
     LineTwice {
@@ -92,7 +113,7 @@ pub enum MergeError {
     },
     #[error("the shards' results hold {}, but the input has {}; a shard's results.csv is incomplete (resume that shard)", count(*found, "row", "rows"), count(*records, "record", "records"))]
     RowsMissing { found: u64, records: u64 },
-    #[error("{}: this directory holds the record of an earlier run or merge; choose another --out (nothing was merged)", dir.display())]
+    #[error("{}: this directory holds the record of an earlier run or merge; choose another --out", dir.display())]
     WouldOverwrite { dir: PathBuf },
 }
 
@@ -106,14 +127,15 @@ struct ShardDir {
 
 impl ShardDir {
     fn open(dir: &Path) -> Result<ShardDir, MergeError> {
-        let no_summary = || MergeError::NoSummary {
+        let no_summary = |problem: String| MergeError::NoSummary {
             dir: dir.to_path_buf(),
+            problem,
         };
         if !dir.join(SUMMARY_FILE).is_file() {
-            return Err(no_summary());
+            return Err(no_summary(read_back::SummaryProblem::Missing.to_string()));
         }
         let lock = lock::acquire(dir)?;
-        let summary = Summary::read(dir).ok_or_else(no_summary)?;
+        let summary = read_back::summary(dir).map_err(|e| no_summary(e.to_string()))?;
         let info = summary.shard.ok_or_else(|| MergeError::NotAShard {
             dir: dir.to_path_buf(),
         })?;
@@ -132,12 +154,17 @@ impl ShardDir {
 
 /// Merges `dirs` into `out`; the report's exit is what one whole run's would have been.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunReport, MergeError> {
+    let canonical = |dir: &Path| dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let mut seen = std::collections::HashSet::new();
     for dir in dirs {
-        let canonical = dir.canonicalize().unwrap_or_else(|_| dir.clone());
-        if !seen.insert(canonical) {
+        if !seen.insert(canonical(dir)) {
             return Err(MergeError::RepeatedDir { dir: dir.clone() });
         }
+    }
+    if seen.contains(&canonical(out)) {
+        return Err(MergeError::OutIsAShard {
+            dir: out.to_path_buf(),
+        });
     }
     let mut shards = dirs
         .iter()
@@ -155,13 +182,16 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunReport, MergeError> {
             .collect()
     };
     let results = part(RESULTS_FILE);
-    let indexed = rows::index(&results)?.ok_or_else(|| MergeError::RowsMissing {
+    let mut checks: Vec<verify::ShardRows> = shards.iter().map(verify::ShardRows::new).collect();
+    let indexed = rows::index(&results, |row| checks[row.part].check(&row))?;
+    checks.into_iter().try_for_each(verify::ShardRows::finish)?;
+    let indexed = indexed.ok_or_else(|| MergeError::RowsMissing {
         found: 0,
         records: shards[0].summary.input.records.unwrap_or(0),
     })?;
     check_lines(&shards, &indexed)?;
     let errors = part(ERRORS_FILE);
-    let errors_indexed = rows::index(&errors)?;
+    let errors_indexed = rows::index::<MergeError>(&errors, |_| Ok(()))?;
     // Written under temporary names, renamed once all is well: a failed merge leaves no
     // results.csv that would block the next attempt.
     let temporary = |file: &str| out.join(format!(".{file}.merging"));
@@ -312,7 +342,31 @@ fn check_finished(shard: &ShardDir) -> Result<(), MergeError> {
         dir: shard.dir.clone(),
         shard: shard.name(),
         why,
+        resume: resume_command(shard),
     })
+}
+
+/// The command that resumes a shard: its input as its summary.json records it.
+fn resume_command(shard: &ShardDir) -> String {
+    let input = match shard.summary.input.path.as_str() {
+        "standard input" => "- (the same input on standard input)".to_string(),
+        path => shell_word(path),
+    };
+    format!(
+        "mfa-enroll run {input} --shard {} --out {} --resume",
+        shard.name(),
+        shell_word(&shard.dir.display().to_string())
+    )
+}
+
+/// `text` as one word for a POSIX shell: as it is when it is plain, else single-quoted.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// Every line once, and as many rows as the input has records.

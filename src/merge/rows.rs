@@ -4,13 +4,13 @@
 //! byte offset: 24 bytes a row); each row is copied from its file as it is written, and a
 //! file is seeked only where its rows are out of order.
 
-use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use csv::{ByteRecord, Position};
+use csv::ByteRecord;
 
-use crate::output::line_order::{line_column, reader};
+use crate::output::line_order::line_column;
+use crate::output::read_back::RowReader;
 use crate::output::writer::finish_synced;
 use crate::output::OutputError;
 
@@ -33,48 +33,60 @@ pub(crate) struct Indexed {
     pub(crate) entries: Vec<Entry>,
 }
 
-/// Reads every part's line numbers. The parts must share one header; a part that does not
-/// exist (a shard with nothing to report) is skipped.
-pub(crate) fn index(parts: &[Part]) -> Result<Option<Indexed>, MergeRowsError> {
+/// One row as the index reads it, for a caller that checks more than its line.
+pub(crate) struct Row<'a> {
+    pub(crate) part: usize,
+    /// 1-based, after the header.
+    pub(crate) number: u64,
+    pub(crate) line: u64,
+    pub(crate) header: &'a ByteRecord,
+    pub(crate) record: &'a ByteRecord,
+}
+
+/// Reads every part's line numbers, handing each complete row to `check` (a torn last row,
+/// cut short by a crash, is left out). The parts must share one header; a part that does
+/// not exist (a shard with nothing to report) is skipped.
+pub(crate) fn index<E: From<MergeRowsError>>(
+    parts: &[Part],
+    mut check: impl FnMut(Row<'_>) -> Result<(), E>,
+) -> Result<Option<Indexed>, E> {
     let mut header: Option<(ByteRecord, PathBuf)> = None;
     let mut entries = Vec::new();
+    let mut record = ByteRecord::new();
     for (number, part) in parts.iter().enumerate() {
         if !part.path.exists() {
             continue;
         }
-        let mut reader = reader(&part.path)?;
-        let mut record = ByteRecord::new();
-        let read = |reader: &mut csv::Reader<File>, record: &mut ByteRecord| {
-            reader
-                .read_byte_record(record)
-                .map_err(|e| OutputError::csv(&part.path, e))
-        };
-        if !read(&mut reader, &mut record)? {
+        let Some(mut reader) = RowReader::open(&part.path).map_err(MergeRowsError::from)? else {
             continue;
-        }
-        let column = line_column(&record, &part.path)?;
+        };
+        let column = line_column(reader.header(), &part.path).map_err(MergeRowsError::from)?;
         match &header {
-            Some((first, first_path)) if *first != record => {
+            Some((first, first_path)) if first != reader.header() => {
                 return Err(MergeRowsError::OtherHeader {
                     first: first_path.clone(),
                     other: part.path.clone(),
-                })
+                }
+                .into())
             }
             Some(_) => {}
-            None => header = Some((record.clone(), part.path.clone())),
+            None => header = Some((reader.header().clone(), part.path.clone())),
         }
-        loop {
-            let byte = reader.position().byte();
-            if !read(&mut reader, &mut record)? {
-                break;
-            }
+        while let Some((byte, row)) = reader.next(&mut record).map_err(MergeRowsError::from)? {
             let line = std::str::from_utf8(record.get(column).unwrap_or_default())
                 .ok()
                 .and_then(|text| text.parse().ok())
                 .ok_or_else(|| MergeRowsError::BadLine {
                     path: part.path.clone(),
-                    row: reader.position().record(),
+                    row,
                 })?;
+            check(Row {
+                part: number,
+                number: row,
+                line,
+                header: reader.header(),
+                record: &record,
+            })?;
             entries.push(Entry {
                 line,
                 part: number,
@@ -95,7 +107,10 @@ pub(crate) fn write_in_line_order(
     let mut readers = Vec::with_capacity(parts.len());
     for part in parts {
         // A part with no rows is never read; it may not exist.
-        readers.push(part.path.exists().then(|| reader(&part.path)).transpose()?);
+        readers.push(match part.path.exists() {
+            true => RowReader::open(&part.path)?,
+            false => None,
+        });
     }
     let file = crate::output::writer::private_file(out, false)?;
     let mut writer = csv::WriterBuilder::new()
@@ -104,21 +119,22 @@ pub(crate) fn write_in_line_order(
     let io = |e: csv::Error| OutputError::csv(out, e);
     writer.write_byte_record(&indexed.header).map_err(io)?;
     let mut record = ByteRecord::new();
+    let mut next_byte = vec![None; parts.len()];
     for entry in &indexed.entries {
-        let part = &parts[entry.part];
         let Some(reader) = readers[entry.part].as_mut() else {
             continue;
         };
-        if reader.position().byte() != entry.byte {
-            let mut position = Position::new();
-            position.set_byte(entry.byte);
-            reader
-                .seek(position)
-                .map_err(|e| OutputError::csv(&part.path, e))?;
+        if next_byte[entry.part] != Some(entry.byte) {
+            reader.seek(entry.byte)?;
         }
-        reader
-            .read_byte_record(&mut record)
-            .map_err(|e| OutputError::csv(&part.path, e))?;
+        if reader.next(&mut record)?.is_none() {
+            return Err(OutputError::Damaged {
+                path: parts[entry.part].path.clone(),
+                row: 0,
+                problem: "changed while it was merged".into(),
+            });
+        }
+        next_byte[entry.part] = Some(reader.position());
         writer.write_byte_record(&record).map_err(io)?;
     }
     finish_synced(writer, out)

@@ -8,6 +8,8 @@ pub mod line_order;
 pub(crate) mod lock;
 pub mod metrics;
 pub(crate) mod progress;
+pub(crate) mod read_back;
+pub(crate) mod record_lines;
 pub mod report;
 pub(crate) mod resume;
 pub(crate) mod summary;
@@ -47,10 +49,18 @@ pub enum OutputError {
     },
     #[error("{}: another mfa-enroll run ({holder}) is using this output directory; wait for it to finish or choose another --out", dir.display())]
     Locked { dir: PathBuf, holder: String },
+    #[error("{}: this command names the directory twice (it already holds its lock); give each directory once", dir.display())]
+    LockedByThisCommand { dir: PathBuf },
     #[error("{}: this is not a results.csv written by mfa-enroll (it has no {missing:?} column); choose another --out", path.display())]
     NotResults {
         path: PathBuf,
         missing: &'static str,
+    },
+    #[error("{}: row {row} {problem}; this file is not one mfa-enroll wrote whole (was it edited?)", path.display())]
+    Damaged {
+        path: PathBuf,
+        row: u64,
+        problem: String,
     },
     #[error("--out {}: this is a file, not a directory; choose a directory for results.csv, errors.csv and summary.json (it is created if missing)", path.display())]
     OutIsAFile { path: PathBuf },

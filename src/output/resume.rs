@@ -8,50 +8,96 @@
 //! version does not make an older output directory unresumable.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 
+use csv::ByteRecord;
+
+use super::read_back::RowReader;
 use super::writer::{private_file, Tallies};
-use super::{OutputError, ResultRow, RESULTS_FILE};
+use super::{Outcome, OutputError, ResultRow, RESULTS_FILE};
+use crate::codes::Code;
 use crate::model::Claims;
+
+/// What the newest row of one input line says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Earlier {
+    /// `created` or `skipped_existing`: left alone. Its row number in results.csv.
+    Finished { row: u64 },
+    /// Not finished, and no attempt left it uncertain (invalid, `USER_NOT_FOUND`, a 400,
+    /// `NOT_ATTEMPTED`, …): no device of an earlier run's can be this row's.
+    Settled,
+}
 
 /// What the earlier runs finished.
 #[derive(Debug, Default)]
 pub(crate) struct Finished {
-    /// Input line -> index (0-based, after the header) of its newest row in results.csv, for
-    /// the lines that need nothing more.
-    rows: HashMap<u64, u64>,
+    /// The lines whose newest row finished them or settled them; a line whose newest row is
+    /// uncertain (`UNCONFIRMED`, `INTERNAL_ERROR`), like a line with no row, is not here.
+    lines: HashMap<u64, Earlier>,
+    finished: usize,
     /// The devices finished lines reported created: a device belongs to one row only.
     pub(crate) claimed_devices: Claims,
     /// Their outcomes and types, so the summary covers the whole file.
     pub(crate) tallies: Tallies,
+    /// What results.csv holds, for the proof that it is the record of this input's run.
+    pub(crate) file: FileFacts,
+}
+
+/// Every complete row of results.csv, counted.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct FileFacts {
+    /// Every row's outcome, type and code, as summary.json counts them.
+    pub(crate) tallies: Tallies,
+    /// The lowest and highest line any row names.
+    pub(crate) lines: Option<(u64, u64)>,
+    /// A last row cut short by a crash or a full disk, left out of everything here.
+    pub(crate) torn_row: Option<u64>,
 }
 
 impl Finished {
     pub(crate) fn contains(&self, line: u64) -> bool {
-        self.rows.contains_key(&line)
+        matches!(self.lines.get(&line), Some(Earlier::Finished { .. }))
+    }
+
+    /// Whether the line's newest row says no attempt of an earlier run left anything
+    /// uncertain: then no device an earlier run made can be this row's.
+    pub(crate) fn settled(&self, line: u64) -> bool {
+        self.lines.get(&line) == Some(&Earlier::Settled)
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.rows.len()
+        self.finished
+    }
+}
+
+/// Whether a row that is not done says no device an earlier run made can be its own: it
+/// sent nothing, or PingOne's answer settled that nothing was made. A device that is there
+/// (`created` while the user's MFA switch is still to be set), an attempt PingOne may have
+/// acted on (`UNCONFIRMED`) or a bug mid-row (`INTERNAL_ERROR`) leave it the row's.
+fn rules_out_an_earlier_device(row: &ResultRow) -> bool {
+    match row.outcome {
+        Outcome::Invalid | Outcome::Valid | Outcome::WouldCreate | Outcome::WouldSkipExisting => {
+            true
+        }
+        Outcome::Failed => !matches!(
+            row.error_code,
+            Some(Code::Unconfirmed | Code::InternalError) | None
+        ),
+        Outcome::Created | Outcome::SkippedExisting => false,
     }
 }
 
 /// Columns resume cannot do without; any other may be missing (older files) or extra (newer).
 const REQUIRED_COLUMNS: [&str; 2] = ["line", "outcome"];
 
-fn open_results(path: &Path) -> Result<csv::Reader<File>, OutputError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| OutputError::csv(path, e))?;
-    let header = reader
-        .headers()
-        .map_err(|e| OutputError::csv(path, e))?
-        .clone();
+fn open_results(path: &Path) -> Result<RowReader, OutputError> {
+    let reader = RowReader::open(path)?.ok_or_else(|| OutputError::NotResults {
+        path: path.to_path_buf(),
+        missing: REQUIRED_COLUMNS[0],
+    })?;
     for missing in REQUIRED_COLUMNS {
-        if !header.iter().any(|h| h == missing) {
+        if !reader.header().iter().any(|h| h == missing.as_bytes()) {
             return Err(OutputError::NotResults {
                 path: path.to_path_buf(),
                 missing,
@@ -61,44 +107,68 @@ fn open_results(path: &Path) -> Result<csv::Reader<File>, OutputError> {
     Ok(reader)
 }
 
-/// Each readable row of results.csv with its index. A run killed mid-write can leave a torn
-/// last line: it is skipped, since that row was not finished.
-fn rows<'a>(
-    reader: &'a mut csv::Reader<File>,
-    path: &Path,
-) -> impl Iterator<Item = Result<(u64, ResultRow), OutputError>> + 'a {
-    let path = path.to_path_buf();
-    reader
-        .deserialize::<ResultRow>()
-        .enumerate()
-        .filter_map(move |(index, row)| match row {
-            Err(e) if e.is_io_error() => Some(Err(OutputError::csv(&path, e))),
-            Err(_) => None,
-            Ok(row) => Some(Ok((index as u64, row))),
-        })
+/// Each complete row of results.csv with its row number. A run killed mid-write can leave a
+/// torn last row: it is left out, since that row was not finished.
+fn rows(
+    reader: &mut RowReader,
+) -> impl Iterator<Item = Result<(u64, ResultRow), OutputError>> + '_ {
+    let mut record = ByteRecord::new();
+    std::iter::from_fn(move || {
+        let (_, row) = match reader.next(&mut record) {
+            Ok(Some(found)) => found,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(
+            record
+                .deserialize::<ResultRow>(Some(reader.header()))
+                .map(|result| (row, result))
+                .map_err(|e| OutputError::Damaged {
+                    path: reader.path().to_path_buf(),
+                    row,
+                    problem: format!("cannot be read ({e})"),
+                }),
+        )
+    })
 }
 
 /// Reads results.csv in `out_dir` without changing it: which lines are finished.
 pub(crate) fn read_finished(out_dir: &Path) -> Result<Finished, OutputError> {
     let path = out_dir.join(RESULTS_FILE);
     let mut reader = open_results(&path)?;
-    // The newest row for a line wins; only finished lines are kept, so memory follows them.
-    let mut finished: HashMap<u64, (u64, ResultRow)> = HashMap::new();
-    for row in rows(&mut reader, &path) {
-        let (index, row) = row?;
+    // The newest row for a line wins; only finished rows are kept whole, so memory follows them.
+    let mut kept: HashMap<u64, (u64, ResultRow)> = HashMap::new();
+    let mut result = Finished::default();
+    let mut rows_read = rows(&mut reader);
+    for row in rows_read.by_ref() {
+        let (number, row) = row?;
+        let file = &mut result.file;
+        file.tallies.add(&row, false);
+        file.lines = Some(match file.lines {
+            None => (row.line, row.line),
+            Some((low, high)) => (low.min(row.line), high.max(row.line)),
+        });
         if row.is_done() {
-            finished.insert(row.line, (index, row));
+            result.lines.remove(&row.line);
+            kept.insert(row.line, (number, row));
         } else {
-            finished.remove(&row.line);
+            kept.remove(&row.line);
+            if rules_out_an_earlier_device(&row) {
+                result.lines.insert(row.line, Earlier::Settled);
+            } else {
+                result.lines.remove(&row.line);
+            }
         }
     }
-    let mut result = Finished::default();
-    for (line, (index, row)) in finished {
+    drop(rows_read);
+    result.file.torn_row = reader.torn_row();
+    for (line, (number, row)) in kept {
         result.tallies.add(&row, false);
-        if !row.device_id.is_empty() && row.outcome == super::Outcome::Created {
+        if !row.device_id.is_empty() && row.outcome == Outcome::Created {
             result.claimed_devices.insert(&row.device_id, line);
         }
-        result.rows.insert(line, index);
+        result.lines.insert(line, Earlier::Finished { row: number });
+        result.finished += 1;
     }
     Ok(result)
 }
@@ -115,9 +185,9 @@ pub(crate) fn keep_only_finished(out_dir: &Path, finished: &Finished) -> Result<
     writer
         .write_record(ResultRow::header())
         .map_err(|e| OutputError::csv(&temporary, e))?;
-    for row in rows(&mut reader, &path) {
-        let (index, row) = row?;
-        if finished.rows.get(&row.line) == Some(&index) {
+    for row in rows(&mut reader) {
+        let (number, row) = row?;
+        if finished.lines.get(&row.line) == Some(&Earlier::Finished { row: number }) {
             writer
                 .serialize(&row)
                 .map_err(|e| OutputError::csv(&temporary, e))?;
@@ -132,7 +202,7 @@ pub(crate) fn keep_only_finished(out_dir: &Path, finished: &Finished) -> Result<
         .map_err(|e| OutputError::io(&temporary, e))?;
     drop(file);
     std::fs::rename(&temporary, &path).map_err(|e| OutputError::io(&path, e))?;
-    if let Ok(dir) = File::open(out_dir) {
+    if let Ok(dir) = std::fs::File::open(out_dir) {
         let _ = dir.sync_all();
     }
     Ok(())
@@ -147,18 +217,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join(RESULTS_FILE),
-            "outcome,added_later,line,device_id\n\
-             created,x,2,dev-a\n\
-             failed,x,3,\n\
-             skipped_existing,x,4,dev-b\n\
-             created,x,5,dev-c\n\
-             failed,x,5,\n",
+            "outcome,added_later,line,device_id,error_code\n\
+             created,x,2,dev-a,\n\
+             failed,x,3,,USER_NOT_FOUND\n\
+             skipped_existing,x,4,dev-b,\n\
+             created,x,5,dev-c,\n\
+             failed,x,5,,UNCONFIRMED\n\
+             invalid,x,6,,INVALID_PHONE\n\
+             failed,x,7,,NOT_ATTEMPTED\n\
+             created,x,8,dev-",
         )
         .unwrap();
         let finished = read_finished(dir.path()).unwrap();
         assert!(finished.contains(2) && finished.contains(4));
         assert!(!finished.contains(3), "failed rows are done again");
         assert!(!finished.contains(5), "the newest row of a line wins");
+        assert!(!finished.contains(8), "a torn last row is not a row");
+        assert_eq!(finished.len(), 2);
         assert_eq!(finished.claimed_devices.get("dev-a"), Some(2));
         assert_eq!(
             finished.claimed_devices.get("dev-b"),
@@ -166,6 +241,17 @@ mod tests {
             "skipped_existing claims nothing: another row may have created it"
         );
         assert_eq!(finished.claimed_devices.len(), 1);
+        // Which unfinished lines no attempt left uncertain.
+        let settled: Vec<u64> = (2..=8).filter(|&l| finished.settled(l)).collect();
+        assert_eq!(settled, vec![3, 6, 7]);
+        assert_eq!(finished.file.tallies.rows, 7);
+        assert_eq!(finished.file.lines, Some((2, 7)));
+        assert_eq!(finished.file.torn_row, Some(8));
+        assert_eq!(
+            finished.file.tallies.count(Outcome::Failed),
+            2,
+            "NOT_ATTEMPTED apart"
+        );
     }
 
     #[test]

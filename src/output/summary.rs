@@ -19,6 +19,9 @@ pub(crate) struct InputInfo {
     pub(crate) path: String,
     pub(crate) sha256: Option<String>,
     pub(crate) records: Option<u64>,
+    /// The lines records start on, for merge's checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) lines: Option<super::record_lines::RecordLines>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -321,13 +324,6 @@ impl Summary {
             .map_err(|e| OutputError::io(&path, std::io::Error::other(e)))?;
         text.push('\n');
         write_whole(&path, text.as_bytes())
-    }
-
-    pub(crate) fn read(out_dir: &Path) -> Option<Summary> {
-        let path = out_dir.join(SUMMARY_FILE);
-        let text =
-            crate::bounded::read_to_string(&path, crate::bounded::SUMMARY_FILE_CEILING).ok()?;
-        serde_json::from_str(&text).ok()
     }
 }
 

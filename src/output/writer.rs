@@ -1,10 +1,15 @@
 //! The one writer of results.csv and errors.csv. Results arrive over a channel from any task;
 //! a thread of its own writes them and flushes after every batch, so each row is on disk
 //! (in the OS's hands) moments after it completes, and a crash loses at most what was in flight.
+//!
+//! The rows counted are the rows on disk: a batch counts once both files took it whole. When
+//! a write fails (a full disk, a file size limit), both files are cut back to the end of the
+//! last whole batch, so no torn row is left, and the counts the summary gets are those of the
+//! rows the files hold; the rows cut off are redone by `--resume`.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::BufWriter;
+use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -176,6 +181,63 @@ pub(crate) struct Recorder {
     thread: JoinHandle<Written>,
 }
 
+/// What the writer put on disk: the counts of the rows the files hold, and why it stopped
+/// writing, if it did.
+pub(crate) struct Written {
+    pub(crate) tallies: Tallies,
+    pub(crate) failure: Option<OutputError>,
+}
+
+/// A file that counts what reached it, and refuses every write after one failed, so nothing
+/// buffered lands after the file has been cut back to its last whole batch.
+struct Guarded {
+    file: File,
+    /// Bytes in the file, as far as this writer's writes took it.
+    len: u64,
+    /// A `Cell`, so that the writer thread can mark it through csv's shared reference.
+    failed: std::cell::Cell<bool>,
+}
+
+impl Guarded {
+    fn open(path: &Path, append: bool) -> Result<Guarded, OutputError> {
+        let file = private_file(path, append)?;
+        let len = file.metadata().map_err(|e| OutputError::io(path, e))?.len();
+        Ok(Guarded {
+            file,
+            len,
+            failed: std::cell::Cell::new(false),
+        })
+    }
+}
+
+impl Write for Guarded {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.failed.get() {
+            return Err(io::Error::other("an earlier write to this file failed"));
+        }
+        failpoint!("results-write", |_| {
+            self.failed.set(true);
+            Err(io::ErrorKind::StorageFull.into())
+        });
+        match self.file.write(buf) {
+            Ok(n) => {
+                self.len += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                self.failed.set(true);
+                Err(e)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+type CsvFile = csv::Writer<BufWriter<Guarded>>;
+
 /// How errors.csv repeats the input: its header minus an earlier report's own columns.
 #[derive(Debug, Clone)]
 pub(crate) struct ErrorsLayout {
@@ -199,8 +261,10 @@ pub(crate) fn private_dir(dir: &Path) -> Result<(), OutputError> {
         .map_err(|e| OutputError::io(dir, e))
 }
 
-/// Opens a file readable by its owner only: these files hold personal data.
+/// Opens a file readable by its owner only: these files hold personal data. A file that was
+/// there already is made so too.
 pub(crate) fn private_file(path: &Path, append: bool) -> Result<File, OutputError> {
+    use std::os::unix::fs::PermissionsExt;
     let mut options = OpenOptions::new();
     options.mode(0o600);
     if append {
@@ -208,7 +272,10 @@ pub(crate) fn private_file(path: &Path, append: bool) -> Result<File, OutputErro
     } else {
         options.write(true).create(true).truncate(true);
     }
-    options.open(path).map_err(|e| OutputError::io(path, e))
+    let file = options.open(path).map_err(|e| OutputError::io(path, e))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| OutputError::io(path, e))?;
+    Ok(file)
 }
 
 /// Writes a whole file through a temporary one and a rename, readable by its owner only: a
@@ -254,7 +321,7 @@ impl Recorder {
         let results_exists = results_path.exists();
         let mut results = csv::WriterBuilder::new()
             .has_headers(false)
-            .from_writer(BufWriter::new(private_file(&results_path, append)?));
+            .from_writer(BufWriter::new(Guarded::open(&results_path, append)?));
         if !(append && results_exists) {
             results
                 .write_record(ResultRow::header())
@@ -262,7 +329,7 @@ impl Recorder {
         }
         let mut errors = csv::WriterBuilder::new()
             .flexible(true)
-            .from_writer(BufWriter::new(private_file(&errors_path, false)?));
+            .from_writer(BufWriter::new(Guarded::open(&errors_path, false)?));
         let mut header = ByteRecord::new();
         for &i in &layout.carried {
             header.push_field(layout.input_header.get(i).unwrap_or_default());
@@ -273,8 +340,7 @@ impl Recorder {
         errors
             .write_byte_record(&header)
             .map_err(|e| OutputError::csv(&errors_path, e))?;
-        let flush_all = |results: &mut csv::Writer<BufWriter<File>>,
-                         errors: &mut csv::Writer<BufWriter<File>>| {
+        let flush_all = |results: &mut CsvFile, errors: &mut CsvFile| {
             results
                 .flush()
                 .map_err(|e| OutputError::io(&results_path, e))?;
@@ -283,14 +349,16 @@ impl Recorder {
         flush_all(&mut results, &mut errors)?;
 
         let (sender, receiver) = mpsc::sync_channel::<Option<RowResult>>(PENDING_ROWS);
-        let files = Files {
+        let mut files = Files {
             results,
             errors,
             results_path,
             errors_path,
             layout,
             error_row: ByteRecord::new(),
+            whole: (0, 0),
         };
+        files.commit();
         let thread = std::thread::Builder::new()
             .name("results-writer".into())
             .spawn(move || write_loop(receiver, files, counters, stop))
@@ -305,7 +373,7 @@ impl Recorder {
         self.handle.clone()
     }
 
-    /// Waits until every result sent so far is on disk, and returns what reached the files.
+    /// Waits until every result sent so far is on disk, and returns what is there.
     pub(crate) fn finish(self) -> Written {
         let _ = self.handle.sender.send(None);
         self.thread.join().unwrap_or(Written {
@@ -315,30 +383,20 @@ impl Recorder {
     }
 }
 
-/// What the writer leaves: the tallies of the rows it wrote, and the failure that stopped
-/// it, if one did. After a failure the tallies still count every row written before it, so
-/// summary.json and results.csv agree (OUTPUT_BROKEN).
-pub(crate) struct Written {
-    pub(crate) tallies: Tallies,
-    pub(crate) failure: Option<OutputError>,
-}
-
 /// The two files the writer thread owns.
 struct Files {
-    results: csv::Writer<BufWriter<File>>,
-    errors: csv::Writer<BufWriter<File>>,
+    results: CsvFile,
+    errors: CsvFile,
     results_path: PathBuf,
     errors_path: PathBuf,
     layout: ErrorsLayout,
     error_row: ByteRecord,
+    /// Where each file ended after the last batch both took whole.
+    whole: (u64, u64),
 }
 
 impl Files {
     fn write(&mut self, result: &RowResult) -> Result<(), OutputError> {
-        failpoint!("results-write", |_| Err(OutputError::io(
-            &self.results_path,
-            std::io::ErrorKind::StorageFull.into()
-        )));
         let row = &result.row;
         self.results
             .serialize(row)
@@ -370,6 +428,34 @@ impl Files {
             .flush()
             .map_err(|e| OutputError::io(&self.errors_path, e))
     }
+
+    /// Both files took everything so far: this is where they end whole.
+    fn commit(&mut self) {
+        self.whole = (self.guarded(true).len, self.guarded(false).len);
+    }
+
+    fn guarded(&self, results: bool) -> &Guarded {
+        let writer = if results { &self.results } else { &self.errors };
+        writer.get_ref().get_ref()
+    }
+
+    /// After a failed write: no more writes reach either file, and each is cut back to where
+    /// it ended whole, so no torn row is left. Cutting frees space; it works on a full disk.
+    fn cut_back(&self) {
+        for (results, len, path) in [
+            (true, self.whole.0, &self.results_path),
+            (false, self.whole.1, &self.errors_path),
+        ] {
+            let file = self.guarded(results);
+            file.failed.set(true);
+            if let Err(e) = file.file.set_len(len).and_then(|()| file.file.sync_data()) {
+                tracing::error!(
+                    "{}: cannot cut back to its last whole row: {e}",
+                    path.display()
+                );
+            }
+        }
+    }
 }
 
 fn write_loop(
@@ -378,9 +464,12 @@ fn write_loop(
     counters: Arc<LiveCounters>,
     stop: Arc<Stop>,
 ) -> Written {
+    // The rows both files hold whole, and those of the batch being written.
     let mut tallies = Tallies::default();
+    let mut batch_tallies = Tallies::default();
     let mut not_attempted = 0u64;
     let mut failure: Option<OutputError> = None;
+    let mut cut_back = false;
     let mut all_in = false;
     while !all_in {
         let Ok(first) = receiver.recv() else { break };
@@ -396,26 +485,32 @@ fn write_loop(
                 continue;
             }
             let row = &result.row;
+            batch_tallies.add(row, result.sends_message);
             counters.add(row.outcome);
             if row.error_code == Some(Code::NotAttempted) {
                 // One line for all of them at the end, not one per row.
                 not_attempted += 1;
                 counters.not_attempted.fetch_add(1, Ordering::Relaxed);
             } else {
-                tallies.last_done_at = Some(std::time::Instant::now());
+                batch_tallies.last_done_at = Some(std::time::Instant::now());
                 if row.is_problem() {
                     log_problem(row);
                 }
             }
             failure = files.write(&result).err();
-            if failure.is_none() {
-                // Counted once written: a row the files lack is not in summary.json either.
-                tallies.add(row, result.sends_message);
-            }
         }
         if failure.is_none() {
             failure = files.flush().err();
         }
+        if failure.is_none() {
+            files.commit();
+            tallies.merge(&batch_tallies);
+        } else if !cut_back {
+            // This batch did not reach the disk whole: it is cut off, and not counted.
+            files.cut_back();
+            cut_back = true;
+        }
+        batch_tallies = Tallies::default();
         if written < GATHER_BELOW {
             // Let a few more rows gather: waking for every row of a fast run costs more in
             // system calls than the rows themselves. A row waits at most this long for disk.

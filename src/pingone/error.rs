@@ -113,6 +113,14 @@ pub enum ApiError {
     /// A success status with a body that could not be read: PingOne acted.
     #[error("HTTP {status} with an unreadable body: {message}")]
     BadResponse { status: u16, message: String },
+    /// A create answered success with another device than the one asked for (another type,
+    /// phone, email or extension): PingOne acted, but not as asked.
+    #[error("HTTP {status}, but the answer describes device {device_id}, {what}, not the device asked for")]
+    OtherDevice {
+        status: u16,
+        device_id: String,
+        what: String,
+    },
     /// The run is stopping; the request was not sent.
     #[error("not sent: the run is stopping")]
     Stopped,
@@ -209,7 +217,9 @@ impl ApiError {
             } => false,
             ApiError::Status { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
             ApiError::Connect(_) | ApiError::Transport(_) | ApiError::BadResponse { .. } => true,
-            ApiError::Stopped
+            // Sending it again would make another device PingOne was not asked for.
+            ApiError::OtherDevice { .. }
+            | ApiError::Stopped
             | ApiError::Untrusted { .. }
             | ApiError::TooLarge { .. }
             | ApiError::BadNextLink(_) => false,
@@ -221,7 +231,9 @@ impl ApiError {
     pub(crate) fn may_have_acted(&self) -> bool {
         match self {
             ApiError::Status { status, .. } => *status >= 500,
-            ApiError::Transport(_) | ApiError::BadResponse { .. } => true,
+            ApiError::Transport(_)
+            | ApiError::BadResponse { .. }
+            | ApiError::OtherDevice { .. } => true,
             // A success too large to read: PingOne acted, and said so at length.
             ApiError::TooLarge { status, .. } => (200..300).contains(status),
             ApiError::Connect(_)
@@ -235,7 +247,8 @@ impl ApiError {
         match self {
             ApiError::Status { status, .. }
             | ApiError::BadResponse { status, .. }
-            | ApiError::TooLarge { status, .. } => Some(*status),
+            | ApiError::TooLarge { status, .. }
+            | ApiError::OtherDevice { status, .. } => Some(*status),
             ApiError::Connect(_)
             | ApiError::Transport(_)
             | ApiError::Stopped
@@ -257,6 +270,7 @@ impl ApiError {
             ApiError::Connect(_)
             | ApiError::Transport(_)
             | ApiError::BadResponse { .. }
+            | ApiError::OtherDevice { .. }
             | ApiError::Stopped
             | ApiError::Untrusted { .. }
             | ApiError::TooLarge { .. }
@@ -277,6 +291,8 @@ impl ApiError {
             ApiError::Connect(_) | ApiError::Transport(_) | ApiError::BadResponse { .. } => {
                 Code::RetriesExhausted
             }
+            // PingOne acted, and only a read of the user's devices can say how the row ends.
+            ApiError::OtherDevice { .. } => Code::Unconfirmed,
             ApiError::Stopped => Code::NotAttempted,
             ApiError::TooLarge { .. } => Code::AnswerTooLarge,
             ApiError::BadNextLink(_) => Code::BadNextLink,

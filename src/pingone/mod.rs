@@ -33,6 +33,13 @@ use wire::{
     UserList,
 };
 
+/// Which host [`Client::preflight`] could not use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PreflightHost {
+    Token,
+    Api,
+}
+
 /// After a stop, how long a request already sent may still take to answer. A POST's answer
 /// settles its row, so it is worth a moment; past it the row is `UNCONFIRMED` (a GET's row
 /// is not attempted), and the run ends within the contract's two seconds.
@@ -87,6 +94,8 @@ struct Health {
 pub struct Client {
     http: reqwest::Client,
     api_url: reqwest::Url,
+    /// The token's answer already shows the API's host can be reached.
+    api_on_token_host: bool,
     environment_url: String,
     environment_id: String,
     worker_environment_id: String,
@@ -146,6 +155,7 @@ impl Client {
             tokens: TokenSource::new(http.clone(), connection),
             http,
             api_url: connection.api_url.clone(),
+            api_on_token_host: connection.api_url.origin() == connection.auth_url.origin(),
             environment_url: connection.environment_url(),
             environment_id: connection.environment_id.clone(),
             worker_environment_id: connection.worker_environment_id.clone(),
@@ -159,12 +169,26 @@ impl Client {
 
     /// Fetches the first token before anything else is sent, so a certificate that is not
     /// trusted, or a token host that cannot be reached at all (connection refused, no such
-    /// name, a TLS handshake that never completes), stops the run before it starts. Any
-    /// other failure is left to the run, which retries it or stops as it always does.
-    pub(crate) async fn preflight(&self) -> Result<(), ApiError> {
+    /// name, a TLS handshake that never completes), stops the run before it starts. Then,
+    /// when the API lives on another host, one request without credentials shows that host
+    /// answers too: any answer will do, even 401, since only reaching it is in question.
+    /// Any other failure is left to the run, which retries it or stops as it always does.
+    pub(crate) async fn preflight(&self) -> Result<(), (PreflightHost, ApiError)> {
         match self.token().await {
-            Err(refused @ (ApiError::Untrusted { .. } | ApiError::Connect(_))) => Err(refused),
-            _ => Ok(()),
+            Err(refused @ (ApiError::Untrusted { .. } | ApiError::Connect(_))) => {
+                return Err((PreflightHost::Token, refused))
+            }
+            _ if self.api_on_token_host => return Ok(()),
+            _ => {}
+        }
+        match self.http.head(self.api_url.clone()).send().await {
+            Ok(_) => Ok(()),
+            Err(error) => match ApiError::from_reqwest(error) {
+                refused @ (ApiError::Untrusted { .. } | ApiError::Connect(_)) => {
+                    Err((PreflightHost::Api, refused))
+                }
+                _ => Ok(()),
+            },
         }
     }
 

@@ -22,8 +22,8 @@ use crate::output::resume;
 use crate::output::summary::{now_rfc3339, Target};
 use crate::output::timeline::Sampler;
 use crate::output::writer::ErrorsLayout;
-use crate::output::{Outcome, Recorder, RecorderHandle, RowResult};
-use crate::pingone::{Client, RequestStats};
+use crate::output::{Outcome, OutputError, Recorder, RecorderHandle, RowResult, Tallies};
+use crate::pingone::{ApiError, Client, PreflightHost, RequestStats};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::shard::Assignment;
 use crate::stop::{Stop, StopReason};
@@ -59,16 +59,29 @@ async fn client_for(
     let client = Client::new(&connection, &settings.limits, stop.clone(), stats.clone())
         .map_err(|source| RunError::HttpClient { source })?;
     match client.preflight().await {
-        Err(crate::pingone::ApiError::Untrusted { host, problem }) => {
+        Ok(()) => Ok(Some(Arc::new(client))),
+        Err((_, ApiError::Untrusted { host, problem })) => {
             Err(RunError::Untrusted { host, problem })
         }
-        // The first request of all could not reach its host: nothing was sent anywhere.
-        Err(crate::pingone::ApiError::Connect(problem)) => Err(RunError::Unreachable {
-            host: connection.auth_host(),
-            set_by: connection.auth_url_set_by.clone(),
-            problem,
+        // A host could not be reached at all: nothing was sent to the API.
+        Err((which, problem)) => Err(RunError::Unreachable {
+            role: match which {
+                PreflightHost::Token => "token host",
+                PreflightHost::Api => "API host",
+            },
+            host: match which {
+                PreflightHost::Token => connection.auth_host(),
+                PreflightHost::Api => connection.api_host(),
+            },
+            set_by: match which {
+                PreflightHost::Token => connection.auth_url_set_by.clone(),
+                PreflightHost::Api => connection.api_url_set_by.clone(),
+            },
+            problem: match problem {
+                ApiError::Connect(text) => text,
+                other => other.to_string(),
+            },
         }),
-        _ => Ok(Some(Arc::new(client))),
     }
 }
 
@@ -124,13 +137,15 @@ pub(crate) async fn execute(
     let stats = Arc::new(RequestStats::default());
     let client = client_for(settings, connection, &stats, stop).await?;
     let (reader, _spool) = rows.open(settings)?;
-    // Every refusal has passed: now results.csv may change. It keeps one row per record, so
-    // the rows to do again leave it before they are appended anew.
+    // Every refusal has passed: now the directory may change. The summary says first that a
+    // run is under way (`"finished": false`): a crash from here on leaves no finished summary
+    // whose counts results.csv no longer has. results.csv keeps one row per record, so the
+    // rows to do again leave it before they are appended anew.
+    let summary = initial_summary(settings, out, target, facts, clock);
+    summary.write(&out.dir)?;
     if out.has_results {
         resume::keep_only_finished(&out.dir, &out.finished)?;
     }
-    let summary = initial_summary(settings, out, target, facts, clock);
-    summary.write(&out.dir)?;
 
     let counters = Arc::new(LiveCounters::default());
     let layout = ErrorsLayout {
@@ -168,17 +183,13 @@ pub(crate) async fn execute(
         stop,
     )
     .await;
-    let written = recorder.finish();
-    if let Some(e) = &written.failure {
-        // The stop was already requested; the summary says why.
-        tracing::error!("{e}");
-    }
-    let tallies = written.tallies;
+    let (tallies, tallies_known) = finish_recording(recorder, stop);
     let timeline = sampler.finish().await;
     progress.finish().await;
     Ok(Executed {
         summary,
         tallies,
+        tallies_known,
         stats,
         client,
         engine,
@@ -186,6 +197,20 @@ pub(crate) async fn execute(
         sending_from,
         timeline,
     })
+}
+
+/// What the writer recorded, and whether those counts are known. A failed write has stopped
+/// the run already; a crashed writer stops it here, and leaves its counts unknown.
+fn finish_recording(recorder: Recorder, stop: &Stop) -> (Tallies, bool) {
+    let written = recorder.finish();
+    if let Some(e) = &written.failure {
+        tracing::error!("{e}");
+        if !stop.is_requested() {
+            stop.request(StopReason::OutputBroken(e.to_string()));
+        }
+    }
+    let known = !matches!(written.failure, Some(OutputError::WriterCrashed));
+    (written.tallies, known)
 }
 
 /// The progress display, and the log line that opens the run.
@@ -263,7 +288,12 @@ async fn feed(
             Route::Record(result) => handle.record(result),
             Route::Send(job) => {
                 let continues = facts.later.continues(place);
-                return Some(Job { continues, ..job });
+                let settled_before = out.finished.settled(job.line);
+                return Some(Job {
+                    continues,
+                    settled_before,
+                    ..job
+                });
             }
             Route::NotOurs => {}
         }
@@ -340,6 +370,7 @@ fn route(
                 line: record.line,
                 spec,
                 raw: record.raw,
+                settled_before: false,
                 // Until the caller knows better: keeping a user's state is always safe.
                 continues: true,
             };

@@ -83,12 +83,19 @@ pub(crate) async fn finish(
 ) -> Result<RunReport, RunError> {
     let mut all = out.finished.tallies.clone();
     all.merge(&executed.tallies);
-    let exit = exit_status(settings, stop, &all);
-    let summary = summarise(settings, &executed, &all, stop, &clock, exit);
+    let mut exit = exit_status(settings, stop, &all);
+    let mut summary = summarise(settings, &executed, &all, stop, &clock, exit);
+    // A summary says it is finished only when its counts are those of results.csv.
+    summary.finished = executed.tallies_known;
     put_in_line_order(&out.dir);
     // Every row is in results.csv, and summary.json still says the run is unfinished.
     crash_point!("before-final-summary");
-    summary.write(&out.dir)?;
+    if let Err(e) = summary.write(&out.dir) {
+        // Requests were sent: not exit 2. summary.json still says the run is under way,
+        // which --resume continues.
+        tracing::error!("cannot write the summary: {e}; run again with --resume");
+        exit = ExitStatus::StoppedEarly;
+    }
     write_metrics(settings, &summary, exit);
     write_report(&out.dir, &summary, executed.timeline.as_ref());
     log_finish(&summary, &all, exit);
@@ -218,6 +225,13 @@ pub(crate) fn stopped_before_sending(
 ) -> Result<RunReport, RunError> {
     let mut summary = initial_summary(settings, out, &target, &InputFacts::default(), &clock);
     summary.set_tallies(&out.finished.tallies);
+    // results.csv is as the earlier run left it: the summary keeps saying whose it is, and
+    // counts what it holds.
+    if let Some(earlier) = out.earlier.as_ref().filter(|_| out.has_results) {
+        summary.input = earlier.input.clone();
+        summary.shard = earlier.shard;
+        summary.set_tallies(&out.finished.file.tallies);
+    }
     summary.finished_at = Some(now_rfc3339());
     summary.duration_s = round3(clock.started.elapsed().as_secs_f64());
     summary.stopped_early = stopped_early(stop);

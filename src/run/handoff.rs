@@ -12,6 +12,7 @@ use crate::dispatch::later::LaterRows;
 use crate::dispatch::Engine;
 use crate::input::{InputReader, InputSource};
 use crate::output::lock::OutDirLock;
+use crate::output::record_lines::RecordLines;
 use crate::output::resume::Finished;
 use crate::output::summary::Summary;
 use crate::output::timeline::Timeline;
@@ -67,6 +68,8 @@ pub(crate) struct InputFacts {
     /// Records after the header.
     pub(crate) records: Option<u64>,
     pub(crate) sha256: Option<String>,
+    /// The lines the records start on.
+    pub(crate) lines: Option<RecordLines>,
     /// `--shard`: how this shard tells its rows from the others'.
     pub(crate) assignment: Option<Assignment>,
     /// The lines that may repeat an earlier row: the only ones stage 3's duplicate check
@@ -79,7 +82,7 @@ pub(crate) struct InputFacts {
 /// Stage 2's result.
 pub(crate) enum Surveyed {
     /// The whole input was read: its rows, spooled, and what was learned of them.
-    Whole { rows: Rows, facts: InputFacts },
+    Whole { rows: Rows, facts: Box<InputFacts> },
     /// A signal came while reading; nothing was sent.
     Stopped,
 }
@@ -90,6 +93,8 @@ pub(crate) struct Executed {
     pub(crate) summary: Summary,
     /// This run's rows (rows finished by an earlier run are not in here).
     pub(crate) tallies: Tallies,
+    /// The tallies are those of the rows written (false only when the writer crashed).
+    pub(crate) tallies_known: bool,
     pub(crate) stats: Arc<RequestStats>,
     pub(crate) client: Option<Arc<Client>>,
     pub(crate) engine: Option<Arc<Engine>>,

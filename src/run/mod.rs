@@ -58,6 +58,8 @@ pub enum RunError {
     WouldOverwrite { path: PathBuf },
     #[error("--resume: {} holds no earlier run (no results.csv, no summary.json); run without --resume to start one (nothing was sent)", dir.display())]
     NothingToResume { dir: PathBuf },
+    #[error("--resume: {} cannot be shown to hold an earlier run of this input, target and shard: {why}; run without --resume into a new --out (nothing was sent, and nothing in the directory changed)", dir.display())]
+    ResumeUnproven { dir: PathBuf, why: String },
     #[error("--resume: {} was written against {earlier}, but this run is against {now}; resume against the same target, or choose another --out (nothing was sent)", dir.display())]
     OtherTarget {
         dir: PathBuf,
@@ -97,8 +99,9 @@ pub enum RunError {
     NoConnection,
     #[error("the TLS certificate of {host} is not trusted ({problem}); if a TLS-inspecting proxy or a private CA signs it, set [pingone] ca_file to that CA's PEM certificate (nothing was sent)")]
     Untrusted { host: String, problem: String },
-    #[error("cannot reach the token host {host}, set by {set_by} ({problem}); check that setting, the network, DNS and any proxy (HTTPS_PROXY), then run again (nothing was sent)")]
+    #[error("cannot reach the {role} {host}, set by {set_by} ({problem}); check that setting, the network, DNS and any proxy (HTTPS_PROXY), then run again (nothing was sent)")]
     Unreachable {
+        role: &'static str,
         host: String,
         set_by: String,
         problem: String,
@@ -215,6 +218,7 @@ fn initial_summary(
             path: settings.input.display_path().display().to_string(),
             sha256: facts.sha256.clone(),
             records: facts.records,
+            lines: facts.lines.clone(),
         },
         shard: facts.assignment.map(|a| ShardInfo {
             index: a.shard.index,
@@ -251,7 +255,7 @@ pub async fn run(settings: Settings, stop: Arc<Stop>) -> Result<RunReport, RunEr
         error
     };
     let (rows, facts) = match survey::survey(&settings, input, &out, &stop).map_err(refused)? {
-        Surveyed::Whole { rows, facts } => (rows, facts),
+        Surveyed::Whole { rows, facts } => (rows, *facts),
         Surveyed::Stopped => {
             return finish::stopped_before_sending(&settings, &out, target, &stop, clock)
         }

@@ -1,7 +1,9 @@
 //! Stage 1: the input, opened (on a thread, so a fifo without a writer hears a signal), and
 //! the output directory, created readable by its owner only, locked for this run, and
-//! checked against what it already holds: an earlier run's record is never overwritten,
-//! and `--resume` continues only a run made with the same target.
+//! checked against what it already holds: an earlier run's record is never overwritten, and
+//! `--resume` continues only a run it can show to be of the same target and shard, with a
+//! summary.json that agrees with its results.csv (the input is compared in `survey`, once it
+//! has been read).
 
 use std::path::Path;
 
@@ -11,10 +13,11 @@ use super::RunError;
 use crate::config::Settings;
 use crate::input::InputReader;
 use crate::output::lock;
+use crate::output::read_back::{self, SummaryProblem};
 use crate::output::resume::{self, Finished};
 use crate::output::summary::{Summary, Target};
 use crate::output::writer::private_dir;
-use crate::output::{RESULTS_FILE, SUMMARY_FILE};
+use crate::output::{OutputError, RESULTS_FILE};
 use crate::shard::Shard;
 use crate::stop::Stop;
 
@@ -24,12 +27,12 @@ fn check_target(dir: &Path, earlier: &Summary, now: &Target) -> Result<(), RunEr
         Some(target) => target.clone(),
         // Written before targets were recorded: it says at least whether it was the sandbox.
         None if earlier.sandbox => Target::Sandbox,
-        None if *now == Target::Sandbox => Target::Pingone {
-            environment_id: "unrecorded".into(),
-            api_host: "unrecorded".into(),
-            worker_environment_id: None,
-        },
-        None => return Ok(()),
+        None => {
+            return Err(RunError::ResumeUnproven {
+                dir: dir.to_path_buf(),
+                why: "summary.json does not say which environment its run was against".into(),
+            })
+        }
     };
     if earlier_target == *now {
         return Ok(());
@@ -76,28 +79,26 @@ pub(crate) async fn input(
 
 pub(crate) fn output_dir(settings: &Settings, target: &Target) -> Result<OutputDir, RunError> {
     let dir = settings.out_dir.clone();
+    if settings.resume && !dir.is_dir() {
+        // Not even created: a refused resume leaves no trace.
+        return Err(RunError::NothingToResume { dir });
+    }
     private_dir(&dir)?;
     let lock = lock::acquire(&dir)?;
-    let results_path = dir.join(RESULTS_FILE);
-    let has_results = results_path.exists();
+    let has_results = dir.join(RESULTS_FILE).exists();
     if has_results && !settings.resume {
         return Err(RunError::WouldOverwrite { path: dir });
     }
-    let mut earlier = None;
-    if settings.resume {
-        if !has_results && !dir.join(SUMMARY_FILE).exists() {
-            return Err(RunError::NothingToResume { dir });
+    let (earlier, finished) = if settings.resume {
+        let (earlier, finished) = earlier_run(&dir, has_results)?;
+        check_target(&dir, &earlier, target)?;
+        // A run that stopped before sending recorded no shard; it left nothing to continue.
+        if began_sending(&earlier) {
+            check_shard(&dir, &earlier, settings.shard)?;
         }
-        earlier = Summary::read(&dir);
-        if let Some(summary) = &earlier {
-            check_target(&dir, summary, target)?;
-            check_shard(&dir, summary, settings.shard)?;
-        }
-    }
-    let finished = if has_results {
-        resume::read_finished(&dir)?
+        (Some(earlier), finished)
     } else {
-        Finished::default()
+        (None, Finished::default())
     };
     Ok(OutputDir {
         dir,
@@ -106,4 +107,61 @@ pub(crate) fn output_dir(settings: &Settings, target: &Target) -> Result<OutputD
         earlier,
         finished,
     })
+}
+
+/// A summary written once the input had been read through, as every run that sends (or
+/// records rows) does; one without the input's hash stopped while reading it.
+fn began_sending(summary: &Summary) -> bool {
+    summary.input.sha256.is_some()
+}
+
+/// The earlier run's summary and the rows it finished, once they are shown to be one
+/// record: summary.json readable, and its counts those of results.csv.
+fn earlier_run(dir: &Path, has_results: bool) -> Result<(Summary, Finished), RunError> {
+    let unproven = |why: String| RunError::ResumeUnproven {
+        dir: dir.to_path_buf(),
+        why,
+    };
+    let earlier = match read_back::summary(dir) {
+        Ok(summary) => summary,
+        Err(SummaryProblem::Missing) if !has_results => {
+            return Err(RunError::NothingToResume {
+                dir: dir.to_path_buf(),
+            })
+        }
+        Err(problem) => return Err(unproven(problem.to_string())),
+    };
+    if !has_results {
+        if began_sending(&earlier) {
+            return Err(unproven(
+                "summary.json records a run that began sending, but there is no results.csv".into(),
+            ));
+        }
+        return Ok((earlier, Finished::default()));
+    }
+    if !began_sending(&earlier) {
+        return Err(unproven(
+            "results.csv holds rows, but summary.json records a run that stopped before sending"
+                .into(),
+        ));
+    }
+    let finished = resume::read_finished(dir).map_err(|e| match e {
+        // A results.csv that mfa-enroll cannot have written proves nothing.
+        OutputError::Damaged { .. } | OutputError::NotResults { .. } => unproven(e.to_string()),
+        other => RunError::Output(other),
+    })?;
+    if earlier.finished {
+        check_counts(&earlier, &finished).map_err(unproven)?;
+    }
+    Ok((earlier, finished))
+}
+
+/// A finished run's summary counts exactly the complete rows of its results.csv.
+fn check_counts(earlier: &Summary, finished: &Finished) -> Result<(), String> {
+    match read_back::counts_differ(earlier, &finished.file.tallies) {
+        None => Ok(()),
+        Some((said, found)) => Err(format!(
+            "summary.json counts {said}, but results.csv holds {found}"
+        )),
+    }
 }

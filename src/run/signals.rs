@@ -35,6 +35,7 @@ pub fn install_signal_handlers(stop: Arc<Stop>) {
             seen += 1;
             if seen > 1 {
                 eprintln!("{name} again: exiting now; results.csv holds every row finished so far. Resume with --resume.");
+                crate::output::lock::release_all_now();
                 std::process::exit(ExitStatus::StoppedEarly.code());
             }
             tracing::warn!("{name}: no new requests; waiting for those in flight (press Ctrl-C again to exit at once)");

@@ -18,6 +18,7 @@ use crate::config::{RunMode, Settings};
 use crate::dispatch::later::{LaterRows, LaterRowsSpill};
 use crate::input::{InputError, InputReader};
 use crate::model::UserRef;
+use crate::output::record_lines::RecordLines;
 use crate::output::writer::private_file;
 use crate::shard::{Assignment, KeyedBy};
 use crate::stop::Stop;
@@ -31,6 +32,24 @@ struct Counts {
     records: u64,
     by_id: u64,
     by_username: u64,
+    /// On --resume: records whose line an earlier run finished.
+    finished_seen: u64,
+    lines: RecordLines,
+}
+
+impl Counts {
+    fn new() -> Counts {
+        Counts {
+            lines: RecordLines::new(),
+            ..Counts::default()
+        }
+    }
+
+    fn record(&mut self, line: u64, out: &OutputDir) {
+        self.records += 1;
+        self.finished_seen += u64::from(out.finished.contains(line));
+        self.lines.push(line);
+    }
 }
 
 pub(crate) fn survey(
@@ -50,7 +69,7 @@ pub(crate) fn survey(
         validate_all(settings, input, out, stop, (&mut spill, users))?
     } else {
         // Nothing is sent: validation waits for stage 3, which runs it once.
-        key_all(settings, input, stop, &mut spill)?
+        key_all(settings, input, out, stop, &mut spill)?
     };
     let Some((counts, sha256)) = pass else {
         return Ok(Surveyed::Stopped);
@@ -61,6 +80,7 @@ pub(crate) fn survey(
         None => LaterRows::unknown(),
     };
     check_same_input(settings, out, &sha256)?;
+    check_lines(out, &counts)?;
     let may_message = settings.use_sandbox || settings.enroll.allow_messages;
     if settings.mode == RunMode::Live && !may_message && found.messages > 0 {
         return Err(RunError::WouldMessageUsers {
@@ -70,9 +90,10 @@ pub(crate) fn survey(
     }
     Ok(Surveyed::Whole {
         rows: Rows(spool),
-        facts: InputFacts {
+        facts: Box::new(InputFacts {
             records: Some(counts.records),
             sha256: Some(sha256),
+            lines: Some(counts.lines.clone()),
             assignment: settings.shard.map(|shard| Assignment {
                 shard,
                 keyed_by: KeyedBy::for_file(
@@ -83,7 +104,7 @@ pub(crate) fn survey(
             }),
             repeats: found.repeats,
             later,
-        },
+        }),
     })
 }
 
@@ -100,7 +121,7 @@ fn validate_all(
     let (checker, finisher) =
         validate::split_knowing(input.header().clone(), rules_for(settings), Repeats::none());
     let mut rows = ValidatedRows::start(input, checker, finisher, stop.clone());
-    let mut counts = Counts::default();
+    let mut counts = Counts::new();
     for item in rows.by_ref() {
         let (record, verdict) = match item {
             Ok(pair) => pair,
@@ -112,7 +133,7 @@ fn validate_all(
         }
         // Stage 3 counts the records the same way, to find each one's bit in `LaterRows`.
         let place = counts.records;
-        counts.records += 1;
+        counts.record(record.line, out);
         let Some(Ok(spec)) = verdict else { continue };
         match spec.user {
             UserRef::Id(_) => counts.by_id += 1,
@@ -138,6 +159,7 @@ fn validate_all(
 fn key_all(
     settings: &Settings,
     mut input: InputReader,
+    out: &OutputDir,
     stop: &Arc<Stop>,
     spill: &mut RepeatSpill,
 ) -> Result<Option<(Counts, String)>, RunError> {
@@ -154,15 +176,15 @@ fn key_all(
         let _ = sender.send(batch);
         Ok(input.sha256_hex())
     });
-    let mut counts = Counts::default();
+    let mut counts = Counts::new();
     loop {
         if stop.is_requested() {
             return Ok(None);
         }
         match receiver.recv_timeout(std::time::Duration::from_millis(100)) {
             Ok(batch) => {
-                counts.records += batch.len() as u64;
                 for (line, key) in batch {
+                    counts.record(line, out);
                     if let Some(key) = key {
                         spill
                             .add(key, line, false)
@@ -181,6 +203,32 @@ fn key_all(
             source: std::io::Error::other("the survey's reader stopped unexpectedly"),
         }),
     }
+}
+
+/// `--resume`: every row of results.csv names a line where a record of this input starts.
+/// Each finished line was met as a record's line; every other row's lies in the input's range.
+fn check_lines(out: &OutputDir, counts: &Counts) -> Result<(), RunError> {
+    let Some((lowest, highest)) = out.finished.file.lines else {
+        return Ok(());
+    };
+    let last_line = counts.lines.last;
+    let why = if lowest < 2 || highest > last_line {
+        format!(
+            "results.csv names line {}, but this input's records are on lines 2 to {last_line}",
+            if lowest < 2 { lowest } else { highest },
+        )
+    } else if counts.finished_seen != out.finished.len() as u64 {
+        format!(
+            "results.csv has {} finished rows on lines where no record of this input starts",
+            out.finished.len() as u64 - counts.finished_seen
+        )
+    } else {
+        return Ok(());
+    };
+    Err(RunError::ResumeUnproven {
+        dir: out.dir.clone(),
+        why,
+    })
 }
 
 /// `--resume` with another input than the earlier run's is refused: its line numbers would

@@ -250,6 +250,7 @@ impl Sandbox {
             },
             extra_roots: None,
             auth_url_set_by: "--sandbox".to_string(),
+            api_url_set_by: "--sandbox".to_string(),
         }
     }
 

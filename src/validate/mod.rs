@@ -348,6 +348,16 @@ impl FieldChecker {
     /// Every check but phone normalisation and duplicates; the phone stays as written.
     pub(crate) fn check(&self, record: &Record) -> Result<Checked, RowError> {
         let header = &self.header;
+        if let Some(stray) = record.stray_break {
+            let (lone, own) = stray.ending.describe_stray();
+            return Err(RowError::new(
+                Code::StrayLineBreak,
+                format!(
+                    "line {} ends with {lone} inside this record, but the file's lines end with {own}: the record is kept whole and none of it is sent; remove that line break (or quote the field that holds it)",
+                    stray.line
+                ),
+            ));
+        }
         if record.raw.len() != header.len() {
             return Err(RowError::new(
                 Code::MalformedRow,

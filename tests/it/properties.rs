@@ -70,7 +70,10 @@ fn run_on(bytes: &[u8]) -> Option<Vec<u64>> {
 }
 
 /// What the tool must make of an input, worked out independently of it (no csv crate): walk
-/// the bytes as RFC 4180 reads them, counting newlines outside and inside quotes.
+/// the bytes as RFC 4180 reads them, a line ending at LF, CR LF or a CR alone, outside quotes
+/// and inside. The header's line ending is the file's; line endings between two records that
+/// hold none of its kind (a CR alone in an LF file, an LF alone in a CR file) join the two
+/// into one record.
 #[derive(Debug, PartialEq, Eq)]
 enum Expected {
     /// The line where each record after the header starts.
@@ -82,17 +85,23 @@ enum Expected {
 fn expected(bytes: &[u8]) -> Expected {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let mut line = 1u64;
+    let mut after_cr = false;
     let mut starts = Vec::new();
     let (mut at_record_start, mut at_field_start) = (true, true);
+    // The line endings since the last record's text: (CRs, LFs); and the file's kind (LF?).
+    let mut gap = (0u64, 0u64);
+    let mut file_uses_lf: Option<bool> = None;
     // Inside a quoted field: the line it opened on, and whether a quote was just seen.
     let mut quoted: Option<(u64, bool)> = None;
     for &byte in bytes {
+        let ends_line = byte == b'\r' || (byte == b'\n' && !after_cr);
+        after_cr = byte == b'\r';
         if let Some((opened, quote_seen)) = quoted {
             match (quote_seen, byte) {
                 (false, b'"') => quoted = Some((opened, true)),
                 (true, b'"') => quoted = Some((opened, false)),
                 (false, _) => {
-                    line += u64::from(byte == b'\n');
+                    line += u64::from(ends_line);
                     continue;
                 }
                 // The quote closed the field; this byte is read as outside quotes.
@@ -103,15 +112,30 @@ fn expected(bytes: &[u8]) -> Expected {
             }
         }
         if at_record_start && byte != b'\n' && byte != b'\r' {
-            starts.push(line);
-            at_record_start = false;
-        }
-        match byte {
-            b'\n' => {
-                line += 1;
-                (at_record_start, at_field_start) = (true, true);
+            if starts.len() == 1 {
+                file_uses_lf = Some(gap.1 > 0);
             }
-            b'\r' => (at_record_start, at_field_start) = (true, true),
+            let stray = match file_uses_lf {
+                Some(true) => gap.1 == 0,
+                Some(false) => gap.0 == 0,
+                None => false,
+            };
+            if !stray || starts.len() < 2 {
+                starts.push(line);
+            }
+            at_record_start = false;
+            gap = (0, 0);
+        }
+        line += u64::from(ends_line);
+        match byte {
+            b'\n' | b'\r' => {
+                (at_record_start, at_field_start) = (true, true);
+                if byte == b'\r' {
+                    gap.0 += 1;
+                } else {
+                    gap.1 += 1;
+                }
+            }
             b',' => at_field_start = true,
             b'"' if at_field_start => {
                 quoted = Some((line, false));
@@ -134,6 +158,11 @@ fn the_independent_count_reads_quotes_and_line_endings() {
     );
     assert_eq!(expected(b"a\n\"x\"\"\n3"), Expected::UnclosedQuote(2));
     assert_eq!(expected(b"a\nx\"y\n3"), Expected::Lines(vec![2, 3]));
+    assert_eq!(expected(b"a\r1\r\r2\r\n3"), Expected::Lines(vec![2, 4, 5]));
+    // A CR alone in an LF file joins its two parts; an LF alone does so in a CR file.
+    assert_eq!(expected(b"a\n1\r2\n3"), Expected::Lines(vec![2, 4]));
+    assert_eq!(expected(b"a\r1\n2\r3"), Expected::Lines(vec![2, 4]));
+    assert_eq!(expected(b"a\n\"1\r\"\r\n2"), Expected::Lines(vec![2, 4]));
 }
 
 fn cell() -> impl Strategy<Value = String> {
@@ -146,6 +175,8 @@ fn cell() -> impl Strategy<Value = String> {
         Just("6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f".to_string()),
         Just("\"quoted, with comma\"".to_string()),
         Just("\"multi\r\nline\"".to_string()),
+        Just("stray\rCR".to_string()),
+        Just("\"quoted\rCR\"".to_string()),
         Just("\"".to_string()),
         "\\PC{0,12}",
         "[0-9+() .-]{0,20}",
@@ -157,7 +188,7 @@ fn csv_text() -> impl Strategy<Value = String> {
     (
         any::<bool>(),
         prop::collection::vec(row, 0..25),
-        prop_oneof![Just("\n"), Just("\r\n")],
+        prop_oneof![Just("\n"), Just("\r\n"), Just("\r")],
     )
         .prop_map(|(bom, rows, eol)| {
             let mut text = String::new();

@@ -107,7 +107,8 @@ async fn under_harsh_faults_every_record_agrees_with_the_server_in_create_mode()
     harsh_rounds("create", 6).await;
 }
 
-/// Drops rows from results.csv, as if the run had died before writing them.
+/// Drops rows from results.csv, as if the run had died before writing them: its summary.json
+/// then still says the run is under way, as a run that dies leaves it.
 fn forget_rows(ws: &Workspace, lines: &[&str]) {
     let path = ws.out().join("results.csv");
     let text = std::fs::read_to_string(&path).unwrap();
@@ -116,6 +117,9 @@ fn forget_rows(ws: &Workspace, lines: &[&str]) {
         .filter(|l| !lines.iter().any(|line| l.starts_with(&format!("{line},"))))
         .collect();
     std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+    let mut summary = ws.summary();
+    summary["finished"] = serde_json::Value::Bool(false);
+    std::fs::write(ws.out().join("summary.json"), summary.to_string()).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
 //! A host that cannot be reached, against the real binary: when the first request of all
-//! cannot reach the token host (connection refused, a name that does not resolve, a TLS
+//! cannot reach the token host, or the look that follows cannot reach the API's host
+//! (connection refused, a name that does not resolve, a TLS
 //! handshake that never completes), nothing was sent, and the run exits 2 naming the host and
 //! the config key and file that set it; the log says which config file was read. Once a
 //! request has succeeded, losing the host is the ordinary path: retries, then a stop (exit 3).
@@ -144,4 +145,49 @@ async fn a_host_lost_after_a_success_is_the_ordinary_stop() {
         "{}",
         run.stderr
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_api_host_is_exit_2_naming_it() {
+    // Tokens come from the sandbox; the API's host is a port that was just free.
+    let (sandbox, ws) = setup(SandboxOptions::default(), "timeout_s = 2", "").await;
+    let port = free_port();
+    let text = std::fs::read_to_string(ws.path("mfa-enroll.toml"))
+        .unwrap()
+        .replace(&sandbox.api_url(), &format!("http://127.0.0.1:{port}/v1"));
+    ws.write("mfa-enroll.toml", &text);
+    ws.write("in.csv", &sms_rows(3));
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 2, "{}", run.both());
+    let says = format!(
+        "cannot reach the API host 127.0.0.1:{port}, set by [pingone] api_url in mfa-enroll.toml"
+    );
+    assert!(run.stderr.contains(&says), "{says:?} in {}", run.stderr);
+    assert!(run.stderr.contains("Connection refused"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was sent"), "{}", run.stderr);
+    assert!(
+        !ws.out().join("results.csv").exists(),
+        "no record to resume"
+    );
+    let tally = sandbox.tally();
+    assert_eq!(tally.token_requests, 1, "{tally:?}");
+    assert_eq!(tally.requests, 0, "{tally:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_host_apart_from_the_token_host_that_answers_lets_the_run_go_on() {
+    // The same sandbox under another name is another origin: its answer to the look, any
+    // status at all, shows the host is there.
+    let (sandbox, ws) = setup(SandboxOptions::default(), "", "").await;
+    let text = std::fs::read_to_string(ws.path("mfa-enroll.toml"))
+        .unwrap()
+        .replace(
+            &sandbox.api_url(),
+            &sandbox.api_url().replace("127.0.0.1", "localhost"),
+        );
+    ws.write("mfa-enroll.toml", &text);
+    ws.write("in.csv", &sms_rows(3));
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert_eq!(sandbox.tally().devices_created, 3);
 }

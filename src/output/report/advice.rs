@@ -9,6 +9,7 @@ use crate::codes::Code;
 pub(crate) fn advice(code: &Code) -> &'static str {
     match code {
         Code::MalformedRow => "Look for a stray delimiter or an unclosed quote in the row, fix it in errors.csv and feed that back.",
+        Code::StrayLineBreak => "Remove the stray line break from the field in errors.csv (it is quoted there, in one piece), then feed errors.csv back.",
         Code::InvalidEncoding => "Save the file as UTF-8 and feed errors.csv back.",
         Code::MissingUser | Code::InvalidUserId | Code::InvalidUsername => {
             "Give each row a PingOne user ID (a UUID) or a username, then feed errors.csv back."

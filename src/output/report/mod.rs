@@ -95,7 +95,7 @@ pub fn rewrite(dir: &Path) -> Result<PathBuf, ReportError> {
     }
     // A run that starts meanwhile would rewrite what is read here.
     let _lock = lock::acquire(dir)?;
-    let summary = Summary::read(dir).ok_or_else(no_summary)?;
+    let summary = crate::output::read_back::summary(dir).map_err(|_| no_summary())?;
     if !summary.finished {
         return Err(ReportError::Unfinished {
             dir: dir.to_path_buf(),
