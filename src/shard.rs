@@ -161,6 +161,37 @@ mod tests {
             assert!(error.contains("K/N"), "{bad}: {error}");
         }
         assert!("0/1001".parse::<Shard>().unwrap_err().contains("at most"));
+        let most = "999/1000".parse::<Shard>().expect("the most shards");
+        assert_eq!(most.to_string(), "999/1000", "shown as given");
+    }
+
+    #[test]
+    fn a_row_waits_for_its_user_only_when_keyed_by_resolved_user_id() {
+        let id: uuid::Uuid = "6f7a2b1e-0000-4000-8000-00000000002a".parse().unwrap();
+        let named = UserRef::Username("Jane".into());
+        for keyed_by in [KeyedBy::Reference, KeyedBy::ResolvedUserId] {
+            let at = |index| Assignment {
+                shard: Shard { index, count: 3 },
+                keyed_by,
+            };
+            let by_id: Vec<_> = (0..3)
+                .map(|i| at(i).owns_before_resolving(&UserRef::Id(id)))
+                .collect();
+            assert_eq!(by_id.iter().filter(|o| **o == Some(true)).count(), 1);
+            assert_eq!(by_id.iter().filter(|o| **o == Some(false)).count(), 2);
+            let by_name: Vec<_> = (0..3)
+                .map(|i| at(i).owns_before_resolving(&named))
+                .collect();
+            match keyed_by {
+                KeyedBy::Reference => {
+                    let owner =
+                        (0..3).find(|&i| Shard { index: i, count: 3 }.owns_username("jane"));
+                    let expected: Vec<_> = (0..3).map(|i| Some(Some(i) == owner)).collect();
+                    assert_eq!(by_name, expected);
+                }
+                KeyedBy::ResolvedUserId => assert_eq!(by_name, vec![None; 3]),
+            }
+        }
     }
 
     #[test]
