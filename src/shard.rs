@@ -191,6 +191,21 @@ mod tests {
                 }
                 KeyedBy::ResolvedUserId => assert_eq!(by_name, vec![None; 3]),
             }
+            // Once resolved, and when PingOne does not know the user: one owner each, and
+            // a username keyed by its resolved ID goes where that ID goes.
+            let id_text = id.to_string();
+            let resolved: Vec<bool> = (0..3)
+                .map(|i| at(i).owns_resolved(&named, &id_text))
+                .collect();
+            assert_eq!(resolved.iter().filter(|o| **o).count(), 1, "{resolved:?}");
+            if keyed_by == KeyedBy::ResolvedUserId {
+                assert_eq!(
+                    by_id.iter().map(|o| *o == Some(true)).collect::<Vec<_>>(),
+                    resolved
+                );
+            }
+            let unknown: Vec<bool> = (0..3).map(|i| at(i).owns_unknown_user(&named)).collect();
+            assert_eq!(unknown.iter().filter(|o| **o).count(), 1, "{unknown:?}");
         }
     }
 
