@@ -206,6 +206,14 @@ mod tests {
             }
             let unknown: Vec<bool> = (0..3).map(|i| at(i).owns_unknown_user(&named)).collect();
             assert_eq!(unknown.iter().filter(|o| **o).count(), 1, "{unknown:?}");
+            for line in 2..40 {
+                let owners = (0..3).filter(|&i| at(i).shard.owns_line(line)).count();
+                assert_eq!(owners, 1, "line {line}");
+            }
+            for name in ["jane", "JOHN", "x"] {
+                let owners = (0..3).filter(|&i| at(i).shard.owns_username(name)).count();
+                assert_eq!(owners, 1, "{name}");
+            }
         }
     }
 
