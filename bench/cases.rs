@@ -7,6 +7,8 @@
 
 #[path = "launch.rs"]
 pub mod launch;
+#[path = "pace.rs"]
+pub mod pace;
 #[path = "report.rs"]
 pub mod report;
 use std::path::{Path, PathBuf};
@@ -22,6 +24,10 @@ pub struct Sizes {
     /// How long the rate cases run.
     pub rate_seconds: u64,
     pub rate: u32,
+    /// How long the storm case's storm of 429s lasts.
+    pub storm_seconds: u64,
+    /// The first backoff of the unreachable case, in milliseconds.
+    pub unreachable_backoff_ms: u64,
 }
 
 impl Sizes {
@@ -31,6 +37,8 @@ impl Sizes {
             live_rows: 50_000,
             rate_seconds: 60,
             rate: 200,
+            storm_seconds: 8,
+            unreachable_backoff_ms: 200,
         }
     }
 
@@ -40,6 +48,8 @@ impl Sizes {
             live_rows: 300,
             rate_seconds: 2,
             rate: 50,
+            storm_seconds: 1,
+            unreachable_backoff_ms: 20,
         }
     }
 }
@@ -210,8 +220,9 @@ async fn start_sandbox(options: SandboxOptions) -> Sandbox {
         .expect("sandbox")
 }
 
-fn write_config(dir: &Path, sandbox: &Sandbox, enroll: &str, limits: &str) -> PathBuf {
-    let path = dir.join("bench.toml");
+/// `{name}.toml` in `dir`, pointing at `sandbox`: cases that run side by side each have one.
+fn write_config(dir: &Path, name: &str, sandbox: &Sandbox, enroll: &str, limits: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
     let text = format!("{}{enroll}\n[limits]\n{limits}\n", sandbox.config_snippet());
     std::fs::write(&path, text).expect("config");
     path
@@ -243,21 +254,42 @@ async fn run_against(
 ) -> Measured {
     let input = work.join(format!("{name}.csv"));
     write_input(&input, rows);
-    let config = write_config(work, sandbox, enroll, limits);
-    let out = work.join(format!("{name}-out"));
-    let _ = std::fs::remove_dir_all(&out);
-    let args = [
-        "run",
-        input.to_str().expect("a UTF-8 path"),
-        "--config",
-        config.to_str().expect("a UTF-8 path"),
-        "--quiet",
-        "--out",
-        out.to_str().expect("a UTF-8 path"),
-    ];
-    let measured = run_binary(bin, work, &secret_of(sandbox), &args).await;
+    let config = write_config(work, name, sandbox, enroll, limits);
+    let measured = run_named(bin, work, &secret_of(sandbox), &input, &config, name, &[]).await;
     check(&measured, name);
     measured
+}
+
+/// `run INPUT --config CONFIG --quiet --out {name}-out` and `extra`, into a fresh directory.
+async fn run_named(
+    bin: &Path,
+    work: &Path,
+    secret: &str,
+    input: &Path,
+    config: &Path,
+    name: &str,
+    extra: &[&str],
+) -> Measured {
+    let out = work.join(format!("{name}-out"));
+    let _ = std::fs::remove_dir_all(&out);
+    let mut args = vec![
+        "run",
+        path_text(input),
+        "--config",
+        path_text(config),
+        "--quiet",
+        "--out",
+        path_text(&out),
+    ];
+    args.extend_from_slice(extra);
+    run_binary(bin, work, secret, &args).await
+}
+
+/// summary.json of the run `run_named` ran as `name`.
+fn summary_of(work: &Path, name: &str) -> serde_json::Value {
+    let path = work.join(format!("{name}-out")).join("summary.json");
+    let text = std::fs::read_to_string(&path).expect("summary.json");
+    serde_json::from_str(&text).expect("summary.json parses")
 }
 
 /// The baseline a dry run is held to: one `csv` crate pass over the file that touches every
@@ -407,21 +439,16 @@ pub async fn offline_dry_run_flat(bin: &Path, work: &Path, sizes: &Sizes) -> Vec
 async fn online_dry_run_at(bin: &Path, work: &Path, sandbox: &Sandbox, rows: usize) -> Measured {
     let input = work.join(format!("online-{rows}.csv"));
     write_input(&input, rows);
-    let config = write_config(work, sandbox, "", "rate = 1000000\nconcurrency = 64");
-    let out = work.join("online-out");
-    let _ = std::fs::remove_dir_all(&out);
-    let args = [
-        "run",
-        path_text(&input),
-        "--config",
-        path_text(&config),
-        "--dry-run",
-        "--online",
-        "--quiet",
-        "--out",
-        path_text(&out),
-    ];
-    let measured = run_binary(bin, work, &secret_of(sandbox), &args).await;
+    let config = write_config(
+        work,
+        "online",
+        sandbox,
+        "",
+        "rate = 1000000\nconcurrency = 64",
+    );
+    let secret = secret_of(sandbox);
+    let online = ["--dry-run", "--online"];
+    let measured = run_named(bin, work, &secret, &input, &config, "online", &online).await;
     check(&measured, "online dry run");
     let _ = std::fs::remove_file(&input);
     measured
@@ -518,28 +545,16 @@ pub async fn requests_floor(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
     .await;
     let config = write_config(
         work,
+        "floor",
         &sandbox,
         "on_existing = \"skip\"\nenable_mfa = true",
         "rate = 1000000\nconcurrency = 64",
     );
-    let out_dir = work.join("floor-out");
-    let _ = std::fs::remove_dir_all(&out_dir);
-    let args = [
-        "run",
-        path_text(&input),
-        "--config",
-        path_text(&config),
-        "--quiet",
-        "--out",
-        path_text(&out_dir),
-    ];
-    let measured = run_binary(bin, work, &secret_of(&sandbox), &args).await;
+    let secret = secret_of(&sandbox);
+    let measured = run_named(bin, work, &secret, &input, &config, "floor", &[]).await;
     check(&measured, "floor");
     sandbox.shutdown().await;
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out_dir.join("summary.json")).expect("summary.json"),
-    )
-    .expect("summary.json parses");
+    let summary = summary_of(work, "floor");
     let sent = summary["requests"]["total"].as_u64().unwrap_or(0) as f64;
     let puts = summary["requests"]["put"].as_u64().unwrap_or(0);
     assert_eq!(puts, users as u64, "floor: one MFA switch per user");
@@ -656,44 +671,6 @@ fn accepted_rate(sandbox: &Sandbox) -> f64 {
     }
 }
 
-/// The tool configured at four times the server's limit: the share of the server's limit the
-/// run achieves over its whole length, and the share of requests answered 429.
-pub async fn throttled_below_setting(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
-    let server = sizes.rate / 2;
-    let tool = server * 4;
-    let sandbox = start_sandbox(SandboxOptions {
-        rate: Some(server),
-        record_arrivals: true,
-        ..SandboxOptions::default()
-    })
-    .await;
-    let rows = rows_for(f64::from(server), sizes.rate_seconds);
-    let limits = format!("rate = {tool}\nconcurrency = 16");
-    run_against(bin, work, &sandbox, "throttled", rows, CREATE, &limits).await;
-    let accepted = accepted_rate(&sandbox);
-    let tally = sandbox.tally();
-    sandbox.shutdown().await;
-    let case = format!(
-        "throttled: tool {tool}/s, server {server}/s, {} s",
-        sizes.rate_seconds
-    );
-    vec![
-        Figure::at_least(
-            &case,
-            100.0 * accepted / f64::from(server),
-            "% of server limit, whole run",
-            95.0,
-        ),
-        Figure::at_most(
-            &case,
-            100.0 * tally.throttled_429 as f64 / tally.requests.max(1) as f64,
-            "% of requests answered 429",
-            1.0,
-        ),
-        Figure::bound(&case, tally.throttled_429 as f64, "429s in all"),
-    ]
-}
-
 /// The largest single cost of a dry run: phone normalisation (libphonenumber's parse,
 /// validity and E.164), on one thread and on two.
 pub async fn phone_validation_bound(sizes: &Sizes) -> Vec<Figure> {
@@ -763,7 +740,7 @@ pub async fn shards_side_by_side(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<
     let sandbox = start_sandbox(SandboxOptions::default()).await;
     let input = work.join("shards.csv");
     write_input(&input, rows);
-    let config = write_config(work, &sandbox, CREATE, &limits);
+    let config = write_config(work, "shards", &sandbox, CREATE, &limits);
     let secret = secret_of(&sandbox);
     let outs: Vec<PathBuf> = (0..SHARDS)
         .map(|k| work.join(format!("shard-{k}")))
@@ -845,13 +822,18 @@ pub async fn run_one(name: &str, bin: &Path, work: &Path, sizes: &Sizes) -> Vec<
         "live" => live_unlimited(bin, work, sizes).await,
         "rate" => rate_precision(bin, work, sizes).await,
         "latency" => latency_hiding(bin, work, sizes).await,
-        "throttled" => throttled_below_setting(bin, work, sizes).await,
+        "throttled" => pace::throttled_grid(bin, work, sizes).await,
+        "storm" => pace::storm(bin, work, sizes).await,
+        "auto" => pace::auto_concurrency(bin, work, sizes).await,
+        "plan" => pace::throttled_plan(bin, work, sizes).await,
+        "unreachable" => pace::unreachable(bin, work, sizes).await,
+        "stop" => pace::stop(bin, work, sizes).await,
         "phone" => phone_validation_bound(sizes).await,
         "shards" => shards_side_by_side(bin, work, sizes).await,
         "floor" => requests_floor(bin, work, sizes).await,
         "timeline" => report::timeline_size(),
         "order" => report::line_order(work, sizes).await,
-        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, online, phone, live, floor, rate, latency, throttled, shards, timeline, order"),
+        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, online, phone, live, floor, rate, latency, throttled, storm, auto, plan, unreachable, stop, shards, timeline, order"),
     }
 }
 
@@ -866,7 +848,12 @@ pub async fn run_all(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     figures.extend(requests_floor(bin, work, sizes).await);
     figures.extend(rate_precision(bin, work, sizes).await);
     figures.extend(latency_hiding(bin, work, sizes).await);
-    figures.extend(throttled_below_setting(bin, work, sizes).await);
+    figures.extend(pace::throttled_grid(bin, work, sizes).await);
+    figures.extend(pace::storm(bin, work, sizes).await);
+    figures.extend(pace::auto_concurrency(bin, work, sizes).await);
+    figures.extend(pace::throttled_plan(bin, work, sizes).await);
+    figures.extend(pace::unreachable(bin, work, sizes).await);
+    figures.extend(pace::stop(bin, work, sizes).await);
     figures.extend(shards_side_by_side(bin, work, sizes).await);
     figures.extend(report::timeline_size());
     figures.extend(report::line_order(work, sizes).await);

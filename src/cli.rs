@@ -182,6 +182,8 @@ fn color_in(args: &[std::ffi::OsString]) -> ColorChoice {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of the sandbox's flags costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Validate a CSV and create its devices in PingOne (or rehearse it)
     #[command(after_help = RUN_EXAMPLES)]
@@ -285,9 +287,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub(crate) rate: Option<u32>,
 
-    /// Requests in flight at once (overrides `[limits] concurrency`)
-    #[arg(long, value_name = "N")]
-    pub(crate) concurrency: Option<usize>,
+    /// Requests in flight at once, or auto: enough for the rate at the latency measured
+    /// (overrides `[limits] concurrency`)
+    #[arg(long, value_name = "N|auto")]
+    pub(crate) concurrency: Option<String>,
 
     /// Retries per request after the first attempt (overrides `[limits] max_retries`)
     #[arg(long, value_name = "N")]
@@ -488,4 +491,13 @@ pub struct SandboxArgs {
     /// Every API request answers 403 LICENSE_EXCEEDED
     #[arg(long)]
     pub(crate) license_exceeded: bool,
+
+    /// A storm of 429s: every API request answered 429 for S seconds (Retry-After: 1), as
+    /// when another job shares the license; then the rate limit as before
+    #[arg(long, value_name = "S")]
+    pub(crate) storm_for: Option<u64>,
+
+    /// The storm begins after this many API requests (with --storm-for)
+    #[arg(long, default_value_t = 0, value_name = "N", requires = "storm_for")]
+    pub(crate) storm_after: u64,
 }

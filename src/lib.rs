@@ -72,7 +72,7 @@
 //! [`cli::completion_script`] and [`cli::man_page`], [`logging::init`],
 //! [`logging::use_color`], [`logging::error_label`], [`run::install_signal_handlers`] and
 //! [`run::load_settings`]; the simulator
-//! ([`sandbox::Sandbox`], [`sandbox::SandboxOptions`], [`sandbox::PolicyRules`],
+//! ([`sandbox::Sandbox`], [`sandbox::SandboxOptions`] with [`sandbox::Storm`], [`sandbox::PolicyRules`],
 //! [`sandbox::Directory`], [`sandbox::json::Device`], [`sandbox::serve_standing`]); and, for
 //! tests that drive one layer directly, [`pingone::Client`], [`validate::phone::normalize`]
 //! and the types their signatures name. The modules are public so that these paths read as they do inside the

@@ -1,7 +1,8 @@
 //! Why and when a run stops early. One [`Stop`] is shared by the signal handler, the API
 //! client (refused credentials, a missing role, a failure storm) and the engine, which stops
 //! dispatching as soon as it is set; requests already in flight finish (for a moment:
-//! see `pingone::IN_FLIGHT_GRACE`). Waits that may last race [`Stop::requested`].
+//! see `pingone::IN_FLIGHT_GRACE`). Waits that may last race [`Stop::requested`]: a turn
+//! under the pace, a retry's backoff, a place in the engine's queues.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -53,7 +53,7 @@ pub(super) struct FileEnroll {
 #[serde(deny_unknown_fields)]
 pub(super) struct FileLimits {
     pub(super) rate: Option<i64>,
-    pub(super) concurrency: Option<i64>,
+    pub(super) concurrency: Option<super::concurrency::Concurrency>,
     pub(super) max_retries: Option<i64>,
     pub(super) timeout_s: Option<i64>,
     pub(super) backoff_initial_ms: Option<i64>,

@@ -1,18 +1,20 @@
-//! `[limits]` and the flags that override it -> [`Limits`]: rate, concurrency, retries,
-//! timeouts, backoff and when to stop; every value checked against its range.
+//! `[limits]` and the flags that override it -> [`Limits`]: rate, concurrency (a number, or
+//! `"auto"`, [`Concurrency`]), retries, timeouts, backoff and when to stop; every value
+//! checked against its range.
 
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use crate::cli::RunArgs;
 
+use super::concurrency::{parse_concurrency, Concurrency};
 use super::file::FileLimits;
 use super::ConfigError;
 
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub(crate) rate: u32,
-    pub(crate) concurrency: usize,
+    pub(crate) concurrency: Concurrency,
     pub(crate) max_retries: usize,
     pub(crate) timeout: Duration,
     pub(crate) backoff_initial: Duration,
@@ -27,13 +29,41 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             rate: 50,
-            concurrency: 8,
+            concurrency: Concurrency::Auto,
             max_retries: 5,
             timeout: Duration::from_secs(30),
             backoff_initial: Duration::from_millis(1000),
             backoff_max: Duration::from_secs(30),
             stop_after_failures: 30,
         }
+    }
+}
+
+impl Limits {
+    /// The least time one request's retries take (`backoff_initial_ms` doubling up to
+    /// `backoff_max_s`, `max_retries` times; jitter only adds): a run does not call a failure
+    /// streak shorter than this repeated failures, since each row would still be riding it out.
+    pub(crate) fn backoff_floor(&self) -> Duration {
+        (0..self.max_retries)
+            .map(|i| {
+                let doubled = self.backoff_initial.saturating_mul(1 << i.min(30));
+                doubled.min(self.backoff_max)
+            })
+            .sum()
+    }
+}
+
+/// `--concurrency` wins over the file; the file's value was checked as it was read.
+fn concurrency(flag: Option<&str>, file: Option<Concurrency>) -> Result<Concurrency, ConfigError> {
+    match flag {
+        Some(text) => parse_concurrency(text).ok_or_else(|| {
+            ConfigError::new(
+                "command line",
+                "--concurrency",
+                format!("{text:?} is neither auto nor a whole number from 1 to 1024"),
+            )
+        }),
+        None => Ok(file.unwrap_or(Concurrency::Auto)),
     }
 }
 
@@ -82,24 +112,23 @@ pub(super) fn limits(
     let secs = |t: Duration| t.as_secs() as i64;
     // (key, flag, file, default, allowed): the flag wins, then the file, then the default.
     #[rustfmt::skip]
-    let keys: [LimitKey; 7] = [
+    let keys: [LimitKey; 6] = [
         ("rate", args.rate.map(i64::from), file.rate, d.rate.into(), 1..=1_000_000),
-        ("concurrency", flag(args.concurrency), file.concurrency, d.concurrency as i64, 1..=1024),
         ("max_retries", flag(args.max_retries), file.max_retries, d.max_retries as i64, 0..=20),
         ("timeout_s", None, file.timeout_s, secs(d.timeout), 1..=600),
         ("backoff_initial_ms", None, file.backoff_initial_ms, d.backoff_initial.as_millis() as i64, 1..=60_000),
         ("backoff_max_s", None, file.backoff_max_s, secs(d.backoff_max), 1..=600),
         ("stop_after_failures", None, file.stop_after_failures, d.stop_after_failures.into(), 1..=100_000),
     ];
-    let mut values = [0i64; 7];
+    let mut values = [0i64; 6];
     for (value, (name, flag, file, default, range)) in values.iter_mut().zip(keys) {
         *value = bounded(origin, name, flag, file, default, range)?;
     }
-    let [rate, concurrency, max_retries, timeout_s, initial_ms, backoff_max_s, stop_after] = values;
+    let [rate, max_retries, timeout_s, initial_ms, backoff_max_s, stop_after] = values;
     // Every value was checked against a range that fits its type.
     Ok(Limits {
         rate: rate as u32,
-        concurrency: concurrency as usize,
+        concurrency: concurrency(args.concurrency.as_deref(), file.concurrency)?,
         max_retries: max_retries as usize,
         timeout: Duration::from_secs(timeout_s as u64),
         backoff_initial: Duration::from_millis(initial_ms as u64),
@@ -137,13 +166,80 @@ mod tests {
 
     #[test]
     fn out_of_range_limit_names_key_and_range() {
-        let cfg = write_config("[limits]\nconcurrency = 0\n");
+        let cfg = write_config("[limits]\nmax_retries = 21\n");
         let err = Settings::load(
             &args(&["--config", cfg.path().to_str().unwrap(), "--dry-run"]),
             &|_| None,
         )
         .unwrap_err();
-        assert_eq!(err.key, "[limits] concurrency");
-        assert!(err.problem.contains("1 to 1024"));
+        assert_eq!(err.key, "[limits] max_retries");
+        assert!(err.problem.contains("0 to 20"));
+    }
+
+    #[test]
+    fn concurrency_is_auto_by_default_a_number_pins_it_and_anything_else_is_named() {
+        let load = |text: &str, extra: &[&str]| {
+            let cfg = write_config(text);
+            let mut argv = vec!["--config", cfg.path().to_str().unwrap(), "--dry-run"];
+            argv.extend_from_slice(extra);
+            Settings::load(&args(&argv), &|_| None).map(|s| s.limits.concurrency)
+        };
+        assert_eq!(load("", &[]).unwrap(), Concurrency::Auto);
+        let pinned = "[limits]\nconcurrency = 12\n";
+        assert_eq!(load(pinned, &[]).unwrap(), Concurrency::Pinned(12));
+        let auto = "[limits]\nconcurrency = \"auto\"\n";
+        assert_eq!(load(auto, &[]).unwrap(), Concurrency::Auto);
+        assert_eq!(
+            load(auto, &["--concurrency", "3"]).unwrap(),
+            Concurrency::Pinned(3)
+        );
+        assert_eq!(
+            load(pinned, &["--concurrency", "auto"]).unwrap(),
+            Concurrency::Auto
+        );
+        for (text, flag, key) in [
+            ("[limits]\nconcurrency = 0\n", None, "[limits] concurrency"),
+            (
+                "[limits]\nconcurrency = \"fast\"\n",
+                None,
+                "[limits] concurrency",
+            ),
+            (
+                "[limits]\nconcurrency = 1025\n",
+                None,
+                "[limits] concurrency",
+            ),
+            ("", Some("many"), "--concurrency"),
+            ("", Some("0"), "--concurrency"),
+        ] {
+            let extra: Vec<&str> = flag.map(|f| vec!["--concurrency", f]).unwrap_or_default();
+            let err = load(text, &extra).unwrap_err();
+            assert_eq!(err.key, key, "{text} {flag:?}");
+            assert!(
+                err.problem.contains("1 to 1024") && err.problem.contains("auto"),
+                "{}",
+                err.problem
+            );
+        }
+    }
+
+    #[test]
+    fn the_backoff_floor_is_the_doubling_schedule_without_jitter() {
+        let limits = Limits::default();
+        // 1 + 2 + 4 + 8 + 16 seconds.
+        assert_eq!(limits.backoff_floor(), Duration::from_secs(31));
+        let capped = Limits {
+            backoff_max: Duration::from_secs(5),
+            ..Limits::default()
+        };
+        assert_eq!(
+            capped.backoff_floor(),
+            Duration::from_secs(1 + 2 + 4 + 5 + 5)
+        );
+        let none = Limits {
+            max_retries: 0,
+            ..Limits::default()
+        };
+        assert_eq!(none.backoff_floor(), Duration::ZERO);
     }
 }

@@ -17,6 +17,7 @@ use crate::cli::{LogFormat, RunArgs};
 use crate::input::InputSource;
 
 mod client_auth;
+mod concurrency;
 mod connection;
 mod enroll;
 mod file;
@@ -30,6 +31,7 @@ mod tls;
 
 pub(crate) use client_auth::ClientAuth;
 pub use client_auth::TokenAuthMethod;
+pub(crate) use concurrency::{Concurrency, AUTO_FEWEST, AUTO_MOST};
 pub(crate) use connection::Connection;
 pub use enroll::EnrollSettings;
 pub use limits::Limits;
@@ -202,7 +204,7 @@ mod tests {
         };
         let s = Settings::load(&args(&["--config", path, "--rate", "20"]), &env).unwrap();
         assert_eq!(s.limits.rate, 20);
-        assert_eq!(s.limits.concurrency, 3);
+        assert_eq!(s.limits.concurrency, Concurrency::Pinned(3));
         let c = s.connection.unwrap();
         assert_eq!(c.client_id, "abc");
         assert_eq!(c.environment_id, "5f4a8e2c-1111-4c1e-9d53-2a6a4a3c9b10");

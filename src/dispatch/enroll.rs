@@ -187,6 +187,8 @@ impl Engine {
                 let last = posting.last_answer.unwrap_or(ApiError::Stopped);
                 return results::stopped_after(job, user_id, &last, posting.attempts);
             }
+            // The stop came before the first POST (in a wait for a turn): never sent.
+            Err(ApiError::Stopped) => return results::not_attempted(job, user_id),
             // The stop cut the retries short: not "gave up after every retry".
             Err(error) if error.is_retryable() && self.stop.is_requested() => {
                 return results::stopped_after(job, user_id, &error, posting.attempts);

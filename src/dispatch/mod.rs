@@ -298,15 +298,20 @@ impl Engine {
     }
 
     /// Queues a resolved row behind its user's earlier rows. Waits when too many rows are
-    /// already queued, which holds the reader back.
+    /// already queued, which holds the reader back; after a stop the row is recorded not
+    /// attempted at once, without waiting for a place.
     pub(crate) async fn assign(self: &Arc<Self>, resolved: Result<(Job, String), Unresolved>) {
         let (job, user_id) = match resolved {
             Ok(pair) => pair,
             Err(unresolved) => return self.recorder.record(unresolved.result),
         };
-        let permit = match self.admission.clone().acquire_owned().await {
-            Ok(p) => p,
-            Err(_) => unreachable!("the admission semaphore is never closed"),
+        let admitted = tokio::select! {
+            biased;
+            () = self.stop.requested() => None,
+            permit = self.admission.clone().acquire_owned() => permit.ok(),
+        };
+        let Some(permit) = admitted else {
+            return self.recorder.record(results::not_attempted(&job, &user_id));
         };
         {
             let mut queues = lock(&self.queues);

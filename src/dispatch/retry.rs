@@ -1,5 +1,7 @@
 //! When and how long to wait before trying a request again: exponential backoff with jitter
 //! (backon), never shorter than the server's `Retry-After`, and cut short when the run stops.
+//! A request whose retries a stop cut short, with nothing PingOne may have acted on, ends
+//! `Stopped` (the row is not attempted), not as though its retries were used up.
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -37,7 +39,8 @@ impl RetryPolicy {
         self.max_retries
     }
 
-    /// Runs `attempt` until it succeeds, fails for good, or the retries are used up.
+    /// Runs `attempt` until it succeeds, fails for good, the retries are used up, or the run
+    /// stops.
     pub(crate) async fn run<T, F, Fut>(&self, attempt: F) -> Result<T, ApiError>
     where
         F: FnMut() -> Fut,
@@ -51,7 +54,7 @@ impl RetryPolicy {
             .with_max_times(self.max_retries);
         let stop = self.stop.clone();
         let sleep_stop = self.stop.clone();
-        attempt
+        let outcome = attempt
             .retry(backoff)
             .sleep(move |delay: Duration| sleep_unless_stopped(delay, sleep_stop.clone()))
             .when(move |e: &ApiError| e.is_retryable() && !stop.is_requested())
@@ -70,18 +73,22 @@ impl RetryPolicy {
                     crate::logging::LogSafe(&e.to_string())
                 );
             })
-            .await
+            .await;
+        match outcome {
+            // The stop, not the schedule, ended the retries; an error PingOne may have acted
+            // on is kept, since the row must then be settled by a read, not called unsent.
+            Err(e) if e.is_retryable() && !e.may_have_acted() && self.stop.is_requested() => {
+                Err(ApiError::Stopped)
+            }
+            other => other,
+        }
     }
 }
 
 async fn sleep_unless_stopped(delay: Duration, stop: Arc<Stop>) {
-    let deadline = tokio::time::Instant::now() + delay;
-    while !stop.is_requested() {
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            return;
-        }
-        tokio::time::sleep((deadline - now).min(Duration::from_millis(100))).await;
+    tokio::select! {
+        () = stop.requested() => {}
+        () = tokio::time::sleep(delay) => {}
     }
 }
 
@@ -140,6 +147,46 @@ mod tests {
             let (made, retries) = tries(2, error, Arc::new(Stop::default())).await;
             assert_eq!(made, expected_tries, "{label}");
             assert_eq!(retries, expected_retries, "{label}");
+        }
+    }
+
+    /// A stop during a backoff of minutes ends it at once, and the request ends `Stopped`
+    /// unless PingOne may have acted on it. The clock is tokio's, paused: an unended sleep
+    /// would show as minutes of virtual time.
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_cuts_a_backoff_short_and_says_the_row_was_not_attempted() {
+        for (error, ends_stopped) in [
+            (ApiError::from_status(429, None, None), true),
+            (ApiError::Connect("refused".into()), true),
+            (ApiError::from_status(503, None, None), false),
+            (ApiError::Transport("reset".into()), false),
+        ] {
+            let stop = Arc::new(Stop::default());
+            let limits = Limits {
+                max_retries: 5,
+                backoff_initial: Duration::from_secs(60),
+                backoff_max: Duration::from_secs(600),
+                ..Limits::default()
+            };
+            let stats = Arc::new(RequestStats::default());
+            let policy = RetryPolicy::new(&limits, stats, stop.clone());
+            let stopper = stop.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                stopper.request(crate::stop::StopReason::Interrupted("SIGINT"));
+            });
+            let started = tokio::time::Instant::now();
+            let label = error.to_string();
+            let outcome: Result<(), ApiError> = policy
+                .run(|| {
+                    let error = error.clone();
+                    async move { Err(error) }
+                })
+                .await;
+            let waited = started.elapsed();
+            assert!(waited < Duration::from_secs(6), "{label}: {waited:?}");
+            let stopped = matches!(outcome, Err(ApiError::Stopped));
+            assert_eq!(stopped, ends_stopped, "{label}: {outcome:?}");
         }
     }
 

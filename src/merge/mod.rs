@@ -20,7 +20,7 @@ use crate::output::latency::LatencyFigures;
 use crate::output::lock::{self, OutDirLock};
 use crate::output::read_back;
 use crate::output::report;
-use crate::output::summary::{now_rfc3339, Plan, RequestCounts, ShardInfo, Summary};
+use crate::output::summary::{now_rfc3339, Plan, RateBasis, RequestCounts, ShardInfo, Summary};
 use crate::output::timeline::{self, Timeline};
 use crate::output::writer::{private_dir, write_whole, Tallies};
 use crate::output::{OutputError, ResultRow, ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
@@ -480,6 +480,8 @@ fn add_requests(total: &mut RequestCounts, one: &RequestCounts) {
     total.retries += one.retries;
     total.throttled_429 += one.throttled_429;
     total.tokens += one.tokens;
+    // Shards run side by side: their most in flight add up.
+    total.most_in_flight += one.most_in_flight;
 }
 
 /// Online dry runs: the shards' plans add up (each shard's rate is its own).
@@ -499,6 +501,10 @@ fn merge_plans(total: Option<Plan>, one: Option<&Plan>) -> Option<Plan> {
     total.users_mfa_off += one.users_mfa_off;
     total.users_mfa_to_switch_on += one.users_mfa_to_switch_on;
     total.rate += one.rate;
+    total.configured_rate += one.configured_rate;
+    if one.rate_basis == RateBasis::ServerLimit {
+        total.rate_basis = RateBasis::ServerLimit;
+    }
     total.duration_at_rate_s = total.duration_at_rate_s.max(one.duration_at_rate_s);
     Some(total)
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::report::REPORT_FILE;
-use super::summary::{Plan, Summary};
+use super::summary::{Plan, RateBasis, Summary};
 use super::{ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
 use crate::config::RunMode;
 use crate::words::{count, first_lines};
@@ -110,14 +110,16 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
     }
     if s.requests.total + s.requests.tokens > 0 {
         text.push_str(&format!(
-            "requests: {} ({} GET, {} POST, {} PUT) and {} for tokens, {}, {} answered 429\n",
+            "requests: {} ({} GET, {} POST, {} PUT) and {} for tokens, {}, {} answered 429; at most {} in flight (concurrency {})\n",
             s.requests.total,
             s.requests.get,
             s.requests.post,
             s.requests.put,
             s.requests.tokens,
             count(s.requests.retries, "retry", "retries"),
-            s.requests.throttled_429
+            s.requests.throttled_429,
+            s.requests.most_in_flight,
+            s.settings.concurrency
         ));
     }
     text.push_str(&offline_messages(s));
@@ -151,8 +153,15 @@ pub fn describe(s: &Summary, out_dir: &Path) -> String {
 fn plan_line(plan: &Plan) -> String {
     let mut text = String::new();
     let messages: u64 = plan.pairing_messages.values().sum();
+    let basis = match plan.rate_basis {
+        RateBasis::Configured => String::new(),
+        RateBasis::ServerLimit => format!(
+            " (what PingOne allowed when it answered 429 to this dry run's reads; the configured rate is {})",
+            plan.configured_rate
+        ),
+    };
     text.push_str(&format!(
-        "plan: a real run needs about {}, {:.0}s at {} requests/s; it would send {}",
+        "plan: a real run needs about {}, {:.0}s at {} requests/s{basis}; it would send {}",
         count(plan.requests_needed, "request", "requests"),
         plan.duration_at_rate_s,
         plan.rate,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::latency::LatencyFigures;
 use super::writer::{write_whole, Tallies};
 use super::{OutputError, SUMMARY_FILE};
-use crate::config::RunMode;
+use crate::config::{Concurrency, RunMode};
 use crate::model::OnExisting;
 use crate::shard::{KeyedBy, Shard};
 
@@ -35,6 +35,9 @@ pub(crate) struct RequestCounts {
     pub(crate) retries: u64,
     pub(crate) throttled_429: u64,
     pub(crate) tokens: u64,
+    /// The most API requests in flight at once (what `concurrency = "auto"` used).
+    #[serde(default)]
+    pub(crate) most_in_flight: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,7 +49,8 @@ pub(crate) struct StoppedEarly {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct SettingsEcho {
     pub(crate) rate: u32,
-    pub(crate) concurrency: usize,
+    /// `"auto"` or the pinned number; `requests.most_in_flight` says what auto used.
+    pub(crate) concurrency: Concurrency,
     pub(crate) max_retries: usize,
     pub(crate) on_existing: OnExisting,
     /// Users' MFA was switched on before their first device; `--resume` carries it on.
@@ -200,9 +204,26 @@ pub(crate) struct Plan {
     pub(crate) users_mfa_to_switch_on: u64,
     /// Requests a real run needs (tokens excepted), at least.
     pub(crate) requests_needed: u64,
+    /// The rate the estimate uses: the configured one, or the one PingOne allowed when it
+    /// throttled the plan's own reads (`rate_basis`).
     pub(crate) rate: u32,
+    #[serde(default)]
+    pub(crate) rate_basis: RateBasis,
+    #[serde(default)]
+    pub(crate) configured_rate: u32,
     /// How long those requests take at `rate`.
     pub(crate) duration_at_rate_s: f64,
+}
+
+/// Where a plan's rate comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RateBasis {
+    /// `[limits] rate`: PingOne did not throttle the plan's reads.
+    #[default]
+    Configured,
+    /// PingOne answered 429 to the plan's reads; the rate is what it then allowed.
+    ServerLimit,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

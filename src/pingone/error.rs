@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::throttle::MAX_RETRY_AFTER;
+use super::pace::MAX_RETRY_AFTER;
 use super::wire::ErrorBody;
 use crate::codes::Code;
 

@@ -9,7 +9,10 @@
 
 pub(crate) mod body;
 pub(crate) mod error;
+mod health;
+mod in_flight;
 pub(crate) mod latency;
+mod pace;
 pub(crate) mod paging;
 pub(crate) mod throttle;
 pub(crate) mod token;
@@ -26,6 +29,7 @@ use crate::bounded::size_text;
 use crate::config::{Connection, Limits, Secret};
 use crate::stop::{Stop, StopReason};
 pub(crate) use error::{ApiError, Cause};
+use health::{FailureClass, Health};
 use throttle::Throttle;
 use token::{TokenFailure, TokenSource};
 use wire::{
@@ -76,21 +80,6 @@ enum Purpose {
     ConfigRead,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FailureClass {
-    Auth,
-    Server,
-    Network,
-}
-
-#[derive(Debug, Default)]
-struct Health {
-    any_success: bool,
-    streak: u32,
-    streak_class: Option<FailureClass>,
-    last_failure: String,
-}
-
 pub struct Client {
     http: reqwest::Client,
     api_url: reqwest::Url,
@@ -104,7 +93,6 @@ pub struct Client {
     stop: Arc<Stop>,
     stats: Arc<RequestStats>,
     health: Mutex<Health>,
-    stop_after_failures: u32,
 }
 
 /// The stop message for a used-up quota, naming when it resets: as a date when PingOne sent
@@ -144,7 +132,7 @@ impl Client {
             .connect_timeout((limits.timeout / 2).min(std::time::Duration::from_secs(10)))
             // A redirect could carry the bearer token somewhere unexpected: PingOne never sends one.
             .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(limits.concurrency);
+            .pool_max_idle_per_host(limits.concurrency.most());
         // Extra roots join the system's; verification itself is never switched off.
         let http = match &connection.extra_roots {
             Some(roots) => http.tls_certs_merge(roots.certificates.clone()),
@@ -159,11 +147,10 @@ impl Client {
             environment_url: connection.environment_url(),
             environment_id: connection.environment_id.clone(),
             worker_environment_id: connection.worker_environment_id.clone(),
-            throttle: Throttle::new(limits.rate, limits.concurrency),
+            throttle: Throttle::new(limits.rate, limits.concurrency, stop.clone()),
             stop,
             stats,
-            health: Mutex::new(Health::default()),
-            stop_after_failures: limits.stop_after_failures,
+            health: Mutex::new(Health::new(limits)),
         })
     }
 
@@ -195,6 +182,16 @@ impl Client {
     /// Token requests sent, whatever their answer.
     pub(crate) fn token_requests(&self) -> u64 {
         self.tokens.requested()
+    }
+
+    /// The most API requests this run had in flight at once.
+    pub(crate) fn most_in_flight(&self) -> u64 {
+        self.throttle.most_in_flight() as u64
+    }
+
+    /// The rate PingOne's 429s held this run to, when below the configured rate.
+    pub(crate) fn server_limit(&self) -> Option<u32> {
+        self.throttle.server_limit()
     }
 
     /// Users whose username is exactly `username`: none, one, or (ambiguous) several.
@@ -340,10 +337,7 @@ impl Client {
             }
             // The turn first, then the token: a token taken before a long wait in the queue
             // could expire before it is used. The wait ends at once when the run stops.
-            let _permit = tokio::select! {
-                permit = self.throttle.admit() => permit,
-                () = self.stop.requested() => return Err(ApiError::Stopped),
-            };
+            let turn = self.throttle.admit().await?;
             if self.stop.is_requested() {
                 return Err(ApiError::Stopped);
             }
@@ -365,7 +359,7 @@ impl Client {
             };
             let (status, retry_after, bytes) = answer?;
             if status == 401 && !renewed {
-                self.throttle.on_answer(status, retry_after);
+                turn.answered(status, retry_after);
                 self.tokens.invalidate(&token).await;
                 continue;
             }
@@ -374,13 +368,14 @@ impl Client {
                 // An error body past its ceiling is left unread: the status says enough.
                 let error = self.judge_error(status, retry_after, body, purpose);
                 // A used-up quota is no rate to slow down to: its Retry-After, if any, could
-                // hold every request back for hours while the run is stopping.
+                // hold every request back for hours while the run is stopping. Unanswered,
+                // the turn counts as lost.
                 if !matches!(error.cause(), Cause::Quota { .. }) {
-                    self.throttle.on_answer(status, retry_after);
+                    turn.answered(status, retry_after);
                 }
                 return Err(error);
             }
-            self.throttle.on_answer(status, retry_after);
+            turn.answered(status, retry_after);
             return match bytes {
                 Some(bytes) => Ok((status, bytes)),
                 None => {
@@ -589,37 +584,17 @@ impl Client {
     }
 
     fn any_success(&self) -> bool {
-        self.health().any_success
+        self.health().any_success()
     }
 
     fn record_success(&self) {
-        let mut health = self.health();
-        health.any_success = true;
-        health.streak = 0;
-        health.streak_class = None;
+        self.health().success();
     }
 
     fn record_failure(&self, class: FailureClass, error: &ApiError) {
-        let mut health = self.health();
-        if health.streak_class == Some(class) {
-            health.streak += 1;
-        } else {
-            health.streak_class = Some(class);
-            health.streak = 1;
-        }
-        health.last_failure = error.to_string();
-        if health.streak >= self.stop_after_failures {
-            let what = match class {
-                FailureClass::Auth => "were refused (401/403): check the worker app's roles",
-                FailureClass::Server => "failed on PingOne's side (5xx): the service is in trouble",
-                FailureClass::Network => "got no answer: check the network and the region",
-            };
-            let message = format!(
-                "the last {} all {what}; the last said: {}. Run again later with --resume",
-                crate::words::count(health.streak, "request", "requests"),
-                health.last_failure
-            );
-            drop(health);
+        let now = tokio::time::Instant::now();
+        let stop = self.health().failure(class, &error.to_string(), now);
+        if let Some(message) = stop {
             self.stop.request(StopReason::RepeatedFailures(message));
         }
     }

@@ -112,7 +112,7 @@ fn engine_for(
             mode: settings.mode,
             on_existing: settings.enroll.on_existing,
             created_by_earlier_run_since: since,
-            concurrency: settings.limits.concurrency,
+            concurrency: settings.limits.concurrency.most(),
             claimed_before: out.finished.claimed_devices.clone(),
             kinds: facts.later.kinds,
             enable_mfa: super::enable_mfa(settings, out),
@@ -229,7 +229,7 @@ fn start_progress(
         records = facts.records,
         resumed_rows = out.finished.len(),
         rate = settings.limits.rate,
-        concurrency = settings.limits.concurrency,
+        concurrency = %settings.limits.concurrency.explained(),
         "run started"
     );
     Progress::start(
@@ -301,7 +301,7 @@ async fn feed(
     match engine {
         Some(engine) => {
             let resolving = engine.clone();
-            let concurrency = settings.limits.concurrency.max(1);
+            let concurrency = settings.limits.concurrency.most().max(1);
             futures::stream::iter(jobs)
                 .map(|job| {
                     let engine = resolving.clone();

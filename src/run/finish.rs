@@ -11,7 +11,8 @@ use crate::failpoints::crash_point;
 use crate::model::OnExisting;
 use crate::output::latency::LatencyFigures;
 use crate::output::summary::{
-    now_rfc3339, outcome_names, Plan, RequestCounts, StoppedEarly, Summary, Target, ThisRun,
+    now_rfc3339, outcome_names, Plan, RateBasis, RequestCounts, StoppedEarly, Summary, Target,
+    ThisRun,
 };
 use crate::output::timeline::Timeline;
 use crate::output::writer::Tallies;
@@ -60,6 +61,12 @@ fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan>
     let puts = if enable_mfa { users_known } else { 0 };
     let requests_needed =
         would_create * per_create + would_skip + engine.usernames_resolved() + puts;
+    let configured = settings.limits.rate;
+    // What PingOne allowed when it throttled these reads is what a real run will get.
+    let (rate, rate_basis) = match executed.client.as_ref().and_then(|c| c.server_limit()) {
+        Some(allowed) if allowed < configured => (allowed, RateBasis::ServerLimit),
+        _ => (configured, RateBasis::Configured),
+    };
     Some(Plan {
         max_allowed_devices: engine.max_allowed_devices(),
         pairing_messages: all.messages_by_type.clone(),
@@ -69,8 +76,10 @@ fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan>
         users_mfa_off,
         users_mfa_to_switch_on: if enable_mfa { users_mfa_off } else { 0 },
         requests_needed,
-        rate: settings.limits.rate,
-        duration_at_rate_s: round3(requests_needed as f64 / f64::from(settings.limits.rate)),
+        rate,
+        rate_basis,
+        configured_rate: configured,
+        duration_at_rate_s: round3(requests_needed as f64 / f64::from(rate.max(1))),
     })
 }
 
@@ -152,6 +161,7 @@ fn summarise(
         retries: RequestStats::get(&stats.retries),
         throttled_429: RequestStats::get(&stats.throttled),
         tokens: executed.client.as_ref().map_or(0, |c| c.token_requests()),
+        most_in_flight: executed.client.as_ref().map_or(0, |c| c.most_in_flight()),
     };
     summary.latency = LatencyFigures::from_counts(&stats.latency.counts());
     summary.plan = plan(settings, executed, all);
@@ -208,6 +218,7 @@ fn log_finish(summary: &Summary, all: &Tallies, exit: ExitStatus) {
         requests = summary.requests.total,
         retries = summary.requests.retries,
         throttled_429 = summary.requests.throttled_429,
+        most_in_flight = summary.requests.most_in_flight,
         duration_s = summary.duration_s,
         stopped_early = summary.stopped_early.as_ref().map(|s| s.code.as_str()),
         "run finished"

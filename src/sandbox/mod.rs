@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{ClientAuth, Connection, TokenAuthMethod};
 use json::Device;
-pub use options::{PolicyRules, SandboxOptions};
+pub use options::{PolicyRules, SandboxOptions, Storm};
 pub use standing::serve_standing;
 use state::{lock, Store};
 pub use state::{Arrival, Directory, Tally};
@@ -384,6 +384,14 @@ impl Sandbox {
     /// Arrival times of API requests (only with `record_arrivals`).
     pub fn arrivals(&self) -> Vec<Arrival> {
         lock(&self.shared.store.arrivals).clone()
+    }
+
+    /// When the storm began and ended, since the sandbox started; `None` before it began.
+    pub fn storm_window(&self) -> Option<(Duration, Duration)> {
+        let storm = self.shared.options.storm?;
+        let began =
+            (*self.shared.store.storm_began.get()?).duration_since(self.shared.store.started);
+        Some((began, began + storm.lasting))
     }
 
     /// The most API requests that arrived within any one-second window.

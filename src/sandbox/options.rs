@@ -75,6 +75,9 @@ pub struct SandboxOptions {
     pub forbidden_users: HashSet<String>,
     /// Every API request answers 403 `LICENSE_EXCEEDED`.
     pub license_exceeded: bool,
+    /// A storm of 429s: every API request answered 429 for a while, as when another job
+    /// shares the license for a few seconds.
+    pub storm: Option<Storm>,
 }
 
 /// What one device authentication policy allows. Types are spelled as the API's `type`.
@@ -104,6 +107,14 @@ impl PolicyRules {
         let kind = device_type.to_ascii_uppercase();
         !self.disabled.contains(&kind) && !self.pairing_disabled.contains(&kind)
     }
+}
+
+/// Every API request is answered 429 (`Retry-After`: `retry_after`, else 1 s) from the
+/// request after the first `after_requests` for `lasting`; then the rate limit as before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Storm {
+    pub after_requests: u64,
+    pub lasting: Duration,
 }
 
 impl Default for SandboxOptions {
@@ -141,6 +152,7 @@ impl Default for SandboxOptions {
             refuse_mfa_switch: HashSet::new(),
             forbidden_users: HashSet::new(),
             license_exceeded: false,
+            storm: None,
         }
     }
 }
@@ -239,9 +251,19 @@ impl SandboxOptions {
             refuse_mfa_switch: set_of(&args.refuse_mfa_switch, false),
             forbidden_users: set_of(&args.forbidden_users, false),
             license_exceeded: args.license_exceeded,
+            storm: storm_from_args(args),
             ..Self::default()
         })
     }
+}
+
+/// `--storm-for S --storm-after N`.
+fn storm_from_args(args: &SandboxArgs) -> Option<Storm> {
+    let lasting = Duration::from_secs(args.storm_for?);
+    Some(Storm {
+        after_requests: args.storm_after,
+        lasting,
+    })
 }
 
 /// `--tls-cert`/`--tls-key` as they are; `--tls` generates a CA and a localhost certificate

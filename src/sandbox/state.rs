@@ -198,8 +198,9 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+    /// Adds one; the count it makes.
+    pub(crate) fn bump(counter: &AtomicU64) -> u64 {
+        counter.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     pub(crate) fn snapshot(&self) -> Tally {
@@ -231,6 +232,20 @@ pub struct Arrival {
     pub(crate) is_post: bool,
     /// The sandbox answered it 429.
     pub answered_429: bool,
+}
+
+impl Store {
+    /// Whether the API request numbered `request` (from 1), arriving `now`, meets the storm.
+    pub(crate) fn in_storm(&self, storm: Option<super::Storm>, request: u64, now: Instant) -> bool {
+        let Some(storm) = storm else {
+            return false;
+        };
+        if request <= storm.after_requests {
+            return false;
+        }
+        let began = *self.storm_began.get_or_init(|| now);
+        now.duration_since(began) < storm.lasting
+    }
 }
 
 /// A sliding one-second window of accepted requests.
@@ -311,6 +326,8 @@ pub(crate) struct Store {
     pub(crate) arrivals: Mutex<Vec<Arrival>>,
     pub(crate) counters: Counters,
     pub(crate) started: Instant,
+    /// When the storm (`SandboxOptions::storm`) began.
+    pub(crate) storm_began: std::sync::OnceLock<Instant>,
 }
 
 impl Default for Store {
@@ -328,6 +345,7 @@ impl Default for Store {
             arrivals: Mutex::default(),
             counters: Counters::default(),
             started: Instant::now(),
+            storm_began: std::sync::OnceLock::new(),
         }
     }
 }

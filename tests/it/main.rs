@@ -46,6 +46,7 @@ mod signals;
 mod tenant;
 mod tenant_configuration;
 mod terminal;
+mod throttled;
 mod tidy_ends;
 mod tokens;
 mod true_records;

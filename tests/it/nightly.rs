@@ -135,7 +135,10 @@ async fn a_storm_of_server_errors_stops_the_run_early() {
             fail_rate: 1.0,
             ..SandboxOptions::default()
         },
-        &format!("rate = 1000\nconcurrency = 2\nstop_after_failures = 12\n{FAST_RETRIES}"),
+        // Retries that take 75 ms in all (5 + 10 + 20 + 40): 5xx stop the run once the
+        // failures have lasted that long, and at 100/s that is within the count.
+        "rate = 100\nconcurrency = 2\nstop_after_failures = 12\n\
+         backoff_initial_ms = 5\nbackoff_max_s = 1\nmax_retries = 4",
         "",
     )
     .await;

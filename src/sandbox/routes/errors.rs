@@ -163,6 +163,20 @@ pub(super) fn rate_limited(
     rate: u32,
     wait: std::time::Duration,
 ) -> Response {
+    too_many(
+        options,
+        format!("More than {rate} requests per second."),
+        wait,
+    )
+}
+
+/// A storm's 429: the license's rate is used up by someone else for now.
+pub(super) fn storm_refusal(options: &SandboxOptions) -> Response {
+    let message = "The license's request rate is in use; try again shortly.".to_string();
+    too_many(options, message, std::time::Duration::from_secs(1))
+}
+
+fn too_many(options: &SandboxOptions, message: String, wait: std::time::Duration) -> Response {
     let wait = options.retry_after.unwrap_or(wait);
     let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
     let mut response = error(
@@ -172,7 +186,7 @@ pub(super) fn rate_limited(
         vec![ErrorDetail {
             code: "LIMIT_EXCEEDED".into(),
             target: None,
-            message: format!("More than {rate} requests per second."),
+            message,
             inner_error: None,
         }],
     );

@@ -1,7 +1,7 @@
 //! What every API request meets before its handler (not the token endpoint): the request
-//! counters and the in-flight gauge, then PingOne's order of refusals: rate limit,
-//! authentication, the license's quota, the license, the role, then the configured latency
-//! and injected failures.
+//! counters and the in-flight gauge, then PingOne's order of refusals: a storm of 429s or the
+//! rate limit, authentication, the license's quota, the license, the role, then the
+//! configured latency and injected failures.
 
 use std::sync::Arc;
 
@@ -10,7 +10,9 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::errors::{error, forbidden, license_exceeded, quota_exceeded, rate_limited, unexpected};
+use super::errors::{
+    error, forbidden, license_exceeded, quota_exceeded, rate_limited, storm_refusal, unexpected,
+};
 use crate::sandbox::state::{lock, Arrival, Counters};
 use crate::sandbox::Shared;
 
@@ -44,24 +46,32 @@ pub(super) async fn gatekeeper(
     let store = &shared.store;
     let now = tokio::time::Instant::now();
     let is_post = request.method() == axum::http::Method::POST;
-    Counters::bump(&store.counters.requests);
+    let number = Counters::bump(&store.counters.requests);
     // Held for the whole answer, latency included.
     let _in_flight = InFlight::enter(&store.counters);
     if is_post {
         Counters::bump(&store.counters.posts);
     }
-    let limited = shared.options.rate.filter(|r| *r > 0).and_then(|rate| {
+    // A storm refuses everything, and what it refuses does not count against the rate.
+    let storm = store.in_storm(shared.options.storm, number, now);
+    let rate = shared.options.rate.filter(|r| *r > 0 && !storm);
+    let admit = |rate| {
         lock(&store.window)
             .admit(rate, now)
             .err()
             .map(|w| (rate, w))
-    });
+    };
+    let limited = rate.and_then(admit);
     if shared.options.record_arrivals {
         lock(&store.arrivals).push(Arrival {
             at: now.duration_since(store.started),
             is_post,
-            answered_429: limited.is_some(),
+            answered_429: storm || limited.is_some(),
         });
+    }
+    if storm {
+        Counters::bump(&store.counters.throttled_429);
+        return storm_refusal(&shared.options);
     }
     if let Some((rate, wait)) = limited {
         Counters::bump(&store.counters.throttled_429);

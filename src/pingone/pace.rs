@@ -1,0 +1,687 @@
+//! The throttle's decisions, as a state machine without I/O or clock of its own: when the
+//! next request may go, what an answer does to the pace, and how many requests to keep in
+//! flight. `throttle.rs` runs it with real waits; the tests here hand it instants.
+//!
+//! - **Pace**: requests go on a grid of evenly spaced turns (GCRA with no burst), spaced so
+//!   that no window of one second plus [`NETWORK_JITTER`] holds more than `rate` turns (a
+//!   pace of 19.4/s holds 20 with 55 ms to spare).
+//! - **Ease**: a 429 after a whole second at the full pace is most likely one of timing
+//!   (requests that reached PingOne bunched): the refused request waits out its
+//!   `Retry-After` (the retry policy's job) and the pace eases by 3 %, without a pause. A
+//!   second 429 within [`ESCALATE`] says more than timing: the ease is undone and the run
+//!   pauses, as below.
+//! - **Measure and cut**: any other 429 pauses the whole run for its `Retry-After`. The
+//!   requests PingOne accepted among those sent in the second before the refused one are
+//!   what it allows this run; when the pause ends the pace becomes that count, or 3 % less
+//!   when PingOne had accepted all the pace sent. 429s of requests sent before an ease or a
+//!   pause do not act again.
+//! - **Probe**: after a pause one request goes alone. A refused probe means PingOne refuses
+//!   everything for now (a storm): no further cut, another pause, another probe. When a
+//!   probe is accepted after a storm, the cut the storm caused is undone, since a storm
+//!   says nothing about the limit; if the limit did fall meanwhile, the next 429 measures it.
+//! - **Raise**: after a quiet spell (a minute at first) the pace is raised by 5 % (at least
+//!   one request per second), or half the way back to the pace the last measured cut came
+//!   from: that count may have been low (another client filled the window that second). A
+//!   raise refused within seconds measures again (never below the pace before it) and
+//!   doubles the spell (up to ten minutes); one that holds halves it (down to five seconds),
+//!   so a raised limit is found in minutes and a settled run tries rarely.
+//! - **In flight**: `concurrency = "auto"` keeps what the pace needs at the latency measured
+//!   (`in_flight.rs`); a number pins it.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::in_flight::{auto_in_flight, Latencies};
+use crate::config::Concurrency;
+
+/// How much later one request may reach PingOne than another sent after it; the spacing
+/// leaves room for it, so no one-second window of the server's clock sees more than `rate`.
+/// A new connection, a token, a busy machine all delay one request and not the next: 10 ms
+/// let a run on a loaded 2-core machine put 21 requests in one second at 20/s, once in three.
+pub(crate) const NETWORK_JITTER: f64 = 0.025;
+/// Longest wait a `Retry-After` can impose on the run; a bigger value is taken as this.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+/// The pause after a 429 that names no `Retry-After`.
+const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
+/// The quiet spell before the first raise after a cut, and its bounds.
+const FIRST_RAISE_AFTER: Duration = Duration::from_secs(60);
+const SHORTEST_RAISE_AFTER: Duration = Duration::from_secs(5);
+const LONGEST_RAISE_AFTER: Duration = Duration::from_secs(600);
+/// A cut to what PingOne accepted needs it to have accepted less than this share of the pace;
+/// above it, the refusal is one of timing, and the pace drops by [`TIMING_CUT`].
+const MEASURED_BELOW: f64 = 0.9;
+const TIMING_CUT: f64 = 0.03;
+/// A 429 eases the pace instead of pausing the run when the run sent at least this share of
+/// the pace in the second before the refused request (a whole second at the full pace).
+const FULL_SECOND: f64 = 0.85;
+/// A second 429 this soon after an ease pauses the run.
+pub(crate) const ESCALATE: Duration = Duration::from_secs(2);
+/// The slowest pace a cut makes.
+const LOWEST_RATE: f64 = 0.5;
+/// A 429 this soon after a raise means the raise went past the limit.
+const RAISE_TRIAL: Duration = Duration::from_secs(5);
+/// A cut this soon after a storm's cut was undone is kept, storm or not: the undoing was
+/// wrong, and undoing again would oscillate.
+const UNDO_TRIAL: Duration = Duration::from_secs(10);
+/// How long accepted requests are remembered for measuring, and how many at most.
+const MEASURE_MEMORY: Duration = Duration::from_secs(2);
+const MEASURE_MOST: usize = 1 << 16;
+
+/// Spacing of turns at `rate` requests per second: a window of 1 s + jitter holds at most
+/// `floor(W / p) + 1` turns, which must not pass `rate` (rounded up).
+pub(crate) fn spacing(rate: f64) -> Duration {
+    Duration::from_secs_f64((1.0 + NETWORK_JITTER) / rate.max(LOWEST_RATE) * 1.0001)
+}
+
+/// The pace after a 429, from the requests accepted in the second before the refused one was
+/// sent: that count when it is well under the pace (PingOne's limit), else 3 % under the pace
+/// (a refusal of timing). `None` when nothing was accepted, which measures nothing (a storm
+/// that began during a pause).
+pub(crate) fn cut_to(rate: f64, accepted_before: usize) -> Option<f64> {
+    if accepted_before == 0 {
+        return None;
+    }
+    let accepted = accepted_before as f64;
+    let to = if accepted < rate * MEASURED_BELOW {
+        accepted
+    } else {
+        rate * (1.0 - TIMING_CUT)
+    };
+    Some(to.max(LOWEST_RATE))
+}
+
+/// The pace one raise above `rate`: 5 % more, at least one more, and half the way back to the
+/// pace a measured cut came from (`refused`), when known; never past `ceiling`.
+pub(crate) fn raised(rate: f64, ceiling: f64, refused: Option<f64>) -> f64 {
+    let halfway = refused.map_or(0.0, |refused| (refused - rate) / 2.0);
+    (rate + (rate * 0.05).max(1.0).max(halfway)).min(ceiling)
+}
+
+/// The pace after a raise met a 429: what PingOne accepted in the second before (its limit,
+/// now measured over a second of this run's own requests), 3 % under the raise at most, and
+/// never under the pace before the raise.
+pub(crate) fn after_failed_raise(before: f64, raised: f64, accepted_before: usize) -> f64 {
+    (accepted_before as f64)
+        .min(raised * (1.0 - TIMING_CUT))
+        .max(before)
+}
+
+/// Whether a request may go alone (a probe), with the others, or not at all yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    Open,
+    Paused { until: Instant },
+    Probing { sent: bool },
+}
+
+/// What a request waiting for its turn does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Go now.
+    Go(Ticket),
+    /// A turn is reserved at `slot`; at that time, [`Pace::confirm`] it.
+    At { slot: Instant, revision: u64 },
+    /// The run is paused until then.
+    PausedUntil(Instant),
+    /// Another request is probing; wait until it is answered.
+    AwaitProbe,
+}
+
+/// A request that went: when, after which 429, and whether it was the probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    pub(crate) sent_at: Instant,
+    epoch: u64,
+    probe: bool,
+}
+
+/// How a request ended, as the pace sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Any answer but 429: the rate limit let it through.
+    Accepted,
+    /// 429, with its `Retry-After`.
+    Limited(Option<Duration>),
+    /// No answer (a network failure, a timeout, or the caller gave up).
+    Lost,
+}
+
+/// What changed in the pace, for the log.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Change {
+    /// A 429 paused the run.
+    Paused {
+        paused: Duration,
+    },
+    /// A 429 of timing eased the pace, without a pause.
+    Eased {
+        from: f64,
+        to: f64,
+    },
+    /// The pause ended and the count measured PingOne's limit below the pace.
+    Cut {
+        from: f64,
+        to: f64,
+    },
+    /// A probe was refused too.
+    Storm {
+        paused: Duration,
+    },
+    Undone {
+        to: f64,
+    },
+    Raised {
+        to: f64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PendingCut {
+    /// Count what PingOne accepted in the second before the refused request was sent.
+    Measure { refused_sent_at: Instant },
+    /// A raise met a 429: count the same, and go back no further than before the raise.
+    Raise {
+        refused_sent_at: Instant,
+        before: f64,
+    },
+}
+
+pub(crate) struct Pace {
+    /// The configured rate: the pace never goes above it.
+    ceiling: f64,
+    rate: f64,
+    concurrency: Concurrency,
+    gate: Gate,
+    /// Bumped by every pause: a turn reserved under an older revision is void.
+    revision: u64,
+    /// Bumped by every 429 that eased or paused: a 429 of a request sent before it is of the
+    /// same burst, and acts no more.
+    epoch: u64,
+    /// The last ease, and the pace before it, until [`ESCALATE`] has passed.
+    eased: Option<(Instant, f64)>,
+    /// The next free turn (GCRA's theoretical arrival time).
+    next_turn: Instant,
+    /// The cut a pause makes when it ends: by the count of what PingOne accepted (counted
+    /// then, so the answers still in flight at the 429 are in), or back to before a raise.
+    pending_cut: Option<PendingCut>,
+    /// The pace before the last raise.
+    before_raise: f64,
+    /// The pace the last measured cut came from, PingOne having refused it: the limit lies
+    /// below it, maybe far above the count (another client may have filled the window that
+    /// second), so the first raise goes half the way back. A refused raise forgets it.
+    refused: Option<f64>,
+    /// The pace before the last cut, until a probe shows whether it was a storm.
+    before_cut: Option<f64>,
+    /// A probe was refused since the last cut.
+    in_storm: bool,
+    undone_at: Option<Instant>,
+    /// When each recently accepted request was sent.
+    accepted: VecDeque<Instant>,
+    /// When each recent request was sent.
+    sent: VecDeque<Instant>,
+    quiet_since: Instant,
+    raise_after: Duration,
+    raised_at: Option<Instant>,
+    latencies: Latencies,
+    in_flight: usize,
+    most_in_flight: usize,
+    was_limited: bool,
+    /// Cuts so far (a storm makes at most one).
+    cuts: u64,
+    changes: Vec<Change>,
+}
+
+impl Pace {
+    pub(crate) fn new(rate: u32, concurrency: Concurrency, now: Instant) -> Self {
+        let rate = f64::from(rate.max(1));
+        Self {
+            ceiling: rate,
+            rate,
+            concurrency,
+            gate: Gate::Open,
+            revision: 0,
+            epoch: 0,
+            eased: None,
+            next_turn: now,
+            pending_cut: None,
+            before_raise: rate,
+            refused: None,
+            before_cut: None,
+            in_storm: false,
+            undone_at: None,
+            accepted: VecDeque::new(),
+            sent: VecDeque::new(),
+            quiet_since: now,
+            raise_after: FIRST_RAISE_AFTER,
+            raised_at: None,
+            latencies: Latencies::default(),
+            in_flight: 0,
+            most_in_flight: 0,
+            was_limited: false,
+            cuts: 0,
+            changes: Vec::new(),
+        }
+    }
+
+    /// The pace now, in requests per second.
+    pub(crate) fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// The pace's revision: a pause bumps it, and a turn reserved before it is void.
+    pub(crate) fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// The pace PingOne's 429s brought the run to, when it is below the configured rate.
+    pub(crate) fn server_limit(&self) -> Option<u32> {
+        // At least LOWEST_RATE and below the configured rate, a u32: the cast cannot wrap.
+        (self.was_limited && self.rate < self.ceiling).then(|| self.rate.floor().max(1.0) as u32)
+    }
+
+    pub(crate) fn most_in_flight(&self) -> usize {
+        self.most_in_flight
+    }
+
+    #[cfg(test)]
+    pub(crate) fn cuts(&self) -> u64 {
+        self.cuts
+    }
+
+    /// Requests allowed in flight now: the pinned number, or what the rate needs.
+    pub(crate) fn in_flight_limit(&self) -> usize {
+        match self.concurrency {
+            Concurrency::Pinned(n) => n.max(1),
+            Concurrency::Auto => auto_in_flight(self.rate, self.latencies.estimate),
+        }
+    }
+
+    /// What changed since last asked, oldest first.
+    pub(crate) fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// The next step of a request that wants to go at `now`.
+    pub(crate) fn next(&mut self, now: Instant) -> Step {
+        if let Gate::Paused { until } = self.gate {
+            if now < until {
+                return Step::PausedUntil(until);
+            }
+            self.end_pause();
+        }
+        match self.gate {
+            Gate::Probing { sent: true } => Step::AwaitProbe,
+            // The pause left the grid empty: the probe goes at once.
+            Gate::Probing { sent: false } => {
+                self.gate = Gate::Probing { sent: true };
+                self.next_turn = now + spacing(self.rate);
+                Step::Go(self.send(now, true))
+            }
+            Gate::Open | Gate::Paused { .. } => {
+                let slot = self.next_turn.max(now);
+                self.next_turn = slot + spacing(self.rate);
+                if slot <= now {
+                    Step::Go(self.send(now, false))
+                } else {
+                    Step::At {
+                        slot,
+                        revision: self.revision,
+                    }
+                }
+            }
+        }
+    }
+
+    /// At its slot, a reserved turn goes, unless a pause came in between (then: [`Pace::next`]).
+    pub(crate) fn confirm(&mut self, revision: u64, now: Instant) -> Option<Ticket> {
+        (revision == self.revision && self.gate == Gate::Open).then(|| self.send(now, false))
+    }
+
+    fn send(&mut self, now: Instant, probe: bool) -> Ticket {
+        self.in_flight += 1;
+        self.most_in_flight = self.most_in_flight.max(self.in_flight);
+        remember(&mut self.sent, now, now);
+        Ticket {
+            sent_at: now,
+            epoch: self.epoch,
+            probe,
+        }
+    }
+
+    /// Feeds back how a request ended. True when requests waiting on the pace should look
+    /// again (a pause began, or a probe was answered).
+    pub(crate) fn answered(&mut self, ticket: Ticket, answer: Answer, now: Instant) -> bool {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        match answer {
+            Answer::Lost if ticket.probe => {
+                // Nothing learnt: another request probes.
+                self.gate = Gate::Probing { sent: false };
+                true
+            }
+            Answer::Lost => false,
+            Answer::Accepted => {
+                self.latencies
+                    .add(now.saturating_duration_since(ticket.sent_at));
+                remember(&mut self.accepted, ticket.sent_at, now);
+                if ticket.probe {
+                    self.open(now);
+                    return true;
+                }
+                self.maybe_raise(now);
+                false
+            }
+            Answer::Limited(retry_after) => self.limited(ticket, retry_after, now),
+        }
+    }
+
+    fn limited(&mut self, ticket: Ticket, retry_after: Option<Duration>, now: Instant) -> bool {
+        self.was_limited = true;
+        let paused = retry_after.unwrap_or(DEFAULT_PAUSE).min(MAX_RETRY_AFTER);
+        let until = now + paused;
+        if ticket.epoch != self.epoch {
+            // Sent before the last ease or pause: the same burst, nothing more to do. It may
+            // still lengthen the pause it belongs to.
+            if let Gate::Paused { until: current } = &mut self.gate {
+                *current = (*current).max(until);
+            }
+            return false;
+        }
+        self.epoch += 1;
+        let raise_failed = self
+            .raised_at
+            .take()
+            .is_some_and(|at| now.saturating_duration_since(at) < RAISE_TRIAL);
+        let escalating = self
+            .eased
+            .take()
+            .filter(|(at, _)| now.saturating_duration_since(*at) < ESCALATE);
+        let timing = !ticket.probe
+            && !raise_failed
+            && escalating.is_none()
+            && self.gate == Gate::Open
+            && self.sent_in_second_before(ticket.sent_at) as f64 >= FULL_SECOND * self.rate;
+        if timing {
+            self.ease(now);
+            return false;
+        }
+        if let Some((_, before)) = escalating {
+            // More than timing: the pause measures from the pace before the ease.
+            self.rate = before;
+        }
+        self.revision += 1;
+        self.gate = Gate::Paused { until };
+        self.next_turn = until;
+        self.quiet_since = until;
+        if ticket.probe {
+            if !self.in_storm {
+                self.changes.push(Change::Storm { paused });
+            }
+            self.in_storm = true;
+            return true;
+        }
+        self.pending_cut = Some(if raise_failed {
+            self.raise_after = (self.raise_after * 2).min(LONGEST_RAISE_AFTER);
+            PendingCut::Raise {
+                refused_sent_at: ticket.sent_at,
+                before: self.before_raise,
+            }
+        } else {
+            PendingCut::Measure {
+                refused_sent_at: ticket.sent_at,
+            }
+        });
+        let recently_undone = self
+            .undone_at
+            .is_some_and(|at| now.saturating_duration_since(at) < UNDO_TRIAL);
+        self.before_cut = (!recently_undone).then_some(self.rate);
+        self.in_storm = false;
+        self.changes.push(Change::Paused { paused });
+        true
+    }
+
+    /// The pause is over: make the cut it waited for, and let one probe go.
+    fn end_pause(&mut self) {
+        self.gate = Gate::Probing { sent: false };
+        let to = match self.pending_cut.take() {
+            None => return,
+            Some(PendingCut::Raise {
+                refused_sent_at,
+                before,
+            }) => {
+                self.refused = None;
+                let accepted = self.accepted_before(refused_sent_at);
+                Some(after_failed_raise(before, self.rate, accepted))
+            }
+            Some(PendingCut::Measure { refused_sent_at }) => {
+                let to = cut_to(self.rate, self.accepted_before(refused_sent_at));
+                if to.is_some_and(|to| to < self.rate) {
+                    self.refused = Some(self.rate);
+                }
+                to
+            }
+        };
+        if let Some(to) = to.filter(|to| *to < self.rate) {
+            self.changes.push(Change::Cut {
+                from: self.rate,
+                to,
+            });
+            self.rate = to;
+            self.cuts += 1;
+        }
+    }
+
+    /// A 429 of timing: the pace eases by 3 %; the others go on.
+    fn ease(&mut self, now: Instant) {
+        let from = self.rate;
+        self.rate = (from * (1.0 - TIMING_CUT)).max(LOWEST_RATE);
+        self.eased = Some((now, from));
+        self.quiet_since = now;
+        self.changes.push(Change::Eased {
+            from,
+            to: self.rate,
+        });
+    }
+
+    /// Requests PingOne accepted among those sent in the second before `refused_sent_at`.
+    fn accepted_before(&self, refused_sent_at: Instant) -> usize {
+        in_second_before(&self.accepted, refused_sent_at)
+    }
+
+    fn sent_in_second_before(&self, refused_sent_at: Instant) -> usize {
+        in_second_before(&self.sent, refused_sent_at)
+    }
+
+    /// A probe was accepted: the run goes on, at the pace from before a storm's cut.
+    fn open(&mut self, now: Instant) {
+        self.gate = Gate::Open;
+        self.quiet_since = now;
+        let before = self.before_cut.take();
+        if std::mem::take(&mut self.in_storm) {
+            if let Some(before) = before.filter(|b| *b > self.rate) {
+                self.rate = before;
+                self.undone_at = Some(now);
+                self.changes.push(Change::Undone { to: before });
+            }
+        }
+    }
+
+    fn maybe_raise(&mut self, now: Instant) {
+        if self.gate != Gate::Open
+            || self.rate >= self.ceiling
+            || now.saturating_duration_since(self.quiet_since) < self.raise_after
+        {
+            return;
+        }
+        // The raise before this one held (no 429 within its trial): try sooner next time.
+        if self.raised_at.is_some() {
+            self.raise_after = (self.raise_after / 2).max(SHORTEST_RAISE_AFTER);
+        }
+        self.before_raise = self.rate;
+        self.rate = raised(self.rate, self.ceiling, self.refused);
+        self.quiet_since = now;
+        self.raised_at = Some(now);
+        self.changes.push(Change::Raised { to: self.rate });
+    }
+}
+
+/// Adds `at` to recent times, forgetting those past [`MEASURE_MEMORY`] now and then; never
+/// more than [`MEASURE_MOST`] are kept.
+fn remember(times: &mut VecDeque<Instant>, at: Instant, now: Instant) {
+    times.push_back(at);
+    if times.len() > MEASURE_MOST {
+        times.pop_front();
+    }
+    if times.len().is_multiple_of(256) {
+        while times
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > MEASURE_MEMORY)
+        {
+            times.pop_front();
+        }
+    }
+}
+
+/// How many of `times` fall in the second before `until`.
+fn in_second_before(times: &VecDeque<Instant>, until: Instant) -> usize {
+    let from = until.checked_sub(Duration::from_secs(1));
+    times
+        .iter()
+        .filter(|t| **t < until && from.is_none_or(|from| **t >= from))
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_window_of_a_second_and_the_jitter_holds_more_than_the_rate() {
+        for rate in [
+            0.5, 1.0, 2.0, 5.0, 7.0, 7.3, 10.0, 19.4, 20.0, 39.0, 40.0, 50.0, 100.0, 200.0, 300.0,
+            1000.0, 100_000.0,
+        ] {
+            let gap = spacing(rate).as_secs_f64();
+            let most = ((1.0 + NETWORK_JITTER) / gap).floor() + 1.0;
+            assert!(most <= rate.ceil(), "rate {rate}: {most} in a window");
+            let share = 1.0 / gap / rate;
+            assert!(share >= 0.975, "rate {rate}: paced at {share} of it");
+        }
+    }
+
+    #[test]
+    fn a_cut_takes_the_count_or_three_percent_when_pingone_took_all_the_pace_sent() {
+        // (pace, accepted in the second before the 429, pace after)
+        for (rate, accepted, expected) in [
+            (160.0, 40, Some(40.0)),
+            (40.0, 15, Some(15.0)),
+            (40.0, 35, Some(35.0)),
+            (40.0, 39, Some(38.8)),
+            (40.0, 55, Some(38.8)),
+            (20.0, 0, None),
+            (1.0, 1, Some(0.97)),
+            (0.5, 1, Some(0.5)),
+        ] {
+            let to = cut_to(rate, accepted);
+            let close = match (to, expected) {
+                (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+                (a, b) => a == b,
+            };
+            assert!(close, "{rate} {accepted}: {to:?}");
+        }
+    }
+
+    #[test]
+    fn a_raise_adds_five_percent_or_one_and_stops_at_the_configured_rate() {
+        for (rate, ceiling, expected) in [
+            (40.0, 160.0, 42.0),
+            (10.0, 160.0, 11.0),
+            (300.0, 400.0, 315.0),
+            (399.0, 400.0, 400.0),
+        ] {
+            assert_eq!(raised(rate, ceiling, None), expected, "{rate}");
+        }
+    }
+
+    #[test]
+    fn a_raise_after_a_measured_cut_goes_half_the_way_back_and_a_refused_one_measures() {
+        // Cut from 50 to 1 (another client filled the window): the raise goes to 25.5.
+        assert_eq!(raised(1.0, 50.0, Some(50.0)), 25.5);
+        assert_eq!(raised(40.0, 160.0, Some(160.0)), 100.0);
+        // Refused at 25.5 with 20 accepted in the second before: 20.
+        assert_eq!(after_failed_raise(1.0, 25.5, 20), 20.0);
+        // Refused at 42 with 40 accepted: back to 40, never below the pace before.
+        assert_eq!(after_failed_raise(40.0, 42.0, 40), 40.0);
+        assert_eq!(after_failed_raise(40.0, 42.0, 30), 40.0);
+        // All of a raise accepted yet refused: a refusal of timing, 3 % under it.
+        assert!((after_failed_raise(40.0, 42.0, 45) - 40.74).abs() < 1e-9);
+    }
+
+    /// Sends at every turn from `now` until `until`, each accepted 5 ms later; the last turn.
+    fn send_at_the_pace(pace: &mut Pace, mut now: Instant, until: Instant) -> (Ticket, Instant) {
+        let mut last = None;
+        while now < until {
+            let ticket = match pace.next(now) {
+                Step::Go(ticket) => ticket,
+                Step::At { slot, revision } => {
+                    now = slot;
+                    pace.confirm(revision, now).expect("no pause came")
+                }
+                other => panic!("{other:?}"),
+            };
+            pace.answered(ticket, Answer::Accepted, now + Duration::from_millis(5));
+            last = Some(ticket);
+        }
+        (last.expect("a turn"), now)
+    }
+
+    /// A 429 after a second at the full pace eases it without a pause; a second one within
+    /// two seconds undoes the ease and pauses the run.
+    #[test]
+    fn a_429_of_timing_eases_the_pace_and_a_second_one_pauses() {
+        let start = Instant::now();
+        let mut pace = Pace::new(20, Concurrency::Auto, start);
+        let (_, now) = send_at_the_pace(&mut pace, start, start + Duration::from_millis(1500));
+        let Step::At { slot, revision } = pace.next(now) else {
+            panic!("the pace goes on")
+        };
+        let refused = pace.confirm(revision, slot).unwrap();
+        let one_second = Some(Duration::from_secs(1));
+        assert!(!pace.answered(refused, Answer::Limited(one_second), slot));
+        assert!((pace.rate() - 19.4).abs() < 1e-9, "{}", pace.rate());
+        assert!(matches!(pace.next(slot), Step::At { .. }), "no pause");
+        // The next turn is refused too: more than timing.
+        let Step::At { slot, revision } = pace.next(slot) else {
+            panic!("the pace goes on")
+        };
+        let again = pace.confirm(revision, slot).unwrap();
+        assert!(pace.answered(again, Answer::Limited(one_second), slot));
+        assert_eq!(pace.rate(), 20.0, "the ease is undone");
+        assert!(matches!(pace.next(slot), Step::PausedUntil(_)));
+    }
+
+    /// After a pause one request probes alone; the others wait for its answer.
+    #[test]
+    fn after_a_pause_one_probe_goes_alone() {
+        let start = Instant::now();
+        let mut pace = Pace::new(10, Concurrency::Auto, start);
+        let Step::Go(first) = pace.next(start) else {
+            panic!("the first request goes at once")
+        };
+        let ms = Duration::from_millis;
+        assert!(pace.answered(first, Answer::Limited(Some(ms(1500))), start + ms(5)));
+        assert_eq!(
+            pace.next(start + ms(10)),
+            Step::PausedUntil(start + ms(1505))
+        );
+        let after = start + ms(1600);
+        let Step::Go(probe) = pace.next(after) else {
+            panic!("the probe goes when the pause ends")
+        };
+        assert!(probe.probe);
+        assert_eq!(pace.next(after), Step::AwaitProbe);
+        assert!(pace.answered(probe, Answer::Accepted, after + ms(5)));
+        assert!(matches!(pace.next(after + ms(5)), Step::At { .. }));
+    }
+}
