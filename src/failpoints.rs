@@ -50,14 +50,14 @@ pub(crate) fn crash(name: &str) -> ! {
     std::process::abort()
 }
 
-/// `name=return(KEY)`: `fail` is returned from the enclosing function when `key` (a line
-/// number, a username) is the one the test chose; other keys go on as usual.
+/// `name=return(KEY)`: the enclosing function returns `Err(error("failpoint NAME"))` when
+/// `key` (a line number, a username) is the one the test chose; other keys go on as usual.
 macro_rules! fail_for {
-    ($name:literal, $key:expr, $fail:expr) => {
+    ($name:literal, $key:expr, $error:expr) => {
         #[cfg(feature = "failpoints")]
         {
             if $crate::failpoints::chosen($name, &$key.to_string()) {
-                return $fail;
+                return Err($error(format!("failpoint {}", $name)));
             }
         }
     };
