@@ -7,9 +7,9 @@
 //!   pace of 19.4/s holds 20 with 55 ms to spare).
 //! - **Ease**: a 429 after a whole second at the full pace is most likely one of timing
 //!   (requests that reached PingOne bunched): the refused request waits out its
-//!   `Retry-After` (the retry policy's job) and the pace eases by 3 %, without a pause. A
-//!   second 429 within [`ESCALATE`] says more than timing: the ease is undone and the run
-//!   pauses, as below.
+//!   `Retry-After` (the retry policy's job) and the pace eases by 3 %, without a pause, for
+//!   [`EASE_KEPT`] without a 429. A second 429 within [`ESCALATE`] says more than timing:
+//!   the ease is undone and the run pauses, as below.
 //! - **Measure and cut**: any other 429 pauses the whole run for its `Retry-After`. The
 //!   requests PingOne accepted among those sent in the second before the refused one are
 //!   what it allows this run; when the pause ends the pace becomes that count, or 3 % less
@@ -58,6 +58,9 @@ const TIMING_CUT: f64 = 0.03;
 const FULL_SECOND: f64 = 0.85;
 /// A second 429 this soon after an ease pauses the run.
 pub(crate) const ESCALATE: Duration = Duration::from_secs(2);
+/// An ease is undone after this long without a 429: a refusal of timing says nothing about
+/// the limit, and 3 % kept until the first raise would hold a run at 20/s to 94.6 % of it.
+const EASE_KEPT: Duration = Duration::from_secs(10);
 /// The slowest pace a cut makes.
 const LOWEST_RATE: f64 = 0.5;
 /// A 429 this soon after a raise means the raise went past the limit.
@@ -79,11 +82,10 @@ pub(crate) fn spacing(rate: f64) -> Duration {
 /// sent: that count when it is well under the pace (PingOne's limit), else 3 % under the pace
 /// (a refusal of timing). `None` when nothing was accepted, which measures nothing (a storm
 /// that began during a pause).
-pub(crate) fn cut_to(rate: f64, accepted_before: usize) -> Option<f64> {
-    if accepted_before == 0 {
+pub(crate) fn cut_to(rate: f64, accepted: f64) -> Option<f64> {
+    if accepted <= 0.0 {
         return None;
     }
-    let accepted = accepted_before as f64;
     let to = if accepted < rate * MEASURED_BELOW {
         accepted
     } else {
@@ -102,10 +104,8 @@ pub(crate) fn raised(rate: f64, ceiling: f64, refused: Option<f64>) -> f64 {
 /// The pace after a raise met a 429: what PingOne accepted in the second before (its limit,
 /// now measured over a second of this run's own requests), 3 % under the raise at most, and
 /// never under the pace before the raise.
-pub(crate) fn after_failed_raise(before: f64, raised: f64, accepted_before: usize) -> f64 {
-    (accepted_before as f64)
-        .min(raised * (1.0 - TIMING_CUT))
-        .max(before)
+pub(crate) fn after_failed_raise(before: f64, raised: f64, accepted: f64) -> f64 {
+    accepted.min(raised * (1.0 - TIMING_CUT)).max(before)
 }
 
 /// Whether a request may go alone (a probe), with the others, or not at all yet.
@@ -201,6 +201,9 @@ pub(crate) struct Pace {
     epoch: u64,
     /// The last ease, and the pace before it, until [`ESCALATE`] has passed.
     eased: Option<(Instant, f64)>,
+    /// The pace before the first of the eases since the last pause, until [`EASE_KEPT`]
+    /// has passed without a 429.
+    eased_from: Option<f64>,
     /// The next free turn (GCRA's theoretical arrival time).
     next_turn: Instant,
     /// The cut a pause makes when it ends: by the count of what PingOne accepted (counted
@@ -221,8 +224,14 @@ pub(crate) struct Pace {
     accepted: VecDeque<Instant>,
     /// When each recent request was sent.
     sent: VecDeque<Instant>,
+    /// When the run began sending, or began again after a pause: a count of the second before
+    /// a 429 that reaches back past it saw only part of PingOne's window.
+    sending_since: Option<Instant>,
     quiet_since: Instant,
     raise_after: Duration,
+    /// The next raise comes after [`SHORTEST_RAISE_AFTER`]: the last cut counted part of a
+    /// second only.
+    raise_early: bool,
     raised_at: Option<Instant>,
     latencies: Latencies,
     in_flight: usize,
@@ -244,6 +253,7 @@ impl Pace {
             revision: 0,
             epoch: 0,
             eased: None,
+            eased_from: None,
             next_turn: now,
             pending_cut: None,
             before_raise: rate,
@@ -253,8 +263,10 @@ impl Pace {
             undone_at: None,
             accepted: VecDeque::new(),
             sent: VecDeque::new(),
+            sending_since: None,
             quiet_since: now,
             raise_after: FIRST_RAISE_AFTER,
+            raise_early: false,
             raised_at: None,
             latencies: Latencies::default(),
             in_flight: 0,
@@ -343,6 +355,7 @@ impl Pace {
         self.in_flight += 1;
         self.most_in_flight = self.most_in_flight.max(self.in_flight);
         remember(&mut self.sent, now, now);
+        self.sending_since.get_or_insert(now);
         Ticket {
             sent_at: now,
             epoch: self.epoch,
@@ -410,6 +423,7 @@ impl Pace {
             // More than timing: the pause measures from the pace before the ease.
             self.rate = before;
         }
+        self.eased_from = None;
         self.revision += 1;
         self.gate = Gate::Paused { until };
         self.next_turn = until;
@@ -458,6 +472,7 @@ impl Pace {
                 let to = cut_to(self.rate, self.accepted_before(refused_sent_at));
                 if to.is_some_and(|to| to < self.rate) {
                     self.refused = Some(self.rate);
+                    self.raise_early = !self.sent_all_second_before(refused_sent_at);
                 }
                 to
             }
@@ -477,6 +492,7 @@ impl Pace {
         let from = self.rate;
         self.rate = (from * (1.0 - TIMING_CUT)).max(LOWEST_RATE);
         self.eased = Some((now, from));
+        self.eased_from.get_or_insert(from);
         self.quiet_since = now;
         self.changes.push(Change::Eased {
             from,
@@ -485,8 +501,20 @@ impl Pace {
     }
 
     /// Requests PingOne accepted among those sent in the second before `refused_sent_at`.
-    fn accepted_before(&self, refused_sent_at: Instant) -> usize {
-        in_second_before(&self.accepted, refused_sent_at)
+    fn accepted_before(&self, refused_sent_at: Instant) -> f64 {
+        in_second_before(&self.accepted, refused_sent_at) as f64
+    }
+
+    /// Whether this run was sending for the whole second before `refused_sent_at`. When it
+    /// began (or began again after a pause) later, the count saw only part of PingOne's
+    /// window: the rest may have held another client's requests (an earlier run's, a dry
+    /// run's), or the limit may allow a burst. Either reading is possible, so the cut takes
+    /// the count and the next raise comes after seconds, not a minute, to find out; if it is
+    /// refused, the spells go on from a minute as usual.
+    fn sent_all_second_before(&self, refused_sent_at: Instant) -> bool {
+        self.sending_since.is_none_or(|since| {
+            refused_sent_at.saturating_duration_since(since) >= Duration::from_secs(1)
+        })
     }
 
     fn sent_in_second_before(&self, refused_sent_at: Instant) -> usize {
@@ -497,6 +525,7 @@ impl Pace {
     fn open(&mut self, now: Instant) {
         self.gate = Gate::Open;
         self.quiet_since = now;
+        self.sending_since = Some(now);
         let before = self.before_cut.take();
         if std::mem::take(&mut self.in_storm) {
             if let Some(before) = before.filter(|b| *b > self.rate) {
@@ -508,12 +537,24 @@ impl Pace {
     }
 
     fn maybe_raise(&mut self, now: Instant) {
-        if self.gate != Gate::Open
-            || self.rate >= self.ceiling
-            || now.saturating_duration_since(self.quiet_since) < self.raise_after
-        {
+        let quiet = now.saturating_duration_since(self.quiet_since);
+        if self.gate == Gate::Open && quiet >= EASE_KEPT {
+            if let Some(from) = self.eased_from.take() {
+                self.rate = from.min(self.ceiling);
+                self.quiet_since = now;
+                self.changes.push(Change::Raised { to: self.rate });
+                return;
+            }
+        }
+        let spell = if self.raise_early {
+            SHORTEST_RAISE_AFTER
+        } else {
+            self.raise_after
+        };
+        if self.gate != Gate::Open || self.rate >= self.ceiling || quiet < spell {
             return;
         }
+        self.raise_early = false;
         // The raise before this one held (no 429 within its trial): try sooner next time.
         if self.raised_at.is_some() {
             self.raise_after = (self.raise_after / 2).max(SHORTEST_RAISE_AFTER);
@@ -574,14 +615,14 @@ mod tests {
     fn a_cut_takes_the_count_or_three_percent_when_pingone_took_all_the_pace_sent() {
         // (pace, accepted in the second before the 429, pace after)
         for (rate, accepted, expected) in [
-            (160.0, 40, Some(40.0)),
-            (40.0, 15, Some(15.0)),
-            (40.0, 35, Some(35.0)),
-            (40.0, 39, Some(38.8)),
-            (40.0, 55, Some(38.8)),
-            (20.0, 0, None),
-            (1.0, 1, Some(0.97)),
-            (0.5, 1, Some(0.5)),
+            (160.0, 40.0, Some(40.0)),
+            (40.0, 15.0, Some(15.0)),
+            (40.0, 35.0, Some(35.0)),
+            (40.0, 39.0, Some(38.8)),
+            (40.0, 55.0, Some(38.8)),
+            (20.0, 0.0, None),
+            (1.0, 1.0, Some(0.97)),
+            (0.5, 1.0, Some(0.5)),
         ] {
             let to = cut_to(rate, accepted);
             let close = match (to, expected) {
@@ -610,12 +651,12 @@ mod tests {
         assert_eq!(raised(1.0, 50.0, Some(50.0)), 25.5);
         assert_eq!(raised(40.0, 160.0, Some(160.0)), 100.0);
         // Refused at 25.5 with 20 accepted in the second before: 20.
-        assert_eq!(after_failed_raise(1.0, 25.5, 20), 20.0);
+        assert_eq!(after_failed_raise(1.0, 25.5, 20.0), 20.0);
         // Refused at 42 with 40 accepted: back to 40, never below the pace before.
-        assert_eq!(after_failed_raise(40.0, 42.0, 40), 40.0);
-        assert_eq!(after_failed_raise(40.0, 42.0, 30), 40.0);
+        assert_eq!(after_failed_raise(40.0, 42.0, 40.0), 40.0);
+        assert_eq!(after_failed_raise(40.0, 42.0, 30.0), 40.0);
         // All of a raise accepted yet refused: a refusal of timing, 3 % under it.
-        assert!((after_failed_raise(40.0, 42.0, 45) - 40.74).abs() < 1e-9);
+        assert!((after_failed_raise(40.0, 42.0, 45.0) - 40.74).abs() < 1e-9);
     }
 
     /// Sends at every turn from `now` until `until`, each accepted 5 ms later; the last turn.
@@ -683,5 +724,50 @@ mod tests {
         assert_eq!(pace.next(after), Step::AwaitProbe);
         assert!(pace.answered(probe, Answer::Accepted, after + ms(5)));
         assert!(matches!(pace.next(after + ms(5)), Step::At { .. }));
+    }
+
+    /// A 429 in the run's first moments counted only part of PingOne's window, which may
+    /// have held another client's requests (an earlier run's, a dry run's): the cut to the
+    /// count is tried again within seconds, not after a minute. Seen as a cut from 50/s to
+    /// 6/s that held for a minute.
+    #[test]
+    fn a_429_in_the_first_moments_of_a_run_is_checked_again_within_seconds() {
+        let start = Instant::now();
+        let mut pace = Pace::new(50, Concurrency::Auto, start);
+        let (_, now) = send_at_the_pace(&mut pace, start, start + Duration::from_millis(120));
+        let Step::At { slot, revision } = pace.next(now) else {
+            panic!("the pace goes on")
+        };
+        let refused = pace.confirm(revision, slot).unwrap();
+        let one_second = Some(Duration::from_secs(1));
+        assert!(pace.answered(refused, Answer::Limited(one_second), slot));
+        let Step::PausedUntil(until) = pace.next(slot) else {
+            panic!("the run waits")
+        };
+        let Step::Go(probe) = pace.next(until) else {
+            panic!("a probe")
+        };
+        assert_eq!(pace.rate(), 7.0, "the count");
+        pace.answered(probe, Answer::Accepted, until);
+        send_at_the_pace(&mut pace, until, until + Duration::from_secs(6));
+        assert_eq!(pace.rate(), 28.5, "half the way back within seconds");
+    }
+
+    /// An ease of timing is undone once the pace has gone ten seconds without a 429.
+    #[test]
+    fn an_ease_of_timing_is_undone_after_ten_quiet_seconds() {
+        let start = Instant::now();
+        let mut pace = Pace::new(20, Concurrency::Auto, start);
+        let (_, now) = send_at_the_pace(&mut pace, start, start + Duration::from_millis(1500));
+        let Step::At { slot, revision } = pace.next(now) else {
+            panic!("the pace goes on")
+        };
+        let refused = pace.confirm(revision, slot).unwrap();
+        assert!(!pace.answered(refused, Answer::Limited(Some(Duration::from_secs(1))), slot));
+        assert!((pace.rate() - 19.4).abs() < 1e-9, "{}", pace.rate());
+        let (_, now) = send_at_the_pace(&mut pace, slot, slot + Duration::from_secs(9));
+        assert!((pace.rate() - 19.4).abs() < 1e-9, "kept for ten seconds");
+        send_at_the_pace(&mut pace, now, now + Duration::from_secs(2));
+        assert_eq!(pace.rate(), 20.0, "undone");
     }
 }
