@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::Stdio;
 
 /// The variables a run reads from the environment; each launch starts without them.
-pub const SCRUBBED: [&str; 5] = [
+pub const SCRUBBED: [&str; 6] = [
+    // A test build's failpoints (src/failpoints.rs): set only by the tests that mean them.
+    "FAILPOINTS",
     "PINGONE_CLIENT_SECRET",
     "PINGONE_CLIENT_SECRET_FILE",
     "PINGONE_CLIENT_ID",

@@ -89,6 +89,7 @@ pub mod codes;
 pub mod config;
 pub mod dispatch;
 pub mod exit;
+pub(crate) mod failpoints;
 pub mod input;
 pub mod logging;
 pub mod merge;

@@ -10,6 +10,9 @@ use mfa_enroll::{logging, run, sandbox, ExitStatus};
 
 #[tokio::main]
 async fn main() {
+    // Only in a build of the tests (src/failpoints.rs): FAILPOINTS names what fails where.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = ::fail::FailScenario::setup();
     let cli = Cli::parse_colored();
     let color = logging::use_color(cli.color);
     let code = match cli.command {

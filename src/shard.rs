@@ -161,6 +161,60 @@ mod tests {
             assert!(error.contains("K/N"), "{bad}: {error}");
         }
         assert!("0/1001".parse::<Shard>().unwrap_err().contains("at most"));
+        let most = "999/1000".parse::<Shard>().expect("the most shards");
+        assert_eq!(most.to_string(), "999/1000", "shown as given");
+    }
+
+    #[test]
+    fn a_row_waits_for_its_user_only_when_keyed_by_resolved_user_id() {
+        let id: uuid::Uuid = "6f7a2b1e-0000-4000-8000-00000000002a".parse().unwrap();
+        let named = UserRef::Username("Jane".into());
+        for keyed_by in [KeyedBy::Reference, KeyedBy::ResolvedUserId] {
+            let at = |index| Assignment {
+                shard: Shard { index, count: 3 },
+                keyed_by,
+            };
+            let by_id: Vec<_> = (0..3)
+                .map(|i| at(i).owns_before_resolving(&UserRef::Id(id)))
+                .collect();
+            assert_eq!(by_id.iter().filter(|o| **o == Some(true)).count(), 1);
+            assert_eq!(by_id.iter().filter(|o| **o == Some(false)).count(), 2);
+            let by_name: Vec<_> = (0..3)
+                .map(|i| at(i).owns_before_resolving(&named))
+                .collect();
+            match keyed_by {
+                KeyedBy::Reference => {
+                    let owner =
+                        (0..3).find(|&i| Shard { index: i, count: 3 }.owns_username("jane"));
+                    let expected: Vec<_> = (0..3).map(|i| Some(Some(i) == owner)).collect();
+                    assert_eq!(by_name, expected);
+                }
+                KeyedBy::ResolvedUserId => assert_eq!(by_name, vec![None; 3]),
+            }
+            // Once resolved, and when PingOne does not know the user: one owner each, and
+            // a username keyed by its resolved ID goes where that ID goes.
+            let id_text = id.to_string();
+            let resolved: Vec<bool> = (0..3)
+                .map(|i| at(i).owns_resolved(&named, &id_text))
+                .collect();
+            assert_eq!(resolved.iter().filter(|o| **o).count(), 1, "{resolved:?}");
+            if keyed_by == KeyedBy::ResolvedUserId {
+                assert_eq!(
+                    by_id.iter().map(|o| *o == Some(true)).collect::<Vec<_>>(),
+                    resolved
+                );
+            }
+            let unknown: Vec<bool> = (0..3).map(|i| at(i).owns_unknown_user(&named)).collect();
+            assert_eq!(unknown.iter().filter(|o| **o).count(), 1, "{unknown:?}");
+            for line in 2..40 {
+                let owners = (0..3).filter(|&i| at(i).shard.owns_line(line)).count();
+                assert_eq!(owners, 1, "line {line}");
+            }
+            for name in ["jane", "JOHN", "x"] {
+                let owners = (0..3).filter(|&i| at(i).shard.owns_username(name)).count();
+                assert_eq!(owners, 1, "{name}");
+            }
+        }
     }
 
     #[test]

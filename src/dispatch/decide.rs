@@ -472,4 +472,61 @@ mod tests {
             Settled::Unconfirmed(_)
         ));
     }
+
+    #[test]
+    fn only_a_404_that_names_the_user_rules_out_every_device() {
+        let answer = |status: u16, json: &str| {
+            ApiError::from_status(status, Some(serde_json::from_str(json).unwrap()), None)
+        };
+        let user = r#"{"id":"e6","code":"NOT_FOUND","message":"Unable to find user with ID x."}"#;
+        let thing =
+            r#"{"id":"e7","code":"NOT_FOUND","message":"The requested resource was not found."}"#;
+        assert!(rules_out_every_device(&answer(404, user)));
+        assert!(!rules_out_every_device(&answer(404, thing)));
+        assert!(!rules_out_every_device(&ApiError::from_status(
+            503, None, None
+        )));
+    }
+
+    #[test]
+    fn an_extension_differs_only_where_the_type_takes_one() {
+        let voice = DeviceIdentity::new(
+            DeviceType::Voice,
+            &Destination::Phone("+15125551234".into()),
+            None,
+        );
+        let mut answered = device("v1", "VOICE", Some("+15125551234"), None);
+        answered.extension = Some(" ".into());
+        assert_eq!(
+            other_device(&answered, &voice),
+            None,
+            "an empty extension is none"
+        );
+        let mut sms = device("s1", "SMS", Some("+15125551234"), None);
+        sms.extension = Some("313#".into());
+        assert_eq!(
+            other_device(&sms, &self::sms("+15125551234")),
+            None,
+            "SMS takes none"
+        );
+        answered.extension = Some("313#".into());
+        assert!(other_device(&answered, &voice).is_some_and(|w| w.contains("extension")));
+    }
+
+    #[test]
+    fn only_an_answer_for_another_device_says_to_check_that_device() {
+        let other = ApiError::OtherDevice {
+            status: 201,
+            device_id: "x".into(),
+            what: "of type \"EMAIL\"".into(),
+        };
+        let unclear = ApiError::from_status(503, None, None);
+        let message = |error: &ApiError| match after_unclear(error, Some(Ok(Match::Nothing))) {
+            Settled::Unconfirmed(message) => message,
+            wrong => panic!("{wrong:?}"),
+        };
+        assert!(message(&other).contains("check that device"));
+        assert!(!message(&unclear).contains("check that device"));
+        assert!(message(&unclear).contains("may still create it"));
+    }
 }

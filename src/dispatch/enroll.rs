@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use super::decide::{self, Match, Settled};
 use super::{lock, results, Engine, Job, CLOCK_SKEW};
+use crate::failpoints::crash_point;
 use crate::model::{DeviceIdentity, OnExisting};
 use crate::output::{Outcome, RowResult};
 use crate::pingone::wire::{self, CreateDevice, Device};
@@ -249,14 +250,19 @@ impl Engine {
         // A success that describes another device than the one asked for: PingOne acted,
         // but not as asked.
         let answer = match self.client.create_device(user_id, body).await {
-            Ok((device, status)) => match decide::other_device(&device, identity) {
-                None => Ok((device, Some(status))),
-                Some(what) => Err(ApiError::OtherDevice {
-                    status,
-                    device_id: device.id,
-                    what,
-                }),
-            },
+            Ok((device, status)) => {
+                // The window exactly-once exists for: PingOne made the device, and only a
+                // read of the user's devices (--resume) can learn it if the run dies here.
+                crash_point!("post-answered");
+                match decide::other_device(&device, identity) {
+                    None => Ok((device, Some(status))),
+                    Some(what) => Err(ApiError::OtherDevice {
+                        status,
+                        device_id: device.id,
+                        what,
+                    }),
+                }
+            }
             Err(e) => Err(e),
         };
         match answer {

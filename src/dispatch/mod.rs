@@ -376,6 +376,8 @@ impl Engine {
         user_id: &str,
         devices: &mut Option<Vec<Device>>,
     ) -> RowResult {
+        // A bug met here must leave the row INTERNAL_ERROR and the run resumable.
+        crate::failpoints::panic_on_line!("row-work", job.line);
         match self.config.mode {
             RunMode::Live if self.config.enable_mfa => {
                 // Before the user's first device POST; once per user, then remembered.

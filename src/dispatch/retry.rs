@@ -140,6 +140,8 @@ mod tests {
             (status(403), 1, 0),
             (ApiError::Stopped, 1, 0),
         ];
+        // What a row's "gave up after N retries" says.
+        assert_eq!(policy(7, Arc::new(Stop::default())).0.max_retries(), 7);
         for (error, expected_tries, expected_retries) in cases {
             let label = error.to_string();
             let (made, retries) = tries(2, error, Arc::new(Stop::default())).await;

@@ -15,16 +15,22 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::exit::{ExitStatus, RunReport};
+use crate::failpoints::crash_point;
 use crate::output::latency::LatencyFigures;
 use crate::output::lock::{self, OutDirLock};
 use crate::output::read_back;
 use crate::output::report;
 use crate::output::summary::{now_rfc3339, Plan, RateBasis, RequestCounts, ShardInfo, Summary};
 use crate::output::timeline::{self, Timeline};
-use crate::output::writer::{private_dir, Tallies};
+use crate::output::writer::{private_dir, write_whole, Tallies};
 use crate::output::{OutputError, ResultRow, ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
 use crate::words::count;
 use rows::{MergeRowsError, Part};
+
+/// In `--out` from the moment a merge may write there until it is done: a merge that died
+/// part-way (say between its renames) left files that are not a merge, so the next merge
+/// into that directory does it again instead of refusing to overwrite them.
+const UNFINISHED: &str = ".merge-unfinished";
 
 /// A refusal: nothing was written to `--out` (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -201,8 +207,11 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunReport, MergeError> {
         if from.exists() {
             std::fs::rename(&from, out.join(file)).map_err(|e| OutputError::io(&from, e))?;
         }
+        crash_point!("merge-renames");
     }
     write_report(&shards, out, &summary);
+    let marker = out.join(UNFINISHED);
+    std::fs::remove_file(&marker).map_err(|e| OutputError::io(&marker, e))?;
     Ok(RunReport {
         exit: exit_of(&tallies),
         summary,
@@ -228,11 +237,14 @@ fn write_report(shards: &[ShardDir], out: &Path, summary: &Summary) {
 fn prepare_out(out: &Path) -> Result<OutDirLock, MergeError> {
     private_dir(out)?;
     let lock = lock::acquire(out)?;
-    if out.join(RESULTS_FILE).exists() || out.join(SUMMARY_FILE).exists() {
+    let marker = out.join(UNFINISHED);
+    let died_here = marker.exists();
+    if !died_here && (out.join(RESULTS_FILE).exists() || out.join(SUMMARY_FILE).exists()) {
         return Err(MergeError::WouldOverwrite {
             dir: out.to_path_buf(),
         });
     }
+    write_whole(&marker, b"")?;
     Ok(lock)
 }
 

@@ -22,6 +22,7 @@ use csv::ByteRecord;
 use super::progress::LiveCounters;
 use super::{Counted, Outcome, OutputError, ResultRow, RowResult, ERRORS_FILE, RESULTS_FILE};
 use crate::codes::Code;
+use crate::failpoints::failpoint;
 use crate::input::REPORT_COLUMNS;
 use crate::logging::{mask_destination, LogSafe};
 use crate::stop::{Stop, StopReason};
@@ -214,6 +215,10 @@ impl Write for Guarded {
         if self.failed.get() {
             return Err(io::Error::other("an earlier write to this file failed"));
         }
+        failpoint!("results-write", |_| {
+            self.failed.set(true);
+            Err(io::ErrorKind::StorageFull.into())
+        });
         match self.file.write(buf) {
             Ok(n) => {
                 self.len += n as u64;

@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::bounded::size_text;
 use crate::config::{Connection, Limits, Secret};
+use crate::failpoints::{fail_for, failpoint};
 use crate::stop::{Stop, StopReason};
 pub(crate) use error::{ApiError, Cause};
 use health::{FailureClass, Health};
@@ -196,6 +197,7 @@ impl Client {
 
     /// Users whose username is exactly `username`: none, one, or (ambiguous) several.
     pub(crate) async fn find_users(&self, username: &str) -> Result<Vec<User>, ApiError> {
+        fail_for!("username-lookup", username, ApiError::Transport);
         let filter = format!("username eq \"{}\"", filter_literal(username));
         let url = format!("{}/users", self.environment_url);
         let query = [("filter", filter.as_str())];
@@ -444,6 +446,16 @@ impl Client {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<(u16, Option<std::time::Duration>, Option<bytes::Bytes>), ApiError> {
+        // A server certificate that stops being trusted mid-run (the tests), as rustls
+        // would report it.
+        failpoint!("certificate-check", |_| {
+            let error = ApiError::Untrusted {
+                host: self.api_url.host_str().unwrap_or("the server").to_string(),
+                problem: "failpoint certificate-check: no longer trusted".into(),
+            };
+            self.record_failure(FailureClass::Network, &error);
+            Err(error)
+        });
         let response = request.send().await.map_err(|e| {
             let error = ApiError::from_reqwest(e);
             self.record_failure(FailureClass::Network, &error);

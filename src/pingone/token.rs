@@ -103,6 +103,10 @@ impl TokenSource {
                 return Ok(token.value.clone());
             }
         }
+        // A renewal that fails mid-run (the tests: no answer, or refused credentials).
+        crate::failpoints::failpoint!("token-renewal", current.is_some(), |how: Option<String>| {
+            Err(failed_renewal(how.as_deref()))
+        });
         let token = self.fetch().await?;
         let value = token.value.clone();
         *current = Some(token);
@@ -251,6 +255,19 @@ impl TokenSource {
                 status, None, None,
             ))),
         }
+    }
+}
+
+/// What the `token-renewal` failpoint makes of a renewal: `refused`, or no answer.
+#[cfg(feature = "failpoints")]
+fn failed_renewal(how: Option<&str>) -> TokenFailure {
+    match how {
+        Some("refused") => TokenFailure::Refused(
+            "failpoint token-renewal: PingOne refused the client credentials at a renewal".into(),
+        ),
+        _ => TokenFailure::Unavailable(ApiError::Transport(
+            "failpoint token-renewal: the renewal got no answer".into(),
+        )),
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use super::handoff::{Executed, InputFacts, OutputDir};
 use super::{initial_summary, Clock, ExitStatus, RunError, RunReport};
 use crate::config::{RunMode, Settings};
+use crate::failpoints::crash_point;
 use crate::model::OnExisting;
 use crate::output::latency::LatencyFigures;
 use crate::output::summary::{
@@ -96,6 +97,8 @@ pub(crate) async fn finish(
     // A summary says it is finished only when its counts are those of results.csv.
     summary.finished = executed.tallies_known;
     put_in_line_order(&out.dir);
+    // Every row is in results.csv, and summary.json still says the run is unfinished.
+    crash_point!("before-final-summary");
     if let Err(e) = summary.write(&out.dir) {
         // Requests were sent: not exit 2. summary.json still says the run is under way,
         // which --resume continues.

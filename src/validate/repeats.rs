@@ -66,6 +66,9 @@ impl RepeatSpill {
     }
 
     pub(crate) fn add(&mut self, key: u64, line: u64, sends_message: bool) -> io::Result<()> {
+        // A full disk, or a crash, while the survey spills (the tests).
+        crate::failpoints::failpoint!("spill-write", |_| Err(io::ErrorKind::StorageFull.into()));
+        crate::failpoints::crash_point!("spill-crash");
         let line = if sends_message {
             line | SENDS_MESSAGE
         } else {

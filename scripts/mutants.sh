@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Mutation testing of the modules that decide what is true (issue 26): cargo-mutants changes
+# one thing at a time in them (a `>` into `>=`, a body into `Default::default()`, ...) and
+# runs the tests that guard them; a mutant the tests do not notice ("missed") is a promise no
+# test holds. Not part of CI (.ci/run): it builds once per mutant, which on a 2-core machine
+# takes about an hour and a half for this selection (about 370 mutants). Needs `cargo install --locked cargo-mutants`.
+#
+#   scripts/mutants.sh            # the whole selection
+#   scripts/mutants.sh --list     # only list the mutants
+#
+# The selection: the exactly-once decisions (dispatch/decide.rs), the retry and 429
+# decisions (dispatch/retry.rs, pingone/pace.rs and throttle.rs, and ApiError's retryable/acted/
+# Retry-After answers in pingone/error.rs), resume's reading of earlier outcomes
+# (output/resume.rs), merge's checks (merge/), and the shard assignment (shard.rs). The tests
+# run are the unit tests (`--lib`) with names from those modules; results go to
+# target/mutants (mutants.out/outcomes.json, missed.txt, caught.txt, ...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# No debug info: a mutant's build links faster, and the tests do not need it.
+export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
+exec cargo mutants --jobs 1 --timeout 120 --output target/mutants \
+    --file src/dispatch/decide.rs --file src/dispatch/retry.rs \
+    --file src/pingone/pace.rs --file src/pingone/throttle.rs --file src/pingone/error.rs \
+    --file src/output/resume.rs --file src/merge/mod.rs --file src/merge/rows.rs \
+    --file src/shard.rs \
+    --re 'decide\.rs|retry\.rs|pace\.rs|throttle\.rs|resume\.rs|rows\.rs|shard\.rs|error\.rs.*(is_retryable|may_have_acted|retry_after|from_status)|merge/mod\.rs.*(check_|prepare_out|ShardDir::open)' \
+    "$@" -- --lib
