@@ -8,7 +8,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+// EnumIter: a test walks every reason (its message left empty) to check README names it.
+#[derive(Debug, Clone, PartialEq, Eq, strum::EnumIter)]
 pub(crate) enum StopReason {
     /// Ctrl-C or SIGTERM.
     Interrupted(&'static str),
@@ -114,5 +115,22 @@ impl Stop {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::IntoEnumIterator;
+
+    #[test]
+    fn readme_says_what_to_do_after_every_stop() {
+        let readme = include_str!("../README.md");
+        for reason in StopReason::iter() {
+            let row = format!("| `{}`", reason.code());
+            let listed =
+                readme.contains(&row) || readme.contains(&format!(", `{}` |", reason.code()));
+            assert!(listed, "README's stop codes table lacks {}", reason.code());
+        }
     }
 }
