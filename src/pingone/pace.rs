@@ -648,11 +648,9 @@ mod tests {
         (last.expect("a turn"), now)
     }
 
-    /// A 429 after a second at the full pace eases it without a pause; a second one within
-    /// two seconds undoes the ease and pauses the run.
-    #[test]
-    fn a_429_of_timing_eases_the_pace_and_a_second_one_pauses() {
-        let start = Instant::now();
+    /// A pace of 20/s that has sent at its full pace for 1.5 s, and whose next turn was
+    /// refused, 429 with `Retry-After: 1`; the instant of that turn.
+    fn eased_at_20(start: Instant) -> (Pace, Instant) {
         let mut pace = Pace::new(20, Concurrency::Auto, start);
         let (_, now) = send_at_the_pace(&mut pace, start, start + Duration::from_millis(1500));
         let Step::At { slot, revision } = pace.next(now) else {
@@ -660,8 +658,20 @@ mod tests {
         };
         let refused = pace.confirm(revision, slot).unwrap();
         let one_second = Some(Duration::from_secs(1));
-        assert!(!pace.answered(refused, Answer::Limited(one_second), slot));
+        assert!(
+            !pace.answered(refused, Answer::Limited(one_second), slot),
+            "no pause"
+        );
         assert!((pace.rate() - 19.4).abs() < 1e-9, "{}", pace.rate());
+        (pace, slot)
+    }
+
+    /// A 429 after a second at the full pace eases it without a pause; a second one within
+    /// two seconds undoes the ease and pauses the run.
+    #[test]
+    fn a_429_of_timing_eases_the_pace_and_a_second_one_pauses() {
+        let (mut pace, slot) = eased_at_20(Instant::now());
+        let one_second = Some(Duration::from_secs(1));
         assert!(matches!(pace.next(slot), Step::At { .. }), "no pause");
         // The next turn is refused too: more than timing.
         let Step::At { slot, revision } = pace.next(slot) else {
@@ -700,15 +710,7 @@ mod tests {
     /// An ease of timing is undone once the pace has gone ten seconds without a 429.
     #[test]
     fn an_ease_of_timing_is_undone_after_ten_quiet_seconds() {
-        let start = Instant::now();
-        let mut pace = Pace::new(20, Concurrency::Auto, start);
-        let (_, now) = send_at_the_pace(&mut pace, start, start + Duration::from_millis(1500));
-        let Step::At { slot, revision } = pace.next(now) else {
-            panic!("the pace goes on")
-        };
-        let refused = pace.confirm(revision, slot).unwrap();
-        assert!(!pace.answered(refused, Answer::Limited(Some(Duration::from_secs(1))), slot));
-        assert!((pace.rate() - 19.4).abs() < 1e-9, "{}", pace.rate());
+        let (mut pace, slot) = eased_at_20(Instant::now());
         let (_, now) = send_at_the_pace(&mut pace, slot, slot + Duration::from_secs(9));
         assert!((pace.rate() - 19.4).abs() < 1e-9, "kept for ten seconds");
         send_at_the_pace(&mut pace, now, now + Duration::from_secs(2));
