@@ -567,4 +567,31 @@ mod tests {
             assert!(share >= least_share, "{label}: {share:.3} of the rate");
         }
     }
+
+    /// The places in flight follow the limit: a larger one adds permits at once (taking back
+    /// a surplus first); a smaller one takes permits back only as requests return theirs.
+    #[tokio::test]
+    async fn resizing_grows_at_once_and_shrinks_as_permits_return() {
+        let throttle = throttle(100, Concurrency::Auto);
+        let start = throttle.in_flight.available_permits();
+        throttle.resize(start + 4, None);
+        assert_eq!(throttle.in_flight.available_permits(), start + 4);
+        let held: Vec<_> = (0..start + 4)
+            .map(|_| throttle.in_flight.try_acquire().expect("a place"))
+            .collect();
+        throttle.resize(start + 1, None);
+        let mut held = held.into_iter();
+        // Three permits that come back are taken out; the fourth is a place again.
+        for _ in 0..3 {
+            throttle.resize(start + 1, held.next());
+        }
+        assert_eq!(throttle.in_flight.available_permits(), 0);
+        throttle.resize(start + 1, held.next());
+        assert_eq!(throttle.in_flight.available_permits(), 1);
+        // Growing again takes back the surplus before it adds permits.
+        throttle.resize(start + 3, None);
+        assert_eq!(throttle.in_flight.available_permits(), 3);
+        drop(held);
+        assert_eq!(throttle.in_flight.available_permits(), start + 3);
+    }
 }
