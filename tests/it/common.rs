@@ -211,8 +211,18 @@ pub fn assert_private_outputs(out: &Path) {
 
 /// `enroll` without waiting: for tests that signal or kill the run.
 pub fn spawn_enroll(ws: &Workspace, sandbox: &Sandbox, input: &str) -> tokio::process::Child {
+    spawn_enroll_with(ws, sandbox, input, &[])
+}
+
+/// The same, with more arguments.
+pub fn spawn_enroll_with(
+    ws: &Workspace,
+    sandbox: &Sandbox,
+    input: &str,
+    extra: &[&str],
+) -> tokio::process::Child {
     let secret = sandbox.options().client_secret.expose().to_string();
-    spawn_binary(ws.dir.path(), &secret, &enroll_args(input, "out", &[]))
+    spawn_binary(ws.dir.path(), &secret, &enroll_args(input, "out", extra))
 }
 
 /// A CSV of `n` users by ID, one SMS device each, with distinct valid US numbers.

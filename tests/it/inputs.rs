@@ -255,9 +255,7 @@ async fn quiet_says_once_how_many_rows_were_not_attempted() {
     )
     .await;
     ws.write("in.csv", &sms_rows(300));
-    let secret = sandbox.options().client_secret.expose().to_string();
-    let args = enroll_args("in.csv", "out", &["--quiet"]);
-    let child = spawn_binary(ws.dir.path(), &secret, &args);
+    let child = spawn_enroll_with(&ws, &sandbox, "in.csv", &["--quiet"]);
     wait_for_rows(&ws.out(), 4).await;
     send_signal(&child, "INT");
     let run = finish(child).await;

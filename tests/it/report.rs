@@ -314,9 +314,7 @@ async fn a_stopped_run_counts_unsent_rows_apart_and_a_resume_says_what_it_did() 
     )
     .await;
     ws.write("in.csv", &sms_rows(400));
-    let secret = sandbox.options().client_secret.expose().to_string();
-    let args = enroll_args("in.csv", "out", &["--metrics-file", "run.prom"]);
-    let child = spawn_binary(ws.dir.path(), &secret, &args);
+    let child = spawn_enroll_with(&ws, &sandbox, "in.csv", &["--metrics-file", "run.prom"]);
     wait_for_rows(&ws.out(), 20).await;
     send_signal(&child, "INT");
     let run = finish(child).await;
