@@ -19,12 +19,16 @@
 //!   everything for now (a storm): no further cut, another pause, another probe. When a
 //!   probe is accepted after a storm, the cut the storm caused is undone, since a storm
 //!   says nothing about the limit; if the limit did fall meanwhile, the next 429 measures it.
-//! - **Raise**: after a quiet spell (a minute at first) the pace is raised by 5 % (at least
+//! - **Raise**: after a quiet spell (half a minute at first) the pace is raised by 5 % (at least
 //!   one request per second), or half the way back to the pace the last measured cut came
 //!   from: that count may have been low (another client filled the window that second). A
-//!   raise refused within seconds measures again (never below the pace before it) and
-//!   doubles the spell (up to ten minutes); one that holds halves it (down to five seconds),
-//!   so a raised limit is found in minutes and a settled run tries rarely.
+//!   raise refused within seconds is taken back at once, without a pause: the pace before
+//!   it returns, and its next turn waits until the raise's requests, counted as if sent at
+//!   that pace, have left PingOne's window. A second later the requests PingOne accepted in
+//!   the second before the refusal are counted, and the pace rises to that count when it is
+//!   higher (the limit rose). A refused raise doubles the spell (up to ten minutes); one
+//!   that holds halves it (down to five seconds), so a raised limit is found in minutes and
+//!   a settled run tries rarely, at the cost of a few 429s each time.
 //! - **In flight**: `concurrency = "auto"` keeps what the pace needs at the latency measured
 //!   (`in_flight.rs`); a number pins it.
 
@@ -45,8 +49,10 @@ pub(crate) const NETWORK_JITTER: f64 = 0.025;
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 /// The pause after a 429 that names no `Retry-After`.
 const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
-/// The quiet spell before the first raise after a cut, and its bounds.
-const FIRST_RAISE_AFTER: Duration = Duration::from_secs(60);
+/// The quiet spell before the first raise after a cut, and its bounds. A refused raise
+/// costs a few 429s and no pause, so the first comes soon: a count that another client's
+/// requests made low (a dry run just before) is won back within half a minute.
+const FIRST_RAISE_AFTER: Duration = Duration::from_secs(30);
 const SHORTEST_RAISE_AFTER: Duration = Duration::from_secs(5);
 const LONGEST_RAISE_AFTER: Duration = Duration::from_secs(600);
 /// A cut to what PingOne accepted needs it to have accepted less than this share of the pace;
@@ -65,6 +71,10 @@ const EASE_KEPT: Duration = Duration::from_secs(10);
 const LOWEST_RATE: f64 = 0.5;
 /// A 429 this soon after a raise means the raise went past the limit.
 const RAISE_TRIAL: Duration = Duration::from_secs(5);
+/// How long after a refused raise PingOne's limit is counted: a second and the
+/// [`NETWORK_JITTER`], when the answers to the requests sent before the refused one are in
+/// and the raise's requests have left PingOne's window.
+const COUNT_AFTER_RAISE: Duration = Duration::from_millis(1025);
 /// A cut this soon after a storm's cut was undone is kept, storm or not: the undoing was
 /// wrong, and undoing again would oscillate.
 const UNDO_TRIAL: Duration = Duration::from_secs(10);
@@ -165,6 +175,15 @@ pub(crate) enum Change {
         from: f64,
         to: f64,
     },
+    /// A raise met a 429 and was taken back, without a pause.
+    TakenBack {
+        from: f64,
+        to: f64,
+    },
+    /// A second after a refused raise, PingOne had accepted more than the pace before it.
+    Counted {
+        to: f64,
+    },
     /// A probe was refused too.
     Storm {
         paused: Duration,
@@ -177,15 +196,21 @@ pub(crate) enum Change {
     },
 }
 
+/// A raise in its trial: when its turns began on the grid, and the requests sent before.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum PendingCut {
-    /// Count what PingOne accepted in the second before the refused request was sent.
-    Measure { refused_sent_at: Instant },
-    /// A raise met a 429: count the same, and go back no further than before the raise.
-    Raise {
-        refused_sent_at: Instant,
-        before: f64,
-    },
+struct Raise {
+    at: Instant,
+    first_turn: Instant,
+    sent_before: u64,
+}
+
+/// A refused raise taken back: at `count_at`, count what PingOne accepted in the second
+/// before the refused request was sent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TakenBack {
+    count_at: Instant,
+    refused_sent_at: Instant,
+    raised: f64,
 }
 
 pub(crate) struct Pace {
@@ -206,9 +231,10 @@ pub(crate) struct Pace {
     eased_from: Option<f64>,
     /// The next free turn (GCRA's theoretical arrival time).
     next_turn: Instant,
-    /// The cut a pause makes when it ends: by the count of what PingOne accepted (counted
-    /// then, so the answers still in flight at the 429 are in), or back to before a raise.
-    pending_cut: Option<PendingCut>,
+    /// The cut a pause makes when it ends, by the count of what PingOne accepted in the
+    /// second before this instant (the refused request's), counted then, so the answers
+    /// still in flight at the 429 are in.
+    pending_cut: Option<Instant>,
     /// The pace before the last raise.
     before_raise: f64,
     /// The pace the last measured cut came from, PingOne having refused it: the limit lies
@@ -224,14 +250,17 @@ pub(crate) struct Pace {
     accepted: VecDeque<Instant>,
     /// When each recent request was sent.
     sent: VecDeque<Instant>,
+    /// Requests sent so far.
+    sent_total: u64,
     quiet_since: Instant,
     raise_after: Duration,
-    raised_at: Option<Instant>,
+    raised: Option<Raise>,
+    taken_back: Option<TakenBack>,
     latencies: Latencies,
     in_flight: usize,
     most_in_flight: usize,
     was_limited: bool,
-    /// Cuts so far (a storm makes at most one).
+    /// Cuts below the pace so far (a storm makes at most one; a raise taken back is none).
     cuts: u64,
     changes: Vec<Change>,
 }
@@ -257,9 +286,11 @@ impl Pace {
             undone_at: None,
             accepted: VecDeque::new(),
             sent: VecDeque::new(),
+            sent_total: 0,
             quiet_since: now,
             raise_after: FIRST_RAISE_AFTER,
-            raised_at: None,
+            raised: None,
+            taken_back: None,
             latencies: Latencies::default(),
             in_flight: 0,
             most_in_flight: 0,
@@ -324,6 +355,7 @@ impl Pace {
                 Step::Go(self.send(now, true))
             }
             Gate::Open | Gate::Paused { .. } => {
+                self.count_after_taken_back(now);
                 let slot = self.next_turn.max(now);
                 self.next_turn = slot + spacing(self.rate);
                 if slot <= now {
@@ -340,12 +372,14 @@ impl Pace {
 
     /// At its slot, a reserved turn goes, unless a pause came in between (then: [`Pace::next`]).
     pub(crate) fn confirm(&mut self, revision: u64, now: Instant) -> Option<Ticket> {
+        self.count_after_taken_back(now);
         (revision == self.revision && self.gate == Gate::Open).then(|| self.send(now, false))
     }
 
     fn send(&mut self, now: Instant, probe: bool) -> Ticket {
         self.in_flight += 1;
         self.most_in_flight = self.most_in_flight.max(self.in_flight);
+        self.sent_total += 1;
         remember(&mut self.sent, now, now);
         Ticket {
             sent_at: now,
@@ -394,15 +428,18 @@ impl Pace {
         }
         self.epoch += 1;
         let raise_failed = self
-            .raised_at
+            .raised
             .take()
-            .is_some_and(|at| now.saturating_duration_since(at) < RAISE_TRIAL);
+            .filter(|raise| now.saturating_duration_since(raise.at) < RAISE_TRIAL);
+        if let Some(raise) = raise_failed.filter(|_| !ticket.probe) {
+            self.take_back(raise, ticket.sent_at, now);
+            return true;
+        }
         let escalating = self
             .eased
             .take()
             .filter(|(at, _)| now.saturating_duration_since(*at) < ESCALATE);
         let timing = !ticket.probe
-            && !raise_failed
             && escalating.is_none()
             && self.gate == Gate::Open
             && self.sent_in_second_before(ticket.sent_at) as f64 >= FULL_SECOND * self.rate;
@@ -415,6 +452,7 @@ impl Pace {
             self.rate = before;
         }
         self.eased_from = None;
+        self.taken_back = None;
         self.revision += 1;
         self.gate = Gate::Paused { until };
         self.next_turn = until;
@@ -426,17 +464,7 @@ impl Pace {
             self.in_storm = true;
             return true;
         }
-        self.pending_cut = Some(if raise_failed {
-            self.raise_after = (self.raise_after * 2).min(LONGEST_RAISE_AFTER);
-            PendingCut::Raise {
-                refused_sent_at: ticket.sent_at,
-                before: self.before_raise,
-            }
-        } else {
-            PendingCut::Measure {
-                refused_sent_at: ticket.sent_at,
-            }
-        });
+        self.pending_cut = Some(ticket.sent_at);
         let recently_undone = self
             .undone_at
             .is_some_and(|at| now.saturating_duration_since(at) < UNDO_TRIAL);
@@ -449,25 +477,12 @@ impl Pace {
     /// The pause is over: make the cut it waited for, and let one probe go.
     fn end_pause(&mut self) {
         self.gate = Gate::Probing { sent: false };
-        let to = match self.pending_cut.take() {
-            None => return,
-            Some(PendingCut::Raise {
-                refused_sent_at,
-                before,
-            }) => {
-                self.refused = None;
-                let accepted = self.accepted_before(refused_sent_at);
-                Some(after_failed_raise(before, self.rate, accepted))
-            }
-            Some(PendingCut::Measure { refused_sent_at }) => {
-                let to = cut_to(self.rate, self.accepted_before(refused_sent_at));
-                if to.is_some_and(|to| to < self.rate) {
-                    self.refused = Some(self.rate);
-                }
-                to
-            }
+        let Some(refused_sent_at) = self.pending_cut.take() else {
+            return;
         };
+        let to = cut_to(self.rate, self.accepted_before(refused_sent_at));
         if let Some(to) = to.filter(|to| *to < self.rate) {
+            self.refused = Some(self.rate);
             self.changes.push(Change::Cut {
                 from: self.rate,
                 to,
@@ -477,8 +492,57 @@ impl Pace {
         }
     }
 
+    /// A raise met a 429 within its trial: the pace before it returns at once, without a
+    /// pause. PingOne's window still holds the raise's requests, so the next turn is where
+    /// the grid of the pace before would have put it had they gone at that pace (no window
+    /// then holds more than that pace allowed), or a second and the jitter from now, when
+    /// they have all left it. Then the next turn counts what PingOne accepted.
+    fn take_back(&mut self, raise: Raise, refused_sent_at: Instant, now: Instant) {
+        let raised = self.rate;
+        self.rate = self.before_raise;
+        self.raise_after = (self.raise_after * 2).min(LONGEST_RAISE_AFTER);
+        self.refused = None;
+        // Turns reserved at the raised pace are void: their requests ask again.
+        self.revision += 1;
+        let sent_in_raise = self.sent_total - raise.sent_before;
+        let as_if_at_the_pace = raise.first_turn + spacing(self.rate).mul_f64(sent_in_raise as f64);
+        // By then the raise's requests are all out of any window that holds the next turn.
+        self.next_turn = as_if_at_the_pace.min(now + COUNT_AFTER_RAISE);
+        self.quiet_since = now;
+        self.taken_back = Some(TakenBack {
+            count_at: now + COUNT_AFTER_RAISE,
+            refused_sent_at,
+            raised,
+        });
+        self.changes.push(Change::TakenBack {
+            from: raised,
+            to: self.rate,
+        });
+    }
+
+    /// A second after a raise was taken back: when PingOne accepted more than the pace in
+    /// the second before the refusal, its limit rose, and the pace goes up to it. The
+    /// raise's requests have left the window by then: the next turn need not wait for them.
+    fn count_after_taken_back(&mut self, now: Instant) {
+        let Some(taken_back) = self.taken_back.filter(|t| now >= t.count_at) else {
+            return;
+        };
+        self.taken_back = None;
+        let accepted = self.accepted_before(taken_back.refused_sent_at);
+        let to = after_failed_raise(self.rate, taken_back.raised, accepted);
+        if to > self.rate {
+            self.rate = to;
+            let after_last = self.sent.back().map_or(now, |last| *last + spacing(to));
+            self.next_turn = self.next_turn.min(after_last);
+            // Turns reserved at the slower pace ask again.
+            self.revision += 1;
+            self.changes.push(Change::Counted { to });
+        }
+    }
+
     /// A 429 of timing: the pace eases by 3 %; the others go on.
     fn ease(&mut self, now: Instant) {
+        self.taken_back = None;
         let from = self.rate;
         self.rate = (from * (1.0 - TIMING_CUT)).max(LOWEST_RATE);
         self.eased = Some((now, from));
@@ -527,13 +591,17 @@ impl Pace {
             return;
         }
         // The raise before this one held (no 429 within its trial): try sooner next time.
-        if self.raised_at.is_some() {
+        if self.raised.is_some() {
             self.raise_after = (self.raise_after / 2).max(SHORTEST_RAISE_AFTER);
         }
         self.before_raise = self.rate;
+        self.raised = Some(Raise {
+            at: now,
+            first_turn: self.next_turn.max(now),
+            sent_before: self.sent_total,
+        });
         self.rate = raised(self.rate, self.ceiling, self.refused);
         self.quiet_since = now;
-        self.raised_at = Some(now);
         self.changes.push(Change::Raised { to: self.rate });
     }
 }
@@ -705,6 +773,124 @@ mod tests {
         assert_eq!(pace.next(after), Step::AwaitProbe);
         assert!(pace.answered(probe, Answer::Accepted, after + ms(5)));
         assert!(matches!(pace.next(after + ms(5)), Step::At { .. }));
+    }
+
+    /// The next turn at `now` or later, as a request waiting on the pace would take it.
+    fn take_turn(pace: &mut Pace, now: &mut Instant) -> Ticket {
+        loop {
+            match pace.next(*now) {
+                Step::Go(ticket) => return ticket,
+                Step::At { slot, revision } => {
+                    *now = slot;
+                    if let Some(ticket) = pace.confirm(revision, slot) {
+                        return ticket;
+                    }
+                }
+                Step::PausedUntil(until) => *now = until,
+                Step::AwaitProbe => panic!("one request at a time here"),
+            }
+        }
+    }
+
+    /// A raise refused within its trial is taken back at once, without a pause, and the
+    /// turns after it leave no window fuller than the pace before the raise would have, for
+    /// as long as the raise's requests are in it. A second later, PingOne having accepted
+    /// more than that pace, the pace rises to the count.
+    #[test]
+    fn a_refused_raise_is_taken_back_without_a_pause_and_the_window_kept() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let mut pace = Pace::new(80, Concurrency::Auto, start);
+        let mut now = start;
+        let answer = |pace: &mut Pace, now: &mut Instant, answer: Answer| {
+            let ticket = take_turn(pace, now);
+            let paused = pace.answered(ticket, answer, *now + ms(5));
+            (ticket.sent_at, paused)
+        };
+        // PingOne accepts 20, refuses the 21st: the pause measures 20.
+        for _ in 0..20 {
+            answer(&mut pace, &mut now, Answer::Accepted);
+        }
+        let one_second = Answer::Limited(Some(Duration::from_secs(1)));
+        assert!(answer(&mut pace, &mut now, one_second).1, "a pause");
+        answer(&mut pace, &mut now, Answer::Accepted);
+        assert_eq!(pace.rate(), 20.0);
+        // Half a minute at 20/s, then the raise, half the way back to 80; ten of its
+        // requests are accepted, the eleventh refused.
+        let mut sent = Vec::new();
+        while pace.rate() == 20.0 {
+            sent.push(answer(&mut pace, &mut now, Answer::Accepted).0);
+        }
+        assert_eq!(pace.rate(), 50.0);
+        for _ in 0..10 {
+            sent.push(answer(&mut pace, &mut now, Answer::Accepted).0);
+        }
+        let (refused_at, looks_again) = answer(&mut pace, &mut now, one_second);
+        sent.push(refused_at);
+        assert!(looks_again, "the waiting requests take new turns");
+        assert_eq!(pace.rate(), 20.0, "taken back");
+        assert!(
+            !matches!(pace.next(now + ms(5)), Step::PausedUntil(_)),
+            "no pause"
+        );
+        let taken_back = sent.len();
+        while now < refused_at + COUNT_AFTER_RAISE {
+            sent.push(answer(&mut pace, &mut now, Answer::Accepted).0);
+        }
+        let window = Duration::from_secs_f64(1.0 + NETWORK_JITTER);
+        for (i, at) in sent.iter().enumerate().skip(taken_back) {
+            let in_window = sent[..=i].iter().filter(|t| **t + window > *at).count();
+            assert!(
+                in_window <= 20,
+                "{in_window} in the window ending at turn {i}"
+            );
+        }
+        // PingOne accepted the ten and all those before them in that second.
+        let counted = sent
+            .iter()
+            .filter(|t| **t < refused_at && **t + Duration::from_secs(1) >= refused_at)
+            .count();
+        assert!(counted > 20, "{counted}");
+        answer(&mut pace, &mut now, Answer::Accepted);
+        assert_eq!(pace.rate(), counted as f64);
+    }
+
+    /// A refused raise from a slow pace: its requests hold PingOne's window for a second
+    /// at most, however long the slow pace would have taken to send them.
+    #[test]
+    fn a_raise_taken_back_from_a_slow_pace_waits_a_second_at_most() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let mut pace = Pace::new(80, Concurrency::Auto, start);
+        let mut now = start;
+        for _ in 0..4 {
+            let ticket = take_turn(&mut pace, &mut now);
+            pace.answered(ticket, Answer::Accepted, now + ms(5));
+        }
+        let one_second = Answer::Limited(Some(Duration::from_secs(1)));
+        let ticket = take_turn(&mut pace, &mut now);
+        assert!(pace.answered(ticket, one_second, now + ms(5)));
+        let probe = take_turn(&mut pace, &mut now);
+        pace.answered(probe, Answer::Accepted, now + ms(5));
+        assert_eq!(pace.rate(), 4.0);
+        while pace.rate() == 4.0 {
+            let ticket = take_turn(&mut pace, &mut now);
+            pace.answered(ticket, Answer::Accepted, now + ms(5));
+        }
+        assert_eq!(pace.rate(), 42.0, "half the way back to 80");
+        // Twenty requests of the raise on their way (five seconds of the pace of 4/s), and
+        // the first answered 429.
+        let raised: Vec<Ticket> = (0..20).map(|_| take_turn(&mut pace, &mut now)).collect();
+        let answered_at = now + ms(5);
+        assert!(pace.answered(raised[0], one_second, answered_at));
+        assert_eq!(pace.rate(), 4.0);
+        let mut after = answered_at;
+        take_turn(&mut pace, &mut after);
+        assert!(
+            after <= answered_at + COUNT_AFTER_RAISE,
+            "{:?} later",
+            after - answered_at
+        );
     }
 
     /// An ease of timing is undone once the pace has gone ten seconds without a 429.
