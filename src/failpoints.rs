@@ -18,6 +18,7 @@
 //! | `before-final-summary` | every row is in results.csv; summary.json still says unfinished | the process dies |
 //! | `merge-renames` | between the renames that put a merge's files in place | the process dies |
 //! | `token-renewal` | a token is renewed (`return(refused)`: the endpoint says no) | the renewal gets no answer |
+//! | `spool-read` | stage 3 reads the input's copy (`return(LINE)`: at that line) | the read fails, as on a disk error |
 //! | `spill-write` | the survey spills a row's key for the duplicate check | the write fails, as on a full disk |
 //! | `spill-crash` | the same place | the process dies |
 //! | `certificate-check` | a request's TLS certificate is judged | the certificate is not trusted |

@@ -251,6 +251,27 @@ fn start_progress(
     )
 }
 
+/// Stage 3's next row. The failpoint `spool-read` (`return(LINE)`) fails the read at line
+/// LINE, as a disk error under the spool would.
+#[cfg_attr(not(feature = "failpoints"), allow(unused_variables))]
+fn next_row(
+    validated: &mut ValidatedRows,
+    settings: &Settings,
+) -> Option<Result<(Record, Verdict), StreamError>> {
+    let next = validated.next()?;
+    #[cfg(feature = "failpoints")]
+    if let Ok((record, _)) = &next {
+        if crate::failpoints::chosen("spool-read", &record.line.to_string()) {
+            return Some(Err(StreamError::Input(crate::input::InputError::Broken {
+                path: settings.input.display_path(),
+                line: record.line,
+                message: "failpoint spool-read".into(),
+            })));
+        }
+    }
+    Some(next)
+}
+
 /// Streams every record to its result.
 async fn feed(
     settings: &Settings,
@@ -270,17 +291,22 @@ async fn feed(
     let sends = engine.is_some();
     // Each record's place in the file, counted as the survey counted it.
     let mut places = 0u64..;
+    let mut last_read = 1;
     let jobs = std::iter::from_fn(|| loop {
         let place = places.next().unwrap_or(u64::MAX);
-        let (record, verdict) = match validated.next()? {
+        let (record, verdict) = match next_row(&mut validated, settings)? {
             Ok(pair) => pair,
             Err(StreamError::Input(e)) => {
                 tracing::error!("{e}");
                 stop.request(StopReason::InputBroken(e.to_string()));
+                if shard.is_none() {
+                    record_unread(last_read, facts, out, &header, &handle);
+                }
                 return None;
             }
             Err(StreamError::Stopped) => return None,
         };
+        last_read = record.line;
         if out.finished.contains(record.line) {
             continue;
         }
@@ -321,6 +347,36 @@ async fn feed(
             engine.finish().await;
         }
         None => jobs.for_each(drop),
+    }
+}
+
+/// The input broke after line `last_read`: each record the survey saw after it is recorded
+/// `NOT_ATTEMPTED` by its line alone (its fields cannot be read), so every record still has
+/// its row, and --resume reads them again. With `--shard` their shard is unknown: they are
+/// left to merge and --resume, as after a stop.
+fn record_unread(
+    last_read: u64,
+    facts: &InputFacts,
+    out: &OutputDir,
+    header: &Header,
+    handle: &RecorderHandle,
+) {
+    let Some(lines) = &facts.lines else { return };
+    for line in (last_read + 1..=lines.last).filter(|line| lines.has(*line)) {
+        if out.finished.contains(line) {
+            continue;
+        }
+        let unread = Record {
+            line,
+            raw: csv::ByteRecord::new(),
+            stray_break: None,
+        };
+        handle.record(
+            record_result(&unread, header, Outcome::Failed).with_error(
+                Code::NotAttempted,
+                "the input could not be read from here on; make it readable, then run again with --resume",
+            ),
+        );
     }
 }
 

@@ -401,3 +401,48 @@ async fn a_full_disk_or_a_crash_in_the_duplicate_check_spill_leaves_a_clean_reru
         .collect();
     assert!(leftovers.is_empty(), "the spill is gone: {leftovers:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_that_breaks_mid_read_stops_input_broken_and_resume_finishes() {
+    let (sandbox, ws) = setup(
+        SandboxOptions::default(),
+        "rate = 1000\nconcurrency = 1",
+        "",
+    )
+    .await;
+    ws.write("in.csv", &sms_rows(8));
+    // The read of line 6 fails: lines 2 to 5 were read and go; the rest cannot be.
+    let run = enroll_failing(&ws, &sandbox, "spool-read=return(6)", &[]).await;
+    assert_eq!(run.code, 3, "{}", run.both());
+    assert!(
+        run.stderr
+            .contains("line 6: the file could not be read past this point"),
+        "{}",
+        run.both()
+    );
+    let summary = ws.summary();
+    assert_eq!(summary["stopped_early"]["code"], "INPUT_BROKEN");
+    let results = by_line(&ws.results());
+    assert_eq!(results.len(), 8, "every row has its record");
+    // The stop keeps the rows read but not yet sent from going.
+    for line in 2..=5 {
+        let row = &results[&line];
+        assert!(
+            row["outcome"] == "created" || row["error_code"] == "NOT_ATTEMPTED",
+            "line {line}: {row:?}"
+        );
+    }
+    for line in 6..=9 {
+        let row = &results[&line];
+        assert_eq!(row["error_code"], "NOT_ATTEMPTED", "line {line}");
+        assert!(row["error_message"].contains("could not be read"), "{row:?}");
+    }
+    let created = outcomes(&ws).get("created").copied().unwrap_or(0);
+    assert_eq!(sandbox.tally().devices_created, created as u64);
+
+    let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
+    assert_eq!(resumed.code, 0, "{}", resumed.both());
+    assert_eq!(outcomes(&ws)["created"], 8);
+    assert_eq!(sandbox.tally().devices_created, 8);
+    assert_eq!(sandbox.tally().duplicate_devices, 0);
+}
