@@ -435,7 +435,10 @@ async fn an_input_that_breaks_mid_read_stops_input_broken_and_resume_finishes() 
     for line in 6..=9 {
         let row = &results[&line];
         assert_eq!(row["error_code"], "NOT_ATTEMPTED", "line {line}");
-        assert!(row["error_message"].contains("could not be read"), "{row:?}");
+        assert!(
+            row["error_message"].contains("could not be read"),
+            "{row:?}"
+        );
     }
     let created = outcomes(&ws).get("created").copied().unwrap_or(0);
     assert_eq!(sandbox.tally().devices_created, created as u64);
