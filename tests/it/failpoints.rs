@@ -449,3 +449,24 @@ async fn an_input_that_breaks_mid_read_stops_input_broken_and_resume_finishes() 
     assert_eq!(sandbox.tally().devices_created, 8);
     assert_eq!(sandbox.tally().duplicate_devices, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_renewal_that_gets_no_answer_is_retried_and_the_run_goes_on() {
+    let options = SandboxOptions {
+        token_ttl: Duration::from_secs(2),
+        ..SandboxOptions::default()
+    };
+    let limits = format!("rate = 15\n{FAST_RETRIES}");
+    let (sandbox, ws) = setup(options, &limits, "on_existing = \"create\"").await;
+    ws.write("in.csv", &sms_rows(40));
+    // The first renewal gets no answer; the next one is answered.
+    let run = enroll_failing(&ws, &sandbox, "token-renewal=1*return->off", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    // The request that needed the token waited out a backoff and went again.
+    assert_eq!(ws.summary()["requests"]["retries"], 1, "{}", run.both());
+    assert_eq!(outcomes(&ws)["created"], 40);
+    let tally = sandbox.tally();
+    assert!(tally.token_requests >= 2, "renewed after all: {tally:?}");
+    assert_eq!(tally.devices_created, 40);
+    assert_eq!(tally.duplicate_devices, 0);
+}
