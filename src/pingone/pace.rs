@@ -658,6 +658,9 @@ mod tests {
             (40.0, 15.0, Some(15.0)),
             (40.0, 35.0, Some(35.0)),
             (40.0, 39.0, Some(38.8)),
+            // Exactly 0.9 of the pace is no longer "well under" it.
+            (40.0, 36.0, Some(38.8)),
+            (40.0, 35.9, Some(35.9)),
             (40.0, 55.0, Some(38.8)),
             (20.0, 0.0, None),
             (1.0, 1.0, Some(0.97)),
@@ -773,6 +776,35 @@ mod tests {
         assert_eq!(pace.next(after), Step::AwaitProbe);
         assert!(pace.answered(probe, Answer::Accepted, after + ms(5)));
         assert!(matches!(pace.next(after + ms(5)), Step::At { .. }));
+    }
+
+    /// The limit a summary reports is the pace 429s brought the run to, below the
+    /// configured rate, whole requests per second; none without a 429 or back at the rate.
+    #[test]
+    fn the_server_limit_is_the_pace_a_429_cut_to_below_the_configured_rate() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let mut pace = Pace::new(80, Concurrency::Auto, start);
+        let mut now = start;
+        for _ in 0..20 {
+            let ticket = take_turn(&mut pace, &mut now);
+            pace.answered(ticket, Answer::Accepted, now + ms(5));
+        }
+        assert_eq!(pace.server_limit(), None, "no 429 yet");
+        let ticket = take_turn(&mut pace, &mut now);
+        pace.answered(ticket, Answer::Limited(None), now + ms(5));
+        let probe = take_turn(&mut pace, &mut now);
+        pace.answered(probe, Answer::Accepted, now + ms(5));
+        assert_eq!(pace.rate(), 20.0);
+        assert_eq!(pace.server_limit(), Some(20));
+        // A pace of 19.4 after an ease reports 19.
+        pace.rate = 19.4;
+        assert_eq!(pace.server_limit(), Some(19));
+        // Back at the configured rate: PingOne did not hold the run below it.
+        pace.rate = 80.0;
+        assert_eq!(pace.server_limit(), None);
+        let unlimited = Pace::new(80, Concurrency::Auto, start);
+        assert_eq!(unlimited.server_limit(), None);
     }
 
     /// The next turn at `now` or later, as a request waiting on the pace would take it.
