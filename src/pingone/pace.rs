@@ -807,6 +807,23 @@ mod tests {
         assert_eq!(unlimited.server_limit(), None);
     }
 
+    /// The most requests in flight at once, for the summary: counted as they go and come.
+    #[test]
+    fn the_most_in_flight_is_counted_as_requests_go_and_come_back() {
+        let start = Instant::now();
+        let mut pace = Pace::new(1000, Concurrency::Pinned(8), start);
+        let mut now = start;
+        let first: Vec<Ticket> = (0..3).map(|_| take_turn(&mut pace, &mut now)).collect();
+        for ticket in first {
+            pace.answered(ticket, Answer::Accepted, now);
+        }
+        let second: Vec<Ticket> = (0..2).map(|_| take_turn(&mut pace, &mut now)).collect();
+        for ticket in second {
+            pace.answered(ticket, Answer::Accepted, now);
+        }
+        assert_eq!(pace.most_in_flight(), 3);
+    }
+
     /// The next turn at `now` or later, as a request waiting on the pace would take it.
     fn take_turn(pace: &mut Pace, now: &mut Instant) -> Ticket {
         loop {
@@ -865,6 +882,15 @@ mod tests {
             !matches!(pace.next(now + ms(5)), Step::PausedUntil(_)),
             "no pause"
         );
+        let changes = pace.take_changes();
+        assert_eq!(
+            changes.last(),
+            Some(&Change::TakenBack {
+                from: 50.0,
+                to: 20.0
+            }),
+            "{changes:?}"
+        );
         let taken_back = sent.len();
         while now < refused_at + COUNT_AFTER_RAISE {
             sent.push(answer(&mut pace, &mut now, Answer::Accepted).0);
@@ -885,6 +911,10 @@ mod tests {
         assert!(counted > 20, "{counted}");
         answer(&mut pace, &mut now, Answer::Accepted);
         assert_eq!(pace.rate(), counted as f64);
+        assert_eq!(
+            pace.take_changes(),
+            vec![Change::Counted { to: counted as f64 }]
+        );
     }
 
     /// A refused raise from a slow pace: its requests hold PingOne's window for a second
