@@ -494,9 +494,10 @@ impl Pace {
 
     /// A raise met a 429 within its trial: the pace before it returns at once, without a
     /// pause. PingOne's window still holds the raise's requests, so the next turn is where
-    /// the grid of the pace before would have put it had they gone at that pace (no window
-    /// then holds more than that pace allowed), or a second and the jitter from now, when
-    /// they have all left it. Then the next turn counts what PingOne accepted.
+    /// the grid of the pace before would have put it had they gone at that pace, none
+    /// earlier than it went (no window then holds more than that pace allowed), or a second
+    /// and the jitter from now, when they have all left it. Then the next turn counts what
+    /// PingOne accepted.
     fn take_back(&mut self, raise: Raise, refused_sent_at: Instant, now: Instant) {
         let raised = self.rate;
         self.rate = self.before_raise;
@@ -504,8 +505,18 @@ impl Pace {
         self.refused = None;
         // Turns reserved at the raised pace are void: their requests ask again.
         self.revision += 1;
-        let sent_in_raise = self.sent_total - raise.sent_before;
-        let as_if_at_the_pace = raise.first_turn + spacing(self.rate).mul_f64(sent_in_raise as f64);
+        // The raise's requests replayed on the slower grid: each takes the next turn of
+        // that pace, or its own send time when it went later (requests may have gone late
+        // and close together). Those older than MEASURE_MEMORY are out of every window.
+        let sent_in_raise = usize::try_from(self.sent_total - raise.sent_before)
+            .unwrap_or(usize::MAX)
+            .min(self.sent.len());
+        let gap = spacing(self.rate);
+        let as_if_at_the_pace = self
+            .sent
+            .iter()
+            .skip(self.sent.len() - sent_in_raise)
+            .fold(raise.first_turn, |turn, sent| turn.max(*sent) + gap);
         // By then the raise's requests are all out of any window that holds the next turn.
         self.next_turn = as_if_at_the_pace.min(now + COUNT_AFTER_RAISE);
         self.quiet_since = now;
@@ -805,6 +816,51 @@ mod tests {
         assert_eq!(pace.server_limit(), None);
         let unlimited = Pace::new(80, Concurrency::Auto, start);
         assert_eq!(unlimited.server_limit(), None);
+    }
+
+    /// One request through a stand-in for PingOne that accepts 20 in any second: whether
+    /// it was accepted. Its answer comes 5 ms later.
+    fn one_request(pace: &mut Pace, now: &mut Instant, window: &mut VecDeque<Instant>) -> bool {
+        let ticket = take_turn(pace, now);
+        while window
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= Duration::from_secs(1))
+        {
+            window.pop_front();
+        }
+        let accepted = window.len() < 20;
+        let answer = if accepted {
+            window.push_back(*now);
+            Answer::Accepted
+        } else {
+            Answer::Limited(Some(Duration::from_secs(1)))
+        };
+        *now += Duration::from_millis(5);
+        pace.answered(ticket, answer, *now);
+        accepted
+    }
+
+    /// A raise whose requests went late and close together (nobody asked for a turn for
+    /// two seconds after the raise): when it is taken back, the next turn still waits for
+    /// PingOne's window, and nothing sent after it meets a 429.
+    #[test]
+    fn a_raise_whose_requests_went_late_is_taken_back_behind_them() {
+        let start = Instant::now();
+        let mut pace = Pace::new(80, Concurrency::Auto, start);
+        let (mut now, mut window) = (start, VecDeque::new());
+        while pace.rate() != 50.0 {
+            one_request(&mut pace, &mut now, &mut window);
+        }
+        now += Duration::from_secs(2);
+        while one_request(&mut pace, &mut now, &mut window) {}
+        assert_eq!(pace.rate(), 20.0, "taken back");
+        let until = now + Duration::from_secs(3);
+        let mut refused = 0;
+        while now < until {
+            refused += usize::from(!one_request(&mut pace, &mut now, &mut window));
+        }
+        assert_eq!(refused, 0, "{:?}", pace.take_changes());
+        assert_eq!(pace.rate(), 20.0);
     }
 
     /// The most requests in flight at once, for the summary: counted as they go and come.
