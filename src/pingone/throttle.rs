@@ -671,6 +671,37 @@ mod tests {
         }
     }
 
+    /// Places given up but still held (a surplus) are taken back first when the limit
+    /// grows again: no permit is added for them, and none is forgotten when they return.
+    #[tokio::test]
+    async fn growing_again_takes_back_the_places_a_shrink_had_not_yet_given_up() {
+        let throttle = throttle(100, Concurrency::Auto);
+        let start = throttle.in_flight.available_permits();
+        let held: Vec<_> = (0..start)
+            .map(|_| throttle.in_flight.try_acquire().expect("a place"))
+            .collect();
+        throttle.resize(start - 2, None);
+        throttle.resize(start, None);
+        assert_eq!(throttle.in_flight.available_permits(), 0, "no permit added");
+        for permit in held {
+            throttle.resize(start, Some(permit));
+        }
+        assert_eq!(
+            throttle.in_flight.available_permits(),
+            start,
+            "none forgotten"
+        );
+        // Shrinking for good gives up places as their permits return, then no more.
+        let held: Vec<_> = (0..start)
+            .map(|_| throttle.in_flight.try_acquire().expect("a place"))
+            .collect();
+        throttle.resize(start - 2, None);
+        for permit in held {
+            throttle.resize(start - 2, Some(permit));
+        }
+        assert_eq!(throttle.in_flight.available_permits(), start - 2);
+    }
+
     /// The places in flight follow the limit: a larger one adds permits at once (taking back
     /// a surplus first); a smaller one takes permits back only as requests return theirs.
     #[tokio::test]
