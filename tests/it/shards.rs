@@ -181,6 +181,41 @@ async fn three_shards_at_once_agree_with_one_whole_run() {
     }
 }
 
+/// The merged summary is the run's: its mode, sandbox, target, input and settings are the
+/// shards', it is finished, and it names the version that merged it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merged_summary_carries_the_shards_run() {
+    let ws = Workspace::new();
+    ws.write("in.csv", &sms_rows(12));
+    for k in 0..2 {
+        let (shard, out) = (format!("{k}/2"), format!("s{k}"));
+        let run = run_binary(
+            ws.dir.path(),
+            None,
+            &[
+                "run",
+                "in.csv",
+                "--sandbox",
+                "--shard",
+                &shard,
+                "--out",
+                &out,
+            ],
+        )
+        .await;
+        assert!(run.code <= 1, "{}", run.both());
+    }
+    let merged = merge(&ws, &["s0", "s1"], "m").await;
+    assert!(merged.code <= 1, "{}", merged.both());
+    let (summary, first) = (shard_summary(&ws, "m"), shard_summary(&ws, "s0"));
+    assert_eq!(summary["sandbox"], true);
+    for key in ["mode", "sandbox", "target", "input", "settings"] {
+        assert_eq!(summary[key], first[key], "{key}");
+    }
+    assert_eq!(summary["finished"], true);
+    assert_eq!(summary["tool_version"], env!("CARGO_PKG_VERSION"));
+}
+
 fn shard_summary(ws: &Workspace, dir: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(ws.path(dir).join("summary.json")).unwrap();
     serde_json::from_str(&text).unwrap()
@@ -291,6 +326,8 @@ async fn merge_refuses_what_is_not_one_finished_sharded_run() {
     }
     let merged = merge(&ws, &["a2", "a0", "a1"], "m").await;
     assert_eq!(merged.code, 0, "{}", merged.both());
+    let mode = |dir| shard_summary(&ws, dir)["mode"].clone();
+    assert_eq!(mode("m"), mode("a0"), "a merge of dry runs is a dry run");
     let again = merge(&ws, &["a2", "a0", "a1"], "m").await;
     assert_eq!(again.code, 2);
     assert!(
