@@ -41,6 +41,27 @@ async fn dry_runs_count_pairing_messages_and_a_live_run_names_their_lines() {
     let counted = summary("offline")["pairing_messages"].clone();
     assert_eq!(counted["SMS"], 1, "{counted}");
     assert_eq!(counted["EMAIL"], 1, "{counted}");
+    // Shards count their own users' messages; merged, they add up to the whole file's.
+    for shard in ["0/2", "1/2"] {
+        let out = format!("shard{}", &shard[..1]);
+        let run = enroll_to(
+            &ws,
+            &sandbox,
+            "in.csv",
+            &out,
+            &["--dry-run", "--shard", shard],
+        )
+        .await;
+        assert!(run.code <= 1, "{}", run.both());
+    }
+    let merged = run_binary(
+        ws.dir.path(),
+        None,
+        &["merge", "shard0", "shard1", "--out", "merged"],
+    )
+    .await;
+    assert!(merged.code <= 1, "{}", merged.both());
+    assert_eq!(summary("merged")["pairing_messages"], counted);
     assert!(
         offline
             .stdout

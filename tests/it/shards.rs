@@ -418,6 +418,9 @@ async fn an_unfinished_shard_is_named_and_resumed() {
 
     let merged = merge(&ws, &["s0", "s1"], "m").await;
     assert_eq!(merged.code, 0, "{}", merged.both());
+    let resumed_rows = |dir| shard_summary(&ws, dir)["resumed_rows"].as_u64().unwrap();
+    assert!(resumed_rows("s1") > 0);
+    assert_eq!(resumed_rows("m"), resumed_rows("s0") + resumed_rows("s1"));
     let rows = read_csv(&ws.path("m/results.csv"));
     assert_eq!(rows.len(), 40);
     assert!(rows.iter().all(|r| r["outcome"] == "created"));
