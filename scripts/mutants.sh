@@ -9,6 +9,8 @@
 #
 #   scripts/mutants.sh            # the whole selection
 #   scripts/mutants.sh --list     # only list the mutants
+#   scripts/mutants.sh --integration   # merge's summary and resume's rewrite, which only
+#                                      # the integration tests hold (14 mutants, 15 min)
 #
 # The selection: the exactly-once decisions (dispatch/decide.rs), the retry and 429
 # decisions (dispatch/retry.rs, pingone/pace.rs and throttle.rs, and ApiError's retryable/acted/
@@ -20,6 +22,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # No debug info: a mutant's build links faster, and the tests do not need it.
 export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
+if [ "${1:-}" = "--integration" ]; then
+    shift
+    exec cargo mutants --jobs 1 --timeout 600 --output target/mutants-it \
+        --file src/merge/mod.rs --file src/output/resume.rs \
+        --re 'merged_summary|keep_only_finished' \
+        "$@" -- --test it -- shards:: merge_checks:: resume_proof:: exactly_once:: \
+        failpoints::a_crash_between failpoints::a_merge tidy_ends:: pairing_messages::
+fi
 exec cargo mutants --jobs 1 --timeout 120 --output target/mutants \
     --file src/dispatch/decide.rs --file src/dispatch/retry.rs \
     --file src/pingone/pace.rs --file src/pingone/throttle.rs --file src/pingone/error.rs \
