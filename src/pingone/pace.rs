@@ -930,6 +930,13 @@ mod tests {
         for _ in 0..10 {
             sent.push(answer(&mut pace, &mut now, Answer::Accepted).0);
         }
+        // A request holds a turn of the raised pace when the raise is refused.
+        let Step::At {
+            revision: stale, ..
+        } = pace.next(now)
+        else {
+            panic!("a turn ahead at the raised pace")
+        };
         let (refused_at, looks_again) = answer(&mut pace, &mut now, one_second);
         sent.push(refused_at);
         assert!(looks_again, "the waiting requests take new turns");
@@ -965,12 +972,113 @@ mod tests {
             .filter(|t| **t < refused_at && **t + Duration::from_secs(1) >= refused_at)
             .count();
         assert!(counted > 20, "{counted}");
-        answer(&mut pace, &mut now, Answer::Accepted);
+        sent.push(answer(&mut pace, &mut now, Answer::Accepted).0);
         assert_eq!(pace.rate(), counted as f64);
         assert_eq!(
             pace.take_changes(),
             vec![Change::Counted { to: counted as f64 }]
         );
+        // No turn came sooner than the faster pace allows, the one after the count included.
+        let closest = sent[taken_back..]
+            .windows(2)
+            .map(|pair| pair[1] - pair[0])
+            .min()
+            .unwrap();
+        assert!(closest >= spacing(counted as f64), "{closest:?}");
+        assert_eq!(pace.confirm(stale, now), None, "the raised turn stays void");
+    }
+
+    /// A probe that gets no answer teaches nothing: another request probes while the others
+    /// still wait. A lost request of an open run changes nothing.
+    #[test]
+    fn a_lost_probe_lets_another_probe_and_a_lost_request_changes_nothing() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let mut pace = Pace::new(10, Concurrency::Auto, start);
+        let Step::Go(first) = pace.next(start) else {
+            panic!("the first request goes at once")
+        };
+        assert!(!pace.answered(first, Answer::Lost, start + ms(5)));
+        let mut now = start + ms(5);
+        let second = take_turn(&mut pace, &mut now);
+        assert!(!second.probe, "an ordinary turn");
+        let one_second = Answer::Limited(Some(Duration::from_secs(1)));
+        assert!(pace.answered(second, one_second, now + ms(5)), "a pause");
+        now += Duration::from_secs(2);
+        let Step::Go(probe) = pace.next(now) else {
+            panic!("the probe")
+        };
+        assert!(probe.probe);
+        assert_eq!(pace.next(now), Step::AwaitProbe);
+        assert!(
+            pace.answered(probe, Answer::Lost, now + ms(5)),
+            "the others look again"
+        );
+        let Step::Go(again) = pace.next(now + ms(5)) else {
+            panic!("another probe goes")
+        };
+        assert!(again.probe);
+    }
+
+    /// A storm is logged once, however many probes it refuses.
+    #[test]
+    fn a_storm_is_logged_once_however_many_probes_it_refuses() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let mut pace = Pace::new(10, Concurrency::Auto, start);
+        let Step::Go(first) = pace.next(start) else {
+            panic!("the first request goes at once")
+        };
+        let one_second = Answer::Limited(Some(Duration::from_secs(1)));
+        pace.answered(first, one_second, start + ms(5));
+        let mut now = start + ms(5);
+        for _ in 0..3 {
+            now += Duration::from_secs(1);
+            let Step::Go(probe) = pace.next(now) else {
+                panic!("a probe")
+            };
+            assert!(probe.probe);
+            pace.answered(probe, one_second, now + ms(5));
+            now += ms(5);
+        }
+        let changes = pace.take_changes();
+        let storms = changes
+            .iter()
+            .filter(|c| matches!(c, Change::Storm { .. }))
+            .count();
+        assert_eq!(storms, 1, "{changes:?}");
+    }
+
+    /// Raises that hold come sooner each time: each one that held halves the spell before
+    /// the next but one (down to 5 s). Raises at 30 s and 60 s, then 15 s, 7.5 s and 5 s
+    /// apart: five in a minute and a half, where a doubling spell would make two.
+    #[test]
+    fn raises_that_hold_come_sooner_each_time() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let mut pace = Pace::new(80, Concurrency::Auto, start);
+        let mut now = start;
+        let answer = |pace: &mut Pace, now: &mut Instant, answer: Answer| {
+            let ticket = take_turn(pace, now);
+            pace.answered(ticket, answer, *now + ms(5));
+        };
+        for _ in 0..20 {
+            answer(&mut pace, &mut now, Answer::Accepted);
+        }
+        answer(&mut pace, &mut now, Answer::Limited(None));
+        answer(&mut pace, &mut now, Answer::Accepted);
+        assert_eq!(pace.rate(), 20.0);
+        let cut_at = now;
+        pace.take_changes();
+        while now < cut_at + Duration::from_secs(90) {
+            answer(&mut pace, &mut now, Answer::Accepted);
+        }
+        let raises = pace
+            .take_changes()
+            .iter()
+            .filter(|c| matches!(c, Change::Raised { .. }))
+            .count();
+        assert!(raises >= 4, "{raises} raises in a minute and a half");
     }
 
     /// A refused raise from a slow pace: its requests hold PingOne's window for a second
