@@ -265,7 +265,7 @@ mod tests {
         limit: u32,
         /// From this time on, the limit is `raised_to`.
         raise: Option<(Instant, u32)>,
-        storm: Option<(Instant, Instant)>,
+        storms: Vec<(Instant, Instant)>,
         window: VecDeque<Instant>,
         /// Every arrival: when, and whether it was accepted.
         log: Vec<(Instant, bool)>,
@@ -280,7 +280,7 @@ mod tests {
             Self {
                 limit,
                 raise: None,
-                storm: None,
+                storms: Vec::new(),
                 window: VecDeque::new(),
                 log: Vec::new(),
                 in_flight: 0,
@@ -298,7 +298,10 @@ mod tests {
                 Some((from, raised)) if now >= from => raised,
                 _ => self.limit,
             };
-            let storm = self.storm.is_some_and(|(from, to)| now >= from && now < to);
+            let storm = self
+                .storms
+                .iter()
+                .any(|(from, to)| now >= *from && now < *to);
             let full = self.window.len() >= limit as usize;
             self.log.push((now, !storm && !full));
             if storm {
@@ -426,7 +429,7 @@ mod tests {
         let throttle = throttle(160, Concurrency::Auto);
         let mut stand_in = Server::new(40);
         let (storm_from, storm_to) = (start + 20 * SECOND, start + 28 * SECOND);
-        stand_in.storm = Some((storm_from, storm_to));
+        stand_in.storms.push((storm_from, storm_to));
         let server = Arc::new(Mutex::new(stand_in));
         let end = start + 60 * SECOND;
         drive(throttle.clone(), server.clone(), 5 * MS, 200, end).await;
@@ -446,6 +449,28 @@ mod tests {
         let after = server.accepted_rate(storm_to + 2 * SECOND, storm_to + 12 * SECOND);
         assert!(after >= 0.95 * 40.0, "{after}/s after the storm");
         assert_eq!(throttle.current_rate(), 40.0);
+    }
+
+    /// Undo, kept: a storm's cut is undone when it ends, but a cut within ten seconds of
+    /// that undo is kept, storm or not: undoing again would oscillate.
+    #[tokio::test(start_paused = true)]
+    async fn a_cut_soon_after_a_storm_was_undone_is_kept() {
+        let start = Instant::now();
+        let throttle = throttle(160, Concurrency::Auto);
+        let mut stand_in = Server::new(40);
+        stand_in
+            .storms
+            .push((start + 20 * SECOND, start + 24 * SECOND));
+        stand_in
+            .storms
+            .push((start + 29 * SECOND, start + 31 * SECOND));
+        let server = Arc::new(Mutex::new(stand_in));
+        drive(throttle.clone(), server, 5 * MS, 200, start + 45 * SECOND).await;
+        let rate = throttle.current_rate();
+        assert!(
+            (36.0..40.0).contains(&rate),
+            "{rate}: the second cut is kept"
+        );
     }
 
     /// Measure: a limit that falls for good is measured by the next 429 and kept, since
