@@ -794,19 +794,7 @@ mod tests {
     #[test]
     fn the_server_limit_is_the_pace_a_429_cut_to_below_the_configured_rate() {
         let start = Instant::now();
-        let ms = Duration::from_millis;
-        let mut pace = Pace::new(80, Concurrency::Auto, start);
-        let mut now = start;
-        for _ in 0..20 {
-            let ticket = take_turn(&mut pace, &mut now);
-            pace.answered(ticket, Answer::Accepted, now + ms(5));
-        }
-        assert_eq!(pace.server_limit(), None, "no 429 yet");
-        let ticket = take_turn(&mut pace, &mut now);
-        pace.answered(ticket, Answer::Limited(None), now + ms(5));
-        let probe = take_turn(&mut pace, &mut now);
-        pace.answered(probe, Answer::Accepted, now + ms(5));
-        assert_eq!(pace.rate(), 20.0);
+        let (mut pace, _) = cut_from_80(20, start);
         assert_eq!(pace.server_limit(), Some(20));
         // A pace of 19.4 after an ease reports 19.
         pace.rate = 19.4;
@@ -897,29 +885,41 @@ mod tests {
         }
     }
 
+    /// One request at its turn, answered 5 ms later: when it went, and whether the
+    /// requests waiting on the pace look again.
+    fn answer_next(pace: &mut Pace, now: &mut Instant, answer: Answer) -> (Instant, bool) {
+        let ticket = take_turn(pace, now);
+        let looks_again = pace.answered(ticket, answer, *now + Duration::from_millis(5));
+        (ticket.sent_at, looks_again)
+    }
+
+    /// A pace set to 80/s that PingOne let send `accepted` requests before a 429
+    /// (`Retry-After: 1`): after the pause it is cut to that count and the probe is
+    /// accepted. The instant it stands at.
+    fn cut_from_80(accepted: usize, start: Instant) -> (Pace, Instant) {
+        let mut pace = Pace::new(80, Concurrency::Auto, start);
+        let mut now = start;
+        for _ in 0..accepted {
+            answer_next(&mut pace, &mut now, Answer::Accepted);
+        }
+        let one_second = Answer::Limited(Some(Duration::from_secs(1)));
+        assert!(answer_next(&mut pace, &mut now, one_second).1, "a pause");
+        answer_next(&mut pace, &mut now, Answer::Accepted);
+        assert_eq!(pace.rate(), accepted as f64);
+        (pace, now)
+    }
+
     /// A raise refused within its trial is taken back at once, without a pause, and the
     /// turns after it leave no window fuller than the pace before the raise would have, for
     /// as long as the raise's requests are in it. A second later, PingOne having accepted
     /// more than that pace, the pace rises to the count.
     #[test]
     fn a_refused_raise_is_taken_back_without_a_pause_and_the_window_kept() {
-        let start = Instant::now();
         let ms = Duration::from_millis;
-        let mut pace = Pace::new(80, Concurrency::Auto, start);
-        let mut now = start;
-        let answer = |pace: &mut Pace, now: &mut Instant, answer: Answer| {
-            let ticket = take_turn(pace, now);
-            let paused = pace.answered(ticket, answer, *now + ms(5));
-            (ticket.sent_at, paused)
-        };
-        // PingOne accepts 20, refuses the 21st: the pause measures 20.
-        for _ in 0..20 {
-            answer(&mut pace, &mut now, Answer::Accepted);
-        }
+        let answer = answer_next;
         let one_second = Answer::Limited(Some(Duration::from_secs(1)));
-        assert!(answer(&mut pace, &mut now, one_second).1, "a pause");
-        answer(&mut pace, &mut now, Answer::Accepted);
-        assert_eq!(pace.rate(), 20.0);
+        // PingOne accepts 20, refuses the 21st: the pause measures 20.
+        let (mut pace, mut now) = cut_from_80(20, Instant::now());
         // Half a minute at 20/s, then the raise, half the way back to 80; ten of its
         // requests are accepted, the eleventh refused.
         let mut sent = Vec::new();
@@ -1054,24 +1054,11 @@ mod tests {
     /// apart: five in a minute and a half, where a doubling spell would make two.
     #[test]
     fn raises_that_hold_come_sooner_each_time() {
-        let start = Instant::now();
-        let ms = Duration::from_millis;
-        let mut pace = Pace::new(80, Concurrency::Auto, start);
-        let mut now = start;
-        let answer = |pace: &mut Pace, now: &mut Instant, answer: Answer| {
-            let ticket = take_turn(pace, now);
-            pace.answered(ticket, answer, *now + ms(5));
-        };
-        for _ in 0..20 {
-            answer(&mut pace, &mut now, Answer::Accepted);
-        }
-        answer(&mut pace, &mut now, Answer::Limited(None));
-        answer(&mut pace, &mut now, Answer::Accepted);
-        assert_eq!(pace.rate(), 20.0);
+        let (mut pace, mut now) = cut_from_80(20, Instant::now());
         let cut_at = now;
         pace.take_changes();
         while now < cut_at + Duration::from_secs(90) {
-            answer(&mut pace, &mut now, Answer::Accepted);
+            answer_next(&mut pace, &mut now, Answer::Accepted);
         }
         let raises = pace
             .take_changes()
@@ -1085,23 +1072,11 @@ mod tests {
     /// at most, however long the slow pace would have taken to send them.
     #[test]
     fn a_raise_taken_back_from_a_slow_pace_waits_a_second_at_most() {
-        let start = Instant::now();
         let ms = Duration::from_millis;
-        let mut pace = Pace::new(80, Concurrency::Auto, start);
-        let mut now = start;
-        for _ in 0..4 {
-            let ticket = take_turn(&mut pace, &mut now);
-            pace.answered(ticket, Answer::Accepted, now + ms(5));
-        }
         let one_second = Answer::Limited(Some(Duration::from_secs(1)));
-        let ticket = take_turn(&mut pace, &mut now);
-        assert!(pace.answered(ticket, one_second, now + ms(5)));
-        let probe = take_turn(&mut pace, &mut now);
-        pace.answered(probe, Answer::Accepted, now + ms(5));
-        assert_eq!(pace.rate(), 4.0);
+        let (mut pace, mut now) = cut_from_80(4, Instant::now());
         while pace.rate() == 4.0 {
-            let ticket = take_turn(&mut pace, &mut now);
-            pace.answered(ticket, Answer::Accepted, now + ms(5));
+            answer_next(&mut pace, &mut now, Answer::Accepted);
         }
         assert_eq!(pace.rate(), 42.0, "half the way back to 80");
         // Twenty requests of the raise on their way (five seconds of the pace of 4/s), and

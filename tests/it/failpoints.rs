@@ -56,6 +56,14 @@ fn assert_crashed_at(run: &Run, point: &str) {
     );
 }
 
+/// A sandbox, and a workspace whose run sends one request at a time, with `rows` SMS rows.
+async fn one_at_a_time(rows: usize) -> (Sandbox, Workspace) {
+    let limits = "rate = 1000\nconcurrency = 1";
+    let (sandbox, ws) = setup(SandboxOptions::default(), limits, "").await;
+    ws.write("in.csv", &sms_rows(rows));
+    (sandbox, ws)
+}
+
 fn outcomes(ws: &Workspace) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for row in ws.results() {
@@ -66,15 +74,10 @@ fn outcomes(ws: &Workspace) -> HashMap<String, usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_right_after_a_post_answer_leaves_the_device_to_the_rows_resume() {
-    let (sandbox, ws) = setup(
-        SandboxOptions::default(),
-        "rate = 1000\nconcurrency = 1",
-        "",
-    )
-    .await;
-    ws.write("in.csv", &sms_rows(5));
+    let (sandbox, ws) = one_at_a_time(5).await;
     // The third POST is answered 201, then the process dies before the row is recorded.
-    // Rows take their turns in no fixed order, so the row is found from what was left.
+    // Rows take their turns in no fixed order, and the writer records rows in batches, so
+    // an earlier answered row may be unrecorded too: the rows are found from what was left.
     let crashed = enroll_failing(&ws, &sandbox, "post-answered=2*off->return", &[]).await;
     assert_crashed_at(&crashed, "post-answered");
     assert_eq!(sandbox.tally().devices_created, 3);
@@ -83,9 +86,10 @@ async fn a_crash_right_after_a_post_answer_leaves_the_device_to_the_rows_resume(
         .filter(|i| sandbox.devices_of(&user_id(*i)).len() == 1)
         .filter(|i| !recorded.contains(&user_id(*i)))
         .collect();
-    let [lost] = unrecorded[..] else {
-        panic!("one device exists whose row does not: {unrecorded:?}, recorded {recorded:?}")
-    };
+    assert!(
+        !unrecorded.is_empty(),
+        "a device exists whose row does not: recorded {recorded:?}"
+    );
 
     let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
     assert_eq!(resumed.code, 0, "{}", resumed.both());
@@ -96,11 +100,13 @@ async fn a_crash_right_after_a_post_answer_leaves_the_device_to_the_rows_resume(
         "{results:?}"
     );
     // sms_rows puts user i on line i + 2.
-    assert_eq!(
-        results[&(lost as u64 + 2)]["device_id"],
-        sandbox.devices_of(&user_id(lost))[0].id,
-        "the row names the device the crashed run made"
-    );
+    for lost in unrecorded {
+        assert_eq!(
+            results[&(lost as u64 + 2)]["device_id"],
+            sandbox.devices_of(&user_id(lost))[0].id,
+            "the row names the device the crashed run made"
+        );
+    }
     let tally = sandbox.tally();
     assert_eq!(
         tally.devices_created, 5,
@@ -136,13 +142,7 @@ async fn a_crash_between_the_rows_and_the_summary_resumes_without_sending_again(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_results_write_stops_output_broken_with_summary_and_results_agreeing() {
-    let (sandbox, ws) = setup(
-        SandboxOptions::default(),
-        "rate = 1000\nconcurrency = 1",
-        "",
-    )
-    .await;
-    ws.write("in.csv", &sms_rows(10));
+    let (sandbox, ws) = one_at_a_time(10).await;
     // The writer's third write to a file fails, as on a full disk (the first two are the
     // headers): a batch of rows is cut back, and nothing more is written.
     let broken = enroll_failing(&ws, &sandbox, "results-write=2*off->return", &[]).await;
@@ -252,13 +252,7 @@ async fn a_panic_on_one_row_records_internal_error_and_resume_finishes_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_that_stops_being_trusted_fails_rows_connection_failed() {
-    let (sandbox, ws) = setup(
-        SandboxOptions::default(),
-        "rate = 1000\nconcurrency = 1",
-        "",
-    )
-    .await;
-    ws.write("in.csv", &sms_rows(6));
+    let (sandbox, ws) = one_at_a_time(6).await;
     // Trusted when the token was fetched (before any row), then not.
     let run = enroll_failing(&ws, &sandbox, "certificate-check=return", &[]).await;
     assert_eq!(run.code, 1, "{}", run.both());
@@ -404,13 +398,7 @@ async fn a_full_disk_or_a_crash_in_the_duplicate_check_spill_leaves_a_clean_reru
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_input_that_breaks_mid_read_stops_input_broken_and_resume_finishes() {
-    let (sandbox, ws) = setup(
-        SandboxOptions::default(),
-        "rate = 1000\nconcurrency = 1",
-        "",
-    )
-    .await;
-    ws.write("in.csv", &sms_rows(8));
+    let (sandbox, ws) = one_at_a_time(8).await;
     // The read of line 6 fails: lines 2 to 5 were read and go; the rest cannot be.
     let run = enroll_failing(&ws, &sandbox, "spool-read=return(6)", &[]).await;
     assert_eq!(run.code, 3, "{}", run.both());
