@@ -196,9 +196,11 @@ pub(crate) enum Change {
     },
 }
 
-/// A raise in its trial: when its turns began on the grid, and the requests sent before.
+/// A raise in its trial: the pace before it, when its turns began on the grid, and the
+/// requests sent before.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Raise {
+    before: f64,
     at: Instant,
     first_turn: Instant,
     sent_before: u64,
@@ -235,8 +237,6 @@ pub(crate) struct Pace {
     /// second before this instant (the refused request's), counted then, so the answers
     /// still in flight at the 429 are in.
     pending_cut: Option<Instant>,
-    /// The pace before the last raise.
-    before_raise: f64,
     /// The pace the last measured cut came from, PingOne having refused it: the limit lies
     /// below it, maybe far above the count (another client may have filled the window that
     /// second), so the first raise goes half the way back. A refused raise forgets it.
@@ -279,7 +279,6 @@ impl Pace {
             eased_from: None,
             next_turn: now,
             pending_cut: None,
-            before_raise: rate,
             refused: None,
             before_cut: None,
             in_storm: false,
@@ -500,7 +499,7 @@ impl Pace {
     /// PingOne accepted.
     fn take_back(&mut self, raise: Raise, refused_sent_at: Instant, now: Instant) {
         let raised = self.rate;
-        self.rate = self.before_raise;
+        self.rate = raise.before;
         self.raise_after = (self.raise_after * 2).min(LONGEST_RAISE_AFTER);
         self.refused = None;
         // Turns reserved at the raised pace are void: their requests ask again.
@@ -605,8 +604,8 @@ impl Pace {
         if self.raised.is_some() {
             self.raise_after = (self.raise_after / 2).max(SHORTEST_RAISE_AFTER);
         }
-        self.before_raise = self.rate;
         self.raised = Some(Raise {
+            before: self.rate,
             at: now,
             first_turn: self.next_turn.max(now),
             sent_before: self.sent_total,
