@@ -64,6 +64,17 @@ async fn one_at_a_time(rows: usize) -> (Sandbox, Workspace) {
     (sandbox, ws)
 }
 
+/// `--resume` of the run in `ws` ends with exit 0, every one of its `rows` created, and
+/// as many devices on the sandbox, none twice.
+async fn resume_creates_every_row(ws: &Workspace, sandbox: &Sandbox, rows: usize) {
+    let resumed = enroll(ws, sandbox, "in.csv", &["--resume"]).await;
+    assert_eq!(resumed.code, 0, "{}", resumed.both());
+    assert_eq!(outcomes(ws)["created"], rows);
+    let tally = sandbox.tally();
+    assert_eq!(tally.devices_created, rows as u64, "{tally:?}");
+    assert_eq!(tally.duplicate_devices, 0);
+}
+
 fn outcomes(ws: &Workspace) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for row in ws.results() {
@@ -165,12 +176,7 @@ async fn a_failed_results_write_stops_output_broken_with_summary_and_results_agr
         created
     );
 
-    let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
-    assert_eq!(resumed.code, 0, "{}", resumed.both());
-    assert_eq!(outcomes(&ws)["created"], 10);
-    let tally = sandbox.tally();
-    assert_eq!(tally.devices_created, 10, "{tally:?}");
-    assert_eq!(tally.duplicate_devices, 0);
+    resume_creates_every_row(&ws, &sandbox, 10).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,11 +249,7 @@ async fn a_panic_on_one_row_records_internal_error_and_resume_finishes_it() {
     assert_eq!(ws.errors().len(), 1);
     assert_eq!(sandbox.tally().devices_created, 7);
 
-    let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
-    assert_eq!(resumed.code, 0, "{}", resumed.both());
-    assert_eq!(outcomes(&ws)["created"], 8);
-    assert_eq!(sandbox.tally().devices_created, 8);
-    assert_eq!(sandbox.tally().duplicate_devices, 0);
+    resume_creates_every_row(&ws, &sandbox, 8).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -274,9 +276,7 @@ async fn a_certificate_that_stops_being_trusted_fails_rows_connection_failed() {
         "nothing reached the server once untrusted"
     );
 
-    let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
-    assert_eq!(resumed.code, 0, "{}", resumed.both());
-    assert_eq!(outcomes(&ws)["created"], 6);
+    resume_creates_every_row(&ws, &sandbox, 6).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -364,10 +364,7 @@ async fn a_refused_token_renewal_stops_the_run_and_resume_finishes() {
     );
     assert_eq!(sandbox.tally().devices_created as usize, created);
 
-    let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
-    assert_eq!(resumed.code, 0, "{}", resumed.both());
-    assert_eq!(outcomes(&ws)["created"], 40);
-    assert_eq!(sandbox.tally().devices_created, 40);
+    resume_creates_every_row(&ws, &sandbox, 40).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -431,11 +428,7 @@ async fn an_input_that_breaks_mid_read_stops_input_broken_and_resume_finishes() 
     let created = outcomes(&ws).get("created").copied().unwrap_or(0);
     assert_eq!(sandbox.tally().devices_created, created as u64);
 
-    let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
-    assert_eq!(resumed.code, 0, "{}", resumed.both());
-    assert_eq!(outcomes(&ws)["created"], 8);
-    assert_eq!(sandbox.tally().devices_created, 8);
-    assert_eq!(sandbox.tally().duplicate_devices, 0);
+    resume_creates_every_row(&ws, &sandbox, 8).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
