@@ -153,6 +153,17 @@ pub async fn enroll(ws: &Workspace, sandbox: &Sandbox, input: &str, extra: &[&st
     enroll_to(ws, sandbox, input, "out", extra).await
 }
 
+/// `run INPUT --sandbox --shard K/COUNT --out {prefix}K` for every K, against the built-in
+/// sandbox; each shard ends 0 or 1 (rows it could not create).
+pub async fn sandbox_shards(ws: &Workspace, input: &str, prefix: &str, count: u32) {
+    for k in 0..count {
+        let (shard, out) = (format!("{k}/{count}"), format!("{prefix}{k}"));
+        let args = ["run", input, "--sandbox", "--shard", &shard, "--out", &out];
+        let run = run_binary(ws.dir.path(), None, &args).await;
+        assert!([0, 1].contains(&run.code), "{shard}: {}", run.both());
+    }
+}
+
 /// The same, into another output directory.
 pub async fn enroll_to(
     ws: &Workspace,

@@ -518,24 +518,7 @@ async fn results_end_in_line_order_and_name_the_original_line_through_feedbacks(
 async fn a_merge_and_a_refusal_leave_a_report_too() {
     let ws = Workspace::new();
     ws.write("in.csv", &mixed_rows());
-    for shard in ["0/2", "1/2"] {
-        let out = format!("shard-{}", &shard[..1]);
-        let run = run_binary(
-            ws.dir.path(),
-            None,
-            &[
-                "run",
-                "in.csv",
-                "--sandbox",
-                "--shard",
-                shard,
-                "--out",
-                &out,
-            ],
-        )
-        .await;
-        assert!([0, 1].contains(&run.code), "{}", run.both());
-    }
+    sandbox_shards(&ws, "in.csv", "shard-", 2).await;
     let merged = run_binary(
         ws.dir.path(),
         None,

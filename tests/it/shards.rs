@@ -187,24 +187,7 @@ async fn three_shards_at_once_agree_with_one_whole_run() {
 async fn a_merged_summary_carries_the_shards_run() {
     let ws = Workspace::new();
     ws.write("in.csv", &sms_rows(12));
-    for k in 0..2 {
-        let (shard, out) = (format!("{k}/2"), format!("s{k}"));
-        let run = run_binary(
-            ws.dir.path(),
-            None,
-            &[
-                "run",
-                "in.csv",
-                "--sandbox",
-                "--shard",
-                &shard,
-                "--out",
-                &out,
-            ],
-        )
-        .await;
-        assert!(run.code <= 1, "{}", run.both());
-    }
+    sandbox_shards(&ws, "in.csv", "s", 2).await;
     let merged = merge(&ws, &["s0", "s1"], "m").await;
     assert!(merged.code <= 1, "{}", merged.both());
     let (summary, first) = (shard_summary(&ws, "m"), shard_summary(&ws, "s0"));
