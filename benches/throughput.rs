@@ -1,17 +1,16 @@
-//! `cargo bench --bench throughput [-- --quick] [-- --case NAME] [-- --bin PATH]`: runs every case of bench/cases.rs on the
-//! release build and prints each figure beside its target. `--quick` runs the small sizes
-//! CI uses.
+//! `cargo bench --bench throughput [-- --quick] [-- --case NAME] [-- --bin PATH]`: runs every
+//! case of the benchmark (crates/test-support/src/bench/) on the release build and prints
+//! each figure beside its target. `--quick` runs the small sizes CI uses.
 
-#[path = "../bench/cases.rs"]
-mod cases;
+use mfa_enroll_test_support::bench;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let sizes = if quick {
-        cases::Sizes::smoke()
+        bench::Sizes::smoke()
     } else {
-        cases::Sizes::full()
+        bench::Sizes::full()
     };
     let work = tempfile::tempdir().expect("scratch directory");
     // `--bin PATH` measures another build of mfa-enroll (an earlier commit, say) with the
@@ -26,16 +25,16 @@ async fn main() {
         .as_deref()
         .unwrap_or(std::path::Path::new(env!("CARGO_BIN_EXE_mfa-enroll")));
     eprintln!("benchmark: {sizes:?}, binary {}", bin.display());
-    // `--case NAME` runs one case (the names are in bench/cases.rs, `run_one`).
+    // `--case NAME` runs one case (the names are in `bench::run_one`).
     let only = args
         .iter()
         .position(|a| a == "--case")
         .and_then(|i| args.get(i + 1).cloned());
     let figures = match only.as_deref() {
-        None => cases::run_all(bin, work.path(), &sizes).await,
-        Some(name) => cases::run_one(name, bin, work.path(), &sizes).await,
+        None => bench::run_all(bin, work.path(), &sizes).await,
+        Some(name) => bench::run_one(name, bin, work.path(), &sizes).await,
     };
-    cases::print_table(&figures);
+    bench::print_table(&figures);
     if quick {
         println!(
             "\n--quick: small sizes check that every case runs; start-up dominates them, so the \

@@ -59,8 +59,8 @@ pub(crate) enum Code {
 }
 
 impl Code {
-    /// Every code of the tool's own (all but [`Code::PingOne`]), in the order README's tables
-    /// list them. Derived from the enum, so a new code cannot be left out.
+    /// Every code of the tool's own (all but [`Code::PingOne`]), in the order the tables of
+    /// docs/codes.md list them. Derived from the enum, so a new code cannot be left out.
     pub(crate) fn own() -> impl Iterator<Item = Code> {
         Code::iter().filter(|code| !matches!(code, Code::PingOne(_)))
     }
@@ -161,12 +161,12 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_lists_every_code() {
-        let readme = include_str!("../README.md");
+    fn the_codes_guide_lists_every_code() {
+        let guide = include_str!("../docs/codes.md");
         for code in Code::own() {
             assert!(
-                readme.contains(&format!("`{}`", code.as_str())),
-                "README.md does not document {code}"
+                guide.contains(&format!("`{}`", code.as_str())),
+                "docs/codes.md does not document {code}"
             );
         }
     }

@@ -1,7 +1,7 @@
 //! The contract's exit codes, and what a finished run or merge reports: its exit status and
 //! its summary. A run and a merge both end here, so neither depends on the other.
 
-use crate::output::summary::Summary;
+use crate::record::summary::Summary;
 
 /// The process exit codes of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

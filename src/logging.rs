@@ -129,7 +129,7 @@ pub fn use_color(choice: clap::ColorChoice) -> bool {
 }
 
 /// `error: ` before a refusal, in clap's bold red when stderr has colour.
-pub fn error_label(color: bool) -> String {
+pub(crate) fn error_label(color: bool) -> String {
     use clap::builder::styling::{AnsiColor, Style};
     let style = Style::new().bold().fg_color(Some(AnsiColor::Red.into()));
     if color {
@@ -145,7 +145,7 @@ pub(crate) fn rounded_rate(rate: f64) -> f64 {
 }
 
 /// Sets up logging once per process. `RUST_LOG` overrides the level when set.
-pub fn init(format: LogFormat, quiet: bool, verbose: bool, color: bool) {
+pub(crate) fn init(format: LogFormat, quiet: bool, verbose: bool, color: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "warn",
         (_, true) => "mfa_enroll=debug,info",

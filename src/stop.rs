@@ -2,7 +2,8 @@
 //! client (refused credentials, a missing role, a failure storm) and the engine, which stops
 //! dispatching as soon as it is set; requests already in flight finish (for a moment:
 //! see `pingone::IN_FLIGHT_GRACE`). Waits that may last race [`Stop::requested`]: a turn
-//! under the pace, a retry's backoff, a place in the engine's queues.
+//! under the pace, a retry's backoff, a place in the engine's queues; a wait that cannot
+//! look at a flag runs on a thread of its own ([`unless_stopped`]).
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,6 +73,7 @@ impl fmt::Display for StopReason {
     }
 }
 
+/// The run's stop flag: set once, with the first reason, and watched by every stage and wait.
 #[derive(Debug, Default)]
 pub struct Stop {
     is_set: AtomicBool,
@@ -115,6 +117,30 @@ impl Stop {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+}
+
+/// `work`'s result, run on a thread of its own; `None` when a stop came first. For waits that
+/// cannot look at the flag: opening a fifo that has no writer yet, reading a config or secret
+/// file that is a pipe, reading the input's header from a silent pipe. The thread ends with
+/// the process.
+pub(crate) async fn unless_stopped<T, F>(stop: &Stop, work: F) -> Option<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(work());
+    });
+    tokio::select! {
+        biased;
+        () = stop.requested() => None,
+        finished = result => match finished {
+            Ok(value) => Some(value),
+            // The thread panicked; its message is already on stderr.
+            Err(_) => std::panic::resume_unwind(Box::new("a reading thread stopped unexpectedly")),
+        },
     }
 }
 

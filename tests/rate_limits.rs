@@ -4,13 +4,10 @@
 //! binary of their own, outside `tests/it/` (cargo runs test binaries one at a time), so
 //! other tests' processes do not skew the arrival times they judge. Speed is the bench's.
 
-#[path = "it/common.rs"]
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use mfa_enroll::sandbox::{SandboxOptions, Storm};
+use mfa_enroll_test_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_promises() {

@@ -9,7 +9,9 @@
 //! PingOne is and as whom (`[pingone]`); `client_auth.rs` the token endpoint's credential;
 //! `secret.rs` the client secret; `private_key.rs` the key of `private_key_jwt`, checked;
 //! `redact.rs` config errors that never echo a secret; `tls.rs` `ca_file`; `enroll.rs` `[enroll]`; `limits.rs`
-//! `[limits]`. This file puts them together into [`Settings`], in the order of precedence.
+//! `[limits]`; `load.rs` loads them as a run does ([`load_settings`], on a thread a signal
+//! does not wait for). This file puts them together into [`Settings`], in the order of
+//! precedence.
 
 use std::path::PathBuf;
 
@@ -22,6 +24,7 @@ mod connection;
 mod enroll;
 mod file;
 mod limits;
+mod load;
 mod private_key;
 mod redact;
 mod secret;
@@ -35,6 +38,7 @@ pub(crate) use concurrency::{Concurrency, AUTO_FEWEST, AUTO_MOST};
 pub(crate) use connection::Connection;
 pub use enroll::EnrollSettings;
 pub use limits::Limits;
+pub(crate) use load::{load_settings, Loaded};
 pub use secret::Secret;
 pub(crate) use secret::ENV_CLIENT_SECRET;
 
@@ -122,12 +126,14 @@ pub struct Settings {
 /// Reads an environment variable; a seam so tests need not touch the process environment.
 pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-pub fn process_env(name: &str) -> Option<String> {
+/// The process environment, as a run reads it: a variable set to blanks counts as unset.
+pub(crate) fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 impl Settings {
-    pub fn load(args: &RunArgs, env: EnvLookup<'_>) -> Result<Settings, ConfigError> {
+    /// The run's settings: its flags, then the config file they name (or find), then `env`.
+    pub(crate) fn load(args: &RunArgs, env: EnvLookup<'_>) -> Result<Settings, ConfigError> {
         let (file, config_file) = read_config_file(args.config.as_deref())?;
         let origin = config_file
             .as_ref()

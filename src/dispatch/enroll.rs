@@ -8,13 +8,17 @@
 use std::sync::Mutex;
 use std::time::SystemTime;
 
+use super::claims::DeviceClaims;
 use super::decide::{self, Match, Settled};
-use super::{lock, results, Engine, Job, CLOCK_SKEW};
+use super::guard::lock;
+use super::retry::RetryPolicy;
+use super::{results, Job, CLOCK_SKEW};
 use crate::failpoints::crash_point;
 use crate::model::{DeviceIdentity, OnExisting};
-use crate::output::{Outcome, RowResult};
 use crate::pingone::wire::{self, CreateDevice, Device};
-use crate::pingone::ApiError;
+use crate::pingone::{ApiError, Client};
+use crate::record::{Outcome, RowResult};
+use crate::stop::Stop;
 
 /// What the POST attempts of one row have seen so far.
 #[derive(Debug, Default)]
@@ -65,7 +69,20 @@ pub(crate) fn create_body(job: &Job) -> CreateDevice {
     }
 }
 
-impl Engine {
+/// What enrolling one live row reads and writes: PingOne, the run's stop, how the run treats
+/// devices already there, and the device claims.
+pub(super) struct Enroller<'a> {
+    pub(super) client: &'a Client,
+    pub(super) retry: &'a RetryPolicy,
+    pub(super) stop: &'a Stop,
+    pub(super) on_existing: OnExisting,
+    /// On `--resume`: a matching device created since then may be an earlier run's (see
+    /// `EngineConfig`).
+    pub(super) created_by_earlier_run_since: Option<SystemTime>,
+    pub(super) claims: &'a DeviceClaims,
+}
+
+impl Enroller<'_> {
     /// Check, create, reconcile.
     pub(super) async fn enroll(
         &self,
@@ -74,9 +91,9 @@ impl Engine {
         cache: &mut Option<Vec<Device>>,
     ) -> RowResult {
         let identity = job.spec.identity();
-        let skip_existing = self.config.on_existing == OnExisting::Skip;
+        let skip_existing = self.on_existing == OnExisting::Skip;
         if !skip_existing {
-            if let Some(first) = self.created_in_run(user_id, &identity) {
+            if let Some(first) = self.claims.created_in_run(user_id, &identity) {
                 return results::duplicate_of(job, user_id, first);
             }
         }
@@ -108,7 +125,7 @@ impl Engine {
     /// On --resume: whether an earlier run may have made this row's device without recording
     /// it (the row was in flight when it died, or its answer was unclear).
     fn earlier_run_may_have_made(&self, job: &Job) -> bool {
-        self.config.created_by_earlier_run_since.is_some() && !job.settled_before
+        self.created_by_earlier_run_since.is_some() && !job.settled_before
     }
 
     /// The row's result when the user's devices already settle it.
@@ -119,12 +136,11 @@ impl Engine {
         identity: &DeviceIdentity,
         devices: &[Device],
     ) -> Option<RowResult> {
-        let claims = lock(&self.claims);
+        let claims = self.claims.lock();
         // A device made since the first run started (on --resume), or one an earlier run's
         // unclear answer may have made (errors.csv said UNCONFIRMED), or made for a user
         // whose MFA was then not switched on (errors.csv said MFA_NOT_ENABLED), is this row's.
         let since = self
-            .config
             .created_by_earlier_run_since
             .filter(|_| self.earlier_run_may_have_made(job));
         let ours = if job.spec.unconfirmed_before || job.spec.created_before {
@@ -137,22 +153,21 @@ impl Engine {
         if let Match::Free(device) = ours {
             let device = device.clone();
             drop(claims);
-            self.claim(&device.id, job.line);
+            self.claims.claim(&device.id, job.line);
             let mut r = results::with_device(job, user_id, Outcome::Created, &device);
             if job.spec.created_before {
-                r.row.error_message = "an earlier run created this device (its errors.csv said MFA_NOT_ENABLED); found it, not sending it again".into();
+                r = r.with_note("an earlier run created this device (its errors.csv said MFA_NOT_ENABLED); found it, not sending it again");
             }
             return Some(r);
         }
         match decide::find_match(devices, identity, None, &claims) {
             Match::Nothing => None,
-            Match::Free(device) if self.config.on_existing == OnExisting::Skip => Some(
+            Match::Free(device) if self.on_existing == OnExisting::Skip => Some(
                 results::with_device(job, user_id, Outcome::SkippedExisting, device),
             ),
-            Match::ClaimedBy(device, first) if self.config.on_existing == OnExisting::Skip => {
-                let mut r = results::with_device(job, user_id, Outcome::SkippedExisting, device);
-                r.row.error_message = format!("line {first} created this device");
-                Some(r)
+            Match::ClaimedBy(device, first) if self.on_existing == OnExisting::Skip => {
+                let r = results::with_device(job, user_id, Outcome::SkippedExisting, device);
+                Some(r.with_note(format!("line {first} created this device")))
             }
             Match::ClaimedBy(_, first) => Some(results::duplicate_of(job, user_id, first)),
             // Create mode: a device the user had before the run is no reason not to create.
@@ -206,14 +221,13 @@ impl Engine {
         if let Some(known) = cache.as_mut() {
             known.push(device.clone());
         }
-        self.claim(&device.id, job.line);
-        self.remember_created(user_id, identity, job.line);
-        let mut r = results::with_device(job, user_id, Outcome::Created, &device);
-        r.row.http_status = status;
-        r.row.attempts = posting.attempts;
+        self.claims.claim(&device.id, job.line);
+        self.claims.remember_created(user_id, identity, job.line);
+        let r = results::with_device(job, user_id, Outcome::Created, &device)
+            .with_http_status(status)
+            .with_attempts(posting.attempts);
         if status.is_none() {
-            r.row.error_message =
-                "PingOne's answer to the POST was unclear; the device was found by reading the user's devices".into();
+            return r.with_note("PingOne's answer to the POST was unclear; the device was found by reading the user's devices");
         }
         r
     }
@@ -229,11 +243,11 @@ impl Engine {
     ) -> Result<(Device, Option<u16>), ApiError> {
         let (unclear, since) = {
             let p = lock(posting);
-            (p.unclear, p.created_since(self.config.on_existing))
+            (p.unclear, p.created_since(self.on_existing))
         };
         if unclear {
             let devices = self.client.list_devices(user_id).await?;
-            let claims = lock(&self.claims);
+            let claims = self.claims.lock();
             if let Match::Free(found) = decide::find_match(&devices, identity, since, &claims) {
                 tracing::info!(
                     line = job.line,
@@ -297,23 +311,21 @@ impl Engine {
         } else {
             Some(self.retry.run(|| self.client.list_devices(user_id)).await)
         };
-        let since = posting.created_since(self.config.on_existing);
+        let since = posting.created_since(self.on_existing);
         let found = {
-            let claims = lock(&self.claims);
+            let claims = self.claims.lock();
             read.as_ref().map(|r| match r {
                 Ok(devices) => Ok(decide::find_match(devices, identity, since, &claims)),
                 Err(e) => Err(e),
             })
         };
-        let mut r = match decide::after_unclear(last_error, found) {
+        let r = match decide::after_unclear(last_error, found) {
             Settled::Created(device) => {
-                self.claim(&device.id, job.line);
-                self.remember_created(user_id, identity, job.line);
-                let mut r = results::with_device(job, user_id, Outcome::Created, device);
-                r.row.error_message = format!(
+                self.claims.claim(&device.id, job.line);
+                self.claims.remember_created(user_id, identity, job.line);
+                results::with_device(job, user_id, Outcome::Created, device).with_note(format!(
                     "PingOne's answer was unclear ({last_error}); the device was found by reading the user's devices"
-                );
-                r
+                ))
             }
             Settled::Unconfirmed(message) => results::base(job, user_id, Outcome::Failed)
                 .with_error(crate::codes::Code::Unconfirmed, message),
@@ -325,7 +337,20 @@ impl Engine {
                 self.retry.max_retries(),
             ),
         };
-        r.row.attempts = posting.attempts;
-        r
+        r.with_attempts(posting.attempts)
+    }
+
+    /// The user's devices: the list this user's worker knows, or else read now.
+    async fn current_devices(
+        &self,
+        user_id: &str,
+        cache: &mut Option<Vec<Device>>,
+    ) -> Result<Vec<Device>, ApiError> {
+        if let Some(known) = cache {
+            return Ok(known.clone());
+        }
+        let fresh = self.retry.run(|| self.client.list_devices(user_id)).await?;
+        *cache = Some(fresh.clone());
+        Ok(fresh)
     }
 }

@@ -14,47 +14,58 @@
 //! - What is kept per user (a username's look-up, an online plan's counts, a user's MFA
 //!   switch) lives only while the user has rows to come (`later`), so memory stays flat with
 //!   the number of users.
+//!
+//! The engine's state is split by concern, each part a type with its own locking:
+//! `lookups` (usernames' users), `queues` (users' queues and kept device lists), `claims`
+//! (a live run's devices and the lines that claim them), `mfa` (users' switches), `plan`
+//! (an online dry run's plans of users) and `environment` (the policies and MFA settings a
+//! plan checks against). Each mode builds only its own ([`ModeState`]): a live run the
+//! claims (and switches with `enable_mfa`), an online dry run the plans, the environment's
+//! settings and the switches, an offline dry run none. `enroll` and `plan` work a row with
+//! only what they are handed ([`enroll::Enroller`], [`plan::Planner`]).
 
+mod claims;
 mod decide;
 mod enroll;
+mod environment;
+mod guard;
 pub(crate) mod later;
+mod lookups;
 mod mfa;
 mod plan;
+mod queues;
 pub(crate) mod results;
 pub(crate) mod retry;
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use csv::ByteRecord;
 use futures::FutureExt;
-use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
-use uuid::Uuid;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::codes::Code;
 use crate::config::RunMode;
-use crate::model::{Claims, DeviceIdentity, OnExisting, UserRef};
-use crate::output::summary::UserOverMessageLimit;
-use crate::output::{Outcome, RecorderHandle, RowResult};
-use crate::pingone::wire::{Device, MfaSettings};
-use crate::pingone::{ApiError, Client};
+use crate::model::{Claims, OnExisting, UserRef};
+use crate::pingone::wire::Device;
+use crate::pingone::Client;
+use crate::record::summary::UserOverMessageLimit;
+use crate::record::{Outcome, RecorderHandle, RowResult};
 use crate::stop::Stop;
 use crate::validate::DeviceSpec;
+use claims::DeviceClaims;
+use enroll::Enroller;
+use environment::EnvironmentSettings;
+use lookups::{Resolution, UsernameLookups};
+use mfa::Switches;
 pub(crate) use plan::NOTICES_NOTE;
-use plan::{PlannedUser, PolicyState};
+use plan::{Planner, UserPlans};
+use queues::UserQueues;
 use retry::RetryPolicy;
 
 /// PingOne's clock and ours may disagree; a device created this much before we first sent
 /// its POST is still taken as ours when reconciling in `create` mode.
 pub(crate) const CLOCK_SKEW: Duration = Duration::from_secs(120);
-/// Device lists kept for users whose queue emptied (see [`DeviceLists`]).
-const KEPT_DEVICE_LISTS: usize = 4096;
-/// How long a kept list is trusted: someone else (the user, another admin) may add a device
-/// meanwhile, and a list older than this is read again. A list in use by a busy queue can be
-/// as old as the queue's retries, so this adds no staleness of a new kind.
-const KEPT_DEVICE_LIST_FOR: Duration = Duration::from_secs(60);
 /// PingOne sends at most this many SMS and emails to one user per day.
 pub(crate) const DAILY_MESSAGE_LIMIT: u32 = 50;
 
@@ -72,6 +83,7 @@ pub(crate) struct Job {
     pub(crate) continues: bool,
 }
 
+/// The settings the engine runs by, fixed for the run.
 #[derive(Debug, Clone)]
 pub(crate) struct EngineConfig {
     /// Live (create devices) or an online dry run (GET only, report what a live run would do).
@@ -90,15 +102,6 @@ pub(crate) struct EngineConfig {
     pub(crate) enable_mfa: bool,
 }
 
-#[derive(Debug, Clone)]
-enum Resolution {
-    /// The user's ID, and the MFA switch when the look-up carried it.
-    Found(String, Option<bool>),
-    NotFound,
-    Ambiguous(usize),
-    Failed(ApiError),
-}
-
 /// A row whose user could not be resolved, with its result.
 #[derive(Debug)]
 pub(crate) struct Unresolved {
@@ -109,83 +112,61 @@ pub(crate) struct Unresolved {
     pub(crate) is_answer: bool,
 }
 
-/// The device lists of users whose queue emptied, kept for a later row of the same user, so
-/// a user's devices are read once per run, not once per row, also when the user's rows are
-/// far apart in the file. A list is kept only when it is known to be current: this run's own
-/// creations are added to it, and an unclear answer drops it. The oldest goes first, and none
-/// is trusted for longer than [`KEPT_DEVICE_LIST_FOR`].
-#[derive(Default)]
-struct DeviceLists {
-    lists: HashMap<String, (Instant, Vec<Device>)>,
-    order: VecDeque<String>,
+/// What the engine keeps across rows for its mode, so each mode builds only its own state.
+enum ModeState {
+    /// A live run: the device claims, and users' MFA switches with `enable_mfa`.
+    Live {
+        claims: DeviceClaims,
+        switches: Option<Switches>,
+    },
+    /// An online dry run: the users' plans, the environment's settings, users' MFA switches.
+    Plan {
+        users: UserPlans,
+        environment: EnvironmentSettings,
+        switches: Switches,
+    },
+    /// An offline dry run asks PingOne nothing, so keeps nothing.
+    Offline,
 }
 
-impl DeviceLists {
-    fn take(&mut self, user_id: &str) -> Option<Vec<Device>> {
-        // Its place in `order` stays behind; eviction skips names no longer kept.
-        let (kept_at, devices) = self.lists.remove(user_id)?;
-        (kept_at.elapsed() < KEPT_DEVICE_LIST_FOR).then_some(devices)
+impl ModeState {
+    /// `claimed_before`: the devices an earlier run's finished rows reported created; only a
+    /// live run keeps them.
+    fn new(config: &EngineConfig, claimed_before: Claims) -> ModeState {
+        match config.mode {
+            RunMode::Live => ModeState::Live {
+                claims: DeviceClaims::new(claimed_before, config.on_existing),
+                switches: config.enable_mfa.then(Switches::default),
+            },
+            RunMode::DryRunOnline => ModeState::Plan {
+                users: UserPlans::default(),
+                environment: EnvironmentSettings::default(),
+                switches: Switches::default(),
+            },
+            RunMode::DryRunOffline => ModeState::Offline,
+        }
     }
 
-    fn keep(&mut self, user_id: &str, devices: Vec<Device>) {
-        let entry = (Instant::now(), devices);
-        if self.lists.insert(user_id.to_string(), entry).is_none() {
-            self.order.push_back(user_id.to_string());
-        }
-        while self.lists.len() > KEPT_DEVICE_LISTS || self.order.len() > 2 * KEPT_DEVICE_LISTS {
-            match self.order.pop_front() {
-                Some(oldest) => {
-                    self.lists.remove(&oldest);
-                }
-                None => break,
-            }
+    fn switches(&self) -> Option<&Switches> {
+        match self {
+            ModeState::Live { switches, .. } => switches.as_ref(),
+            ModeState::Plan { switches, .. } => Some(switches),
+            ModeState::Offline => None,
         }
     }
 }
 
-type Queue = VecDeque<(Job, String, OwnedSemaphorePermit)>;
-/// One look-up per policy per run, shared by every row that names it.
-type PolicyCheck = Arc<OnceCell<Result<PolicyState, ApiError>>>;
-
+/// The engine: resolves each row's user, queues the row behind the user's earlier rows, and
+/// works it (enrolls, plans, or passes it) into its result.
 pub(crate) struct Engine {
     client: Arc<Client>,
     retry: RetryPolicy,
     recorder: RecorderHandle,
     stop: Arc<Stop>,
     config: EngineConfig,
-    /// Look-ups of usernames with rows still to come; a username's goes with its last row.
-    usernames: Mutex<HashMap<String, Arc<OnceCell<Resolution>>>>,
-    /// Usernames looked up (each cost one request).
-    usernames_looked_up: AtomicU64,
-    queues: Mutex<HashMap<String, Queue>>,
-    device_lists: Mutex<DeviceLists>,
-    admission: Arc<Semaphore>,
-    admission_size: u32,
-    /// `create` mode: digest of (user ID, device identity) -> line, of the devices this run
-    /// created. A digest, so a long run's memory does not grow with every device's strings.
-    created: Mutex<HashMap<u64, u64>>,
-    /// Device ID -> the line that reported it `created`, this run's and finished rows'.
-    claims: Mutex<Claims>,
-    /// Online dry run: what earlier rows would do to users with rows still to come.
-    planned: Mutex<HashMap<String, PlannedUser>>,
-    /// Online dry run: users whose rows are all planned and would pass a daily message limit.
-    over_message_limit: Mutex<Vec<UserOverMessageLimit>>,
-    policies: Mutex<HashMap<Uuid, PolicyCheck>>,
-    /// The environment's MFA settings, once an online dry run read them (`None`: unreadable).
-    mfa_settings: OnceCell<Option<MfaSettings>>,
-    /// Users' MFA switches, by a digest of the user's ID, while the user has rows to come
-    /// (see `mfa`); and how many users' switches were learned, and of them found off.
-    switches: Mutex<HashMap<u64, mfa::Switch>>,
-    switches_known: AtomicU64,
-    switches_off: AtomicU64,
-    /// New-device notices a plan counts (see `plan`).
-    notices: std::sync::atomic::AtomicU64,
-    /// A 403 on a policy read was reported; one line per run is enough.
-    policies_unreadable: std::sync::atomic::AtomicBool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    usernames: UsernameLookups,
+    queues: UserQueues,
+    mode: ModeState,
 }
 
 impl Engine {
@@ -196,38 +177,23 @@ impl Engine {
         stop: Arc<Stop>,
         mut config: EngineConfig,
     ) -> Arc<Engine> {
-        // Room for rows queued behind a busy user without letting the whole file into memory.
-        let admission_size = (config.concurrency * 8).max(64) as u32;
-        let claims = std::mem::take(&mut config.claimed_before);
+        let claimed_before = std::mem::take(&mut config.claimed_before);
+        let mode = ModeState::new(&config, claimed_before);
         Arc::new(Engine {
             client,
             retry,
             recorder,
             stop,
+            usernames: UsernameLookups::default(),
+            queues: UserQueues::new(config.concurrency),
+            mode,
             config,
-            usernames: Mutex::default(),
-            usernames_looked_up: AtomicU64::new(0),
-            queues: Mutex::default(),
-            device_lists: Mutex::default(),
-            admission: Arc::new(Semaphore::new(admission_size as usize)),
-            admission_size,
-            created: Mutex::default(),
-            claims: Mutex::new(claims),
-            planned: Mutex::default(),
-            over_message_limit: Mutex::default(),
-            policies: Mutex::default(),
-            mfa_settings: OnceCell::new(),
-            switches: Mutex::default(),
-            switches_known: AtomicU64::default(),
-            switches_off: AtomicU64::default(),
-            notices: Default::default(),
-            policies_unreadable: Default::default(),
         })
     }
 
     /// Usernames this run resolved (each cost one request).
     pub(crate) fn usernames_resolved(&self) -> u64 {
-        self.usernames_looked_up.load(Ordering::Relaxed)
+        self.usernames.count()
     }
 
     /// Called in file order as each row's user is resolved: the look-up of a username whose
@@ -240,7 +206,7 @@ impl Engine {
         };
         if let UserRef::Username(name) = &job.spec.user {
             if !job.continues {
-                lock(&self.usernames).remove(&name.to_lowercase());
+                self.usernames.forget(name);
             }
         }
     }
@@ -254,29 +220,14 @@ impl Engine {
             }
             UserRef::Username(name) => name.clone(),
         };
-        let cell = lock(&self.usernames)
-            .entry(name.to_lowercase())
-            .or_default()
-            .clone();
-        let resolution = cell
-            .get_or_init(|| async {
-                self.usernames_looked_up.fetch_add(1, Ordering::Relaxed);
-                let lookup = self.retry.run(|| self.client.find_users(&name)).await;
-                match lookup {
-                    Ok(users) if users.is_empty() => Resolution::NotFound,
-                    Ok(users) if users.len() == 1 => {
-                        Resolution::Found(users[0].id.clone(), users[0].mfa_enabled)
-                    }
-                    Ok(users) => Resolution::Ambiguous(users.len()),
-                    Err(e) => Resolution::Failed(e),
-                }
-            })
-            .await
-            .clone();
+        let resolution = self
+            .usernames
+            .resolve(&self.client, &self.retry, &name)
+            .await;
         let (result, is_answer) = match resolution {
             Resolution::Found(id, mfa_enabled) => {
-                if self.config.mode == RunMode::DryRunOnline {
-                    self.note_looked_up_switch(&id, mfa_enabled);
+                if let ModeState::Plan { switches, .. } = &self.mode {
+                    switches.note_looked_up(&id, mfa_enabled);
                 }
                 return Ok((job, id));
             }
@@ -305,28 +256,17 @@ impl Engine {
             Ok(pair) => pair,
             Err(unresolved) => return self.recorder.record(unresolved.result),
         };
-        let admitted = tokio::select! {
-            biased;
-            () = self.stop.requested() => None,
-            permit = self.admission.clone().acquire_owned() => permit.ok(),
-        };
-        let Some(permit) = admitted else {
+        let Some(permit) = self.queues.admit(&self.stop).await else {
             return self.recorder.record(results::not_attempted(&job, &user_id));
         };
-        {
-            let mut queues = lock(&self.queues);
-            if let Some(queue) = queues.get_mut(&user_id) {
-                queue.push_back((job, user_id, permit));
-                return;
-            }
-            queues.insert(user_id.clone(), VecDeque::new());
+        if let Some((job, permit)) = self.queues.enqueue(job, &user_id, permit) {
+            tokio::spawn(self.clone().drain_user(job, user_id, permit));
         }
-        tokio::spawn(self.clone().drain_user(job, user_id, permit));
     }
 
     /// Waits until every queued row has its result.
     pub(crate) async fn finish(&self) {
-        let _ = self.admission.acquire_many(self.admission_size).await;
+        self.queues.finish().await;
     }
 
     async fn drain_user(
@@ -336,7 +276,7 @@ impl Engine {
         permit: OwnedSemaphorePermit,
     ) {
         let mut next = Some((first, permit));
-        let mut devices = lock(&self.device_lists).take(&user_id);
+        let mut devices = self.queues.kept_devices(&user_id);
         while let Some((job, permit)) = next.take() {
             let result = if self.stop.is_requested() {
                 results::not_attempted(&job, &user_id)
@@ -355,18 +295,7 @@ impl Engine {
             };
             self.recorder.record(result);
             drop(permit);
-            let mut queues = lock(&self.queues);
-            match queues.get_mut(&user_id).and_then(VecDeque::pop_front) {
-                Some((job, _, permit)) => next = Some((job, permit)),
-                None => {
-                    // Kept before the queue goes: a later row of this user starts a new
-                    // worker only after this, so it finds the list as this worker left it.
-                    if let Some(known) = devices.take() {
-                        lock(&self.device_lists).keep(&user_id, known);
-                    }
-                    queues.remove(&user_id);
-                }
-            }
+            next = self.queues.next(&user_id, &mut devices);
         }
     }
 
@@ -378,60 +307,101 @@ impl Engine {
     ) -> RowResult {
         // A bug met here must leave the row INTERNAL_ERROR and the run resumable.
         crate::failpoints::panic_on_line!("row-work", job.line);
-        match self.config.mode {
-            RunMode::Live if self.config.enable_mfa => {
+        let (client, retry) = (self.client.as_ref(), &self.retry);
+        match &self.mode {
+            ModeState::Live {
+                claims,
+                switches: Some(switches),
+            } => {
                 // Before the user's first device POST; once per user, then remembered.
-                let switch = self.switch_on(user_id).await;
-                let result = mfa::switched(self.enroll(job, user_id, devices).await, &switch);
-                self.release_switch(job, user_id);
+                let switch = switches.switch_on(client, retry, user_id).await;
+                let enrolled = self.enroller(claims).enroll(job, user_id, devices).await;
+                let result = mfa::switched(enrolled, &switch);
+                if self.is_users_last_row(job) {
+                    switches.release(user_id);
+                }
                 result
             }
-            RunMode::Live => self.enroll(job, user_id, devices).await,
-            RunMode::DryRunOnline => {
-                let switch = self.read_switch(user_id).await;
-                let result = mfa::planned(self.plan(job, user_id).await, &switch);
-                self.release_plan(job, user_id);
-                self.release_switch(job, user_id);
+            ModeState::Live {
+                claims,
+                switches: None,
+            } => self.enroller(claims).enroll(job, user_id, devices).await,
+            ModeState::Plan {
+                users,
+                environment,
+                switches,
+            } => {
+                let switch = switches.read(client, retry, user_id).await;
+                let planned = self.planner(users, environment).plan(job, user_id).await;
+                let result = mfa::planned(planned, &switch);
+                if self.is_users_last_row(job) {
+                    users.release(user_id);
+                    switches.release(user_id);
+                }
                 result
             }
             // Nothing to ask PingOne: the row passed every offline check.
-            RunMode::DryRunOffline => results::base(job, user_id, Outcome::Valid),
+            ModeState::Offline => results::base(job, user_id, Outcome::Valid),
         }
     }
 
-    async fn current_devices(
-        &self,
-        user_id: &str,
-        cache: &mut Option<Vec<Device>>,
-    ) -> Result<Vec<Device>, ApiError> {
-        if let Some(known) = cache {
-            return Ok(known.clone());
-        }
-        let fresh = self.retry.run(|| self.client.list_devices(user_id)).await?;
-        *cache = Some(fresh.clone());
-        Ok(fresh)
-    }
-
-    /// Records that `line` reported `device_id` created.
-    fn claim(&self, device_id: &str, line: u64) {
-        lock(&self.claims).insert(device_id, line);
-    }
-
-    /// Create mode: the line that created this device for this user in this run, if any.
-    fn created_in_run(&self, user_id: &str, identity: &DeviceIdentity) -> Option<u64> {
-        lock(&self.created).get(&digest(user_id, identity)).copied()
-    }
-
-    fn remember_created(&self, user_id: &str, identity: &DeviceIdentity, line: u64) {
-        if self.config.on_existing == OnExisting::Create {
-            lock(&self.created).insert(digest(user_id, identity), line);
+    fn enroller<'a>(&'a self, claims: &'a DeviceClaims) -> Enroller<'a> {
+        Enroller {
+            client: &self.client,
+            retry: &self.retry,
+            stop: &self.stop,
+            on_existing: self.config.on_existing,
+            created_by_earlier_run_since: self.config.created_by_earlier_run_since,
+            claims,
         }
     }
-}
 
-fn digest(user_id: &str, identity: &DeviceIdentity) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::hash::DefaultHasher::new();
-    (user_id, identity).hash(&mut hasher);
-    hasher.finish()
+    fn planner<'a>(
+        &'a self,
+        users: &'a UserPlans,
+        environment: &'a EnvironmentSettings,
+    ) -> Planner<'a> {
+        Planner {
+            client: &self.client,
+            retry: &self.retry,
+            on_existing: self.config.on_existing,
+            environment,
+            users,
+        }
+    }
+
+    /// Whether no row after this one can be the user's: then what the run keeps of the user
+    /// (a plan, a switch) goes (`later`).
+    fn is_users_last_row(&self, job: &Job) -> bool {
+        !job.continues && !self.config.kinds.other_kind_after(&job.spec.user, job.line)
+    }
+
+    /// A plan's users: (whose MFA switch is known, of them found off).
+    pub(crate) fn mfa_switch_counts(&self) -> (u64, u64) {
+        self.mode.switches().map_or((0, 0), Switches::counts)
+    }
+
+    /// `pairing.maxAllowedDevices`, once an online dry run has read it.
+    pub(crate) fn max_allowed_devices(&self) -> Option<u32> {
+        match &self.mode {
+            ModeState::Plan { environment, .. } => environment.max_allowed_devices(),
+            ModeState::Live { .. } | ModeState::Offline => None,
+        }
+    }
+
+    /// New-device notices the plan counted.
+    pub(crate) fn new_device_notices(&self) -> u64 {
+        match &self.mode {
+            ModeState::Plan { users, .. } => users.new_device_notices(),
+            ModeState::Live { .. } | ModeState::Offline => 0,
+        }
+    }
+
+    /// Users whom a real run would send more than PingOne's daily SMS or email allowance.
+    pub(crate) fn users_over_message_limit(&self) -> Vec<UserOverMessageLimit> {
+        match &self.mode {
+            ModeState::Plan { users, .. } => users.users_over_message_limit(),
+            ModeState::Live { .. } | ModeState::Offline => Vec::new(),
+        }
+    }
 }

@@ -1,27 +1,27 @@
 //! An online dry run's row: read what exists, never write, and report what a live run would
-//! do; also the per-run facts a plan needs (policies, the device cap, daily message counts).
+//! do; and what the plan keeps of each user meanwhile (the devices earlier rows would
+//! create, daily message counts). The policies and MFA settings it checks rows against are
+//! `environment`'s.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-
-use uuid::Uuid;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use super::decide::{self, Match};
-use super::{lock, results, Engine, Job, DAILY_MESSAGE_LIMIT};
+use super::environment::{cap, EnvironmentSettings, PolicyState};
+use super::guard::lock;
+use super::retry::RetryPolicy;
+use super::{results, Job, DAILY_MESSAGE_LIMIT};
 use crate::codes::Code;
 use crate::model::{Claims, DeviceIdentity, DeviceStatus, MessageChannel, OnExisting};
-use crate::output::summary::UserOverMessageLimit;
-use crate::output::{Outcome, RowResult};
 use crate::pingone::wire::{MfaSettings, Policy};
-use crate::pingone::ApiError;
-
-/// Policy answers kept at most (a run names a handful).
-const KEPT_POLICIES: usize = 1024;
+use crate::pingone::Client;
+use crate::record::summary::UserOverMessageLimit;
+use crate::record::{Outcome, RowResult};
 
 /// What the file's earlier rows would do to one user.
 #[derive(Debug, Default)]
-pub(super) struct PlannedUser {
+struct PlannedUser {
     /// Devices earlier rows would create that count against the cap (not ACTIVATION_REQUIRED).
     planned: u32,
     /// The devices earlier rows would create, with their lines.
@@ -41,29 +41,62 @@ fn over_limit(user_id: &str, user: &PlannedUser) -> Option<UserOverMessageLimit>
     })
 }
 
-/// The device cap the settings give. A cap of 0, or past u32, is no cap PingOne could mean:
-/// not checked.
-fn cap(settings: &MfaSettings) -> Option<u32> {
-    settings
-        .pairing
-        .max_allowed_devices
-        .and_then(|max| u32::try_from(max).ok())
-        .filter(|max| *max > 0)
-}
-
-#[derive(Debug, Clone)]
-pub(super) enum PolicyState {
-    /// What the policy allows.
-    Exists(Arc<Policy>),
-    Missing,
-    /// The token may not read policies (403): not checked, said once per run.
-    Unreadable,
-}
-
 /// The notice's wording in summary.json's plan.
 pub(crate) const NOTICES_NOTE: &str = "devices a real run would create under a policy whose newDeviceNotification is not NONE; unverified whether PingOne sends these notices for devices an admin creates";
 
-impl Engine {
+/// What an online dry run has planned of users: what earlier rows would do to each user with
+/// rows still to come, the users over a daily message limit, and the new-device notices.
+#[derive(Default)]
+pub(super) struct UserPlans {
+    /// What earlier rows would do to users with rows still to come.
+    by_user: Mutex<HashMap<String, PlannedUser>>,
+    /// Users whose rows are all planned and would pass a daily message limit.
+    over_message_limit: Mutex<Vec<UserOverMessageLimit>>,
+    /// New-device notices the plan counted.
+    notices: AtomicU64,
+}
+
+impl UserPlans {
+    /// After the user's last row: the user's plan is forgotten (only a user over a daily
+    /// message limit is remembered, for the summary).
+    pub(super) fn release(&self, user_id: &str) {
+        let Some(user) = lock(&self.by_user).remove(user_id) else {
+            return;
+        };
+        if let Some(over) = over_limit(user_id, &user) {
+            lock(&self.over_message_limit).push(over);
+        }
+    }
+
+    /// Users whom a real run would send more than PingOne's daily SMS or email allowance.
+    pub(super) fn users_over_message_limit(&self) -> Vec<UserOverMessageLimit> {
+        let planned = lock(&self.by_user);
+        let mut over: Vec<UserOverMessageLimit> = planned
+            .iter()
+            .filter_map(|(id, user)| over_limit(id, user))
+            .chain(lock(&self.over_message_limit).iter().cloned())
+            .collect();
+        over.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+        over
+    }
+
+    /// New-device notices the plan counted.
+    pub(super) fn new_device_notices(&self) -> u64 {
+        self.notices.load(Ordering::Relaxed)
+    }
+}
+
+/// What planning one row reads and adds to: PingOne (read only), the environment's settings,
+/// and the users' plans.
+pub(super) struct Planner<'a> {
+    pub(super) client: &'a Client,
+    pub(super) retry: &'a RetryPolicy,
+    pub(super) on_existing: OnExisting,
+    pub(super) environment: &'a EnvironmentSettings,
+    pub(super) users: &'a UserPlans,
+}
+
+impl Planner<'_> {
     /// An online dry-run row: read, never write, and end as the live run will.
     pub(super) async fn plan(&self, job: &Job, user_id: &str) -> RowResult {
         let devices = match self.retry.run(|| self.client.list_devices(user_id)).await {
@@ -71,7 +104,7 @@ impl Engine {
             Err(e) => return results::failed(job, user_id, &e, 0, self.retry.max_retries()),
         };
         let identity = job.spec.identity();
-        let skip_existing = self.config.on_existing == OnExisting::Skip;
+        let skip_existing = self.on_existing == OnExisting::Skip;
         // The live run reads first too: a device already there is skipped before PingOne
         // could refuse anything about it.
         if skip_existing {
@@ -81,7 +114,12 @@ impl Engine {
                 return results::with_device(job, user_id, Outcome::WouldSkipExisting, existing);
             }
         }
-        let policy = match self.policy_state(job.spec.policy_id).await {
+        let policy_id = job.spec.policy_id;
+        let policy = match self
+            .environment
+            .policy(self.client, self.retry, policy_id)
+            .await
+        {
             Ok(PolicyState::Missing) => {
                 return results::base(job, user_id, Outcome::Failed).with_error(
                     Code::PolicyNotFound,
@@ -95,16 +133,14 @@ impl Engine {
             Ok(PolicyState::Unreadable) => None,
             Err(e) => return results::failed(job, user_id, &e, 0, self.retry.max_retries()),
         };
-        let settings = self.read_mfa_settings().await;
-        let mut planned = lock(&self.planned);
+        let settings = self.environment.mfa_settings(self.client, self.retry).await;
+        let mut planned = lock(&self.users.by_user);
         let user = planned.entry(user_id.to_string()).or_default();
         if let Some(first) = user.identities.get(&identity) {
             return if skip_existing {
-                let mut r = results::base(job, user_id, Outcome::WouldSkipExisting);
-                r.row.error_message = format!(
+                results::base(job, user_id, Outcome::WouldSkipExisting).with_note(format!(
                     "line {first} creates this device first; this row would find it and skip"
-                );
-                r
+                ))
             } else {
                 results::duplicate_of(job, user_id, *first)
             };
@@ -136,102 +172,9 @@ impl Engine {
             }
         }
         if policy.as_deref().is_some_and(sends_new_device_notice) {
-            self.notices.fetch_add(1, Ordering::Relaxed);
+            self.users.notices.fetch_add(1, Ordering::Relaxed);
         }
         results::base(job, user_id, Outcome::WouldCreate)
-    }
-
-    async fn policy_state(&self, policy_id: Uuid) -> Result<PolicyState, ApiError> {
-        let cell = {
-            let mut policies = lock(&self.policies);
-            // A file of a million distinct policies must not keep a million answers: past
-            // the bound they are forgotten, and a policy named again is read again.
-            if policies.len() >= KEPT_POLICIES && !policies.contains_key(&policy_id) {
-                policies.clear();
-            }
-            policies.entry(policy_id).or_default().clone()
-        };
-        cell.get_or_init(|| async {
-            let id = policy_id.to_string();
-            match self.retry.run(|| self.client.get_policy(&id)).await {
-                Ok(Some(policy)) => Ok(PolicyState::Exists(Arc::new(policy))),
-                Ok(None) => Ok(PolicyState::Missing),
-                Err(e) if e.http_status() == Some(403) => {
-                    if !self.policies_unreadable.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                        tracing::warn!(
-                            "the token may not read device authentication policies (403), so this dry run does not check them; a role that reads environment configuration (see README, \"Which role\") lets it"
-                        );
-                    }
-                    Ok(PolicyState::Unreadable)
-                }
-                Err(e) => Err(e),
-            }
-        })
-        .await
-        .clone()
-    }
-
-    /// The MFA settings, read once per run; `None` when they cannot be read.
-    async fn read_mfa_settings(&self) -> Option<MfaSettings> {
-        self.mfa_settings
-            .get_or_init(|| async {
-                match self.retry.run(|| self.client.mfa_settings()).await {
-                    Ok(settings) => Some(settings),
-                    Err(e) if e.http_status() == Some(403) => {
-                        tracing::warn!(
-                            "the token may not read MFA settings (403), so this dry run does not check the device cap or phone extensions; a role that reads environment configuration (see README, \"Which role\") lets it"
-                        );
-                        None
-                    }
-                    Err(e) => {
-                        tracing::warn!(
-                            "cannot read MFA settings, so the device cap and phone extensions are not checked: {e}"
-                        );
-                        None
-                    }
-                }
-            })
-            .await
-            .clone()
-    }
-
-    /// `pairing.maxAllowedDevices`, once an online dry run has read it.
-    pub(crate) fn max_allowed_devices(&self) -> Option<u32> {
-        self.mfa_settings
-            .get()
-            .and_then(Option::as_ref)
-            .and_then(cap)
-    }
-
-    /// New-device notices the plan counted.
-    pub(crate) fn new_device_notices(&self) -> u64 {
-        self.notices.load(Ordering::Relaxed)
-    }
-
-    /// After a row's plan: the user's plan is forgotten when no later row can be the
-    /// user's (only a user over a daily message limit is remembered, for the summary).
-    pub(super) fn release_plan(&self, job: &Job, user_id: &str) {
-        if job.continues || self.config.kinds.other_kind_after(&job.spec.user, job.line) {
-            return;
-        }
-        let Some(user) = lock(&self.planned).remove(user_id) else {
-            return;
-        };
-        if let Some(over) = over_limit(user_id, &user) {
-            lock(&self.over_message_limit).push(over);
-        }
-    }
-
-    /// Users whom a real run would send more than PingOne's daily SMS or email allowance.
-    pub(crate) fn users_over_message_limit(&self) -> Vec<UserOverMessageLimit> {
-        let planned = lock(&self.planned);
-        let mut over: Vec<UserOverMessageLimit> = planned
-            .iter()
-            .filter_map(|(id, user)| over_limit(id, user))
-            .chain(lock(&self.over_message_limit).iter().cloned())
-            .collect();
-        over.sort_by(|a, b| a.user_id.cmp(&b.user_id));
-        over
     }
 }
 

@@ -1,36 +1,16 @@
-//! The results.csv rows the engine writes for valid rows: each builder fills what the row's
-//! outcome needs, so every outcome is built one way.
-
-use csv::ByteRecord;
+//! The results.csv rows the engine writes for valid rows: each function says what the row's
+//! outcome needs, so every outcome is built one way, and all through [`RowResult`]'s builder.
 
 use super::decide;
 use super::Job;
 use crate::codes::Code;
-use crate::output::{Outcome, RowResult};
 use crate::pingone::wire::Device;
 use crate::pingone::ApiError;
-use crate::validate::DeviceSpec;
+use crate::record::{Outcome, RowResult};
 
-/// A result for a valid row, with its identity filled in and nothing else.
-pub(crate) fn spec_result(
-    line: u64,
-    raw: ByteRecord,
-    spec: &DeviceSpec,
-    user_id: &str,
-    outcome: Outcome,
-) -> RowResult {
-    let mut r = RowResult::new(line, raw, outcome);
-    r.row.user_id = user_id.to_string();
-    r.row.username = spec.username.clone();
-    r.row.device_type = spec.device_type.as_str().to_string();
-    r.row.destination = spec.destination.as_str().to_string();
-    r.sends_message = spec.sends_pairing_message();
-    r.row.original_line = Some(spec.original_line);
-    r
-}
-
+/// The job's row, with its identity filled in and nothing else.
 pub(crate) fn base(job: &Job, user_id: &str, outcome: Outcome) -> RowResult {
-    spec_result(job.line, job.raw.clone(), &job.spec, user_id, outcome)
+    RowResult::from_spec(job.line, job.raw.clone(), &job.spec, user_id, outcome)
 }
 
 /// A row whose device exists: `device` is on the server, as PingOne described it.
@@ -40,14 +20,7 @@ pub(crate) fn with_device(
     outcome: Outcome,
     device: &Device,
 ) -> RowResult {
-    let mut r = base(job, user_id, outcome);
-    r.row.device_id = device.id.clone();
-    r.row.device_status = device
-        .status
-        .clone()
-        .or(job.spec.status.map(|s| s.as_str().to_string()))
-        .unwrap_or_default();
-    r
+    base(job, user_id, outcome).with_device(device, job.spec.status)
 }
 
 /// A row that failed with `error` after `attempts` POSTs, nothing created.
@@ -59,11 +32,10 @@ pub(crate) fn failed(
     retries_allowed: usize,
 ) -> RowResult {
     let (code, message) = decide::failure(error, user_id, retries_allowed);
-    let mut r = base(job, user_id, Outcome::Failed);
-    r.row.http_status = error.http_status();
-    r.row.attempts = attempts;
-    r.row.pingone_error_id = error.pingone_id().unwrap_or_default().to_string();
-    r.with_error(code, message)
+    base(job, user_id, Outcome::Failed)
+        .with_answer(error)
+        .with_attempts(attempts)
+        .with_error(code, message)
 }
 
 /// A row whose POSTs PingOne refused in a way a retry may mend (a 429, a connection that
@@ -75,10 +47,10 @@ pub(crate) fn stopped_after(
     attempts: u32,
 ) -> RowResult {
     let (code, message) = decide::stopped_after(last_answer);
-    let mut r = base(job, user_id, Outcome::Failed);
-    r.row.http_status = last_answer.http_status();
-    r.row.attempts = attempts;
-    r.with_error(code, message)
+    base(job, user_id, Outcome::Failed)
+        .with_http_status(last_answer.http_status())
+        .with_attempts(attempts)
+        .with_error(code, message)
 }
 
 /// A row the run stopped before reaching. One that an earlier run marked UNCONFIRMED stays

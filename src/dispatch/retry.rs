@@ -11,10 +11,12 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 
 use crate::config::Limits;
-use crate::pingone::throttle::MAX_RETRY_AFTER;
 use crate::pingone::{ApiError, RequestStats};
+use crate::rate::MAX_RETRY_AFTER;
 use crate::stop::Stop;
 
+/// How often, and how far apart, a request is tried again (`[limits]`), counted in the run's
+/// request stats and cut short by its stop.
 #[derive(Clone)]
 pub(crate) struct RetryPolicy {
     max_retries: usize,

@@ -16,14 +16,14 @@ use std::path::{Path, PathBuf};
 
 use crate::exit::{ExitStatus, RunReport};
 use crate::failpoints::crash_point;
-use crate::output::latency::LatencyFigures;
-use crate::output::lock::{self, OutDirLock};
-use crate::output::read_back;
-use crate::output::report;
-use crate::output::summary::{now_rfc3339, Plan, RateBasis, RequestCounts, ShardInfo, Summary};
-use crate::output::timeline::{self, Timeline};
-use crate::output::writer::{private_dir, write_whole, Tallies};
-use crate::output::{OutputError, ResultRow, ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
+use crate::present::report;
+use crate::record::latency::LatencyFigures;
+use crate::record::lock::{self, OutDirLock};
+use crate::record::read_back;
+use crate::record::summary::{now_rfc3339, Plan, RateBasis, RequestCounts, ShardInfo, Summary};
+use crate::record::timeline::{self, Timeline};
+use crate::record::writer::{private_dir, write_whole, Tallies};
+use crate::record::{OutputError, ResultRow, ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
 use crate::words::count;
 use rows::{MergeRowsError, Part};
 
@@ -153,7 +153,7 @@ impl ShardDir {
 }
 
 /// Merges `dirs` into `out`; the report's exit is what one whole run's would have been.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunReport, MergeError> {
+pub(crate) fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunReport, MergeError> {
     let canonical = |dir: &Path| dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let mut seen = std::collections::HashSet::new();
     for dir in dirs {
@@ -509,7 +509,7 @@ fn merge_plans(total: Option<Plan>, one: Option<&Plan>) -> Option<Plan> {
     Some(total)
 }
 
-pub(crate) use crate::output::summary::ShardFigures;
+pub(crate) use crate::record::summary::ShardFigures;
 
 impl ShardFigures {
     fn of(shard: &ShardDir) -> ShardFigures {

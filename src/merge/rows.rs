@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 
-use crate::output::line_order::line_column;
-use crate::output::read_back::RowReader;
-use crate::output::writer::finish_synced;
-use crate::output::OutputError;
+use crate::record::line_order::line_column;
+use crate::record::read_back::RowReader;
+use crate::record::writer::finish_synced;
+use crate::record::OutputError;
 
 /// One shard's copy of a file.
 pub(crate) struct Part {
@@ -112,7 +112,7 @@ pub(crate) fn write_in_line_order(
             false => None,
         });
     }
-    let file = crate::output::writer::private_file(out, false)?;
+    let file = crate::record::writer::private_file(out, false)?;
     let mut writer = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer(BufWriter::new(file));

@@ -9,9 +9,9 @@ use super::rows::Row;
 use super::{MergeError, ShardDir};
 use crate::codes::Code;
 use crate::config::RunMode;
-use crate::output::read_back;
-use crate::output::writer::Tallies;
-use crate::output::{Outcome, ResultRow};
+use crate::record::read_back;
+use crate::record::writer::Tallies;
+use crate::record::{Outcome, ResultRow};
 
 /// The outcomes each kind of run writes in a shard (a shard never records a row it did not
 /// validate, so an offline shard has no `failed` rows).

@@ -6,9 +6,10 @@
 
 use std::time::Duration;
 
-use super::pace::MAX_RETRY_AFTER;
 use super::wire::ErrorBody;
 use crate::codes::Code;
+use crate::rate::throttle::Stopped;
+use crate::rate::MAX_RETRY_AFTER;
 
 /// Longest text kept from one field of an error body (an `id`, a reset time, a code).
 const FIELD_CHARS: usize = 100;
@@ -135,6 +136,13 @@ pub enum ApiError {
     /// already read).
     #[error("a paged list could not be read to its end: {0}")]
     BadNextLink(String),
+}
+
+/// The throttle's wait for a turn ended by a stop: the request was not sent.
+impl From<Stopped> for ApiError {
+    fn from(Stopped: Stopped) -> Self {
+        ApiError::Stopped
+    }
 }
 
 impl ApiError {

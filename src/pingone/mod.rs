@@ -3,18 +3,13 @@
 //!
 //! Each method makes one attempt (a 401 renews the token and tries once more); retrying is
 //! the engine's decision, since only it knows whether a POST may be sent again. Every request
-//! passes the run's [`throttle::Throttle`], and every answer feeds a health check that stops
+//! passes the run's [`Throttle`] (`crate::rate`), and every answer feeds a health check that stops
 //! the run when the credentials, the role, the license or the environment are wrong, the
 //! license's quota is used up, or the service keeps failing.
 
 pub(crate) mod body;
 pub(crate) mod error;
-mod health;
-mod in_flight;
-pub(crate) mod latency;
-mod pace;
 pub(crate) mod paging;
-pub(crate) mod throttle;
 pub(crate) mod token;
 pub mod wire;
 
@@ -28,10 +23,11 @@ use serde::Serialize;
 use crate::bounded::size_text;
 use crate::config::{Connection, Limits, Secret};
 use crate::failpoints::{fail_for, failpoint};
+use crate::rate::health::{FailureClass, Health};
+use crate::rate::latency::Latency;
+use crate::rate::throttle::Throttle;
 use crate::stop::{Stop, StopReason};
 pub(crate) use error::{ApiError, Cause};
-use health::{FailureClass, Health};
-use throttle::Throttle;
 use token::{TokenFailure, TokenSource};
 use wire::{
     CreateDevice, Device, DeviceList, ErrorBody, MfaEnabled, MfaSettings, Page, Policy, User,
@@ -64,7 +60,7 @@ pub struct RequestStats {
     /// Attempts that were repeats of a failed one.
     pub(crate) retries: AtomicU64,
     /// How long answers took, and requests in flight.
-    pub(crate) latency: latency::Latency,
+    pub(crate) latency: Latency,
 }
 
 impl RequestStats {

@@ -8,27 +8,29 @@ use std::time::{Instant, SystemTime};
 
 use futures::StreamExt;
 
+use super::context::RunContext;
+use super::error::RunError;
 use super::handoff::{Executed, InputFacts, OutputDir, Rows};
-use super::{initial_summary, rules_for, Clock, RunError};
 use crate::cli::LogFormat;
 use crate::codes::Code;
 use crate::config::{Connection, RunMode, Settings};
 use crate::dispatch::retry::RetryPolicy;
 use crate::dispatch::{self, results, Engine, EngineConfig, Job, Unresolved};
-use crate::input::{Column, Header, InputReader, Record};
-use crate::model::DeviceType;
-use crate::output::progress::{LiveCounters, Progress, ProgressSource};
-use crate::output::resume;
-use crate::output::summary::{now_rfc3339, Target};
-use crate::output::timeline::Sampler;
-use crate::output::writer::ErrorsLayout;
-use crate::output::{Outcome, OutputError, Recorder, RecorderHandle, RowResult, Tallies};
+use crate::input::{Header, InputReader, Record};
 use crate::pingone::{ApiError, Client, PreflightHost, RequestStats};
+use crate::present::progress::{Progress, ProgressSource};
+use crate::record::resume;
+use crate::record::summary::now_rfc3339;
+use crate::record::timeline::Sampler;
+use crate::record::writer::ErrorsLayout;
+use crate::record::{
+    LiveCounters, Outcome, OutputError, Recorder, RecorderHandle, RowResult, Tallies,
+};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::shard::Assignment;
 use crate::stop::{Stop, StopReason};
-use crate::validate::stream::{StreamError, ValidatedRows, Verdict};
-use crate::validate::{self, DeviceSpec, RowError};
+use crate::validate::stream::{OnStop, StreamError, ValidatedRows, Verdict};
+use crate::validate::{self, DeviceSpec};
 
 async fn start_sandbox(settings: &Settings) -> Result<Option<Sandbox>, RunError> {
     if !(settings.use_sandbox && settings.mode.sends_requests()) {
@@ -47,11 +49,11 @@ async fn start_sandbox(settings: &Settings) -> Result<Option<Sandbox>, RunError>
 /// The client, once its first token shows the server's certificate is trusted: a TLS
 /// problem is a refusal before anything is sent or recorded.
 async fn client_for(
-    settings: &Settings,
+    ctx: &RunContext,
     connection: Option<Connection>,
     stats: &Arc<RequestStats>,
-    stop: &Arc<Stop>,
 ) -> Result<Option<Arc<Client>>, RunError> {
+    let (settings, stop) = (&ctx.settings, &ctx.stop);
     if !settings.mode.sends_requests() {
         return Ok(None);
     }
@@ -85,14 +87,23 @@ async fn client_for(
     }
 }
 
+/// What stage 3 works from: the run's context, the output directory, and what the survey
+/// learned of the input.
+#[derive(Clone, Copy)]
+struct Sending<'a> {
+    ctx: &'a RunContext,
+    out: &'a OutputDir,
+    facts: &'a InputFacts,
+}
+
 fn engine_for(
-    settings: &Settings,
-    (out, facts): (&OutputDir, &InputFacts),
+    sending: Sending<'_>,
     client: &Arc<Client>,
     stats: &Arc<RequestStats>,
     recorder: RecorderHandle,
-    stop: &Arc<Stop>,
 ) -> Arc<Engine> {
+    let Sending { ctx, out, facts } = sending;
+    let (settings, stop) = (&ctx.settings, &ctx.stop);
     // On --resume, a device made since the first run started is a row's own: the run that
     // made it died before recording it.
     let since = out.has_results.then(|| {
@@ -115,33 +126,32 @@ fn engine_for(
             concurrency: settings.limits.concurrency.most(),
             claimed_before: out.finished.claimed_devices.clone(),
             kinds: facts.later.kinds,
-            enable_mfa: super::enable_mfa(settings, out),
+            enable_mfa: ctx.enable_mfa(out),
         },
     )
 }
 
+/// Every row of the spooled input to its result, through the engine when the run sends.
 pub(crate) async fn execute(
-    settings: &Settings,
+    ctx: &RunContext,
     out: &OutputDir,
-    target: &Target,
     rows: Rows,
     facts: &InputFacts,
-    stop: &Arc<Stop>,
-    clock: &Clock,
 ) -> Result<Executed, RunError> {
+    let (settings, stop) = (&ctx.settings, &ctx.stop);
     let sandbox = start_sandbox(settings).await?;
     let connection = match &sandbox {
         Some(sandbox) => Some(sandbox.connection()),
         None => settings.connection.clone(),
     };
     let stats = Arc::new(RequestStats::default());
-    let client = client_for(settings, connection, &stats, stop).await?;
+    let client = client_for(ctx, connection, &stats).await?;
     let (reader, _spool) = rows.open(settings)?;
     // Every refusal has passed: now the directory may change. The summary says first that a
     // run is under way (`"finished": false`): a crash from here on leaves no finished summary
     // whose counts results.csv no longer has. results.csv keeps one row per record, so the
     // rows to do again leave it before they are appended anew.
-    let summary = initial_summary(settings, out, target, facts, clock);
+    let summary = ctx.initial_summary(out, facts);
     summary.write(&out.dir)?;
     if out.has_results {
         resume::keep_only_finished(&out.dir, &out.finished)?;
@@ -159,30 +169,14 @@ pub(crate) async fn execute(
         counters.clone(),
         stop.clone(),
     )?;
-    let engine = client.as_ref().map(|client| {
-        let handle = recorder.handle();
-        engine_for(settings, (out, facts), client, &stats, handle, stop)
-    });
-    let progress = start_progress(
-        settings,
-        out,
-        facts,
-        counters.clone(),
-        client.is_some(),
-        &stats,
-    );
+    let sending = Sending { ctx, out, facts };
+    let engine = client
+        .as_ref()
+        .map(|client| engine_for(sending, client, &stats, recorder.handle()));
+    let progress = start_progress(sending, counters.clone(), client.is_some(), &stats);
     let sampler = Sampler::start(counters, stats.clone(), now_rfc3339());
     let sending_from = Instant::now();
-    feed(
-        settings,
-        out,
-        reader,
-        facts,
-        engine.clone(),
-        &recorder,
-        stop,
-    )
-    .await;
+    feed(sending, reader, engine.clone(), &recorder).await;
     let (tallies, tallies_known) = finish_recording(recorder, stop);
     let timeline = sampler.finish().await;
     progress.finish().await;
@@ -215,13 +209,13 @@ fn finish_recording(recorder: Recorder, stop: &Stop) -> (Tallies, bool) {
 
 /// The progress display, and the log line that opens the run.
 fn start_progress(
-    settings: &Settings,
-    out: &OutputDir,
-    facts: &InputFacts,
+    sending: Sending<'_>,
     counters: Arc<LiveCounters>,
     sends: bool,
     stats: &Arc<RequestStats>,
 ) -> Progress {
+    let Sending { ctx, out, facts } = sending;
+    let settings = &ctx.settings;
     tracing::info!(
         mode = ?settings.mode,
         input = %settings.input.display_path().display(),
@@ -274,19 +268,24 @@ fn next_row(
 
 /// Streams every record to its result.
 async fn feed(
-    settings: &Settings,
-    out: &OutputDir,
+    sending: Sending<'_>,
     reader: InputReader,
-    facts: &InputFacts,
     engine: Option<Arc<Engine>>,
     recorder: &Recorder,
-    stop: &Arc<Stop>,
 ) {
+    let Sending { ctx, out, facts } = sending;
+    let (settings, stop) = (&ctx.settings, &ctx.stop);
     let header = reader.header().clone();
     let shard = facts.assignment;
     let (checker, finisher) =
-        validate::split_knowing(header.clone(), rules_for(settings), facts.repeats.clone());
-    let mut validated = ValidatedRows::start(reader, checker, finisher, stop.clone());
+        validate::split_knowing(header.clone(), ctx.rules.clone(), facts.repeats.clone());
+    let mut validated = ValidatedRows::start(
+        reader,
+        checker,
+        finisher,
+        stop.clone(),
+        OnStop::ReadToTheEnd,
+    );
     let handle = recorder.handle();
     let sends = engine.is_some();
     // Each record's place in the file, counted as the survey counted it.
@@ -304,6 +303,7 @@ async fn feed(
                 }
                 return None;
             }
+            // Not met here: this pass reads to the end after a stop (`OnStop::ReadToTheEnd`).
             Err(StreamError::Stopped) => return None,
         };
         last_read = record.line;
@@ -372,7 +372,7 @@ fn record_unread(
             stray_break: None,
         };
         handle.record(
-            record_result(&unread, header, Outcome::Failed).with_error(
+            RowResult::from_record(&unread, header, Outcome::Failed).with_error(
                 Code::NotAttempted,
                 "the input could not be read from here on; make it readable, then run again with --resume",
             ),
@@ -380,6 +380,7 @@ fn record_unread(
     }
 }
 
+/// Where one record goes: [`route`]'s answer.
 enum Route {
     Record(RowResult),
     Send(Job),
@@ -406,15 +407,17 @@ fn route(
     match verdict {
         // The run stopped before this record was validated, so its shard is unknown.
         None if shard.is_some() => Route::NotOurs,
-        None => Route::Record(record_result(&record, header, Outcome::Failed).with_error(
-            Code::NotAttempted,
-            "the run stopped before this row was read; run again with --resume",
-        )),
+        None => Route::Record(
+            RowResult::from_record(&record, header, Outcome::Failed).with_error(
+                Code::NotAttempted,
+                "the run stopped before this row was read; run again with --resume",
+            ),
+        ),
         Some(Err(_)) if !owns_line(record.line) => Route::NotOurs,
-        Some(Err(error)) => Route::Record(invalid(&record, header, error)),
+        Some(Err(error)) => Route::Record(RowResult::invalid(&record, header, error)),
         Some(Ok(spec)) if owns_user(&spec) == Some(false) => Route::NotOurs,
         // errors.csv never needs a valid row's fields.
-        Some(Ok(spec)) if !sends => Route::Record(results::spec_result(
+        Some(Ok(spec)) if !sends => Route::Record(RowResult::from_spec(
             record.line,
             csv::ByteRecord::new(),
             &spec,
@@ -468,30 +471,4 @@ fn keep_resolved(
         },
     };
     is_ours.then_some(resolved)
-}
-
-/// A result for a record as written, before or without validation.
-fn record_result(record: &Record, header: &Header, outcome: Outcome) -> RowResult {
-    let cell = |c: Column| record.get(header, c).unwrap_or("").to_string();
-    let mut r = RowResult::new(record.line, record.raw.clone(), outcome);
-    r.row.original_line = Some(record.original_line(header));
-    r.row.user_id = cell(Column::UserId);
-    r.row.username = cell(Column::Username);
-    r.row.device_type = cell(Column::Type).to_ascii_uppercase();
-    // A row whose type is not one of ours shows its phone cell, the commoner destination.
-    let uses_phone = r
-        .row
-        .device_type
-        .parse::<DeviceType>()
-        .map_or(true, DeviceType::uses_phone);
-    r.row.destination = cell(if uses_phone {
-        Column::Phone
-    } else {
-        Column::Email
-    });
-    r
-}
-
-fn invalid(record: &Record, header: &Header, error: RowError) -> RowResult {
-    record_result(record, header, Outcome::Invalid).with_error(error.code, error.message)
 }

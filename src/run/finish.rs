@@ -4,26 +4,28 @@
 
 use std::path::Path;
 
+use super::context::RunContext;
+use super::error::RunError;
 use super::handoff::{Executed, InputFacts, OutputDir};
-use super::{initial_summary, Clock, ExitStatus, RunError, RunReport};
 use crate::config::{RunMode, Settings};
+use crate::exit::{ExitStatus, RunReport};
 use crate::failpoints::crash_point;
 use crate::model::OnExisting;
-use crate::output::latency::LatencyFigures;
-use crate::output::summary::{
-    now_rfc3339, outcome_names, Plan, RateBasis, RequestCounts, StoppedEarly, Summary, Target,
-    ThisRun,
-};
-use crate::output::timeline::Timeline;
-use crate::output::writer::Tallies;
-use crate::output::{line_order, report, Outcome, ERRORS_FILE, RESULTS_FILE};
 use crate::pingone::RequestStats;
+use crate::present::report;
+use crate::record::latency::LatencyFigures;
+use crate::record::summary::{
+    now_rfc3339, outcome_names, Plan, RateBasis, RequestCounts, StoppedEarly, Summary, ThisRun,
+};
+use crate::record::timeline::Timeline;
+use crate::record::writer::Tallies;
+use crate::record::{line_order, Outcome, ERRORS_FILE, RESULTS_FILE};
 use crate::stop::{Stop, StopReason};
 
-fn exit_status(settings: &Settings, stop: &Stop, all: &Tallies) -> ExitStatus {
-    match stop.reason() {
+fn exit_status(ctx: &RunContext, all: &Tallies) -> ExitStatus {
+    match ctx.stop.reason() {
         // An offline dry run that met a broken file sent nothing: a file error.
-        Some(StopReason::InputBroken(_)) if settings.mode == RunMode::DryRunOffline => {
+        Some(StopReason::InputBroken(_)) if ctx.settings.mode == RunMode::DryRunOffline => {
             ExitStatus::NothingSent
         }
         Some(_) => ExitStatus::StoppedEarly,
@@ -83,17 +85,18 @@ fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan>
     })
 }
 
+/// The run's record completed and its outcome decided; the output directory's lock goes
+/// with `out`, once everything is written.
 pub(crate) async fn finish(
-    settings: &Settings,
+    ctx: &RunContext,
     out: OutputDir,
     mut executed: Executed,
-    stop: &Stop,
-    clock: Clock,
 ) -> Result<RunReport, RunError> {
+    let settings = &ctx.settings;
     let mut all = out.finished.tallies.clone();
     all.merge(&executed.tallies);
-    let mut exit = exit_status(settings, stop, &all);
-    let mut summary = summarise(settings, &executed, &all, stop, &clock, exit);
+    let mut exit = exit_status(ctx, &all);
+    let mut summary = summarise(ctx, &executed, &all, exit);
     // A summary says it is finished only when its counts are those of results.csv.
     summary.finished = executed.tallies_known;
     put_in_line_order(&out.dir);
@@ -124,18 +127,11 @@ pub(crate) async fn finish(
 }
 
 /// The final summary: the directory's totals (`all`), and what this run did.
-fn summarise(
-    settings: &Settings,
-    executed: &Executed,
-    all: &Tallies,
-    stop: &Stop,
-    clock: &Clock,
-    exit: ExitStatus,
-) -> Summary {
+fn summarise(ctx: &RunContext, executed: &Executed, all: &Tallies, exit: ExitStatus) -> Summary {
     let mut summary = executed.summary.clone();
     summary.set_tallies(all);
     summary.finished_at = Some(now_rfc3339());
-    summary.duration_s = round3(clock.started.elapsed().as_secs_f64());
+    summary.duration_s = round3(ctx.clock.started.elapsed().as_secs_f64());
     let mine = &executed.tallies;
     let sending_s = mine.last_done_at.map_or(0.0, |last| {
         last.saturating_duration_since(executed.sending_from)
@@ -164,8 +160,8 @@ fn summarise(
         most_in_flight: executed.client.as_ref().map_or(0, |c| c.most_in_flight()),
     };
     summary.latency = LatencyFigures::from_counts(&stats.latency.counts());
-    summary.plan = plan(settings, executed, all);
-    summary.stopped_early = stopped_early(stop);
+    summary.plan = plan(&ctx.settings, executed, all);
+    summary.stopped_early = stopped_early(&ctx.stop);
     summary.finished = true;
     summary.exit_code = Some(exit.code());
     summary
@@ -196,7 +192,7 @@ fn write_report(dir: &Path, summary: &Summary, timeline: Option<&Timeline>) {
 /// `--metrics-file`; a failure to write it is logged, and never changes the run's outcome.
 fn write_metrics(settings: &Settings, summary: &Summary, exit: ExitStatus) {
     if let Some(path) = &settings.metrics_file {
-        if let Err(e) = crate::output::metrics::write(path, summary, exit.code()) {
+        if let Err(e) = crate::present::metrics::write(path, summary, exit.code()) {
             tracing::warn!("cannot write the metrics file: {e}");
         }
     }
@@ -228,13 +224,10 @@ fn log_finish(summary: &Summary, all: &Tallies, exit: ExitStatus) {
 /// A signal came while the input was still being read: nothing was sent and no row was
 /// recorded. The summary says so; a rerun (with or without --resume) starts from the top.
 pub(crate) fn stopped_before_sending(
-    settings: &Settings,
+    ctx: &RunContext,
     out: &OutputDir,
-    target: Target,
-    stop: &Stop,
-    clock: Clock,
 ) -> Result<RunReport, RunError> {
-    let mut summary = initial_summary(settings, out, &target, &InputFacts::default(), &clock);
+    let mut summary = ctx.initial_summary(out, &InputFacts::default());
     summary.set_tallies(&out.finished.tallies);
     // results.csv is as the earlier run left it: the summary keeps saying whose it is, and
     // counts what it holds.
@@ -244,12 +237,12 @@ pub(crate) fn stopped_before_sending(
         summary.set_tallies(&out.finished.file.tallies);
     }
     summary.finished_at = Some(now_rfc3339());
-    summary.duration_s = round3(clock.started.elapsed().as_secs_f64());
-    summary.stopped_early = stopped_early(stop);
+    summary.duration_s = round3(ctx.clock.started.elapsed().as_secs_f64());
+    summary.stopped_early = stopped_early(&ctx.stop);
     summary.finished = true;
     summary.exit_code = Some(ExitStatus::StoppedEarly.code());
     summary.write(&out.dir)?;
-    write_metrics(settings, &summary, ExitStatus::StoppedEarly);
+    write_metrics(&ctx.settings, &summary, ExitStatus::StoppedEarly);
     write_report(&out.dir, &summary, None);
     tracing::warn!("stopped while reading the input; nothing was sent");
     Ok(RunReport {

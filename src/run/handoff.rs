@@ -6,18 +6,18 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::RunError;
+use super::error::RunError;
 use crate::config::Settings;
 use crate::dispatch::later::LaterRows;
 use crate::dispatch::Engine;
 use crate::input::{InputReader, InputSource};
-use crate::output::lock::OutDirLock;
-use crate::output::record_lines::RecordLines;
-use crate::output::resume::Finished;
-use crate::output::summary::Summary;
-use crate::output::timeline::Timeline;
-use crate::output::Tallies;
 use crate::pingone::{Client, RequestStats};
+use crate::record::lock::OutDirLock;
+use crate::record::record_lines::RecordLines;
+use crate::record::resume::Finished;
+use crate::record::summary::Summary;
+use crate::record::timeline::Timeline;
+use crate::record::Tallies;
 use crate::sandbox::Sandbox;
 use crate::shard::Assignment;
 use crate::validate::repeats::Repeats;
@@ -38,7 +38,7 @@ pub(crate) struct OutputDir {
 /// only, and removed when the run ends (a killed run leaves it for the next run to replace).
 pub(crate) const SPOOL_FILE: &str = ".input-spool.csv";
 
-/// Removes the spool when dropped.
+/// The spool ([`SPOOL_FILE`]), removed when this is dropped.
 pub(crate) struct Spool(pub(super) PathBuf);
 
 impl Drop for Spool {
@@ -79,7 +79,7 @@ pub(crate) struct InputFacts {
     pub(crate) later: LaterRows,
 }
 
-/// Stage 2's result.
+/// Stage 2's result: the whole input, spooled and surveyed, or a stop before its end.
 pub(crate) enum Surveyed {
     /// The whole input was read: its rows, spooled, and what was learned of them.
     Whole { rows: Rows, facts: Box<InputFacts> },
@@ -87,7 +87,7 @@ pub(crate) enum Surveyed {
     Stopped,
 }
 
-/// Stage 3's result.
+/// Stage 3's result: what was sent and recorded, for stage 4 to summarise.
 pub(crate) struct Executed {
     /// The summary as written when sending began.
     pub(crate) summary: Summary,

@@ -7,19 +7,18 @@
 
 use std::path::Path;
 
+use super::context::RunContext;
+use super::error::RunError;
 use super::handoff::OutputDir;
-use super::signals::unless_stopped;
-use super::RunError;
-use crate::config::Settings;
 use crate::input::InputReader;
-use crate::output::lock;
-use crate::output::read_back::{self, SummaryProblem};
-use crate::output::resume::{self, Finished};
-use crate::output::summary::{Summary, Target};
-use crate::output::writer::private_dir;
-use crate::output::{OutputError, RESULTS_FILE};
+use crate::record::lock;
+use crate::record::read_back::{self, SummaryProblem};
+use crate::record::resume::{self, Finished};
+use crate::record::summary::{Summary, Target};
+use crate::record::writer::private_dir;
+use crate::record::{OutputError, RESULTS_FILE};
 use crate::shard::Shard;
-use crate::stop::Stop;
+use crate::stop::unless_stopped;
 
 /// Refuses to resume against another target than the earlier run's.
 fn check_target(dir: &Path, earlier: &Summary, now: &Target) -> Result<(), RunError> {
@@ -64,20 +63,20 @@ fn check_shard(dir: &Path, earlier: &Summary, now: Option<Shard>) -> Result<(), 
 /// The input, opened and its header read, on a thread: opening a fifo that has no writer
 /// yet, or reading the header from a silent pipe, blocks, and a signal must still end the
 /// run. `None` when a stop came first.
-pub(crate) async fn input(
-    settings: &Settings,
-    stop: &Stop,
-) -> Result<Option<InputReader>, RunError> {
-    let source = settings.input.clone();
-    let delimiter = settings.delimiter;
-    let opened = unless_stopped(stop, move || {
+pub(crate) async fn input(ctx: &RunContext) -> Result<Option<InputReader>, RunError> {
+    let source = ctx.settings.input.clone();
+    let delimiter = ctx.settings.delimiter;
+    let opened = unless_stopped(&ctx.stop, move || {
         InputReader::from_source(&source, delimiter, true)
     })
     .await;
     Ok(opened.transpose()?)
 }
 
-pub(crate) fn output_dir(settings: &Settings, target: &Target) -> Result<OutputDir, RunError> {
+/// The output directory, created and locked, with what an earlier run left in it; a
+/// refusal leaves what it holds as it was.
+pub(crate) fn output_dir(ctx: &RunContext) -> Result<OutputDir, RunError> {
+    let settings = &ctx.settings;
     let dir = settings.out_dir.clone();
     if settings.resume && !dir.is_dir() {
         // Not even created: a refused resume leaves no trace.
@@ -91,7 +90,7 @@ pub(crate) fn output_dir(settings: &Settings, target: &Target) -> Result<OutputD
     }
     let (earlier, finished) = if settings.resume {
         let (earlier, finished) = earlier_run(&dir, has_results)?;
-        check_target(&dir, &earlier, target)?;
+        check_target(&dir, &earlier, &ctx.target)?;
         // A run that stopped before sending recorded no shard; it left nothing to continue.
         if began_sending(&earlier) {
             check_shard(&dir, &earlier, settings.shard)?;

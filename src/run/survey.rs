@@ -10,21 +10,19 @@
 //! A run that sends validates every row here; an offline dry run only reads the rows and
 //! keys them cheaply, and validates them once, in stage 3.
 
-use std::sync::Arc;
-
+use super::context::RunContext;
+use super::error::RunError;
 use super::handoff::{InputFacts, OutputDir, Rows, Spool, Surveyed, SPOOL_FILE};
-use super::{rules_for, RunError};
 use crate::config::{RunMode, Settings};
 use crate::dispatch::later::{LaterRows, LaterRowsSpill};
 use crate::input::{InputError, InputReader};
 use crate::model::UserRef;
-use crate::output::record_lines::RecordLines;
-use crate::output::writer::private_file;
+use crate::record::record_lines::RecordLines;
+use crate::record::writer::private_file;
 use crate::shard::{Assignment, KeyedBy};
-use crate::stop::Stop;
 use crate::validate;
 use crate::validate::repeats::{RepeatSpill, Repeats};
-use crate::validate::stream::{StreamError, ValidatedRows};
+use crate::validate::stream::{OnStop, StreamError, ValidatedRows};
 
 /// What one pass over the input counted.
 #[derive(Default)]
@@ -52,12 +50,14 @@ impl Counts {
     }
 }
 
+/// The whole input read once: spooled, counted, hashed, and checked against what an
+/// earlier run recorded; `Stopped` when a signal came first.
 pub(crate) fn survey(
-    settings: &Settings,
+    ctx: &RunContext,
     mut input: InputReader,
     out: &OutputDir,
-    stop: &Arc<Stop>,
 ) -> Result<Surveyed, RunError> {
+    let settings = &ctx.settings;
     let spool_path = out.dir.join(SPOOL_FILE);
     let spool = Spool(spool_path.clone());
     input.copy_to(private_file(&spool_path, false)?)?;
@@ -66,10 +66,10 @@ pub(crate) fn survey(
     let mut later = None;
     let pass = if settings.mode.sends_requests() {
         let users = later.insert(LaterRowsSpill::create(&out.dir).map_err(spilled)?);
-        validate_all(settings, input, out, stop, (&mut spill, users))?
+        validate_all(ctx, input, out, (&mut spill, users))?
     } else {
         // Nothing is sent: validation waits for stage 3, which runs it once.
-        key_all(settings, input, out, stop, &mut spill)?
+        key_all(ctx, input, out, &mut spill)?
     };
     let Some((counts, sha256)) = pass else {
         return Ok(Surveyed::Stopped);
@@ -111,16 +111,17 @@ pub(crate) fn survey(
 /// A run that sends: every row validated (phones included), counted, and its exact
 /// duplicate key and its user spilled. `None` when a signal came first.
 fn validate_all(
-    settings: &Settings,
+    ctx: &RunContext,
     input: InputReader,
     out: &OutputDir,
-    stop: &Arc<Stop>,
     (spill, users): (&mut RepeatSpill, &mut LaterRowsSpill),
 ) -> Result<Option<(Counts, String)>, RunError> {
+    let stop = &ctx.stop;
     // Duplicates are found on disk, not remembered here.
     let (checker, finisher) =
-        validate::split_knowing(input.header().clone(), rules_for(settings), Repeats::none());
-    let mut rows = ValidatedRows::start(input, checker, finisher, stop.clone());
+        validate::split_knowing(input.header().clone(), ctx.rules.clone(), Repeats::none());
+    let mut rows =
+        ValidatedRows::start(input, checker, finisher, stop.clone(), OnStop::StopWaiting);
     let mut counts = Counts::new();
     for item in rows.by_ref() {
         let (record, verdict) = match item {
@@ -157,13 +158,13 @@ fn validate_all(
 /// A run that sends nothing: each row's cheap repeat key spilled, no phone validated. The
 /// reading runs on a thread of its own, so a signal is heard while a pipe says nothing.
 fn key_all(
-    settings: &Settings,
+    ctx: &RunContext,
     mut input: InputReader,
     out: &OutputDir,
-    stop: &Arc<Stop>,
     spill: &mut RepeatSpill,
 ) -> Result<Option<(Counts, String)>, RunError> {
-    let (checker, _) = validate::split(input.header().clone(), rules_for(settings));
+    let stop = &ctx.stop;
+    let (checker, _) = validate::split(input.header().clone(), ctx.rules.clone());
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<(u64, Option<u64>)>>(4);
     let reading = std::thread::spawn(move || -> Result<String, InputError> {
         let mut batch = Vec::with_capacity(1024);

@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 use crate::config::{ClientAuth, Connection, TokenAuthMethod};
 use json::Device;
 pub use options::{PolicyRules, SandboxOptions, Storm};
-pub use standing::serve_standing;
+pub(crate) use standing::serve_standing;
 use state::{lock, Store};
 pub use state::{Arrival, Directory, Tally};
 

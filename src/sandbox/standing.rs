@@ -6,7 +6,7 @@ use crate::cli::SandboxArgs;
 use crate::words::count;
 
 /// `mfa-enroll sandbox`: serve until Ctrl-C, then print the tally.
-pub async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError> {
+pub(crate) async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError> {
     let options = SandboxOptions::from_args(&args)?;
     if !args.listen.ip().is_loopback() {
         eprintln!(

@@ -348,26 +348,7 @@ impl FieldChecker {
     /// Every check but phone normalisation and duplicates; the phone stays as written.
     pub(crate) fn check(&self, record: &Record) -> Result<Checked, RowError> {
         let header = &self.header;
-        if let Some(stray) = record.stray_break {
-            let (lone, own) = stray.ending.describe_stray();
-            return Err(RowError::new(
-                Code::StrayLineBreak,
-                format!(
-                    "line {} ends with {lone} inside this record, but the file's lines end with {own}: the record is kept whole and none of it is sent; remove that line break (or quote the field that holds it)",
-                    stray.line
-                ),
-            ));
-        }
-        if record.raw.len() != header.len() {
-            return Err(RowError::new(
-                Code::MalformedRow,
-                format!(
-                    "the row has {} but the header has {}; check for a stray delimiter or an unclosed quote",
-                    count(record.raw.len(), "field", "fields"),
-                    header.len()
-                ),
-            ));
-        }
+        check_shape(record, header)?;
         let cells = Cells { record, header };
         // Every check runs, so a row reports all its problems at once; a check that depends
         // on another field (the destination on the type) waits for that field to be good.
@@ -388,55 +369,126 @@ impl FieldChecker {
         };
         let nickname = problems.keep(fields::nickname(&cells));
         problems.0.extend(no_default_policy);
-        let checked = (user, device_type, destination, extension, status);
-        let spec = match (checked, notification, policy_id, nickname) {
+        let fields = CheckedFields {
+            user,
+            device_type,
+            destination,
+            extension,
+            status,
+            notification,
+            policy_id,
+            nickname,
+        };
+        Ok(fields.into_checked(problems, phone_at, &cells))
+    }
+}
+
+/// A row's shape before its cells are read: no stray line break inside the record, and as
+/// many fields as the header.
+fn check_shape(record: &Record, header: &Header) -> Result<(), RowError> {
+    if let Some(stray) = record.stray_break {
+        let (lone, own) = stray.ending.describe_stray();
+        return Err(RowError::new(
+            Code::StrayLineBreak,
+            format!(
+                "line {} ends with {lone} inside this record, but the file's lines end with {own}: the record is kept whole and none of it is sent; remove that line break (or quote the field that holds it)",
+                stray.line
+            ),
+        ));
+    }
+    if record.raw.len() != header.len() {
+        return Err(RowError::new(
+            Code::MalformedRow,
+            format!(
+                "the row has {} but the header has {}; check for a stray delimiter or an unclosed quote",
+                count(record.raw.len(), "field", "fields"),
+                header.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Each field of a row as its own check left it: `None` where the check found a problem (or
+/// waited on a field that had one).
+struct CheckedFields {
+    user: Option<(UserRef, String)>,
+    device_type: Option<DeviceType>,
+    destination: Option<Destination>,
+    extension: Option<Option<String>>,
+    status: Option<Option<DeviceStatus>>,
+    notification: Option<Option<Notification>>,
+    policy_id: Option<Uuid>,
+    nickname: Option<Option<String>>,
+}
+
+impl CheckedFields {
+    /// The row's spec when every field is good and no problem was found; otherwise its
+    /// problems, with the phone as written beside them for the normalising pass.
+    fn into_checked(self, problems: Problems, phone_at: usize, cells: &Cells) -> Checked {
+        let each = (
+            self.user,
+            self.device_type,
+            self.destination,
+            self.extension,
+            self.status,
+        );
+        let spec = match each {
             (
-                (
-                    Some((user, username)),
-                    Some(device_type),
-                    Some(destination),
-                    Some(extension),
-                    Some(status),
-                ),
-                Some(notification),
-                Some(policy_id),
-                Some(nickname),
-            ) if problems.0.is_empty() => DeviceSpec {
-                user,
-                username,
-                device_type,
-                destination,
-                extension,
-                policy_id,
-                status,
-                nickname,
-                notification,
-                unconfirmed_before: cells.get(Column::EarlierErrorCode)
-                    == Ok(Code::Unconfirmed.as_str()),
-                created_before: cells.get(Column::EarlierErrorCode)
-                    == Ok(Code::MfaNotEnabled.as_str()),
-                original_line: record.original_line(header),
-            },
-            ((_, _, destination, _, _), ..) => {
-                let phone = match destination {
-                    Some(Destination::Phone(text)) => PendingPhone::Beside { text, at: phone_at },
-                    _ => PendingPhone::Nothing,
+                Some((user, username)),
+                Some(device_type),
+                Some(destination),
+                Some(extension),
+                Some(status),
+            ) if problems.0.is_empty() => {
+                let (Some(notification), Some(policy_id), Some(nickname)) =
+                    (self.notification, self.policy_id, self.nickname)
+                else {
+                    return Checked::refused(problems, Some(destination), phone_at);
                 };
-                return Ok(Checked {
-                    verdict: Err(problems),
-                    phone,
-                });
+                DeviceSpec {
+                    user,
+                    username,
+                    device_type,
+                    destination,
+                    extension,
+                    policy_id,
+                    status,
+                    nickname,
+                    notification,
+                    unconfirmed_before: cells.get(Column::EarlierErrorCode)
+                        == Ok(Code::Unconfirmed.as_str()),
+                    created_before: cells.get(Column::EarlierErrorCode)
+                        == Ok(Code::MfaNotEnabled.as_str()),
+                    original_line: cells.record.original_line(cells.header),
+                }
             }
+            (_, _, destination, _, _) => return Checked::refused(problems, destination, phone_at),
         };
         let phone = if spec.device_type.uses_phone() {
             PendingPhone::InSpec
         } else {
             PendingPhone::Nothing
         };
-        Ok(Checked {
+        Checked {
             verdict: Ok(spec),
             phone,
-        })
+        }
+    }
+}
+
+impl Checked {
+    /// A row with problems, keeping a phone as written so the normalising pass can add its
+    /// own problem at the phone's place.
+    fn refused(problems: Problems, destination: Option<Destination>, phone_at: usize) -> Checked {
+        let phone = match destination {
+            Some(Destination::Phone(text)) => PendingPhone::Beside { text, at: phone_at },
+            _ => PendingPhone::Nothing,
+        };
+        Checked {
+            verdict: Err(problems),
+            phone,
+        }
     }
 }
 

@@ -44,11 +44,24 @@ enum Message {
     Failed(InputError),
 }
 
+/// What a consumer waiting for rows does once the run is asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnStop {
+    /// Give up after [`STOP_CHECK_EVERY`] without rows: the input may be a pipe that sends
+    /// nothing more (the survey's first read).
+    StopWaiting,
+    /// Read on to the end, unvalidated: the input is a file read whole once already (the
+    /// rows' pass), so it cannot wait, and every record must still get its row. A slow
+    /// reader thread (a busy machine) would otherwise cost records their rows.
+    ReadToTheEnd,
+}
+
 /// Every record of the file with its verdict, in file order.
 pub(crate) struct ValidatedRows {
     messages: Receiver<Message>,
     current: std::vec::IntoIter<(Record, Option<Result<Checked, RowError>>)>,
     stop: Arc<Stop>,
+    on_stop: OnStop,
     finisher: Finisher,
     sha256: Option<String>,
     finished: bool,
@@ -130,6 +143,7 @@ impl ValidatedRows {
         checker: FieldChecker,
         finisher: Finisher,
         stop: Arc<Stop>,
+        on_stop: OnStop,
     ) -> Self {
         let (to_phones, checked) = sync_channel::<Message>(AHEAD);
         let (to_caller, messages) = sync_channel::<Message>(AHEAD);
@@ -153,6 +167,7 @@ impl ValidatedRows {
             messages,
             current: Vec::new().into_iter(),
             stop,
+            on_stop,
             finisher,
             sha256: None,
             finished: false,
@@ -189,7 +204,9 @@ impl Iterator for ValidatedRows {
                     return Some(Err(StreamError::Input(error)));
                 }
                 // Nothing yet (a pipe that waits): give up only when the run is stopping.
-                Err(RecvTimeoutError::Timeout) if self.stop.is_requested() => {
+                Err(RecvTimeoutError::Timeout)
+                    if self.on_stop == OnStop::StopWaiting && self.stop.is_requested() =>
+                {
                     self.finished = true;
                     return Some(Err(StreamError::Stopped));
                 }

@@ -5,9 +5,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::common::*;
 use mfa_enroll::config::TokenAuthMethod;
 use mfa_enroll::sandbox::{Sandbox, SandboxOptions};
+use mfa_enroll_test_support::*;
 use strum::VariantArray;
 
 /// An EC P-256 key pair for private_key_jwt: (private PEM, public PEM).

@@ -1,14 +1,13 @@
 //! CI keeps the benchmark working: every case runs on a small size against the debug build.
 //! Figures are printed, never asserted: speed is judged by `cargo bench`, not by tests.
 
-use crate::common::cases;
+use mfa_enroll_test_support::{bench, bin};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_benchmark_runs_every_case_on_a_small_size() {
     let work = tempfile::tempdir().unwrap();
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_mfa-enroll"));
-    let figures = cases::run_all(bin, work.path(), &cases::Sizes::smoke()).await;
-    cases::print_table(&figures);
+    let figures = bench::run_all(bin(), work.path(), &bench::Sizes::smoke()).await;
+    bench::print_table(&figures);
     // Python's csv module is a yardstick where python3 exists; every other figure always is.
     let always = figures
         .iter()

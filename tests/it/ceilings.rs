@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::*;
 use crate::hostile::server::{self, Behaviour, Hostile};
+use mfa_enroll_test_support::*;
 
 /// A file of `size` bytes that takes no room: a sparse file, as a mistaken mount may be.
 fn sparse(path: &std::path::Path, size: u64) {

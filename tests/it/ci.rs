@@ -1,7 +1,7 @@
 //! What `.ci/run` promises to run: the habits every commit keeps (`cargo fmt --check`, clippy
-//! with warnings as errors, on every target) and the headless browser the report's test
-//! needs, before the README's test command. The image's build command being one CI runs is
-//! `deploy`'s check.
+//! with warnings as errors, on every target, docs without warnings) and the headless browser
+//! the report's test needs, before the README's test command. The image's build command
+//! being one CI runs is `deploy`'s check.
 
 use std::path::Path;
 
@@ -19,6 +19,10 @@ fn ci_checks_formatting_and_lints_before_the_tests() {
     assert!(
         position("cargo clippy --all-targets --locked -- -D warnings") < tests,
         "lints before tests"
+    );
+    assert!(
+        position("RUSTDOCFLAGS=\"-D warnings\" cargo doc --no-deps --locked") < tests,
+        "docs without warnings (a broken intra-doc link) before tests"
     );
     assert!(
         position("apt-get install -y chromium-headless-shell") < tests,

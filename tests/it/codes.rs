@@ -1,8 +1,8 @@
-//! Every row code README's tables name for a bad input row, produced by the real binary and
+//! Every row code docs/codes.md's tables name for a bad input row, produced by the real binary and
 //! found in results.csv and errors.csv, one row each: the validation codes are unit-tested
 //! in src/validate, and this shows each reaches the files a person reads.
 
-use crate::common::*;
+use mfa_enroll_test_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_input_code_reaches_results_and_errors() {

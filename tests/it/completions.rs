@@ -5,7 +5,7 @@
 
 use std::process::Stdio;
 
-use crate::common::*;
+use mfa_enroll_test_support::*;
 
 async fn output_of(args: &[&str]) -> Run {
     let ws = Workspace::new();

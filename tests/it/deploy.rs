@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::*;
+use mfa_enroll_test_support::*;
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn deploy(name: &str) -> Yaml {

@@ -4,9 +4,9 @@
 
 use std::collections::HashSet;
 
-use crate::common::*;
 use mfa_enroll::sandbox::json::Device;
 use mfa_enroll::sandbox::{Directory, SandboxOptions};
+use mfa_enroll_test_support::*;
 
 fn device(kind: &str, phone: Option<&str>, email: Option<&str>) -> Device {
     Device {

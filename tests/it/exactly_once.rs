@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::common::*;
 use mfa_enroll::sandbox::{Directory, SandboxOptions};
+use mfa_enroll_test_support::*;
 
 /// Every line of `csv` exactly once in results.csv, each `created`, each device on the server.
 fn assert_all_created_once(ws: &Workspace, sandbox: &mfa_enroll::sandbox::Sandbox, rows: usize) {

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::common::*;
 use mfa_enroll::sandbox::{Directory, Sandbox, SandboxOptions};
+use mfa_enroll_test_support::*;
 
 /// `run in.csv --config mfa-enroll.toml --out out` plus `extra`, with `failpoints` set.
 async fn enroll_failing(

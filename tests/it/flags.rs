@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
-use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
+use mfa_enroll_test_support::*;
 
 /// The one policy this test's sandbox has; the config names another.
 const FLAG_POLICY: &str = "3b1d0c5e-7a8f-4e2d-9c6b-5a4f3e2d1c0b";

@@ -6,8 +6,8 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
+use mfa_enroll_test_support::*;
 use tokio::io::AsyncWriteExt;
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -58,7 +58,7 @@ async fn a_fifo_and_process_substitution_are_read_once() {
     let substituted = tokio::process::Command::new("bash")
         .arg("-c")
         .arg("exec \"$0\" run <(cat in.csv) --config mfa-enroll.toml --out out")
-        .arg(BIN)
+        .arg(bin())
         .current_dir(ws.dir.path())
         .env("PINGONE_CLIENT_SECRET", &secret)
         .stdout(std::process::Stdio::piped())

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::common::*;
+use mfa_enroll_test_support::*;
 
 fn repository_file(name: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(name))
@@ -82,14 +82,14 @@ async fn the_image_ships_a_stripped_binary_that_works() {
     // The real binary, stripped as the image strips it, still runs a whole dry run.
     let ws = Workspace::new();
     let stripped = ws.path("mfa-enroll");
-    std::fs::copy(BIN, &stripped).unwrap();
+    std::fs::copy(bin(), &stripped).unwrap();
     let status = std::process::Command::new("strip")
         .arg("--strip-all")
         .arg(&stripped)
         .status()
         .expect("strip runs (binutils)");
     assert!(status.success());
-    let before = std::fs::metadata(BIN).unwrap().len();
+    let before = std::fs::metadata(bin()).unwrap().len();
     let after = std::fs::metadata(&stripped).unwrap().len();
     assert!(after < before / 2, "{before} -> {after} bytes");
     ws.write("in.csv", &sms_rows(3));

@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use crate::common::*;
 use mfa_enroll::sandbox::{Sandbox, SandboxOptions};
+use mfa_enroll_test_support::*;
 
 /// `sms_rows(n)` with each line ended by `eol(i)` (the header is line 0).
 fn sms_rows_ending(n: usize, eol: Ending) -> String {

@@ -2,7 +2,7 @@
 //! progress, the finish, an event per failed row), and text and JSON logs alike mask the emails
 //! and phone numbers that results.csv keeps whole.
 
-use crate::common::*;
+use mfa_enroll_test_support::*;
 use std::time::Duration;
 
 use mfa_enroll::sandbox::SandboxOptions;

@@ -1,12 +1,11 @@
 //! The integration tests, one module per subject, built as one test binary: cargo compiles
 //! and links them once instead of once per file. They drive the real binary
-//! (`env!("CARGO_BIN_EXE_mfa-enroll")`) or the real pipeline against a server on 127.0.0.1.
+//! (`mfa_enroll_test_support::bin()`) or the real pipeline against a server on 127.0.0.1,
+//! with what crates/test-support shares with `tests/rate_limits.rs` and the benchmark.
 //! `cargo test` runs them all; `cargo test --test it tokens::` runs one subject.
 //!
 //! The rate-limit promises are not here: they judge arrival times, so they run alone in a
 //! binary of their own (`tests/rate_limits.rs`), not beside other tests' processes.
-
-mod common;
 
 mod auth;
 mod bench_smoke;
@@ -15,6 +14,7 @@ mod ci;
 mod codes;
 mod completions;
 mod deploy;
+mod docs;
 mod dry_run;
 mod exactly_once;
 mod failpoints;

@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
+use mfa_enroll_test_support::*;
 
 /// Rewrites results.csv in `dir`, row by row, through `change` (the header passes as is).
 fn edit_rows(dir: &Path, change: impl Fn(&str) -> Option<String>) {

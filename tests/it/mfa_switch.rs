@@ -4,8 +4,8 @@
 //! device and is finished by `--resume` or by errors.csv fed back, never by a second device;
 //! a shard switches on only its own users.
 
-use crate::common::*;
 use mfa_enroll::sandbox::{Directory, Sandbox, SandboxOptions};
+use mfa_enroll_test_support::*;
 
 const USERS: usize = 6;
 

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use crate::common::*;
 use mfa_enroll::config::Secret;
 use mfa_enroll::sandbox::{Sandbox, SandboxOptions};
+use mfa_enroll_test_support::*;
 
 const CANARY: &str = "CanarySecret-7f3e9b21d04c";
 

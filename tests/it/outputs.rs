@@ -5,8 +5,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
+use mfa_enroll_test_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_files_are_readable_by_their_owner_only() {

@@ -1,10 +1,10 @@
-//! Messages to people are counted as README says, against the real binary and the sandbox:
+//! Messages to people are counted as docs/tenant.md says, against the real binary and the sandbox:
 //! an offline dry run counts the pairing message of every valid `ACTIVATION_REQUIRED` row as
 //! the online one does (a duplicate sends none, whichever of the two rows asks for
 //! activation), and a live run that would send them is refused naming the first lines.
 
-use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
+use mfa_enroll_test_support::*;
 
 /// Lines 2 and 3 send a message. Line 5 asks for one, but repeats line 4's device; line 6
 /// repeats line 2's without asking, which leaves line 2's message as it was. Line 7 is invalid.

@@ -3,8 +3,8 @@
 //! ones never sent, errors.csv fed back, exit codes, an offline dry run that sends nothing, the
 //! permission to message users (flag or config), and the README's first command.
 
-use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
+use mfa_enroll_test_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn valid_rows_are_created_once_and_invalid_rows_never_sent() {

@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use crate::common::*;
 use mfa_enroll::sandbox::json::Device;
 use mfa_enroll::sandbox::{PolicyRules, SandboxOptions};
+use mfa_enroll_test_support::*;
 
 const NO_WHATSAPP: &str = "00000000-0000-4000-8000-00000000a001";
 const NO_VOICE_PAIRING: &str = "00000000-0000-4000-8000-00000000a002";

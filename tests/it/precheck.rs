@@ -4,7 +4,7 @@
 //! to the fix (a number read as another country, a file with another separator, and counts
 //! and articles in good grammar).
 
-use crate::common::*;
+use mfa_enroll_test_support::*;
 
 /// `run INPUT --dry-run --out OUT` plus `extra`, in the workspace, with no secret.
 async fn precheck(ws: &Workspace, input: &str, out: &str, extra: &[&str]) -> Run {

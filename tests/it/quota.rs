@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
+use mfa_enroll_test_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quota_stops_the_run_within_seconds_and_resume_after_the_reset_finishes_it() {

@@ -6,8 +6,8 @@
 
 use std::collections::HashSet;
 
-use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
+use mfa_enroll_test_support::*;
 
 const ADMINS: &str = "ad0115e0-0000-4000-8000-0000000000ad";
 const MISTYPED: &str = "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f";

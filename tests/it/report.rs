@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
+use mfa_enroll_test_support::*;
 
 /// Chromium's headless shell: `.ci/run` installs Debian's package when it is missing.
 const CHROMIUM: &str = "chromium-headless-shell";

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
+use mfa_enroll_test_support::*;
 
 /// Every file in `dir` with its bytes.
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {

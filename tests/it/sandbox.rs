@@ -5,11 +5,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::common::*;
 use mfa_enroll::pingone::wire::{
     Device, DeviceList, ErrorBody, MfaSettings, TokenResponse, UserList,
 };
 use mfa_enroll::sandbox::{Directory, Sandbox, SandboxOptions};
+use mfa_enroll_test_support::*;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdout};

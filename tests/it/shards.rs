@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::common::*;
 use mfa_enroll::sandbox::json::Device;
 use mfa_enroll::sandbox::{Directory, Sandbox, SandboxOptions};
+use mfa_enroll_test_support::*;
 
 const USERS: usize = 45;
 const SEEDED_ID_PREFIX: &str = "00000000-0000-4000-9000-";

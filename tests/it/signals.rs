@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::*;
 use crate::hostile::server::{self, Behaviour, Devices, Hostile, Token};
+use mfa_enroll_test_support::*;
 
 /// What the contract allows from the signal to the exit.
 const WITHIN: Duration = Duration::from_secs(2);

@@ -1,9 +1,9 @@
 //! What a real tenant does that a toy one does not, against the real binary: paged lists,
 //! VOICE extensions that make another line, and the status PingOne actually sent.
 
-use crate::common::*;
 use mfa_enroll::sandbox::json::Device;
 use mfa_enroll::sandbox::{Directory, SandboxOptions};
+use mfa_enroll_test_support::*;
 
 fn phone_device(kind: &str, phone: &str, extension: Option<&str>) -> Device {
     Device {

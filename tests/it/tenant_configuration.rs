@@ -3,8 +3,8 @@
 //! extensions off, and then the license's quota, resumed after each reset until done. Every
 //! row and every user's switch must end right, and no device be made twice.
 
-use crate::common::*;
 use mfa_enroll::sandbox::{Directory, PolicyRules, SandboxOptions};
+use mfa_enroll_test_support::*;
 
 const ADMINS: &str = "ad0115e0-0000-4000-8000-0000000000ad";
 const USERS: usize = 6;

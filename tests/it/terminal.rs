@@ -8,8 +8,8 @@ use std::path::Path;
 use clap::Parser;
 use std::process::Stdio;
 
-use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
+use mfa_enroll_test_support::*;
 
 /// Whether `text` holds an SGR (colour or style) escape: ESC [ digits and semicolons, m.
 /// A progress bar's cursor movements are not colour.
@@ -32,7 +32,7 @@ async fn piped(dir: &Path, args: &[&str]) -> Run {
 /// The binary on a terminal (a pty from `script`), with `NO_COLOR` as given; stdout and
 /// stderr together.
 fn on_terminal(dir: &Path, args: &[&str], no_color: Option<&str>) -> String {
-    let line = std::iter::once(BIN)
+    let line = std::iter::once(bin().to_str().expect("a UTF-8 path"))
         .chain(args.iter().copied())
         .map(|a| format!("'{a}'"))
         .collect::<Vec<_>>()

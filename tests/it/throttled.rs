@@ -1,13 +1,13 @@
 //! What PingOne's pushing back does to a run's record: an online plan estimates its time at
 //! the rate PingOne allowed when it answered 429 to the plan's own reads; an API that cannot
-//! be reached is retried on the backoff README states, and rows failing side by side stop the
+//! be reached is retried on the backoff docs/rate-limits.md states, and rows failing side by side stop the
 //! run only once the failures have lasted that backoff, the rows it cut short not attempted.
 
 use std::time::Duration;
 
-use crate::common::cases::pace::api_gone_after_one_look;
-use crate::common::*;
 use mfa_enroll::sandbox::{Sandbox, SandboxOptions};
+use mfa_enroll_test_support::bench::pace::api_gone_after_one_look;
+use mfa_enroll_test_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_plan_estimates_at_the_rate_pingone_allowed_and_says_so() {
@@ -58,7 +58,7 @@ fn api_unreachable(ws: &Workspace, sandbox: &Sandbox, limits: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreachable_api_backs_off_as_readme_says_and_stops_the_run_once_ridden_out() {
+async fn an_unreachable_api_backs_off_as_documented_and_stops_the_run_once_ridden_out() {
     let sandbox = sandbox(SandboxOptions::default()).await;
     // Few rows and a count out of reach: each row rides out its whole backoff.
     let ws = Workspace::new();

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
+use mfa_enroll_test_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_are_renewed_before_they_expire() {

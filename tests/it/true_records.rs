@@ -14,9 +14,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::common::cases::launch;
-use crate::common::*;
 use mfa_enroll::sandbox::{Directory, SandboxOptions};
+use mfa_enroll_test_support::*;
 
 /// Every row the stop kept from being sent says so with 0 attempts; a row that was tried and
 /// then stopped is not `NOT_ATTEMPTED`.
@@ -274,7 +273,7 @@ async fn a_201_for_another_device_is_not_created_for_the_row() {
 /// a write cut short, then an error), as bash's `ulimit -f` sets it, no root needed.
 async fn enroll_with_file_limit(ws: &Workspace, secret: &str, kib: u64) -> Run {
     let script = format!("trap '' XFSZ; ulimit -f {kib}; exec \"$0\" \"$@\"");
-    let mut args = vec!["-c", &script, BIN];
+    let mut args = vec!["-c", &script, bin().to_str().expect("a UTF-8 path")];
     args.extend(enroll_args("in.csv", "out", &[]));
     let child = launch::command(Path::new("bash"), ws.dir.path(), Some(secret), &args)
         .spawn()

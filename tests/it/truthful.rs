@@ -4,8 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::common::*;
 use mfa_enroll::sandbox::{Directory, Sandbox, SandboxOptions};
+use mfa_enroll_test_support::*;
 
 /// Fast backoff, and only one retry: the harsh setting where records used to lie.
 const ONE_RETRY: &str =

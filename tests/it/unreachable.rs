@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::*;
 use mfa_enroll::sandbox::SandboxOptions;
+use mfa_enroll_test_support::*;
 
 /// A loopback port that was free a moment ago: connecting to it is refused.
 fn free_port() -> u16 {

@@ -3,9 +3,9 @@
 //! `worker_environment_id`; every API call still goes to `environment_id`; summary.json
 //! records both, and `--resume` refuses another worker environment but reads older summaries.
 
-use crate::common::*;
 use mfa_enroll::config::TokenAuthMethod;
 use mfa_enroll::sandbox::{Sandbox, SandboxOptions};
+use mfa_enroll_test_support::*;
 
 const ADMINS: &str = "ad0115e0-0000-4000-8000-0000000000ad";
 

@@ -2,7 +2,8 @@
 //! the general shape, a 400 for one invalid field, a 404 (a missing user says so), the 403s
 //! (a role, a license, an environment), a 500, and the 429s (a rate with `Retry-After`, a
 //! quota with `innerError.quotaResetTime`). Where PINGONE.md leaves PingOne's exact body
-//! unverified, the shapes here are the sandbox's choice, and README says so.
+//! unverified, the shapes here are the sandbox's choice, and docs/pingone.md and
+//! docs/sandbox.md say so.
 
 use std::time::SystemTime;
 

@@ -5,11 +5,10 @@
 
 pub mod server;
 
-use std::path::Path;
 use std::time::Duration;
 
-use crate::common::cases::{run_binary, Measured};
-use crate::common::*;
+use mfa_enroll_test_support::bench::{run_binary, Measured};
+use mfa_enroll_test_support::*;
 use server::{Behaviour, Create, Devices, Hostile, Token};
 
 /// Runs `run in.csv --config mfa-enroll.toml --out out` plus `extra` against `hostile`, with
@@ -26,7 +25,7 @@ pub async fn run_against(
     let args = enroll_args("in.csv", "out", extra);
     let run = tokio::time::timeout(
         Duration::from_secs(120),
-        run_binary(Path::new(BIN), ws.dir.path(), server::SECRET, &args),
+        run_binary(bin(), ws.dir.path(), server::SECRET, &args),
     )
     .await
     .expect("the run ended instead of hanging");

@@ -1,0 +1,37 @@
+//! One file per command, as xsv has: each takes its command's parsed arguments (from
+//! [`crate::cli`]) and owns the rest of it: the logging it starts, the library call, what it
+//! prints and its exit code. `main.rs` only parses and hands over. The folder is the menu:
+//!
+//! - `run`: validate a CSV and create its devices in PingOne, or rehearse it
+//!   ([`crate::run::run`]).
+//! - `merge`: the output directories of a run's shards back into one record
+//!   ([`crate::merge::merge`]).
+//! - `report`: report.html written again from an output directory.
+//! - `sandbox`: the PingOne simulator, standing ([`crate::sandbox::serve_standing`]).
+//! - `completions`: a shell's completion script, and `man`, the manual page, both generated
+//!   from the clap definitions.
+//!
+//! A new command (`check`, `verify` and `undo` come next) is a new file here, a variant of
+//! [`crate::cli::Command`], and one line of `main.rs`. Its logic lives in the library module
+//! that owns it, as a run's does in `run/`: a command's file only connects it to the
+//! terminal.
+
+pub mod completions;
+pub mod merge;
+pub mod report;
+pub mod run;
+pub mod sandbox;
+
+use crate::cli::LogFormat;
+use crate::exit::ExitStatus;
+use crate::logging;
+
+/// A refusal before anything was sent: the message on standard error (a JSON log line for
+/// schedulers), and exit 2.
+fn fail(message: &str, format: LogFormat, color: bool) -> i32 {
+    match format {
+        LogFormat::Json => tracing::error!(exit_code = 2, "{message}"),
+        LogFormat::Text => eprintln!("{}{message}", logging::error_label(color)),
+    }
+    ExitStatus::NothingSent.code()
+}

@@ -1,0 +1,71 @@
+//! Usernames looked up in PingOne: each username once per run, however many rows name it and
+//! however many of them are resolved at once; an answer is kept only while the username has
+//! rows to come (`later`), so memory stays flat with the number of users.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+
+use super::guard::lock;
+use super::retry::RetryPolicy;
+use crate::pingone::{ApiError, Client};
+
+/// What PingOne answered when asked for a username's user.
+#[derive(Debug, Clone)]
+pub(super) enum Resolution {
+    /// The user's ID, and the MFA switch when the look-up carried it.
+    Found(String, Option<bool>),
+    NotFound,
+    Ambiguous(usize),
+    Failed(ApiError),
+}
+
+/// The look-ups of usernames with rows still to come, and how many usernames were looked up.
+#[derive(Default)]
+pub(super) struct UsernameLookups {
+    /// Case-folded username -> its look-up, shared by every row that names it.
+    answers: Mutex<HashMap<String, Arc<OnceCell<Resolution>>>>,
+    /// Usernames looked up (each cost one request).
+    looked_up: AtomicU64,
+}
+
+impl UsernameLookups {
+    /// The username's user, looked up once while rows naming it are to come.
+    pub(super) async fn resolve(
+        &self,
+        client: &Client,
+        retry: &RetryPolicy,
+        name: &str,
+    ) -> Resolution {
+        let cell = lock(&self.answers)
+            .entry(name.to_lowercase())
+            .or_default()
+            .clone();
+        cell.get_or_init(|| async {
+            self.looked_up.fetch_add(1, Ordering::Relaxed);
+            let lookup = retry.run(|| client.find_users(name)).await;
+            match lookup {
+                Ok(users) if users.is_empty() => Resolution::NotFound,
+                Ok(users) if users.len() == 1 => {
+                    Resolution::Found(users[0].id.clone(), users[0].mfa_enabled)
+                }
+                Ok(users) => Resolution::Ambiguous(users.len()),
+                Err(e) => Resolution::Failed(e),
+            }
+        })
+        .await
+        .clone()
+    }
+
+    /// Forgets the username's look-up: no row to come names it.
+    pub(super) fn forget(&self, name: &str) {
+        lock(&self.answers).remove(&name.to_lowercase());
+    }
+
+    /// Usernames looked up (each cost one request).
+    pub(super) fn count(&self) -> u64 {
+        self.looked_up.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,206 @@
+//! `--metrics-file`: the run's figures in Prometheus' text format, for node_exporter's
+//! textfile collector, so a scheduler can watch nightly runs. Written whole (a temporary file,
+//! then a rename) at the end of every run, early stops and refusals included; the last
+//! success time carries over from the file a failed run replaces.
+
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::record::latency::LatencyFigures;
+use crate::record::summary::Summary;
+use crate::record::OutputError;
+
+const LAST_SUCCESS: &str = "mfa_enroll_last_success_timestamp_seconds";
+
+/// A gauge per value of one label (`outcome`, `code`, `type`).
+type Labelled = Family<Vec<(String, String)>, Gauge>;
+
+fn gauge(registry: &mut Registry, name: &str, help: &str, value: i64) {
+    let metric = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+    metric.set(value);
+    registry.register(name, help, metric);
+}
+
+fn seconds(registry: &mut Registry, name: &str, help: &str, value: f64) {
+    let metric = Gauge::<f64, AtomicU64>::default();
+    metric.set(value);
+    registry.register(name, help, metric);
+}
+
+fn labelled(registry: &mut Registry, name: &str, help: &str, label: &str, values: &[(&str, u64)]) {
+    let family = Labelled::default();
+    for (key, value) in values {
+        let labels = vec![(label.to_string(), key.to_string())];
+        family.get_or_create(&labels).set(*value as i64);
+    }
+    registry.register(name, help, family);
+}
+
+/// Prometheus' usual latency bounds, in seconds; each is a bound of the run's own finer
+/// histogram, so the buckets add up exactly.
+const LATENCY_BOUNDS_S: [f64; 15] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// A finished run's latency as a Prometheus histogram: written once, from summary.json's
+/// buckets, so it is encoded from them rather than observed.
+#[derive(Debug)]
+struct LatencyHistogram {
+    sum_s: f64,
+    count: u64,
+    buckets: Vec<(f64, u64)>,
+}
+
+impl LatencyHistogram {
+    fn of(figures: &LatencyFigures) -> LatencyHistogram {
+        LatencyHistogram {
+            sum_s: figures.sum_s(),
+            count: figures.requests,
+            buckets: figures.coarse_buckets(&LATENCY_BOUNDS_S),
+        }
+    }
+}
+
+impl EncodeMetric for LatencyHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<NoLabelSet>(self.sum_s, self.count, &self.buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+/// The last success time the previous file recorded, if any.
+fn previous_success(path: &Path) -> Option<f64> {
+    let text = crate::bounded::read_to_string(path, crate::bounded::OWN_FILE_CEILING).ok()?;
+    text.lines()
+        .find(|l| l.starts_with(LAST_SUCCESS) && !l.starts_with('#'))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+fn now_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The figures of a run that got as far as a summary.
+pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<(), OutputError> {
+    let mut registry = Registry::default();
+    let outcomes: Vec<(&str, u64)> = summary
+        .outcomes
+        .iter()
+        .map(|(o, n)| (o.as_str(), *n))
+        .collect();
+    labelled(
+        &mut registry,
+        "mfa_enroll_rows",
+        "Rows of the input, by outcome (not_attempted: never sent, apart from failed)",
+        "outcome",
+        &outcomes,
+    );
+    let codes: Vec<(&str, u64)> = summary
+        .error_codes
+        .iter()
+        .map(|(c, rows)| (c.as_str(), rows.rows))
+        .collect();
+    labelled(
+        &mut registry,
+        "mfa_enroll_error_rows",
+        "Rows by error code",
+        "code",
+        &codes,
+    );
+    let r = &summary.requests;
+    let requests = [
+        ("get", r.get),
+        ("post", r.post),
+        ("put", r.put),
+        ("token", r.tokens),
+    ];
+    labelled(
+        &mut registry,
+        "mfa_enroll_requests",
+        "Requests sent, by kind",
+        "kind",
+        &requests,
+    );
+    gauge(
+        &mut registry,
+        "mfa_enroll_retries",
+        "Attempts that repeated a failed one",
+        r.retries as i64,
+    );
+    gauge(
+        &mut registry,
+        "mfa_enroll_throttled",
+        "Answers of 429 (rate limited)",
+        r.throttled_429 as i64,
+    );
+    seconds(
+        &mut registry,
+        "mfa_enroll_duration_seconds",
+        "How long the run took",
+        summary.duration_s,
+    );
+    if let Some(latency) = &summary.latency {
+        registry.register(
+            "mfa_enroll_request_duration_seconds",
+            "How long API requests took to answer (tokens excepted)",
+            LatencyHistogram::of(latency),
+        );
+    }
+    finish(registry, path, exit_code)
+}
+
+/// A run refused before it sent anything (exit 2): only the exit code and the times.
+pub(crate) fn write_refusal(path: &Path, exit_code: i32) -> Result<(), OutputError> {
+    finish(Registry::default(), path, exit_code)
+}
+
+fn finish(mut registry: Registry, path: &Path, exit_code: i32) -> Result<(), OutputError> {
+    gauge(
+        &mut registry,
+        "mfa_enroll_exit_code",
+        "The run's exit code (0 all done, 1 row problems, 2 nothing sent, 3 stopped early)",
+        i64::from(exit_code),
+    );
+    let now = now_seconds();
+    seconds(
+        &mut registry,
+        "mfa_enroll_last_run_timestamp_seconds",
+        "When the last run ended",
+        now,
+    );
+    let last_success = if exit_code == 0 {
+        Some(now)
+    } else {
+        previous_success(path)
+    };
+    if let Some(at) = last_success {
+        seconds(
+            &mut registry,
+            LAST_SUCCESS,
+            "When a run last ended with exit code 0",
+            at,
+        );
+    }
+    let mut text = String::new();
+    encode(&mut text, &registry).map_err(|e| OutputError::io(path, std::io::Error::other(e)))?;
+    // The text format ends every line with a line feed, the last one too.
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let temporary = path.with_extension("prom.tmp");
+    std::fs::write(&temporary, text).map_err(|e| OutputError::io(&temporary, e))?;
+    std::fs::rename(&temporary, path).map_err(|e| OutputError::io(path, e))
+}

@@ -1,0 +1,548 @@
+//! The one writer of results.csv and errors.csv. Results arrive over a channel from any task;
+//! a thread of its own writes them and flushes after every batch, so each row is on disk
+//! (in the OS's hands) moments after it completes, and a crash loses at most what was in flight.
+//!
+//! The rows counted are the rows on disk: a batch counts once both files took it whole. When
+//! a write fails (a full disk, a file size limit), both files are cut back to the end of the
+//! last whole batch, so no torn row is left, and the counts the summary gets are those of the
+//! rows the files hold; the rows cut off are redone by `--resume`.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use csv::ByteRecord;
+
+use super::LiveCounters;
+use super::{Counted, Outcome, OutputError, ResultRow, RowResult, ERRORS_FILE, RESULTS_FILE};
+use crate::codes::Code;
+use crate::failpoints::failpoint;
+use crate::input::REPORT_COLUMNS;
+use crate::logging::{mask_destination, LogSafe};
+use crate::stop::{Stop, StopReason};
+
+/// Results waiting for the writer at most: a fast producer (an offline dry run) waits for
+/// the disk instead of queueing the whole file in memory.
+const PENDING_ROWS: usize = 4096;
+/// A batch smaller than this was a trickle: wait [`GATHER_FOR`] before the next.
+const GATHER_BELOW: usize = 256;
+const GATHER_FOR: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Counts of what was written, for summary.json and the exit code.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tallies {
+    pub(crate) rows: u64,
+    pub(crate) outcomes: BTreeMap<Counted, u64>,
+    /// type -> outcome -> rows
+    pub(crate) by_type: BTreeMap<String, BTreeMap<Counted, u64>>,
+    /// Pairing messages sent (or, in a dry run, that a real run would send), per type.
+    pub(crate) messages_by_type: BTreeMap<String, u64>,
+    /// Rows per error code, with the first lines that have it.
+    pub(crate) codes: BTreeMap<Code, CodeCount>,
+    /// When the last row that was not `NOT_ATTEMPTED` was recorded: the end of the time
+    /// spent sending.
+    pub(crate) last_done_at: Option<std::time::Instant>,
+    /// Rows that go to errors.csv (see [`ResultRow::is_problem`]).
+    pub(crate) problem_rows: u64,
+}
+
+/// How many rows have one error code, and the first few of their lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CodeCount {
+    pub(crate) rows: u64,
+    pub(crate) first_lines: Vec<u64>,
+}
+
+/// Lines kept per code for the end-of-run table.
+const FIRST_LINES_KEPT: usize = 5;
+
+impl Tallies {
+    pub(crate) fn add(&mut self, row: &ResultRow, sends_message: bool) {
+        let (outcome, device_type) = (Counted::of(row), row.device_type.as_str());
+        self.rows += 1;
+        if row.is_problem() {
+            self.problem_rows += 1;
+        }
+        if let Some(code) = &row.error_code {
+            let seen = self.codes.entry(code.clone()).or_default();
+            seen.rows += 1;
+            // The lowest lines, whatever order rows complete in.
+            if seen.first_lines.len() < FIRST_LINES_KEPT {
+                seen.first_lines.push(row.line);
+            } else if let Some(highest) = seen.first_lines.iter_mut().max() {
+                *highest = (*highest).min(row.line);
+            }
+        }
+        *self.outcomes.entry(outcome).or_default() += 1;
+        let type_key = if device_type.is_empty() {
+            "(none)"
+        } else {
+            device_type
+        };
+        // Looked up before inserting: a million rows need not allocate a million keys.
+        match self.by_type.get_mut(type_key) {
+            Some(outcomes) => *outcomes.entry(outcome).or_default() += 1,
+            None => {
+                let outcomes = BTreeMap::from([(outcome, 1)]);
+                self.by_type.insert(type_key.to_string(), outcomes);
+            }
+        }
+        // A valid row of an offline dry run would be created: a real run sends its message.
+        let creates = matches!(
+            row.outcome,
+            Outcome::Created | Outcome::WouldCreate | Outcome::Valid
+        );
+        if sends_message && creates {
+            *self
+                .messages_by_type
+                .entry(type_key.to_string())
+                .or_default() += 1;
+        }
+    }
+
+    /// Adds another run's counts, as a resume does with the rows it carries over.
+    pub(crate) fn merge(&mut self, other: &Tallies) {
+        self.rows += other.rows;
+        self.problem_rows += other.problem_rows;
+        for (outcome, n) in &other.outcomes {
+            *self.outcomes.entry(*outcome).or_default() += n;
+        }
+        for (device_type, outcomes) in &other.by_type {
+            let target = self.by_type.entry(device_type.clone()).or_default();
+            for (outcome, n) in outcomes {
+                *target.entry(*outcome).or_default() += n;
+            }
+        }
+        for (device_type, n) in &other.messages_by_type {
+            *self
+                .messages_by_type
+                .entry(device_type.clone())
+                .or_default() += n;
+        }
+        for (code, count) in &other.codes {
+            let mine = self.codes.entry(code.clone()).or_default();
+            mine.rows += count.rows;
+            mine.first_lines.extend(&count.first_lines);
+            mine.first_lines.sort_unstable();
+            mine.first_lines.truncate(FIRST_LINES_KEPT);
+        }
+        self.last_done_at = self.last_done_at.max(other.last_done_at);
+    }
+
+    pub(crate) fn count(&self, outcome: Outcome) -> u64 {
+        self.outcomes
+            .get(&Counted::Outcome(outcome))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub(crate) fn not_attempted(&self) -> u64 {
+        self.outcomes
+            .get(&Counted::NotAttempted)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Rows that reached an outcome: all but those the run never sent.
+    pub(crate) fn done(&self) -> u64 {
+        self.rows - self.not_attempted()
+    }
+
+    /// Rows that go to errors.csv (see [`ResultRow::is_problem`]).
+    pub(crate) fn problems(&self) -> u64 {
+        self.problem_rows
+    }
+}
+
+/// Where results go; cheap to clone into every task.
+#[derive(Clone)]
+pub(crate) struct RecorderHandle {
+    /// `None` tells the writer that every row is in: it ends even while tasks that are
+    /// finishing up still hold a handle.
+    sender: mpsc::SyncSender<Option<RowResult>>,
+}
+
+impl RecorderHandle {
+    pub(crate) fn record(&self, result: RowResult) {
+        // Fails only once the writer has stopped after a disk error, which has already
+        // stopped the run; the row will be redone by --resume.
+        let _ = self.sender.send(Some(result));
+    }
+}
+
+/// The results writer: its thread, and the handle rows reach it through.
+pub(crate) struct Recorder {
+    handle: RecorderHandle,
+    thread: JoinHandle<Written>,
+}
+
+/// What the writer put on disk: the counts of the rows the files hold, and why it stopped
+/// writing, if it did.
+pub(crate) struct Written {
+    pub(crate) tallies: Tallies,
+    pub(crate) failure: Option<OutputError>,
+}
+
+/// A file that counts what reached it, and refuses every write after one failed, so nothing
+/// buffered lands after the file has been cut back to its last whole batch.
+struct Guarded {
+    file: File,
+    /// Bytes in the file, as far as this writer's writes took it.
+    len: u64,
+    /// A `Cell`, so that the writer thread can mark it through csv's shared reference.
+    failed: std::cell::Cell<bool>,
+}
+
+impl Guarded {
+    fn open(path: &Path, append: bool) -> Result<Guarded, OutputError> {
+        let file = private_file(path, append)?;
+        let len = file.metadata().map_err(|e| OutputError::io(path, e))?.len();
+        Ok(Guarded {
+            file,
+            len,
+            failed: std::cell::Cell::new(false),
+        })
+    }
+}
+
+impl Write for Guarded {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.failed.get() {
+            return Err(io::Error::other("an earlier write to this file failed"));
+        }
+        failpoint!("results-write", |_| {
+            self.failed.set(true);
+            Err(io::ErrorKind::StorageFull.into())
+        });
+        match self.file.write(buf) {
+            Ok(n) => {
+                self.len += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                self.failed.set(true);
+                Err(e)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// results.csv or errors.csv as the writer thread holds it.
+type CsvFile = csv::Writer<BufWriter<Guarded>>;
+
+/// How errors.csv repeats the input: its header minus an earlier report's own columns.
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorsLayout {
+    pub(crate) input_header: ByteRecord,
+    pub(crate) carried: Vec<usize>,
+}
+
+/// Creates an output directory (and its parents) readable by its owner only; an `--out` that
+/// names a file is refused.
+pub(crate) fn private_dir(dir: &Path) -> Result<(), OutputError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.exists() && !dir.is_dir() {
+        return Err(OutputError::OutIsAFile {
+            path: dir.to_path_buf(),
+        });
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| OutputError::io(dir, e))
+}
+
+/// Opens a file readable by its owner only: these files hold personal data. A file that was
+/// there already is made so too.
+pub(crate) fn private_file(path: &Path, append: bool) -> Result<File, OutputError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut options = OpenOptions::new();
+    options.mode(0o600);
+    if append {
+        options.append(true).create(true);
+    } else {
+        options.write(true).create(true).truncate(true);
+    }
+    let file = options.open(path).map_err(|e| OutputError::io(path, e))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| OutputError::io(path, e))?;
+    Ok(file)
+}
+
+/// Writes a whole file through a temporary one and a rename, readable by its owner only: a
+/// crash leaves the old file or the new one, never half of one.
+pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    use std::io::Write;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let temporary = path.with_file_name(name);
+    let mut file = private_file(&temporary, false)?;
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| OutputError::io(&temporary, e))?;
+    std::fs::rename(&temporary, path).map_err(|e| OutputError::io(path, e))
+}
+
+/// Flushes a CSV writer's buffer and syncs its file to disk.
+pub(crate) fn finish_synced(
+    writer: csv::Writer<BufWriter<File>>,
+    path: &Path,
+) -> Result<(), OutputError> {
+    let file = writer
+        .into_inner()
+        .map_err(|e| OutputError::io(path, e.into_error()))?;
+    file.into_inner()
+        .map_err(|e| OutputError::io(path, e.into_error()))?
+        .sync_all()
+        .map_err(|e| OutputError::io(path, e))
+}
+
+impl Recorder {
+    /// Starts the writer. With `append`, results.csv (already compacted by the resume) grows;
+    /// errors.csv is always written anew, since it lists what is still wrong.
+    pub(crate) fn start(
+        out_dir: &Path,
+        layout: ErrorsLayout,
+        append: bool,
+        counters: Arc<LiveCounters>,
+        stop: Arc<Stop>,
+    ) -> Result<Recorder, OutputError> {
+        let results_path = out_dir.join(RESULTS_FILE);
+        let errors_path = out_dir.join(ERRORS_FILE);
+        let results_exists = results_path.exists();
+        let mut results = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(BufWriter::new(Guarded::open(&results_path, append)?));
+        if !(append && results_exists) {
+            results
+                .write_record(ResultRow::header())
+                .map_err(|e| OutputError::csv(&results_path, e))?;
+        }
+        let mut errors = csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(BufWriter::new(Guarded::open(&errors_path, false)?));
+        let mut header = ByteRecord::new();
+        for &i in &layout.carried {
+            header.push_field(layout.input_header.get(i).unwrap_or_default());
+        }
+        for column in REPORT_COLUMNS {
+            header.push_field(column.as_bytes());
+        }
+        errors
+            .write_byte_record(&header)
+            .map_err(|e| OutputError::csv(&errors_path, e))?;
+        let flush_all = |results: &mut CsvFile, errors: &mut CsvFile| {
+            results
+                .flush()
+                .map_err(|e| OutputError::io(&results_path, e))?;
+            errors.flush().map_err(|e| OutputError::io(&errors_path, e))
+        };
+        flush_all(&mut results, &mut errors)?;
+
+        let (sender, receiver) = mpsc::sync_channel::<Option<RowResult>>(PENDING_ROWS);
+        let mut files = Files {
+            results,
+            errors,
+            results_path,
+            errors_path,
+            layout,
+            error_row: ByteRecord::new(),
+            whole: (0, 0),
+        };
+        files.commit();
+        let thread = std::thread::Builder::new()
+            .name("results-writer".into())
+            .spawn(move || write_loop(receiver, files, counters, stop))
+            .map_err(|e| OutputError::io(out_dir, e))?;
+        Ok(Recorder {
+            handle: RecorderHandle { sender },
+            thread,
+        })
+    }
+
+    pub(crate) fn handle(&self) -> RecorderHandle {
+        self.handle.clone()
+    }
+
+    /// Waits until every result sent so far is on disk, and returns what is there.
+    pub(crate) fn finish(self) -> Written {
+        let _ = self.handle.sender.send(None);
+        self.thread.join().unwrap_or(Written {
+            tallies: Tallies::default(),
+            failure: Some(OutputError::WriterCrashed),
+        })
+    }
+}
+
+/// The two files the writer thread owns.
+struct Files {
+    results: CsvFile,
+    errors: CsvFile,
+    results_path: PathBuf,
+    errors_path: PathBuf,
+    layout: ErrorsLayout,
+    error_row: ByteRecord,
+    /// Where each file ended after the last batch both took whole.
+    whole: (u64, u64),
+}
+
+impl Files {
+    fn write(&mut self, result: &RowResult) -> Result<(), OutputError> {
+        let row = &result.row;
+        self.results
+            .serialize(row)
+            .map_err(|e| OutputError::csv(&self.results_path, e))?;
+        if !row.is_problem() {
+            return Ok(());
+        }
+        let error_row = &mut self.error_row;
+        error_row.clear();
+        for &i in &self.layout.carried {
+            error_row.push_field(result.raw.get(i).unwrap_or_default());
+        }
+        error_row.push_field(row.line.to_string().as_bytes());
+        error_row.push_field(row.error_code.as_ref().map_or("", Code::as_str).as_bytes());
+        error_row.push_field(row.error_message.as_bytes());
+        error_row.push_field(row.pingone_error_id.as_bytes());
+        let original_line = row.original_line.map(|line| line.to_string());
+        error_row.push_field(original_line.unwrap_or_default().as_bytes());
+        self.errors
+            .write_byte_record(error_row)
+            .map_err(|e| OutputError::csv(&self.errors_path, e))
+    }
+
+    fn flush(&mut self) -> Result<(), OutputError> {
+        self.results
+            .flush()
+            .map_err(|e| OutputError::io(&self.results_path, e))?;
+        self.errors
+            .flush()
+            .map_err(|e| OutputError::io(&self.errors_path, e))
+    }
+
+    /// Both files took everything so far: this is where they end whole.
+    fn commit(&mut self) {
+        self.whole = (self.guarded(true).len, self.guarded(false).len);
+    }
+
+    fn guarded(&self, results: bool) -> &Guarded {
+        let writer = if results { &self.results } else { &self.errors };
+        writer.get_ref().get_ref()
+    }
+
+    /// After a failed write: no more writes reach either file, and each is cut back to where
+    /// it ended whole, so no torn row is left. Cutting frees space; it works on a full disk.
+    fn cut_back(&self) {
+        for (results, len, path) in [
+            (true, self.whole.0, &self.results_path),
+            (false, self.whole.1, &self.errors_path),
+        ] {
+            let file = self.guarded(results);
+            file.failed.set(true);
+            if let Err(e) = file.file.set_len(len).and_then(|()| file.file.sync_data()) {
+                tracing::error!(
+                    "{}: cannot cut back to its last whole row: {e}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+fn write_loop(
+    receiver: mpsc::Receiver<Option<RowResult>>,
+    mut files: Files,
+    counters: Arc<LiveCounters>,
+    stop: Arc<Stop>,
+) -> Written {
+    // The rows both files hold whole, and those of the batch being written.
+    let mut tallies = Tallies::default();
+    let mut batch_tallies = Tallies::default();
+    let mut not_attempted = 0u64;
+    let mut failure: Option<OutputError> = None;
+    let mut cut_back = false;
+    let mut all_in = false;
+    while !all_in {
+        let Ok(first) = receiver.recv() else { break };
+        // Take everything already waiting, write it, then flush once.
+        let mut written = 0usize;
+        for result in std::iter::once(first).chain(receiver.try_iter()) {
+            let Some(result) = result else {
+                all_in = true;
+                break;
+            };
+            written += 1;
+            if failure.is_some() {
+                continue;
+            }
+            let row = &result.row;
+            batch_tallies.add(row, result.sends_message);
+            counters.add(row.outcome);
+            if row.error_code == Some(Code::NotAttempted) {
+                // One line for all of them at the end, not one per row.
+                not_attempted += 1;
+                counters.not_attempted.fetch_add(1, Ordering::Relaxed);
+            } else {
+                batch_tallies.last_done_at = Some(std::time::Instant::now());
+                if row.is_problem() {
+                    log_problem(row);
+                }
+            }
+            failure = files.write(&result).err();
+        }
+        if failure.is_none() {
+            failure = files.flush().err();
+        }
+        if failure.is_none() {
+            files.commit();
+            tallies.merge(&batch_tallies);
+        } else if !cut_back {
+            // This batch did not reach the disk whole: it is cut off, and not counted.
+            files.cut_back();
+            cut_back = true;
+        }
+        batch_tallies = Tallies::default();
+        if written < GATHER_BELOW {
+            // Let a few more rows gather: waking for every row of a fast run costs more in
+            // system calls than the rows themselves. A row waits at most this long for disk.
+            std::thread::sleep(GATHER_FOR);
+        }
+        if let Some(f) = &failure {
+            if !stop.is_requested() {
+                tracing::error!("cannot write the results: {f}");
+                stop.request(StopReason::OutputBroken(f.to_string()));
+            }
+        }
+    }
+    if not_attempted > 0 {
+        tracing::warn!(
+            rows = not_attempted,
+            "{} not attempted because the run stopped first; --resume sends them",
+            crate::words::count(not_attempted, "row was", "rows were")
+        );
+    }
+    Written { tallies, failure }
+}
+
+/// One log line per problem row, with its line and code; destinations masked.
+fn log_problem(r: &ResultRow) {
+    let destination = mask_destination(&r.destination);
+    let message = LogSafe(&r.error_message);
+    let code = r.error_code.as_ref().map_or("", Code::as_str);
+    if r.outcome == Outcome::Invalid {
+        tracing::info!(line = r.line, code, destination = %destination, "row invalid: {message}");
+    } else {
+        tracing::warn!(line = r.line, code, destination = %destination, "row failed: {message}");
+    }
+}
