@@ -2,6 +2,13 @@
 //! client secret, the private key, the CA certificates, an earlier run's summary. Every such
 //! read goes through [`read`], so `/dev/zero`, a sparse file of gigabytes or a mistaken path
 //! costs at most one ceiling of memory and time, and ends in an error that says the ceiling.
+//!
+//! The files the tool itself wrote and reads back (summary.json, timeline.json, results.csv
+//! and errors.csv, for `--resume`, `merge`, `report` and every command that reads a run's
+//! directory; the metrics file) are opened with [`open_own`]: a regular file only, never
+//! through a link, and never a wait (a fifo at the name is refused at once), then read with
+//! [`read_own`] up to a ceiling or, for the CSVs, row by row within a bound
+//! (`record::read_back::RowReader`).
 //! (Server answers have their own ceilings, in `pingone/body.rs`; the input CSV has one per
 //! record, in `input/tracking.rs`.)
 
@@ -40,6 +47,53 @@ pub(crate) enum BoundedReadError {
 /// The whole of `path` when it holds at most `ceiling` bytes. Reads one byte past the
 /// ceiling at most, so a device or a pipe that never ends is refused as quickly as a file.
 pub(crate) fn read(path: &Path, ceiling: u64) -> Result<Vec<u8>, BoundedReadError> {
+    let file = File::open(path).map_err(|source| BoundedReadError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_opened(file, path, ceiling)
+}
+
+/// Opens a file the tool wrote, to read it back: a regular file only. Never through a link
+/// (the tool writes none), and never waiting: a fifo or a device at the name is refused as
+/// the open returns, where a plain open of a fifo would wait for a writer forever.
+pub(crate) fn open_own(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => {
+                io::Error::other("it is a symbolic link, which mfa-enroll never writes")
+            }
+            _ => e,
+        })?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(
+            "it is not a regular file (a fifo, a device or a directory), which mfa-enroll never writes",
+        ));
+    }
+    Ok(file)
+}
+
+/// [`read`], of a file the tool wrote ([`open_own`]).
+pub(crate) fn read_own(path: &Path, ceiling: u64) -> Result<Vec<u8>, BoundedReadError> {
+    let file = open_own(path).map_err(|source| BoundedReadError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_opened(file, path, ceiling)
+}
+
+/// [`read_own`], as UTF-8 text.
+pub(crate) fn read_own_to_string(path: &Path, ceiling: u64) -> Result<String, BoundedReadError> {
+    String::from_utf8(read_own(path, ceiling)?).map_err(|_| BoundedReadError::NotText {
+        path: path.to_path_buf(),
+    })
+}
+
+fn read_opened(file: File, path: &Path, ceiling: u64) -> Result<Vec<u8>, BoundedReadError> {
     let unreadable = |source| BoundedReadError::Unreadable {
         path: path.to_path_buf(),
         source,
@@ -48,7 +102,6 @@ pub(crate) fn read(path: &Path, ceiling: u64) -> Result<Vec<u8>, BoundedReadErro
         path: path.to_path_buf(),
         ceiling,
     };
-    let file = File::open(path).map_err(unreadable)?;
     let metadata = file.metadata().map_err(unreadable)?;
     if metadata.is_dir() {
         return Err(unreadable(io::Error::other("it is a directory")));

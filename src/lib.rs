@@ -45,7 +45,8 @@
 //!   the end-of-run text (`present/describe.rs`).
 //! - `model` (the vocabulary every layer shares), `codes` (every code the tool writes), `stop`
 //!   (why a run stops early), `exit` (exit codes, and what a run or merge reports),
-//!   `bounded` (every file read from outside, up to its ceiling), `spill` (pairs of
+//!   `bounded` (every file read from outside, up to its ceiling), `files` (every file the
+//!   tool writes: created new, never through a link, renamed into place), `spill` (pairs of
 //!   numbers sorted on disk, part by part: how a pass finds rows that share a key) and
 //!   `words` ("1 row", "2 rows": counts in messages).
 //! - `shard` (`--shard K/N`: which rows are this process's) and `merge` (the shards'
@@ -115,6 +116,7 @@ pub mod config;
 pub mod dispatch;
 pub mod exit;
 pub(crate) mod failpoints;
+pub(crate) mod files;
 pub mod input;
 pub mod logging;
 pub mod merge;

@@ -8,26 +8,26 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Spill files; each holds about 1/PARTS of the pairs while it is sorted.
 const PARTS: usize = 64;
 
 pub(crate) struct Spill {
-    dir: PathBuf,
+    dir: tempfile::TempDir,
     parts: Vec<BufWriter<File>>,
 }
 
 impl Spill {
-    /// A private directory `name` for the spill inside `out_dir`.
+    /// A new private directory for the spill inside `out_dir`, its name starting with `name`
+    /// (a fresh one: nothing already in `out_dir` is touched).
     pub(crate) fn create(out_dir: &Path, name: &str) -> io::Result<Spill> {
-        use std::os::unix::fs::DirBuilderExt;
-        let dir = out_dir.join(name);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        let dir = crate::files::private_temp_dir(out_dir, &format!("{name}."))?;
         let mut parts = Vec::with_capacity(PARTS);
         for part in 0..PARTS {
-            parts.push(BufWriter::new(File::create(dir.join(part.to_string()))?));
+            parts.push(BufWriter::new(File::create(
+                dir.path().join(part.to_string()),
+            )?));
         }
         Ok(Spill { dir, parts })
     }
@@ -45,7 +45,7 @@ impl Spill {
             writer.flush()?;
         }
         for part in 0..PARTS {
-            let mut entries = read_part(&self.dir.join(part.to_string()))?;
+            let mut entries = read_part(&self.dir.path().join(part.to_string()))?;
             entries.sort_unstable();
             each(&entries);
         }
@@ -67,11 +67,5 @@ fn read_part(path: &Path) -> io::Result<Vec<(u64, u64)>> {
         let key = u64::from_le_bytes(key.try_into().unwrap_or_default());
         let value = u64::from_le_bytes(value.try_into().unwrap_or_default());
         entries.push((key, value));
-    }
-}
-
-impl Drop for Spill {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -26,6 +26,22 @@ use crate::cli::LogFormat;
 use crate::exit::ExitStatus;
 use crate::logging;
 
+/// The text a command prints at its end, on standard output. Standard output that cannot
+/// take it (`> /dev/full`, a closed pipe) is logged on standard error and changes nothing
+/// else: the outcome is in the record, and the exit code stays the one summary.json says.
+fn print_end(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        // A reader that stopped early (`| head`) asked for no more.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => tracing::error!(
+            "cannot write to standard output ({e}); the outcome is in the output directory, and the exit code says it"
+        ),
+    }
+}
+
 /// A refusal before anything was sent: the message on standard error (a JSON log line for
 /// schedulers), and exit 2.
 fn fail(message: &str, format: LogFormat, color: bool) -> i32 {

@@ -1,7 +1,7 @@
 //! `mfa-enroll report DIR`: report.html written again from what the output directory holds
 //! ([`crate::present::report::rewrite`]).
 
-use super::fail;
+use super::{fail, print_end};
 use crate::cli::{LogFormat, ReportArgs};
 use crate::logging;
 
@@ -10,7 +10,7 @@ pub fn execute(args: ReportArgs, color: bool) -> i32 {
     logging::init(LogFormat::Text, false, false, color);
     match crate::present::report::rewrite(&args.dir) {
         Ok(path) => {
-            println!("report: {}", path.display());
+            print_end(&format!("report: {}\n", path.display()));
             0
         }
         Err(e) => fail(

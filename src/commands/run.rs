@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 
-use super::fail;
+use super::{fail, print_end};
 use crate::cli::RunArgs;
 use crate::config::{load_settings, Loaded};
 use crate::exit::ExitStatus;
 use crate::logging;
 use crate::present::describe::{describe, outcome_line};
 use crate::present::metrics::write_refusal;
+use crate::run::RunError;
 use crate::stop::Stop;
 
 /// Runs `mfa-enroll run`; returns its exit code.
@@ -19,9 +20,10 @@ pub async fn execute(args: RunArgs, color: bool) -> i32 {
     let quiet = args.quiet;
     let format = args.log_format;
     let metrics_file = args.metrics_file.clone();
-    // A refusal is a run's outcome too: the metrics file says so (exit 2).
-    let refused = |message: &str| {
-        if let Some(path) = &metrics_file {
+    // A refusal is a run's outcome too: the metrics file says so (exit 2), unless the
+    // refusal is of the metrics file's path, or its path names a file it may not replace.
+    let refused = |message: &str, metrics_refused: bool| {
+        if let Some(path) = metrics_file.as_ref().filter(|_| !metrics_refused) {
             let _ = write_refusal(path, 2);
         }
         fail(message, format, color)
@@ -30,7 +32,7 @@ pub async fn execute(args: RunArgs, color: bool) -> i32 {
     let stop = Arc::new(Stop::default());
     crate::run::install_signal_handlers(stop.clone());
     match load_settings(args, stop.clone()).await {
-        Loaded::Refused(e) => refused(&e.to_string()),
+        Loaded::Refused(e) => refused(&e.to_string(), false),
         Loaded::Interrupted(message) => {
             if let Some(path) = &metrics_file {
                 let _ = write_refusal(path, 3);
@@ -44,13 +46,13 @@ pub async fn execute(args: RunArgs, color: bool) -> i32 {
                 Ok(report) => {
                     // -q keeps the one-line outcome, -qq drops it too.
                     match quiet {
-                        0 => print!("{}", describe(&report.summary, &out_dir)),
-                        1 => println!("{}", outcome_line(&report.summary)),
+                        0 => print_end(&describe(&report.summary, &out_dir)),
+                        1 => print_end(&format!("{}\n", outcome_line(&report.summary))),
                         _ => {}
                     }
                     report.exit.code()
                 }
-                Err(e) => refused(&e.to_string()),
+                Err(e) => refused(&e.to_string(), matches!(e, RunError::Metrics(_))),
             }
         }
     }

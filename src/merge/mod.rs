@@ -23,7 +23,9 @@ use crate::record::read_back;
 use crate::record::summary::{now_rfc3339, Plan, RateBasis, RequestCounts, ShardInfo, Summary};
 use crate::record::timeline::{self, Timeline};
 use crate::record::writer::{private_dir, write_whole, Tallies};
-use crate::record::{OutputError, ResultRow, ERRORS_FILE, RESULTS_FILE, SUMMARY_FILE};
+use crate::record::{
+    OutputError, ResultRow, ERRORS_FILE, RECORD_FILES, RESULTS_FILE, SUMMARY_FILE,
+};
 use crate::words::count;
 use rows::{MergeRowsError, Part};
 
@@ -97,6 +99,14 @@ pub enum MergeError {
         row: u64,
         line: u64,
         why: String,
+    },
+    #[error("device {device_id} is claimed by line {first_line} ({}) and by line {line} ({}); one device is one row's only, so this record cannot be true: it was changed after it ran, or was not written by mfa-enroll", first_dir.display(), dir.display())]
+    ClaimedTwice {
+        device_id: String,
+        first_line: u64,
+        first_dir: PathBuf,
+        line: u64,
+        dir: PathBuf,
     },
     #[error("{} (shard {shard}): summary.json counts {said}, but results.csv holds {found}; this shard's record was changed after it ran", dir.display())]
     ShardCounts {
@@ -183,7 +193,11 @@ pub(crate) fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunReport, MergeErro
     };
     let results = part(RESULTS_FILE);
     let mut checks: Vec<verify::ShardRows> = shards.iter().map(verify::ShardRows::new).collect();
-    let indexed = rows::index(&results, |row| checks[row.part].check(&row))?;
+    let mut claims = verify::DeviceClaims::default();
+    let indexed = rows::index(&results, |row| {
+        let result = checks[row.part].check(&row)?;
+        claims.claim(&result, &shards, row.part)
+    })?;
     checks.into_iter().try_for_each(verify::ShardRows::finish)?;
     let indexed = indexed.ok_or_else(|| MergeError::RowsMissing {
         found: 0,
@@ -192,20 +206,23 @@ pub(crate) fn merge(dirs: &[PathBuf], out: &Path) -> Result<RunReport, MergeErro
     check_lines(&shards, &indexed)?;
     let errors = part(ERRORS_FILE);
     let errors_indexed = rows::index::<MergeError>(&errors, |_| Ok(()))?;
-    // Written under temporary names, renamed once all is well: a failed merge leaves no
-    // results.csv that would block the next attempt.
-    let temporary = |file: &str| out.join(format!(".{file}.merging"));
-    rows::write_in_line_order(&results, &indexed, &temporary(RESULTS_FILE))?;
-    if let Some(errors_indexed) = &errors_indexed {
-        rows::write_in_line_order(&errors, errors_indexed, &temporary(ERRORS_FILE))?;
-    }
-    let tallies = tally(&temporary(RESULTS_FILE))?;
+    // Written as new files, renamed into place once all is well: a failed merge leaves no
+    // results.csv that would block the next attempt, and no link at a name is written through.
+    let results_file = rows::write_in_line_order(&results, &indexed, &out.join(RESULTS_FILE))?;
+    let errors_file = match &errors_indexed {
+        Some(errors_indexed) => Some(rows::write_in_line_order(
+            &errors,
+            errors_indexed,
+            &out.join(ERRORS_FILE),
+        )?),
+        None => None,
+    };
+    let tallies = tally(results_file.path())?;
     let summary = merged_summary(&shards, &tallies);
     summary.write(out)?;
-    for file in [ERRORS_FILE, RESULTS_FILE] {
-        let from = temporary(file);
-        if from.exists() {
-            std::fs::rename(&from, out.join(file)).map_err(|e| OutputError::io(&from, e))?;
+    for staged in [errors_file, Some(results_file)] {
+        if let Some(staged) = staged {
+            staged.commit().map_err(OutputError::from)?;
         }
         crash_point!("merge-renames");
     }
@@ -236,6 +253,14 @@ fn write_report(shards: &[ShardDir], out: &Path, summary: &Summary) {
 
 fn prepare_out(out: &Path) -> Result<OutDirLock, MergeError> {
     private_dir(out)?;
+    // A link or a foreign file at a name the merge writes is refused before the lock is
+    // taken; the directory is left as it was.
+    let written: Vec<&str> = RECORD_FILES
+        .into_iter()
+        .chain([report::REPORT_FILE])
+        .collect();
+    crate::files::check_dir(out, &written, &[lock::LOCK_FILE, UNFINISHED])
+        .map_err(OutputError::from)?;
     let lock = lock::acquire(out)?;
     let marker = out.join(UNFINISHED);
     let died_here = marker.exists();

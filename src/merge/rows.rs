@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 
+use crate::files::Staged;
 use crate::record::line_order::line_column;
 use crate::record::read_back::RowReader;
 use crate::record::writer::finish_synced;
@@ -98,12 +99,13 @@ pub(crate) fn index<E: From<MergeRowsError>>(
     Ok(header.map(|(header, _)| Indexed { header, entries }))
 }
 
-/// Writes `indexed`'s rows in line order to `out`, copying each from its part.
+/// Writes `indexed`'s rows in line order to a new file beside `target`, copying each from its
+/// part; committing it puts it in place.
 pub(crate) fn write_in_line_order(
     parts: &[Part],
     indexed: &Indexed,
-    out: &Path,
-) -> Result<(), OutputError> {
+    target: &Path,
+) -> Result<Staged, OutputError> {
     let mut readers = Vec::with_capacity(parts.len());
     for part in parts {
         // A part with no rows is never read; it may not exist.
@@ -112,7 +114,12 @@ pub(crate) fn write_in_line_order(
             false => None,
         });
     }
-    let file = crate::record::writer::private_file(out, false)?;
+    let mut staged = Staged::new(target)?;
+    let out = &staged.path().to_path_buf();
+    let file = staged
+        .file()
+        .try_clone()
+        .map_err(|e| OutputError::io(out, e))?;
     let mut writer = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer(BufWriter::new(file));
@@ -137,7 +144,8 @@ pub(crate) fn write_in_line_order(
         next_byte[entry.part] = Some(reader.position());
         writer.write_byte_record(&record).map_err(io)?;
     }
-    finish_synced(writer, out)
+    finish_synced(writer, out)?;
+    Ok(staged)
 }
 
 #[derive(Debug, thiserror::Error)]

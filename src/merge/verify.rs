@@ -2,13 +2,15 @@
 //! one where a record of the input starts (summary.json keeps those lines), and one the shard
 //! owns; its outcome is one of its kind of run, and agrees with its own fields (a device ID
 //! where there must be one, a code where there must be one); and the shard's rows add up to
-//! the counts its summary.json gives. A shard's record edited after it ran, or written by
-//! something else, is refused, naming the shard and the line.
+//! the counts its summary.json gives; and no device ID is claimed by two rows, within a shard
+//! or across shards (one device is one row's only). A shard's record edited after it ran, or
+//! written by something else, is refused, naming the shard and the line.
 
 use super::rows::Row;
 use super::{MergeError, ShardDir};
 use crate::codes::Code;
 use crate::config::RunMode;
+use crate::model::Claims;
 use crate::record::read_back;
 use crate::record::writer::Tallies;
 use crate::record::{Outcome, ResultRow};
@@ -122,7 +124,8 @@ impl<'a> ShardRows<'a> {
         }
     }
 
-    pub(super) fn check(&mut self, row: &Row<'_>) -> Result<(), MergeError> {
+    /// Checks one row of the shard, and returns it as read.
+    pub(super) fn check(&mut self, row: &Row<'_>) -> Result<ResultRow, MergeError> {
         let result: ResultRow = row
             .record
             .deserialize(Some(row.header))
@@ -145,7 +148,7 @@ impl<'a> ShardRows<'a> {
             ));
         }
         self.tallies.add(&result, false);
-        Ok(())
+        Ok(result)
     }
 
     /// The shard's rows add up to its summary's counts.
@@ -159,6 +162,43 @@ impl<'a> ShardRows<'a> {
                 found,
             }),
         }
+    }
+}
+
+/// The devices the shards' rows name, each with the line (and shard) that named it first.
+#[derive(Default)]
+pub(super) struct DeviceClaims {
+    lines: Claims,
+    /// The shard of each line claimed, by its position among the shards given.
+    shards: std::collections::HashMap<u64, usize>,
+}
+
+impl DeviceClaims {
+    /// Records `row`'s device, of `shards[part]`; a device another row named already is
+    /// refused, naming both lines and their shards' directories.
+    pub(super) fn claim(
+        &mut self,
+        row: &ResultRow,
+        shards: &[ShardDir],
+        part: usize,
+    ) -> Result<(), MergeError> {
+        if row.device_id.is_empty() {
+            return Ok(());
+        }
+        if let Some(first_line) = self.lines.get(&row.device_id) {
+            let first_part = self.shards.get(&first_line).copied().unwrap_or(part);
+            let dir = |part: usize| shards.get(part).map(|s| s.dir.clone()).unwrap_or_default();
+            return Err(MergeError::ClaimedTwice {
+                device_id: row.device_id.clone(),
+                first_line,
+                first_dir: dir(first_part),
+                line: row.line,
+                dir: dir(part),
+            });
+        }
+        self.lines.insert(&row.device_id, row.line);
+        self.shards.insert(row.line, part);
+        Ok(())
     }
 }
 

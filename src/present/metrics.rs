@@ -2,6 +2,11 @@
 //! textfile collector, so a scheduler can watch nightly runs. Written whole (a temporary file,
 //! then a rename) at the end of every run, early stops and refusals included; the last
 //! success time carries over from the file a failed run replaces.
+//!
+//! The metrics file replaces only itself: a path that names a file the run reads or writes
+//! (the input, the record in `--out`), a file of the record's names anywhere (an earlier
+//! run's), or an existing file that is not mfa-enroll's metrics is refused before anything
+//! is sent, and never written, a refused run's figures included.
 
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
@@ -13,11 +18,116 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+use crate::files::FileError;
 use crate::record::latency::LatencyFigures;
 use crate::record::summary::Summary;
 use crate::record::OutputError;
 
 const LAST_SUCCESS: &str = "mfa_enroll_last_success_timestamp_seconds";
+/// How every metrics file mfa-enroll writes begins.
+const OWN_START: &str = "# HELP mfa_enroll_";
+
+/// Why the metrics file may not be written at `--metrics-file`.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error("--metrics-file {}: {source}", path.display())]
+    File {
+        path: std::path::PathBuf,
+        #[source]
+        source: FileError,
+    },
+    #[error("--metrics-file {}: this is {what}, which this run reads or writes; give the metrics file a path of its own (nothing was sent)", path.display())]
+    Used {
+        path: std::path::PathBuf,
+        what: String,
+    },
+    #[error("--metrics-file {}: this file holds something other than mfa-enroll's metrics, and writing them would overwrite it; give the metrics file a path of its own (nothing was sent)", path.display())]
+    NotMetrics { path: std::path::PathBuf },
+}
+
+/// Names the tool gives its own files: never the metrics file's, wherever it is.
+const RECORD_NAMES: [&str; 5] = [
+    crate::record::RESULTS_FILE,
+    crate::record::ERRORS_FILE,
+    crate::record::SUMMARY_FILE,
+    crate::record::timeline::TIMELINE_FILE,
+    super::report::REPORT_FILE,
+];
+
+/// Whether the metrics file may be written at `path`, replacing what is there: no link,
+/// no name of the record's, and nothing there but a metrics file mfa-enroll wrote (or an
+/// empty file).
+pub(crate) fn may_replace(path: &Path) -> Result<(), MetricsError> {
+    let file_error = |source| MetricsError::File {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if RECORD_NAMES.contains(&name) {
+        return Err(MetricsError::Used {
+            path: path.to_path_buf(),
+            what: format!("named as the record's {name}"),
+        });
+    }
+    let Some(metadata) = crate::files::inspect(path).map_err(file_error)? else {
+        return Ok(());
+    };
+    if metadata.len() == 0 {
+        return Ok(());
+    }
+    let mut start = vec![0u8; OWN_START.len()];
+    let read = crate::bounded::open_own(path)
+        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut start));
+    match read {
+        Ok(()) if start == OWN_START.as_bytes() => Ok(()),
+        Ok(()) | Err(_) => Err(MetricsError::NotMetrics {
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+/// [`may_replace`], and not one of `used`: the files the run reads or writes, each with what
+/// it is, compared by where they are (their folders resolved) and by file identity.
+pub(crate) fn check_path(
+    path: &Path,
+    used: &[(std::path::PathBuf, &str)],
+) -> Result<(), MetricsError> {
+    for (other, what) in used {
+        if same_file(path, other) {
+            return Err(MetricsError::Used {
+                path: path.to_path_buf(),
+                what: what.to_string(),
+            });
+        }
+    }
+    may_replace(path)
+}
+
+/// Whether two paths name one file: the same name in the same folder (links in the folders
+/// resolved), or the same device and inode.
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let place = |p: &Path| {
+        let parent = match p.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let parent = parent
+            .canonicalize()
+            .or_else(|_| std::path::absolute(parent))
+            .unwrap_or_else(|_| parent.to_path_buf());
+        parent.join(p.file_name().unwrap_or_default())
+    };
+    if place(a) == place(b) {
+        return true;
+    }
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
 
 /// A gauge per value of one label (`outcome`, `code`, `type`).
 type Labelled = Family<Vec<(String, String)>, Gauge>;
@@ -80,7 +190,7 @@ impl EncodeMetric for LatencyHistogram {
 
 /// The last success time the previous file recorded, if any.
 fn previous_success(path: &Path) -> Option<f64> {
-    let text = crate::bounded::read_to_string(path, crate::bounded::OWN_FILE_CEILING).ok()?;
+    let text = crate::bounded::read_own_to_string(path, crate::bounded::OWN_FILE_CEILING).ok()?;
     text.lines()
         .find(|l| l.starts_with(LAST_SUCCESS) && !l.starts_with('#'))
         .and_then(|l| l.split_whitespace().nth(1))
@@ -94,7 +204,7 @@ fn now_seconds() -> f64 {
 }
 
 /// The figures of a run that got as far as a summary.
-pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<(), OutputError> {
+pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<(), MetricsError> {
     let mut registry = Registry::default();
     let outcomes: Vec<(&str, u64)> = summary
         .outcomes
@@ -163,11 +273,12 @@ pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<()
 }
 
 /// A run refused before it sent anything (exit 2): only the exit code and the times.
-pub(crate) fn write_refusal(path: &Path, exit_code: i32) -> Result<(), OutputError> {
+pub(crate) fn write_refusal(path: &Path, exit_code: i32) -> Result<(), MetricsError> {
     finish(Registry::default(), path, exit_code)
 }
 
-fn finish(mut registry: Registry, path: &Path, exit_code: i32) -> Result<(), OutputError> {
+fn finish(mut registry: Registry, path: &Path, exit_code: i32) -> Result<(), MetricsError> {
+    may_replace(path)?;
     gauge(
         &mut registry,
         "mfa_enroll_exit_code",
@@ -200,7 +311,5 @@ fn finish(mut registry: Registry, path: &Path, exit_code: i32) -> Result<(), Out
     if !text.ends_with('\n') {
         text.push('\n');
     }
-    let temporary = path.with_extension("prom.tmp");
-    std::fs::write(&temporary, text).map_err(|e| OutputError::io(&temporary, e))?;
-    std::fs::rename(&temporary, path).map_err(|e| OutputError::io(path, e))
+    Ok(crate::record::writer::write_whole(path, text.as_bytes())?)
 }

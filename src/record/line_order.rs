@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 
-use super::writer::{finish_synced, private_file};
+use super::writer::finish_synced;
 use super::OutputError;
+use crate::files::{create_new, Staged};
 
 /// Rows held in memory at once while sorting, by their size, with an allowance per row for
 /// the record's own bookkeeping (its boxed header, the field ends counted apart, and the
@@ -59,10 +60,10 @@ pub(crate) fn reader(path: &Path) -> Result<csv::Reader<File>, OutputError> {
         .map_err(|e| OutputError::csv(path, e))
 }
 
-fn writer(path: &Path) -> Result<csv::Writer<BufWriter<File>>, OutputError> {
-    Ok(csv::WriterBuilder::new()
+fn writer(file: File) -> csv::Writer<BufWriter<File>> {
+    csv::WriterBuilder::new()
         .flexible(true)
-        .from_writer(BufWriter::new(private_file(path, false)?)))
+        .from_writer(BufWriter::new(file))
 }
 
 /// A row's line; one that cannot be read (a torn last row) sorts last.
@@ -124,15 +125,17 @@ fn reorder(path: &Path, bounds: Bounds) -> Result<Reordered, OutputError> {
     while runs.len() > bounds.fan_in {
         let group: Vec<PathBuf> = runs.drain(..bounds.fan_in).collect();
         let merged = work.next_path();
-        merge_runs(&group, column, None, &merged)?;
+        merge_runs(&group, column, None, &merged, create_new(&merged)?)?;
         runs.push(merged);
     }
-    let temporary = path.with_extension("csv.ordering");
-    merge_runs(&runs, column, Some(&header), &temporary)?;
-    std::fs::rename(&temporary, path).map_err(|e| OutputError::io(path, e))?;
-    if let Some(Ok(dir)) = path.parent().map(File::open) {
-        let _ = dir.sync_all();
-    }
+    // A new file beside the old one, renamed over it: never written through a link.
+    let mut ordered = Staged::new(path)?;
+    let file = ordered
+        .file()
+        .try_clone()
+        .map_err(|e| OutputError::io(path, e))?;
+    merge_runs(&runs, column, Some(&header), ordered.path(), file)?;
+    ordered.commit()?;
     Ok(Reordered::Sorted {
         rows,
         runs: run_count,
@@ -156,9 +159,9 @@ fn is_in_order(
     Ok(true)
 }
 
-/// The working folder of one sort, removed when dropped.
+/// The working folder of one sort (a new one, beside the file), removed when dropped.
 struct Spill {
-    dir: PathBuf,
+    dir: tempfile::TempDir,
     made: std::cell::Cell<usize>,
 }
 
@@ -167,9 +170,12 @@ impl Spill {
         let name = path
             .file_name()
             .map_or_else(|| "rows".into(), |n| n.to_string_lossy().into_owned());
-        let dir = path.with_file_name(format!(".{name}.runs"));
-        let _ = std::fs::remove_dir_all(&dir);
-        super::writer::private_dir(&dir)?;
+        let parent = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let dir = crate::files::private_temp_dir(parent, &format!(".{name}.runs."))
+            .map_err(|e| OutputError::io(parent, e))?;
         Ok(Spill {
             dir,
             made: std::cell::Cell::new(0),
@@ -179,13 +185,7 @@ impl Spill {
     fn next_path(&self) -> PathBuf {
         let number = self.made.get();
         self.made.set(number + 1);
-        self.dir.join(format!("run-{number}.csv"))
-    }
-}
-
-impl Drop for Spill {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.dir.path().join(format!("run-{number}.csv"))
     }
 }
 
@@ -213,7 +213,7 @@ fn sorted_runs(
         if (!more && !batch.is_empty()) || held >= run_bytes {
             batch.sort_by_key(|(line, _)| *line);
             let run = work.next_path();
-            let mut out = writer(&run)?;
+            let mut out = writer(create_new(&run)?);
             for (_, row) in batch.drain(..) {
                 out.write_byte_record(&row)
                     .map_err(|e| OutputError::csv(&run, e))?;
@@ -234,8 +234,9 @@ fn merge_runs(
     column: usize,
     header: Option<&ByteRecord>,
     out: &Path,
+    file: File,
 ) -> Result<(), OutputError> {
-    let mut writer = writer(out)?;
+    let mut writer = writer(file);
     let io = |e: csv::Error| OutputError::csv(out, e);
     if let Some(header) = header {
         writer.write_byte_record(header).map_err(io)?;

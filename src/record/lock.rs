@@ -8,9 +8,9 @@
 //! just before: so the owner removes it while it still holds the lock, and a process that
 //! takes a lock checks that the path still names the file it locked, and tries again if not.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -35,9 +35,9 @@ fn id_of(metadata: &std::fs::Metadata) -> FileId {
     (metadata.dev(), metadata.ino())
 }
 
-/// Whether `path` still names the file `id`.
+/// Whether `path` still names the file `id` (itself, not through a link).
 fn names(path: &Path, id: FileId) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| id_of(&m) == id)
+    std::fs::symlink_metadata(path).is_ok_and(|m| id_of(&m) == id)
 }
 
 /// Held for the whole run; released, and its file removed, when dropped.
@@ -92,14 +92,9 @@ pub(crate) fn acquire(out_dir: &Path) -> Result<OutDirLock, OutputError> {
 
 /// One try: `None` when the file locked is no longer the one the path names.
 fn try_acquire(out_dir: &Path, path: &Path) -> Result<Option<OutDirLock>, OutputError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| OutputError::io(path, e))?;
+    // Never through a link, never a file with other names or one the tool did not make:
+    // the lock is written to.
+    let file = crate::files::open_shared(path)?;
     lock_opened(file, out_dir, path)
 }
 
@@ -163,6 +158,7 @@ fn describe_holder(recorded: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     #[test]
     fn a_lock_is_taken_once_and_its_file_goes_with_it() {
@@ -193,9 +189,9 @@ mod tests {
             .write(true)
             .open(&path)
             .unwrap();
-        // Its owner removes it, and a third process creates the path anew.
+        // Its owner removes it, and a third process creates the path anew, as the tool does.
         std::fs::remove_file(&path).unwrap();
-        std::fs::write(&path, "").unwrap();
+        drop(crate::files::create_new(&path).unwrap());
         assert!(
             lock_opened(opened, dir.path(), &path).unwrap().is_none(),
             "a lock on a file the path no longer names guards nothing"

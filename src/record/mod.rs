@@ -38,6 +38,14 @@ pub(crate) use writer::{Recorder, RecorderHandle, Tallies};
 pub(crate) const RESULTS_FILE: &str = "results.csv";
 pub(crate) const ERRORS_FILE: &str = "errors.csv";
 pub(crate) const SUMMARY_FILE: &str = "summary.json";
+/// Every file of the record, as a run or a merge leaves it (report.html, which `present`
+/// writes, aside).
+pub(crate) const RECORD_FILES: [&str; 4] = [
+    RESULTS_FILE,
+    ERRORS_FILE,
+    SUMMARY_FILE,
+    timeline::TIMELINE_FILE,
+];
 
 /// Why an output file could not be written or read. The `io::Error` is kept, so a caller can
 /// tell a full disk from a broken pipe.
@@ -72,6 +80,8 @@ pub enum OutputError {
     },
     #[error("--out {}: this is a file, not a directory; choose a directory for results.csv, errors.csv and summary.json (it is created if missing)", path.display())]
     OutIsAFile { path: PathBuf },
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
     #[error("the results writer stopped unexpectedly (a bug in mfa-enroll); results.csv holds every row finished before it: run again with --resume")]
     WriterCrashed,
 }

@@ -39,7 +39,7 @@ pub(crate) enum SummaryProblem {
 /// summary.json in `dir`, read within its ceiling.
 pub(crate) fn summary(dir: &Path) -> Result<Summary, SummaryProblem> {
     let path = dir.join(SUMMARY_FILE);
-    let text = match bounded::read(&path, bounded::SUMMARY_FILE_CEILING) {
+    let text = match bounded::read_own(&path, bounded::SUMMARY_FILE_CEILING) {
         Ok(text) => text,
         Err(BoundedReadError::Unreadable { source, .. })
             if source.kind() == io::ErrorKind::NotFound =>
@@ -128,7 +128,7 @@ pub(crate) struct RowReader {
 impl RowReader {
     /// Opens `path` and reads its header; `Ok(None)` for a file with no header at all.
     pub(crate) fn open(path: &Path) -> Result<Option<RowReader>, OutputError> {
-        let mut file = File::open(path).map_err(|e| OutputError::io(path, e))?;
+        let mut file = bounded::open_own(path).map_err(|e| OutputError::io(path, e))?;
         let len = file.metadata().map_err(|e| OutputError::io(path, e))?.len();
         let mut last = [0u8; 1];
         if len > 0 {

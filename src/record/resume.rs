@@ -14,9 +14,10 @@ use std::path::Path;
 use csv::ByteRecord;
 
 use super::read_back::RowReader;
-use super::writer::{private_file, Tallies};
+use super::writer::Tallies;
 use super::{Outcome, OutputError, ResultRow, RESULTS_FILE};
 use crate::codes::Code;
+use crate::files::Staged;
 use crate::model::Claims;
 
 /// What the newest row of one input line says.
@@ -173,15 +174,21 @@ pub(crate) fn read_finished(out_dir: &Path) -> Result<Finished, OutputError> {
     Ok(result)
 }
 
-/// Rewrites results.csv with only the finished rows, through a temporary file and a rename:
-/// a crash during it leaves the old file whole.
+/// Rewrites results.csv with only the finished rows, as a new file renamed over the old one:
+/// a crash during it leaves the old file whole, and a link at the name is never written
+/// through.
 pub(crate) fn keep_only_finished(out_dir: &Path, finished: &Finished) -> Result<(), OutputError> {
     let path = out_dir.join(RESULTS_FILE);
     let mut reader = open_results(&path)?;
-    let temporary = out_dir.join(format!("{RESULTS_FILE}.resume-tmp"));
+    let mut staged = Staged::new(&path)?;
+    let temporary = staged.path().to_path_buf();
+    let file = staged
+        .file()
+        .try_clone()
+        .map_err(|e| OutputError::io(&temporary, e))?;
     let mut writer = csv::WriterBuilder::new()
         .has_headers(false)
-        .from_writer(BufWriter::new(private_file(&temporary, false)?));
+        .from_writer(BufWriter::new(file));
     writer
         .write_record(ResultRow::header())
         .map_err(|e| OutputError::csv(&temporary, e))?;
@@ -193,18 +200,12 @@ pub(crate) fn keep_only_finished(out_dir: &Path, finished: &Finished) -> Result<
                 .map_err(|e| OutputError::csv(&temporary, e))?;
         }
     }
-    let file = writer
+    writer
         .into_inner()
         .map_err(|e| OutputError::io(&temporary, e.into_error()))?
         .into_inner()
         .map_err(|e| OutputError::io(&temporary, e.into_error()))?;
-    file.sync_all()
-        .map_err(|e| OutputError::io(&temporary, e))?;
-    drop(file);
-    std::fs::rename(&temporary, &path).map_err(|e| OutputError::io(&path, e))?;
-    if let Ok(dir) = std::fs::File::open(out_dir) {
-        let _ = dir.sync_all();
-    }
+    staged.commit()?;
     Ok(())
 }
 

@@ -136,7 +136,8 @@ impl Timeline {
     /// The timeline a finished run left, if any (runs before this file existed left none).
     pub(crate) fn read(out_dir: &Path) -> Option<Timeline> {
         let path = out_dir.join(TIMELINE_FILE);
-        let text = crate::bounded::read_to_string(&path, crate::bounded::OWN_FILE_CEILING).ok()?;
+        let text =
+            crate::bounded::read_own_to_string(&path, crate::bounded::OWN_FILE_CEILING).ok()?;
         serde_json::from_str(&text).ok()
     }
 }

@@ -8,9 +8,8 @@
 //! rows the files hold; the rows cut off are redone by `--resume`.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
@@ -200,8 +199,7 @@ struct Guarded {
 }
 
 impl Guarded {
-    fn open(path: &Path, append: bool) -> Result<Guarded, OutputError> {
-        let file = private_file(path, append)?;
+    fn new(path: &Path, file: File) -> Result<Guarded, OutputError> {
         let len = file.metadata().map_err(|e| OutputError::io(path, e))?.len();
         Ok(Guarded {
             file,
@@ -263,35 +261,9 @@ pub(crate) fn private_dir(dir: &Path) -> Result<(), OutputError> {
         .map_err(|e| OutputError::io(dir, e))
 }
 
-/// Opens a file readable by its owner only: these files hold personal data. A file that was
-/// there already is made so too.
-pub(crate) fn private_file(path: &Path, append: bool) -> Result<File, OutputError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut options = OpenOptions::new();
-    options.mode(0o600);
-    if append {
-        options.append(true).create(true);
-    } else {
-        options.write(true).create(true).truncate(true);
-    }
-    let file = options.open(path).map_err(|e| OutputError::io(path, e))?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| OutputError::io(path, e))?;
-    Ok(file)
-}
-
-/// Writes a whole file through a temporary one and a rename, readable by its owner only: a
-/// crash leaves the old file or the new one, never half of one.
+/// Writes a whole file through a temporary one and a rename ([`crate::files::write_whole`]).
 pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
-    use std::io::Write;
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    let temporary = path.with_file_name(name);
-    let mut file = private_file(&temporary, false)?;
-    file.write_all(bytes)
-        .and_then(|_| file.sync_all())
-        .map_err(|e| OutputError::io(&temporary, e))?;
-    std::fs::rename(&temporary, path).map_err(|e| OutputError::io(path, e))
+    Ok(crate::files::write_whole(path, bytes)?)
 }
 
 /// Flushes a CSV writer's buffer and syncs its file to disk.
@@ -320,10 +292,17 @@ impl Recorder {
     ) -> Result<Recorder, OutputError> {
         let results_path = out_dir.join(RESULTS_FILE);
         let errors_path = out_dir.join(ERRORS_FILE);
-        let results_exists = results_path.exists();
+        // A fresh results.csv is created new; a resumed one (rewritten new by the resume)
+        // grows in place. errors.csv is always a new file: the old one may be someone's copy.
+        let results_exists = crate::files::inspect(&results_path)?.is_some();
+        let results_file = if append && results_exists {
+            crate::files::open_to_append(&results_path)?
+        } else {
+            crate::files::create_new(&results_path)?
+        };
         let mut results = csv::WriterBuilder::new()
             .has_headers(false)
-            .from_writer(BufWriter::new(Guarded::open(&results_path, append)?));
+            .from_writer(BufWriter::new(Guarded::new(&results_path, results_file)?));
         if !(append && results_exists) {
             results
                 .write_record(ResultRow::header())
@@ -331,7 +310,10 @@ impl Recorder {
         }
         let mut errors = csv::WriterBuilder::new()
             .flexible(true)
-            .from_writer(BufWriter::new(Guarded::open(&errors_path, false)?));
+            .from_writer(BufWriter::new(Guarded::new(
+                &errors_path,
+                crate::files::replace_with_new(&errors_path)?,
+            )?));
         let mut header = ByteRecord::new();
         for &i in &layout.carried {
             header.push_field(layout.input_header.get(i).unwrap_or_default());

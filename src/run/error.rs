@@ -17,6 +17,8 @@ pub enum RunError {
     Input(#[from] InputError),
     #[error(transparent)]
     Output(#[from] OutputError),
+    #[error(transparent)]
+    Metrics(#[from] crate::present::metrics::MetricsError),
     #[error("{}: this directory holds the record of an earlier run; pass --resume to continue it, or choose another --out (nothing was sent)", path.display())]
     WouldOverwrite { path: PathBuf },
     #[error("--resume: {} holds no earlier run (no results.csv, no summary.json); run without --resume to start one (nothing was sent)", dir.display())]

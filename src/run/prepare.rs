@@ -3,20 +3,24 @@
 //! checked against what it already holds: an earlier run's record is never overwritten, and
 //! `--resume` continues only a run it can show to be of the same target and shard, with a
 //! summary.json that agrees with its results.csv (the input is compared in `survey`, once it
-//! has been read).
+//! has been read). A link, a file with other names or a foreign file at a name the run
+//! writes is refused here, as is a `--metrics-file` that names a file the run reads or
+//! writes: before anything is sent, with the directory left as it was.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::context::RunContext;
 use super::error::RunError;
-use super::handoff::OutputDir;
-use crate::input::InputReader;
+use super::handoff::{OutputDir, SPOOL_FILE};
+use crate::input::{InputReader, InputSource};
+use crate::present::metrics;
+use crate::present::report::REPORT_FILE;
 use crate::record::lock;
 use crate::record::read_back::{self, SummaryProblem};
 use crate::record::resume::{self, Finished};
 use crate::record::summary::{Summary, Target};
 use crate::record::writer::private_dir;
-use crate::record::{OutputError, RESULTS_FILE};
+use crate::record::{OutputError, RECORD_FILES, RESULTS_FILE};
 use crate::shard::Shard;
 use crate::stop::unless_stopped;
 
@@ -78,11 +82,17 @@ pub(crate) async fn input(ctx: &RunContext) -> Result<Option<InputReader>, RunEr
 pub(crate) fn output_dir(ctx: &RunContext) -> Result<OutputDir, RunError> {
     let settings = &ctx.settings;
     let dir = settings.out_dir.clone();
+    check_metrics_file(ctx)?;
     if settings.resume && !dir.is_dir() {
         // Not even created: a refused resume leaves no trace.
         return Err(RunError::NothingToResume { dir });
     }
     private_dir(&dir)?;
+    // Before the lock is taken or anything is written: a link or a foreign file at a name
+    // this run writes is refused, and the directory is left as it was.
+    let written: Vec<&str> = RECORD_FILES.into_iter().chain([REPORT_FILE]).collect();
+    crate::files::check_dir(&dir, &written, &[lock::LOCK_FILE, SPOOL_FILE])
+        .map_err(OutputError::from)?;
     let lock = lock::acquire(&dir)?;
     let has_results = dir.join(RESULTS_FILE).exists();
     if has_results && !settings.resume {
@@ -106,6 +116,27 @@ pub(crate) fn output_dir(ctx: &RunContext) -> Result<OutputDir, RunError> {
         earlier,
         finished,
     })
+}
+
+/// `--metrics-file` may name no file this run reads or writes (the input, the record in
+/// `--out`), nor an earlier run's record, nor anything but a metrics file mfa-enroll wrote:
+/// checked before anything is made, so a refusal changes nothing on disk.
+fn check_metrics_file(ctx: &RunContext) -> Result<(), RunError> {
+    let settings = &ctx.settings;
+    let Some(path) = &settings.metrics_file else {
+        return Ok(());
+    };
+    let mut used: Vec<(PathBuf, &str)> = Vec::new();
+    if let InputSource::File(input) = &settings.input {
+        used.push((input.clone(), "the input"));
+    }
+    let names = RECORD_FILES
+        .into_iter()
+        .chain([REPORT_FILE, lock::LOCK_FILE, SPOOL_FILE]);
+    for name in names {
+        used.push((settings.out_dir.join(name), "a file of this run's --out"));
+    }
+    Ok(metrics::check_path(path, &used)?)
 }
 
 /// A summary written once the input had been read through, as every run that sends (or

@@ -18,7 +18,7 @@ use crate::dispatch::later::{LaterRows, LaterRowsSpill};
 use crate::input::{InputError, InputReader};
 use crate::model::UserRef;
 use crate::record::record_lines::RecordLines;
-use crate::record::writer::private_file;
+use crate::record::OutputError;
 use crate::shard::{Assignment, KeyedBy};
 use crate::validate;
 use crate::validate::repeats::{RepeatSpill, Repeats};
@@ -60,7 +60,10 @@ pub(crate) fn survey(
     let settings = &ctx.settings;
     let spool_path = out.dir.join(SPOOL_FILE);
     let spool = Spool(spool_path.clone());
-    input.copy_to(private_file(&spool_path, false)?)?;
+    // A spool a killed run left is replaced; a file that is not one is refused (prepare
+    // checked already; the name is looked at again as it is used).
+    crate::files::clear_own(&spool_path).map_err(OutputError::from)?;
+    input.copy_to(crate::files::create_new(&spool_path).map_err(OutputError::from)?)?;
     let spilled = |source| RunError::Spill { source };
     let mut spill = RepeatSpill::create(&out.dir).map_err(spilled)?;
     let mut later = None;

@@ -170,9 +170,18 @@ mod tests {
     #[test]
     fn the_spill_is_removed_with_the_survey() {
         let dir = tempfile::tempdir().unwrap();
+        let spills = || {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter(|e| {
+                    let e = e.as_ref().unwrap();
+                    e.file_name().to_string_lossy().starts_with(".repeats") && e.path().is_dir()
+                })
+                .count()
+        };
         let spill = RepeatSpill::create(dir.path()).unwrap();
-        assert!(dir.path().join(".repeats").is_dir());
+        assert_eq!(spills(), 1);
         drop(spill.finish().unwrap());
-        assert!(!dir.path().join(".repeats").exists());
+        assert_eq!(spills(), 0);
     }
 }

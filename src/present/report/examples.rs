@@ -1,12 +1,14 @@
 //! The rows behind each error code's first lines, read back from results.csv for the report:
 //! who the row names and what the message said. One streaming pass that keeps only the
-//! wanted lines (a handful per code) and stops once it has them all.
+//! wanted lines (a handful per code) and stops once it has them all. It reads as `--resume`
+//! and `merge` do ([`RowReader`]): a regular file only, each row within a bound.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use csv::StringRecord;
+use csv::ByteRecord;
 
+use crate::record::read_back::RowReader;
 use crate::record::summary::Summary;
 use crate::record::{OutputError, RESULTS_FILE};
 
@@ -38,32 +40,27 @@ pub(crate) fn read(
         return Ok(found);
     }
     let path = dir.join(RESULTS_FILE);
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(&path)
-        .map_err(|e| OutputError::csv(&path, e))?;
-    let header = reader
-        .headers()
-        .map_err(|e| OutputError::csv(&path, e))?
-        .clone();
-    let column = |name: &str| header.iter().position(|h| h == name);
+    let Some(mut reader) = RowReader::open(&path)? else {
+        return Ok(found);
+    };
+    let header = reader.header().clone();
+    let column = |name: &str| header.iter().position(|h| h == name.as_bytes());
     let (Some(line_at), Some(code_at)) = (column("line"), column("error_code")) else {
         return Ok(found);
     };
-    let cell = |record: &StringRecord, name: &str| {
-        column(name)
-            .and_then(|i| record.get(i))
-            .unwrap_or("")
-            .to_string()
+    let cell = |record: &ByteRecord, name: &str| {
+        let value = column(name).and_then(|i| record.get(i)).unwrap_or(b"");
+        String::from_utf8_lossy(value).into_owned()
     };
-    let mut record = StringRecord::new();
-    // A torn or unreadable row is skipped: the report is a view, results.csv the record.
-    while !wanted.is_empty() && reader.read_record(&mut record).unwrap_or(false) {
-        let line = record
-            .get(line_at)
+    let mut record = ByteRecord::new();
+    // A torn or unreadable row ends the reading: the report is a view, results.csv the record.
+    while !wanted.is_empty() && reader.next(&mut record).ok().flatten().is_some() {
+        let line = std::str::from_utf8(record.get(line_at).unwrap_or_default())
+            .ok()
             .and_then(|l| l.parse::<u64>().ok())
             .unwrap_or(0);
-        let code = record.get(code_at).unwrap_or("");
+        let code = String::from_utf8_lossy(record.get(code_at).unwrap_or_default());
+        let code = code.as_ref();
         let Some(codes) = wanted.get_mut(&line) else {
             continue;
         };

@@ -23,10 +23,11 @@ use std::path::{Path, PathBuf};
 use askama::Template;
 
 use crate::record::lock;
+use crate::record::read_back::{self, SummaryProblem};
 use crate::record::summary::{now_rfc3339, Summary};
-use crate::record::timeline::Timeline;
+use crate::record::timeline::{Timeline, TIMELINE_FILE};
 use crate::record::writer::write_whole;
-use crate::record::{OutputError, SUMMARY_FILE};
+use crate::record::{OutputError, RESULTS_FILE, SUMMARY_FILE};
 use view::Extras;
 
 pub(crate) const REPORT_FILE: &str = "report.html";
@@ -36,8 +37,8 @@ pub(crate) const REPORT_FILE: &str = "report.html";
 pub enum ReportError {
     #[error(transparent)]
     Output(#[from] OutputError),
-    #[error("{}: no summary.json that mfa-enroll can read; give the --out directory of a run or a merge", dir.display())]
-    NoSummary { dir: PathBuf },
+    #[error("{}: {problem}: no summary.json that mfa-enroll can read; give the --out directory of a run or a merge", dir.display())]
+    NoSummary { dir: PathBuf, problem: String },
     #[error("{}: this run has not finished (it is still running, or it was killed); run it again with --resume, and its report is written when it ends", dir.display())]
     Unfinished { dir: PathBuf },
 }
@@ -87,15 +88,25 @@ pub(crate) fn write_refusal(
 /// `mfa-enroll report DIR`: writes DIR/report.html again from what a finished run or merge
 /// left there, and returns its path.
 pub(crate) fn rewrite(dir: &Path) -> Result<PathBuf, ReportError> {
-    let no_summary = || ReportError::NoSummary {
+    let no_summary = |problem: String| ReportError::NoSummary {
         dir: dir.to_path_buf(),
+        problem,
     };
-    if !dir.join(SUMMARY_FILE).is_file() {
-        return Err(no_summary());
+    if std::fs::symlink_metadata(dir.join(SUMMARY_FILE)).is_err() {
+        return Err(no_summary(SummaryProblem::Missing.to_string()));
+    }
+    // What is read is read as --resume and merge read it (a regular file, within a bound,
+    // never a wait on a fifo); what is written is written new, never through a link.
+    crate::files::check_dir(dir, &[REPORT_FILE], &[lock::LOCK_FILE]).map_err(OutputError::from)?;
+    for name in [RESULTS_FILE, TIMELINE_FILE] {
+        let path = dir.join(name);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            crate::bounded::open_own(&path).map_err(|e| OutputError::io(&path, e))?;
+        }
     }
     // A run that starts meanwhile would rewrite what is read here.
     let _lock = lock::acquire(dir)?;
-    let summary = crate::record::read_back::summary(dir).map_err(|_| no_summary())?;
+    let summary = read_back::summary(dir).map_err(|e| no_summary(e.to_string()))?;
     if !summary.finished {
         return Err(ReportError::Unfinished {
             dir: dir.to_path_buf(),
