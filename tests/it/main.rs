@@ -24,6 +24,7 @@ mod inputs;
 mod install;
 mod layout;
 mod line_endings;
+mod links;
 mod logs;
 mod merge_checks;
 mod mfa_switch;
