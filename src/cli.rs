@@ -255,7 +255,8 @@ pub struct RunArgs {
     pub(crate) enable_mfa: bool,
 
     /// Write the run's figures here in Prometheus' text format (node_exporter textfile
-    /// collector), at the end of every run
+    /// collector), at the end of every run; it replaces only a metrics file mfa-enroll wrote,
+    /// never the input or a file of a record
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 

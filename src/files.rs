@@ -8,9 +8,10 @@
 //! opened in place (results.csv growing on `--resume`, the lock) are opened with
 //! `O_NOFOLLOW` and refused when they have other names (hard links) or are no regular file.
 //!
-//! [`inspect`] and [`clear_own`] are the checks a command makes before it sends anything: a
+//! [`check_dir`], [`inspect`], [`clear_own`] and [`fresh_own_dir`] are the checks a command makes before it sends anything: a
 //! link or a foreign file where the tool must write is refused, and a file at one of the
-//! tool's internal names (the spool, the lock) is removed only when it is one the tool left.
+//! tool's internal names (the spool, the lock, the spills' and the sort's folders) is
+//! removed only when it is one the tool left.
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Write};
@@ -26,13 +27,13 @@ pub enum FileError {
         #[source]
         source: io::Error,
     },
-    #[error("{}: this is a symbolic link; mfa-enroll writes its files itself, never through a link: remove the link or choose another directory (nothing was written)", path.display())]
+    #[error("{}: this is a symbolic link; mfa-enroll writes its files itself, never through a link: remove the link or choose another directory (nothing was sent, and nothing written)", path.display())]
     Link { path: PathBuf },
-    #[error("{}: this file has other names too (hard links), which writing here would change; remove this name or choose another directory (nothing was written)", path.display())]
+    #[error("{}: this file has other names too (hard links), which writing here would change; remove this name or choose another directory (nothing was sent, and nothing written)", path.display())]
     HardLinked { path: PathBuf },
-    #[error("{}: this is not a regular file (a directory, a fifo or a device); remove it or choose another directory (nothing was written)", path.display())]
+    #[error("{}: this is not a regular file (a directory, a fifo or a device); remove it or choose another directory (nothing was sent, and nothing written)", path.display())]
     NotAFile { path: PathBuf },
-    #[error("{}: mfa-enroll did not make this file (it is not owned by the directory's owner with mode 600), and it uses this name itself; move the file away or choose another directory (nothing was written)", path.display())]
+    #[error("{}: mfa-enroll did not make this file (it is not owned by the directory's owner and readable by that owner only), and it uses this name itself; move the file away or choose another directory (nothing was sent, and nothing written)", path.display())]
     Foreign { path: PathBuf },
 }
 
@@ -93,13 +94,21 @@ pub(crate) fn check_own(path: &Path) -> Result<(), FileError> {
 /// Checks, before a command writes anything in `dir`, the names it will write there: at each
 /// of `written` nothing, or a file (an earlier run's, which the command will replace or
 /// refuse to) that is no link and has no other name; at each of `own`, the tool's internal
-/// names, nothing or a file the tool left.
-pub(crate) fn check_dir(dir: &Path, written: &[&str], own: &[&str]) -> Result<(), FileError> {
+/// names, nothing or a file the tool left; at each of `own_dirs`, nothing or a folder it left.
+pub(crate) fn check_dir(
+    dir: &Path,
+    written: &[&str],
+    own: &[&str],
+    own_dirs: &[&str],
+) -> Result<(), FileError> {
     for name in written {
         inspect(&dir.join(name))?;
     }
     for name in own {
         check_own(&dir.join(name))?;
+    }
+    for name in own_dirs {
+        check_own_dir(&dir.join(name))?;
     }
     Ok(())
 }
@@ -256,14 +265,41 @@ pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     staged.commit().map(drop)
 }
 
-/// A new folder for a command's working files inside `dir`, readable by its owner only, with
-/// a fresh name that starts with `prefix` (nothing that was there is touched); removed with
-/// all it holds when dropped.
-pub(crate) fn private_temp_dir(dir: &Path, prefix: &str) -> io::Result<tempfile::TempDir> {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir_in(dir)
+/// Checks what is at one of the tool's internal folder names: nothing, or a folder the tool
+/// left (a killed run's: a real folder, owned by the directory's owner, mode 700).
+pub(crate) fn check_own_dir(path: &Path) -> Result<(), FileError> {
+    let metadata = match std::fs::symlink_metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(FileError::io(path, e)),
+    };
+    if metadata.file_type().is_symlink() {
+        return Err(FileError::Link {
+            path: path.to_path_buf(),
+        });
+    }
+    if !metadata.is_dir() || !is_own(path, &metadata)? {
+        return Err(FileError::Foreign {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// A new folder for working files at `path`, one of the tool's internal names, readable by
+/// its owner only: a folder a killed run left there is removed first (its contents with it,
+/// links inside removed, never followed); anything else is refused and left as it is.
+pub(crate) fn fresh_own_dir(path: &Path) -> Result<(), FileError> {
+    use std::os::unix::fs::DirBuilderExt;
+    check_own_dir(path)?;
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(FileError::io(path, e)),
+        Ok(()) | Err(_) => {}
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| FileError::io(path, e))
 }
 
 #[cfg(test)]

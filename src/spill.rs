@@ -8,26 +8,25 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Spill files; each holds about 1/PARTS of the pairs while it is sorted.
 const PARTS: usize = 64;
 
 pub(crate) struct Spill {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
     parts: Vec<BufWriter<File>>,
 }
 
 impl Spill {
-    /// A new private directory for the spill inside `out_dir`, its name starting with `name`
-    /// (a fresh one: nothing already in `out_dir` is touched).
+    /// A private directory `name` for the spill inside `out_dir`: one a killed run left there
+    /// is replaced; anything else at the name (a link, a folder of someone else's) is refused.
     pub(crate) fn create(out_dir: &Path, name: &str) -> io::Result<Spill> {
-        let dir = crate::files::private_temp_dir(out_dir, &format!("{name}."))?;
+        let dir = out_dir.join(name);
+        crate::files::fresh_own_dir(&dir).map_err(io::Error::other)?;
         let mut parts = Vec::with_capacity(PARTS);
         for part in 0..PARTS {
-            parts.push(BufWriter::new(File::create(
-                dir.path().join(part.to_string()),
-            )?));
+            parts.push(BufWriter::new(File::create(dir.join(part.to_string()))?));
         }
         Ok(Spill { dir, parts })
     }
@@ -45,7 +44,7 @@ impl Spill {
             writer.flush()?;
         }
         for part in 0..PARTS {
-            let mut entries = read_part(&self.dir.path().join(part.to_string()))?;
+            let mut entries = read_part(&self.dir.join(part.to_string()))?;
             entries.sort_unstable();
             each(&entries);
         }
@@ -67,5 +66,11 @@ fn read_part(path: &Path) -> io::Result<Vec<(u64, u64)>> {
         let key = u64::from_le_bytes(key.try_into().unwrap_or_default());
         let value = u64::from_le_bytes(value.try_into().unwrap_or_default());
         entries.push((key, value));
+    }
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -14,6 +14,9 @@ use std::io;
 use std::path::Path;
 
 use crate::model::UserRef;
+
+/// The spill's folder in the output directory.
+pub(crate) const SPILL_DIR: &str = ".later-rows";
 use crate::spill::Spill;
 
 /// The last line naming a user by ID, and by username, among the rows the engine will see.
@@ -88,7 +91,7 @@ fn user_key(user: &UserRef) -> u64 {
 impl LaterRowsSpill {
     pub(crate) fn create(out_dir: &Path) -> io::Result<LaterRowsSpill> {
         Ok(LaterRowsSpill {
-            spill: Spill::create(out_dir, ".later-rows")?,
+            spill: Spill::create(out_dir, SPILL_DIR)?,
             kinds: Kinds::default(),
         })
     }

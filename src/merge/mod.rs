@@ -259,7 +259,7 @@ fn prepare_out(out: &Path) -> Result<OutDirLock, MergeError> {
         .into_iter()
         .chain([report::REPORT_FILE])
         .collect();
-    crate::files::check_dir(out, &written, &[lock::LOCK_FILE, UNFINISHED])
+    crate::files::check_dir(out, &written, &[lock::LOCK_FILE, UNFINISHED], &[])
         .map_err(OutputError::from)?;
     let lock = lock::acquire(out)?;
     let marker = out.join(UNFINISHED);

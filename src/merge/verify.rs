@@ -2,8 +2,8 @@
 //! one where a record of the input starts (summary.json keeps those lines), and one the shard
 //! owns; its outcome is one of its kind of run, and agrees with its own fields (a device ID
 //! where there must be one, a code where there must be one); and the shard's rows add up to
-//! the counts its summary.json gives; and no device ID is claimed by two rows, within a shard
-//! or across shards (one device is one row's only). A shard's record edited after it ran, or
+//! the counts its summary.json gives; and no device is reported created by two rows, within a
+//! shard or across shards (one device is one row's only). A shard's record edited after it ran, or
 //! written by something else, is refused, naming the shard and the line.
 
 use super::rows::Row;
@@ -165,7 +165,7 @@ impl<'a> ShardRows<'a> {
     }
 }
 
-/// The devices the shards' rows name, each with the line (and shard) that named it first.
+/// The devices the shards' rows report created, each with the line (and shard) that did.
 #[derive(Default)]
 pub(super) struct DeviceClaims {
     lines: Claims,
@@ -174,15 +174,17 @@ pub(super) struct DeviceClaims {
 }
 
 impl DeviceClaims {
-    /// Records `row`'s device, of `shards[part]`; a device another row named already is
-    /// refused, naming both lines and their shards' directories.
+    /// Records the device `row` (of `shards[part]`) reports created; a device another row
+    /// reported created already is refused, naming both lines and their shards' directories.
     pub(super) fn claim(
         &mut self,
         row: &ResultRow,
         shards: &[ShardDir],
         part: usize,
     ) -> Result<(), MergeError> {
-        if row.device_id.is_empty() {
+        // Only `created` claims a device: two rows may both find one device that was there
+        // before (`skipped_existing`, the same user named by ID and by username).
+        if row.outcome != Outcome::Created || row.device_id.is_empty() {
             return Ok(());
         }
         if let Some(first_line) = self.lines.get(&row.device_id) {

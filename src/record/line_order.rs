@@ -159,9 +159,9 @@ fn is_in_order(
     Ok(true)
 }
 
-/// The working folder of one sort (a new one, beside the file), removed when dropped.
+/// The working folder of one sort, beside the file, removed when dropped.
 struct Spill {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
     made: std::cell::Cell<usize>,
 }
 
@@ -170,12 +170,9 @@ impl Spill {
         let name = path
             .file_name()
             .map_or_else(|| "rows".into(), |n| n.to_string_lossy().into_owned());
-        let parent = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        let dir = crate::files::private_temp_dir(parent, &format!(".{name}.runs."))
-            .map_err(|e| OutputError::io(parent, e))?;
+        let dir = path.with_file_name(runs_dir(&name));
+        // One a killed sort left is replaced; anything else at the name is refused.
+        crate::files::fresh_own_dir(&dir)?;
         Ok(Spill {
             dir,
             made: std::cell::Cell::new(0),
@@ -185,8 +182,19 @@ impl Spill {
     fn next_path(&self) -> PathBuf {
         let number = self.made.get();
         self.made.set(number + 1);
-        self.dir.path().join(format!("run-{number}.csv"))
+        self.dir.join(format!("run-{number}.csv"))
     }
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The sort's folder beside the file named `name`.
+pub(crate) fn runs_dir(name: &str) -> String {
+    format!(".{name}.runs")
 }
 
 /// Reads the rows in runs of at most `run_bytes`, each sorted by line and written to a

@@ -12,17 +12,20 @@ use std::path::{Path, PathBuf};
 use super::context::RunContext;
 use super::error::RunError;
 use super::handoff::{OutputDir, SPOOL_FILE};
+use crate::dispatch::later;
 use crate::input::{InputReader, InputSource};
 use crate::present::metrics;
 use crate::present::report::REPORT_FILE;
+use crate::record::line_order::runs_dir;
 use crate::record::lock;
 use crate::record::read_back::{self, SummaryProblem};
 use crate::record::resume::{self, Finished};
 use crate::record::summary::{Summary, Target};
 use crate::record::writer::private_dir;
-use crate::record::{OutputError, RECORD_FILES, RESULTS_FILE};
+use crate::record::{OutputError, ERRORS_FILE, RECORD_FILES, RESULTS_FILE};
 use crate::shard::Shard;
 use crate::stop::unless_stopped;
+use crate::validate::repeats;
 
 /// Refuses to resume against another target than the earlier run's.
 fn check_target(dir: &Path, earlier: &Summary, now: &Target) -> Result<(), RunError> {
@@ -91,7 +94,9 @@ pub(crate) fn output_dir(ctx: &RunContext) -> Result<OutputDir, RunError> {
     // Before the lock is taken or anything is written: a link or a foreign file at a name
     // this run writes is refused, and the directory is left as it was.
     let written: Vec<&str> = RECORD_FILES.into_iter().chain([REPORT_FILE]).collect();
-    crate::files::check_dir(&dir, &written, &[lock::LOCK_FILE, SPOOL_FILE])
+    let sorts = [runs_dir(RESULTS_FILE), runs_dir(ERRORS_FILE)];
+    let folders = [repeats::SPILL_DIR, later::SPILL_DIR, &sorts[0], &sorts[1]];
+    crate::files::check_dir(&dir, &written, &[lock::LOCK_FILE, SPOOL_FILE], &folders)
         .map_err(OutputError::from)?;
     let lock = lock::acquire(&dir)?;
     let has_results = dir.join(RESULTS_FILE).exists();

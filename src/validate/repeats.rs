@@ -14,6 +14,8 @@ use crate::spill::Spill;
 
 /// A line that sends a pairing message carries this bit in the spill.
 const SENDS_MESSAGE: u64 = 1 << 63;
+/// The spill's folder in the output directory.
+pub(crate) const SPILL_DIR: &str = ".repeats";
 
 /// The lines that share their key with another line.
 #[derive(Debug, Clone, Default)]
@@ -62,7 +64,7 @@ pub(crate) struct RepeatSpill(Spill);
 impl RepeatSpill {
     /// A private directory for the spill inside `out_dir`.
     pub(crate) fn create(out_dir: &Path) -> io::Result<RepeatSpill> {
-        Spill::create(out_dir, ".repeats").map(RepeatSpill)
+        Spill::create(out_dir, SPILL_DIR).map(RepeatSpill)
     }
 
     pub(crate) fn add(&mut self, key: u64, line: u64, sends_message: bool) -> io::Result<()> {
@@ -170,18 +172,9 @@ mod tests {
     #[test]
     fn the_spill_is_removed_with_the_survey() {
         let dir = tempfile::tempdir().unwrap();
-        let spills = || {
-            std::fs::read_dir(dir.path())
-                .unwrap()
-                .filter(|e| {
-                    let e = e.as_ref().unwrap();
-                    e.file_name().to_string_lossy().starts_with(".repeats") && e.path().is_dir()
-                })
-                .count()
-        };
         let spill = RepeatSpill::create(dir.path()).unwrap();
-        assert_eq!(spills(), 1);
+        assert!(dir.path().join(".repeats").is_dir());
         drop(spill.finish().unwrap());
-        assert_eq!(spills(), 0);
+        assert!(!dir.path().join(".repeats").exists());
     }
 }

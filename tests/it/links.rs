@@ -87,6 +87,9 @@ async fn a_link_or_foreign_file_where_a_run_writes_is_refused_before_anything_is
         (".input-spool.csv", Plant::Symlink, "symbolic link"),
         (".input-spool.csv", Plant::HardLink, "other names too"),
         (".input-spool.csv", Plant::Foreign, "did not make this file"),
+        (".repeats", Plant::Symlink, "symbolic link"),
+        (".later-rows", Plant::Foreign, "did not make this file"),
+        (".results.csv.runs", Plant::Symlink, "symbolic link"),
     ];
     for (name, how, says) in cases {
         let case = format!("{name} as {how:?}");
@@ -137,7 +140,7 @@ async fn links_at_the_old_temporary_names_are_never_written_through() {
         "results.csv.ordering",
         "errors.csv.ordering",
         "results.csv.resume-tmp",
-        ".results.csv.runs",
+        ".results.csv.merging",
     ];
     for name in names {
         plant(&ws, name, Plant::Symlink);

@@ -97,7 +97,8 @@ pub(crate) fn rewrite(dir: &Path) -> Result<PathBuf, ReportError> {
     }
     // What is read is read as --resume and merge read it (a regular file, within a bound,
     // never a wait on a fifo); what is written is written new, never through a link.
-    crate::files::check_dir(dir, &[REPORT_FILE], &[lock::LOCK_FILE]).map_err(OutputError::from)?;
+    crate::files::check_dir(dir, &[REPORT_FILE], &[lock::LOCK_FILE], &[])
+        .map_err(OutputError::from)?;
     for name in [RESULTS_FILE, TIMELINE_FILE] {
         let path = dir.join(name);
         if std::fs::symlink_metadata(&path).is_ok() {
