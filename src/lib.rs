@@ -108,6 +108,7 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 pub(crate) mod bounded;
+pub mod check;
 pub mod cli;
 pub mod codes;
 pub mod commands;
