@@ -41,6 +41,11 @@ pub(super) async fn connect(
         return false;
     }
     let method = connection.auth.method();
+    // The preflight asked for the token: a refusal there is final, and not asked twice.
+    if let Some(reason) = stop.reason() {
+        checks.push(Item::new(Status::Fail, "token", reason.to_string()));
+        return false;
+    }
     if let Err(error) = client.has_token().await {
         let why = stop
             .reason()
