@@ -137,16 +137,24 @@ pub(crate) fn read_facts(
         if !pairing {
             let count = cap_counts.entry(spec.user.clone()).or_default();
             *count += 1;
-            if facts.largest_user.as_ref().is_none_or(|(_, most)| *count > *most) {
+            if facts
+                .largest_user
+                .as_ref()
+                .is_none_or(|(_, most)| *count > *most)
+            {
                 facts.largest_user = Some((describe_user(&spec.user), *count));
             }
         }
-        facts.by_user.entry(spec.user).or_default().push(MessageRow {
-            line: record.line,
-            policy,
-            device_type: spec.device_type,
-            pairing,
-        });
+        facts
+            .by_user
+            .entry(spec.user)
+            .or_default()
+            .push(MessageRow {
+                line: record.line,
+                policy,
+                device_type: spec.device_type,
+                pairing,
+            });
     }
     Ok(facts)
 }

@@ -94,7 +94,13 @@ fn summary(facts: &FileFacts, notices: &[Option<Group>], allow_messages: bool) -
         if row.pairing {
             pairing.push(row.line);
         }
-        notice += u64::from(notices.get(row.policy as usize).copied().flatten().is_some());
+        notice += u64::from(
+            notices
+                .get(row.policy as usize)
+                .copied()
+                .flatten()
+                .is_some(),
+        );
     }
     let said = format!(
         "the file would make PingOne send {} and up to {} (policies whose newDeviceNotification is not NONE; unverified whether PingOne sends them for devices an admin creates)",
@@ -119,7 +125,11 @@ fn quota_name(quota: &Quota) -> String {
         "{} {} per {} per day ({})",
         quota.total,
         quota.group.describe(),
-        if quota.per_user { "user" } else { "environment" },
+        if quota.per_user {
+            "user"
+        } else {
+            "environment"
+        },
         quota.source
     )
 }

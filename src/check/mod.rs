@@ -89,13 +89,20 @@ pub enum CheckError {
 }
 
 /// Runs every check against the tenant `settings` name, with the input when one is given.
-pub async fn check(settings: Settings, with_input: bool, stop: Arc<Stop>) -> Result<Checklist, CheckError> {
+pub async fn check(
+    settings: Settings,
+    with_input: bool,
+    stop: Arc<Stop>,
+) -> Result<Checklist, CheckError> {
     let facts = if with_input {
         Some(read_input(&settings, stop.clone()).await?)
     } else {
         None
     };
-    let connection = settings.connection.clone().ok_or(CheckError::NoConnection)?;
+    let connection = settings
+        .connection
+        .clone()
+        .ok_or(CheckError::NoConnection)?;
     let stats = Arc::new(RequestStats::default());
     let client = Client::new(&connection, &settings.limits, stop.clone(), stats)
         .map_err(|e| CheckError::HttpClient(e.to_string()))?;
@@ -126,14 +133,17 @@ async fn read_input(settings: &Settings, stop: Arc<Stop>) -> Result<FileFacts, C
         default_status: settings.enroll.status,
         default_country: settings.enroll.default_country,
     };
-    let reading = tokio::task::spawn_blocking(move || {
-        file::read_facts(&source, delimiter, rules, &stop)
-    });
+    let reading =
+        tokio::task::spawn_blocking(move || file::read_facts(&source, delimiter, rules, &stop));
     match reading.await {
         Ok(Ok(facts)) => Ok(facts),
         Ok(Err(FileError::Input(e))) => Err(CheckError::File(e.to_string())),
-        Ok(Err(FileError::Stopped)) => Err(CheckError::File("stopped while the input was read".into())),
-        Err(e) => Err(CheckError::File(format!("the input's reader stopped unexpectedly: {e}"))),
+        Ok(Err(FileError::Stopped)) => {
+            Err(CheckError::File("stopped while the input was read".into()))
+        }
+        Err(e) => Err(CheckError::File(format!(
+            "the input's reader stopped unexpectedly: {e}"
+        ))),
     }
 }
 

@@ -19,7 +19,8 @@ use crate::stop::Stop;
 const CLOCK_TOLERANCE: Duration = Duration::from_secs(60);
 
 /// What a token without the configuration role is told.
-const CONFIG_ROLE: &str = "a role that reads environment configuration lets it (docs/pingone.md, \"Which role\")";
+const CONFIG_ROLE: &str =
+    "a role that reads environment configuration lets it (docs/pingone.md, \"Which role\")";
 
 /// The hosts, the token and the clock; `false` when the tenant cannot be used at all (exit 2).
 pub(super) async fn connect(
@@ -30,8 +31,16 @@ pub(super) async fn connect(
 ) -> bool {
     if let Err((which, problem)) = client.preflight().await {
         let (role, host, set_by) = match which {
-            PreflightHost::Token => ("token host", connection.auth_host(), &connection.auth_url_set_by),
-            PreflightHost::Api => ("API host", connection.api_host(), &connection.api_url_set_by),
+            PreflightHost::Token => (
+                "token host",
+                connection.auth_host(),
+                &connection.auth_url_set_by,
+            ),
+            PreflightHost::Api => (
+                "API host",
+                connection.api_host(),
+                &connection.api_url_set_by,
+            ),
         };
         checks.push(Item::new(
             Status::Fail,
@@ -82,17 +91,35 @@ pub(super) async fn connect(
 async fn clock(client: &Client, method: TokenAuthMethod) -> Item {
     let theirs = match client.server_date().await {
         Ok(Some(date)) => date,
-        Ok(None) => return Item::new(Status::NotChecked, "clock", "the API host sent no Date header"),
-        Err(e) => return Item::new(Status::NotChecked, "clock", format!("cannot read the API host's Date: {e}")),
+        Ok(None) => {
+            return Item::new(
+                Status::NotChecked,
+                "clock",
+                "the API host sent no Date header",
+            )
+        }
+        Err(e) => {
+            return Item::new(
+                Status::NotChecked,
+                "clock",
+                format!("cannot read the API host's Date: {e}"),
+            )
+        }
     };
     let ours = SystemTime::now();
     let apart = ours
         .duration_since(theirs)
         .or_else(|_| theirs.duration_since(ours))
         .unwrap_or_default();
-    let jwt = matches!(method, TokenAuthMethod::ClientSecretJwt | TokenAuthMethod::PrivateKeyJwt);
+    let jwt = matches!(
+        method,
+        TokenAuthMethod::ClientSecretJwt | TokenAuthMethod::PrivateKeyJwt
+    );
     // A Date has whole seconds: a second more is no skew.
-    let said = format!("this machine's clock is {} s from PingOne's", apart.as_secs());
+    let said = format!(
+        "this machine's clock is {} s from PingOne's",
+        apart.as_secs()
+    );
     if apart <= CLOCK_TOLERANCE + Duration::from_secs(1) {
         Item::new(Status::Pass, "clock", said)
     } else if jwt {
@@ -187,7 +214,11 @@ impl Tenant<'_> {
                 return Group::of_notice(None);
             }
             Err(e) => {
-                checks.push(Item::new(Status::Fail, "policy", format!("cannot read device authentication policy {id}: {e}")));
+                checks.push(Item::new(
+                    Status::Fail,
+                    "policy",
+                    format!("cannot read device authentication policy {id}: {e}"),
+                ));
                 return Group::of_notice(None);
             }
         };
@@ -212,8 +243,14 @@ impl Tenant<'_> {
             "policy",
             format!(
                 "device authentication policy {id} ({name:?}) exists{}; newDeviceNotification {}",
-                if fine.is_empty() { String::new() } else { format!(" and enables {}", fine.join(", ")) },
-                notice.as_deref().unwrap_or("not set (the API's default, EMAIL_THEN_SMS)"),
+                if fine.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and enables {}", fine.join(", "))
+                },
+                notice
+                    .as_deref()
+                    .unwrap_or("not set (the API's default, EMAIL_THEN_SMS)"),
             ),
         ));
         Group::of_notice(notice.as_deref())
@@ -299,31 +336,55 @@ impl Tenant<'_> {
                         checks.push(Item::new(
                             Status::Pass,
                             "notification policy",
-                            format!("{} sets {}", policy_name(policy), crate::words::count(own.len() as u64, "daily quota", "daily quotas")),
+                            format!(
+                                "{} sets {}",
+                                policy_name(policy),
+                                crate::words::count(
+                                    own.len() as u64,
+                                    "daily quota",
+                                    "daily quotas"
+                                )
+                            ),
                         ));
                         quotas.extend(own);
                     }
-                    None => checks.push(Item::new(Status::Pass, "notification policy", "the environment has none: PingOne's platform limits apply")),
+                    None => checks.push(Item::new(
+                        Status::Pass,
+                        "notification policy",
+                        "the environment has none: PingOne's platform limits apply",
+                    )),
                 }
             }
             Err(e) => {
                 let why = if e.http_status() == Some(403) {
                     format!("the token may not read notification policies (403), so their quotas are not checked; {CONFIG_ROLE}")
                 } else {
-                    format!("cannot read notification policies, so their quotas are not checked: {e}")
+                    format!(
+                        "cannot read notification policies, so their quotas are not checked: {e}"
+                    )
                 };
                 checks.push(Item::new(Status::NotChecked, "notification policy", why));
             }
         }
         if let Some(facts) = self.facts {
-            checks.extend(check_messages(facts, notices, &quotas, self.settings.enroll.allow_messages));
+            checks.extend(check_messages(
+                facts,
+                notices,
+                &quotas,
+                self.settings.enroll.allow_messages,
+            ));
         }
     }
 
     /// The role the run needs, by a read that needs it: a user look-up (Identity Data Admin
     /// reads users and manages their devices). Last, since its 403 stops the client.
     pub(super) async fn roles(&self, stop: &Stop, checks: &mut Vec<Item>) {
-        let env = &self.settings.connection.as_ref().map(|c| c.environment_id.clone()).unwrap_or_default();
+        let env = &self
+            .settings
+            .connection
+            .as_ref()
+            .map(|c| c.environment_id.clone())
+            .unwrap_or_default();
         match self.client.find_users("mfa-enroll-check").await {
             Ok(_) => checks.push(Item::new(
                 Status::Pass,
@@ -346,7 +407,11 @@ fn past_cap(facts: &FileFacts, cap: u64) -> super::file::Lines {
     let mut lines = Vec::new();
     for rows in facts.by_user.values() {
         let counted = rows.iter().filter(|row| !row.pairing);
-        lines.extend(counted.skip(usize::try_from(cap).unwrap_or(usize::MAX)).map(|row| row.line));
+        lines.extend(
+            counted
+                .skip(usize::try_from(cap).unwrap_or(usize::MAX))
+                .map(|row| row.line),
+        );
     }
     lines.sort_unstable();
     let mut past = super::file::Lines::default();
@@ -371,7 +436,11 @@ fn quotas_of(policy: &NotificationPolicy) -> Vec<Quota> {
     let mut quotas = Vec::new();
     for quota in &policy.quotas {
         let Some(total) = quota.total else { continue };
-        let methods: Vec<String> = quota.delivery_methods.iter().map(|m| m.to_ascii_uppercase()).collect();
+        let methods: Vec<String> = quota
+            .delivery_methods
+            .iter()
+            .map(|m| m.to_ascii_uppercase())
+            .collect();
         let group = if methods.iter().any(|m| m == "SMS" || m == "VOICE") {
             Group::SmsVoice
         } else if methods.iter().any(|m| m == "EMAIL") {

@@ -44,7 +44,17 @@ async fn a_tenant_in_order_passes_with_a_handful_of_reads_and_nothing_written() 
     let run = check(&ws, &secret_of(&sandbox), &[]).await;
     assert_eq!(run.code, 0, "{}", run.both());
     assert!(!run.stdout.contains('✗'), "{}", run.both());
-    for check in ["✓ input", "✓ hosts", "✓ token", "✓ clock", "✓ policy", "✓ device cap", "✓ notification policy", "✓ messages", "✓ role"] {
+    for check in [
+        "✓ input",
+        "✓ hosts",
+        "✓ token",
+        "✓ clock",
+        "✓ policy",
+        "✓ device cap",
+        "✓ notification policy",
+        "✓ messages",
+        "✓ role",
+    ] {
         line_with(&run, check, "");
     }
     let tally = sandbox.tally();
@@ -71,7 +81,10 @@ async fn a_disabled_method_fails_naming_the_policy_setting_and_the_rows() {
     let run = check(&ws, &secret_of(&sandbox), &[]).await;
     assert_eq!(run.code, 1, "{}", run.both());
     let method = line_with(&run, "✗ policy", "does not enable VOICE");
-    assert!(method.contains(POLICY) && method.contains("2 rows (lines 6, 7)"), "{method}");
+    assert!(
+        method.contains(POLICY) && method.contains("2 rows (lines 6, 7)"),
+        "{method}"
+    );
     let extensions = line_with(&run, "✗ phone extensions", "phoneExtensions.enabled");
     assert!(extensions.contains("1 row (line 7)"), "{extensions}");
     line_with(&run, "✓ token", "");
@@ -99,7 +112,12 @@ async fn the_checklist_as_json_for_pipelines() {
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
     assert_eq!(json["exit_code"], 0);
     let checks = json["checks"].as_array().expect("checks");
-    assert!(checks.iter().any(|c| c["check"] == "role" && c["status"] == "pass"), "{json}");
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["check"] == "role" && c["status"] == "pass"),
+        "{json}"
+    );
     assert!(checks.iter().all(|c| c["status"] == "pass"), "{json}");
 }
 
@@ -152,20 +170,43 @@ async fn messages_past_the_notification_quotas_name_the_rows_and_the_days() {
     // User 0: three SMS codes (lines 2-4), one over the per-user quota of 2; users 1 and 2:
     // an email code each (lines 5, 6), one over the environment's quota of 1.
     for n in 0..3 {
-        csv.push_str(&format!("{},SMS,{},,ACTIVATION_REQUIRED\n", user_id(0), us_number(n)));
+        csv.push_str(&format!(
+            "{},SMS,{},,ACTIVATION_REQUIRED\n",
+            user_id(0),
+            us_number(n)
+        ));
     }
     for i in 1..3 {
-        csv.push_str(&format!("{},EMAIL,,u{i}@example.com,ACTIVATION_REQUIRED\n", user_id(i)));
+        csv.push_str(&format!(
+            "{},EMAIL,,u{i}@example.com,ACTIVATION_REQUIRED\n",
+            user_id(i)
+        ));
     }
     ws.write("in.csv", &csv);
     let run = check(&ws, &secret_of(&sandbox), &["--allow-messages"]).await;
     assert_eq!(run.code, 1, "{}", run.both());
     let per_user = line_with(&run, "✗ quota", "2 SMS and voice messages per user per day");
-    assert!(per_user.contains("1 user would pass it") && per_user.contains("1 row (line 4)") && per_user.contains("2 days"), "{per_user}");
+    assert!(
+        per_user.contains("1 user would pass it")
+            && per_user.contains("1 row (line 4)")
+            && per_user.contains("2 days"),
+        "{per_user}"
+    );
     let environment = line_with(&run, "✗ quota", "1 emails per environment per day");
-    assert!(environment.contains("1 row (line 6)") && environment.contains("2 days"), "{environment}");
-    line_with(&run, "✓ quota", "50 SMS and voice messages per user per day");
-    line_with(&run, "✓ messages", "5 pairing codes and up to 0 new-device notices");
+    assert!(
+        environment.contains("1 row (line 6)") && environment.contains("2 days"),
+        "{environment}"
+    );
+    line_with(
+        &run,
+        "✓ quota",
+        "50 SMS and voice messages per user per day",
+    );
+    line_with(
+        &run,
+        "✓ messages",
+        "5 pairing codes and up to 0 new-device notices",
+    );
 
     // Without --allow-messages, the pairing codes themselves hold a live run.
     let held = check(&ws, &secret_of(&sandbox), &[]).await;
