@@ -54,7 +54,7 @@ impl Item {
 
 /// The whole answer: the lines, and its exit code.
 #[derive(Debug, Clone, Serialize)]
-pub struct Checklist {
+pub(crate) struct Checklist {
     pub(crate) exit_code: i32,
     pub(crate) checks: Vec<Item>,
 }
@@ -72,14 +72,14 @@ impl Checklist {
     }
 
     /// The exit code: 0, 1 or 2 as the module says.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         self.exit_code
     }
 }
 
 /// Why `check` could not begin: the input or the HTTP client.
 #[derive(Debug, thiserror::Error)]
-pub enum CheckError {
+pub(crate) enum CheckError {
     #[error("{0}")]
     File(String),
     #[error("cannot build the HTTP client: {0}")]
@@ -89,7 +89,7 @@ pub enum CheckError {
 }
 
 /// Runs every check against the tenant `settings` name, with the input when one is given.
-pub async fn check(
+pub(crate) async fn check(
     settings: Settings,
     with_input: bool,
     stop: Arc<Stop>,
@@ -165,7 +165,7 @@ fn file_item(facts: &FileFacts) -> Item {
 }
 
 /// The checklist as text: one line per check, then the verdict.
-pub fn as_text(list: &Checklist) -> String {
+pub(crate) fn as_text(list: &Checklist) -> String {
     let mut text = String::new();
     for item in &list.checks {
         let mark = match item.status {
