@@ -128,6 +128,81 @@ pub enum Command {
     Man,
     /// Write report.html again from the --out directory of a finished run or merge
     Report(ReportArgs),
+    /// Read the tenant (never write) and say whether it can take the file: a checklist
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
+}
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+    mfa-enroll check users.csv --config mfa-enroll.toml
+    mfa-enroll check --log-format json > check.json
+
+It reads only, a handful of requests whatever the file's size. Exit codes:
+0 the tenant can take the file; 1 something the file needs is missing or
+off (each failed line names the setting and the rows); 2 the tenant cannot
+be reached, the credentials are refused, or the input or config is unusable.";
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// The enrollment CSV to check the tenant against (a file, a pipe, or - for standard
+    /// input); without it, only the token, hosts, clock, settings and role are checked
+    pub(crate) input: Option<PathBuf>,
+
+    /// Config file [default: mfa-enroll.toml when it exists]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// Device authentication policy for rows with an empty policy_id (overrides `[enroll]
+    /// policy_id`)
+    #[arg(long, value_name = "ID")]
+    pub(crate) policy_id: Option<String>,
+
+    /// Country of phone numbers written without + (overrides `[enroll] default_country`)
+    #[arg(long, value_name = "CC")]
+    pub(crate) default_country: Option<String>,
+
+    /// Field delimiter of the input, one ASCII character; \t for tab
+    #[arg(long, value_name = "C")]
+    pub(crate) delimiter: Option<String>,
+
+    /// The run will be given --allow-messages: pairing codes are not a failure
+    #[arg(long)]
+    pub(crate) allow_messages: bool,
+
+    /// The checklist's format on stdout: text (one line per check) or json
+    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
+    pub log_format: LogFormat,
+}
+
+impl CheckArgs {
+    /// The settings a check reads, loaded as an online dry run's are: the same connection,
+    /// `[enroll]` and `[limits]`, nothing written.
+    pub(crate) fn as_run(&self) -> RunArgs {
+        RunArgs {
+            input: self.input.clone().unwrap_or_else(|| PathBuf::from("-")),
+            config: self.config.clone(),
+            out: PathBuf::from("enroll-out"),
+            dry_run: true,
+            online: true,
+            resume: false,
+            shard: None,
+            rate: None,
+            concurrency: None,
+            max_retries: None,
+            policy_id: self.policy_id.clone(),
+            default_country: self.default_country.clone(),
+            on_existing: None,
+            delimiter: self.delimiter.clone(),
+            sandbox: false,
+            allow_messages: self.allow_messages,
+            enable_mfa: false,
+            metrics_file: None,
+            log_format: self.log_format,
+            quiet: 0,
+            verbose: false,
+        }
+    }
 }
 
 const COMPLETIONS_EXAMPLES: &str = "\

@@ -53,6 +53,10 @@
 //!   directories back into one record) sit beside `run`: merge reads what runs wrote, checks
 //!   every row of it (`merge/verify.rs`), and ends in `exit` as a run does, without using
 //!   the run.
+//! - `check` (`mfa-enroll check [INPUT]`): the tenant read against the file, a checklist
+//!   (`check/tenant.rs` the reads, `check/file.rs` the input read once, `check/messages.rs`
+//!   the messages counted against the notification quotas); it uses the client and the
+//!   validation, as `run` does, and nothing uses it.
 //! - `sandbox`: the PingOne simulator, one file per resource under `sandbox/routes/`, with its
 //!   own description of PingOne's JSON (`sandbox/json.rs`), never the client's.
 //!
@@ -109,6 +113,7 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 pub(crate) mod bounded;
+pub mod check;
 pub mod cli;
 pub mod codes;
 pub mod commands;

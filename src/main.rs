@@ -15,6 +15,7 @@ async fn main() {
         Command::Run(args) => commands::run::execute(args, color).await,
         Command::Merge(args) => commands::merge::execute(args, color),
         Command::Report(args) => commands::report::execute(args, color),
+        Command::Check(args) => commands::check::execute(args, color).await,
         Command::Sandbox(args) => commands::sandbox::execute(args, color).await,
         Command::Completions(args) => commands::completions::execute(args, color),
         Command::Man => commands::completions::man(color),

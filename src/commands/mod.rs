@@ -7,15 +7,17 @@
 //! - `merge`: the output directories of a run's shards back into one record
 //!   ([`crate::merge::merge`]).
 //! - `report`: report.html written again from an output directory.
+//! - `check`: can this tenant take this file? A checklist, reading only ([`crate::check`]).
 //! - `sandbox`: the PingOne simulator, standing ([`crate::sandbox::serve_standing`]).
 //! - `completions`: a shell's completion script, and `man`, the manual page, both generated
 //!   from the clap definitions.
 //!
-//! A new command (`check`, `verify` and `undo` come next) is a new file here, a variant of
+//! A new command (`verify` and `undo` come next) is a new file here, a variant of
 //! [`crate::cli::Command`], and one line of `main.rs`. Its logic lives in the library module
 //! that owns it, as a run's does in `run/`: a command's file only connects it to the
 //! terminal.
 
+pub mod check;
 pub mod completions;
 pub mod merge;
 pub mod report;

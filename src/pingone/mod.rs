@@ -8,6 +8,7 @@
 //! license's quota is used up, or the service keeps failing.
 
 pub(crate) mod body;
+mod environment;
 pub(crate) mod error;
 pub(crate) mod paging;
 pub(crate) mod token;
@@ -29,10 +30,7 @@ use crate::rate::throttle::Throttle;
 use crate::stop::{Stop, StopReason};
 pub(crate) use error::{ApiError, Cause};
 use token::{TokenFailure, TokenSource};
-use wire::{
-    CreateDevice, Device, DeviceList, ErrorBody, MfaEnabled, MfaSettings, Page, Policy, User,
-    UserList,
-};
+use wire::{CreateDevice, Device, DeviceList, ErrorBody, MfaEnabled, Page, User, UserList};
 
 /// Which host [`Client::preflight`] could not use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,24 +267,6 @@ impl Client {
         }
         let answer: MfaEnabled = self.parse(status, &bytes)?;
         Ok(answer.mfa_enabled)
-    }
-
-    /// `Ok(None)` when the policy does not exist.
-    pub(crate) async fn get_policy(&self, policy_id: &str) -> Result<Option<Policy>, ApiError> {
-        let url = format!(
-            "{}/deviceAuthenticationPolicies/{policy_id}",
-            self.environment_url
-        );
-        match self.config_read(&url).await {
-            Ok(policy) => Ok(Some(policy)),
-            Err(ApiError::Status { status: 404, .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    pub(crate) async fn mfa_settings(&self) -> Result<MfaSettings, ApiError> {
-        let url = format!("{}/mfaSettings", self.environment_url);
-        self.config_read(&url).await
     }
 
     /// A read of environment configuration (policies, MFA settings), which only an online dry

@@ -171,6 +171,59 @@ pub struct MfaSettings {
     /// Off by default in PingOne; a VOICE device with an extension needs it on.
     #[serde(default)]
     pub phone_extensions: PhoneExtensions,
+    /// `users.mfaEnabled`: whether new users get MFA switched on.
+    #[serde(default)]
+    pub users: Option<NewUsers>,
+}
+
+/// MFA settings' `users`: what new users get.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NewUsers {
+    #[serde(default)]
+    pub mfa_enabled: Option<bool>,
+}
+
+/// One quota of a notification policy: per `USER` or per `ENVIRONMENT`, per day, over the
+/// delivery methods it names (`SMS` and `Voice` together, `Email` apart).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NotificationQuota {
+    #[serde(rename = "type", default)]
+    pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) delivery_methods: Vec<String>,
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub(crate) total: Option<u64>,
+}
+
+/// A notification policy, the parts the tool reads.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NotificationPolicy {
+    #[serde(default)]
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    /// The environment's default policy, which applies where no application names another.
+    #[serde(default)]
+    pub(crate) default: bool,
+    #[serde(default)]
+    pub(crate) quotas: Vec<NotificationQuota>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NotificationPoliciesEmbedded {
+    #[serde(default)]
+    pub(crate) notifications_policies: Vec<NotificationPolicy>,
+}
+
+/// `GET /notificationsPolicies`: the first page (an environment has a handful).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct NotificationPolicies {
+    #[serde(rename = "_embedded", default)]
+    pub(crate) embedded: NotificationPoliciesEmbedded,
 }
 
 /// One method of a device authentication policy: whether it is on, and whether new

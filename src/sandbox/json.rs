@@ -151,12 +151,52 @@ pub(crate) struct Enabled {
     pub(crate) enabled: bool,
 }
 
+/// MFA settings' `users`: whether new users get MFA switched on.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct NewUsers {
+    #[serde(rename = "mfaEnabled")]
+    pub(crate) mfa_enabled: bool,
+}
+
 /// `GET …/mfaSettings`, the parts the tool reads.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct MfaSettings {
     pub(crate) pairing: Pairing,
     #[serde(rename = "phoneExtensions")]
     pub(crate) phone_extensions: Enabled,
+    pub(crate) users: NewUsers,
+}
+
+/// One quota of a notification policy, as the docs (and Terraform's `quota` block) name it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct NotificationQuota {
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    #[serde(rename = "deliveryMethods")]
+    pub(crate) delivery_methods: Vec<String>,
+    pub(crate) total: u64,
+}
+
+/// A notification policy: its quotas per user or per environment, per day.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct NotificationPolicy {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) default: bool,
+    pub(crate) quotas: Vec<NotificationQuota>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct NotificationPoliciesEmbedded {
+    #[serde(rename = "notificationsPolicies")]
+    pub(crate) notifications_policies: Vec<NotificationPolicy>,
+}
+
+/// `GET …/notificationsPolicies`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct NotificationPolicies {
+    #[serde(rename = "_embedded")]
+    pub(crate) embedded: NotificationPoliciesEmbedded,
 }
 
 /// One method of a policy, as the docs name its settings.

@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{ClientAuth, Connection, TokenAuthMethod};
 use json::Device;
-pub use options::{PolicyRules, SandboxOptions, Storm};
+pub use options::{NotificationQuotaRule, PolicyRules, SandboxOptions, Storm};
 pub(crate) use standing::serve_standing;
 use state::{lock, Store};
 pub use state::{Arrival, Directory, Tally};

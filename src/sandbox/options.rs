@@ -78,6 +78,19 @@ pub struct SandboxOptions {
     /// A storm of 429s: every API request answered 429 for a while, as when another job
     /// shares the license for a few seconds.
     pub storm: Option<Storm>,
+    /// The default notification policy's quotas; empty: a policy without quotas.
+    pub notification_quotas: Vec<NotificationQuotaRule>,
+    /// MFA settings `users.mfaEnabled`: new users get MFA on.
+    pub new_users_mfa_enabled: bool,
+}
+
+/// One quota of the sandbox's notification policy: `per_user` (type `USER`) or per
+/// environment, over SMS and voice together (`sms_voice`) or email, per day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotificationQuotaRule {
+    pub per_user: bool,
+    pub sms_voice: bool,
+    pub total: u64,
 }
 
 /// What one device authentication policy allows. Types are spelled as the API's `type`.
@@ -135,6 +148,8 @@ impl Default for SandboxOptions {
             no_config_role: false,
             record_arrivals: false,
             create_status: axum::http::StatusCode::CREATED,
+            notification_quotas: Vec::new(),
+            new_users_mfa_enabled: true,
             page_size: None,
             token_auth: TokenAuthMethod::Basic,
             client_public_key: None,

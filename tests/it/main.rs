@@ -10,6 +10,7 @@
 mod auth;
 mod bench_smoke;
 mod ceilings;
+mod check;
 mod ci;
 mod codes;
 mod completions;

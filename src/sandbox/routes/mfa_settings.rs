@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::{config_forbidden, wrong_environment};
-use crate::sandbox::json::{Enabled, MfaSettings, Pairing};
+use crate::sandbox::json::{Enabled, MfaSettings, NewUsers, Pairing};
 use crate::sandbox::Shared;
 
 pub(super) async fn mfa_settings(
@@ -25,6 +25,9 @@ pub(super) async fn mfa_settings(
         },
         phone_extensions: Enabled {
             enabled: shared.options.extensions_enabled,
+        },
+        users: NewUsers {
+            mfa_enabled: shared.options.new_users_mfa_enabled,
         },
     })
     .into_response()

@@ -10,6 +10,7 @@ mod errors;
 mod gatekeeper;
 mod mfa_enabled;
 mod mfa_settings;
+mod notifications;
 mod paging;
 mod policies;
 mod token;
@@ -28,6 +29,7 @@ use errors::{environment_refused, forbidden};
 use gatekeeper::gatekeeper;
 use mfa_enabled::{get_mfa_enabled, put_mfa_enabled};
 use mfa_settings::mfa_settings;
+use notifications::notification_policies;
 use policies::get_policy;
 use token::token;
 use users::find_users;
@@ -48,6 +50,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(get_policy),
         )
         .route("/v1/environments/{env}/mfaSettings", get(mfa_settings))
+        .route(
+            "/v1/environments/{env}/notificationsPolicies",
+            get(notification_policies),
+        )
         .layer(middleware::from_fn_with_state(shared.clone(), gatekeeper));
     Router::new()
         .route("/{env}/as/token", post(token))
