@@ -10,6 +10,7 @@
 pub(crate) mod body;
 pub(crate) mod error;
 pub(crate) mod paging;
+mod proxy;
 pub(crate) mod token;
 pub mod wire;
 
@@ -130,6 +131,11 @@ impl Client {
             // A redirect could carry the bearer token somewhere unexpected: PingOne never sends one.
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(limits.concurrency.most());
+        // Not reqwest's own reading of the environment: that sends loopback through the proxy.
+        let http = match proxy::from_env() {
+            Some(proxy) => http.proxy(proxy),
+            None => http.no_proxy(),
+        };
         // Extra roots join the system's; verification itself is never switched off.
         let http = match &connection.extra_roots {
             Some(roots) => http.tls_certs_merge(roots.certificates.clone()),
@@ -158,9 +164,14 @@ impl Client {
     /// answers too: any answer will do, even 401, since only reaching it is in question.
     /// Any other failure is left to the run, which retries it or stops as it always does.
     pub(crate) async fn preflight(&self) -> Result<(), (PreflightHost, ApiError)> {
-        match self.token().await {
+        match self.token_as_answered().await {
             Err(refused @ (ApiError::Untrusted { .. } | ApiError::Connect(_))) => {
                 return Err((PreflightHost::Token, refused))
+            }
+            // Connected, and no answer within the timeout: a host that accepts and never
+            // answers cannot be reached either, and every retry would wait as long.
+            Err(ApiError::Transport(problem)) => {
+                return Err((PreflightHost::Token, ApiError::Connect(problem)))
             }
             _ if self.api_on_token_host => return Ok(()),
             _ => {}
@@ -382,7 +393,17 @@ impl Client {
         unreachable!("the loop returns on its second pass")
     }
 
+    /// A token for a request: without one the request is never sent, so a token endpoint's
+    /// failure is the request's `Connect` failure (a POST's retry needs no look first).
     async fn token(&self) -> Result<Arc<Secret>, ApiError> {
+        self.token_as_answered().await.map_err(|error| match error {
+            ApiError::Stopped | ApiError::Connect(_) | ApiError::Untrusted { .. } => error,
+            other => ApiError::Connect(format!("no token: {other}")),
+        })
+    }
+
+    /// A token, or the token endpoint's failure as it came.
+    async fn token_as_answered(&self) -> Result<Arc<Secret>, ApiError> {
         // The first token may be slow to come (a silent endpoint): a stop does not wait for it.
         let fetched = tokio::select! {
             fetched = self.tokens.bearer() => fetched,

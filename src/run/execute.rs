@@ -315,9 +315,11 @@ async fn feed(
             Route::Send(job) => {
                 let continues = facts.later.continues(place);
                 let settled_before = out.finished.settled(job.line);
+                let unconfirmed_before_run = out.finished.unconfirmed(job.line);
                 return Some(Job {
                     continues,
                     settled_before,
+                    unconfirmed_before_run,
                     ..job
                 });
             }
@@ -430,6 +432,7 @@ fn route(
                 spec,
                 raw: record.raw,
                 settled_before: false,
+                unconfirmed_before_run: false,
                 // Until the caller knows better: keeping a user's state is always safe.
                 continues: true,
             };

@@ -22,6 +22,9 @@ pub struct SandboxOptions {
     pub fail_rate: f64,
     /// Share of device creations that take effect and then fail.
     pub ambiguous_rate: f64,
+    /// A device shows in its user's list only this long after its creation, as PingOne's
+    /// eventually consistent lists do; zero: at once.
+    pub list_lag: Duration,
     pub token_ttl: Duration,
     pub directory: Directory,
     /// Policies that exist; `None`: every UUID is a policy.
@@ -127,6 +130,7 @@ impl Default for SandboxOptions {
             latency: Duration::ZERO,
             fail_rate: 0.0,
             ambiguous_rate: 0.0,
+            list_lag: Duration::ZERO,
             token_ttl: Duration::from_secs(3600),
             directory: Directory::Open,
             policies: None,
@@ -215,6 +219,7 @@ impl SandboxOptions {
             latency: Duration::from_millis(args.latency_ms),
             fail_rate: args.fail_rate,
             ambiguous_rate: args.ambiguous_rate,
+            list_lag: Duration::from_millis(args.list_lag_ms),
             token_ttl: Duration::from_secs(args.token_ttl.max(1)),
             directory,
             policies: args
