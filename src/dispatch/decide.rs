@@ -39,7 +39,13 @@ pub(crate) fn other_device(device: &Device, wanted: &DeviceIdentity) -> Option<S
             "phone number",
         )
     } else {
-        (device.email.as_deref().map(str::to_lowercase), "email")
+        (
+            device
+                .email
+                .as_ref()
+                .map(|e| Destination::Email(e.clone()).comparison_key()),
+            "email",
+        )
     };
     if destination.is_some_and(|d| d != wanted.destination) {
         return Some(format!("with another {what}"));

@@ -93,22 +93,6 @@ pub struct Client {
     health: Mutex<Health>,
 }
 
-/// The stop message for a used-up quota, naming when it resets: as a date when PingOne sent
-/// one this tool reads, else as the text it sent.
-fn quota_message(reset: Option<&str>) -> String {
-    let when = match reset {
-        Some(text) => match humantime::parse_rfc3339_weak(text) {
-            Ok(time) => format!("resets at {}", humantime::format_rfc3339_seconds(time)),
-            Err(_) => format!("resets at {text:?} (as PingOne sent it)"),
-        },
-        None => "reset time was not given".to_string(),
-    };
-    format!(
-        "PingOne answered 429 QUOTA_EXCEEDED: the license's quota is used up and its {when}; \
-         waiting seconds does not help, so the run stopped. Run again with --resume after the reset"
-    )
-}
-
 /// Escapes a value for a SCIM filter string literal.
 fn filter_literal(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"")
@@ -132,10 +116,7 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(limits.concurrency.most());
         // Not reqwest's own reading of the environment: that sends loopback through the proxy.
-        let http = match proxy::from_env() {
-            Some(proxy) => http.proxy(proxy),
-            None => http.no_proxy(),
-        };
+        let http = proxy::from_env(http);
         // Extra roots join the system's; verification itself is never switched off.
         let http = match &connection.extra_roots {
             Some(roots) => http.tls_certs_merge(roots.certificates.clone()),
@@ -533,7 +514,9 @@ impl Client {
         let error = ApiError::from_status(status, body, retry_after);
         if let Cause::Quota { reset } = error.cause() {
             self.stop
-                .request(StopReason::QuotaExceeded(quota_message(reset.as_deref())));
+                .request(StopReason::QuotaExceeded(error::quota_message(
+                    reset.as_deref(),
+                )));
             return error;
         }
         if purpose == Purpose::ConfigRead && status == 403 {
@@ -614,7 +597,7 @@ impl Client {
 
 #[cfg(test)]
 mod tests {
-    use super::quota_message;
+    use super::error::quota_message;
 
     #[test]
     fn the_quota_stop_names_the_reset_as_a_date_or_as_the_text_sent() {

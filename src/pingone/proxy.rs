@@ -4,9 +4,16 @@
 //! `config::connection`), so only https requests are ever proxied, and a proxy only ever
 //! tunnels them (CONNECT): what they carry stays inside TLS.
 
-/// The https proxy the environment names (`HTTPS_PROXY`, else `ALL_PROXY`, either case),
-/// minus `NO_PROXY` and every loopback host; `None` when it names none.
-pub(crate) fn from_env() -> Option<reqwest::Proxy> {
+/// `builder` with the https proxy the environment names (`HTTPS_PROXY`, else `ALL_PROXY`,
+/// either case), minus `NO_PROXY` and every loopback host; with no proxy when it names none.
+pub(crate) fn from_env(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+    match https_proxy() {
+        Some(proxy) => builder.proxy(proxy),
+        None => builder.no_proxy(),
+    }
+}
+
+fn https_proxy() -> Option<reqwest::Proxy> {
     let first = |names: &[&str]| {
         names.iter().find_map(|name| {
             std::env::var(name)

@@ -232,17 +232,7 @@ impl SandboxOptions {
             create_status,
             page_size: args.page_size.filter(|n| *n > 0),
             token_auth: args.token_auth.into(),
-            client_public_key: match &args.client_public_key {
-                Some(path) => {
-                    Some(
-                        std::fs::read(path).map_err(|source| SandboxError::PublicKey {
-                            path: path.clone(),
-                            source,
-                        })?,
-                    )
-                }
-                None => None,
-            },
+            client_public_key: public_key(args)?,
             tls: tls_from_args(args)?,
             worker_environment_id: args.worker_environment.clone(),
             quota: args.quota,
@@ -260,6 +250,19 @@ impl SandboxOptions {
             ..Self::default()
         })
     }
+}
+
+/// `--client-public-key FILE`, read.
+fn public_key(args: &SandboxArgs) -> Result<Option<Vec<u8>>, SandboxError> {
+    let Some(path) = &args.client_public_key else {
+        return Ok(None);
+    };
+    std::fs::read(path)
+        .map(Some)
+        .map_err(|source| SandboxError::PublicKey {
+            path: path.clone(),
+            source,
+        })
 }
 
 /// `--storm-for S --storm-after N`.
