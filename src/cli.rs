@@ -394,6 +394,11 @@ pub struct SandboxArgs {
     #[arg(long, default_value_t = 0.0, value_name = "F")]
     pub(crate) ambiguous_rate: f64,
 
+    /// A device shows in its user's device list only this many milliseconds after it was
+    /// created (PingOne is eventually consistent)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub(crate) list_lag_ms: u64,
+
     /// Lifetime of issued access tokens, in seconds
     #[arg(long, default_value_t = 3600, value_name = "S")]
     pub(crate) token_ttl: u64,

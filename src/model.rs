@@ -134,7 +134,8 @@ impl fmt::Display for DeviceStatus {
 
 /// Where a device sends its codes: a phone number in E.164 (`+15125551234`) or an email
 /// address as the file spelled it. Two destinations are the same device when their
-/// [`Destination::comparison_key`]s are equal (emails compare case-folded).
+/// [`Destination::comparison_key`]s are equal (emails compare case-folded, with their
+/// domain in ASCII).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Destination {
     Phone(String),
@@ -151,8 +152,24 @@ impl Destination {
     pub(crate) fn comparison_key(&self) -> String {
         match self {
             Self::Phone(p) => p.clone(),
-            Self::Email(e) => e.to_lowercase(),
+            Self::Email(e) => email_comparison_form(e),
         }
+    }
+}
+
+/// An email as it compares: case-folded, its domain in ASCII (`bücher.example` is
+/// `xn--bcher-kva.example`), so one address spelled in Unicode in one place and in punycode
+/// in another is one device. A domain IDNA refuses stays as spelled.
+fn email_comparison_form(email: &str) -> String {
+    let folded = email.to_lowercase();
+    match folded.rsplit_once('@') {
+        Some((local, domain)) if !domain.is_ascii() || domain.contains("xn--") => {
+            match idna::domain_to_ascii(domain) {
+                Ok(ascii) => format!("{local}@{ascii}"),
+                Err(_) => folded,
+            }
+        }
+        _ => folded,
     }
 }
 

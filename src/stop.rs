@@ -32,7 +32,8 @@ pub(crate) enum StopReason {
     OutputBroken(String),
     /// `--shard`: a username could not be looked up, so which shard owns its rows is unknown.
     ShardOwnerUnknown(String),
-    /// The token endpoint's answer could not be used whatever the retries (past its ceiling).
+    /// The token endpoint's answer could not be used whatever the retries (past its ceiling,
+    /// no token a few times in a row, a redirect).
     TokenUnusable(String),
 }
 

@@ -89,14 +89,16 @@ fn policy(text: &str, origin: &str, key: &str) -> Result<Uuid, ConfigError> {
 
 /// A country from `key` (the flag or the config key), which the error names.
 fn country(text: &str, origin: &str, key: &str) -> Result<Country, ConfigError> {
-    text.trim()
+    let refused = |why: &str| ConfigError::new(origin, key, format!("{text:?} {why}"));
+    let country = text
+        .trim()
         .to_ascii_uppercase()
         .parse::<Country>()
-        .map_err(|_| {
-            ConfigError::new(
-                origin,
-                key,
-                format!("{text:?} is not a two-letter ISO country code such as US, GB or DE"),
-            )
-        })
+        .map_err(|_| refused("is not a two-letter ISO country code such as US, GB or DE"))?;
+    // Two letters that name no region with phone numbers (ZZ, XX): every national number
+    // of the file would fail for the flag's mistake.
+    crate::validate::phone::calling_code(country).ok_or_else(|| {
+        refused("names no country with phone numbers; use its ISO code, such as US, GB or DE")
+    })?;
+    Ok(country)
 }

@@ -59,6 +59,7 @@ pub(super) struct FileLimits {
     pub(super) backoff_initial_ms: Option<i64>,
     pub(super) backoff_max_s: Option<i64>,
     pub(super) stop_after_failures: Option<i64>,
+    pub(super) list_lag_s: Option<i64>,
 }
 
 /// The config and the file it came from (`None`: no file, every key at its default).

@@ -22,6 +22,10 @@ pub struct Limits {
     /// Stop the run (exit 3) when this many requests in a row failed for the same
     /// server-side reason, so a resume can pick up later instead of burning through the file.
     pub(crate) stop_after_failures: u32,
+    /// How long PingOne's device list may take to show a device just created: after a POST
+    /// whose answer was unclear, the list is read over this window before the row is called
+    /// `UNCONFIRMED` (PingOne is eventually consistent; see docs/configuration.md).
+    pub(crate) list_lag: Duration,
 }
 
 impl Default for Limits {
@@ -35,6 +39,7 @@ impl Default for Limits {
             backoff_initial: Duration::from_millis(1000),
             backoff_max: Duration::from_secs(30),
             stop_after_failures: 30,
+            list_lag: Duration::from_secs(10),
         }
     }
 }
@@ -112,19 +117,20 @@ pub(super) fn limits(
     let secs = |t: Duration| t.as_secs() as i64;
     // (key, flag, file, default, allowed): the flag wins, then the file, then the default.
     #[rustfmt::skip]
-    let keys: [LimitKey; 6] = [
+    let keys: [LimitKey; 7] = [
         ("rate", args.rate.map(i64::from), file.rate, d.rate.into(), 1..=1_000_000),
         ("max_retries", flag(args.max_retries), file.max_retries, d.max_retries as i64, 0..=20),
         ("timeout_s", None, file.timeout_s, secs(d.timeout), 1..=600),
         ("backoff_initial_ms", None, file.backoff_initial_ms, d.backoff_initial.as_millis() as i64, 1..=60_000),
         ("backoff_max_s", None, file.backoff_max_s, secs(d.backoff_max), 1..=600),
         ("stop_after_failures", None, file.stop_after_failures, d.stop_after_failures.into(), 1..=100_000),
+        ("list_lag_s", None, file.list_lag_s, secs(d.list_lag), 0..=300),
     ];
-    let mut values = [0i64; 6];
+    let mut values = [0i64; 7];
     for (value, (name, flag, file, default, range)) in values.iter_mut().zip(keys) {
         *value = bounded(origin, name, flag, file, default, range)?;
     }
-    let [rate, max_retries, timeout_s, initial_ms, backoff_max_s, stop_after] = values;
+    let [rate, max_retries, timeout_s, initial_ms, backoff_max_s, stop_after, list_lag_s] = values;
     // Every value was checked against a range that fits its type.
     Ok(Limits {
         rate: rate as u32,
@@ -134,6 +140,7 @@ pub(super) fn limits(
         backoff_initial: Duration::from_millis(initial_ms as u64),
         backoff_max: Duration::from_secs(backoff_max_s as u64),
         stop_after_failures: stop_after as u32,
+        list_lag: Duration::from_secs(list_lag_s as u64),
     })
 }
 
@@ -162,6 +169,7 @@ mod tests {
             (d.timeout, d.backoff_initial, d.backoff_max)
         );
         assert_eq!(s.limits.stop_after_failures, d.stop_after_failures);
+        assert_eq!(s.limits.list_lag, d.list_lag);
     }
 
     #[test]

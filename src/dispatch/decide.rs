@@ -2,7 +2,7 @@
 //! row's, what a failure is recorded as, and how a row ends whose POST PingOne may have acted
 //! on. The async code in [`super::enroll`] gathers the facts and calls these.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::codes::Code;
 use crate::model::{Claims, Destination, DeviceIdentity, DeviceType};
@@ -39,7 +39,13 @@ pub(crate) fn other_device(device: &Device, wanted: &DeviceIdentity) -> Option<S
             "phone number",
         )
     } else {
-        (device.email.as_deref().map(str::to_lowercase), "email")
+        (
+            device
+                .email
+                .as_ref()
+                .map(|e| Destination::Email(e.clone()).comparison_key()),
+            "email",
+        )
     };
     if destination.is_some_and(|d| d != wanted.destination) {
         return Some(format!("with another {what}"));
@@ -50,6 +56,25 @@ pub(crate) fn other_device(device: &Device, wanted: &DeviceIdentity) -> Option<S
         (Some(got), asked) if Some(got) != asked => Some("with another extension".into()),
         _ => None,
     }
+}
+
+/// What makes a device PingOne's answer describes another user's: a `user.id` it gives that
+/// is not the user the POST was for. `None` when it names this user or no user at all.
+pub(crate) fn other_user(device: &Device, user_id: &str) -> Option<String> {
+    let named = device.user.as_ref()?.id.as_str();
+    (!named.eq_ignore_ascii_case(user_id)).then(|| format!("of another user ({named})"))
+}
+
+/// The waits before each read of a user's devices after a POST PingOne may have acted on:
+/// reads at 1/8, 1/4, 1/2 and all of `list_lag` (PingOne's lists catch up with a creation
+/// only after a while, so a read soon after that misses the device proves nothing). With no
+/// lag, one read at once.
+pub(crate) fn settle_waits(list_lag: Duration) -> Vec<Duration> {
+    if list_lag.is_zero() {
+        return vec![Duration::ZERO];
+    }
+    let eighth = list_lag / 8;
+    vec![eighth, eighth, list_lag / 4, list_lag / 2]
 }
 
 /// Which of the user's devices is the row's.
@@ -195,7 +220,7 @@ pub(crate) fn after_unclear<'a>(
         }
         // Another row's device, or none yet: PingOne may still be working on a timed-out request.
         Some(Ok(Match::Nothing | Match::ClaimedBy(..))) => Settled::Unconfirmed(format!(
-            "PingOne's answer was unclear ({last_error}) and the device is not among the user's devices now; PingOne may still create it; {resume_says}"
+            "PingOne's answer was unclear ({last_error}) and the device is not among the user's devices, read again over list_lag_s; PingOne's list may still be catching up, or PingOne may still create it; the POST was not sent again; {resume_says}"
         )),
     }
 }
@@ -528,5 +553,39 @@ mod tests {
         assert!(message(&other).contains("check that device"));
         assert!(!message(&unclear).contains("check that device"));
         assert!(message(&unclear).contains("may still create it"));
+    }
+
+    #[test]
+    fn an_answer_naming_another_user_is_not_this_rows_device() {
+        let mut answered = device("d", "SMS", Some("+15125551234"), None);
+        assert_eq!(other_user(&answered, "u1"), None, "no user named");
+        answered.user = Some(crate::pingone::wire::IdRef { id: "U1".into() });
+        assert_eq!(other_user(&answered, "u1"), None, "IDs compare case-blind");
+        answered.user = Some(crate::pingone::wire::IdRef { id: "u2".into() });
+        assert!(other_user(&answered, "u1").is_some_and(|w| w.contains("u2")));
+    }
+
+    #[test]
+    fn after_an_unclear_post_the_list_is_read_over_the_whole_lag() {
+        let lag = Duration::from_secs(8);
+        let waits = settle_waits(lag);
+        let mut at = Duration::ZERO;
+        let reads: Vec<Duration> = waits
+            .iter()
+            .map(|w| {
+                at += *w;
+                at
+            })
+            .collect();
+        assert_eq!(
+            reads,
+            [1, 2, 4, 8].map(Duration::from_secs),
+            "the last read at the lag's end"
+        );
+        assert_eq!(
+            settle_waits(Duration::ZERO),
+            [Duration::ZERO],
+            "no lag: one read at once"
+        );
     }
 }

@@ -118,8 +118,49 @@ impl Enroller<'_> {
             if let Some(settled) = self.existing(job, user_id, &identity, &devices) {
                 return settled;
             }
+            if job.unconfirmed_before_run || job.spec.unconfirmed_before {
+                if let Some(settled) = self
+                    .settle_before_create(job, user_id, &identity, cache)
+                    .await
+                {
+                    return settled;
+                }
+            }
         }
         self.create(job, user_id, &identity, cache).await
+    }
+
+    /// A row an earlier attempt left `UNCONFIRMED` whose device one read did not show: that
+    /// POST may have been moments ago, and PingOne's list may not show it yet, so the list
+    /// is read over the lag before anything is sent. `None`: still not there, create it.
+    async fn settle_before_create(
+        &self,
+        job: &Job,
+        user_id: &str,
+        identity: &DeviceIdentity,
+        cache: &mut Option<Vec<Device>>,
+    ) -> Option<RowResult> {
+        // As `existing` matches: since the first run started, unless errors.csv said so.
+        let since = match job.spec.unconfirmed_before {
+            true => None,
+            false => self.created_by_earlier_run_since,
+        };
+        match self.read_until_listed(user_id, identity, since).await {
+            None => Some(results::not_attempted(job, user_id)),
+            Some(Err(e)) if decide::rules_out_every_device(&e) => Some(results::failed(
+                job,
+                user_id,
+                &e,
+                0,
+                self.retry.max_retries(),
+            )),
+            Some(Err(e)) => Some(results::still_unconfirmed(job, user_id, &e)),
+            Some(Ok(devices)) => {
+                let settled = self.existing(job, user_id, identity, &devices);
+                *cache = Some(devices);
+                settled
+            }
+        }
     }
 
     /// On --resume: whether an earlier run may have made this row's device without recording
@@ -185,9 +226,14 @@ impl Enroller<'_> {
     ) -> RowResult {
         let body = create_body(job);
         let posting = Mutex::new(Posting::default());
+        // A failure PingOne may have acted on ends the retries: the POST is not sent again
+        // in this run (a list that does not show the device yet proves nothing).
         let outcome = self
             .retry
-            .run(|| self.post_once(job, user_id, identity, &body, &posting))
+            .run_while(
+                || self.post_once(user_id, identity, &body, &posting),
+                |e| !e.may_have_acted(),
+            )
             .await;
         let posting = posting.into_inner().unwrap_or_else(|e| e.into_inner());
         let (device, status) = match outcome {
@@ -223,39 +269,20 @@ impl Enroller<'_> {
         }
         self.claims.claim(&device.id, job.line);
         self.claims.remember_created(user_id, identity, job.line);
-        let r = results::with_device(job, user_id, Outcome::Created, &device)
-            .with_http_status(status)
-            .with_attempts(posting.attempts);
-        if status.is_none() {
-            return r.with_note("PingOne's answer to the POST was unclear; the device was found by reading the user's devices");
-        }
-        r
+        results::with_device(job, user_id, Outcome::Created, &device)
+            .with_http_status(Some(status))
+            .with_attempts(posting.attempts)
     }
 
-    /// One try: after an unclear answer, look before sending the POST again.
+    /// One try of the POST: a failure PingOne may have acted on is the last try (see
+    /// [`Self::create`]).
     async fn post_once(
         &self,
-        job: &Job,
         user_id: &str,
         identity: &DeviceIdentity,
         body: &CreateDevice,
         posting: &Mutex<Posting>,
-    ) -> Result<(Device, Option<u16>), ApiError> {
-        let (unclear, since) = {
-            let p = lock(posting);
-            (p.unclear, p.created_since(self.on_existing))
-        };
-        if unclear {
-            let devices = self.client.list_devices(user_id).await?;
-            let claims = self.claims.lock();
-            if let Match::Free(found) = decide::find_match(&devices, identity, since, &claims) {
-                tracing::info!(
-                    line = job.line,
-                    "an unclear answer had created the device; found it, not sending again"
-                );
-                return Ok((found.clone(), None));
-            }
-        }
+    ) -> Result<(Device, u16), ApiError> {
         {
             let mut p = lock(posting);
             p.attempts += 1;
@@ -268,8 +295,10 @@ impl Enroller<'_> {
                 // The window exactly-once exists for: PingOne made the device, and only a
                 // read of the user's devices (--resume) can learn it if the run dies here.
                 crash_point!("post-answered");
-                match decide::other_device(&device, identity) {
-                    None => Ok((device, Some(status))),
+                let other = decide::other_user(&device, user_id)
+                    .or_else(|| decide::other_device(&device, identity));
+                match other {
+                    None => Ok((device, status)),
                     Some(what) => Err(ApiError::OtherDevice {
                         status,
                         device_id: device.id,
@@ -296,8 +325,8 @@ impl Enroller<'_> {
         }
     }
 
-    /// The retries ended without a clear answer after a POST PingOne may have acted on: read
-    /// the user's devices once more, and record what that read shows.
+    /// A POST PingOne may have acted on got no clear answer: read the user's devices over
+    /// the list's lag, and record what those reads show.
     async fn settle_unclear(
         &self,
         job: &Job,
@@ -306,12 +335,8 @@ impl Enroller<'_> {
         posting: &Posting,
         last_error: &ApiError,
     ) -> RowResult {
-        let read = if self.stop.is_requested() {
-            None
-        } else {
-            Some(self.retry.run(|| self.client.list_devices(user_id)).await)
-        };
         let since = posting.created_since(self.on_existing);
+        let read = self.read_until_listed(user_id, identity, since).await;
         let found = {
             let claims = self.claims.lock();
             read.as_ref().map(|r| match r {
@@ -323,9 +348,16 @@ impl Enroller<'_> {
             Settled::Created(device) => {
                 self.claims.claim(&device.id, job.line);
                 self.claims.remember_created(user_id, identity, job.line);
-                results::with_device(job, user_id, Outcome::Created, device).with_note(format!(
-                    "PingOne's answer was unclear ({last_error}); the device was found by reading the user's devices"
-                ))
+                let r = results::with_device(job, user_id, Outcome::Created, device);
+                // A success PingOne sent without a readable body is still the status it sent.
+                match last_error.http_status().filter(|s| (200..300).contains(s)) {
+                    Some(status) => r.with_http_status(Some(status)).with_note(format!(
+                        "PingOne answered {status} without a readable device ({last_error}); the device was found by reading the user's devices"
+                    )),
+                    None => r.with_note(format!(
+                        "PingOne's answer was unclear ({last_error}); the device was found by reading the user's devices"
+                    )),
+                }
             }
             Settled::Unconfirmed(message) => results::base(job, user_id, Outcome::Failed)
                 .with_error(crate::codes::Code::Unconfirmed, message),
@@ -338,6 +370,37 @@ impl Enroller<'_> {
             ),
         };
         r.with_attempts(posting.attempts)
+    }
+
+    /// The user's devices, read again over the list's lag ([`decide::settle_waits`]) until
+    /// one read lists the row's device: PingOne's lists catch up with a creation only after
+    /// a while. The last read made; `None` when the stop came before any.
+    async fn read_until_listed(
+        &self,
+        user_id: &str,
+        identity: &DeviceIdentity,
+        since: Option<SystemTime>,
+    ) -> Option<Result<Vec<Device>, ApiError>> {
+        let mut last = None;
+        for wait in decide::settle_waits(self.retry.list_lag()) {
+            self.retry.wait(wait).await;
+            if self.stop.is_requested() {
+                break;
+            }
+            let read = self.retry.run(|| self.client.list_devices(user_id)).await;
+            let listed = read.as_ref().is_ok_and(|devices| {
+                let claims = self.claims.lock();
+                matches!(
+                    decide::find_match(devices, identity, since, &claims),
+                    Match::Free(_)
+                )
+            });
+            last = Some(read);
+            if listed {
+                break;
+            }
+        }
+        last
     }
 
     /// The user's devices: the list this user's worker knows, or else read now.

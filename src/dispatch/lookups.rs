@@ -10,6 +10,7 @@ use tokio::sync::OnceCell;
 
 use super::guard::lock;
 use super::retry::RetryPolicy;
+use crate::pingone::wire::User;
 use crate::pingone::{ApiError, Client};
 
 /// What PingOne answered when asked for a username's user.
@@ -46,6 +47,17 @@ impl UsernameLookups {
         cell.get_or_init(|| async {
             self.looked_up.fetch_add(1, Ordering::Relaxed);
             let lookup = retry.run(|| client.find_users(name)).await;
+            // A user the answer names by another username is not this username's user: its
+            // devices would go to someone else. One without a username says nothing.
+            let lookup = lookup.map(|users| {
+                let wanted = name.to_lowercase();
+                let named = |u: &User| {
+                    u.username
+                        .as_ref()
+                        .is_none_or(|n| n.to_lowercase() == wanted)
+                };
+                users.into_iter().filter(named).collect::<Vec<_>>()
+            });
             match lookup {
                 Ok(users) if users.is_empty() => Resolution::NotFound,
                 Ok(users) if users.len() == 1 => {

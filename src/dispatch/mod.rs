@@ -78,6 +78,9 @@ pub(crate) struct Job {
     /// On --resume: the line's row in results.csv says no attempt left anything uncertain
     /// (say `USER_NOT_FOUND`), so no device an earlier run made can be this row's.
     pub(crate) settled_before: bool,
+    /// On --resume: the line's row in results.csv says `UNCONFIRMED`, so its device may have
+    /// been made moments before and not be listed yet.
+    pub(crate) unconfirmed_before_run: bool,
     /// A later row names the same user the same way ([`later::LaterRows`]): what this run
     /// keeps of the user (a plan, a username's look-up) is still needed after this row.
     pub(crate) continues: bool,

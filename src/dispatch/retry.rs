@@ -22,6 +22,8 @@ pub(crate) struct RetryPolicy {
     max_retries: usize,
     initial: Duration,
     max: Duration,
+    /// How long a device list may lag a creation (`list_lag_s`).
+    list_lag: Duration,
     stats: Arc<RequestStats>,
     stop: Arc<Stop>,
 }
@@ -32,6 +34,7 @@ impl RetryPolicy {
             max_retries: limits.max_retries,
             initial: limits.backoff_initial,
             max: limits.backoff_max,
+            list_lag: limits.list_lag,
             stats,
             stop,
         }
@@ -41,9 +44,32 @@ impl RetryPolicy {
         self.max_retries
     }
 
+    pub(crate) fn list_lag(&self) -> Duration {
+        self.list_lag
+    }
+
+    /// Waits `delay`, or less when the run stops meanwhile.
+    pub(crate) async fn wait(&self, delay: Duration) {
+        sleep_unless_stopped(delay, self.stop.clone()).await;
+    }
+
     /// Runs `attempt` until it succeeds, fails for good, the retries are used up, or the run
     /// stops.
     pub(crate) async fn run<T, F, Fut>(&self, attempt: F) -> Result<T, ApiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        self.run_while(attempt, |_| true).await
+    }
+
+    /// As [`Self::run`], but a retryable failure is tried again only while `go_on` says so:
+    /// a POST whose failure PingOne may have acted on is never sent again blindly.
+    pub(crate) async fn run_while<T, F, Fut>(
+        &self,
+        attempt: F,
+        go_on: impl Fn(&ApiError) -> bool,
+    ) -> Result<T, ApiError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
@@ -59,7 +85,7 @@ impl RetryPolicy {
         let outcome = attempt
             .retry(backoff)
             .sleep(move |delay: Duration| sleep_unless_stopped(delay, sleep_stop.clone()))
-            .when(move |e: &ApiError| e.is_retryable() && !stop.is_requested())
+            .when(move |e: &ApiError| e.is_retryable() && !stop.is_requested() && go_on(e))
             // backon passes None once the retries are used up: keep it None, or it retries forever.
             .adjust(|e: &ApiError, delay: Option<Duration>| {
                 delay.map(|d| match e.retry_after() {

@@ -11,6 +11,7 @@ pub(crate) mod body;
 mod environment;
 pub(crate) mod error;
 pub(crate) mod paging;
+mod proxy;
 pub(crate) mod token;
 pub mod wire;
 
@@ -90,22 +91,6 @@ pub struct Client {
     health: Mutex<Health>,
 }
 
-/// The stop message for a used-up quota, naming when it resets: as a date when PingOne sent
-/// one this tool reads, else as the text it sent.
-fn quota_message(reset: Option<&str>) -> String {
-    let when = match reset {
-        Some(text) => match humantime::parse_rfc3339_weak(text) {
-            Ok(time) => format!("resets at {}", humantime::format_rfc3339_seconds(time)),
-            Err(_) => format!("resets at {text:?} (as PingOne sent it)"),
-        },
-        None => "reset time was not given".to_string(),
-    };
-    format!(
-        "PingOne answered 429 QUOTA_EXCEEDED: the license's quota is used up and its {when}; \
-         waiting seconds does not help, so the run stopped. Run again with --resume after the reset"
-    )
-}
-
 /// Escapes a value for a SCIM filter string literal.
 fn filter_literal(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"")
@@ -128,6 +113,8 @@ impl Client {
             // A redirect could carry the bearer token somewhere unexpected: PingOne never sends one.
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(limits.concurrency.most());
+        // Not reqwest's own reading of the environment: that sends loopback through the proxy.
+        let http = proxy::from_env(http);
         // Extra roots join the system's; verification itself is never switched off.
         let http = match &connection.extra_roots {
             Some(roots) => http.tls_certs_merge(roots.certificates.clone()),
@@ -156,9 +143,14 @@ impl Client {
     /// answers too: any answer will do, even 401, since only reaching it is in question.
     /// Any other failure is left to the run, which retries it or stops as it always does.
     pub(crate) async fn preflight(&self) -> Result<(), (PreflightHost, ApiError)> {
-        match self.token().await {
+        match self.token_as_answered().await {
             Err(refused @ (ApiError::Untrusted { .. } | ApiError::Connect(_))) => {
                 return Err((PreflightHost::Token, refused))
+            }
+            // Connected, and no answer within the timeout: a host that accepts and never
+            // answers cannot be reached either, and every retry would wait as long.
+            Err(ApiError::Transport(problem)) => {
+                return Err((PreflightHost::Token, ApiError::Connect(problem)))
             }
             _ if self.api_on_token_host => return Ok(()),
             _ => {}
@@ -362,7 +354,17 @@ impl Client {
         unreachable!("the loop returns on its second pass")
     }
 
+    /// A token for a request: without one the request is never sent, so a token endpoint's
+    /// failure is the request's `Connect` failure (a POST's retry needs no look first).
     async fn token(&self) -> Result<Arc<Secret>, ApiError> {
+        self.token_as_answered().await.map_err(|error| match error {
+            ApiError::Stopped | ApiError::Connect(_) | ApiError::Untrusted { .. } => error,
+            other => ApiError::Connect(format!("no token: {other}")),
+        })
+    }
+
+    /// A token, or the token endpoint's failure as it came.
+    async fn token_as_answered(&self) -> Result<Arc<Secret>, ApiError> {
         // The first token may be slow to come (a silent endpoint): a stop does not wait for it.
         let fetched = tokio::select! {
             fetched = self.tokens.bearer() => fetched,
@@ -492,7 +494,9 @@ impl Client {
         let error = ApiError::from_status(status, body, retry_after);
         if let Cause::Quota { reset } = error.cause() {
             self.stop
-                .request(StopReason::QuotaExceeded(quota_message(reset.as_deref())));
+                .request(StopReason::QuotaExceeded(error::quota_message(
+                    reset.as_deref(),
+                )));
             return error;
         }
         if purpose == Purpose::ConfigRead && status == 403 {
@@ -573,7 +577,7 @@ impl Client {
 
 #[cfg(test)]
 mod tests {
-    use super::quota_message;
+    use super::error::quota_message;
 
     #[test]
     fn the_quota_stop_names_the_reset_as_a_date_or_as_the_text_sent() {

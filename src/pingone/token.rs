@@ -73,6 +73,8 @@ pub(crate) struct TokenSource {
     auth: ClientAuth,
     current: Mutex<Option<Token>>,
     requested: std::sync::atomic::AtomicU64,
+    /// Successes in a row whose body was no token (an HTML login page, a proxy's notice).
+    not_tokens: std::sync::atomic::AtomicU32,
 }
 
 impl TokenSource {
@@ -86,6 +88,7 @@ impl TokenSource {
             auth: connection.auth.clone(),
             current: Mutex::new(None),
             requested: Default::default(),
+            not_tokens: Default::default(),
         }
     }
 
@@ -202,6 +205,14 @@ impl TokenSource {
             .map_err(|e| TokenFailure::Unavailable(ApiError::from_reqwest(e)))?;
         let status = response.status().as_u16();
         let is_success = response.status().is_success();
+        if response.status().is_redirection() {
+            return Err(self.redirected(status, response.headers()));
+        }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = match body::read(response, TOKEN_BODY_CEILING).await {
             Ok(bytes) => Some(bytes),
             Err(BodyError::TooLarge) if is_success => {
@@ -223,13 +234,10 @@ impl TokenSource {
         let body = body.unwrap_or_default();
         if is_success {
             // serde's message could quote a field; its position is enough.
-            let answer: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-                TokenFailure::Unavailable(ApiError::Transport(format!(
-                    "the token endpoint's answer could not be read (line {}, column {})",
-                    e.line(),
-                    e.column()
-                )))
-            })?;
+            let answer: TokenResponse = serde_json::from_slice(&body)
+                .map_err(|e| self.not_a_token(status, &e, content_type.as_deref()))?;
+            self.not_tokens
+                .store(0, std::sync::atomic::Ordering::Relaxed);
             let renew_in = renew_after(answer.expires_in);
             tracing::debug!(renew_in_s = renew_in.as_secs(), "access token fetched");
             return Ok(Token {
@@ -257,6 +265,59 @@ impl TokenSource {
         }
     }
 }
+
+impl TokenSource {
+    /// A success whose body is no token: worth a few tries (a proxy's page in between may
+    /// pass), then the run stops: every request would get the same page.
+    fn not_a_token(
+        &self,
+        status: u16,
+        error: &serde_json::Error,
+        content_type: Option<&str>,
+    ) -> TokenFailure {
+        let seen = self
+            .not_tokens
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let what = format!(
+            "the token endpoint at {} answered HTTP {status} with {} that is not a token (line {}, column {})",
+            self.auth_url_for_messages,
+            content_type.map_or("a body".to_string(), |t| format!("a {t:?} body")),
+            error.line(),
+            error.column()
+        );
+        if seen < NOT_A_TOKEN_TRIES {
+            return TokenFailure::Unavailable(ApiError::BadResponse {
+                status,
+                message: what,
+            });
+        }
+        TokenFailure::Unusable(format!(
+            "{what}, {seen} times in a row; check auth_url (it must be PingOne's auth host, e.g. https://auth.pingone.com) and any proxy or login page in between, then run again with --resume"
+        ))
+    }
+
+    /// A redirect: PingOne's token endpoint never sends one, and following it would send the
+    /// credentials elsewhere. The stop names where it pointed (its host only: a URL may
+    /// carry more than a person needs to see).
+    fn redirected(&self, status: u16, headers: &reqwest::header::HeaderMap) -> TokenFailure {
+        let to = headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| reqwest::Url::parse(&self.url).ok()?.join(l).ok())
+            .and_then(|u| u.host_str().map(str::to_string))
+            .map_or("somewhere it did not say".to_string(), |h| {
+                format!("host {h}")
+            });
+        TokenFailure::Unusable(format!(
+            "the token endpoint at {} answered HTTP {status}, a redirect to {to}; PingOne's token endpoint never redirects, and the credentials are not sent after one: check auth_url (the region's auth host, e.g. https://auth.pingone.com, with no path) and any proxy in between, then run again with --resume",
+            self.auth_url_for_messages
+        ))
+    }
+}
+
+/// Successes in a row that are not tokens before the run stops (`TOKEN_UNUSABLE`).
+const NOT_A_TOKEN_TRIES: u32 = 3;
 
 /// What the `token-renewal` failpoint makes of a renewal: `refused`, or no answer.
 #[cfg(feature = "failpoints")]

@@ -120,7 +120,7 @@ impl Throttle {
                             Woke::Changed => {}
                         }
                     }
-                    match self.pace().confirm(revision, Instant::now()) {
+                    match self.pace().confirm_at(revision, slot, Instant::now()) {
                         Some(ticket) => ticket,
                         None => continue,
                     }
@@ -599,6 +599,49 @@ mod tests {
             assert!(
                 *probe < 100 * MS,
                 "round {round}: the probe went {probe:?} after the refused request"
+            );
+        }
+    }
+
+    /// Issue #33 item 11: after the process was stopped (SIGSTOP) and continued, every turn
+    /// reserved before is overdue at once; they do not all go together: the grid starts
+    /// again, and no second at the server holds more than the rate.
+    #[tokio::test(start_paused = true)]
+    async fn a_clock_jump_does_not_release_the_turns_it_slept_through_at_once() {
+        let throttle = throttle(30, Concurrency::Pinned(8));
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let until = Instant::now() + 14 * SECOND;
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let (throttle, sent) = (throttle.clone(), sent.clone());
+                tokio::spawn(async move {
+                    while let Ok(turn) = throttle.admit().await {
+                        sent.lock().unwrap().push(Instant::now());
+                        turn.answered(201, None);
+                        if Instant::now() >= until {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(2 * SECOND).await;
+        // The process stops for ten seconds: tokio's clock jumps, as after SIGCONT.
+        tokio::time::advance(10 * SECOND).await;
+        for worker in workers {
+            worker.await.unwrap();
+        }
+        let sent = sent.lock().unwrap();
+        let jumped = sent.iter().filter(|t| **t >= until - 3 * SECOND).count();
+        assert!(jumped > 30, "the run went on after the jump: {jumped}");
+        for (i, first) in sent.iter().enumerate() {
+            let in_second = sent[i..]
+                .iter()
+                .take_while(|t| **t - *first < SECOND)
+                .count();
+            assert!(
+                in_second <= 30,
+                "{in_second} requests in the second from {i}"
             );
         }
     }

@@ -84,6 +84,8 @@ pub enum OutputError {
     File(#[from] crate::files::FileError),
     #[error("the results writer stopped unexpectedly (a bug in mfa-enroll); results.csv holds every row finished before it: run again with --resume")]
     WriterCrashed,
+    #[error("{}: the file was moved, replaced or removed while the run was writing it; the rows since went with it: put it back (the file this run wrote) and run again with --resume", path.display())]
+    MovedAway { path: PathBuf },
 }
 
 impl OutputError {

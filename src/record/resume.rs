@@ -28,13 +28,15 @@ enum Earlier {
     /// Not finished, and no attempt left it uncertain (invalid, `USER_NOT_FOUND`, a 400,
     /// `NOT_ATTEMPTED`, …): no device of an earlier run's can be this row's.
     Settled,
+    /// `UNCONFIRMED`: a POST PingOne may have acted on, whose device no read showed yet.
+    Unconfirmed,
 }
 
 /// What the earlier runs finished.
 #[derive(Debug, Default)]
 pub(crate) struct Finished {
-    /// The lines whose newest row finished them or settled them; a line whose newest row is
-    /// uncertain (`UNCONFIRMED`, `INTERNAL_ERROR`), like a line with no row, is not here.
+    /// The lines whose newest row finished them, settled them or left them `UNCONFIRMED`; a
+    /// line whose newest row is `INTERNAL_ERROR`, like a line with no row, is not here.
     lines: HashMap<u64, Earlier>,
     finished: usize,
     /// The devices finished lines reported created: a device belongs to one row only.
@@ -65,6 +67,12 @@ impl Finished {
     /// uncertain: then no device an earlier run made can be this row's.
     pub(crate) fn settled(&self, line: u64) -> bool {
         self.lines.get(&line) == Some(&Earlier::Settled)
+    }
+
+    /// Whether the line's newest row is `UNCONFIRMED`: its POST may have made a device that
+    /// PingOne's list did not show yet.
+    pub(crate) fn unconfirmed(&self, line: u64) -> bool {
+        self.lines.get(&line) == Some(&Earlier::Unconfirmed)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -156,6 +164,8 @@ pub(crate) fn read_finished(out_dir: &Path) -> Result<Finished, OutputError> {
             kept.remove(&row.line);
             if rules_out_an_earlier_device(&row) {
                 result.lines.insert(row.line, Earlier::Settled);
+            } else if row.error_code == Some(Code::Unconfirmed) {
+                result.lines.insert(row.line, Earlier::Unconfirmed);
             } else {
                 result.lines.remove(&row.line);
             }

@@ -410,7 +410,27 @@ impl Files {
             .map_err(|e| OutputError::io(&self.results_path, e))?;
         self.errors
             .flush()
-            .map_err(|e| OutputError::io(&self.errors_path, e))
+            .map_err(|e| OutputError::io(&self.errors_path, e))?;
+        // A file moved away mid-run would take every later row with it unnoticed, and the
+        // directory would hold no record of them: each batch checks that the paths still
+        // name the files written (a stat each, per batch of rows).
+        self.still_named(true, &self.results_path)?;
+        self.still_named(false, &self.errors_path)
+    }
+
+    /// Whether `path` still names the file this writer writes (same device and inode).
+    fn still_named(&self, results: bool, path: &Path) -> Result<(), OutputError> {
+        use std::os::unix::fs::MetadataExt;
+        let open = self.guarded(results).file.metadata();
+        let named = std::fs::symlink_metadata(path);
+        match (open, named) {
+            (Ok(open), Ok(named)) if (open.dev(), open.ino()) == (named.dev(), named.ino()) => {
+                Ok(())
+            }
+            _ => Err(OutputError::MovedAway {
+                path: path.to_path_buf(),
+            }),
+        }
     }
 
     /// Both files took everything so far: this is where they end whole.

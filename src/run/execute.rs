@@ -312,15 +312,7 @@ async fn feed(
         }
         match route(record, verdict, &header, sends, shard.as_ref(), stop) {
             Route::Record(result) => handle.record(result),
-            Route::Send(job) => {
-                let continues = facts.later.continues(place);
-                let settled_before = out.finished.settled(job.line);
-                return Some(Job {
-                    continues,
-                    settled_before,
-                    ..job
-                });
-            }
+            Route::Send(job) => return Some(as_resumed(job, out, facts.later.continues(place))),
             Route::NotOurs => {}
         }
     });
@@ -347,6 +339,17 @@ async fn feed(
             engine.finish().await;
         }
         None => jobs.for_each(drop),
+    }
+}
+
+/// A job with what this run knows of it: whether rows to come need its user's state, and on
+/// --resume what the line's earlier row said.
+fn as_resumed(job: Job, out: &OutputDir, continues: bool) -> Job {
+    Job {
+        continues,
+        settled_before: out.finished.settled(job.line),
+        unconfirmed_before_run: out.finished.unconfirmed(job.line),
+        ..job
     }
 }
 
@@ -430,6 +433,7 @@ fn route(
                 spec,
                 raw: record.raw,
                 settled_before: false,
+                unconfirmed_before_run: false,
                 // Until the caller knows better: keeping a user's state is always safe.
                 continues: true,
             };

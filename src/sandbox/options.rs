@@ -22,6 +22,9 @@ pub struct SandboxOptions {
     pub fail_rate: f64,
     /// Share of device creations that take effect and then fail.
     pub ambiguous_rate: f64,
+    /// A device shows in its user's list only this long after its creation, as PingOne's
+    /// eventually consistent lists do; zero: at once.
+    pub list_lag: Duration,
     pub token_ttl: Duration,
     pub directory: Directory,
     /// Policies that exist; `None`: every UUID is a policy.
@@ -140,6 +143,7 @@ impl Default for SandboxOptions {
             latency: Duration::ZERO,
             fail_rate: 0.0,
             ambiguous_rate: 0.0,
+            list_lag: Duration::ZERO,
             token_ttl: Duration::from_secs(3600),
             directory: Directory::Open,
             policies: None,
@@ -230,6 +234,7 @@ impl SandboxOptions {
             latency: Duration::from_millis(args.latency_ms),
             fail_rate: args.fail_rate,
             ambiguous_rate: args.ambiguous_rate,
+            list_lag: Duration::from_millis(args.list_lag_ms),
             token_ttl: Duration::from_secs(args.token_ttl.max(1)),
             directory,
             policies: args
@@ -242,17 +247,7 @@ impl SandboxOptions {
             create_status,
             page_size: args.page_size.filter(|n| *n > 0),
             token_auth: args.token_auth.into(),
-            client_public_key: match &args.client_public_key {
-                Some(path) => {
-                    Some(
-                        std::fs::read(path).map_err(|source| SandboxError::PublicKey {
-                            path: path.clone(),
-                            source,
-                        })?,
-                    )
-                }
-                None => None,
-            },
+            client_public_key: public_key(args)?,
             tls: tls_from_args(args)?,
             worker_environment_id: args.worker_environment.clone(),
             quota: args.quota,
@@ -270,6 +265,19 @@ impl SandboxOptions {
             ..Self::default()
         })
     }
+}
+
+/// `--client-public-key FILE`, read.
+fn public_key(args: &SandboxArgs) -> Result<Option<Vec<u8>>, SandboxError> {
+    let Some(path) = &args.client_public_key else {
+        return Ok(None);
+    };
+    std::fs::read(path)
+        .map(Some)
+        .map_err(|source| SandboxError::PublicKey {
+            path: path.clone(),
+            source,
+        })
 }
 
 /// `--storm-for S --storm-after N`.

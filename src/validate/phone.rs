@@ -15,6 +15,12 @@ use rlibphonenumber::{PhoneNumberFormat, PHONE_NUMBER_UTIL};
 /// A country, as `[enroll] default_country` names it (`US`, `GB`, ...).
 pub(crate) type Country = rlibphonenumber::Region;
 
+/// The country's calling code (1 for US); `None` for two letters that name no region
+/// libphonenumber knows.
+pub(crate) fn calling_code(country: Country) -> Option<i32> {
+    PHONE_NUMBER_UTIL.get_country_code_for_region(country)
+}
+
 /// Longest input we hand to the parser; real numbers with punctuation are far shorter.
 const MAX_INPUT_CHARS: usize = 64;
 /// E.164 allows at most 15 digits, country code included.

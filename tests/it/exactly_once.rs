@@ -56,7 +56,8 @@ async fn no_duplicates_over_thousands_of_rows_with_failures_and_unclear_answers(
     }
     ws.write("in.csv", &csv);
     let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
-    assert_eq!(run.code, 0, "{}", run.both());
+    // A 5xx to a POST may have been acted on: those rows are UNCONFIRMED, and resumes settle them.
+    resume_until_settled(&ws, &sandbox, "in.csv", run).await;
     let tally = sandbox.tally();
     assert!(
         tally.ambiguous_failures > 50,
@@ -352,4 +353,72 @@ async fn a_second_signal_exits_at_once_without_waiting_for_requests_in_flight() 
         "it did not wait for the answers in flight"
     );
     assert_eq!(ws.summary()["finished"], false);
+}
+
+/// Issue #33 item 5: PingOne's device list shows a new device only after a while. Every
+/// create takes effect and its answer is lost; a read soon after misses the device. The POST
+/// is never sent twice: reads over `list_lag_s` find it, and when the lag is longer than
+/// that, the row is UNCONFIRMED and a resume finds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_listed_only_seconds_later_is_never_created_twice() {
+    let lagging = |ms| SandboxOptions {
+        ambiguous_rate: 1.0,
+        list_lag: Duration::from_millis(ms),
+        ..SandboxOptions::default()
+    };
+    // The list catches up within list_lag_s: each row finds its device.
+    let (sandbox, ws) = setup(lagging(1500), "rate = 1000\nlist_lag_s = 4", "").await;
+    ws.write("in.csv", &sms_rows(3));
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    for row in ws.results() {
+        assert_eq!(row["outcome"], "created", "{row:?}");
+        assert_eq!(row["attempts"], "1", "one POST: {row:?}");
+    }
+    let tally = sandbox.tally();
+    assert_eq!((tally.posts, tally.duplicate_devices), (3, 0), "{tally:?}");
+
+    // The list lags longer than list_lag_s: UNCONFIRMED, nothing sent twice; the resume
+    // reads over the lag again and finds every device.
+    let (sandbox, ws) = setup(lagging(3000), "rate = 1000\nlist_lag_s = 1", "").await;
+    ws.write("in.csv", &sms_rows(3));
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 1, "{}", run.both());
+    for row in ws.results() {
+        assert_eq!(row["error_code"], "UNCONFIRMED", "{row:?}");
+    }
+    assert_eq!(sandbox.tally().posts, 3, "no second POST");
+    ws.config_for(&sandbox, "rate = 1000\nlist_lag_s = 4", "");
+    let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
+    assert_eq!(resumed.code, 0, "{}", resumed.both());
+    assert_all_created_once(&ws, &sandbox, 3);
+    assert_eq!(sandbox.tally().posts, 3, "found, not sent again");
+}
+
+/// Issue #33 item 12: one address with an international domain, in Unicode in one place and
+/// in punycode in another, is one device: within a file, and against the user's devices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_domain_in_unicode_and_in_punycode_is_one_device() {
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", "").await;
+    let id = user_id(1);
+    ws.write(
+        "in.csv",
+        &format!("user_id,type,email\n{id},EMAIL,jane@bücher.example\n{id},EMAIL,Jane@XN--BCHER-KVA.example\n"),
+    );
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(sandbox.all_devices().len(), 1, "{}", run.both());
+    let results = by_line(&ws.results());
+    assert_eq!(results[&2]["outcome"], "created", "{:?}", results[&2]);
+    assert_ne!(results[&3]["outcome"], "created", "{:?}", results[&3]);
+
+    // A later file names the same address the other way: the device is the user's already.
+    ws.write(
+        "again.csv",
+        &format!("user_id,type,email\n{id},EMAIL,jane@xn--bcher-kva.example\n"),
+    );
+    let again = enroll_to(&ws, &sandbox, "again.csv", "again", &[]).await;
+    assert_eq!(again.code, 0, "{}", again.both());
+    let row = &read_csv(&ws.path("again").join("results.csv"))[0];
+    assert_eq!(row["outcome"], "skipped_existing", "{row:?}");
+    assert_eq!(sandbox.all_devices().len(), 1);
 }

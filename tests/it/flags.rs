@@ -57,6 +57,17 @@ async fn a_bad_flag_value_is_refused_naming_the_flag() {
     for (flag, value, says) in [
         ("--policy-id", "not-a-policy", "is not a UUID"),
         ("--default-country", "USA", "two-letter ISO country code"),
+        // Two letters, but no region: every national row would fail for the flag's mistake.
+        (
+            "--default-country",
+            "ZZ",
+            "names no country with phone numbers",
+        ),
+        (
+            "--default-country",
+            "xx",
+            "names no country with phone numbers",
+        ),
     ] {
         let run = run_binary(
             ws.dir.path(),

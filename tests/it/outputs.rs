@@ -100,3 +100,30 @@ async fn a_metrics_file_tells_a_scheduler_how_each_run_ended() {
     assert_eq!(m["mfa_enroll_exit_code"], 2.0);
     assert_eq!(m["mfa_enroll_last_success_timestamp_seconds"], success);
 }
+
+/// Issue #33 item 12: results.csv moved away while the run writes it does not go unnoticed:
+/// the run stops (OUTPUT_BROKEN, exit 3) naming the file, before more rows follow it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_results_file_moved_away_mid_run_stops_the_run_naming_it() {
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 20", "").await;
+    ws.write("in.csv", &sms_rows(200));
+    let child = spawn_enroll(&ws, &sandbox, "in.csv");
+    wait_for_rows(&ws.out(), 5).await;
+    std::fs::rename(ws.out().join("results.csv"), ws.path("moved.csv")).unwrap();
+    let run = finish(child).await;
+    assert_eq!(run.code, 3, "{}", run.both());
+    assert!(
+        run.stderr.contains("results.csv: the file was moved"),
+        "{}",
+        run.stderr
+    );
+    let summary = ws.summary();
+    assert_eq!(
+        summary["stopped_early"]["code"], "OUTPUT_BROKEN",
+        "{summary}"
+    );
+    assert!(
+        sandbox.tally().devices_created < 200,
+        "the run stopped early"
+    );
+}

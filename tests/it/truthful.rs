@@ -9,7 +9,7 @@ use mfa_enroll_test_support::*;
 
 /// Fast backoff, and only one retry: the harsh setting where records used to lie.
 const ONE_RETRY: &str =
-    "rate = 100000\nconcurrency = 16\nbackoff_initial_ms = 5\nbackoff_max_s = 1\nmax_retries = 1\n";
+    "rate = 100000\nconcurrency = 16\nbackoff_initial_ms = 5\nbackoff_max_s = 1\nmax_retries = 1\nlist_lag_s = 0\n";
 
 fn digits(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()

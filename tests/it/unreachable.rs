@@ -191,3 +191,49 @@ async fn an_api_host_apart_from_the_token_host_that_answers_lets_the_run_go_on()
     assert_eq!(run.code, 0, "{}", run.both());
     assert_eq!(sandbox.tally().devices_created, 3);
 }
+
+/// Issue #33 item 8: with every proxy variable set, loopback (here the sandbox, over plain
+/// http, with the client secret) is reached directly: the proxy sees no connection at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_never_goes_through_a_proxy() {
+    let (sandbox, ws) = setup(SandboxOptions::default(), "", "").await;
+    ws.write("in.csv", &sms_rows(2));
+    // A proxy on loopback that counts connections and answers none.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in proxy.incoming().flatten() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let secret = sandbox.options().client_secret.expose().to_string();
+    let mut command = launch_command(ws.dir.path(), &enroll_args("in.csv", "out", &[]));
+    command.env("PINGONE_CLIENT_SECRET", &secret);
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        command.env(name, &proxy_url);
+    }
+    let run = command
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert_eq!(sandbox.tally().devices_created, 2);
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the proxy was used"
+    );
+}

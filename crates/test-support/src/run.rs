@@ -69,6 +69,32 @@ pub async fn sandbox_shards(ws: &Workspace, input: &str, prefix: &str, count: u3
     }
 }
 
+/// A run whose POSTs met answers PingOne may have acted on leaves those rows UNCONFIRMED
+/// (exit 1): the POST is never sent twice in a run. `--resume` until every row is settled
+/// (exit 0), at most eight times; each earlier run must have ended 0 or 1.
+pub async fn resume_until_settled(
+    ws: &Workspace,
+    sandbox: &Sandbox,
+    input: &str,
+    first: Run,
+) -> Run {
+    let mut run = first;
+    for _ in 0..8 {
+        if run.code == 0 {
+            return run;
+        }
+        assert_eq!(run.code, 1, "{}", run.both());
+        run = enroll(ws, sandbox, input, &["--resume"]).await;
+    }
+    assert_eq!(
+        run.code,
+        0,
+        "still unsettled after eight resumes: {}",
+        run.both()
+    );
+    run
+}
+
 /// The same, into another output directory.
 pub async fn enroll_to(
     ws: &Workspace,

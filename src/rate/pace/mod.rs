@@ -52,6 +52,12 @@ mod turns;
 /// A new connection, a token, a busy machine all delay one request and not the next: 10 ms
 /// let a run on a loaded 2-core machine put 21 requests in one second at 20/s, once in three.
 pub(crate) const NETWORK_JITTER: f64 = 0.025;
+/// A turn taken this long after its slot was slept through, not just late on a busy
+/// machine: the clock jumped (the process was stopped and continued), and the grid starts
+/// again from now rather than sending every turn it slept through at once. A second: wakes
+/// a few hundred milliseconds late are common on a loaded machine, and starting the grid
+/// again for each of them upset the pace's answers to a storm of 429s (tests/rate_limits.rs).
+const CLOCK_JUMP: Duration = Duration::from_secs(1);
 /// Longest wait a `Retry-After` can impose on the run; a bigger value is taken as this.
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 /// The pause after a 429 that names no `Retry-After`.

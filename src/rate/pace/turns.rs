@@ -8,7 +8,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{
-    Answer, Gate, Pace, Step, Ticket, LOWEST_RATE, MEASURE_MEMORY, MEASURE_MOST, NETWORK_JITTER,
+    Answer, Gate, Pace, Step, Ticket, CLOCK_JUMP, LOWEST_RATE, MEASURE_MEMORY, MEASURE_MOST,
+    NETWORK_JITTER,
 };
 
 /// Spacing of turns at `rate` requests per second: a window of 1 s + jitter holds at most
@@ -54,6 +55,25 @@ impl Pace {
     pub(crate) fn confirm(&mut self, revision: u64, now: Instant) -> Option<Ticket> {
         self.count_after_taken_back(now);
         (revision == self.revision && self.gate == Gate::Open).then(|| self.send(now, false))
+    }
+
+    /// As [`Pace::confirm`], for a turn reserved at `slot`, unless the clock jumped: a turn
+    /// taken more than [`CLOCK_JUMP`] after its slot was slept through (the process was
+    /// stopped, SIGSTOP, or its machine suspended), and so were the other turns reserved
+    /// then, which would all go at once. The grid starts again from now instead: the turns
+    /// reserved are void, and their requests ask again (`None`).
+    pub(crate) fn confirm_at(
+        &mut self,
+        revision: u64,
+        slot: Instant,
+        now: Instant,
+    ) -> Option<Ticket> {
+        if revision == self.revision && now.saturating_duration_since(slot) > CLOCK_JUMP {
+            self.revision += 1;
+            self.next_turn = self.next_turn.max(now);
+            return None;
+        }
+        self.confirm(revision, now)
     }
 
     /// A request goes now: counted in flight and remembered.

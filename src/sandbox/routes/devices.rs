@@ -41,10 +41,21 @@ pub(super) async fn list_devices(
     if !shared.options.directory.user_exists(&user) {
         return user_not_found(&user);
     }
-    let devices = lock(&shared.store.devices)
+    let mut devices = lock(&shared.store.devices)
         .get(&user.to_lowercase())
         .cloned()
         .unwrap_or_default();
+    let lag = shared.options.list_lag;
+    if !lag.is_zero() {
+        // Eventual consistency: a device made less than `lag` ago is not listed yet.
+        let listed_before = SystemTime::now() - lag;
+        devices.retain(|d| {
+            let created = d.created_at.as_deref();
+            created
+                .and_then(|at| humantime::parse_rfc3339_weak(at).ok())
+                .is_none_or(|at| at <= listed_before)
+        });
+    }
     let list = format!(
         "{}/environments/{env}/users/{user}/devices",
         shared.api_base

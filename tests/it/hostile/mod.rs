@@ -180,3 +180,119 @@ async fn a_token_answer_of_a_gigabyte_stops_the_run() {
     assert_eq!(Hostile::count(&hostile.counts().tokens), 1, "not retried");
     assert!(run.peak_rss_kb < 100 * MB, "{} KB", run.peak_rss_kb);
 }
+
+/// Runs `rows` of `csv` against `hostile` with extra `[limits]` lines.
+async fn run_csv(hostile: &Hostile, limits: &str, csv: &str) -> (Workspace, Measured) {
+    let ws = Workspace::new();
+    ws.write("mfa-enroll.toml", &hostile.config(limits));
+    ws.write("in.csv", csv);
+    let args = enroll_args("in.csv", "out", &[]);
+    let run = tokio::time::timeout(
+        Duration::from_secs(120),
+        run_binary(bin(), ws.dir.path(), server::SECRET, &args),
+    )
+    .await
+    .expect("the run ended instead of hanging");
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    (ws, run)
+}
+
+/// Issue #33 item 6: answers are checked against the question.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_about_someone_else_is_not_this_rows() {
+    // A username look-up whose answer names another username: not that user.
+    let hostile = Hostile::start(Behaviour {
+        lookup_names: Some("someone.else"),
+        ..Behaviour::default()
+    })
+    .await;
+    let csv = "username,type,phone\njdoe,SMS,+15125550100\n";
+    let (ws, run) = run_csv(&hostile, "", csv).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(codes(&ws), ["USER_NOT_FOUND"]);
+    assert_eq!(Hostile::count(&hostile.counts().posts), 0, "nothing sent");
+
+    // A 201 describing another user's device: not this row's, never sent again.
+    let hostile = Hostile::start(Behaviour {
+        create: Create::OtherUser,
+        devices: Devices::Listed,
+        ..Behaviour::default()
+    })
+    .await;
+    let (ws, run) = run_against(&hostile, "list_lag_s = 1", 1, &[]).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(codes(&ws), ["UNCONFIRMED"]);
+    let row = &ws.results()[0];
+    assert_eq!(row["device_id"], "", "{row:?}");
+    assert!(row["error_message"].contains("of another user"), "{row:?}");
+    assert_eq!(Hostile::count(&hostile.counts().posts), 1);
+
+    // A 201 without a body: the device is found, and the row says the 201 PingOne sent.
+    let hostile = Hostile::start(Behaviour {
+        create: Create::NoBody,
+        devices: Devices::Listed,
+        ..Behaviour::default()
+    })
+    .await;
+    let (ws, run) = run_against(&hostile, "list_lag_s = 1", 1, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let row = &ws.results()[0];
+    assert_eq!(row["outcome"], "created", "{row:?}");
+    assert_eq!(row["http_status"], "201", "{row:?}");
+    assert_eq!(Hostile::count(&hostile.counts().posts), 1);
+}
+
+/// Issue #33 item 7: the token endpoint's odd answers end in the documented stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_endpoint_that_answers_no_token_stops_the_run_soon() {
+    // A login page with a 200: a few tries, then TOKEN_UNUSABLE (exit 3), nothing sent.
+    let hostile = Hostile::start(Behaviour {
+        token: Token::Html,
+        ..Behaviour::default()
+    })
+    .await;
+    let (ws, run) = run_against(&hostile, "", 20, &[]).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let stopped = &ws.summary()["stopped_early"];
+    assert_eq!(stopped["code"], "TOKEN_UNUSABLE", "{stopped}");
+    assert!(stopped["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("text/html")));
+    let tokens = Hostile::count(&hostile.counts().tokens);
+    assert!((3..=5).contains(&tokens), "{tokens} token requests");
+    assert_eq!(Hostile::count(&hostile.counts().api), 0, "nothing sent");
+
+    // A redirect: a stop naming where it pointed, after one request.
+    let hostile = Hostile::start(Behaviour {
+        token: Token::Redirect,
+        ..Behaviour::default()
+    })
+    .await;
+    let (ws, run) = run_against(&hostile, "", 20, &[]).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let stopped = &ws.summary()["stopped_early"];
+    assert_eq!(stopped["code"], "TOKEN_UNUSABLE", "{stopped}");
+    let reason = stopped["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("307") && reason.contains("login.example.com"),
+        "{reason}"
+    );
+    assert_eq!(Hostile::count(&hostile.counts().tokens), 1);
+
+    // Accepts and never answers: unreachable, exit 2, after one request's timeout (not
+    // after every row's retries: 571 s with the defaults).
+    let hostile = Hostile::start(Behaviour {
+        token: Token::Silent,
+        ..Behaviour::default()
+    })
+    .await;
+    let (ws, run) = run_against(&hostile, "timeout_s = 2", 20, &[]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot reach the token host"),
+        "{}",
+        run.stderr
+    );
+    assert!(!ws.out().join("results.csv").exists(), "nothing recorded");
+    assert_eq!(Hostile::count(&hostile.counts().tokens), 1);
+}

@@ -29,6 +29,10 @@ pub enum Token {
     Huge,
     /// Accepts the request and never answers.
     Silent,
+    /// A 200 that is a login page, not a token.
+    Html,
+    /// A 307 to another host.
+    Redirect,
 }
 
 /// How a user's device list answers.
@@ -52,6 +56,8 @@ pub enum Devices {
     Endless,
     /// One page whose counts are numbers no list has.
     HugeNumbers,
+    /// The devices this server created for the user, on one page.
+    Listed,
 }
 
 /// How a device POST answers.
@@ -61,6 +67,10 @@ pub enum Create {
     Created,
     /// 201 with a 1 GiB body.
     Huge,
+    /// 201 with the device, which names another user (and is not in this user's list).
+    OtherUser,
+    /// 201 without a body; the device exists.
+    NoBody,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +84,8 @@ pub struct Behaviour {
     pub first_answer_401: bool,
     /// The first API request is answered 429 with this `Retry-After`.
     pub first_answer_429: Option<&'static str>,
+    /// The username a username look-up's answer names (none: it names none).
+    pub lookup_names: Option<&'static str>,
 }
 
 impl Default for Behaviour {
@@ -85,6 +97,7 @@ impl Default for Behaviour {
             max_devices: "5",
             first_answer_401: false,
             first_answer_429: None,
+            lookup_names: None,
         }
     }
 }
@@ -102,6 +115,8 @@ struct Shared {
     behaviour: Behaviour,
     counts: Counts,
     port: u16,
+    /// The devices created, as (user ID, device JSON).
+    created: std::sync::Mutex<Vec<(String, serde_json::Value)>>,
 }
 
 pub struct Hostile {
@@ -125,6 +140,7 @@ impl Hostile {
             behaviour,
             counts: Counts::default(),
             port,
+            created: Default::default(),
         });
         let app = router(shared.clone());
         let task = tokio::spawn(async move {
@@ -215,6 +231,17 @@ async fn token(State(shared): State<Arc<Shared>>) -> Response {
         ),
         Token::Huge => gigabyte(),
         Token::Silent => std::future::pending().await,
+        Token::Html => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body>Sign in</body></html>",
+        )
+            .into_response(),
+        Token::Redirect => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(header::LOCATION, "https://login.example.com/as/token")],
+        )
+            .into_response(),
     }
 }
 
@@ -246,9 +273,13 @@ async fn find_users(State(shared): State<Arc<Shared>>, Path(env): Path<String>) 
         return first;
     }
     let _ = env;
+    let named = shared
+        .behaviour
+        .lookup_names
+        .map_or(String::new(), |name| format!(",\"username\":\"{name}\""));
     json(
         StatusCode::OK,
-        "{\"_embedded\":{\"users\":[{\"id\":\"6b1e0c3a-0000-4000-8000-0000000000aa\"}]},\"count\":1e400,\"size\":-1}".into(),
+        format!("{{\"_embedded\":{{\"users\":[{{\"id\":\"6b1e0c3a-0000-4000-8000-0000000000aa\"{named}}}]}},\"count\":1e400,\"size\":-1}}"),
     )
 }
 
@@ -288,6 +319,16 @@ async fn list_devices(
             shared.port
         ))),
         Devices::Endless => page(Some(format!("{here}?page={}", number + 1))),
+        Devices::Listed => {
+            let created = shared.created.lock().unwrap();
+            let devices: Vec<&serde_json::Value> = created
+                .iter()
+                .filter(|(owner, _)| *owner == user)
+                .map(|(_, device)| device)
+                .collect();
+            let page = serde_json::json!({"_embedded": {"devices": devices}});
+            json(StatusCode::OK, page.to_string())
+        }
         Devices::HugeNumbers => json(
             StatusCode::OK,
             "{\"_embedded\":{\"devices\":[]},\"count\":1e400,\"size\":-18446744073709551617,\"limit\":99999999999999999999999}".into(),
@@ -304,23 +345,35 @@ async fn create_device(
         return first;
     }
     let n = shared.counts.posts.fetch_add(1, Ordering::SeqCst);
+    if let Create::Huge = shared.behaviour.create {
+        return gigabyte();
+    }
+    let sent: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let mut device = serde_json::json!({
+        "id": format!("6b1e0c3a-0000-4000-8000-{n:012}"),
+        "type": sent["type"],
+        "status": "ACTIVE",
+        "user": {"id": user},
+        "createdAt": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    });
+    for field in ["phone", "email", "extension"] {
+        if !sent[field].is_null() {
+            device[field] = sent[field].clone();
+        }
+    }
     match shared.behaviour.create {
         Create::Huge => gigabyte(),
         Create::Created => {
-            let sent: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-            let mut device = serde_json::json!({
-                "id": format!("6b1e0c3a-0000-4000-8000-{n:012}"),
-                "type": sent["type"],
-                "status": "ACTIVE",
-                "user": {"id": user},
-                "createdAt": "2026-11-30T00:00:00Z",
-            });
-            for field in ["phone", "email", "extension"] {
-                if !sent[field].is_null() {
-                    device[field] = sent[field].clone();
-                }
-            }
+            shared.created.lock().unwrap().push((user, device.clone()));
             json(StatusCode::CREATED, device.to_string())
+        }
+        Create::OtherUser => {
+            device["user"]["id"] = "6b1e0c3a-0000-4000-8000-0000000000ff".into();
+            json(StatusCode::CREATED, device.to_string())
+        }
+        Create::NoBody => {
+            shared.created.lock().unwrap().push((user, device));
+            StatusCode::CREATED.into_response()
         }
     }
 }
