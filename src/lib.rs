@@ -52,6 +52,10 @@
 //!   directories back into one record) sit beside `run`: merge reads what runs wrote, checks
 //!   every row of it (`merge/verify.rs`), and ends in `exit` as a run does, without using
 //!   the run.
+//! - `after`: what follows a run, `verify` (do its records still hold?) and `undo` (delete
+//!   exactly the devices it created), beside `run` as `merge` is: each proves a run's
+//!   directory as `--resume` does, streams its results.csv, asks PingOne through the client
+//!   about each row, and writes its own CSV and summary.json (`after/output.rs`).
 //! - `sandbox`: the PingOne simulator, one file per resource under `sandbox/routes/`, with its
 //!   own description of PingOne's JSON (`sandbox/json.rs`), never the client's.
 //!
@@ -107,6 +111,7 @@
 // See the last paragraph above.
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub mod after;
 pub(crate) mod bounded;
 pub mod cli;
 pub mod codes;
