@@ -61,7 +61,7 @@ fn verify_tables(dir: &Path) -> Result<Vec<PageTable>, OutputError> {
             push(&mut broken, page_row);
         } else if row.state == State::ActivationPending {
             pending.push((pending_days(&row.detail).unwrap_or(0), page_row));
-            pending.sort_by(|a, b| b.0.cmp(&a.0));
+            pending.sort_by_key(|p| std::cmp::Reverse(p.0));
             if pending.len() > SHOWN {
                 pending.pop();
                 pending_more += 1;
