@@ -121,7 +121,7 @@ async fn undo_deletes_exactly_what_the_run_created_once_and_a_second_undo_sends_
 }
 
 /// Data rows in a CSV, 0 while it does not exist.
-fn rows_in(path: &std::path::Path) -> usize {
+pub(crate) fn rows_in(path: &std::path::Path) -> usize {
     std::fs::read_to_string(path)
         .map(|t| t.lines().count().saturating_sub(1))
         .unwrap_or(0)

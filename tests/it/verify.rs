@@ -1,13 +1,17 @@
 //! `verify RUN_DIR` against the real binary and a sandbox on loopback: a run, then changes
 //! made in the sandbox as someone would make them afterwards, then verify. It names each
 //! kind of drift by line, sends nothing but GETs, refuses what it cannot prove, and works on
-//! a shard's directory and a merge's.
+//! a shard's directory and a merge's; an interrupted verify exits 3 and `--resume` reads
+//! only what it had not recorded.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use mfa_enroll::sandbox::json::Device;
 use mfa_enroll::sandbox::{Sandbox, SandboxOptions};
 use mfa_enroll_test_support::*;
+
+use crate::undo::rows_in;
 
 /// `verify RUN_DIR --config mfa-enroll.toml` plus `extra`, with the sandbox's secret.
 pub(crate) async fn after_command(
@@ -260,4 +264,48 @@ async fn verify_reads_a_shard_and_the_merge_of_its_shards() {
     assert_eq!(one.code, 1, "{}", one.both());
     let states = column_by_line(&ws.path(shard).join("verify/verify.csv"), "state");
     assert_eq!(states[&2], "DEVICE_GONE");
+}
+
+#[tokio::test]
+async fn an_interrupted_verify_exits_3_and_its_resume_reads_only_the_rest() {
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", "").await;
+    ws.write("in.csv", &sms_rows(30));
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    ws.config_for(&sandbox, "rate = 5", "");
+    let secret = sandbox.options().client_secret.expose().to_string();
+    let args = ["verify", "out", "--config", "mfa-enroll.toml"];
+    let child = spawn_binary(ws.dir.path(), &secret, &args);
+    let csv = ws.out().join("verify/verify.csv");
+    for _ in 0..1200 {
+        if rows_in(&csv) >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    send_signal(&child, "INT");
+    let stopped = finish(child).await;
+    assert_eq!(stopped.code, 3, "{}", stopped.both());
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.out().join("verify/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["finished"], false, "{summary}");
+    let recorded = rows_in(&csv);
+    assert!(
+        (3..30).contains(&recorded),
+        "{recorded} rows before the stop"
+    );
+    let gets_before = sandbox.tally().requests;
+
+    ws.config_for(&sandbox, "rate = 1000", "");
+    let resumed = after_command(&ws, &sandbox, "verify", "out", &["--resume"]).await;
+    assert_eq!(resumed.code, 0, "{}", resumed.both());
+    assert_eq!(read_csv(&csv).len(), 30, "every line once");
+    let read_again = sandbox.tally().requests - gets_before;
+    assert_eq!(
+        read_again,
+        (30 - recorded) as u64,
+        "the resume reads only the rows not recorded (one GET each)"
+    );
 }
