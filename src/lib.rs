@@ -53,6 +53,10 @@
 //!   directories back into one record) sit beside `run`: merge reads what runs wrote, checks
 //!   every row of it (`merge/verify.rs`), and ends in `exit` as a run does, without using
 //!   the run.
+//! - `after`: what follows a run, `verify` (do its records still hold?) and `undo` (delete
+//!   exactly the devices it created), beside `run` as `merge` is: each proves a run's
+//!   directory as `--resume` does, streams its results.csv, asks PingOne through the client
+//!   about each row, and writes its own CSV and summary.json (`after/output.rs`).
 //! - `check` (`mfa-enroll check [INPUT]`): the tenant read against the file, a checklist
 //!   (`check/tenant.rs` the reads, `check/file.rs` the input read once, `check/messages.rs`
 //!   the messages counted against the notification quotas); it uses the client and the
@@ -112,6 +116,7 @@
 // See the last paragraph above.
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub mod after;
 pub(crate) mod bounded;
 pub mod check;
 pub mod cli;

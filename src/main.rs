@@ -19,6 +19,8 @@ async fn main() {
         Command::Sandbox(args) => commands::sandbox::execute(args, color).await,
         Command::Completions(args) => commands::completions::execute(args, color),
         Command::Man => commands::completions::man(color),
+        Command::Verify(args) => commands::verify::execute(args, color).await,
+        Command::Undo(args) => commands::undo::execute(args, color).await,
     };
     std::process::exit(code);
 }

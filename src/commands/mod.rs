@@ -11,8 +11,10 @@
 //! - `sandbox`: the PingOne simulator, standing ([`crate::sandbox::serve_standing`]).
 //! - `completions`: a shell's completion script, and `man`, the manual page, both generated
 //!   from the clap definitions.
+//! - `verify` and `undo`: after a run, read its records back, or delete what it created
+//!   ([`crate::after`]).
 //!
-//! A new command (`verify` and `undo` come next) is a new file here, a variant of
+//! A new command is a new file here, a variant of
 //! [`crate::cli::Command`], and one line of `main.rs`. Its logic lives in the library module
 //! that owns it, as a run's does in `run/`: a command's file only connects it to the
 //! terminal.
@@ -23,6 +25,8 @@ pub mod merge;
 pub mod report;
 pub mod run;
 pub mod sandbox;
+pub mod undo;
+pub mod verify;
 
 use crate::cli::LogFormat;
 use crate::exit::ExitStatus;

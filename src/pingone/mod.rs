@@ -1,5 +1,6 @@
-//! The PingOne API client: tokens, users and their MFA switch, devices, policies, MFA
-//! settings, PingOne's error body and the hosts of each region. Knows nothing of CSV.
+//! The PingOne API client: tokens, users and their MFA switch, devices (and one device by
+//! ID, `one_device.rs`), policies, MFA settings, PingOne's error body and the hosts of each
+//! region. Knows nothing of CSV.
 //!
 //! Each method makes one attempt (a 401 renews the token and tries once more); retrying is
 //! the engine's decision, since only it knows whether a POST may be sent again. Every request
@@ -10,6 +11,7 @@
 pub(crate) mod body;
 mod environment;
 pub(crate) mod error;
+pub(crate) mod one_device;
 pub(crate) mod paging;
 mod proxy;
 pub(crate) mod token;
@@ -54,6 +56,8 @@ pub struct RequestStats {
     pub(crate) posts: AtomicU64,
     /// PUTs: users' MFA switches.
     pub(crate) puts: AtomicU64,
+    /// DELETEs: devices `undo` removes.
+    pub(crate) deletes: AtomicU64,
     /// 429 answers received.
     pub(crate) throttled: AtomicU64,
     /// Attempts that were repeats of a failed one.
@@ -393,6 +397,8 @@ impl Client {
             &self.stats.posts
         } else if *method == Method::PUT {
             &self.stats.puts
+        } else if *method == Method::DELETE {
+            &self.stats.deletes
         } else {
             &self.stats.gets
         };

@@ -1,7 +1,8 @@
 //! `--metrics-file`: the run's figures in Prometheus' text format, for node_exporter's
 //! textfile collector, so a scheduler can watch nightly runs. Written whole (a temporary file,
 //! then a rename) at the end of every run, early stops and refusals included; the last
-//! success time carries over from the file a failed run replaces.
+//! success time carries over from the file a failed run replaces. `verify` and `undo` write
+//! the same file with their rows by state or outcome (`write_after`).
 //!
 //! The metrics file replaces only itself: a path that names a file the run reads or writes
 //! (the input, the record in `--out`), a file of the record's names anywhere (an earlier
@@ -269,6 +270,33 @@ pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<()
             LatencyHistogram::of(latency),
         );
     }
+    finish(registry, path, exit_code)
+}
+
+/// A `verify` or an `undo`: its rows by state or outcome (`label`), and the requests sent,
+/// in the same file format as a run's, so one alert rule watches either.
+pub(crate) fn write_after(
+    path: &Path,
+    label: &str,
+    counts: &[(&str, u64)],
+    requests: &[(&str, u64)],
+    exit_code: i32,
+) -> Result<(), MetricsError> {
+    let mut registry = Registry::default();
+    labelled(
+        &mut registry,
+        "mfa_enroll_rows",
+        &format!("Rows of verify.csv or undo.csv, by {label}"),
+        label,
+        counts,
+    );
+    labelled(
+        &mut registry,
+        "mfa_enroll_requests",
+        "Requests sent, by kind",
+        "kind",
+        requests,
+    );
     finish(registry, path, exit_code)
 }
 

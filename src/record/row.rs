@@ -48,6 +48,9 @@ pub(crate) struct ResultRow {
     /// The line of the first input this row came from: a fed-back errors.csv's own
     /// `original_line` (or its `line`), else `line`. Empty in files written before it existed.
     pub(crate) original_line: Option<u64>,
+    /// Whether this run switched the user's MFA on (it was off before): what `undo
+    /// --restore-mfa` switches off again. Empty in files written before it existed.
+    pub(crate) user_mfa_switched: Option<bool>,
 }
 
 impl ResultRow {

@@ -1,6 +1,6 @@
 //! A PingOne simulator on loopback: the token endpoint (in the target environment or a worker
 //! app's own), user look-up, a user's MFA switch, a user's devices (list and create, with
-//! PingOne's validation and error bodies), device authentication policies and MFA settings
+//! PingOne's validation and error bodies; one device read and deleted by ID), device authentication policies and MFA settings
 //! (enforced as PingOne does), behind a per-second rate limit, a license quota, and optional
 //! injected faults.
 //!
@@ -119,6 +119,13 @@ impl Shared {
             .policy_rules_by_id
             .get(&id.to_lowercase())
             .unwrap_or(&self.options.policy_rules)
+    }
+
+    /// Whether the user is there: in the directory, and not removed since
+    /// ([`Sandbox::remove_user`]).
+    fn user_exists(&self, user: &str) -> bool {
+        self.options.directory.user_exists(user)
+            && !lock(&self.store.removed_users).contains(&user.to_lowercase())
     }
 
     /// The user's MFA switch now.
@@ -328,7 +335,8 @@ impl Sandbox {
     }
 
     /// What reached the sandbox about one user, in order: `"GET devices"`, `"POST devices"`,
-    /// `"GET mfaEnabled"`, `"PUT mfaEnabled"` (only with `record_arrivals`).
+    /// `"GET device"`, `"DELETE device"`, `"GET mfaEnabled"`, `"PUT mfaEnabled"` (only with
+    /// `record_arrivals`).
     pub fn requests_about(&self, user_id: &str) -> Vec<&'static str> {
         let user = user_id.to_lowercase();
         lock(&self.shared.store.user_requests)
@@ -360,6 +368,54 @@ impl Sandbox {
             .entry(user_id.to_lowercase())
             .or_default()
             .push(device);
+    }
+
+    /// Changes a device as someone else would between a run and a verify (a new
+    /// destination, an activation): `change` gets the stored device; `false` when the user
+    /// has no device with that ID.
+    pub fn change_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        change: impl FnOnce(&mut Device),
+    ) -> bool {
+        let mut devices = lock(&self.shared.store.devices);
+        let found = devices
+            .get_mut(&user_id.to_lowercase())
+            .and_then(|list| list.iter_mut().find(|d| d.id == device_id));
+        match found {
+            Some(device) => {
+                change(device);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes a user (and the user's devices) as an administrator would between a run and a
+    /// verify: from then on every request about the user answers 404.
+    pub fn remove_user(&self, user_id: &str) {
+        let user = user_id.to_lowercase();
+        lock(&self.shared.store.devices).remove(&user);
+        lock(&self.shared.store.removed_users).insert(user);
+    }
+
+    /// Removes a device as an administrator in PingOne's console would (not through the API,
+    /// so it is not among [`Sandbox::deleted_devices`]); `false` when it was not there.
+    pub fn remove_device(&self, user_id: &str, device_id: &str) -> bool {
+        let mut devices = lock(&self.shared.store.devices);
+        let Some(list) = devices.get_mut(&user_id.to_lowercase()) else {
+            return false;
+        };
+        let before = list.len();
+        list.retain(|d| d.id != device_id);
+        before != list.len()
+    }
+
+    /// The ID of every device an API DELETE removed (answered 204), in order: a device
+    /// deleted twice would be here twice.
+    pub fn deleted_devices(&self) -> Vec<String> {
+        lock(&self.shared.store.deleted).clone()
     }
 
     /// The most API requests that were in progress at once.

@@ -164,6 +164,8 @@ pub struct Tally {
     pub unauthorized_401: u64,
     pub posts: u64,
     pub devices_created: u64,
+    /// Devices removed by a DELETE that answered 204.
+    pub devices_deleted: u64,
     /// Devices created although the user already had one of the same type and destination.
     pub duplicate_devices: u64,
     pub throttled_429: u64,
@@ -189,6 +191,7 @@ pub(crate) struct Counters {
     pub(crate) max_in_flight: AtomicU64,
     pub(crate) posts: AtomicU64,
     pub(crate) devices_created: AtomicU64,
+    pub(crate) devices_deleted: AtomicU64,
     pub(crate) duplicate_devices: AtomicU64,
     pub(crate) throttled_429: AtomicU64,
     pub(crate) injected_failures: AtomicU64,
@@ -212,6 +215,7 @@ impl Counters {
             unauthorized_401: get(&self.unauthorized_401),
             posts: get(&self.posts),
             devices_created: get(&self.devices_created),
+            devices_deleted: get(&self.devices_deleted),
             duplicate_devices: get(&self.duplicate_devices),
             throttled_429: get(&self.throttled_429),
             injected_failures: get(&self.injected_failures),
@@ -319,6 +323,10 @@ pub(crate) struct Store {
     pub(crate) user_requests: Mutex<Vec<(String, &'static str)>>,
     /// Every device-create body received, as sent, for tests of what reaches the server.
     pub(crate) bodies: Mutex<Vec<String>>,
+    /// The ID of every device a DELETE removed (answered 204), in order.
+    pub(crate) deleted: Mutex<Vec<String>>,
+    /// Users removed since the start ([`super::Sandbox::remove_user`]).
+    pub(crate) removed_users: Mutex<std::collections::HashSet<String>>,
     /// The `jti` of every client assertion accepted: one seen twice is a replay.
     pub(crate) assertion_ids: Mutex<std::collections::HashSet<String>>,
     pub(crate) tokens: Mutex<HashMap<String, Instant>>,
@@ -339,6 +347,8 @@ impl Default for Store {
             mfa_refused: Mutex::default(),
             user_requests: Mutex::default(),
             bodies: Mutex::default(),
+            deleted: Mutex::default(),
+            removed_users: Mutex::default(),
             assertion_ids: Mutex::default(),
             tokens: Mutex::default(),
             window: Mutex::default(),

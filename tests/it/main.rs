@@ -53,5 +53,7 @@ mod tidy_ends;
 mod tokens;
 mod true_records;
 mod truthful;
+mod undo;
 mod unreachable;
+mod verify;
 mod worker_app;

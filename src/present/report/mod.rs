@@ -8,9 +8,11 @@
 //!
 //! The page is an askama template (`report.html`, `style.css` beside this file), which
 //! escapes every value: usernames, types and PingOne's messages are text, never markup.
-//! Phone numbers and emails in messages are masked as in the logs.
+//! Phone numbers and emails in messages are masked as in the logs. `after.rs` (`after.html`)
+//! is the page of a `verify` or an `undo`.
 
 mod advice;
+pub(crate) mod after;
 mod charts;
 mod examples;
 mod format;

@@ -38,7 +38,7 @@ pub(super) async fn list_devices(
     {
         return r;
     }
-    if !shared.options.directory.user_exists(&user) {
+    if !shared.user_exists(&user) {
         return user_not_found(&user);
     }
     let mut devices = lock(&shared.store.devices)
@@ -268,7 +268,7 @@ pub(super) async fn create_device(
     if let Some(r) = outside_population(&shared, &user) {
         return r;
     }
-    if !shared.options.directory.user_exists(&user) {
+    if !shared.user_exists(&user) {
         return user_not_found(&user);
     }
     lock(&shared.store.bodies).push(String::from_utf8_lossy(&body).into_owned());

@@ -22,7 +22,7 @@ use crate::sandbox::Shared;
 fn refuse_path(shared: &Shared, env: &str, user: &str) -> Option<Response> {
     wrong_environment(shared, env)
         .or_else(|| outside_population(shared, user))
-        .or_else(|| (!shared.options.directory.user_exists(user)).then(|| user_not_found(user)))
+        .or_else(|| (!shared.user_exists(user)).then(|| user_not_found(user)))
 }
 
 pub(super) async fn get_mfa_enabled(

@@ -5,6 +5,7 @@
 //! A new resource is a new file here and a `.route(...)` line in [`router`]. Each file
 //! describes PingOne's JSON with the sandbox's own types (`super::json`), never the client's.
 
+mod device;
 mod devices;
 mod errors;
 mod gatekeeper;
@@ -24,6 +25,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use super::Shared;
+use device::{delete_device, get_device};
 use devices::{create_device, list_devices};
 use errors::{environment_refused, forbidden};
 use gatekeeper::gatekeeper;
@@ -40,6 +42,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/v1/environments/{env}/users/{user}/devices",
             get(list_devices).post(create_device),
+        )
+        .route(
+            "/v1/environments/{env}/users/{user}/devices/{device}",
+            get(get_device).delete(delete_device),
         )
         .route(
             "/v1/environments/{env}/users/{user}/mfaEnabled",

@@ -1,0 +1,197 @@
+//! `undo RUN_DIR`: delete exactly the devices a run created, each once, and nothing else.
+//!
+//! Candidates are `created` rows. Each device is read first and deleted only when it is
+//! still what the run recorded (type, destination, status): one changed or activated since
+//! is `kept_changed`, one gone is `already_gone`; a `skipped_existing` row's device was the
+//! user's before the run and is `kept_not_created` without a request. `--dry-run` reads only
+//! and says `would_delete`.
+//!
+//! Exactly once: each row is on disk in undo.csv as soon as its DELETE is answered; a DELETE
+//! whose answer never came is sent again (it is idempotent: a 404 means it is gone). After a
+//! crash, `--resume` keeps the rows already `deleted`, `already_gone` or kept, and reads the
+//! others again: a device the crashed undo deleted before it could record it reads as gone
+//! and is recorded `already_gone` (with a detail saying so), never deleted twice. A second
+//! undo of a finished one is refused by the same output directory (its undo.csv is there);
+//! with another `--out` it reads every device gone and sends no DELETE.
+//!
+//! `--restore-mfa`: after a row's device is gone, a user this run switched on
+//! (`user_mfa_switched`) who has no device left is switched off again.
+
+use serde::{Deserialize, Serialize};
+
+use super::output::AfterRow;
+use super::verify::changed;
+use super::After;
+use crate::pingone::one_device::Deleted;
+use crate::pingone::ApiError;
+use crate::record::{Outcome, ResultRow};
+
+/// The name of undo's CSV in its output directory.
+pub(crate) const UNDO_FILE: &str = "undo.csv";
+
+/// undo.csv's `outcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum UndoOutcome {
+    Deleted,
+    AlreadyGone,
+    KeptChanged,
+    KeptNotCreated,
+    #[default]
+    Failed,
+    WouldDelete,
+}
+
+impl UndoOutcome {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            UndoOutcome::Deleted => "deleted",
+            UndoOutcome::AlreadyGone => "already_gone",
+            UndoOutcome::KeptChanged => "kept_changed",
+            UndoOutcome::KeptNotCreated => "kept_not_created",
+            UndoOutcome::Failed => "failed",
+            UndoOutcome::WouldDelete => "would_delete",
+        }
+    }
+}
+
+/// One row of undo.csv.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct UndoRow {
+    pub(crate) line: u64,
+    pub(crate) user_id: String,
+    pub(crate) username: String,
+    #[serde(rename = "type")]
+    pub(crate) device_type: String,
+    pub(crate) destination: String,
+    pub(crate) device_id: String,
+    pub(crate) outcome: UndoOutcome,
+    pub(crate) detail: String,
+    /// `--restore-mfa`: `switched_off` when this row's user was switched off again.
+    pub(crate) user_mfa: String,
+}
+
+impl AfterRow for UndoRow {
+    fn line(&self) -> u64 {
+        self.line
+    }
+
+    fn label(&self) -> &'static str {
+        self.outcome.as_str()
+    }
+
+    fn is_done(&self) -> bool {
+        self.outcome != UndoOutcome::Failed
+    }
+}
+
+/// The rows undo looks at: those with a device the run recorded.
+pub(crate) fn candidate(row: &ResultRow) -> bool {
+    super::verify::recorded(row)
+}
+
+/// How this undo treats each row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mode {
+    pub(crate) dry_run: bool,
+    pub(crate) restore_mfa: bool,
+}
+
+fn base(row: &ResultRow, outcome: UndoOutcome, detail: &str) -> UndoRow {
+    UndoRow {
+        line: row.line,
+        user_id: row.user_id.clone(),
+        username: row.username.clone(),
+        device_type: row.device_type.clone(),
+        destination: row.destination.clone(),
+        device_id: row.device_id.clone(),
+        outcome,
+        detail: detail.to_string(),
+        user_mfa: String::new(),
+    }
+}
+
+/// A request that failed for good fails the row; one a stop cut short leaves it unrecorded.
+fn failed(row: &ResultRow, error: ApiError) -> Option<UndoRow> {
+    if matches!(error, ApiError::Stopped) {
+        return None;
+    }
+    Some(base(
+        row,
+        UndoOutcome::Failed,
+        &format!("PingOne answered {error}; nothing is known to be deleted"),
+    ))
+}
+
+/// One row undone (or not); `None` when a stop cut it short.
+pub(crate) async fn undo_row(after: &After, mode: Mode, row: ResultRow) -> Option<UndoRow> {
+    if row.outcome != Outcome::Created {
+        let why = "the user had this device before the run (skipped_existing): never deleted";
+        return Some(base(&row, UndoOutcome::KeptNotCreated, why));
+    }
+    let (client, retry) = (&after.client, &after.retry);
+    let user = row.user_id.as_str();
+    let device = match retry.run(|| client.get_device(user, &row.device_id)).await {
+        Ok(device) => device,
+        Err(e) => return failed(&row, e),
+    };
+    let Some(device) = device else {
+        let gone = base(
+            &row,
+            UndoOutcome::AlreadyGone,
+            "PingOne has no device with this ID",
+        );
+        return Some(restore(after, mode, &row, gone).await);
+    };
+    let status = device.status.clone().unwrap_or_default();
+    let reason = changed(&row, &device).or_else(|| {
+        (!row.device_status.is_empty() && !status.is_empty() && status != row.device_status)
+            .then(|| format!("its status is now {status}, not {}", row.device_status))
+    });
+    if let Some(why) = reason {
+        return Some(base(
+            &row,
+            UndoOutcome::KeptChanged,
+            &format!("{why}: kept"),
+        ));
+    }
+    if mode.dry_run {
+        return Some(base(
+            &row,
+            UndoOutcome::WouldDelete,
+            "still as the run recorded it",
+        ));
+    }
+    let deleted = match retry.run(|| client.delete_device(user, &row.device_id)).await {
+        Ok(Deleted::Now) => base(&row, UndoOutcome::Deleted, ""),
+        Ok(Deleted::AlreadyGone) => base(
+            &row,
+            UndoOutcome::AlreadyGone,
+            "gone by the time of the DELETE (404): deleted meanwhile, or by an attempt whose answer was lost",
+        ),
+        Err(e) => return failed(&row, e),
+    };
+    Some(restore(after, mode, &row, deleted).await)
+}
+
+/// `--restore-mfa`: the row's user, switched on by the run and now without a device, is
+/// switched off again. Rows of one user run at once may each see the other's device still
+/// there, but the one that reads last sees none.
+async fn restore(after: &After, mode: Mode, row: &ResultRow, mut out: UndoRow) -> UndoRow {
+    if !mode.restore_mfa || mode.dry_run || row.user_mfa_switched != Some(true) {
+        return out;
+    }
+    let (client, retry) = (&after.client, &after.retry);
+    let user = row.user_id.as_str();
+    out.user_mfa = match retry.run(|| client.list_devices(user)).await {
+        Ok(devices) if devices.is_empty() => match retry.run(|| client.disable_mfa(user)).await {
+            Ok(false) => "switched_off".into(),
+            Ok(true) => "still_on: PingOne reports it on after the PUT".into(),
+            Err(e) => format!("not_switched_off: PingOne answered {e}"),
+        },
+        Ok(devices) => format!("kept_on: the user has {} other devices", devices.len()),
+        Err(e) => format!("not_switched_off: PingOne answered {e}"),
+    };
+    out
+}
