@@ -271,6 +271,11 @@ pub struct RunArgs {
     /// Debug logging
     #[arg(long, short)]
     pub verbose: bool,
+
+    /// Without a terminal, log a progress line this often, in milliseconds [default: 5000].
+    /// Hidden: the tests' knob, so a short run logs enough lines to judge its estimates
+    #[arg(long, value_name = "MS", hide = true, value_parser = clap::value_parser!(u64).range(100..))]
+    pub(crate) progress_every_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -121,6 +121,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub quiet: bool,
     pub verbose: bool,
+    /// Without a terminal, how often a progress line is logged.
+    pub progress_every: std::time::Duration,
 }
 
 /// Reads an environment variable; a seam so tests need not touch the process environment.
@@ -171,6 +173,10 @@ impl Settings {
             log_format: args.log_format,
             quiet: args.quiet > 0,
             verbose: args.verbose,
+            progress_every: args.progress_every_ms.map_or(
+                crate::present::progress::LOG_EVERY,
+                std::time::Duration::from_millis,
+            ),
         })
     }
 }
