@@ -18,8 +18,6 @@ use super::eta::Pace;
 use crate::pingone::RequestStats;
 use crate::record::LiveCounters;
 
-/// How often a progress line is logged without a terminal, unless the run says otherwise.
-pub(crate) const LOG_EVERY: Duration = Duration::from_secs(5);
 const DRAW_EVERY: Duration = Duration::from_millis(200);
 /// The pace is sampled at least this often between log lines.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
@@ -293,7 +291,7 @@ mod tests {
             requests: Some(Arc::default()),
             planned_requests: planned,
             success_word: "created/skipped",
-            log_every: LOG_EVERY,
+            log_every: Duration::from_secs(5),
         }
     }
 
