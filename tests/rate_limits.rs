@@ -197,6 +197,11 @@ async fn the_estimate_holds_to_the_time_left_after_a_tenth_of_the_run() {
         "a line every half second:\n{}",
         run.stderr
     );
+    // The figures the bench's case reports, for `-- --nocapture`; judged below line by line.
+    for share in [0.10, 0.25, 0.50] {
+        let at = run.estimate_at(share);
+        println!("estimate at {:.0} % of the run: {at:?}", 100.0 * share);
+    }
     for estimate in &late {
         let Some(eta) = estimate.eta_s else {
             panic!("no estimate {estimate:?}:\n{}", run.stderr);
