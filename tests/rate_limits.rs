@@ -1,6 +1,7 @@
 //! The rate-limit promises, measured at the sandbox: never more than `rate` in any second,
-//! never more than a pinned `concurrency` in flight, one cut for a storm of 429s, and a stop
-//! within two seconds whatever the pace. These scenarios run one after the other in a test
+//! never more than a pinned `concurrency` in flight, one cut for a storm of 429s, a stop
+//! within two seconds whatever the pace, and a progress estimate that holds to the time
+//! really left once a tenth of the run is done. These scenarios run one after the other in a test
 //! binary of their own, outside `tests/it/` (cargo runs test binaries one at a time), so
 //! other tests' processes do not skew the arrival times they judge. Speed is the bench's.
 
@@ -16,6 +17,7 @@ async fn rate_limit_promises() {
     a_pinned_concurrency_is_never_passed_and_auto_says_what_it_used().await;
     a_storm_makes_one_cut_and_the_rate_holds_through_it().await;
     a_stop_during_a_storm_ends_the_run_within_two_seconds().await;
+    the_estimate_holds_to_the_time_left_after_a_tenth_of_the_run().await;
 }
 
 async fn the_server_never_sees_more_than_rate_requests_in_any_second() {
@@ -176,5 +178,41 @@ async fn a_stop_during_a_storm_ends_the_run_within_two_seconds() {
             "NOT_ATTEMPTED" => assert_eq!(row["attempts"], "0", "{row:?}"),
             _ => assert!(tried && row["attempts"] != "0", "{row:?}"),
         }
+    }
+}
+
+async fn the_estimate_holds_to_the_time_left_after_a_tenth_of_the_run() {
+    // The server allows 20 a second and the tool is told 60: only the pace PingOne grants
+    // tells the time, and the server's rate, not this machine, decides the run's length.
+    let work = tempfile::tempdir().unwrap();
+    let run = bench::progress::server_paced_run(bin(), work.path(), 800, 20, 60, 500).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let late: Vec<_> = run
+        .estimates()
+        .into_iter()
+        .filter(|e| e.share >= 0.10)
+        .collect();
+    assert!(
+        late.len() >= 20,
+        "a line every half second:\n{}",
+        run.stderr
+    );
+    // The figures the bench's case reports, for `-- --nocapture`; judged below line by line.
+    for share in [0.10, 0.25, 0.50] {
+        let at = run.estimate_at(share);
+        println!("estimate at {:.0} % of the run: {at:?}", 100.0 * share);
+    }
+    for estimate in &late {
+        let Some(eta) = estimate.eta_s else {
+            panic!("no estimate {estimate:?}:\n{}", run.stderr);
+        };
+        // eta_s is in whole seconds, so half a second of it is rounding; the line and the
+        // exit are stamped as they reach this process, another half.
+        let off = (eta - estimate.left_s).abs();
+        assert!(
+            off <= 0.2 * estimate.left_s + 1.0,
+            "{estimate:?} is off by {off:.1} s:\n{}",
+            run.stderr
+        );
     }
 }

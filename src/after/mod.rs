@@ -75,27 +75,16 @@ pub(crate) fn load(args: &AfterArgs, default_out: &str) -> Result<Settings, Conf
         .clone()
         .unwrap_or_else(|| args.run_dir.join(default_out));
     let run_args = RunArgs {
-        input: args.run_dir.join(crate::record::RESULTS_FILE),
-        config: args.config.clone(),
         out,
-        dry_run: false,
-        online: false,
         resume: args.resume,
-        shard: None,
-        rate: None,
-        concurrency: None,
-        max_retries: None,
-        policy_id: None,
-        default_country: None,
-        on_existing: None,
-        delimiter: None,
-        sandbox: false,
-        allow_messages: false,
-        enable_mfa: false,
         metrics_file: args.metrics_file.clone(),
         log_format: args.log_format,
         quiet: u8::from(args.quiet),
         verbose: args.verbose,
+        ..RunArgs::flags_unset(
+            args.run_dir.join(crate::record::RESULTS_FILE),
+            args.config.clone(),
+        )
     };
     Settings::load(&run_args, &crate::config::process_env)
 }

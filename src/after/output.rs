@@ -14,12 +14,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::AfterError;
+use crate::files::{create_new, Staged};
 use crate::pingone::RequestStats;
 use crate::record::line_order::put_in_line_order;
 use crate::record::lock::{self, OutDirLock};
 use crate::record::read_back::RowReader;
 use crate::record::summary::Target;
-use crate::files::{create_new, Staged};
 use crate::record::writer::{private_dir, write_whole};
 use crate::record::{OutputError, SUMMARY_FILE};
 

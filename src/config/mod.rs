@@ -121,7 +121,13 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub quiet: bool,
     pub verbose: bool,
+    /// Without a terminal, how often a progress line is logged.
+    pub progress_every: std::time::Duration,
 }
+
+/// Without a terminal, a progress line is logged this often (the hidden
+/// `--progress-every-ms` says otherwise, for tests).
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Reads an environment variable; a seam so tests need not touch the process environment.
 pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -171,6 +177,9 @@ impl Settings {
             log_format: args.log_format,
             quiet: args.quiet > 0,
             verbose: args.verbose,
+            progress_every: args
+                .progress_every_ms
+                .map_or(PROGRESS_EVERY, std::time::Duration::from_millis),
         })
     }
 }

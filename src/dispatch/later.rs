@@ -2,6 +2,8 @@
 //! (`crate::spill`), so that what the engine keeps per user (an online plan's counts and
 //! devices, a username's look-up) lives only as long as the user's rows do, and memory stays
 //! flat however many users a file names. One bit per record is all that stays in memory.
+//! The same pass counts the rows and their users ([`Workload`]), from which the run plans
+//! its requests.
 //!
 //! A user is keyed as the file names it: by ID, or by username (case-folded). A username's
 //! user is known only once looked up, so a file that names users both ways cannot tell
@@ -13,6 +15,7 @@ use std::hash::{Hash, Hasher};
 use std::io;
 use std::path::Path;
 
+use super::workload::Workload;
 use crate::model::UserRef;
 
 /// The spill's folder in the output directory.
@@ -52,6 +55,8 @@ pub(crate) struct LaterRows {
     /// One bit per record; `None`: not surveyed, so every row may have a later one.
     continues: Option<Vec<u64>>,
     pub(crate) kinds: Kinds,
+    /// The rows the engine will see and their users; `None`: not surveyed.
+    pub(crate) workload: Option<Workload>,
 }
 
 impl LaterRows {
@@ -60,6 +65,7 @@ impl LaterRows {
         LaterRows {
             continues: None,
             kinds: Kinds::unknown(),
+            workload: None,
         }
     }
 
@@ -79,13 +85,21 @@ pub(crate) struct LaterRowsSpill {
     kinds: Kinds,
 }
 
+/// The user's key: a hash, whose lowest bit says how the file named the user (1: by
+/// username), so the users can be counted by kind.
 fn user_key(user: &UserRef) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
-    match user {
-        UserRef::Id(id) => (0u8, id.as_u128()).hash(&mut hasher),
-        UserRef::Username(name) => (1u8, name.to_lowercase()).hash(&mut hasher),
-    }
-    hasher.finish()
+    let kind = match user {
+        UserRef::Id(id) => {
+            (0u8, id.as_u128()).hash(&mut hasher);
+            0
+        }
+        UserRef::Username(name) => {
+            (1u8, name.to_lowercase()).hash(&mut hasher);
+            1
+        }
+    };
+    (hasher.finish() & !1) | kind
 }
 
 impl LaterRowsSpill {
@@ -96,24 +110,42 @@ impl LaterRowsSpill {
         })
     }
 
-    /// Record `record` (its place in the file), at `line`, names `user`.
-    pub(crate) fn add(&mut self, user: &UserRef, record: u64, line: u64) -> io::Result<()> {
+    /// Record `record` (its place in the file), at `line`, names `user`; `maybe_made`: an
+    /// earlier run may have made its device, so the engine reads the user's devices first.
+    pub(crate) fn add(
+        &mut self,
+        user: &UserRef,
+        record: u64,
+        line: u64,
+        maybe_made: bool,
+    ) -> io::Result<()> {
         let last = match user {
             UserRef::Id(_) => &mut self.kinds.last_by_id,
             UserRef::Username(_) => &mut self.kinds.last_by_username,
         };
         *last = Some(last.map_or(line, |l| l.max(line)));
-        self.spill.add(user_key(user), record)
+        // The lowest bit carries `maybe_made`; the order by value stays the records' order.
+        self.spill
+            .add(user_key(user), (record << 1) | u64::from(maybe_made))
     }
 
     /// Every record but the last of each user key gets its bit; `records` counts them all.
     pub(crate) fn finish(self, records: u64) -> io::Result<LaterRows> {
         let words = usize::try_from(records.div_ceil(64)).unwrap_or(usize::MAX);
         let mut bits = vec![0u64; words];
+        let mut workload = Workload::default();
         self.spill.for_each_part(|entries| {
+            workload.rows += entries.len() as u64;
             for group in entries.chunk_by(|a, b| a.0 == b.0) {
+                match group[0].0 & 1 {
+                    0 => workload.users_by_id += 1,
+                    _ => workload.usernames += 1,
+                }
+                if group.iter().any(|(_, value)| value & 1 == 1) {
+                    workload.users_maybe_made += 1;
+                }
                 // Sorted by key, then record: all but the last have a later row.
-                for (_, record) in &group[..group.len() - 1] {
+                for record in group[..group.len() - 1].iter().map(|(_, value)| value >> 1) {
                     if let Some(word) = bits.get_mut((record / 64) as usize) {
                         *word |= 1 << (record % 64);
                     }
@@ -123,6 +155,7 @@ impl LaterRowsSpill {
         Ok(LaterRows {
             continues: Some(bits),
             kinds: self.kinds,
+            workload: Some(workload),
         })
     }
 }
@@ -139,12 +172,23 @@ mod tests {
         let name = |n: &str| UserRef::Username(n.into());
         let rows = [id(1), name("Jane"), id(2), id(1), name("jane"), id(3)];
         for (record, user) in rows.iter().enumerate() {
-            spill.add(user, record as u64, record as u64 + 2).unwrap();
+            // Only the second row of user 1 may have been made by an earlier run.
+            let maybe_made = record == 3;
+            spill
+                .add(user, record as u64, record as u64 + 2, maybe_made)
+                .unwrap();
         }
         let later = spill.finish(rows.len() as u64 + 100).unwrap();
         let continues: Vec<bool> = (0..6).map(|r| later.continues(r)).collect();
         assert_eq!(continues, [true, true, false, false, false, false]);
         assert!(!later.continues(1000), "past the records");
+        let counted = Workload {
+            rows: 6,
+            users_by_id: 3,
+            usernames: 1,
+            users_maybe_made: 1,
+        };
+        assert_eq!(later.workload, Some(counted), "Jane and jane are one user");
         // The last row by username is line 6, by ID line 7.
         assert!(later.kinds.other_kind_after(&id(9), 5));
         assert!(!later.kinds.other_kind_after(&id(9), 6));
@@ -161,7 +205,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut spill = LaterRowsSpill::create(dir.path()).unwrap();
         spill
-            .add(&UserRef::Id(uuid::Uuid::from_u128(1)), 0, 2)
+            .add(&UserRef::Id(uuid::Uuid::from_u128(1)), 0, 2, false)
             .unwrap();
         let later = spill.finish(1).unwrap();
         assert!(!later

@@ -14,6 +14,8 @@
 //! - What is kept per user (a username's look-up, an online plan's counts, a user's MFA
 //!   switch) lives only while the user has rows to come (`later`), so memory stays flat with
 //!   the number of users.
+//! - What the rows will cost in requests, planned before the first is sent (`workload`),
+//!   mirrors this path: the progress display counts requests done against it.
 //!
 //! The engine's state is split by concern, each part a type with its own locking:
 //! `lookups` (usernames' users), `queues` (users' queues and kept device lists), `claims`
@@ -36,6 +38,7 @@ mod plan;
 mod queues;
 pub(crate) mod results;
 pub(crate) mod retry;
+pub(crate) mod workload;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

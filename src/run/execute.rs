@@ -15,6 +15,7 @@ use crate::cli::LogFormat;
 use crate::codes::Code;
 use crate::config::{Connection, RunMode, Settings};
 use crate::dispatch::retry::RetryPolicy;
+use crate::dispatch::workload::{PlanRules, RequestPlan};
 use crate::dispatch::{self, results, Engine, EngineConfig, Job, Unresolved};
 use crate::input::{Header, InputReader, Record};
 use crate::pingone::{ApiError, Client, PreflightHost, RequestStats};
@@ -216,6 +217,7 @@ fn start_progress(
 ) -> Progress {
     let Sending { ctx, out, facts } = sending;
     let settings = &ctx.settings;
+    let planned = planned_requests(sending).filter(|_| sends);
     tracing::info!(
         mode = ?settings.mode,
         input = %settings.input.display_path().display(),
@@ -224,6 +226,7 @@ fn start_progress(
         resumed_rows = out.finished.len(),
         rate = settings.limits.rate,
         concurrency = %settings.limits.concurrency.explained(),
+        requests_planned = planned,
         "run started"
     );
     Progress::start(
@@ -235,14 +238,30 @@ fn start_progress(
                 .map(|r| r.saturating_sub(out.finished.len() as u64)),
             counters,
             requests: sends.then(|| stats.clone()),
+            planned_requests: planned,
             success_word: match settings.mode {
                 RunMode::Live => "created/skipped",
                 RunMode::DryRunOffline => "valid",
                 RunMode::DryRunOnline => "planned",
             },
+            log_every: settings.progress_every,
         },
         !settings.quiet && settings.log_format == LogFormat::Text,
     )
+}
+
+/// The requests this run plans for the rows it will work (`None` with `--shard`, whose
+/// share of the rows is known only as they are read).
+fn planned_requests(sending: Sending<'_>) -> Option<u64> {
+    let Sending { ctx, out, facts } = sending;
+    let settings = &ctx.settings;
+    let rules = PlanRules {
+        mode: settings.mode,
+        on_existing: settings.enroll.on_existing,
+        enable_mfa: ctx.enable_mfa(out),
+    };
+    let work = facts.later.workload.filter(|_| settings.shard.is_none())?;
+    RequestPlan::for_rows(work, rules).map(|plan| plan.total())
 }
 
 /// Stage 3's next row. The failpoint `spool-read` (`return(LINE)`) fails the read at line
@@ -317,27 +336,7 @@ async fn feed(
         }
     });
     match engine {
-        Some(engine) => {
-            let resolving = engine.clone();
-            let concurrency = settings.limits.concurrency.most().max(1);
-            futures::stream::iter(jobs)
-                .map(|job| {
-                    let engine = resolving.clone();
-                    async move { engine.resolve(job).await }
-                })
-                .buffered(concurrency * 2)
-                .inspect(|resolved| engine.passed_resolution(resolved))
-                .filter_map(|resolved| {
-                    let kept = keep_resolved(resolved, shard.as_ref(), stop);
-                    std::future::ready(kept)
-                })
-                .for_each(|resolved| {
-                    let engine = engine.clone();
-                    async move { engine.assign(resolved).await }
-                })
-                .await;
-            engine.finish().await;
-        }
+        Some(engine) => send(ctx, engine, jobs, shard.as_ref()).await,
         None => jobs.for_each(drop),
     }
 }
@@ -351,6 +350,32 @@ fn as_resumed(job: Job, out: &OutputDir, continues: bool) -> Job {
         unconfirmed_before_run: out.finished.unconfirmed(job.line),
         ..job
     }
+}
+
+/// The rows to send through the engine: their users resolved concurrently and handed on in
+/// file order, then queued; returns once every row has its result.
+async fn send(
+    ctx: &RunContext,
+    engine: Arc<Engine>,
+    jobs: impl Iterator<Item = Job>,
+    shard: Option<&Assignment>,
+) {
+    let resolving = engine.clone();
+    let concurrency = ctx.settings.limits.concurrency.most().max(1);
+    futures::stream::iter(jobs)
+        .map(|job| {
+            let engine = resolving.clone();
+            async move { engine.resolve(job).await }
+        })
+        .buffered(concurrency * 2)
+        .inspect(|resolved| engine.passed_resolution(resolved))
+        .filter_map(|resolved| std::future::ready(keep_resolved(resolved, shard, &ctx.stop)))
+        .for_each(|resolved| {
+            let engine = engine.clone();
+            async move { engine.assign(resolved).await }
+        })
+        .await;
+    engine.finish().await;
 }
 
 /// The input broke after line `last_read`: each record the survey saw after it is recorded

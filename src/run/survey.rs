@@ -151,7 +151,13 @@ fn validate_all(
             .map_err(spilled)?;
         // A finished row is not run again: it keeps nothing of its user alive.
         if !is_finished {
-            users.add(&spec.user, place, record.line).map_err(spilled)?;
+            // As the engine decides whether to read the user's devices before creating.
+            let maybe_made = spec.unconfirmed_before
+                || spec.created_before
+                || (out.has_results && !out.finished.settled(record.line));
+            users
+                .add(&spec.user, place, record.line, maybe_made)
+                .map_err(spilled)?;
         }
     }
     let sha256 = rows.sha256_hex().unwrap_or_default().to_string();

@@ -35,6 +35,7 @@ mod pairing_messages;
 mod pipeline;
 mod policies;
 mod precheck;
+mod progress;
 mod properties;
 mod quota;
 mod refusals;

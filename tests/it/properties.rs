@@ -35,6 +35,7 @@ fn settings(input: std::path::PathBuf, out: std::path::PathBuf) -> Settings {
         log_format: LogFormat::Text,
         quiet: true,
         verbose: false,
+        progress_every: std::time::Duration::from_secs(5),
     }
 }
 

@@ -283,3 +283,30 @@ async fn every_help_example_pastes_into_a_shell() {
     }
     assert!(pasted >= 15, "only {pasted} examples were found");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bar_counts_requests_against_the_plan_with_rows_beside_them() {
+    let ws = Workspace::new();
+    ws.write("in.csv", &sms_rows(40));
+    // The built-in sandbox at 20 a second: 40 device reads and 40 POSTs take 4 s, long
+    // enough for the bar to be drawn many times.
+    let args = [
+        "run",
+        "in.csv",
+        "--sandbox",
+        "--rate",
+        "20",
+        "--policy-id",
+        POLICY,
+    ];
+    let screen = on_terminal(ws.dir.path(), &args, None);
+    assert!(screen.contains("/80 requests · "), "{screen}");
+    let after_eta: Vec<&str> = screen.split("/40 rows · ETA ").skip(1).collect();
+    assert!(
+        after_eta
+            .iter()
+            .any(|after| after.starts_with(|c: char| c.is_ascii_digit())),
+        "rows beside the requests, and a time left: {screen}"
+    );
+    assert!(screen.contains("requests/s"), "{screen}");
+}

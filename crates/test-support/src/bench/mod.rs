@@ -3,6 +3,7 @@
 //! the in-process sandbox, and report figures. Nothing here asserts a time.
 
 pub mod pace;
+pub mod progress;
 pub mod report;
 
 use std::path::{Path, PathBuf};
@@ -829,7 +830,8 @@ pub async fn run_one(name: &str, bin: &Path, work: &Path, sizes: &Sizes) -> Vec<
         "floor" => requests_floor(bin, work, sizes).await,
         "timeline" => report::timeline_size(),
         "order" => report::line_order(work, sizes).await,
-        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, online, phone, live, floor, rate, latency, throttled, storm, auto, plan, unreachable, stop, shards, timeline, order"),
+        "eta" => progress::estimate(bin, work, sizes).await,
+        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, online, phone, live, floor, rate, latency, throttled, storm, auto, plan, unreachable, stop, shards, timeline, order, eta"),
     }
 }
 
@@ -853,5 +855,6 @@ pub async fn run_all(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     figures.extend(shards_side_by_side(bin, work, sizes).await);
     figures.extend(report::timeline_size());
     figures.extend(report::line_order(work, sizes).await);
+    figures.extend(progress::estimate(bin, work, sizes).await);
     figures
 }
