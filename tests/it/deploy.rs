@@ -330,18 +330,37 @@ fn the_image_is_built_by_a_command_ci_runs_and_runs_as_non_root() {
     );
 }
 
-/// `kubernetes-validate` (PyPI, installed by `.ci/run`) on one manifest, against Kubernetes
-/// 1.31's own schemas, which the package bundles: no cluster and no network.
+/// How to get `kubernetes-validate`, for a machine without it.
+const INSTALL_VALIDATOR: &str =
+    "scripts/test installs it (or: python3 -m pip install kubernetes-validate)";
+
+/// `kubernetes-validate` (PyPI, installed by `scripts/test`) on one manifest, against
+/// Kubernetes 1.31's own schemas, which the package bundles: no cluster and no network.
 fn kubernetes_validate(path: &Path) -> std::process::Output {
     std::process::Command::new("python3")
         .args(["-m", "kubernetes_validate", "-k", "1.31", "--strict"])
         .arg(path)
         .output()
-        .expect("python3 runs")
+        .unwrap_or_else(|e| panic!("python3 does not run ({e}); {INSTALL_VALIDATOR}"))
+}
+
+/// Fails, naming how to install it, when python3 has no `kubernetes-validate`: a manifest
+/// refused must mean the manifest is wrong, never that the validator is missing.
+fn require_validator() {
+    let version = std::process::Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--version"])
+        .output()
+        .unwrap_or_else(|e| panic!("python3 does not run ({e}); {INSTALL_VALIDATOR}"));
+    assert!(
+        version.status.success(),
+        "python3 has no kubernetes-validate ({}); {INSTALL_VALIDATOR}",
+        String::from_utf8_lossy(&version.stderr).trim()
+    );
 }
 
 #[test]
 fn every_manifest_validates_against_the_kubernetes_schemas() {
+    require_validator();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes");
     let mut manifests: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
