@@ -14,6 +14,7 @@ mod ci;
 mod codes;
 mod completions;
 mod deploy;
+mod deploy_steps;
 mod docs;
 mod dry_run;
 mod exactly_once;
