@@ -27,6 +27,7 @@ mod layout;
 mod line_endings;
 mod logs;
 mod merge_checks;
+mod messages;
 mod mfa_switch;
 mod nightly;
 mod outputs;

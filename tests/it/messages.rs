@@ -1,0 +1,55 @@
+//! Messages that show what to check (issue 32): a refused token names the auth URL's host and
+//! the environment ID in full and never the secret.
+
+use mfa_enroll::sandbox::SandboxOptions;
+use mfa_enroll_test_support::*;
+
+/// Every file a run left in `dir`, as text.
+fn files_in(dir: &std::path::Path) -> Vec<(String, String)> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            (path.display().to_string(), text)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_names_the_auth_host_and_the_environment_in_full_never_the_secret() {
+    let (sandbox, ws) = setup(SandboxOptions::default(), "", "").await;
+    ws.write("in.csv", &sms_rows(2));
+    let wrong = "wrong-secret-7f3a9c41d2";
+    let run = enroll_with_secret(&ws, wrong, "in.csv", "out", &[]).await;
+    assert_eq!(run.code, 3, "{}", run.both());
+    let summary = ws.summary();
+    assert_eq!(summary["stopped_early"]["code"], "CREDENTIALS_REFUSED");
+    let reason = summary["stopped_early"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let host = sandbox.auth_url();
+    let environment = sandbox.options().environment_id.clone();
+    let report = std::fs::read_to_string(ws.out().join("report.html")).unwrap();
+    for (what, shown) in [
+        ("summary.json", &reason),
+        ("the end text", &run.stdout),
+        ("report.html", &report),
+    ] {
+        assert!(shown.contains(&format!("at {host}/ ")), "{what}: {shown}");
+        assert!(
+            shown.contains(&format!("({environment}: ")),
+            "{what}: {shown}"
+        );
+    }
+    let right = sandbox.options().client_secret.expose().to_string();
+    let mut shown = files_in(&ws.out());
+    shown.push(("stdout".into(), run.stdout.clone()));
+    shown.push(("stderr".into(), run.stderr.clone()));
+    for (what, text) in shown {
+        for secret in [wrong, right.as_str()] {
+            assert!(!text.contains(secret), "{what} shows a secret");
+        }
+    }
+}
