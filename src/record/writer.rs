@@ -535,10 +535,16 @@ fn write_loop(
     Written { tallies, failure }
 }
 
-/// One log line per problem row, with its line and code; destinations masked.
+/// One log line per problem row, with its line and code; destinations masked, in the
+/// message too, where a value without an `@` would not be recognised as an address.
 fn log_problem(r: &ResultRow) {
     let destination = mask_destination(&r.destination);
-    let message = LogSafe(&r.error_message);
+    let quoted = if r.destination.is_empty() {
+        r.error_message.clone()
+    } else {
+        r.error_message.replace(&r.destination, &destination)
+    };
+    let message = LogSafe(&quoted);
     let code = r.error_code.as_ref().map_or("", Code::as_str);
     if r.outcome == Outcome::Invalid {
         tracing::info!(line = r.line, code, destination = %destination, "row invalid: {message}");

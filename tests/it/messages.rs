@@ -1,5 +1,6 @@
 //! Messages that show what to check (issue 32): a refused token names the auth URL's host and
-//! the environment ID in full and never the secret.
+//! the environment ID in full and never the secret; an invalid email is logged with its shape
+//! and every `@`.
 
 use mfa_enroll::sandbox::SandboxOptions;
 use mfa_enroll_test_support::*;
@@ -52,4 +53,51 @@ async fn a_refused_token_names_the_auth_host_and_the_environment_in_full_never_t
             assert!(!text.contains(secret), "{what} shows a secret");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_email_is_logged_with_its_shape_and_every_at_sign() {
+    let ws = Workspace::new();
+    ws.write(
+        "in.csv",
+        "username,type,email\n\
+         ann,EMAIL,ann@@example.com\n\
+         bob,EMAIL,bob.example.com\n",
+    );
+    let run = run_binary(
+        ws.dir.path(),
+        None,
+        &[
+            "run",
+            "in.csv",
+            "--dry-run",
+            "--policy-id",
+            POLICY,
+            "--out",
+            "out",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.both());
+    let line = |number: &str| {
+        run.stderr
+            .lines()
+            .find(|l| l.contains("row invalid") && l.contains(&format!("line={number}")))
+            .unwrap_or_else(|| panic!("no log line for line {number}: {}", run.stderr))
+            .to_string()
+    };
+    // Two `@` where one belongs: both still there.
+    let doubled = line("2");
+    assert!(doubled.contains("email \"a***@@example.com\""), "{doubled}");
+    // No `@` at all: the address's shape, and the `@` the complaint names.
+    let missing = line("3");
+    assert!(missing.contains("email \"b**.*******.***\""), "{missing}");
+    assert!(missing.contains("character '@'"), "{missing}");
+    for name in ["ann", "bob"] {
+        assert!(!run.stderr.contains(name), "{name}: {}", run.stderr);
+    }
+    // results.csv keeps the real values, for whoever fixes the rows.
+    let rows = ws.results();
+    assert!(rows[0]["error_message"].contains("\"ann@@example.com\""));
+    assert!(rows[1]["error_message"].contains("\"bob.example.com\""));
 }
