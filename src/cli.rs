@@ -255,7 +255,8 @@ pub struct RunArgs {
     pub(crate) enable_mfa: bool,
 
     /// Write the run's figures here in Prometheus' text format (node_exporter textfile
-    /// collector), at the end of every run
+    /// collector), at the end of every run; a folder that is missing or not writable refuses
+    /// the run at its start
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 

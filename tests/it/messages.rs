@@ -1,6 +1,6 @@
 //! Messages that show what to check (issue 32): a refused token names the auth URL's host and
 //! the environment ID in full and never the secret; an invalid email is logged with its shape
-//! and every `@`.
+//! and every `@`; a `--metrics-file` that cannot be written refuses the run at its start.
 
 use mfa_enroll::sandbox::SandboxOptions;
 use mfa_enroll_test_support::*;
@@ -100,4 +100,39 @@ async fn an_invalid_email_is_logged_with_its_shape_and_every_at_sign() {
     let rows = ws.results();
     assert!(rows[0]["error_message"].contains("\"ann@@example.com\""));
     assert!(rows[1]["error_message"].contains("\"bob.example.com\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_file_that_cannot_be_written_refuses_the_run_at_its_start() {
+    let (sandbox, ws) = setup(SandboxOptions::default(), "", "").await;
+    ws.write("in.csv", &sms_rows(2));
+    ws.write("a-file", "not a folder");
+    for (metrics, said) in [
+        ("missing/mfa_enroll.prom", "missing does not exist"),
+        ("a-file/mfa_enroll.prom", "a-file is not a folder"),
+        // Not even root may create a file in /proc.
+        ("/proc/mfa_enroll.prom", "cannot write a file in /proc"),
+    ] {
+        let run = enroll(&ws, &sandbox, "in.csv", &["--metrics-file", metrics]).await;
+        assert_eq!(run.code, 2, "{metrics}: {}", run.both());
+        assert!(run.stderr.contains("--metrics-file"), "{}", run.stderr);
+        assert!(run.stderr.contains(said), "{metrics}: {}", run.stderr);
+        assert!(!ws.out().exists(), "{metrics}: nothing written");
+    }
+    assert_eq!(sandbox.tally().requests, 0, "nothing sent");
+    // A folder that exists: the run goes ahead and leaves the file, and nothing else there.
+    std::fs::create_dir(ws.path("metrics")).unwrap();
+    let run = enroll(
+        &ws,
+        &sandbox,
+        "in.csv",
+        &["--metrics-file", "metrics/m.prom"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    let left: Vec<_> = std::fs::read_dir(ws.path("metrics"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["m.prom"]);
 }
