@@ -26,6 +26,7 @@ use crate::failpoints::failpoint;
 use crate::input::REPORT_COLUMNS;
 use crate::logging::{mask_destination, LogSafe};
 use crate::stop::{Stop, StopReason};
+use crate::validate::PROBLEM_SEPARATOR;
 
 /// Results waiting for the writer at most: a fast producer (an offline dry run) waits for
 /// the disk instead of queueing the whole file in memory.
@@ -538,11 +539,24 @@ fn write_loop(
 /// One log line per problem row, with its line and code; destinations masked, in the
 /// message too, where a value without an `@` would not be recognised as an address.
 fn log_problem(r: &ResultRow) {
+    // The policy the run lacks was said once, in its first lines (`RunContext::announce`):
+    // a row whose only problem it is goes unlogged, and a row with others logs those alone,
+    // or one line per row would bury every other problem. results.csv keeps them all.
+    if matches!(r.error_code, Some(Code::MissingPolicy)) {
+        return;
+    }
+    let run_wide = format!("{}: ", Code::MissingPolicy.as_str());
+    let own: Vec<&str> = r
+        .error_message
+        .split(PROBLEM_SEPARATOR)
+        .filter(|problem| !problem.starts_with(&run_wide))
+        .collect();
+    let own = own.join(PROBLEM_SEPARATOR);
     let destination = mask_destination(&r.destination);
     let quoted = if r.destination.is_empty() {
-        r.error_message.clone()
+        own
     } else {
-        r.error_message.replace(&r.destination, &destination)
+        own.replace(&r.destination, &destination)
     };
     let message = LogSafe(&quoted);
     let code = r.error_code.as_ref().map_or("", Code::as_str);

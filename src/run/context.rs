@@ -74,8 +74,9 @@ impl RunContext {
                 code: Code::MissingPolicy.as_str().to_string(),
                 message: format!(
                     "no default device authentication policy: no --policy-id, and no [enroll] \
-                     policy_id {config}; rows with an empty policy_id are invalid (MISSING_POLICY), \
-                     and every other check still runs"
+                     policy_id {config}; rows with an empty policy_id are invalid (MISSING_POLICY; \
+                     said here once, not row by row: errors.csv lists them), and every other \
+                     check still runs"
                 ),
             });
         }
