@@ -130,6 +130,12 @@ impl RunContext {
                 max_retries: settings.limits.max_retries,
                 on_existing: settings.enroll.on_existing,
                 enable_mfa: self.enable_mfa(out),
+                config_file: settings.config_file.as_ref().map(|path| {
+                    std::path::absolute(path)
+                        .unwrap_or_else(|_| path.clone())
+                        .display()
+                        .to_string()
+                }),
             },
             resumed_rows: out.finished.len() as u64,
             notices: self.notices(),

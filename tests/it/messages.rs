@@ -1,6 +1,9 @@
 //! Messages that show what to check (issue 32): a refused token names the auth URL's host and
 //! the environment ID in full and never the secret; an invalid email is logged with its shape
-//! and every `@`; a `--metrics-file` that cannot be written refuses the run at its start.
+//! and every `@`; a `--metrics-file` that cannot be written refuses the run at its start;
+//! `--resume` without `--config` reads the config the earlier run recorded, or names it.
+
+use std::path::Path;
 
 use mfa_enroll::sandbox::SandboxOptions;
 use mfa_enroll_test_support::*;
@@ -135,4 +138,59 @@ async fn a_metrics_file_that_cannot_be_written_refuses_the_run_at_its_start() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(left, ["m.prom"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_without_config_uses_the_config_the_earlier_run_recorded_or_names_it() {
+    let (sandbox, ws) = setup(SandboxOptions::default(), "", "").await;
+    // The config is not where a run looks for one by itself (mfa-enroll.toml here).
+    std::fs::create_dir(ws.path("conf")).unwrap();
+    std::fs::rename(ws.path("mfa-enroll.toml"), ws.path("conf/tenant.toml")).unwrap();
+    ws.write("in.csv", &sms_rows(3));
+    let secret = sandbox.options().client_secret.expose().to_string();
+    let first = [
+        "run",
+        "in.csv",
+        "--config",
+        "conf/tenant.toml",
+        "--out",
+        "out",
+    ];
+    // Stopped early: the secret was wrong.
+    let run = run_binary(ws.dir.path(), Some("not-the-secret"), &first).await;
+    assert_eq!(run.code, 3, "{}", run.both());
+    let recorded = ws.summary()["settings"]["config_file"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        Path::new(&recorded),
+        ws.path("conf/tenant.toml").canonicalize().unwrap()
+    );
+    let resume = ["run", "in.csv", "--out", "out", "--resume"];
+    let run = run_binary(ws.dir.path(), Some(&secret), &resume).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert!(run.stderr.contains(&recorded), "{}", run.stderr);
+    assert!(ws.results().iter().all(|r| r["outcome"] == "created"));
+    assert_eq!(sandbox.tally().devices_created, 3);
+
+    // The recorded file gone: refused, naming it, and nothing sent.
+    let again = [
+        "run",
+        "in.csv",
+        "--config",
+        "conf/tenant.toml",
+        "--out",
+        "again",
+    ];
+    let run = run_binary(ws.dir.path(), Some("not-the-secret"), &again).await;
+    assert_eq!(run.code, 3, "{}", run.both());
+    std::fs::rename(ws.path("conf/tenant.toml"), ws.path("conf/moved.toml")).unwrap();
+    let requests = sandbox.tally().requests;
+    let resume = ["run", "in.csv", "--out", "again", "--resume"];
+    let run = run_binary(ws.dir.path(), Some(&secret), &resume).await;
+    assert_eq!(run.code, 2, "{}", run.both());
+    assert!(run.stderr.contains(&recorded), "{}", run.stderr);
+    assert!(run.stderr.contains("--config"), "{}", run.stderr);
+    assert_eq!(sandbox.tally().requests, requests);
 }
