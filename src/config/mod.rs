@@ -35,7 +35,7 @@ mod tls;
 
 pub(crate) use client_auth::ClientAuth;
 pub use client_auth::TokenAuthMethod;
-pub(crate) use concurrency::{Concurrency, AUTO_FEWEST, AUTO_MOST};
+pub(crate) use concurrency::{Concurrency, AUTO_FEWEST, AUTO_HEADROOM, AUTO_MOST, AUTO_SPARE};
 pub(crate) use connection::Connection;
 pub use enroll::EnrollSettings;
 pub use limits::Limits;

@@ -1,7 +1,8 @@
 //! Messages that show what to check (issue 32): a refused token names the auth URL's host and
 //! the environment ID in full and never the secret; an invalid email is logged with its shape
 //! and every `@`; a `--metrics-file` that cannot be written refuses the run at its start;
-//! `--resume` without `--config` reads the config the earlier run recorded, or names it.
+//! `--resume` without `--config` reads the config the earlier run recorded, or names it; the
+//! log, config.example.toml and README state one rule for `concurrency = "auto"`.
 
 use std::path::Path;
 
@@ -193,4 +194,50 @@ async fn resume_without_config_uses_the_config_the_earlier_run_recorded_or_names
     assert!(run.stderr.contains(&recorded), "{}", run.stderr);
     assert!(run.stderr.contains("--config"), "{}", run.stderr);
     assert_eq!(sandbox.tally().requests, requests);
+}
+
+/// `text` as one line: comment marks and line breaks gone, `×` written `x`.
+fn flowing(text: &str) -> String {
+    text.lines()
+        .map(|l| l.trim().trim_start_matches('#').trim())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('×', "x")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_config_example_and_readme_state_one_concurrency_rule() {
+    let ws = Workspace::new();
+    ws.write("in.csv", &sms_rows(1));
+    let run = run_binary(
+        ws.dir.path(),
+        None,
+        &["run", "in.csv", "--dry-run", "--policy-id", POLICY],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    // The rule as the run states it when it opens: `concurrency=auto (RULE)`.
+    let opening = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("run started"))
+        .unwrap_or_else(|| panic!("{}", run.stderr));
+    let rule = opening
+        .split("concurrency=auto (")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("{opening}"));
+    assert!(rule.contains("1.5") && rule.contains("3 to 256"), "{rule}");
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in ["config.example.toml", "README.md", "docs/rate-limits.md"] {
+        let text = flowing(&std::fs::read_to_string(repository.join(file)).unwrap());
+        let says = if file == "docs/rate-limits.md" {
+            // The guide explains the latency between rate and the headroom.
+            text.contains("× 1.5, plus 2".replace('×', "x").as_str())
+                && text.contains("from 3 to 256 in flight")
+        } else {
+            text.contains(rule)
+        };
+        assert!(says, "{file} does not say the log's rule: {rule}");
+    }
 }
