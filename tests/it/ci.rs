@@ -55,8 +55,14 @@ fn the_test_command_installs_what_the_tests_need_or_says_how() {
     for name in ["bash", "dirname", "id", "man", "groff", "script"] {
         std::os::unix::fs::symlink(on_path(name), tools.path().join(name)).unwrap();
     }
+    // A copy of the script, in a checkout of its own: no virtual environment from an
+    // earlier scripts/test in this one's target/ to find.
+    let checkout = tempfile::tempdir().unwrap();
+    std::fs::create_dir(checkout.path().join("scripts")).unwrap();
+    let script = checkout.path().join("scripts/test");
+    std::fs::copy(repository().join("scripts/test"), &script).unwrap();
     let ran = std::process::Command::new(on_path("bash"))
-        .arg(repository().join("scripts/test"))
+        .arg(&script)
         .env("PATH", tools.path())
         .output()
         .unwrap();
