@@ -195,15 +195,24 @@ pub(crate) fn mask_phone(phone: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 6))
 }
 
-/// `jdoe@example.com` -> `j***@example.com`
+/// `jdoe@example.com` -> `j***@example.com`. Every `@` stays where it is, so a message about
+/// an address's shape still shows it: `jdoe@@example.com` -> `j***@@example.com`, and the
+/// `'@'` of "missing separator character '@'" stays `'@'`.
 pub(crate) fn mask_email(email: &str) -> String {
-    match email.rsplit_once('@') {
-        Some((local, domain)) => {
-            let first: String = local.chars().take(1).collect();
-            format!("{first}***@{domain}")
-        }
-        None => "***".to_string(),
-    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return "***".to_string();
+    };
+    // The local part's pieces between its own `@`s: the first keeps its first character.
+    let pieces: Vec<String> = local
+        .split('@')
+        .enumerate()
+        .map(|(index, piece)| match piece.chars().next() {
+            None => String::new(),
+            Some(first) if index == 0 => format!("{first}***"),
+            Some(_) => "***".to_string(),
+        })
+        .collect();
+    format!("{}@{domain}", pieces.join("@"))
 }
 
 /// A destination as logs may show it.
@@ -212,9 +221,27 @@ pub(crate) fn mask_destination(destination: &str) -> String {
         String::new()
     } else if destination.contains('@') {
         mask_email(destination)
+    } else if destination.chars().any(char::is_alphabetic) {
+        mask_shape(destination)
     } else {
         mask_phone(destination)
     }
+}
+
+/// `bob.example.com` -> `b**.*******.***`: an email address without its `@` (or a value that
+/// is neither address nor number), its letters and digits hidden but its first, and its
+/// punctuation kept, so the log shows what is wrong with its shape.
+fn mask_shape(text: &str) -> String {
+    text.chars()
+        .enumerate()
+        .map(|(index, c)| {
+            if index > 0 && c.is_alphanumeric() {
+                '*'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// Free text (an error message that may quote a cell) with every phone-like run of six or
@@ -283,6 +310,12 @@ mod tests {
     fn masks_as_documented() {
         assert_eq!(mask_phone("+15125551234"), "+1******1234");
         assert_eq!(mask_email("jdoe@example.com"), "j***@example.com");
+        assert_eq!(mask_email("jdoe@@example.com"), "j***@@example.com");
+        assert_eq!(mask_destination("bob.example.com"), "b**.*******.***");
+        assert_eq!(
+            mask_text("(Missing separator character '@'.)"),
+            "(Missing separator character '@'.)"
+        );
         let text =
             mask_text("phone \"+1 (512) 555-1234\" is bad; write to Jane.Doe@example.com now");
         assert!(!text.contains("555"), "{text}");

@@ -54,6 +54,28 @@ impl StopReason {
             Self::TokenUnusable(_) => "TOKEN_UNUSABLE",
         }
     }
+
+    /// The reason as records and the terminal show it. A reason built from the
+    /// configuration alone (the token endpoint's refusal names the auth URL's host and the
+    /// worker environment's ID, what the reader must check; neither is a secret) is shown
+    /// whole; one that may quote a row or a server's words is masked as logs are
+    /// (`logging::mask_text`), since summary.json and report.html travel further than
+    /// results.csv.
+    pub(crate) fn shown(&self) -> String {
+        match self {
+            Self::Interrupted(_) | Self::CredentialsRefused(_) | Self::TokenUnusable(_) => {
+                self.to_string()
+            }
+            Self::MissingRole(_)
+            | Self::LicenseExceeded(_)
+            | Self::OtherEnvironment(_)
+            | Self::QuotaExceeded(_)
+            | Self::RepeatedFailures(_)
+            | Self::InputBroken(_)
+            | Self::OutputBroken(_)
+            | Self::ShardOwnerUnknown(_) => crate::logging::mask_text(&self.to_string()),
+        }
+    }
 }
 
 impl fmt::Display for StopReason {

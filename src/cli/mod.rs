@@ -270,7 +270,8 @@ pub struct RunArgs {
 
     /// Write the run's figures here in Prometheus' text format (node_exporter textfile
     /// collector), at the end of every run; it replaces only a metrics file mfa-enroll wrote,
-    /// never the input or a file of a record
+    /// never the input or a file of a record; a folder that is missing or not writable
+    /// refuses the run at its start
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 

@@ -2,6 +2,7 @@
 //! ([`crate::run::run`]), and what is printed at its end; a refusal is exit 2 and leaves the
 //! metrics file saying so.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{fail, print_end};
@@ -11,8 +12,35 @@ use crate::exit::ExitStatus;
 use crate::logging;
 use crate::present::describe::{describe, outcome_line};
 use crate::present::metrics::write_refusal;
+use crate::record::read_back;
 use crate::run::RunError;
 use crate::stop::Stop;
+
+/// `--resume` without `--config`: the config file the earlier run recorded in its
+/// summary.json (`settings.config_file`), so the resumed run meets the same tenant with the
+/// same settings wherever it is started from. A recorded file that cannot be read now is
+/// refused, naming it. `None` when there is nothing to go on: prepare then refuses a missing
+/// or broken record as it always has.
+fn config_of_earlier_run(args: &RunArgs) -> Result<Option<PathBuf>, String> {
+    if !args.resume || args.config.is_some() {
+        return Ok(None);
+    }
+    let Ok(earlier) = read_back::summary(&args.out) else {
+        return Ok(None);
+    };
+    let Some(recorded) = earlier.settings.config_file else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(&recorded);
+    if path.is_file() {
+        return Ok(Some(path));
+    }
+    Err(format!(
+        "--resume without --config: {} records the config file {recorded}, which is no longer \
+         there; pass --config with it (or with the file that replaced it)",
+        args.out.join(crate::record::SUMMARY_FILE).display()
+    ))
+}
 
 /// Runs `mfa-enroll run`; returns its exit code.
 pub async fn execute(args: RunArgs, color: bool) -> i32 {
@@ -28,6 +56,15 @@ pub async fn execute(args: RunArgs, color: bool) -> i32 {
         }
         fail(message, format, color)
     };
+    let mut args = args;
+    match config_of_earlier_run(&args) {
+        Ok(Some(recorded)) => {
+            tracing::info!(config = %recorded.display(), "--resume without --config: the config file the earlier run read");
+            args.config = Some(recorded);
+        }
+        Ok(None) => {}
+        Err(message) => return refused(&message, false),
+    }
     // Signals are heard from the start: reading the config may wait on a fifo.
     let stop = Arc::new(Stop::default());
     crate::run::install_signal_handlers(stop.clone());

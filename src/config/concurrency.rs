@@ -9,6 +9,11 @@ use std::ops::RangeInclusive;
 /// The fewest and the most requests `concurrency = "auto"` keeps in flight.
 pub(crate) const AUTO_FEWEST: usize = 3;
 pub(crate) const AUTO_MOST: usize = 256;
+/// `concurrency = "auto"`: the margin over Little's law (rate x latency) for latency that
+/// varies, and the places beyond it (requests waiting for their turn hold one). The rule
+/// lives here, beside its bounds, so the log line that states it is the rule the run keeps.
+pub(crate) const AUTO_HEADROOM: f64 = 1.5;
+pub(crate) const AUTO_SPARE: usize = 2;
 const PINNED: RangeInclusive<i64> = 1..=1024;
 
 /// `[limits] concurrency`: requests in flight, chosen by the run from the latency it measures
@@ -31,12 +36,14 @@ impl Concurrency {
 }
 
 impl Concurrency {
-    /// For the log line that opens a run: the setting and, for auto, its bounds.
+    /// For the log line that opens a run: the setting and, for auto, its rule and bounds,
+    /// in the words of config.example.toml and docs/rate-limits.md.
     pub(crate) fn explained(self) -> String {
         match self {
-            Concurrency::Auto => {
-                format!("auto ({AUTO_FEWEST} to {AUTO_MOST} in flight, by latency)")
-            }
+            Concurrency::Auto => format!(
+                "auto (rate x latency x {AUTO_HEADROOM}, plus {AUTO_SPARE}, from {AUTO_FEWEST} \
+                 to {AUTO_MOST} in flight)"
+            ),
             Concurrency::Pinned(n) => n.to_string(),
         }
     }

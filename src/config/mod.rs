@@ -9,7 +9,7 @@
 //! PingOne is and as whom (`[pingone]`); `client_auth.rs` the token endpoint's credential;
 //! `secret.rs` the client secret; `private_key.rs` the key of `private_key_jwt`, checked;
 //! `redact.rs` config errors that never echo a secret; `tls.rs` `ca_file`; `enroll.rs` `[enroll]`; `limits.rs`
-//! `[limits]`; `load.rs` loads them as a run does ([`load_settings`], on a thread a signal
+//! `[limits]`; `metrics_file.rs` `--metrics-file`'s folder, checked at the start; `load.rs` loads them as a run does ([`load_settings`], on a thread a signal
 //! does not wait for). This file puts them together into [`Settings`], in the order of
 //! precedence.
 
@@ -25,6 +25,7 @@ mod enroll;
 mod file;
 mod limits;
 mod load;
+mod metrics_file;
 mod private_key;
 mod redact;
 mod secret;
@@ -34,7 +35,7 @@ mod tls;
 
 pub(crate) use client_auth::ClientAuth;
 pub use client_auth::TokenAuthMethod;
-pub(crate) use concurrency::{Concurrency, AUTO_FEWEST, AUTO_MOST};
+pub(crate) use concurrency::{Concurrency, AUTO_FEWEST, AUTO_HEADROOM, AUTO_MOST, AUTO_SPARE};
 pub(crate) use connection::Connection;
 pub use enroll::EnrollSettings;
 pub use limits::Limits;
@@ -155,6 +156,9 @@ impl Settings {
         };
         let enroll = enroll_settings(&file.enroll, args, &origin)?;
         let limits = limits(&file.limits, args, &origin)?;
+        if let Some(path) = &args.metrics_file {
+            metrics_file::check(path)?;
+        }
         let needs_connection = mode.sends_requests() && !args.sandbox;
         let connection = if needs_connection {
             Some(connection(&file.pingone, &origin, env)?)

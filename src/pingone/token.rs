@@ -82,7 +82,12 @@ impl TokenSource {
         Self {
             http,
             url: connection.token_url(),
-            auth_url_for_messages: connection.auth_url.to_string(),
+            // Where the token endpoint is, without a query a URL could carry.
+            auth_url_for_messages: format!(
+                "{}{}",
+                connection.auth_url.origin().ascii_serialization(),
+                connection.auth_url.path()
+            ),
             worker_environment_id: connection.worker_environment_id.clone(),
             client_id: connection.client_id.clone(),
             auth: connection.auth.clone(),

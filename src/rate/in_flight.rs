@@ -11,14 +11,10 @@ use std::time::Duration;
 
 use tokio::sync::{AcquireError, Semaphore, SemaphorePermit};
 
-use crate::config::{AUTO_FEWEST, AUTO_MOST};
+use crate::config::{AUTO_FEWEST, AUTO_HEADROOM as HEADROOM, AUTO_MOST, AUTO_SPARE as SPARE};
 
-/// In flight, auto: a margin over Little's law for latency that varies.
-const HEADROOM: f64 = 1.5;
 /// In flight, auto, before any latency is known.
 const AUTO_START: usize = 8;
-/// Places beyond Little's law: requests waiting for their turn hold one.
-const SPARE: usize = 2;
 /// Latencies kept for the estimate, and how often it is taken again.
 const LATENCY_SAMPLES: usize = 256;
 const LATENCY_EVERY: u32 = 16;

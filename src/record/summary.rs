@@ -60,6 +60,10 @@ pub(crate) struct SettingsEcho {
     /// Users' MFA was switched on before their first device; `--resume` carries it on.
     #[serde(default)]
     pub(crate) enable_mfa: bool,
+    /// The config file the run read, as an absolute path: `--resume` without `--config`
+    /// reads it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) config_file: Option<String>,
 }
 
 /// What a run sent its requests to. `--resume` refuses a different one: rows finished against

@@ -25,6 +25,7 @@ use crate::failpoints::failpoint;
 use crate::input::REPORT_COLUMNS;
 use crate::logging::{mask_destination, LogSafe};
 use crate::stop::{Stop, StopReason};
+use crate::validate::PROBLEM_SEPARATOR;
 
 /// Results waiting for the writer at most: a fast producer (an offline dry run) waits for
 /// the disk instead of queueing the whole file in memory.
@@ -537,10 +538,29 @@ fn write_loop(
     Written { tallies, failure }
 }
 
-/// One log line per problem row, with its line and code; destinations masked.
+/// One log line per problem row, with its line and code; destinations masked, in the
+/// message too, where a value without an `@` would not be recognised as an address.
 fn log_problem(r: &ResultRow) {
+    // The policy the run lacks was said once, in its first lines (`RunContext::announce`):
+    // a row whose only problem it is goes unlogged, and a row with others logs those alone,
+    // or one line per row would bury every other problem. results.csv keeps them all.
+    if matches!(r.error_code, Some(Code::MissingPolicy)) {
+        return;
+    }
+    let run_wide = format!("{}: ", Code::MissingPolicy.as_str());
+    let own: Vec<&str> = r
+        .error_message
+        .split(PROBLEM_SEPARATOR)
+        .filter(|problem| !problem.starts_with(&run_wide))
+        .collect();
+    let own = own.join(PROBLEM_SEPARATOR);
     let destination = mask_destination(&r.destination);
-    let message = LogSafe(&r.error_message);
+    let quoted = if r.destination.is_empty() {
+        own
+    } else {
+        own.replace(&r.destination, &destination)
+    };
+    let message = LogSafe(&quoted);
     let code = r.error_code.as_ref().map_or("", Code::as_str);
     if r.outcome == Outcome::Invalid {
         tracing::info!(line = r.line, code, destination = %destination, "row invalid: {message}");

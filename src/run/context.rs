@@ -74,8 +74,9 @@ impl RunContext {
                 code: Code::MissingPolicy.as_str().to_string(),
                 message: format!(
                     "no default device authentication policy: no --policy-id, and no [enroll] \
-                     policy_id {config}; rows with an empty policy_id are invalid (MISSING_POLICY), \
-                     and every other check still runs"
+                     policy_id {config}; rows with an empty policy_id are invalid (MISSING_POLICY; \
+                     said here once, not row by row: errors.csv lists them), and every other \
+                     check still runs"
                 ),
             });
         }
@@ -129,6 +130,12 @@ impl RunContext {
                 max_retries: settings.limits.max_retries,
                 on_existing: settings.enroll.on_existing,
                 enable_mfa: self.enable_mfa(out),
+                config_file: settings.config_file.as_ref().map(|path| {
+                    std::path::absolute(path)
+                        .unwrap_or_else(|_| path.clone())
+                        .display()
+                        .to_string()
+                }),
             },
             resumed_rows: out.finished.len() as u64,
             notices: self.notices(),

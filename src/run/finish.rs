@@ -37,7 +37,7 @@ fn exit_status(ctx: &RunContext, all: &Tallies) -> ExitStatus {
 fn stopped_early(stop: &Stop) -> Option<StoppedEarly> {
     stop.reason().map(|reason| StoppedEarly {
         code: reason.code().into(),
-        reason: crate::logging::mask_text(&reason.to_string()),
+        reason: reason.shown(),
     })
 }
 

@@ -33,7 +33,7 @@ printf '%s\n' "${{COMPREPLY[@]}}""#,
         .args(["--norc", "--noprofile", "-c", &program])
         .stdin(Stdio::null())
         .output()
-        .expect("bash runs");
+        .expect("bash runs: apt-get install -y bash (scripts/test does)");
     assert!(
         output.status.success(),
         "{}",
@@ -104,7 +104,7 @@ async fn the_man_page_renders_with_every_subcommand_and_option() {
         .args(["-man", "-Tutf8", "-ww", "-z"])
         .arg(&path)
         .output()
-        .expect("groff runs (.ci/run installs it)");
+        .expect("groff runs: apt-get install -y groff-base (scripts/test does)");
     assert!(checked.status.success());
     assert!(
         checked.stderr.is_empty(),
@@ -118,7 +118,7 @@ async fn the_man_page_renders_with_every_subcommand_and_option() {
         .env("MANPAGER", "cat")
         .env("PAGER", "cat")
         .output()
-        .expect("man runs (.ci/run installs man-db)");
+        .expect("man runs: apt-get install -y man-db (scripts/test does)");
     assert!(rendered.status.success());
     let text = String::from_utf8_lossy(&rendered.stdout);
     // man may hyphenate or embolden; compare the words alone.

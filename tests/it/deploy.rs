@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use mfa_enroll_test_support::*;
 use yaml_rust2::{Yaml, YamlLoader};
 
-fn deploy(name: &str) -> Yaml {
+pub(super) fn deploy(name: &str) -> Yaml {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("deploy/kubernetes")
         .join(name);
@@ -20,7 +20,7 @@ fn deploy(name: &str) -> Yaml {
     docs.remove(0)
 }
 
-fn text(yaml: &Yaml) -> String {
+pub(super) fn text(yaml: &Yaml) -> String {
     match yaml {
         Yaml::String(s) => s.clone(),
         Yaml::Integer(i) => i.to_string(),
@@ -28,12 +28,12 @@ fn text(yaml: &Yaml) -> String {
     }
 }
 
-fn strings(yaml: &Yaml) -> Vec<String> {
+pub(super) fn strings(yaml: &Yaml) -> Vec<String> {
     yaml.as_vec().expect("a list").iter().map(text).collect()
 }
 
 /// The value after `flag` in `args`.
-fn flag<'a>(args: &'a [String], flag: &str) -> &'a str {
+pub(super) fn flag<'a>(args: &'a [String], flag: &str) -> &'a str {
     let at = args
         .iter()
         .position(|a| a == flag)
@@ -42,7 +42,7 @@ fn flag<'a>(args: &'a [String], flag: &str) -> &'a str {
 }
 
 /// The pod spec of a Job or of a CronJob's Job.
-fn pod_spec(doc: &Yaml) -> &Yaml {
+pub(super) fn pod_spec(doc: &Yaml) -> &Yaml {
     match doc["kind"].as_str() {
         Some("Job") => &doc["spec"]["template"]["spec"],
         Some("CronJob") => &doc["spec"]["jobTemplate"]["spec"]["template"]["spec"],
@@ -52,7 +52,7 @@ fn pod_spec(doc: &Yaml) -> &Yaml {
 
 /// Where a pod mounts the volume whose source has `source_kind` (`secret`, `configMap`,
 /// `persistentVolumeClaim`): (mount path, the source's name).
-fn mount_of(pod: &Yaml, source_kind: &str) -> (String, String) {
+pub(super) fn mount_of(pod: &Yaml, source_kind: &str) -> (String, String) {
     let volume = pod["volumes"]
         .as_vec()
         .unwrap()
@@ -77,7 +77,7 @@ fn mount_of(pod: &Yaml, source_kind: &str) -> (String, String) {
 }
 
 /// What every pod of ours must have: a non-root user, no privilege, the claim of pvc.yaml.
-fn assert_pod_basics(name: &str, pod: &Yaml) {
+pub(super) fn assert_pod_basics(name: &str, pod: &Yaml) {
     assert_eq!(
         pod["securityContext"]["runAsNonRoot"].as_bool(),
         Some(true),
@@ -108,7 +108,7 @@ fn assert_pod_basics(name: &str, pod: &Yaml) {
 }
 
 /// The secret file and config file a `run` pod reads are the mounted Secret and ConfigMap.
-fn assert_run_wiring(name: &str, pod: &Yaml, args: &[String]) {
+pub(super) fn assert_run_wiring(name: &str, pod: &Yaml, args: &[String]) {
     let container = &pod["containers"][0];
     let env = container["env"].as_vec().unwrap();
     let secret_file = env
@@ -149,7 +149,7 @@ fn assert_run_wiring(name: &str, pod: &Yaml, args: &[String]) {
 }
 
 /// The pod's paths moved into `root`, and an index filled in, as Kubernetes would.
-fn localise(args: &[String], root: &Path, index: u32) -> Vec<String> {
+pub(super) fn localise(args: &[String], root: &Path, index: u32) -> Vec<String> {
     args.iter()
         .map(|a| {
             a.replace("$(JOB_COMPLETION_INDEX)", &index.to_string())
@@ -330,18 +330,37 @@ fn the_image_is_built_by_a_command_ci_runs_and_runs_as_non_root() {
     );
 }
 
-/// `kubernetes-validate` (PyPI, installed by `.ci/run`) on one manifest, against Kubernetes
-/// 1.31's own schemas, which the package bundles: no cluster and no network.
+/// How to get `kubernetes-validate`, for a machine without it.
+const INSTALL_VALIDATOR: &str =
+    "scripts/test installs it (or: python3 -m pip install kubernetes-validate)";
+
+/// `kubernetes-validate` (PyPI, installed by `scripts/test`) on one manifest, against
+/// Kubernetes 1.31's own schemas, which the package bundles: no cluster and no network.
 fn kubernetes_validate(path: &Path) -> std::process::Output {
     std::process::Command::new("python3")
         .args(["-m", "kubernetes_validate", "-k", "1.31", "--strict"])
         .arg(path)
         .output()
-        .expect("python3 runs")
+        .unwrap_or_else(|e| panic!("python3 does not run ({e}); {INSTALL_VALIDATOR}"))
+}
+
+/// Fails, naming how to install it, when python3 has no `kubernetes-validate`: a manifest
+/// refused must mean the manifest is wrong, never that the validator is missing.
+fn require_validator() {
+    let version = std::process::Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--version"])
+        .output()
+        .unwrap_or_else(|e| panic!("python3 does not run ({e}); {INSTALL_VALIDATOR}"));
+    assert!(
+        version.status.success(),
+        "python3 has no kubernetes-validate ({}); {INSTALL_VALIDATOR}",
+        String::from_utf8_lossy(&version.stderr).trim()
+    );
 }
 
 #[test]
 fn every_manifest_validates_against_the_kubernetes_schemas() {
+    require_validator();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes");
     let mut manifests: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()

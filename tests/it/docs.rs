@@ -1,6 +1,7 @@
 //! README is the front door and `docs/` the manual: README stays short (at most 400 lines), its
 //! first commands are the ones the tests run (the sample against the sandbox: `pipeline`'s
-//! `the_readme_first_command_works_on_the_bundled_sample`; the tests: as `.ci/run` runs them),
+//! `the_readme_first_command_works_on_the_bundled_sample`; the tests, `scripts/test`, as
+//! `.ci/run` runs them),
 //! every guide in `docs/` is linked from README, and no link of README or a guide is dead
 //! (a file that is not there, or a `#section` its file has no heading for).
 
@@ -111,10 +112,11 @@ fn readme_starts_with_the_commands_the_tests_run() {
         commands.next(),
         Some("cargo run --release -- run samples/enroll.csv --sandbox")
     );
-    assert_eq!(commands.next(), Some("cargo test"));
+    // `ci::the_test_command_installs_what_the_tests_need_or_says_how` runs this one.
+    assert_eq!(commands.next(), Some("scripts/test"));
     let ci = read(&repository().join(".ci/run"));
     assert!(
-        ci.lines().any(|line| line.trim() == "cargo test --locked"),
+        ci.lines().any(|line| line.trim() == "scripts/test"),
         ".ci/run runs README's test command"
     );
 }

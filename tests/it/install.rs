@@ -1,7 +1,7 @@
 //! Installing as a newcomer would: README installs the binary (`cargo install --locked --path
 //! .`) before any command uses the bare `mfa-enroll`; the licence files match Cargo.toml's
-//! licence; the release build keeps line tables while the image ships a stripped binary,
-//! and the real binary works stripped.
+//! licence; the release build (what `cargo install` installs and the image ships) carries no
+//! debug info, a profile beside it does for profiling, and the real binary works without it.
 
 use std::path::Path;
 
@@ -67,24 +67,42 @@ fn the_licence_files_match_cargo_toml() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_image_ships_a_stripped_binary_that_works() {
+async fn the_installed_and_shipped_binary_is_the_one_without_debug_info_and_it_works() {
+    let manifest: toml::Table = repository_file("Cargo.toml").parse().unwrap();
+    let profile = |name: &str| manifest["profile"][name].as_table().unwrap().clone();
+    let release = profile("release");
+    assert_eq!(
+        release.get("strip").and_then(|v| v.as_str()),
+        Some("debuginfo"),
+        "cargo install builds the release profile: no debug info in it"
+    );
+    assert!(
+        !release.contains_key("debug"),
+        "debug info in the release build: {release:?}"
+    );
+    let profiling = profile("profiling");
+    assert_eq!(profiling["inherits"].as_str(), Some("release"));
+    assert_eq!(profiling["debug"].as_bool(), Some(true), "for flame graphs");
+    assert_eq!(profiling["strip"].as_str(), Some("none"));
+    // The image ships the release binary as the release profile built it.
     let dockerfile = repository_file("Dockerfile");
+    assert!(dockerfile.contains("cargo build --release --locked"));
+    assert!(dockerfile.contains("cp target/release/mfa-enroll /usr/local/bin/mfa-enroll"));
     assert!(
-        dockerfile.contains("&& strip --strip-all /usr/local/bin/mfa-enroll"),
-        "the build stage strips the binary it copies"
+        !dockerfile.contains("strip "),
+        "the image's binary is the installed one"
     );
-    let manifest = repository_file("Cargo.toml");
+    // .ci/run checks the release binary it builds has no debug info left.
     assert!(
-        manifest.contains("[profile.release]\ndebug = \"line-tables-only\""),
-        "the release build keeps line tables for panics"
+        repository_file(".ci/run").contains("readelf --section-headers target/release/mfa-enroll")
     );
-    assert!(!manifest.contains("strip = true"));
-    // The real binary, stripped as the image strips it, still runs a whole dry run.
+    // The real binary, stripped of its debug info as the release profile strips it, still
+    // runs a whole dry run.
     let ws = Workspace::new();
     let stripped = ws.path("mfa-enroll");
     std::fs::copy(bin(), &stripped).unwrap();
     let status = std::process::Command::new("strip")
-        .arg("--strip-all")
+        .arg("--strip-debug")
         .arg(&stripped)
         .status()
         .expect("strip runs (binutils)");

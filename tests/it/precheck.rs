@@ -76,6 +76,28 @@ async fn a_row_reports_every_problem_and_a_missing_policy_is_said_once() {
     // Said once, at the top of the run, and in summary.json.
     let said = "no default device authentication policy";
     assert_eq!(run.stderr.matches(said).count(), 1, "{}", run.stderr);
+    // Not again row by row, in any words: line 3 (whose only problem it is) has no line of
+    // its own, and lines 2, 5 and 6 log their own problems without it.
+    let about_policy = run.stderr.lines().filter(|l| l.contains("policy")).count();
+    assert_eq!(about_policy, 1, "{}", run.stderr);
+    let logged: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("row invalid"))
+        .collect();
+    assert_eq!(logged.len(), 3, "{logged:?}");
+    for (line, code) in [
+        (2, "INVALID_USER_ID"),
+        (5, "INVALID_TYPE"),
+        (6, "INVALID_NICKNAME"),
+    ] {
+        assert!(
+            logged
+                .iter()
+                .any(|l| l.contains(&format!("line={line} ")) && l.contains(code)),
+            "{logged:?}"
+        );
+    }
     let top = run.stderr.find(said).unwrap();
     assert!(
         top < run.stderr.find("run started").unwrap(),

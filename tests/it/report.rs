@@ -16,7 +16,7 @@ use std::time::Duration;
 use mfa_enroll::sandbox::SandboxOptions;
 use mfa_enroll_test_support::*;
 
-/// Chromium's headless shell: `.ci/run` installs Debian's package when it is missing.
+/// Chromium's headless shell: `scripts/test` installs Debian's package when it is missing.
 const CHROMIUM: &str = "chromium-headless-shell";
 
 /// A proxy that answers nothing and counts who called: a page that fetched anything would
@@ -71,7 +71,7 @@ fn chromium(trap: &Trap, profile: &Path, extra: &[&str], page: &Path) -> std::pr
         .args(&args)
         .output()
         .unwrap_or_else(|e| {
-            panic!("{CHROMIUM} does not run ({e}); install it: apt-get install -y {CHROMIUM} (.ci/run does)")
+            panic!("{CHROMIUM} does not run ({e}); install it: apt-get install -y {CHROMIUM} (scripts/test does)")
         });
     assert!(
         output.status.success(),

@@ -48,7 +48,9 @@ fn on_terminal(dir: &Path, args: &[&str], no_color: Option<&str>) -> String {
     if let Some(value) = no_color {
         command.env("NO_COLOR", value);
     }
-    let output = command.output().expect("script(1) runs");
+    let output = command
+        .output()
+        .expect("script(1) runs: apt-get install -y bsdutils (scripts/test does)");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
