@@ -56,7 +56,7 @@ async fn enable_mfa_switches_each_user_on_once_after_the_first_device() {
         assert_eq!(row["user_mfa_enabled"], "true", "{row:?}");
         assert_eq!(row["pingone_error_id"], "", "{row:?}");
     }
-    let found_on = |i: usize| i < 3 && i % 2 == 0;
+    let found_on = |i: usize| i < 3 && i.is_multiple_of(2);
     for i in 0..USERS {
         let user = user_id(i);
         assert!(sandbox.mfa_enabled_of(&user), "user {i}");
@@ -314,7 +314,7 @@ async fn a_shard_switches_on_only_its_own_users() {
         .collect();
     assert!(!ours.is_empty() && ours.len() < USERS, "{ours:?}");
     // Users 0 and 2 are found on by their username's look-up: no PUT.
-    let needs_put = |i: usize| ours.contains(&user_id(i)) && !(i < 3 && i % 2 == 0);
+    let needs_put = |i: usize| ours.contains(&user_id(i)) && !(i < 3 && i.is_multiple_of(2));
     for i in 0..USERS {
         let put = sandbox
             .requests_about(&user_id(i))
