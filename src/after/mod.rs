@@ -81,6 +81,8 @@ pub(crate) fn load(args: &AfterArgs, default_out: &str) -> Result<Settings, Conf
         log_format: args.log_format,
         quiet: u8::from(args.quiet),
         verbose: args.verbose,
+        // verify and undo never switch anyone on: a run's config need not have made its choice.
+        no_enable_mfa: true,
         ..RunArgs::flags_unset(
             args.run_dir.join(crate::record::RESULTS_FILE),
             args.config.clone(),

@@ -179,7 +179,7 @@ pub(crate) async fn undo_row(after: &After, mode: Mode, row: ResultRow) -> Optio
 /// switched off again. Rows of one user run at once may each see the other's device still
 /// there, but the one that reads last sees none.
 async fn restore(after: &After, mode: Mode, row: &ResultRow, mut out: UndoRow) -> UndoRow {
-    if !mode.restore_mfa || mode.dry_run || row.user_mfa_switched != Some(true) {
+    if !mode.restore_mfa || mode.dry_run || !row.user_mfa_switched {
         return out;
     }
     let (client, retry) = (&after.client, &after.retry);

@@ -26,28 +26,29 @@ Examples:
     mfa-enroll run users.csv --dry-run --online --out plan
 
   Migration (credentials from the environment, connection and limits from
-  mfa-enroll.toml):
+  mfa-enroll.toml). A live run must choose --enable-mfa (switch each user's
+  MFA on once a device of theirs exists) or --no-enable-mfa (leave it):
     export PINGONE_CLIENT_SECRET=...
-    mfa-enroll run users.csv --config mfa-enroll.toml \\
+    mfa-enroll run users.csv --config mfa-enroll.toml --enable-mfa \\
       --out migration-2026-11
 
   Nightly job (JSON logs for the scheduler; a dated --out so no run
   overwrites another; figures for node_exporter's textfile collector):
-    mfa-enroll run /data/new-hires.csv --log-format json \\
+    mfa-enroll run /data/new-hires.csv --log-format json --enable-mfa \\
       --out /var/lib/mfa/$(date +%F) \\
       --metrics-file /var/lib/node_exporter/textfile/mfa_enroll.prom
 
   Past one machine's share of PingOne's rate limit: shards side by side,
   then one record (1/3 and 2/3 run on other machines):
-    mfa-enroll run users.csv --shard 0/3 --out shard-0
+    mfa-enroll run users.csv --shard 0/3 --enable-mfa --out shard-0
     mfa-enroll merge shard-0 shard-1 shard-2 --out migration-2026-11
 
   From a compressed file, read once through a pipe:
-    zcat users.csv.gz | mfa-enroll run - --out migration-2026-11
+    zcat users.csv.gz | mfa-enroll run - --enable-mfa --out migration-2026-11
 
   Continue a run that was interrupted, or retry only what failed:
-    mfa-enroll run users.csv --out migration-2026-11 --resume
-    mfa-enroll run migration-2026-11/errors.csv --out retry-1
+    mfa-enroll run users.csv --out migration-2026-11 --resume --enable-mfa
+    mfa-enroll run migration-2026-11/errors.csv --enable-mfa --out retry-1
 
 Exit codes: 0 every row created or skipped; 1 some rows invalid or failed;
 2 nothing was sent (usage, config, input, or an --out that would be
@@ -174,7 +175,7 @@ pub struct ReportArgs {
 const MERGE_EXAMPLES: &str = "\
 Example: three shards of one file, run at the same time (on three machines,
 or as a Kubernetes Indexed Job), then merged (and 1/3, 2/3 elsewhere):
-    mfa-enroll run users.csv --shard 0/3 --out shard-0
+    mfa-enroll run users.csv --shard 0/3 --enable-mfa --out shard-0
     mfa-enroll merge shard-0 shard-1 shard-2 --out migration-2026-11
 
 It refuses (exit 2, writing nothing) a missing or repeated shard, shards of
@@ -263,10 +264,16 @@ pub struct RunArgs {
     #[arg(long)]
     pub(crate) allow_messages: bool,
 
-    /// Switch each user's MFA on (PUT …/users/{id}/mfaEnabled) before their first device
-    /// (overrides `[enroll] enable_mfa`)
-    #[arg(long)]
+    /// Switch each user's MFA on (PUT …/users/{id}/mfaEnabled) once a device of theirs
+    /// exists (overrides `[enroll] enable_mfa`); a live run against PingOne must be told
+    /// this or --no-enable-mfa
+    #[arg(long, conflicts_with = "no_enable_mfa")]
     pub(crate) enable_mfa: bool,
+
+    /// Leave users' MFA switches as they are (overrides `[enroll] enable_mfa`); a user
+    /// whose MFA is off cannot use the device the run creates
+    #[arg(long)]
+    pub(crate) no_enable_mfa: bool,
 
     /// Write the run's figures here in Prometheus' text format (node_exporter textfile
     /// collector), at the end of every run; it replaces only a metrics file mfa-enroll wrote,
@@ -316,6 +323,7 @@ impl RunArgs {
             sandbox: false,
             allow_messages: false,
             enable_mfa: false,
+            no_enable_mfa: false,
             metrics_file: None,
             log_format: LogFormat::Text,
             quiet: 0,

@@ -123,10 +123,8 @@ mod tests {
         let cfg = write_config(
             "[pingone]\nenvironment_id = \"5f4a8e2c-1111-4c1e-9d53-2a6a4a3c9b10\"\nclient_id = \"x\"\n",
         );
-        let err = Settings::load(&args(&["--config", cfg.path().to_str().unwrap()]), &|_| {
-            None
-        })
-        .unwrap_err();
+        let chosen = ["--config", cfg.path().to_str().unwrap(), "--no-enable-mfa"];
+        let err = Settings::load(&args(&chosen), &|_| None).unwrap_err();
         assert_eq!(err.key, ENV_CLIENT_SECRET);
     }
 }

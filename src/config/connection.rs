@@ -279,11 +279,15 @@ mod tests {
             _ => env_with_secret(name),
         };
         let bad = write_config("[pingone]\napi_url = \"http://api.example.com/v1\"\n");
-        let err =
-            Settings::load(&args(&["--config", bad.path().to_str().unwrap()]), &env).unwrap_err();
+        let err = Settings::load(
+            &args(&["--config", bad.path().to_str().unwrap(), "--no-enable-mfa"]),
+            &env,
+        )
+        .unwrap_err();
         assert_eq!(err.key, "[pingone] api_url");
         let good = write_config("[pingone]\napi_url = \"http://127.0.0.1:9/v1\"\n");
-        assert!(Settings::load(&args(&["--config", good.path().to_str().unwrap()]), &env).is_ok());
+        let good = args(&["--config", good.path().to_str().unwrap(), "--no-enable-mfa"]);
+        assert!(Settings::load(&good, &env).is_ok());
     }
 
     #[test]
@@ -297,7 +301,8 @@ mod tests {
         };
         let load = |text: &str| {
             let cfg = write_config(text);
-            Settings::load(&args(&["--config", cfg.path().to_str().unwrap()]), &env)
+            let chosen = ["--config", cfg.path().to_str().unwrap(), "--no-enable-mfa"];
+            Settings::load(&args(&chosen), &env)
         };
         let same = load("[pingone]\n").unwrap().connection.unwrap();
         assert_eq!(same.worker_environment_id, target);

@@ -18,8 +18,12 @@ pub struct EnrollSettings {
     pub on_existing: OnExisting,
     pub default_country: Option<Country>,
     pub allow_messages: bool,
-    /// `enable_mfa` / `--enable-mfa`: switch each user's MFA on before their first device.
+    /// `enable_mfa` / `--enable-mfa` / `--no-enable-mfa`: switch each user's MFA on once a
+    /// device of theirs exists.
     pub enable_mfa: bool,
+    /// Nothing said either way, and `--sandbox` switched users on as its rehearsal does: the
+    /// run says so when it starts.
+    pub enable_mfa_by_default: bool,
 }
 
 pub(super) fn enroll_settings(
@@ -66,14 +70,50 @@ pub(super) fn enroll_settings(
         (None, Some(text)) => Some(country(text, origin, "[enroll] default_country")?),
         (None, None) => None,
     };
+    let (enable_mfa, enable_mfa_by_default) = enable_mfa(file, args, origin)?;
     Ok(EnrollSettings {
         policy_id,
         status,
         on_existing,
         default_country,
         allow_messages: args.allow_messages || file.allow_messages.unwrap_or(false),
-        enable_mfa: args.enable_mfa || file.enable_mfa.unwrap_or(false),
+        enable_mfa,
+        enable_mfa_by_default,
     })
+}
+
+/// Whether users' MFA is switched on, and whether only by `--sandbox`'s default. A live run
+/// against PingOne must be told: left out, nobody might be able to use the devices it makes,
+/// and nothing would say so.
+fn enable_mfa(
+    file: &FileEnroll,
+    args: &RunArgs,
+    origin: &str,
+) -> Result<(bool, bool), ConfigError> {
+    let told = if args.enable_mfa {
+        Some(true)
+    } else if args.no_enable_mfa {
+        Some(false)
+    } else {
+        file.enable_mfa
+    };
+    match told {
+        Some(on) => Ok((on, false)),
+        // A rehearsal does what a migration should, unless told otherwise.
+        None if args.sandbox => Ok((true, true)),
+        // A dry run sends no PUT; it reports who is off either way.
+        None if args.dry_run => Ok((false, false)),
+        None => Err(ConfigError::new(
+            origin,
+            "[enroll] enable_mfa",
+            "a live run against PingOne must be told whether to switch users' MFA on; nothing \
+             was sent. Set enable_mfa = true (or pass --enable-mfa): each user whose device this \
+             run creates or finds gets mfaEnabled switched on in the same turn, which PingOne \
+             needs before the user can use any MFA device. Set enable_mfa = false (or pass \
+             --no-enable-mfa): users' switches are left as they are, and a user whose MFA is off \
+             cannot use the device this run makes",
+        )),
+    }
 }
 
 /// A policy ID from `key` (the flag or the config key), which the error names.

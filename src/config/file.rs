@@ -142,14 +142,19 @@ mod tests {
         let text = include_str!("../../config.example.toml");
         let cfg = write_config(text);
         let env = |name: &str| env_with_secret(name);
-        let s = Settings::load(&args(&["--config", cfg.path().to_str().unwrap()]), &env).unwrap();
+        // As it is, a live run must still choose users' MFA switch: refused, naming the key.
+        let refused = Settings::load(&args(&["--config", cfg.path().to_str().unwrap()]), &env);
+        let refused = refused.unwrap_err().to_string();
+        assert!(refused.contains("[enroll] enable_mfa"), "{refused}");
+        let chosen = args(&["--config", cfg.path().to_str().unwrap(), "--no-enable-mfa"]);
+        let s = Settings::load(&chosen, &env).unwrap();
         assert_eq!(s.limits.rate, 50);
         assert_eq!(s.enroll.on_existing, OnExisting::Skip);
         assert!(!s.enroll.enable_mfa);
         // The keys it shows commented out parse too, with the values it shows.
         let shown = [
             "# worker_environment_id = \"00000000-0000-0000-0000-000000000000\"",
-            "# enable_mfa = false",
+            "# enable_mfa = true",
         ];
         assert!(shown.iter().all(|line| text.contains(line)), "{shown:?}");
         let uncommented = text

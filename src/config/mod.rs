@@ -212,6 +212,40 @@ mod tests {
     use crate::config::test_support::{args, env_with_secret, write_config};
 
     #[test]
+    fn a_live_run_against_pingone_is_told_enable_mfa_and_a_flag_overrides_the_file() {
+        let env = |name: &str| match name {
+            ENV_ENVIRONMENT_ID => Some("5f4a8e2c-1111-4c1e-9d53-2a6a4a3c9b10".to_string()),
+            ENV_CLIENT_ID => Some("id".to_string()),
+            _ => env_with_secret(name),
+        };
+        let load = |file: &str, flags: &[&str]| {
+            let cfg = write_config(&format!("[enroll]\n{file}\n"));
+            let mut argv = vec!["--config", cfg.path().to_str().unwrap()];
+            argv.extend_from_slice(flags);
+            Settings::load(&args(&argv), &env).map(|s| s.enroll)
+        };
+        let err = load("", &[]).unwrap_err();
+        assert_eq!(err.key, "[enroll] enable_mfa");
+        let on = |file, flags| load(file, flags).map(|e| (e.enable_mfa, e.enable_mfa_by_default));
+        assert_eq!(on("enable_mfa = true", &[]).unwrap(), (true, false));
+        assert_eq!(
+            on("enable_mfa = true", &["--no-enable-mfa"]).unwrap(),
+            (false, false)
+        );
+        assert_eq!(
+            on("enable_mfa = false", &["--enable-mfa"]).unwrap(),
+            (true, false)
+        );
+        // The rehearsal switches users on unless told; dry runs send no PUT.
+        assert_eq!(on("", &["--sandbox"]).unwrap(), (true, true));
+        assert_eq!(
+            on("", &["--sandbox", "--no-enable-mfa"]).unwrap(),
+            (false, false)
+        );
+        assert_eq!(on("", &["--dry-run", "--online"]).unwrap(), (false, false));
+    }
+
+    #[test]
     fn flags_override_file_and_env_fills_gaps() {
         let cfg =
             write_config("[pingone]\nclient_id = \"abc\"\n[limits]\nrate = 10\nconcurrency = 3\n");
@@ -221,7 +255,8 @@ mod tests {
             ENV_CLIENT_ID => Some("from-env".to_string()),
             _ => env_with_secret(name),
         };
-        let s = Settings::load(&args(&["--config", path, "--rate", "20"]), &env).unwrap();
+        let chosen = ["--config", path, "--rate", "20", "--enable-mfa"];
+        let s = Settings::load(&args(&chosen), &env).unwrap();
         assert_eq!(s.limits.rate, 20);
         assert_eq!(s.limits.concurrency, Concurrency::Pinned(3));
         let c = s.connection.unwrap();

@@ -1,9 +1,11 @@
 //! Users' MFA switch. PingOne creates users with `mfaEnabled` off, and such a user cannot
 //! complete an MFA action with the device a run creates. With `enable_mfa`, a live run
-//! switches each user's MFA on once, before the user's first device (one idempotent PUT,
-//! retried like a read); an online dry run reads each user's switch once (the username
-//! look-up may already carry it) and plans it. A live run without `enable_mfa` leaves the
-//! switch alone and unread, so it costs no request.
+//! switches each user's MFA on once a device of theirs is there (created or found by this
+//! run), in the same turn as that device (one idempotent PUT, retried like a read), so a run
+//! stopped anywhere leaves nobody switched on without a device; the device's POST does not
+//! need the switch. A PUT goes only where the switch is not already known on (the username
+//! look-up may carry it). An online dry run reads each user's switch once and plans it. A
+//! live run without `enable_mfa` leaves the switch alone and unread, so it costs no request.
 //!
 //! A user whose switch could not be set keeps the device outcome that is true, with the code
 //! `MFA_NOT_ENABLED`: the row goes to errors.csv, `--resume` redoes it, and the device found
@@ -21,15 +23,32 @@ use super::guard::lock;
 use super::retry::RetryPolicy;
 use crate::codes::Code;
 use crate::pingone::{ApiError, Client};
+use crate::record::summary::MfaUsers;
 use crate::record::RowResult;
 
 /// What the run knows of one user's switch.
 #[derive(Debug, Clone)]
 pub(super) enum Switch {
-    /// Found so (a plan), or as PingOne reported it after this run's PUT.
-    Known(bool),
+    /// As read: the username look-up's user, or a plan's GET.
+    Read(bool),
+    /// As PingOne reported it after this run's PUT.
+    Set(bool),
     /// Could not be read (a plan) or set (a live run): PingOne's answer.
     Failed(ApiError),
+}
+
+impl Switch {
+    fn is_on(&self) -> bool {
+        matches!(self, Switch::Read(true) | Switch::Set(true))
+    }
+
+    /// The switch as a row reports it (`None`: not known).
+    fn state(&self) -> Option<bool> {
+        match self {
+            Switch::Read(on) | Switch::Set(on) => Some(*on),
+            Switch::Failed(_) => None,
+        }
+    }
 }
 
 /// Users are kept by a digest of their ID, so a long run's memory does not grow with every
@@ -40,126 +59,188 @@ fn key(user_id: &str) -> u64 {
     hasher.finish()
 }
 
-/// The switches of users with rows to come, and how many users' switches were learned. Built
-/// by an online dry run, and by a live run with `enable_mfa`.
+/// What the run keeps of one user while the user has rows to come.
+#[derive(Debug, Default)]
+struct User {
+    switch: Option<Switch>,
+    /// Counted among the users left off (a device, and the switch not on).
+    counted_off: bool,
+}
+
+/// The switches of users with rows to come, and the users counted by what happened to their
+/// switch. Built by every run that asks PingOne.
 #[derive(Default)]
 pub(super) struct Switches {
-    /// By [`key`]: what the run knows of each switch, while the user has rows to come.
-    known: Mutex<HashMap<u64, Switch>>,
-    /// Users whose switch was learned, and of them found off.
-    users_known: AtomicU64,
-    users_off: AtomicU64,
+    /// A live run switches users on (`enable_mfa`).
+    enable: bool,
+    /// By [`key`]: what the run knows of each user, while the user has rows to come.
+    users: Mutex<HashMap<u64, User>>,
+    switched_on: AtomicU64,
+    found_on: AtomicU64,
+    /// Users whose switch was read off (a plan), or who were left off with a device (live).
+    found_off: AtomicU64,
+    left_off: AtomicU64,
 }
 
 impl Switches {
+    pub(super) fn new(enable: bool) -> Switches {
+        Switches {
+            enable,
+            ..Switches::default()
+        }
+    }
+
     fn known(&self, user_id: &str) -> Option<Switch> {
-        lock(&self.known).get(&key(user_id)).cloned()
+        lock(&self.users)
+            .get(&key(user_id))
+            .and_then(|user| user.switch.clone())
     }
 
     /// Keeps what was learned, except that a request the stopping run never sent says nothing.
-    /// A user's first known switch is counted, for the plan: the entry itself goes with the
-    /// user's last row.
+    /// A user's first switch read, and a PUT that switched the user on, are counted; the entry
+    /// itself goes with the user's last row.
     fn remember(&self, user_id: &str, switch: &Switch) {
         if matches!(switch, Switch::Failed(ApiError::Stopped)) {
             return;
         }
-        let earlier = lock(&self.known).insert(key(user_id), switch.clone());
-        if let (None | Some(Switch::Failed(_)), Switch::Known(on)) = (earlier, switch) {
-            self.users_known.fetch_add(1, Ordering::Relaxed);
-            if !on {
-                self.users_off.fetch_add(1, Ordering::Relaxed);
+        let mut users = lock(&self.users);
+        let user = users.entry(key(user_id)).or_default();
+        let earlier = user.switch.replace(switch.clone());
+        let counter = match (earlier, switch) {
+            (None | Some(Switch::Failed(_)), Switch::Read(true)) => &self.found_on,
+            (None | Some(Switch::Failed(_)), Switch::Read(false)) => &self.found_off,
+            (_, Switch::Set(true)) => &self.switched_on,
+            _ => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A live row that has a device whose user is not on: counted once per user.
+    fn count_left_off(&self, user_id: &str) {
+        let mut users = lock(&self.users);
+        let user = users.entry(key(user_id)).or_default();
+        if !std::mem::replace(&mut user.counted_off, true) {
+            self.left_off.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Forgets the user after the user's last row, as the plan's counts are (`later`): no
+    /// row to come needs it.
+    pub(super) fn release(&self, user_id: &str) {
+        lock(&self.users).remove(&key(user_id));
+    }
+
+    /// The switch the username look-up returned with the user, when it did.
+    pub(super) fn note_looked_up(&self, user_id: &str, mfa_enabled: Option<bool>) {
+        if let Some(on) = mfa_enabled {
+            if self.known(user_id).is_none() {
+                self.remember(user_id, &Switch::Read(on));
             }
         }
     }
 
-    /// Forgets the user's switch after the user's last row, as the plan's counts are
-    /// (`later`): no row to come needs it.
-    pub(super) fn release(&self, user_id: &str) {
-        lock(&self.known).remove(&key(user_id));
-    }
-
-    /// A plan: the switch the username look-up returned with the user, when it did.
-    pub(super) fn note_looked_up(&self, user_id: &str, mfa_enabled: Option<bool>) {
-        if let Some(on) = mfa_enabled {
-            self.remember(user_id, &Switch::Known(on));
-        }
-    }
-
-    /// A live run with `enable_mfa`: switches the user's MFA on, once per user per run.
-    pub(super) async fn switch_on(
+    /// A live row whose device is settled. With a device of the user there (created or
+    /// found), and `enable_mfa`, switches the user on in this same turn, once per user and
+    /// only where the switch is not known on. Without a device the switch waits for one: a
+    /// later row of the user, or `--resume`.
+    pub(super) async fn settle_live(
         &self,
         client: &Client,
         retry: &RetryPolicy,
         user_id: &str,
-    ) -> Switch {
-        self.learn(client, retry, user_id, true).await
+        result: RowResult,
+    ) -> RowResult {
+        let has_device = result.row.outcome.is_final_success() && !result.row.device_id.is_empty();
+        if !has_device {
+            let known = self.known(user_id);
+            return result.with_mfa_enabled(known.as_ref().and_then(Switch::state));
+        }
+        let (switch, put_now) = match self.known(user_id) {
+            Some(known) if known.is_on() || !self.enable => (Some(known), false),
+            // Set (on or off) or failed already: one PUT per user per run.
+            Some(known @ (Switch::Set(_) | Switch::Failed(_))) => (Some(known), false),
+            Some(Switch::Read(false)) | None if self.enable => {
+                let switch = match retry.run(|| client.enable_mfa(user_id)).await {
+                    Ok(on) => Switch::Set(on),
+                    Err(e) => Switch::Failed(e),
+                };
+                self.remember(user_id, &switch);
+                (Some(switch), true)
+            }
+            unread => (unread, false),
+        };
+        if !switch.as_ref().is_some_and(Switch::is_on) {
+            self.count_left_off(user_id);
+        }
+        switched(result, switch.as_ref(), self.enable, put_now)
     }
 
     /// A plan: the user's switch as it is now, read once per user.
     pub(super) async fn read(&self, client: &Client, retry: &RetryPolicy, user_id: &str) -> Switch {
-        self.learn(client, retry, user_id, false).await
-    }
-
-    /// The user's switch as this run knows it, or else as PingOne answers a PUT (`set`) or a
-    /// GET of it.
-    async fn learn(
-        &self,
-        client: &Client,
-        retry: &RetryPolicy,
-        user_id: &str,
-        set: bool,
-    ) -> Switch {
         if let Some(known) = self.known(user_id) {
             return known;
         }
-        let answer = if set {
-            retry.run(|| client.enable_mfa(user_id)).await
-        } else {
-            retry.run(|| client.mfa_enabled(user_id)).await
-        };
-        let switch = match answer {
-            Ok(on) => Switch::Known(on),
+        let switch = match retry.run(|| client.mfa_enabled(user_id)).await {
+            Ok(on) => Switch::Read(on),
             Err(e) => Switch::Failed(e),
         };
         self.remember(user_id, &switch);
         switch
     }
 
+    /// Users by what happened to their switch. A plan's users left off are those it found
+    /// off: a real run switches them on only with `enable_mfa`.
+    pub(super) fn users(&self, plan: bool) -> MfaUsers {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        MfaUsers {
+            switched_on: get(&self.switched_on),
+            found_on: get(&self.found_on),
+            left_off: if plan {
+                get(&self.found_off)
+            } else {
+                get(&self.left_off)
+            },
+        }
+    }
+
     /// A plan's users: (whose switch is known, of them found off).
     pub(super) fn counts(&self) -> (u64, u64) {
-        (
-            self.users_known.load(Ordering::Relaxed),
-            self.users_off.load(Ordering::Relaxed),
-        )
+        let off = self.found_off.load(Ordering::Relaxed);
+        (self.found_on.load(Ordering::Relaxed) + off, off)
     }
 }
 
 /// A plan's row with the switch it found.
 pub(super) fn planned(result: RowResult, switch: &Switch) -> RowResult {
-    result.with_mfa_enabled(match switch {
-        Switch::Known(on) => Some(*on),
-        Switch::Failed(_) => None,
-    })
+    result.with_mfa_enabled(switch.state())
 }
 
-/// A live row after its user's switch was set (or not). A row whose device is there but whose
-/// user is still off gets `MFA_NOT_ENABLED`; a failed row keeps its own code, and is redone
-/// with its switch anyway.
-pub(super) fn switched(mut result: RowResult, switch: &Switch) -> RowResult {
-    let (why, id) = match switch {
-        Switch::Known(true) => return result.with_mfa_enabled(Some(true)),
-        Switch::Known(false) => {
-            result = result.with_mfa_enabled(Some(false));
-            (
-                "PingOne took the PUT but reports the switch still off".to_string(),
-                None,
-            )
+/// A live row whose device is there, with its user's switch as this run left it (`put_now`:
+/// this row's turn sent the PUT). With `enable_mfa`, a user still off gets `MFA_NOT_ENABLED`.
+fn switched(result: RowResult, switch: Option<&Switch>, enable: bool, put_now: bool) -> RowResult {
+    let why = match switch {
+        Some(Switch::Set(true)) => {
+            return result
+                .with_mfa_enabled(Some(true))
+                .with_mfa_switched(put_now)
         }
-        Switch::Failed(e) => (format!("PingOne answered {e}"), e.pingone_id()),
+        Some(known) if known.is_on() || !enable => return result.with_mfa_enabled(known.state()),
+        None if !enable => return result,
+        Some(Switch::Set(false)) => {
+            "PingOne took the PUT but reports the switch still off".to_string()
+        }
+        Some(Switch::Failed(ApiError::Stopped)) => {
+            "the run stopped before the switch's PUT was sent".to_string()
+        }
+        Some(Switch::Failed(e)) => format!("PingOne answered {e}"),
+        // With enable_mfa a device always comes with a PUT's answer; said plainly if not.
+        Some(Switch::Read(_)) | None => "the switch was not set".to_string(),
     };
-    if !result.row.outcome.is_final_success() {
-        return result;
-    }
+    let id = match switch {
+        Some(Switch::Failed(e)) => e.pingone_id(),
+        _ => None,
+    };
+    let result = result.with_mfa_enabled(switch.and_then(Switch::state));
     let earlier = &result.row.error_message;
     let earlier = if earlier.is_empty() {
         String::new()

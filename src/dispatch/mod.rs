@@ -8,8 +8,11 @@
 //!   device that is already there. After any failure that PingOne may have acted on (timeout,
 //!   dropped connection, 5xx), the devices are read again before the POST is repeated, and a
 //!   device found there is the row's.
-//! - With `enable_mfa`, each user's MFA is switched on before the user's first device
-//!   (`mfa`); an online dry run reads the switch instead.
+//! - With `enable_mfa`, each user's MFA is switched on once a device of theirs is there, in
+//!   the same turn (`mfa`); an online dry run reads the switch instead.
+//! - Rows finish from the first seconds: no more rows are in progress than requests may be
+//!   in flight, with a few spare (`rows`), so a row's next request goes before another row's
+//!   first, and a stop leaves few rows half-done.
 //! - In an online dry run the same path reads and plans, and never POSTs or PUTs.
 //! - What is kept per user (a username's look-up, an online plan's counts, a user's MFA
 //!   switch) lives only while the user has rows to come (`later`), so memory stays flat with
@@ -22,7 +25,7 @@
 //! (a live run's devices and the lines that claim them), `mfa` (users' switches), `plan`
 //! (an online dry run's plans of users) and `environment` (the policies and MFA settings a
 //! plan checks against). Each mode builds only its own ([`ModeState`]): a live run the
-//! claims (and switches with `enable_mfa`), an online dry run the plans, the environment's
+//! claims and switches, an online dry run the plans, the environment's
 //! settings and the switches, an offline dry run none. `enroll` and `plan` work a row with
 //! only what they are handed ([`enroll::Enroller`], [`plan::Planner`]).
 
@@ -38,6 +41,7 @@ mod plan;
 mod queues;
 pub(crate) mod results;
 pub(crate) mod retry;
+mod rows;
 pub(crate) mod workload;
 
 use std::sync::Arc;
@@ -52,7 +56,7 @@ use crate::config::RunMode;
 use crate::model::{Claims, OnExisting, UserRef};
 use crate::pingone::wire::Device;
 use crate::pingone::Client;
-use crate::record::summary::UserOverMessageLimit;
+use crate::record::summary::{MfaUsers, UserOverMessageLimit};
 use crate::record::{Outcome, RecorderHandle, RowResult};
 use crate::stop::Stop;
 use crate::validate::DeviceSpec;
@@ -65,6 +69,7 @@ pub(crate) use plan::NOTICES_NOTE;
 use plan::{Planner, UserPlans};
 use queues::UserQueues;
 use retry::RetryPolicy;
+use rows::RowsInProgress;
 
 /// PingOne's clock and ours may disagree; a device created this much before we first sent
 /// its POST is still taken as ours when reconciling in `create` mode.
@@ -104,7 +109,7 @@ pub(crate) struct EngineConfig {
     /// Where the file's rows by ID and by username end: a user's state outlives its last
     /// row of one kind while rows of the other kind, maybe the same user's, are to come.
     pub(crate) kinds: later::Kinds,
-    /// Switch each user's MFA on before the user's first device (live runs).
+    /// Switch each user's MFA on once a device of theirs is there (live runs).
     pub(crate) enable_mfa: bool,
 }
 
@@ -120,10 +125,11 @@ pub(crate) struct Unresolved {
 
 /// What the engine keeps across rows for its mode, so each mode builds only its own state.
 enum ModeState {
-    /// A live run: the device claims, and users' MFA switches with `enable_mfa`.
+    /// A live run: the device claims, and users' MFA switches (set with `enable_mfa`, else
+    /// only counted).
     Live {
         claims: DeviceClaims,
-        switches: Option<Switches>,
+        switches: Switches,
     },
     /// An online dry run: the users' plans, the environment's settings, users' MFA switches.
     Plan {
@@ -142,12 +148,12 @@ impl ModeState {
         match config.mode {
             RunMode::Live => ModeState::Live {
                 claims: DeviceClaims::new(claimed_before, config.on_existing),
-                switches: config.enable_mfa.then(Switches::default),
+                switches: Switches::new(config.enable_mfa),
             },
             RunMode::DryRunOnline => ModeState::Plan {
                 users: UserPlans::default(),
                 environment: EnvironmentSettings::default(),
-                switches: Switches::default(),
+                switches: Switches::new(false),
             },
             RunMode::DryRunOffline => ModeState::Offline,
         }
@@ -155,7 +161,7 @@ impl ModeState {
 
     fn switches(&self) -> Option<&Switches> {
         match self {
-            ModeState::Live { switches, .. } => switches.as_ref(),
+            ModeState::Live { switches, .. } => Some(switches),
             ModeState::Plan { switches, .. } => Some(switches),
             ModeState::Offline => None,
         }
@@ -172,6 +178,7 @@ pub(crate) struct Engine {
     config: EngineConfig,
     usernames: UsernameLookups,
     queues: UserQueues,
+    rows: RowsInProgress,
     mode: ModeState,
 }
 
@@ -192,6 +199,7 @@ impl Engine {
             stop,
             usernames: UsernameLookups::default(),
             queues: UserQueues::new(config.concurrency),
+            rows: RowsInProgress::default(),
             mode,
             config,
         })
@@ -232,7 +240,7 @@ impl Engine {
             .await;
         let (result, is_answer) = match resolution {
             Resolution::Found(id, mfa_enabled) => {
-                if let ModeState::Plan { switches, .. } = &self.mode {
+                if let Some(switches) = self.mode.switches() {
                     switches.note_looked_up(&id, mfa_enabled);
                 }
                 return Ok((job, id));
@@ -284,7 +292,13 @@ impl Engine {
         let mut next = Some((first, permit));
         let mut devices = self.queues.kept_devices(&user_id);
         while let Some((job, permit)) = next.take() {
-            let result = if self.stop.is_requested() {
+            // A row starts only when few are in progress: its requests then go before rows
+            // not yet started (see `rows`).
+            let in_progress = self
+                .rows
+                .start(|| self.client.in_flight_limit(), &self.stop)
+                .await;
+            let result = if in_progress.is_none() || self.stop.is_requested() {
                 results::not_attempted(&job, &user_id)
             } else {
                 let work = std::panic::AssertUnwindSafe(self.process(&job, &user_id, &mut devices));
@@ -299,6 +313,7 @@ impl Engine {
                     }
                 }
             };
+            drop(in_progress);
             self.recorder.record(result);
             drop(permit);
             next = self.queues.next(&user_id, &mut devices);
@@ -315,23 +330,16 @@ impl Engine {
         crate::failpoints::panic_on_line!("row-work", job.line);
         let (client, retry) = (self.client.as_ref(), &self.retry);
         match &self.mode {
-            ModeState::Live {
-                claims,
-                switches: Some(switches),
-            } => {
-                // Before the user's first device POST; once per user, then remembered.
-                let switch = switches.switch_on(client, retry, user_id).await;
+            ModeState::Live { claims, switches } => {
                 let enrolled = self.enroller(claims).enroll(job, user_id, devices).await;
-                let result = mfa::switched(enrolled, &switch);
+                // After the device, in the same turn: a stop never leaves a user switched
+                // on without one.
+                let result = switches.settle_live(client, retry, user_id, enrolled).await;
                 if self.is_users_last_row(job) {
                     switches.release(user_id);
                 }
                 result
             }
-            ModeState::Live {
-                claims,
-                switches: None,
-            } => self.enroller(claims).enroll(job, user_id, devices).await,
             ModeState::Plan {
                 users,
                 environment,
@@ -385,6 +393,14 @@ impl Engine {
     /// A plan's users: (whose MFA switch is known, of them found off).
     pub(crate) fn mfa_switch_counts(&self) -> (u64, u64) {
         self.mode.switches().map_or((0, 0), Switches::counts)
+    }
+
+    /// Users by what happened to their MFA switch: switched on, found on, left off.
+    pub(crate) fn mfa_users(&self) -> MfaUsers {
+        let plan = matches!(self.mode, ModeState::Plan { .. });
+        self.mode
+            .switches()
+            .map_or_else(MfaUsers::default, |s| s.users(plan))
     }
 
     /// `pairing.maxAllowedDevices`, once an online dry run has read it.

@@ -462,6 +462,7 @@ fn merged_summary(shards: &[ShardDir], tallies: &Tallies) -> Summary {
         let s = &shard.summary;
         summary.resumed_rows += s.resumed_rows;
         add_requests(&mut summary.requests, &s.requests);
+        summary.users_mfa.add(&s.users_mfa);
         for (channel, n) in &s.pairing_messages {
             *summary.pairing_messages.entry(channel.clone()).or_default() += n;
         }

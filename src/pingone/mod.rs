@@ -175,6 +175,11 @@ impl Client {
         self.tokens.requested()
     }
 
+    /// How many requests may be in flight now (the engine starts about as many rows).
+    pub(crate) fn in_flight_limit(&self) -> usize {
+        self.throttle.in_flight_limit()
+    }
+
     /// The most API requests this run had in flight at once.
     pub(crate) fn most_in_flight(&self) -> u64 {
         self.throttle.most_in_flight() as u64

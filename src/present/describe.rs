@@ -122,6 +122,13 @@ pub(crate) fn describe(s: &Summary, out_dir: &Path) -> String {
             s.settings.concurrency
         ));
     }
+    if s.users_mfa.any() {
+        let u = &s.users_mfa;
+        text.push_str(&format!(
+            "users' MFA: {} switched on by this run, {} found on, {} left off\n",
+            u.switched_on, u.found_on, u.left_off
+        ));
+    }
     text.push_str(&offline_messages(s));
     if let Some(plan) = &s.plan {
         text.push_str(&plan_line(plan));

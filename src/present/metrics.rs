@@ -245,6 +245,19 @@ pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<()
         "kind",
         &requests,
     );
+    let u = &summary.users_mfa;
+    let users_mfa = [
+        ("switched_on", u.switched_on),
+        ("found_on", u.found_on),
+        ("left_off", u.left_off),
+    ];
+    labelled(
+        &mut registry,
+        "mfa_enroll_users_mfa",
+        "Users by their MFA switch: switched on by this run, found on, left off",
+        "state",
+        &users_mfa,
+    );
     gauge(
         &mut registry,
         "mfa_enroll_retries",

@@ -91,6 +91,11 @@ impl Throttle {
         self.pace().server_limit()
     }
 
+    /// How many requests may be in flight now.
+    pub(crate) fn in_flight_limit(&self) -> usize {
+        self.pace().in_flight_limit()
+    }
+
     /// The most requests this run had in flight at once.
     pub(crate) fn most_in_flight(&self) -> usize {
         self.pace().most_in_flight()

@@ -48,9 +48,10 @@ pub(crate) struct ResultRow {
     /// The line of the first input this row came from: a fed-back errors.csv's own
     /// `original_line` (or its `line`), else `line`. Empty in files written before it existed.
     pub(crate) original_line: Option<u64>,
-    /// Whether this run switched the user's MFA on (it was off before): what `undo
-    /// --restore-mfa` switches off again. Empty in files written before it existed.
-    pub(crate) user_mfa_switched: Option<bool>,
+    /// This row's turn switched the user's MFA on (`enable_mfa`): the PUT that set it was
+    /// this run's, once a device of the user was there. `undo --restore-mfa` reads it; false
+    /// in files written before it existed.
+    pub(crate) user_mfa_switched: bool,
 }
 
 impl ResultRow {
@@ -192,6 +193,12 @@ impl RowResult {
     /// The user's MFA switch as the run found or left it (`None`: not known).
     pub(crate) fn with_mfa_enabled(mut self, enabled: Option<bool>) -> Self {
         self.row.user_mfa_enabled = enabled;
+        self
+    }
+
+    /// Whether this row's turn switched the user's MFA on.
+    pub(crate) fn with_mfa_switched(mut self, switched: bool) -> Self {
+        self.row.user_mfa_switched = switched;
         self
     }
 

@@ -42,6 +42,30 @@ pub(crate) struct RequestCounts {
     pub(crate) most_in_flight: u64,
 }
 
+/// summary.json's `users_mfa`: users (not rows) by what happened to their MFA switch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct MfaUsers {
+    /// Switched on by this run (`enable_mfa`), once a device of theirs was there.
+    pub(crate) switched_on: u64,
+    /// Found on, so not switched: the username look-up (or a dry run's read) said so.
+    pub(crate) found_on: u64,
+    /// With a device this run created or found, and MFA not switched on: `enable_mfa =
+    /// false`, or a switch PingOne did not set (`MFA_NOT_ENABLED`). A dry run: found off.
+    pub(crate) left_off: u64,
+}
+
+impl MfaUsers {
+    pub(crate) fn add(&mut self, other: &MfaUsers) {
+        self.switched_on += other.switched_on;
+        self.found_on += other.found_on;
+        self.left_off += other.left_off;
+    }
+
+    pub(crate) fn any(&self) -> bool {
+        self.switched_on + self.found_on + self.left_off > 0
+    }
+}
+
 /// summary.json's `stopped_early`: why the run stopped before the end of its input.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StoppedEarly {
@@ -276,6 +300,10 @@ pub struct Summary {
     /// Pairing messages this run made PingOne send (dry runs: would send), per channel.
     pub(crate) pairing_messages: BTreeMap<String, u64>,
     pub(crate) requests: RequestCounts,
+    /// Users' MFA switches, by what this run did or found; zeros in summaries written
+    /// before it existed.
+    #[serde(default)]
+    pub(crate) users_mfa: MfaUsers,
     /// This run's rows done (`this_run.rows_done`) per second of sending
     /// (`this_run.sending_s`); a merge: all rows over its longest shard's sending time.
     pub(crate) throughput_rows_per_s: f64,

@@ -229,6 +229,12 @@ fn start_progress(
         requests_planned = planned,
         "run started"
     );
+    if settings.enroll.enable_mfa_by_default {
+        tracing::warn!(
+            "--sandbox rehearses enable_mfa = true: each user's MFA is switched on once a device of \
+             theirs exists; --no-enable-mfa leaves it off. A live run against PingOne must choose"
+        );
+    }
     Progress::start(
         ProgressSource {
             // A shard's share is known only as its rows are read.

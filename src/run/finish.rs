@@ -58,7 +58,8 @@ fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan>
         OnExisting::Create => 1,
     };
     let (users_known, users_mfa_off) = engine.mfa_switch_counts();
-    // With enable_mfa, a real run sends one PUT per user (on or off: it does not read first).
+    // With enable_mfa, a real run sends a PUT per user once a device is there; it skips only
+    // users its username look-up found on, so this counts one for each user known.
     let enable_mfa = executed.summary.settings.enable_mfa;
     let puts = if enable_mfa { users_known } else { 0 };
     let requests_needed =
@@ -160,6 +161,10 @@ fn summarise(ctx: &RunContext, executed: &Executed, all: &Tallies, exit: ExitSta
         most_in_flight: executed.client.as_ref().map_or(0, |c| c.most_in_flight()),
     };
     summary.latency = LatencyFigures::from_counts(&stats.latency.counts());
+    summary.users_mfa = executed
+        .engine
+        .as_ref()
+        .map_or_else(Default::default, |e| e.mfa_users());
     summary.plan = plan(&ctx.settings, executed, all);
     summary.stopped_early = stopped_early(&ctx.stop);
     summary.finished = true;

@@ -346,6 +346,12 @@ impl Sandbox {
             .collect()
     }
 
+    /// What reached the sandbox about every user, in order: (user ID, what), as
+    /// [`Sandbox::requests_about`] names it (only with `record_arrivals`).
+    pub fn user_requests(&self) -> Vec<(String, &'static str)> {
+        lock(&self.shared.store.user_requests).clone()
+    }
+
     /// The devices a user has now.
     pub fn devices_of(&self, user_id: &str) -> Vec<Device> {
         lock(&self.shared.store.devices)

@@ -21,9 +21,11 @@ pub(crate) async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError
             source,
         })?;
     let secret = sandbox.options().client_secret.expose().to_string();
+    // Every live run chooses enable_mfa; a rehearsal does what the migration should.
     println!(
         "PingOne sandbox listening on {addr}; nothing here is real.\n\n\
-         Save this as sandbox.toml:\n\n{snippet}\n\
+         Save this as sandbox.toml:\n\n{snippet}\
+         enable_mfa = true   # switch each user's MFA on once a device exists; false leaves it\n\n\
          Then run:\n  export {var}={secret}\n  mfa-enroll run samples/enroll.csv --config sandbox.toml --out sandbox-out\n\n\
          Ctrl-C stops the sandbox and prints its tally.",
         addr = sandbox.addr(),

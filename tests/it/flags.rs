@@ -22,7 +22,7 @@ async fn the_flags_override_the_config_keys() {
     let config = sandbox.config_snippet().replace(POLICY, CONFIG_POLICY);
     ws.write(
         "mfa-enroll.toml",
-        &format!("{config}default_country = \"US\"\n"),
+        &format!("{config}enable_mfa = false\ndefault_country = \"US\"\n"),
     );
     // A national number of Great Britain, and an email.
     ws.write(

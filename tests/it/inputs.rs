@@ -288,7 +288,7 @@ async fn an_unreachable_api_is_refused_before_anything_is_recorded() {
         "mfa-enroll.toml",
         &format!(
             "[pingone]\nenvironment_id = \"{}\"\nclient_id = \"x\"\napi_url = \"http://127.0.0.1:1/v1\"\nauth_url = \"http://127.0.0.1:1\"\n\
-             [enroll]\npolicy_id = \"{POLICY}\"\n[limits]\nmax_retries = 1\nbackoff_initial_ms = 5\nbackoff_max_s = 1\n",
+             [enroll]\npolicy_id = \"{POLICY}\"\nenable_mfa = false\n[limits]\nmax_retries = 1\nbackoff_initial_ms = 5\nbackoff_max_s = 1\n",
             mfa_enroll::sandbox::SANDBOX_ENVIRONMENT_ID
         ),
     );

@@ -48,6 +48,7 @@ mod retries;
 mod sandbox;
 mod shards;
 mod signals;
+mod switch_order;
 mod tenant;
 mod tenant_configuration;
 mod terminal;

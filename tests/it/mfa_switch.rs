@@ -1,6 +1,6 @@
 //! Users' MFA switch, against the real binary and the sandbox: `--enable-mfa` switches each
-//! user on once, before the user's first device; a run without it neither reads nor sets the
-//! switch; an online dry run reads and plans it; a switch that could not be set keeps the
+//! user on once, right after the user's first device (no PUT for a user the username look-up
+//! found on); a run without it neither reads nor sets the switch; an online dry run reads and plans it; a switch that could not be set keeps the
 //! device and is finished by `--resume` or by errors.csv fed back, never by a second device;
 //! a shard switches on only its own users.
 
@@ -10,6 +10,7 @@ use mfa_enroll_test_support::*;
 const USERS: usize = 6;
 
 /// Six users; the even ones start with their MFA on, the odd ones off (PingOne's default).
+/// Users 0 and 2 are named by username, whose look-up says they are on.
 fn directory() -> Directory {
     let listed = (0..USERS).map(|i| (user_id(i), format!("person{i}")));
     let on = (0..USERS).filter(|i| i % 2 == 0).map(user_id);
@@ -44,34 +45,69 @@ async fn tenant(options: SandboxOptions, limits: &str, enroll: &str) -> (Sandbox
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn enable_mfa_switches_each_user_on_once_before_the_first_device() {
+async fn enable_mfa_switches_each_user_on_once_after_the_first_device() {
     let (sandbox, ws) = tenant(SandboxOptions::default(), "rate = 1000", "").await;
-    let run = enroll(&ws, &sandbox, "in.csv", &["--enable-mfa"]).await;
+    let args = ["--enable-mfa", "--metrics-file", "mfa.prom"];
+    let run = enroll(&ws, &sandbox, "in.csv", &args).await;
     assert_eq!(run.code, 0, "{}", run.both());
-    for row in ws.results() {
+    let rows = ws.results();
+    for row in &rows {
         assert_eq!(row["outcome"], "created", "{row:?}");
         assert_eq!(row["user_mfa_enabled"], "true", "{row:?}");
         assert_eq!(row["pingone_error_id"], "", "{row:?}");
     }
+    let found_on = |i: usize| i < 3 && i.is_multiple_of(2);
     for i in 0..USERS {
         let user = user_id(i);
         assert!(sandbox.mfa_enabled_of(&user), "user {i}");
         let asked = sandbox.requests_about(&user);
+        let puts = asked.iter().filter(|r| **r == "PUT mfaEnabled").count();
+        let switched = rows
+            .iter()
+            .filter(|r| r["user_id"] == user && r["user_mfa_switched"] == "true")
+            .count();
+        if found_on(i) {
+            assert_eq!((puts, switched), (0, 0), "found on: no PUT: {asked:?}");
+            continue;
+        }
+        // Right after the user's first device, in its turn: never before it.
         let put = asked.iter().position(|r| *r == "PUT mfaEnabled");
         let post = asked.iter().position(|r| *r == "POST devices");
-        assert!(put < post && put.is_some(), "user {i}: {asked:?}");
-        let puts = asked.iter().filter(|r| **r == "PUT mfaEnabled").count();
+        assert_eq!(put, post.map(|p| p + 1), "user {i}: {asked:?}");
         assert_eq!(
             puts, 1,
             "once per user, although the rows are apart: {asked:?}"
         );
+        assert_eq!(switched, 1, "the row whose turn switched the user on");
     }
     let tally = sandbox.tally();
-    assert_eq!(tally.mfa_switch_puts, USERS as u64);
+    assert_eq!(tally.mfa_switch_puts, USERS as u64 - 2);
     assert_eq!(tally.users_with_device_mfa_off, 0);
     let summary = ws.summary();
-    assert_eq!(summary["requests"]["put"], USERS);
+    assert_eq!(summary["requests"]["put"], USERS - 2);
     assert_eq!(summary["settings"]["enable_mfa"], true);
+    let users = &summary["users_mfa"];
+    assert_eq!(
+        (&users["switched_on"], &users["found_on"]),
+        (&4.into(), &2.into())
+    );
+    assert_eq!(users["left_off"], 0);
+    // The end line, the metrics file and the report say the same.
+    let said = "users' MFA: 4 switched on by this run, 2 found on, 0 left off";
+    assert!(run.stdout.contains(said), "{}", run.stdout);
+    let metrics = std::fs::read_to_string(ws.path("mfa.prom")).unwrap();
+    for line in [
+        "mfa_enroll_users_mfa{state=\"switched_on\"} 4",
+        "mfa_enroll_users_mfa{state=\"found_on\"} 2",
+        "mfa_enroll_users_mfa{state=\"left_off\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line}: {metrics}");
+    }
+    let report = std::fs::read_to_string(ws.out().join("report.html")).unwrap();
+    assert!(
+        report.contains("4 switched on by this run, 2 found on, 0 left off"),
+        "report.html"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,7 +116,15 @@ async fn without_enable_mfa_the_switch_is_neither_read_nor_set() {
     let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
     assert_eq!(run.code, 0, "{}", run.both());
     for row in ws.results() {
-        assert_eq!(row["user_mfa_enabled"], "", "not known: {row:?}");
+        let i = (0..USERS).find(|i| user_id(*i) == row["user_id"]).unwrap();
+        if !row["username"].is_empty() {
+            // The username look-up carries the switch: known without a request.
+            let expected = if i % 2 == 0 { "true" } else { "false" };
+            assert_eq!(row["user_mfa_enabled"], expected, "{row:?}");
+        } else if i >= 3 {
+            assert_eq!(row["user_mfa_enabled"], "", "not known: {row:?}");
+        }
+        assert_eq!(row["user_mfa_switched"], "false", "{row:?}");
     }
     for i in 0..USERS {
         let asked = sandbox.requests_about(&user_id(i));
@@ -97,7 +141,14 @@ async fn without_enable_mfa_the_switch_is_neither_read_nor_set() {
         USERS as u64 / 2,
         "the sandbox's tally shows who cannot use the device"
     );
-    assert_eq!(ws.summary()["requests"]["put"], 0);
+    let summary = ws.summary();
+    assert_eq!(summary["requests"]["put"], 0);
+    // Found on by the look-up: users 0 and 2; the rest have a device and were not switched.
+    let users = &summary["users_mfa"];
+    assert_eq!(
+        (&users["found_on"], &users["left_off"]),
+        (&2.into(), &4.into())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,10 +313,14 @@ async fn a_shard_switches_on_only_its_own_users() {
         .map(|r| r["user_id"].clone())
         .collect();
     assert!(!ours.is_empty() && ours.len() < USERS, "{ours:?}");
+    // Users 0 and 2 are found on by their username's look-up: no PUT.
+    let needs_put = |i: usize| ours.contains(&user_id(i)) && !(i < 3 && i.is_multiple_of(2));
     for i in 0..USERS {
-        let user = user_id(i);
-        let put = sandbox.requests_about(&user).contains(&"PUT mfaEnabled");
-        assert_eq!(put, ours.contains(&user), "user {i}");
+        let put = sandbox
+            .requests_about(&user_id(i))
+            .contains(&"PUT mfaEnabled");
+        assert_eq!(put, needs_put(i), "user {i}");
     }
-    assert_eq!(sandbox.tally().mfa_switch_puts, ours.len() as u64);
+    let puts = (0..USERS).filter(|i| needs_put(*i)).count();
+    assert_eq!(sandbox.tally().mfa_switch_puts, puts as u64);
 }

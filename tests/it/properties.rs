@@ -28,6 +28,7 @@ fn settings(input: std::path::PathBuf, out: std::path::PathBuf) -> Settings {
             default_country: None,
             allow_messages: false,
             enable_mfa: false,
+            enable_mfa_by_default: false,
         },
         limits: Limits::default(),
         delimiter: b',',

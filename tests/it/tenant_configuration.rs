@@ -74,7 +74,17 @@ async fn a_configured_tenant_with_a_quota_ends_with_every_row_and_switch_right()
             expected,
             "line {line}: {row:?}"
         );
-        assert_eq!(row["user_mfa_enabled"], "true", "line {line}: {row:?}");
+        // A failed row claims the switch only when this run knows it (a resumed run may
+        // not: the user's device rows were finished by an earlier one).
+        let known = if expected.0 == "created" {
+            &["true"][..]
+        } else {
+            &["true", ""][..]
+        };
+        assert!(
+            known.contains(&row["user_mfa_enabled"].as_str()),
+            "line {line}: {row:?}"
+        );
     }
     for i in 0..USERS {
         assert!(sandbox.mfa_enabled_of(&user_id(i)), "user {i}");

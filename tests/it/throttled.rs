@@ -53,7 +53,7 @@ fn api_unreachable(ws: &Workspace, sandbox: &Sandbox, limits: &str) {
         .replace(&sandbox.api_url(), &api_gone_after_one_look());
     ws.write(
         "mfa-enroll.toml",
-        &format!("{config}\n[limits]\n{limits}\n"),
+        &format!("{config}enable_mfa = false\n[limits]\n{limits}\n"),
     );
 }
 

@@ -248,7 +248,7 @@ async fn a_201_for_another_device_is_not_created_for_the_row() {
         &format!(
             "[pingone]\nenvironment_id = \"{LIAR_ENV}\"\nclient_id = \"0f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e40\"\n\
              api_url = \"http://{addr}/v1\"\nauth_url = \"http://{addr}\"\n\
-             [enroll]\npolicy_id = \"{POLICY}\"\n[limits]\nrate = 1000\n"
+             [enroll]\npolicy_id = \"{POLICY}\"\nenable_mfa = false\n[limits]\nrate = 1000\n"
         ),
     );
     ws.write("in.csv", &sms_rows(2));

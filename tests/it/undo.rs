@@ -233,11 +233,9 @@ async fn a_typed_yes_on_a_terminal_confirms_and_anything_else_deletes_nothing() 
     assert_eq!(sandbox.deleted_devices().len(), 3, "{confirmed}");
 }
 
-/// Needs results.csv's `user_mfa_switched`, which the run writes from the "switch" branch on
-/// (issue 34's note): until that lands, the column is there but empty and nobody is switched
-/// off. Seen passing with a stand-in of that branch's run (a GET before the PUT).
+/// Reads results.csv's `user_mfa_switched`, which a run with `enable_mfa` writes on the row
+/// whose turn switched its user on.
 #[tokio::test]
-#[ignore = "needs user_mfa_switched written by runs (the switch branch); run with --ignored once merged"]
 async fn restore_mfa_switches_off_only_users_the_run_switched_on_who_have_no_device_left() {
     let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", "").await;
     // User 2 keeps a device of their own; user 3's MFA was on before the run.

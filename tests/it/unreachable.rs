@@ -28,6 +28,7 @@ fn config_for(ws: &Workspace, base: &str) {
              auth_url = \"{base}\"\n\
              [enroll]\n\
              policy_id = \"{POLICY}\"\n\
+             enable_mfa = false\n\
              [limits]\n\
              timeout_s = 2\n"
         ),
@@ -100,7 +101,8 @@ async fn the_default_region_is_named_when_no_key_set_the_host() {
     let ws = Workspace::new();
     ws.write("in.csv", &sms_rows(1));
     let port = free_port();
-    let run = launch_command(ws.dir.path(), &["run", "in.csv", "--policy-id", POLICY])
+    let args = ["run", "in.csv", "--policy-id", POLICY, "--no-enable-mfa"];
+    let run = launch_command(ws.dir.path(), &args)
         .env("PINGONE_CLIENT_SECRET", "s3cr3t")
         .env("PINGONE_CLIENT_ID", "mfa-enroll-test")
         .env(

@@ -57,6 +57,7 @@ pub async fn stub_pingone(answer: fn(&str) -> (u16, String)) -> Stub {
 impl Stub {
     /// A config pointing at the stub, with extra `[enroll]` lines.
     pub fn config(&self, ws: &Workspace, enroll: &str) {
+        let enroll = crate::with_mfa_choice(enroll);
         ws.write(
             "mfa-enroll.toml",
             &format!(

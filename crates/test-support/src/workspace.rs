@@ -78,8 +78,11 @@ impl Workspace {
     }
 
     /// A config for `sandbox` with the given extra `[limits]`/`[enroll]` lines appended.
+    /// It says `enable_mfa = false` unless `enroll` chooses (a live run must be told), so a
+    /// test that wants the switch passes `--enable-mfa` or its own line.
     pub fn config_for(&self, sandbox: &Sandbox, limits: &str, enroll: &str) -> PathBuf {
         let snippet = sandbox.config_snippet();
+        let enroll = with_mfa_choice(enroll);
         let text = format!("{snippet}{enroll}\n[limits]\n{limits}\n");
         self.write("mfa-enroll.toml", &text)
     }
@@ -99,6 +102,16 @@ impl Workspace {
     pub fn summary(&self) -> serde_json::Value {
         let text = std::fs::read_to_string(self.out().join("summary.json")).expect("summary.json");
         serde_json::from_str(&text).expect("summary.json parses")
+    }
+}
+
+/// `[enroll]` lines that choose `enable_mfa`: as given when they do, else with
+/// `enable_mfa = false` (the switch left alone, as tests that count requests expect).
+pub fn with_mfa_choice(enroll: &str) -> String {
+    if enroll.contains("enable_mfa") {
+        enroll.to_string()
+    } else {
+        format!("enable_mfa = false\n{enroll}")
     }
 }
 

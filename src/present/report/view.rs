@@ -304,6 +304,18 @@ fn work_facts(summary: &Summary) -> Vec<Fact> {
             ),
         ));
     }
+    let u = &summary.users_mfa;
+    if u.any() {
+        facts.push(Fact::text(
+            "Users' MFA",
+            format!(
+                "{} switched on by this run, {} found on, {} left off",
+                int(u.switched_on),
+                int(u.found_on),
+                int(u.left_off)
+            ),
+        ));
+    }
     let s = &summary.settings;
     let on_existing = format!("{:?}", s.on_existing).to_lowercase();
     facts.push(Fact::text(

@@ -168,7 +168,7 @@ impl Hostile {
         format!(
             "[pingone]\nenvironment_id = \"{ENVIRONMENT}\"\nclient_id = \"hostile-app\"\n\
              api_url = \"{base}/v1\"\nauth_url = \"{base}\"\n{pingone}\n\n\
-             [enroll]\npolicy_id = \"{POLICY}\"\nallow_messages = true\n\n\
+             [enroll]\npolicy_id = \"{POLICY}\"\nallow_messages = true\nenable_mfa = false\n\n\
              [limits]\nbackoff_initial_ms = 5\nbackoff_max_s = 1\n{limits}\n"
         )
     }

@@ -220,6 +220,7 @@ async fn start_sandbox(options: SandboxOptions) -> Sandbox {
 /// `{name}.toml` in `dir`, pointing at `sandbox`: cases that run side by side each have one.
 fn write_config(dir: &Path, name: &str, sandbox: &Sandbox, enroll: &str, limits: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
+    let enroll = crate::with_mfa_choice(enroll);
     let text = format!("{}{enroll}\n[limits]\n{limits}\n", sandbox.config_snippet());
     std::fs::write(&path, text).expect("config");
     path

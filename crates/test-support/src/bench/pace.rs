@@ -279,7 +279,7 @@ pub async fn unreachable(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> 
             .config_snippet()
             .replace(&sandbox.api_url(), &api_gone_after_one_look());
         let limits = format!("[limits]\nbackoff_initial_ms = {first}\n");
-        std::fs::write(&config, format!("{text}\n{limits}")).expect("config");
+        std::fs::write(&config, format!("{text}enable_mfa = false\n{limits}")).expect("config");
         let input = work.join(format!("{name}.csv"));
         write_input(&input, rows);
         let m = run_named(bin, work, &secret, &input, &config, &name, &[]).await;
