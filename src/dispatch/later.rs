@@ -1,7 +1,8 @@
 //! Which rows have a later row of the same user, found by the survey on disk
-//! (`crate::spill`), so that what the engine keeps per user (an online plan's counts and
-//! devices, a username's look-up) lives only as long as the user's rows do, and memory stays
-//! flat however many users a file names. One bit per record is all that stays in memory.
+//! (`crate::spill`, in memory that stays flat however many rows one user has), so that what
+//! the engine keeps per user (an online plan's counts and devices, a username's look-up)
+//! lives only as long as the user's rows do, and memory stays flat however many users a file
+//! names. One bit per record is all that stays in memory.
 //!
 //! A user is keyed as the file names it: by ID, or by username (case-folded). A username's
 //! user is known only once looked up, so a file that names users both ways cannot tell
@@ -107,15 +108,15 @@ impl LaterRowsSpill {
     pub(crate) fn finish(self, records: u64) -> io::Result<LaterRows> {
         let words = usize::try_from(records.div_ceil(64)).unwrap_or(usize::MAX);
         let mut bits = vec![0u64; words];
-        self.spill.for_each_part(|entries| {
-            for group in entries.chunk_by(|a, b| a.0 == b.0) {
-                // Sorted by key, then record: all but the last have a later row.
-                for (_, record) in &group[..group.len() - 1] {
-                    if let Some(word) = bits.get_mut((record / 64) as usize) {
-                        *word |= 1 << (record % 64);
-                    }
+        // Sorted by key, then record: each record followed by one of its key has a later row.
+        let mut before: Option<(u64, u64)> = None;
+        self.spill.for_each_sorted(|key, record| {
+            if let Some((_, earlier)) = before.filter(|(earlier_key, _)| *earlier_key == key) {
+                if let Some(word) = bits.get_mut((earlier / 64) as usize) {
+                    *word |= 1 << (earlier % 64);
                 }
             }
+            before = Some((key, record));
         })?;
         Ok(LaterRows {
             continues: Some(bits),
