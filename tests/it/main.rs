@@ -43,6 +43,7 @@ mod retries;
 mod sandbox;
 mod shards;
 mod signals;
+mod stop_at_scale;
 mod tenant;
 mod tenant_configuration;
 mod terminal;
