@@ -49,10 +49,10 @@ async fn a_stop_mid_file_records_every_row_in_line_order() {
 
         let results = read_csv(&ws.path(out).join("results.csv"));
         let every_line: Vec<u64> = (2..ROWS as u64 + 2).collect();
-        assert_eq!(
-            lines_of(&results),
-            every_line,
-            "{mode}: one row per record, in order"
+        assert!(
+            lines_of(&results) == every_line,
+            "{mode}: {} rows for {ROWS} records, or not in line order",
+            results.len()
         );
         // A request in flight past the stop's 1 s is UNCONFIRMED (the contract); none other.
         let stopped = |row: &HashMap<String, String>| {
