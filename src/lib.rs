@@ -45,8 +45,9 @@
 //!   the end-of-run text (`present/describe.rs`).
 //! - `model` (the vocabulary every layer shares), `codes` (every code the tool writes), `stop`
 //!   (why a run stops early), `exit` (exit codes, and what a run or merge reports),
-//!   `bounded` (every file read from outside, up to its ceiling), `files` (every file the
-//!   tool writes: created new, never through a link, renamed into place), `spill` (pairs of
+//!   `bounded` (every file read from outside, up to its ceiling), `budget` (bytes waiting
+//!   between threads, bounded by size), `files` (every file the tool writes: created new,
+//!   never through a link, renamed into place), `spill` (pairs of
 //!   numbers sorted on disk, part by part: how a pass finds rows that share a key) and
 //!   `words` ("1 row", "2 rows": counts in messages).
 //! - `shard` (`--shard K/N`: which rows are this process's) and `merge` (the shards'
@@ -118,6 +119,7 @@
 
 pub mod after;
 pub(crate) mod bounded;
+pub(crate) mod budget;
 pub mod check;
 pub mod cli;
 pub mod codes;

@@ -1,9 +1,9 @@
 //! Which rows have a later row of the same user, found by the survey on disk
-//! (`crate::spill`), so that what the engine keeps per user (an online plan's counts and
-//! devices, a username's look-up) lives only as long as the user's rows do, and memory stays
-//! flat however many users a file names. One bit per record is all that stays in memory.
-//! The same pass counts the rows and their users ([`Workload`]), from which the run plans
-//! its requests.
+//! (`crate::spill`, in memory that stays flat however many rows one user has), so that what
+//! the engine keeps per user (an online plan's counts and devices, a username's look-up)
+//! lives only as long as the user's rows do, and memory stays flat however many users a file
+//! names. One bit per record is all that stays in memory. The same pass counts the rows and
+//! their users ([`Workload`]), from which the run plans its requests.
 //!
 //! A user is keyed as the file names it: by ID, or by username (case-folded). A username's
 //! user is known only once looked up, so a file that names users both ways cannot tell
@@ -134,24 +134,32 @@ impl LaterRowsSpill {
         let words = usize::try_from(records.div_ceil(64)).unwrap_or(usize::MAX);
         let mut bits = vec![0u64; words];
         let mut workload = Workload::default();
-        self.spill.for_each_part(|entries| {
-            workload.rows += entries.len() as u64;
-            for group in entries.chunk_by(|a, b| a.0 == b.0) {
-                match group[0].0 & 1 {
-                    0 => workload.users_by_id += 1,
-                    _ => workload.usernames += 1,
+        // Sorted by key, then record: each record followed by one of its key has a later
+        // row, and a new key is a new user.
+        let mut before: Option<(u64, u64)> = None;
+        let mut user_maybe_made = false;
+        self.spill.for_each_sorted(|key, value| {
+            workload.rows += 1;
+            let (record, maybe_made) = (value >> 1, value & 1 == 1);
+            match before {
+                Some((earlier_key, earlier)) if earlier_key == key => {
+                    if let Some(word) = bits.get_mut((earlier / 64) as usize) {
+                        *word |= 1 << (earlier % 64);
+                    }
+                    user_maybe_made |= maybe_made;
                 }
-                if group.iter().any(|(_, value)| value & 1 == 1) {
-                    workload.users_maybe_made += 1;
-                }
-                // Sorted by key, then record: all but the last have a later row.
-                for record in group[..group.len() - 1].iter().map(|(_, value)| value >> 1) {
-                    if let Some(word) = bits.get_mut((record / 64) as usize) {
-                        *word |= 1 << (record % 64);
+                _ => {
+                    workload.users_maybe_made += u64::from(user_maybe_made);
+                    user_maybe_made = maybe_made;
+                    match key & 1 {
+                        0 => workload.users_by_id += 1,
+                        _ => workload.usernames += 1,
                     }
                 }
             }
+            before = Some((key, record));
         })?;
+        workload.users_maybe_made += u64::from(user_maybe_made);
         Ok(LaterRows {
             continues: Some(bits),
             kinds: self.kinds,

@@ -270,7 +270,7 @@ impl Engine {
             Ok(pair) => pair,
             Err(unresolved) => return self.recorder.record(unresolved.result),
         };
-        let Some(permit) = self.queues.admit(&self.stop).await else {
+        let Some(permit) = self.queues.admit(&job, &self.stop).await else {
             return self.recorder.record(results::not_attempted(&job, &user_id));
         };
         if let Some((job, permit)) = self.queues.enqueue(job, &user_id, permit) {

@@ -20,6 +20,19 @@ const KEPT_DEVICE_LISTS: usize = 4096;
 /// as old as the queue's retries, so this adds no staleness of a new kind.
 const KEPT_DEVICE_LIST_FOR: Duration = Duration::from_secs(60);
 
+/// The bytes of a record one place among the waiting rows stands for: a usual row (a few
+/// hundred bytes) takes one place, a row near the 1 MB record ceiling takes up to all of them,
+/// so the records waiting hold at most the places times this, not the places times 1 MB.
+const ADMITTED_BYTES: usize = 16 * 1024;
+
+/// The places a record of `bytes` takes: one, and one more per [`ADMITTED_BYTES`], never more
+/// than there are (a record larger than them all waits alone).
+fn places_for(bytes: usize, places: u32) -> u32 {
+    u32::try_from(1 + bytes / ADMITTED_BYTES)
+        .unwrap_or(u32::MAX)
+        .min(places)
+}
+
 /// A queued row with its place among the rows allowed to wait (given back when dropped, once
 /// the row has its result).
 pub(super) type Waiting = (Job, OwnedSemaphorePermit);
@@ -46,12 +59,14 @@ impl UserQueues {
         }
     }
 
-    /// Waits for a place among the rows allowed to wait; `None` once the run stops.
-    pub(super) async fn admit(&self, stop: &Stop) -> Option<OwnedSemaphorePermit> {
+    /// Waits for a place among the rows allowed to wait, as large as `job`'s record (see
+    /// [`ADMITTED_BYTES`]); `None` once the run stops.
+    pub(super) async fn admit(&self, job: &Job, stop: &Stop) -> Option<OwnedSemaphorePermit> {
+        let places = places_for(job.raw.as_slice().len(), self.admission_size);
         tokio::select! {
             biased;
             () = stop.requested() => None,
-            permit = self.admission.clone().acquire_owned() => permit.ok(),
+            permit = self.admission.clone().acquire_many_owned(places) => permit.ok(),
         }
     }
 
@@ -133,5 +148,24 @@ impl DeviceLists {
                 None => break,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records near the 1 MB ceiling take places by their size, so the rows allowed to wait
+    /// hold the places times 16 KB of records at most, plus one record waiting alone.
+    #[test]
+    fn a_large_record_takes_places_by_its_size() {
+        assert_eq!(places_for(300, 128), 1);
+        assert_eq!(places_for(ADMITTED_BYTES, 128), 2);
+        assert_eq!(places_for(500 * 1024, 128), 32);
+        assert_eq!(
+            places_for(1024 * 1024, 64),
+            64,
+            "alone, never more than all"
+        );
     }
 }

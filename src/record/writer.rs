@@ -20,6 +20,7 @@ use csv::ByteRecord;
 
 use super::LiveCounters;
 use super::{Counted, Outcome, OutputError, ResultRow, RowResult, ERRORS_FILE, RESULTS_FILE};
+use crate::budget::ByteBudget;
 use crate::codes::Code;
 use crate::failpoints::failpoint;
 use crate::input::REPORT_COLUMNS;
@@ -30,6 +31,23 @@ use crate::validate::PROBLEM_SEPARATOR;
 /// Results waiting for the writer at most: a fast producer (an offline dry run) waits for
 /// the disk instead of queueing the whole file in memory.
 const PENDING_ROWS: usize = 4096;
+/// The bytes of results waiting for the writer at most (their records included): rows near
+/// the 1 MB record ceiling wait a few at a time, not [`PENDING_ROWS`] of them.
+const PENDING_BYTES: usize = 16 * 1024 * 1024;
+
+/// A result smaller than this waits by count alone: [`PENDING_ROWS`] of them are a few MB.
+const SMALL_RESULT: usize = 4096;
+
+/// What a result holds in memory while it waits, about (its record and its message), when
+/// it is large enough to count: a usual row takes nothing from the budget, and no lock.
+fn pending_bytes(result: &RowResult) -> usize {
+    let bytes = result.raw.as_slice().len() + result.row.error_message.len();
+    if bytes < SMALL_RESULT {
+        0
+    } else {
+        bytes
+    }
+}
 /// A batch smaller than this was a trickle: wait [`GATHER_FOR`] before the next.
 const GATHER_BELOW: usize = 256;
 const GATHER_FOR: std::time::Duration = std::time::Duration::from_millis(2);
@@ -166,13 +184,17 @@ pub(crate) struct RecorderHandle {
     /// `None` tells the writer that every row is in: it ends even while tasks that are
     /// finishing up still hold a handle.
     sender: mpsc::SyncSender<Option<RowResult>>,
+    pending: Arc<ByteBudget>,
 }
 
 impl RecorderHandle {
     pub(crate) fn record(&self, result: RowResult) {
+        self.pending.take(pending_bytes(&result));
         // Fails only once the writer has stopped after a disk error, which has already
         // stopped the run; the row will be redone by --resume.
-        let _ = self.sender.send(Some(result));
+        if let Err(mpsc::SendError(Some(result))) = self.sender.send(Some(result)) {
+            self.pending.give(pending_bytes(&result));
+        }
     }
 }
 
@@ -187,6 +209,9 @@ pub(crate) struct Recorder {
 pub(crate) struct Written {
     pub(crate) tallies: Tallies,
     pub(crate) failure: Option<OutputError>,
+    /// Both files hold their rows in line order already (every row came after the one
+    /// before it, and nothing was there before): nothing to sort, nor to check, at the end.
+    pub(crate) in_line_order: bool,
 }
 
 /// A file that counts what reached it, and refuses every write after one failed, so nothing
@@ -334,6 +359,7 @@ impl Recorder {
         flush_all(&mut results, &mut errors)?;
 
         let (sender, receiver) = mpsc::sync_channel::<Option<RowResult>>(PENDING_ROWS);
+        let pending = Arc::new(ByteBudget::new(PENDING_BYTES));
         let mut files = Files {
             results,
             errors,
@@ -342,14 +368,19 @@ impl Recorder {
             layout,
             error_row: ByteRecord::new(),
             whole: (0, 0),
+            last_line: 0,
+            in_line_order: !(append && results_exists),
         };
         files.commit();
         let thread = std::thread::Builder::new()
             .name("results-writer".into())
-            .spawn(move || write_loop(receiver, files, counters, stop))
+            .spawn({
+                let pending = pending.clone();
+                move || write_loop((receiver, &pending), files, counters, stop)
+            })
             .map_err(|e| OutputError::io(out_dir, e))?;
         Ok(Recorder {
-            handle: RecorderHandle { sender },
+            handle: RecorderHandle { sender, pending },
             thread,
         })
     }
@@ -364,6 +395,7 @@ impl Recorder {
         self.thread.join().unwrap_or(Written {
             tallies: Tallies::default(),
             failure: Some(OutputError::WriterCrashed),
+            in_line_order: false,
         })
     }
 }
@@ -378,11 +410,17 @@ struct Files {
     error_row: ByteRecord,
     /// Where each file ended after the last batch both took whole.
     whole: (u64, u64),
+    /// The line of the row written last, and whether every row so far came after the one
+    /// before it (an offline dry run writes in file order; a run that sends rarely does).
+    last_line: u64,
+    in_line_order: bool,
 }
 
 impl Files {
     fn write(&mut self, result: &RowResult) -> Result<(), OutputError> {
         let row = &result.row;
+        self.in_line_order &= self.last_line < row.line;
+        self.last_line = row.line;
         self.results
             .serialize(row)
             .map_err(|e| OutputError::csv(&self.results_path, e))?;
@@ -464,7 +502,7 @@ impl Files {
 }
 
 fn write_loop(
-    receiver: mpsc::Receiver<Option<RowResult>>,
+    (receiver, pending): (mpsc::Receiver<Option<RowResult>>, &ByteBudget),
     mut files: Files,
     counters: Arc<LiveCounters>,
     stop: Arc<Stop>,
@@ -486,6 +524,8 @@ fn write_loop(
                 break;
             };
             written += 1;
+            // Taken off the queue: its bytes are the writer's now, and leave with it below.
+            pending.give(pending_bytes(&result));
             if failure.is_some() {
                 continue;
             }
@@ -535,7 +575,11 @@ fn write_loop(
             crate::words::count(not_attempted, "row was", "rows were")
         );
     }
-    Written { tallies, failure }
+    Written {
+        tallies,
+        failure,
+        in_line_order: files.in_line_order,
+    }
 }
 
 /// One log line per problem row, with its line and code; destinations masked, in the

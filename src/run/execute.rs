@@ -178,13 +178,14 @@ pub(crate) async fn execute(
     let sampler = Sampler::start(counters, stats.clone(), now_rfc3339());
     let sending_from = Instant::now();
     feed(sending, reader, engine.clone(), &recorder).await;
-    let (tallies, tallies_known) = finish_recording(recorder, stop);
+    let (tallies, tallies_known, in_line_order) = finish_recording(recorder, stop);
     let timeline = sampler.finish().await;
     progress.finish().await;
     Ok(Executed {
         summary,
         tallies,
         tallies_known,
+        in_line_order,
         stats,
         client,
         engine,
@@ -194,9 +195,10 @@ pub(crate) async fn execute(
     })
 }
 
-/// What the writer recorded, and whether those counts are known. A failed write has stopped
-/// the run already; a crashed writer stops it here, and leaves its counts unknown.
-fn finish_recording(recorder: Recorder, stop: &Stop) -> (Tallies, bool) {
+/// What the writer recorded, whether those counts are known, and whether it wrote in line
+/// order. A failed write has stopped the run already; a crashed writer stops it here, and
+/// leaves its counts unknown.
+fn finish_recording(recorder: Recorder, stop: &Stop) -> (Tallies, bool, bool) {
     let written = recorder.finish();
     if let Some(e) = &written.failure {
         tracing::error!("{e}");
@@ -205,7 +207,7 @@ fn finish_recording(recorder: Recorder, stop: &Stop) -> (Tallies, bool) {
         }
     }
     let known = !matches!(written.failure, Some(OutputError::WriterCrashed));
-    (written.tallies, known)
+    (written.tallies, known, written.in_line_order)
 }
 
 /// The progress display, and the log line that opens the run.

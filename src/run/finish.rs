@@ -100,7 +100,9 @@ pub(crate) async fn finish(
     let mut summary = summarise(ctx, &executed, &all, exit);
     // A summary says it is finished only when its counts are those of results.csv.
     summary.finished = executed.tallies_known;
-    put_in_line_order(&out.dir);
+    if !executed.in_line_order {
+        put_in_line_order(&out.dir);
+    }
     // Every row is in results.csv, and summary.json still says the run is unfinished.
     crash_point!("before-final-summary");
     if let Err(e) = summary.write(&out.dir) {

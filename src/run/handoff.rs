@@ -95,6 +95,8 @@ pub(crate) struct Executed {
     pub(crate) tallies: Tallies,
     /// The tallies are those of the rows written (false only when the writer crashed).
     pub(crate) tallies_known: bool,
+    /// results.csv and errors.csv were written in line order: nothing to sort at the end.
+    pub(crate) in_line_order: bool,
     pub(crate) stats: Arc<RequestStats>,
     pub(crate) client: Option<Arc<Client>>,
     pub(crate) engine: Option<Arc<Engine>>,

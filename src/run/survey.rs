@@ -77,7 +77,7 @@ pub(crate) fn survey(
     let Some((counts, sha256)) = pass else {
         return Ok(Surveyed::Stopped);
     };
-    let found = spill.finish().map_err(spilled)?;
+    let found = spill.finish(counts.lines.last).map_err(spilled)?;
     let later = match later {
         Some(users) => users.finish(counts.records).map_err(spilled)?,
         None => LaterRows::unknown(),

@@ -1,14 +1,15 @@
 //! Which lines may repeat an earlier row, found on disk, so the duplicate check holds only
-//! those rows in memory and a file of ten million rows needs no more than one of a thousand.
+//! those rows in memory, and what it knows of them is one bit per line of the input.
 //!
-//! The survey pass spills each row's key with its line to disk (`crate::spill`). Each part
-//! is then read alone (a sixty-fourth of the file), sorted, and every key that occurs more
-//! than once gives its lines. The second pass checks duplicates
-//! among those lines only: a row whose key no other row has cannot be a duplicate.
+//! The survey pass spills each row's key with its line to disk (`crate::spill`), which hands
+//! them back sorted by key in bounded memory, and every key that occurs more than once gives
+//! its lines. The second pass checks duplicates among those lines only: a row whose key no
+//! other row has cannot be a duplicate. A file of a million identical rows marks a million
+//! bits, not a million entries of a set.
 
-use std::collections::HashSet;
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::spill::Spill;
 
@@ -20,8 +21,9 @@ pub(crate) const SPILL_DIR: &str = ".repeats";
 /// The lines that share their key with another line.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Repeats {
-    /// `None`: not surveyed, so any line may repeat another.
-    lines: Option<HashSet<u64>>,
+    /// One bit per line; `None`: not surveyed, so any line may repeat another. Shared, as the
+    /// stage that reads it is handed a copy.
+    lines: Option<Arc<[u64]>>,
 }
 
 impl Repeats {
@@ -33,14 +35,16 @@ impl Repeats {
     /// No line repeats another (the survey's own pass, which finds them).
     pub(crate) fn none() -> Repeats {
         Repeats {
-            lines: Some(HashSet::new()),
+            lines: Some(Arc::from(Vec::new())),
         }
     }
 
     pub(crate) fn may_repeat(&self, line: u64) -> bool {
-        self.lines
-            .as_ref()
-            .is_none_or(|lines| lines.contains(&line))
+        let Some(bits) = &self.lines else {
+            return true;
+        };
+        let word = usize::try_from(line / 64).unwrap_or(usize::MAX);
+        bits.get(word).is_some_and(|w| w & (1 << (line % 64)) != 0)
     }
 }
 
@@ -61,6 +65,75 @@ const MESSAGE_LINES_KEPT: usize = 5;
 /// The spill of one survey; its files are removed when it is dropped.
 pub(crate) struct RepeatSpill(Spill);
 
+/// The key being read back, as its lines come in order.
+struct Group {
+    key: u64,
+    /// The line the key came with first, marked once a second one comes.
+    opening: u64,
+    lines: u64,
+    /// The lowest line, its flag kept: the row that goes ahead.
+    first: u64,
+}
+
+/// What [`RepeatSpill::finish`] gathers, group by group.
+struct Gathering {
+    bits: Vec<u64>,
+    found: Found,
+    group: Option<Group>,
+}
+
+impl Gathering {
+    fn mark(&mut self, line: u64) {
+        let line = line & !SENDS_MESSAGE;
+        if let Some(word) = usize::try_from(line / 64)
+            .ok()
+            .and_then(|word| self.bits.get_mut(word))
+        {
+            *word |= 1 << (line % 64);
+        }
+    }
+
+    fn take(&mut self, key: u64, line: u64) {
+        match &mut self.group {
+            Some(group) if group.key == key => {
+                group.lines += 1;
+                // First by line, the flag set aside: a flagged line sorts last.
+                if line & !SENDS_MESSAGE < group.first & !SENDS_MESSAGE {
+                    group.first = line;
+                }
+                let opening = (group.lines == 2).then_some(group.opening);
+                if let Some(opening) = opening {
+                    self.mark(opening);
+                }
+                self.mark(line);
+            }
+            _ => {
+                self.close();
+                self.group = Some(Group {
+                    key,
+                    opening: line,
+                    lines: 1,
+                    first: line,
+                });
+            }
+        }
+    }
+
+    /// The first line of a key goes ahead; the others are duplicates and send nothing.
+    fn close(&mut self) {
+        let Some(group) = self.group.take() else {
+            return;
+        };
+        if group.first & SENDS_MESSAGE != 0 {
+            self.found.messages += 1;
+            keep_first_lines(
+                &mut self.found.first_message_lines,
+                group.first & !SENDS_MESSAGE,
+            );
+        }
+    }
+}
+
 impl RepeatSpill {
     /// A private directory for the spill inside `out_dir`.
     pub(crate) fn create(out_dir: &Path) -> io::Result<RepeatSpill> {
@@ -79,31 +152,20 @@ impl RepeatSpill {
         self.0.add(key, line)
     }
 
-    /// Reads each part alone and collects the lines of keys that occur more than once.
-    pub(crate) fn finish(self) -> io::Result<Found> {
-        let mut found = Found {
-            repeats: Repeats::none(),
-            ..Found::default()
+    /// Reads the keys back in order and marks the lines of keys that occur more than once;
+    /// `last_line` is the input's last record's line.
+    pub(crate) fn finish(self, last_line: u64) -> io::Result<Found> {
+        let words = usize::try_from(last_line / 64 + 1).unwrap_or(usize::MAX);
+        let mut gathering = Gathering {
+            bits: vec![0; words],
+            found: Found::default(),
+            group: None,
         };
-        let mut lines = HashSet::new();
-        self.0.for_each_part(|entries| {
-            for group in entries.chunk_by(|a, b| a.0 == b.0) {
-                if group.len() > 1 {
-                    lines.extend(group.iter().map(|(_, line)| line & !SENDS_MESSAGE));
-                }
-                // The first line of a key goes ahead; the others are duplicates and send
-                // nothing. First by line, the flag set aside: a flagged line sorts last.
-                let first = group
-                    .iter()
-                    .map(|&(_, line)| line)
-                    .min_by_key(|line| line & !SENDS_MESSAGE);
-                if let Some(first) = first.filter(|line| line & SENDS_MESSAGE != 0) {
-                    found.messages += 1;
-                    keep_first_lines(&mut found.first_message_lines, first & !SENDS_MESSAGE);
-                }
-            }
-        })?;
-        found.repeats.lines = Some(lines);
+        self.0
+            .for_each_sorted(|key, line| gathering.take(key, line))?;
+        gathering.close();
+        let mut found = gathering.found;
+        found.repeats.lines = Some(Arc::from(gathering.bits));
         Ok(found)
     }
 }
@@ -139,7 +201,7 @@ mod tests {
                 .add(line.wrapping_mul(0x9E37_79B9_7F4A_7C15), line, false)
                 .unwrap();
         }
-        let found = spill.finish().unwrap();
+        let found = spill.finish(10_000).unwrap();
         let repeated: Vec<u64> = (0..10_000)
             .filter(|l| found.repeats.may_repeat(*l))
             .collect();
@@ -165,8 +227,28 @@ mod tests {
         ] {
             spill.add(key, line, sends).unwrap();
         }
-        let found = spill.finish().unwrap();
+        let found = spill.finish(10_000).unwrap();
         assert_eq!((found.messages, found.first_message_lines), (1, vec![2]));
+    }
+
+    /// A file of one row repeated marks a bit per line (no set of lines), and the first
+    /// line alone goes ahead and counts as a message.
+    #[test]
+    fn many_rows_of_one_key_mark_every_line_and_the_first_goes_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spill = RepeatSpill::create(dir.path()).unwrap();
+        for line in (2..20_002u64).rev() {
+            spill.add(77, line, true).unwrap();
+        }
+        spill.add(78, 20_002, true).unwrap();
+        let found = spill.finish(20_002).unwrap();
+        assert!((2..20_002).all(|line| found.repeats.may_repeat(line)));
+        assert!(!found.repeats.may_repeat(1) && !found.repeats.may_repeat(20_002));
+        assert!(!found.repeats.may_repeat(u64::MAX), "past the input");
+        assert_eq!(
+            (found.messages, found.first_message_lines),
+            (2, vec![2, 20_002])
+        );
     }
 
     #[test]
@@ -174,7 +256,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spill = RepeatSpill::create(dir.path()).unwrap();
         assert!(dir.path().join(".repeats").is_dir());
-        drop(spill.finish().unwrap());
+        drop(spill.finish(2).unwrap());
         assert!(!dir.path().join(".repeats").exists());
     }
 }

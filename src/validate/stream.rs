@@ -21,6 +21,10 @@ const STOP_CHECK_EVERY: Duration = Duration::from_millis(100);
 /// Records per message between the threads: large enough to make the hand-off cheap, small
 /// enough that little is in memory at once.
 const BATCH: usize = 512;
+/// Bytes of records per message at most (one record may pass it alone): records near the
+/// 1 MB record ceiling travel a few at a time, so what waits between the threads stays
+/// near a dozen megabytes whatever the records' size, not `BATCH` megabytes a message.
+const BATCH_BYTES: usize = 256 * 1024;
 /// Batches a stage may run ahead of the next.
 const AHEAD: usize = 4;
 
@@ -75,6 +79,7 @@ fn read_and_check(
     out: SyncSender<Message>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut batch_bytes = 0;
     let mut stopped = false;
     loop {
         match reader.next_record() {
@@ -83,8 +88,10 @@ fn read_and_check(
                     stopped = stop.is_requested();
                 }
                 let verdict = (!stopped).then(|| checker.check(&record));
+                batch_bytes += record.raw.as_slice().len();
                 batch.push((record, verdict));
-                if batch.len() == BATCH {
+                if batch.len() == BATCH || batch_bytes >= BATCH_BYTES {
+                    batch_bytes = 0;
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                     if out.send(Message::Rows(full)).is_err() {
                         return; // The consumer stopped listening.
@@ -217,5 +224,44 @@ impl Iterator for ValidatedRows {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records near the record ceiling travel a few to a message, so what waits between the
+    /// threads is bounded by bytes, not by `BATCH` records of up to 1 MB each.
+    #[test]
+    fn large_records_travel_in_batches_bounded_by_bytes() {
+        let nickname = "n".repeat(100 * 1024);
+        let mut text = String::from("user_id,type,email,nickname\n");
+        for i in 0..40 {
+            text.push_str(&format!(
+                "00000000-0000-4000-8000-{i:012},EMAIL,u{i}@example.com,{nickname}\n"
+            ));
+        }
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &text).unwrap();
+        let reader = InputReader::open(file.path(), b',').unwrap();
+        let (checker, _) =
+            crate::validate::split(reader.header().clone(), crate::validate::Rules::default());
+        let (sender, receiver) = sync_channel(1000);
+        read_and_check(reader, checker, Arc::new(Stop::default()), sender);
+        let mut records = 0;
+        for message in receiver {
+            let Message::Rows(batch) = message else {
+                continue;
+            };
+            let bytes: usize = batch.iter().map(|(r, _)| r.raw.as_slice().len()).sum();
+            assert!(
+                bytes < BATCH_BYTES + 101 * 1024,
+                "{} records, {bytes} bytes in one message",
+                batch.len()
+            );
+            records += batch.len();
+        }
+        assert_eq!(records, 40, "every record arrives");
     }
 }

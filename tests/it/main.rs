@@ -48,6 +48,7 @@ mod retries;
 mod sandbox;
 mod shards;
 mod signals;
+mod stop_at_scale;
 mod switch_order;
 mod tenant;
 mod tenant_configuration;

@@ -2,6 +2,7 @@
 //! build) and the CI smoke test (tiny sizes): generate the input, run the real binary against
 //! the in-process sandbox, and report figures. Nothing here asserts a time.
 
+pub mod memory;
 pub mod pace;
 pub mod progress;
 pub mod report;
@@ -25,6 +26,10 @@ pub struct Sizes {
     pub storm_seconds: u64,
     /// The first backoff of the unreachable case, in milliseconds.
     pub unreachable_backoff_ms: u64,
+    /// Records of 500 KB in the memory case's file of large records.
+    pub large_rows: usize,
+    /// The file the SIGINT cases stop in the middle of.
+    pub sigint_rows: usize,
 }
 
 impl Sizes {
@@ -36,6 +41,8 @@ impl Sizes {
             rate: 200,
             storm_seconds: 8,
             unreachable_backoff_ms: 200,
+            large_rows: 2_000,
+            sigint_rows: 3_000_000,
         }
     }
 
@@ -47,6 +54,8 @@ impl Sizes {
             rate: 50,
             storm_seconds: 1,
             unreachable_backoff_ms: 20,
+            large_rows: 20,
+            sigint_rows: 2_000,
         }
     }
 }
@@ -832,7 +841,9 @@ pub async fn run_one(name: &str, bin: &Path, work: &Path, sizes: &Sizes) -> Vec<
         "timeline" => report::timeline_size(),
         "order" => report::line_order(work, sizes).await,
         "eta" => progress::estimate(bin, work, sizes).await,
-        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, online, phone, live, floor, rate, latency, throttled, storm, auto, plan, unreachable, stop, shards, timeline, order, eta"),
+        "shapes" => memory::shapes(bin, work, sizes).await,
+        "sigint" => memory::sigint(bin, work, sizes).await,
+        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, online, phone, live, floor, rate, latency, throttled, storm, auto, plan, unreachable, stop, shards, timeline, order, eta, shapes, sigint"),
     }
 }
 
@@ -857,5 +868,7 @@ pub async fn run_all(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     figures.extend(report::timeline_size());
     figures.extend(report::line_order(work, sizes).await);
     figures.extend(progress::estimate(bin, work, sizes).await);
+    figures.extend(memory::shapes(bin, work, sizes).await);
+    figures.extend(memory::sigint(bin, work, sizes).await);
     figures
 }
