@@ -10,8 +10,9 @@ const KEY: &str = "--metrics-file";
 
 /// Refuses a metrics file whose folder is missing, not a folder, or takes no new file; the
 /// check writes and removes a file of its own there, as the end of the run will write its
-/// temporary file beside the metrics file.
-pub(super) fn check(path: &Path) -> Result<(), ConfigError> {
+/// temporary file beside the metrics file. A file in the run's own `--out`, which the run
+/// makes, waits for the checks of the record's files (`run/prepare.rs`), which say more.
+pub(super) fn check(path: &Path, out_dir: &Path) -> Result<(), ConfigError> {
     let refused = |problem: String| ConfigError::new("command line", KEY, problem);
     if path.is_dir() {
         return Err(refused(format!(
@@ -24,6 +25,9 @@ pub(super) fn check(path: &Path) -> Result<(), ConfigError> {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
+    if folder == out_dir && !folder.exists() {
+        return Ok(());
+    }
     if !folder.is_dir() {
         let what = if folder.exists() {
             "is not a folder"

@@ -157,7 +157,7 @@ impl Settings {
         let enroll = enroll_settings(&file.enroll, args, &origin)?;
         let limits = limits(&file.limits, args, &origin)?;
         if let Some(path) = &args.metrics_file {
-            metrics_file::check(path)?;
+            metrics_file::check(path, &args.out)?;
         }
         let needs_connection = mode.sends_requests() && !args.sandbox;
         let connection = if needs_connection {

@@ -3,8 +3,8 @@
 //! switches each user's MFA on once a device of theirs is there (created or found by this
 //! run), in the same turn as that device (one idempotent PUT, retried like a read), so a run
 //! stopped anywhere leaves nobody switched on without a device; the device's POST does not
-//! need the switch. A PUT goes only where the switch is not already known on (the username
-//! look-up may carry it). An online dry run reads each user's switch once and plans it. A
+//! need the switch. A PUT goes only where the switch was read off: the username look-up
+//! carries it, and a user named by ID has it read first (one GET). An online dry run reads each user's switch once and plans it. A
 //! live run without `enable_mfa` leaves the switch alone and unread, so it costs no request.
 //!
 //! A user whose switch could not be set keeps the device outcome that is true, with the code
@@ -155,7 +155,14 @@ impl Switches {
             let known = self.known(user_id);
             return result.with_mfa_enabled(known.as_ref().and_then(Switch::state));
         }
-        let (switch, put_now) = match self.known(user_id) {
+        let mut known = self.known(user_id);
+        if known.is_none() && self.enable {
+            // Read first (a username's look-up already carried it): a PUT only where the
+            // switch is off, and `user_mfa_switched` only for a user this run turned on,
+            // whom `undo --restore-mfa` may turn off again.
+            known = Some(self.read(client, retry, user_id).await);
+        }
+        let (switch, put_now) = match known {
             Some(known) if known.is_on() || !self.enable => (Some(known), false),
             // Set (on or off) or failed already: one PUT per user per run.
             Some(known @ (Switch::Set(_) | Switch::Failed(_))) => (Some(known), false),

@@ -70,7 +70,13 @@ impl RequestPlan {
                 Some(RequestPlan {
                     lookups: work.usernames,
                     reads,
-                    switches: if rules.enable_mfa { users } else { 0 },
+                    // A PUT per user (at most: none where the switch is on), and a GET first
+                    // for users named by ID, whose look-up did not carry the switch.
+                    switches: if rules.enable_mfa {
+                        users + work.users_by_id
+                    } else {
+                        0
+                    },
                     posts: work.rows,
                     removals: 0,
                     environment: 0,
@@ -116,7 +122,7 @@ mod tests {
     #[test]
     fn a_live_run_plans_a_look_up_per_username_a_read_and_a_switch_per_user_a_post_per_row() {
         let skip = RequestPlan::for_rows(WORK, rules(RunMode::Live, OnExisting::Skip, true));
-        assert_eq!(skip.map(|p| p.total()), Some(2 + 5 + 5 + 10));
+        assert_eq!(skip.map(|p| p.total()), Some(2 + 5 + (5 + 3) + 10));
         let create = RequestPlan::for_rows(WORK, rules(RunMode::Live, OnExisting::Create, false));
         assert_eq!(
             create.map(|p| (p.reads, p.switches, p.total())),

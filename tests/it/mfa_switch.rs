@@ -56,7 +56,9 @@ async fn enable_mfa_switches_each_user_on_once_after_the_first_device() {
         assert_eq!(row["user_mfa_enabled"], "true", "{row:?}");
         assert_eq!(row["pingone_error_id"], "", "{row:?}");
     }
-    let found_on = |i: usize| i < 3 && i.is_multiple_of(2);
+    // Every even user is on before the run: the look-up says so of a username's user, a GET
+    // of a user named by ID (read before any PUT).
+    let found_on = |i: usize| i.is_multiple_of(2);
     for i in 0..USERS {
         let user = user_id(i);
         assert!(sandbox.mfa_enabled_of(&user), "user {i}");
@@ -70,10 +72,12 @@ async fn enable_mfa_switches_each_user_on_once_after_the_first_device() {
             assert_eq!((puts, switched), (0, 0), "found on: no PUT: {asked:?}");
             continue;
         }
-        // Right after the user's first device, in its turn: never before it.
+        // Right after the user's first device, in its turn (after reading the switch of a
+        // user named by ID): never before it.
         let put = asked.iter().position(|r| *r == "PUT mfaEnabled");
         let post = asked.iter().position(|r| *r == "POST devices");
-        assert_eq!(put, post.map(|p| p + 1), "user {i}: {asked:?}");
+        let read = usize::from(i >= 3);
+        assert_eq!(put, post.map(|p| p + 1 + read), "user {i}: {asked:?}");
         assert_eq!(
             puts, 1,
             "once per user, although the rows are apart: {asked:?}"
@@ -81,31 +85,31 @@ async fn enable_mfa_switches_each_user_on_once_after_the_first_device() {
         assert_eq!(switched, 1, "the row whose turn switched the user on");
     }
     let tally = sandbox.tally();
-    assert_eq!(tally.mfa_switch_puts, USERS as u64 - 2);
+    assert_eq!(tally.mfa_switch_puts, USERS as u64 - 3);
     assert_eq!(tally.users_with_device_mfa_off, 0);
     let summary = ws.summary();
-    assert_eq!(summary["requests"]["put"], USERS - 2);
+    assert_eq!(summary["requests"]["put"], USERS - 3);
     assert_eq!(summary["settings"]["enable_mfa"], true);
     let users = &summary["users_mfa"];
     assert_eq!(
         (&users["switched_on"], &users["found_on"]),
-        (&4.into(), &2.into())
+        (&3.into(), &3.into())
     );
     assert_eq!(users["left_off"], 0);
     // The end line, the metrics file and the report say the same.
-    let said = "users' MFA: 4 switched on by this run, 2 found on, 0 left off";
+    let said = "users' MFA: 3 switched on by this run, 3 found on, 0 left off";
     assert!(run.stdout.contains(said), "{}", run.stdout);
     let metrics = std::fs::read_to_string(ws.path("mfa.prom")).unwrap();
     for line in [
-        "mfa_enroll_users_mfa{state=\"switched_on\"} 4",
-        "mfa_enroll_users_mfa{state=\"found_on\"} 2",
+        "mfa_enroll_users_mfa{state=\"switched_on\"} 3",
+        "mfa_enroll_users_mfa{state=\"found_on\"} 3",
         "mfa_enroll_users_mfa{state=\"left_off\"} 0",
     ] {
         assert!(metrics.contains(line), "{line}: {metrics}");
     }
     let report = std::fs::read_to_string(ws.out().join("report.html")).unwrap();
     assert!(
-        report.contains("4 switched on by this run, 2 found on, 0 left off"),
+        report.contains("3 switched on by this run, 3 found on, 0 left off"),
         "report.html"
     );
 }
@@ -313,8 +317,8 @@ async fn a_shard_switches_on_only_its_own_users() {
         .map(|r| r["user_id"].clone())
         .collect();
     assert!(!ours.is_empty() && ours.len() < USERS, "{ours:?}");
-    // Users 0 and 2 are found on by their username's look-up: no PUT.
-    let needs_put = |i: usize| ours.contains(&user_id(i)) && !(i < 3 && i.is_multiple_of(2));
+    // Even users are found on (by the username's look-up, or a GET by ID): no PUT.
+    let needs_put = |i: usize| ours.contains(&user_id(i)) && !i.is_multiple_of(2);
     for i in 0..USERS {
         let put = sandbox
             .requests_about(&user_id(i))

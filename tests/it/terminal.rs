@@ -296,6 +296,7 @@ async fn the_bar_counts_requests_against_the_plan_with_rows_beside_them() {
         "run",
         "in.csv",
         "--sandbox",
+        "--no-enable-mfa",
         "--rate",
         "20",
         "--policy-id",
