@@ -462,4 +462,26 @@ mod tests {
         assert_eq!(read("null"), None);
         assert_eq!(read("{}"), None);
     }
+
+    #[test]
+    fn a_lists_count_is_a_whole_number_or_none() {
+        let read = |number: &str| {
+            let json = format!("{{\"_embedded\":{{\"devices\":[]}},\"count\":{number}}}");
+            serde_json::from_str::<DeviceList>(&json).unwrap().count
+        };
+        assert_eq!(read("2"), Some(2));
+        assert_eq!(read("18446744073709551615"), Some(u64::MAX));
+        for no_count in [
+            "1e400",
+            "2.5",
+            "-1",
+            "\"2\"",
+            "18446744073709551616",
+            "null",
+            "{}",
+        ] {
+            assert_eq!(read(no_count), None, "{no_count}");
+        }
+        assert_eq!(serde_json::from_str::<UserList>("{}").unwrap().count, None);
+    }
 }
