@@ -136,6 +136,10 @@ pub enum ApiError {
     /// already read).
     #[error("a paged list could not be read to its end: {0}")]
     BadNextLink(String),
+    /// A paged list whose pages changed while they were read, every time it was read
+    /// (`pingone/paging.rs`): what was read is not the list. Read again later, it may hold.
+    #[error("a paged list changed while it was read, {reads} times in a row (the last time {why}); what was read is not trusted")]
+    ListChanged { reads: usize, why: String },
 }
 
 /// The throttle's wait for a turn ended by a stop: the request was not sent.
@@ -224,7 +228,10 @@ impl ApiError {
                 ..
             } => false,
             ApiError::Status { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
-            ApiError::Connect(_) | ApiError::Transport(_) | ApiError::BadResponse { .. } => true,
+            ApiError::Connect(_)
+            | ApiError::Transport(_)
+            | ApiError::BadResponse { .. }
+            | ApiError::ListChanged { .. } => true,
             // Sending it again would make another device PingOne was not asked for.
             ApiError::OtherDevice { .. }
             | ApiError::Stopped
@@ -247,7 +254,8 @@ impl ApiError {
             ApiError::Connect(_)
             | ApiError::Stopped
             | ApiError::Untrusted { .. }
-            | ApiError::BadNextLink(_) => false,
+            | ApiError::BadNextLink(_)
+            | ApiError::ListChanged { .. } => false,
         }
     }
 
@@ -261,7 +269,8 @@ impl ApiError {
             | ApiError::Transport(_)
             | ApiError::Stopped
             | ApiError::Untrusted { .. }
-            | ApiError::BadNextLink(_) => None,
+            | ApiError::BadNextLink(_)
+            | ApiError::ListChanged { .. } => None,
         }
     }
 
@@ -282,7 +291,8 @@ impl ApiError {
             | ApiError::Stopped
             | ApiError::Untrusted { .. }
             | ApiError::TooLarge { .. }
-            | ApiError::BadNextLink(_) => None,
+            | ApiError::BadNextLink(_)
+            | ApiError::ListChanged { .. } => None,
         }
     }
 
@@ -296,9 +306,10 @@ impl ApiError {
         match self {
             ApiError::Status { code, .. } => Code::PingOne(code.clone()),
             ApiError::Untrusted { .. } => Code::ConnectionFailed,
-            ApiError::Connect(_) | ApiError::Transport(_) | ApiError::BadResponse { .. } => {
-                Code::RetriesExhausted
-            }
+            ApiError::Connect(_)
+            | ApiError::Transport(_)
+            | ApiError::BadResponse { .. }
+            | ApiError::ListChanged { .. } => Code::RetriesExhausted,
             // PingOne acted, and only a read of the user's devices can say how the row ends.
             ApiError::OtherDevice { .. } => Code::Unconfirmed,
             ApiError::Stopped => Code::NotAttempted,

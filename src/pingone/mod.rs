@@ -207,7 +207,8 @@ impl Client {
     }
 
     /// Every item of a paged list, following `_links.next` to the last page, within the
-    /// bounds of [`paging::Paging`].
+    /// bounds of [`paging::Paging`]; read again from the first page while the pages disagree
+    /// with the list's `count`, at most [`paging::LIST_READS`] times.
     async fn all_pages<P: Page>(
         &self,
         url: &str,
@@ -218,19 +219,28 @@ impl Client {
         if !query.is_empty() {
             first.query_pairs_mut().extend_pairs(query);
         }
-        let mut paging = paging::Paging::new(&first, &self.api_url, &self.environment_id);
-        let mut items = Vec::new();
-        let mut next = Some(first);
-        while let Some(url) = next {
-            let page: P = self
-                .call(Method::GET, url.as_str(), &[], None::<&()>)
-                .await?;
-            let (mut more, links) = page.into_parts();
-            paging.count(more.len())?;
-            items.append(&mut more);
-            next = paging.next(&url, &links)?;
+        let mut why = String::new();
+        for read in 1..=paging::LIST_READS {
+            let mut paging = paging::Paging::new(&first, &self.api_url, &self.environment_id);
+            let mut items = Vec::new();
+            let mut next = Some(first.clone());
+            while let Some(url) = next {
+                let page: P = self
+                    .call(Method::GET, url.as_str(), &[], None::<&()>)
+                    .await?;
+                let (mut more, links, count) = page.into_parts();
+                paging.page(more.len(), count)?;
+                items.append(&mut more);
+                next = paging.next(&url, &links)?;
+            }
+            let Some(disagreement) = paging.disagreement() else {
+                return Ok(items);
+            };
+            why = disagreement;
+            tracing::debug!(read, "a paged list changed while it was read: {why}");
         }
-        Ok(items)
+        let reads = paging::LIST_READS;
+        Err(ApiError::ListChanged { reads, why })
     }
 
     /// Creates a device; also returns the status PingOne sent (201 in the docs, 200 seen).

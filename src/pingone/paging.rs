@@ -3,6 +3,12 @@
 //! to a page already read (a link to itself or back would loop for ever), and one list stops
 //! at [`MAX_PAGES`] pages and [`MAX_LIST_ITEMS`] items: a user has at most 15 counted devices
 //! and a username names one user, so a longer list is a server's fault, not data.
+//!
+//! A list read to its end is also checked against the `count` its pages give (the items the
+//! list matched in all): pages that changed while they were read (a device deleted or added
+//! between page 1 and page 2 shifts the rest, so one is read twice or never) hold another
+//! number of items, or give another `count` from one page to the next. Such a read is not
+//! trusted; the list is read again from its first page, at most [`LIST_READS`] times in all.
 
 use std::collections::HashSet;
 
@@ -15,6 +21,8 @@ use super::wire::PageLinks;
 pub(crate) const MAX_PAGES: usize = 100;
 /// Items kept for one list at most.
 pub(crate) const MAX_LIST_ITEMS: usize = 1000;
+/// Whole reads of one list whose pages keep changing, before the read fails (retryably).
+pub(crate) const LIST_READS: usize = 3;
 
 /// One list being read: where its pages may be, and what has been read of it.
 pub(crate) struct Paging {
@@ -23,6 +31,10 @@ pub(crate) struct Paging {
     environment_path: String,
     visited: HashSet<String>,
     items: usize,
+    /// The `count` the first page that gave one gave.
+    count: Option<u64>,
+    /// A page gave another `count` than an earlier page: the list changed while read.
+    count_changed: Option<(u64, u64)>,
 }
 
 impl Paging {
@@ -35,11 +47,21 @@ impl Paging {
             environment_path: format!("{api_path}/environments/{environment_id}/"),
             visited: HashSet::from([page_key(first)]),
             items: 0,
+            count: None,
+            count_changed: None,
         }
     }
 
-    /// Counts a page's items against [`MAX_LIST_ITEMS`].
-    pub(crate) fn count(&mut self, items: usize) -> Result<(), ApiError> {
+    /// Counts a page's items against [`MAX_LIST_ITEMS`], and notes the list's `count` the
+    /// page gave (`None`: it gave none, which is no disagreement).
+    pub(crate) fn page(&mut self, items: usize, count: Option<u64>) -> Result<(), ApiError> {
+        match (self.count, count) {
+            (Some(before), Some(now)) if before != now && self.count_changed.is_none() => {
+                self.count_changed = Some((before, now));
+            }
+            (None, Some(_)) => self.count = count,
+            _ => {}
+        }
         self.items = self.items.saturating_add(items);
         if self.items > MAX_LIST_ITEMS {
             return Err(ApiError::TooLarge {
@@ -89,6 +111,23 @@ impl Paging {
             });
         }
         Ok(Some(url))
+    }
+
+    /// Once the last page is read: why the pages read are not the list, when they disagree
+    /// with the `count` they gave.
+    pub(crate) fn disagreement(&self) -> Option<String> {
+        if let Some((before, now)) = self.count_changed {
+            return Some(format!(
+                "its count changed from {before} to {now} between pages"
+            ));
+        }
+        let count = self.count?;
+        (count != self.items as u64).then(|| {
+            format!(
+                "its pages held {} items but its count said {count}",
+                self.items
+            )
+        })
     }
 }
 
@@ -172,7 +211,36 @@ mod tests {
         };
         assert_eq!(pages, MAX_PAGES);
         assert!(error.to_string().contains("more than 100 pages"), "{error}");
-        assert!(paging.count(MAX_LIST_ITEMS).is_ok());
-        assert!(paging.count(1).is_err());
+        assert!(paging.page(MAX_LIST_ITEMS, None).is_ok());
+        assert!(paging.page(1, None).is_err());
+    }
+
+    #[test]
+    fn pages_that_disagree_with_the_lists_count_are_not_the_list() {
+        let read = |pages: &[(usize, Option<u64>)]| {
+            let (mut paging, _) = paging("https://api.pingone.com/v1/environments/e1/users");
+            for (items, count) in pages {
+                paging.page(*items, *count).unwrap();
+            }
+            paging.disagreement()
+        };
+        assert_eq!(read(&[(1, Some(2)), (1, Some(2))]), None);
+        assert_eq!(
+            read(&[(1, None), (1, None)]),
+            None,
+            "no count, nothing to check"
+        );
+        assert_eq!(read(&[(1, None), (1, Some(2))]), None);
+        assert_eq!(read(&[(0, Some(0))]), None);
+        let shifted = read(&[(1, Some(2)), (0, Some(1))]).unwrap();
+        assert!(shifted.contains("changed from 2 to 1"), "{shifted}");
+        // A device added before page 2 shifts page 1's last onto page 2: three read, count 3.
+        let added = read(&[(1, Some(2)), (1, Some(3)), (1, Some(3))]).unwrap();
+        assert!(added.contains("changed from 2 to 3"), "{added}");
+        let short = read(&[(1, Some(2)), (0, None)]).unwrap();
+        assert!(
+            short.contains("held 1 items but its count said 2"),
+            "{short}"
+        );
     }
 }

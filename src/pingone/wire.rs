@@ -87,23 +87,24 @@ pub(crate) struct PageLinks {
     pub(crate) next: Option<Href>,
 }
 
-/// One page of a list PingOne pages: its items, and the link to the next page.
+/// One page of a list PingOne pages: its items, the link to the next page, and the list's
+/// `count` (items matched in all, not on this page) when the page gave one.
 pub(crate) trait Page: serde::de::DeserializeOwned {
     type Item;
-    fn into_parts(self) -> (Vec<Self::Item>, PageLinks);
+    fn into_parts(self) -> (Vec<Self::Item>, PageLinks, Option<u64>);
 }
 
 impl Page for DeviceList {
     type Item = Device;
-    fn into_parts(self) -> (Vec<Device>, PageLinks) {
-        (self.embedded.devices, self.links)
+    fn into_parts(self) -> (Vec<Device>, PageLinks, Option<u64>) {
+        (self.embedded.devices, self.links, self.count)
     }
 }
 
 impl Page for UserList {
     type Item = User;
-    fn into_parts(self) -> (Vec<User>, PageLinks) {
-        (self.embedded.users, self.links)
+    fn into_parts(self) -> (Vec<User>, PageLinks, Option<u64>) {
+        (self.embedded.users, self.links, self.count)
     }
 }
 
@@ -114,6 +115,9 @@ pub struct DeviceList {
     pub embedded: DevicesEmbedded,
     #[serde(rename = "_links", default)]
     pub(crate) links: PageLinks,
+    /// Items the list matched in all, on every page (see [`whole_count`]).
+    #[serde(default, deserialize_with = "whole_count")]
+    pub(crate) count: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -147,6 +151,9 @@ pub struct UserList {
     pub embedded: UsersEmbedded,
     #[serde(rename = "_links", default)]
     pub(crate) links: PageLinks,
+    /// Items the list matched in all, on every page (see [`whole_count`]).
+    #[serde(default, deserialize_with = "whole_count")]
+    pub(crate) count: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -358,6 +365,18 @@ where
     })
 }
 
+/// A list's `count` when it is one: a whole number as JSON writes it. Anything else (`1e400`,
+/// `-1`, `2.5`, a string, a number past 64 bits) is no count at all and reads as `None`, as
+/// a missing one does: a list is checked against the count its pages give
+/// (`pingone/paging.rs`), and a number no list has is not a count to check it against.
+pub(crate) fn whole_count<'de, D>(deserializer: D) -> Result<Option<u64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+    Ok(raw.get().trim().parse::<u64>().ok())
+}
+
 /// The token endpoint's OAuth error.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct TokenError {
@@ -442,5 +461,27 @@ mod tests {
         assert_eq!(read("-3"), None);
         assert_eq!(read("null"), None);
         assert_eq!(read("{}"), None);
+    }
+
+    #[test]
+    fn a_lists_count_is_a_whole_number_or_none() {
+        let read = |number: &str| {
+            let json = format!("{{\"_embedded\":{{\"devices\":[]}},\"count\":{number}}}");
+            serde_json::from_str::<DeviceList>(&json).unwrap().count
+        };
+        assert_eq!(read("2"), Some(2));
+        assert_eq!(read("18446744073709551615"), Some(u64::MAX));
+        for no_count in [
+            "1e400",
+            "2.5",
+            "-1",
+            "\"2\"",
+            "18446744073709551616",
+            "null",
+            "{}",
+        ] {
+            assert_eq!(read(no_count), None, "{no_count}");
+        }
+        assert_eq!(serde_json::from_str::<UserList>("{}").unwrap().count, None);
     }
 }

@@ -103,6 +103,7 @@ pub(crate) struct DevicePage {
     pub(crate) links: Links,
     #[serde(rename = "_embedded")]
     pub(crate) embedded: DevicesEmbedded,
+    /// Items in the whole list, on every page; `size`: items on this page.
     pub(crate) count: usize,
     pub(crate) size: usize,
 }
@@ -136,6 +137,7 @@ pub(crate) struct UserPage {
     pub(crate) links: Links,
     #[serde(rename = "_embedded")]
     pub(crate) embedded: UsersEmbedded,
+    /// Items in the whole list, on every page; `size`: items on this page.
     pub(crate) count: usize,
     pub(crate) size: usize,
 }

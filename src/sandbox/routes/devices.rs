@@ -60,16 +60,16 @@ pub(super) async fn list_devices(
         "{}/environments/{env}/users/{user}/devices",
         shared.api_base
     );
-    let (devices, links) = match one_page(&shared, devices, &query, &list, &[]) {
+    let (devices, links, count) = match one_page(&shared, devices, &query, &list, &[]) {
         Ok(page) => page,
         Err(refusal) => return *refusal,
     };
-    let count = devices.len();
+    let size = devices.len();
     Json(DevicePage {
         links,
         embedded: DevicesEmbedded { devices },
         count,
-        size: count,
+        size,
     })
     .into_response()
 }

@@ -10,14 +10,15 @@ use crate::sandbox::json::{Href, Links};
 use crate::sandbox::Shared;
 
 /// One page of a list, as PingOne pages them: `limit` (the client's, else `--page-size`)
-/// items from `cursor`, and `_links.next` while more remain. Without either, one page.
+/// items from `cursor`, and `_links.next` while more remain. Without either, one page. Also
+/// the list's `count`: every item it holds, on every page, as PingOne counts.
 pub(super) fn one_page<T>(
     shared: &Shared,
     items: Vec<T>,
     query: &HashMap<String, String>,
     list_url: &str,
     extra: &[(&str, &str)],
-) -> Result<(Vec<T>, Links), Box<Response>> {
+) -> Result<(Vec<T>, Links, usize), Box<Response>> {
     let number = |name: &str| -> Result<Option<usize>, Box<Response>> {
         query
             .get(name)
@@ -52,5 +53,6 @@ pub(super) fn one_page<T>(
             self_link: None,
             next,
         },
+        total,
     ))
 }

@@ -53,16 +53,16 @@ pub(super) async fn find_users(
         .collect();
     let list = format!("{}/environments/{env}/users", shared.api_base);
     let extra = [("filter", filter.as_str())];
-    let (users, links) = match one_page(&shared, users, &query, &list, &extra) {
+    let (users, links, count) = match one_page(&shared, users, &query, &list, &extra) {
         Ok(page) => page,
         Err(refusal) => return *refusal,
     };
-    let count = users.len();
+    let size = users.len();
     Json(UserPage {
         links,
         embedded: UsersEmbedded { users },
         count,
-        size: count,
+        size,
     })
     .into_response()
 }

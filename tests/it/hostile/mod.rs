@@ -296,3 +296,62 @@ async fn a_token_endpoint_that_answers_no_token_stops_the_run_soon() {
     assert!(!ws.out().join("results.csv").exists(), "nothing recorded");
     assert_eq!(Hostile::count(&hostile.counts().tokens), 1);
 }
+
+/// Issue #33 item 5: a list whose pages change while they are read is read again, and one
+/// that keeps changing is never trusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_that_changes_while_it_is_paged_is_read_again() {
+    // The user already has the row's SMS device, on page 2. Read once, the list shifts under
+    // the reader (the TOTP device on page 1 is deleted meanwhile) and page 2 comes back
+    // empty: trusted, that read would say the device is not there and send a duplicate.
+    let phone = "+15125550100";
+    let hostile = Hostile::start(Behaviour {
+        devices: Devices::Shifting {
+            times: 1,
+            phone: Some(phone),
+        },
+        ..Behaviour::default()
+    })
+    .await;
+    let csv = format!("user_id,type,phone\n{},SMS,{phone}\n", user_id(0));
+    let (ws, run) = run_csv(&hostile, "", &csv).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let row = &ws.results()[0];
+    assert_eq!(row["outcome"], "skipped_existing", "{row:?}");
+    assert_eq!(row["device_id"], "6b1e0c3a-0000-4000-8000-0000000000c1");
+    assert_eq!(Hostile::count(&hostile.counts().posts), 0, "no duplicate");
+    assert_eq!(Hostile::count(&hostile.counts().shifts), 1);
+    // Both pages, twice: the shifted read, then the whole list again.
+    assert_eq!(Hostile::count(&hostile.counts().device_reads), 4);
+
+    // A list that shifts every time it is read, after a POST whose answer was unclear (a 201
+    // without a body): read LIST_READS (3) times per try, over 1 retry, then the row stays
+    // UNCONFIRMED; the POST is never sent again.
+    let hostile = Hostile::start(Behaviour {
+        devices: Devices::Shifting {
+            times: u64::MAX,
+            phone: None,
+        },
+        create: Create::NoBody,
+        ..Behaviour::default()
+    })
+    .await;
+    let (ws, run) = run_against(&hostile, "list_lag_s = 0\nmax_retries = 1", 1, &[]).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(codes(&ws), ["UNCONFIRMED"]);
+    let row = &ws.results()[0];
+    assert!(
+        row["error_message"].contains("changed while it was read, 3 times in a row"),
+        "{row:?}"
+    );
+    assert_eq!(
+        Hostile::count(&hostile.counts().posts),
+        1,
+        "never sent twice"
+    );
+    // One page before the POST (the TOTP device alone), then 2 tries x 3 reads x 2 pages.
+    assert_eq!(
+        Hostile::count(&hostile.counts().device_reads),
+        1 + 2 * 3 * 2
+    );
+}

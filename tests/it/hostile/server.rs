@@ -1,6 +1,6 @@
 //! A hostile PingOne on 127.0.0.1, for what the sandbox will not play: answers that never end
 //! or trickle for ever, a 1 GiB body, lists that page to themselves, back, or away, numbers
-//! of any size, a token endpoint that never answers. Each test picks one [`Behaviour`]; every
+//! of any size, a list that shifts while it is paged, a token endpoint that never answers. Each test picks one [`Behaviour`]; every
 //! other route answers as PingOne does, so the run gets as far as the misbehaviour.
 //!
 //! Its own small description of PingOne's JSON, as the sandbox has: never the client's types.
@@ -58,6 +58,15 @@ pub enum Devices {
     HugeNumbers,
     /// The devices this server created for the user, on one page.
     Listed,
+    /// One device a page, with the list's `count` on every page, as PingOne pages: a TOTP
+    /// device, then an SMS device on `phone` when given, then the devices this server
+    /// created for the user. The first `times` times a page after the first is read, it is
+    /// read from the list without the TOTP device (deleted after page 1 was read), so the
+    /// rest shifts one place forward and one device is never read.
+    Shifting {
+        times: u64,
+        phone: Option<&'static str>,
+    },
 }
 
 /// How a device POST answers.
@@ -109,6 +118,8 @@ pub struct Counts {
     pub api: AtomicU64,
     pub device_reads: AtomicU64,
     pub posts: AtomicU64,
+    /// Pages read from a shifted list ([`Devices::Shifting`]).
+    pub shifts: AtomicU64,
 }
 
 struct Shared {
@@ -329,11 +340,59 @@ async fn list_devices(
             let page = serde_json::json!({"_embedded": {"devices": devices}});
             json(StatusCode::OK, page.to_string())
         }
+        Devices::Shifting { times, phone } => {
+            shifting(&shared, &user, &format!("{origin}{here}"), number, times, phone)
+        }
         Devices::HugeNumbers => json(
             StatusCode::OK,
             "{\"_embedded\":{\"devices\":[]},\"count\":1e400,\"size\":-18446744073709551617,\"limit\":99999999999999999999999}".into(),
         ),
     }
+}
+
+/// Page `number` of [`Devices::Shifting`]'s list.
+fn shifting(
+    shared: &Shared,
+    user: &str,
+    here: &str,
+    number: u64,
+    times: u64,
+    phone: Option<&str>,
+) -> Response {
+    let device = |id: &str, kind: &str, phone: Option<&str>| {
+        serde_json::json!({"id": id, "type": kind, "status": "ACTIVE", "user": {"id": user},
+            "phone": phone, "createdAt": "2024-11-21T11:20:18.259Z"})
+    };
+    let mut devices = vec![device("6b1e0c3a-0000-4000-8000-0000000000c0", "TOTP", None)];
+    if let Some(phone) = phone {
+        devices.push(device(
+            "6b1e0c3a-0000-4000-8000-0000000000c1",
+            "SMS",
+            Some(phone),
+        ));
+    }
+    let created = shared.created.lock().unwrap();
+    devices.extend(
+        created
+            .iter()
+            .filter(|(owner, _)| owner == user)
+            .map(|(_, device)| device.clone()),
+    );
+    if number > 1 && shared.counts.shifts.load(Ordering::SeqCst) < times {
+        shared.counts.shifts.fetch_add(1, Ordering::SeqCst);
+        devices.remove(0);
+    }
+    let index = usize::try_from(number.saturating_sub(1)).unwrap_or(usize::MAX);
+    let mut page = serde_json::json!({
+        "_embedded": {"devices": devices.get(index).into_iter().collect::<Vec<_>>()},
+        "count": devices.len(),
+        "size": usize::from(index < devices.len()),
+    });
+    if index + 1 < devices.len() {
+        page["_links"] =
+            serde_json::json!({"next": {"href": format!("{here}?page={}", number + 1)}});
+    }
+    json(StatusCode::OK, page.to_string())
 }
 
 async fn create_device(
