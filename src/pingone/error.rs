@@ -373,6 +373,22 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     )
 }
 
+/// The stop message for a used-up quota, naming when it resets: as a date when PingOne sent
+/// one this tool reads, else as the text it sent.
+pub(super) fn quota_message(reset: Option<&str>) -> String {
+    let when = match reset {
+        Some(text) => match humantime::parse_rfc3339_weak(text) {
+            Ok(time) => format!("resets at {}", humantime::format_rfc3339_seconds(time)),
+            Err(_) => format!("resets at {text:?} (as PingOne sent it)"),
+        },
+        None => "reset time was not given".to_string(),
+    };
+    format!(
+        "PingOne answered 429 QUOTA_EXCEEDED: the license's quota is used up and its {when}; \
+         waiting seconds does not help, so the run stopped. Run again with --resume after the reset"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ mod environment;
 pub(crate) mod error;
 pub(crate) mod paging;
 pub(crate) mod token;
+pub(crate) mod trace;
 pub mod wire;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,8 +29,11 @@ use crate::rate::health::{FailureClass, Health};
 use crate::rate::latency::Latency;
 use crate::rate::throttle::Throttle;
 use crate::stop::{Stop, StopReason};
+use error::quota_message;
 pub(crate) use error::{ApiError, Cause};
 use token::{TokenFailure, TokenSource};
+pub(crate) use trace::Trace;
+use trace::Transactions;
 use wire::{CreateDevice, Device, DeviceList, ErrorBody, MfaEnabled, Page, User, UserList};
 
 /// Which host [`Client::preflight`] could not use.
@@ -88,22 +92,7 @@ pub struct Client {
     stop: Arc<Stop>,
     stats: Arc<RequestStats>,
     health: Mutex<Health>,
-}
-
-/// The stop message for a used-up quota, naming when it resets: as a date when PingOne sent
-/// one this tool reads, else as the text it sent.
-fn quota_message(reset: Option<&str>) -> String {
-    let when = match reset {
-        Some(text) => match humantime::parse_rfc3339_weak(text) {
-            Ok(time) => format!("resets at {}", humantime::format_rfc3339_seconds(time)),
-            Err(_) => format!("resets at {text:?} (as PingOne sent it)"),
-        },
-        None => "reset time was not given".to_string(),
-    };
-    format!(
-        "PingOne answered 429 QUOTA_EXCEEDED: the license's quota is used up and its {when}; \
-         waiting seconds does not help, so the run stopped. Run again with --resume after the reset"
-    )
+    transactions: Transactions,
 }
 
 /// Escapes a value for a SCIM filter string literal.
@@ -146,6 +135,7 @@ impl Client {
             stop,
             stats,
             health: Mutex::new(Health::new(limits)),
+            transactions: Transactions::new(),
         })
     }
 
@@ -163,7 +153,9 @@ impl Client {
             _ if self.api_on_token_host => return Ok(()),
             _ => {}
         }
-        match self.http.head(self.api_url.clone()).send().await {
+        let head = self.http.head(self.api_url.clone());
+        let head = head.header(trace::HEADER, self.transactions.unrowed());
+        match head.send().await {
             Ok(_) => Ok(()),
             Err(error) => match ApiError::from_reqwest(error) {
                 refused @ (ApiError::Untrusted { .. } | ApiError::Connect(_)) => {
@@ -233,14 +225,23 @@ impl Client {
     }
 
     /// Creates a device; also returns the status PingOne sent (201 in the docs, 200 seen).
+    /// `trace` names the row's attempt, and is left holding the transaction id last sent.
     pub(crate) async fn create_device(
         &self,
         user_id: &str,
         body: &CreateDevice,
+        trace: &mut Trace,
     ) -> Result<(Device, u16), ApiError> {
         let url = format!("{}/users/{user_id}/devices", self.environment_url);
         let (status, bytes) = self
-            .exchange(Method::POST, &url, &[], Some(body), Purpose::Enrollment)
+            .exchange(
+                Method::POST,
+                &url,
+                &[],
+                Some(body),
+                Purpose::Enrollment,
+                trace,
+            )
             .await?;
         Ok((self.parse(status, &bytes)?, status))
     }
@@ -258,7 +259,14 @@ impl Client {
         let url = format!("{}/users/{user_id}/mfaEnabled", self.environment_url);
         let on = MfaEnabled { mfa_enabled: true };
         let (status, bytes) = self
-            .exchange(Method::PUT, &url, &[], Some(&on), Purpose::Enrollment)
+            .exchange(
+                Method::PUT,
+                &url,
+                &[],
+                Some(&on),
+                Purpose::Enrollment,
+                &mut Trace::default(),
+            )
             .await?;
         // The docs show a 200 with the switch; an empty success says as much.
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -274,7 +282,14 @@ impl Client {
     /// role the enrollment needs, so it never stops the run; the caller reports it once.
     async fn config_read<T: DeserializeOwned>(&self, url: &str) -> Result<T, ApiError> {
         let (status, bytes) = self
-            .exchange(Method::GET, url, &[], None::<&()>, Purpose::ConfigRead)
+            .exchange(
+                Method::GET,
+                url,
+                &[],
+                None::<&()>,
+                Purpose::ConfigRead,
+                &mut Trace::default(),
+            )
             .await?;
         self.parse(status, &bytes)
     }
@@ -287,7 +302,14 @@ impl Client {
         body: Option<&B>,
     ) -> Result<T, ApiError> {
         let (status, bytes) = self
-            .exchange(method, url, query, body, Purpose::Enrollment)
+            .exchange(
+                method,
+                url,
+                query,
+                body,
+                Purpose::Enrollment,
+                &mut Trace::default(),
+            )
             .await?;
         self.parse(status, &bytes)
     }
@@ -301,6 +323,7 @@ impl Client {
         query: &[(&str, &str)],
         body: Option<&B>,
         purpose: Purpose,
+        trace: &mut Trace,
     ) -> Result<(u16, bytes::Bytes), ApiError> {
         for renewed in [false, true] {
             if self.stop.is_requested() {
@@ -313,10 +336,12 @@ impl Client {
                 return Err(ApiError::Stopped);
             }
             let token = self.token().await?;
+            let transaction = self.transactions.next(trace, renewed);
             let mut request = self
                 .http
                 .request(method.clone(), url)
-                .bearer_auth(token.expose());
+                .bearer_auth(token.expose())
+                .header(trace::HEADER, &transaction);
             if !query.is_empty() {
                 request = request.query(query);
             }
@@ -328,7 +353,7 @@ impl Client {
                 let _timing = self.stats.latency.start();
                 self.send(request, &method).await
             };
-            let (status, retry_after, bytes) = answer?;
+            let (status, retry_after, bytes) = trace::logged(answer, &method, &transaction)?;
             if status == 401 && !renewed {
                 turn.answered(status, retry_after);
                 self.tokens.invalidate(&token).await;
@@ -573,7 +598,7 @@ impl Client {
 
 #[cfg(test)]
 mod tests {
-    use super::quota_message;
+    use super::error::quota_message;
 
     #[test]
     fn the_quota_stop_names_the_reset_as_a_date_or_as_the_text_sent() {

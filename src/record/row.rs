@@ -48,6 +48,9 @@ pub(crate) struct ResultRow {
     /// The line of the first input this row came from: a fed-back errors.csv's own
     /// `original_line` (or its `line`), else `line`. Empty in files written before it existed.
     pub(crate) original_line: Option<u64>,
+    /// The `X-Ping-External-Transaction-ID` of the row's last device request (POST), which
+    /// PingOne support can find; empty when none was sent.
+    pub(crate) transaction_id: String,
 }
 
 impl ResultRow {
@@ -183,6 +186,12 @@ impl RowResult {
     /// The `id` of PingOne's error body for the row's failure, or none.
     pub(crate) fn with_pingone_error_id(mut self, id: Option<&str>) -> Self {
         self.row.pingone_error_id = id.unwrap_or_default().to_string();
+        self
+    }
+
+    /// The transaction id of the row's last device request (empty: none was sent).
+    pub(crate) fn with_transaction_id(mut self, id: String) -> Self {
+        self.row.transaction_id = id;
         self
     }
 

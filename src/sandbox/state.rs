@@ -308,6 +308,15 @@ impl QuotaWindow {
     }
 }
 
+/// One API request as it arrived, for tests of what the client sends with every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenRequest {
+    pub method: String,
+    pub path: String,
+    /// The `X-Ping-External-Transaction-ID` header, when sent (and readable as text).
+    pub transaction_id: Option<String>,
+}
+
 pub(crate) struct Store {
     pub(crate) devices: Mutex<HashMap<String, Vec<Device>>>,
     /// Users' MFA switches as changed since the start (else the directory's).
@@ -319,6 +328,9 @@ pub(crate) struct Store {
     pub(crate) user_requests: Mutex<Vec<(String, &'static str)>>,
     /// Every device-create body received, as sent, for tests of what reaches the server.
     pub(crate) bodies: Mutex<Vec<String>>,
+    /// Every API request received: method, path and its transaction id header (only with
+    /// `record_arrivals`).
+    pub(crate) seen: Mutex<Vec<SeenRequest>>,
     /// The `jti` of every client assertion accepted: one seen twice is a replay.
     pub(crate) assertion_ids: Mutex<std::collections::HashSet<String>>,
     pub(crate) tokens: Mutex<HashMap<String, Instant>>,
@@ -339,6 +351,7 @@ impl Default for Store {
             mfa_refused: Mutex::default(),
             user_requests: Mutex::default(),
             bodies: Mutex::default(),
+            seen: Mutex::default(),
             assertion_ids: Mutex::default(),
             tokens: Mutex::default(),
             window: Mutex::default(),
