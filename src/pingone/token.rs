@@ -73,6 +73,8 @@ pub(crate) struct TokenSource {
     auth: ClientAuth,
     current: Mutex<Option<Token>>,
     requested: std::sync::atomic::AtomicU64,
+    /// A 429 or 503 with `Retry-After` from the token endpoint: no token request before then.
+    not_before: std::sync::Mutex<Option<Instant>>,
 }
 
 impl TokenSource {
@@ -86,6 +88,7 @@ impl TokenSource {
             auth: connection.auth.clone(),
             current: Mutex::new(None),
             requested: Default::default(),
+            not_before: Default::default(),
         }
     }
 
@@ -107,6 +110,12 @@ impl TokenSource {
         crate::failpoints::failpoint!("token-renewal", current.is_some(), |how: Option<String>| {
             Err(failed_renewal(how.as_deref()))
         });
+        // Held under the lock: every request needing a token waits with this one. A stop
+        // does not wait for it (`Client::token`).
+        let not_before = *self.not_before.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(when) = not_before {
+            tokio::time::sleep_until(when).await;
+        }
         let token = self.fetch().await?;
         let value = token.value.clone();
         *current = Some(token);
@@ -202,6 +211,14 @@ impl TokenSource {
             .map_err(|e| TokenFailure::Unavailable(ApiError::from_reqwest(e)))?;
         let status = response.status().as_u16();
         let is_success = response.status().is_success();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(super::error::parse_retry_after)
+            .filter(|_| matches!(status, 429 | 503));
+        *self.not_before.lock().unwrap_or_else(|e| e.into_inner()) =
+            retry_after.map(|wait| Instant::now() + wait);
         let body = match body::read(response, TOKEN_BODY_CEILING).await {
             Ok(bytes) => Some(bytes),
             Err(BodyError::TooLarge) if is_success => {
@@ -252,7 +269,9 @@ impl TokenSource {
                 env = self.worker_environment_id,
             ))),
             _ => Err(TokenFailure::Unavailable(ApiError::from_status(
-                status, None, None,
+                status,
+                None,
+                retry_after,
             ))),
         }
     }
