@@ -176,3 +176,45 @@ async fn every_request_has_its_own_transaction_id_and_rows_name_their_posts() {
         run.stderr
     );
 }
+
+/// A results.csv written before `transaction_id` existed still resumes: its rows keep their
+/// record (the column empty), and the rows this run sends name their POST's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_results_csv_without_transaction_id_resumes() {
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", "").await;
+    let mut csv = sms_rows(3);
+    csv.push_str(&format!("{},SMS,not-a-phone\n", user_id(9)));
+    ws.write("in.csv", &csv);
+    let first = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(first.code, 1, "{}", first.both());
+    // The file as an older version wrote it: no transaction_id column.
+    let path = ws.out().join("results.csv");
+    let mut reader = csv::Reader::from_path(&path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let keep: Vec<usize> = (0..header.len())
+        .filter(|&i| &header[i] != "transaction_id")
+        .collect();
+    assert!(keep.len() < header.len(), "{header:?}");
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer
+        .write_record(keep.iter().map(|&i| &header[i]))
+        .unwrap();
+    for record in reader.records() {
+        let record = record.unwrap();
+        writer
+            .write_record(keep.iter().map(|&i| &record[i]))
+            .unwrap();
+    }
+    std::fs::write(&path, writer.into_inner().unwrap()).unwrap();
+    let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
+    assert_eq!(resumed.code, 1, "{}", resumed.both());
+    let results = ws.results();
+    assert_eq!(results.len(), 4);
+    assert!(results.iter().all(|r| r["transaction_id"].is_empty()));
+    assert_eq!(
+        results.iter().filter(|r| r["outcome"] == "created").count(),
+        3,
+        "the record read by header name: {results:?}"
+    );
+    assert_eq!(sandbox.tally().duplicate_devices, 0);
+}
