@@ -4,44 +4,14 @@
 //! leaves out.
 
 use reqwest::Url;
-use serde::Deserialize;
 
 use super::client_auth::{client_auth, token_auth_method};
-use super::ecosystem::{environments, parse_region, region_setting};
+use super::ecosystem::{environments, parse_region, region_setting, Region};
 use super::file::{relative_to, FilePingOne};
 use super::tls::{extra_roots, ExtraRoots};
 use super::{ClientAuth, ConfigError, EnvLookup};
 
 pub(crate) const ENV_CLIENT_ID: &str = "PINGONE_CLIENT_ID";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub(crate) enum Region {
-    NA,
-    EU,
-    CA,
-    AU,
-    SG,
-    AP,
-}
-
-impl Region {
-    fn top_level_domain(self) -> &'static str {
-        match self {
-            Self::NA => "com",
-            Self::EU => "eu",
-            Self::CA => "ca",
-            Self::AU => "com.au",
-            Self::SG => "sg",
-            Self::AP => "asia",
-        }
-    }
-    pub(crate) fn api_url(self) -> String {
-        format!("https://api.pingone.{}/v1", self.top_level_domain())
-    }
-    pub(crate) fn auth_url(self) -> String {
-        format!("https://auth.pingone.{}", self.top_level_domain())
-    }
-}
 
 /// Where to reach PingOne and as whom.
 #[derive(Debug, Clone)]

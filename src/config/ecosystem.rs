@@ -1,5 +1,5 @@
 //! Which environment the API calls go to (the target), which one the worker app lives in,
-//! and the region: from `[pingone]`, else from the variables Ping's own tools read, so one
+//! and the region ([`Region`], with its hosts): from `[pingone]`, else from the variables Ping's own tools read, so one
 //! shell set up for Ping's Terraform provider or Ping CLI also works here.
 //!
 //! Those tools read `PINGONE_ENVIRONMENT_ID` as the worker app's environment, and so does this
@@ -8,9 +8,9 @@
 //! The region comes from Terraform's `PINGONE_REGION_CODE` / `PINGONE_REGION` or Ping CLI's
 //! `PINGONE_ROOT_DOMAIN`.
 
+use serde::Deserialize;
 use uuid::Uuid;
 
-use super::connection::Region;
 use super::file::FilePingOne;
 use super::{ConfigError, EnvLookup};
 
@@ -24,6 +24,36 @@ const ENV_REGION: [&str; 3] = [
     "PINGONE_REGION",
     "PINGONE_ROOT_DOMAIN",
 ];
+
+/// Where an environment lives, each region with its own hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub(crate) enum Region {
+    NA,
+    EU,
+    CA,
+    AU,
+    SG,
+    AP,
+}
+
+impl Region {
+    fn top_level_domain(self) -> &'static str {
+        match self {
+            Self::NA => "com",
+            Self::EU => "eu",
+            Self::CA => "ca",
+            Self::AU => "com.au",
+            Self::SG => "sg",
+            Self::AP => "asia",
+        }
+    }
+    pub(crate) fn api_url(self) -> String {
+        format!("https://api.pingone.{}/v1", self.top_level_domain())
+    }
+    pub(crate) fn auth_url(self) -> String {
+        format!("https://auth.pingone.{}", self.top_level_domain())
+    }
+}
 
 /// The target environment and the worker app's.
 #[derive(Debug)]
