@@ -4,45 +4,14 @@
 //! leaves out.
 
 use reqwest::Url;
-use serde::Deserialize;
-use uuid::Uuid;
 
 use super::client_auth::{client_auth, token_auth_method};
+use super::ecosystem::{environments, parse_region, region_setting, Region};
 use super::file::{relative_to, FilePingOne};
 use super::tls::{extra_roots, ExtraRoots};
 use super::{ClientAuth, ConfigError, EnvLookup};
 
-pub(crate) const ENV_ENVIRONMENT_ID: &str = "PINGONE_ENVIRONMENT_ID";
 pub(crate) const ENV_CLIENT_ID: &str = "PINGONE_CLIENT_ID";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub(crate) enum Region {
-    NA,
-    EU,
-    CA,
-    AU,
-    SG,
-    AP,
-}
-
-impl Region {
-    fn top_level_domain(self) -> &'static str {
-        match self {
-            Self::NA => "com",
-            Self::EU => "eu",
-            Self::CA => "ca",
-            Self::AU => "com.au",
-            Self::SG => "sg",
-            Self::AP => "asia",
-        }
-    }
-    pub(crate) fn api_url(self) -> String {
-        format!("https://api.pingone.{}/v1", self.top_level_domain())
-    }
-    pub(crate) fn auth_url(self) -> String {
-        format!("https://auth.pingone.{}", self.top_level_domain())
-    }
-}
 
 /// Where to reach PingOne and as whom.
 #[derive(Debug, Clone)]
@@ -121,18 +90,10 @@ pub(super) fn connection(
             )
         })
     };
-    let (environment_id, env_origin) =
-        from_file_or_env(&file.environment_id, "environment_id", ENV_ENVIRONMENT_ID)?;
-    if Uuid::parse_str(&environment_id).is_err() {
-        return Err(ConfigError::new(
-            env_origin,
-            "[pingone] environment_id",
-            format!("{environment_id:?} is not a UUID; copy the environment ID from the PingOne console"),
-        ));
-    }
-    let worker_environment_id = worker_environment(file, origin, &environment_id)?;
+    let environments = environments(file, origin, env)?;
     let (client_id, _) = from_file_or_env(&file.client_id, "client_id", ENV_CLIENT_ID)?;
-    let region = region(file.region.as_deref(), origin)?;
+    let region_by = region_setting(file, origin, env);
+    let region = region(region_by.as_ref(), origin)?;
     let method = token_auth_method(file.token_auth_method.as_deref(), origin)?;
     let auth = client_auth(method, file, origin, env)?;
     let extra_roots = file
@@ -152,13 +113,14 @@ pub(super) fn connection(
         file.auth_url.as_deref(),
         &region.auth_url(),
     )?;
-    let auth_url_set_by = set_by("auth_url", file.auth_url.as_deref(), file, origin);
-    let api_url_set_by = set_by("api_url", file.api_url.as_deref(), file, origin);
+    let region_by = region_by.map(|(_, by)| by);
+    let auth_url_set_by = set_by("auth_url", file.auth_url.as_deref(), &region_by, origin);
+    let api_url_set_by = set_by("api_url", file.api_url.as_deref(), &region_by, origin);
     Ok(Connection {
         api_url,
         auth_url,
-        environment_id,
-        worker_environment_id,
+        environment_id: environments.target,
+        worker_environment_id: environments.worker,
         client_id,
         auth,
         extra_roots,
@@ -168,11 +130,11 @@ pub(super) fn connection(
 }
 
 /// What set a host, for a message about that host: `[pingone] key` and its file, or the
-/// region that chose it.
-fn set_by(key: &str, value: Option<&str>, file: &FilePingOne, origin: &str) -> String {
-    match (value, &file.region) {
+/// region and what chose it.
+fn set_by(key: &str, value: Option<&str>, region_by: &Option<String>, origin: &str) -> String {
+    match (value, region_by) {
         (Some(_), _) => format!("[pingone] {key} in {origin}"),
-        (None, Some(text)) => format!("[pingone] region = {text:?} in {origin}"),
+        (None, Some(by)) => by.clone(),
         (None, None) if origin == "defaults" => {
             "the default region NA (no config file was loaded)".to_string()
         }
@@ -180,47 +142,18 @@ fn set_by(key: &str, value: Option<&str>, file: &FilePingOne, origin: &str) -> S
     }
 }
 
-/// `[pingone] worker_environment_id`, a UUID; `environment_id` when not set.
-fn worker_environment(
-    file: &FilePingOne,
-    origin: &str,
-    environment_id: &str,
-) -> Result<String, ConfigError> {
-    let Some(text) = file
-        .worker_environment_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-    else {
-        return Ok(environment_id.to_string());
-    };
-    match Uuid::parse_str(text) {
-        Ok(_) => Ok(text.to_string()),
-        Err(_) => Err(ConfigError::new(
-            origin,
-            "[pingone] worker_environment_id",
-            format!("{text:?} is not a UUID; copy the ID of the environment the worker app lives in (often the administrators' environment) from the PingOne console, or remove the key when the app lives in environment_id"),
-        )),
-    }
-}
-
-fn region(text: Option<&str>, origin: &str) -> Result<Region, ConfigError> {
-    let Some(text) = text else {
+/// The region (`NA` unless set) from its text and what set it.
+fn region(setting: Option<&(String, String)>, origin: &str) -> Result<Region, ConfigError> {
+    let Some((text, by)) = setting else {
         return Ok(Region::NA);
     };
-    match text.trim().to_ascii_uppercase().as_str() {
-        "NA" => Ok(Region::NA),
-        "EU" => Ok(Region::EU),
-        "CA" => Ok(Region::CA),
-        "AU" => Ok(Region::AU),
-        "SG" => Ok(Region::SG),
-        "AP" => Ok(Region::AP),
-        _ => Err(ConfigError::new(
+    parse_region(text).ok_or_else(|| {
+        ConfigError::new(
             origin,
             "[pingone] region",
-            format!("{text:?} is not one of NA, EU, CA, AU, SG, AP"),
-        )),
-    }
+            format!("{by}: {text:?} is not one of NA, EU, CA, AU, SG, AP (or Terraform's and Ping CLI's names for them: Europe, pingone.eu, …)"),
+        )
+    })
 }
 
 fn checked_url(
@@ -268,6 +201,7 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ecosystem::{ENV_ENVIRONMENT_ID, ENV_TARGET_ENVIRONMENT_ID};
     use crate::config::test_support::{args, env_with_secret, write_config};
     use crate::config::Settings;
 
@@ -295,7 +229,7 @@ mod tests {
         let target = "5f4a8e2c-1111-4c1e-9d53-2a6a4a3c9b10";
         let admins = "0a0a0a0a-2222-4c1e-9d53-2a6a4a3c9b10";
         let env = |name: &str| match name {
-            ENV_ENVIRONMENT_ID => Some(target.to_string()),
+            ENV_TARGET_ENVIRONMENT_ID => Some(target.to_string()),
             ENV_CLIENT_ID => Some("id".to_string()),
             _ => env_with_secret(name),
         };

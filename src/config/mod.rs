@@ -21,6 +21,7 @@ use crate::input::InputSource;
 mod client_auth;
 mod concurrency;
 mod connection;
+mod ecosystem;
 mod enroll;
 mod file;
 mod limits;
@@ -207,7 +208,8 @@ fn parse_delimiter(text: &str) -> Result<u8, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    use super::connection::{ENV_CLIENT_ID, ENV_ENVIRONMENT_ID};
+    use super::connection::ENV_CLIENT_ID;
+    use super::ecosystem::ENV_ENVIRONMENT_ID;
     use super::*;
     use crate::config::test_support::{args, env_with_secret, write_config};
 

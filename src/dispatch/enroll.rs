@@ -16,7 +16,7 @@ use super::{results, Job, CLOCK_SKEW};
 use crate::failpoints::crash_point;
 use crate::model::{DeviceIdentity, OnExisting};
 use crate::pingone::wire::{self, CreateDevice, Device};
-use crate::pingone::{ApiError, Client};
+use crate::pingone::{ApiError, Client, Trace};
 use crate::record::{Outcome, RowResult};
 use crate::stop::Stop;
 
@@ -30,6 +30,8 @@ struct Posting {
     first_sent: Option<SystemTime>,
     /// PingOne's last answer (or the network's), for a row the stop cut short after it.
     last_answer: Option<ApiError>,
+    /// The transaction id of the last POST sent, for the row and for support.
+    transaction_id: String,
 }
 
 impl Posting {
@@ -231,11 +233,27 @@ impl Enroller<'_> {
         let outcome = self
             .retry
             .run_while(
-                || self.post_once(user_id, identity, &body, &posting),
+                || self.post_once(job, user_id, identity, &body, &posting),
                 |e| !e.may_have_acted(),
             )
             .await;
         let posting = posting.into_inner().unwrap_or_else(|e| e.into_inner());
+        let transaction_id = posting.transaction_id.clone();
+        self.settle(job, user_id, identity, cache, outcome, posting)
+            .await
+            .with_transaction_id(transaction_id)
+    }
+
+    /// The row's result once its POSTs are over.
+    async fn settle(
+        &self,
+        job: &Job,
+        user_id: &str,
+        identity: &DeviceIdentity,
+        cache: &mut Option<Vec<Device>>,
+        outcome: Result<(Device, u16), ApiError>,
+        posting: Posting,
+    ) -> RowResult {
         let (device, status) = match outcome {
             Ok(created) => created,
             Err(error) if posting.unclear => {
@@ -278,19 +296,25 @@ impl Enroller<'_> {
     /// [`Self::create`]).
     async fn post_once(
         &self,
+        job: &Job,
         user_id: &str,
         identity: &DeviceIdentity,
         body: &CreateDevice,
         posting: &Mutex<Posting>,
     ) -> Result<(Device, u16), ApiError> {
-        {
+        let mut trace = {
             let mut p = lock(posting);
             p.attempts += 1;
             p.first_sent.get_or_insert_with(SystemTime::now);
+            Trace::for_row(job.line, p.attempts)
+        };
+        let sent = self.client.create_device(user_id, body, &mut trace).await;
+        if !trace.sent.is_empty() {
+            lock(posting).transaction_id = trace.sent;
         }
         // A success that describes another device than the one asked for: PingOne acted,
         // but not as asked.
-        let answer = match self.client.create_device(user_id, body).await {
+        let answer = match sent {
             Ok((device, status)) => {
                 // The window exactly-once exists for: PingOne made the device, and only a
                 // read of the user's devices (--resume) can learn it if the run dies here.

@@ -45,6 +45,7 @@ impl Client {
         let answer = self
             .http
             .head(self.api_url.clone())
+            .header(super::trace::HEADER, self.transactions.unrowed())
             .send()
             .await
             .map_err(ApiError::from_reqwest)?;

@@ -15,6 +15,8 @@ pub(crate) mod one_device;
 pub(crate) mod paging;
 mod proxy;
 pub(crate) mod token;
+pub(crate) mod trace;
+mod verdicts;
 pub mod wire;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,7 +35,9 @@ use crate::rate::throttle::Throttle;
 use crate::stop::{Stop, StopReason};
 pub(crate) use error::{ApiError, Cause};
 use token::{TokenFailure, TokenSource};
-use wire::{CreateDevice, Device, DeviceList, ErrorBody, MfaEnabled, Page, User, UserList};
+pub(crate) use trace::Trace;
+use trace::Transactions;
+use wire::{CreateDevice, Device, DeviceList, MfaEnabled, Page, User, UserList};
 
 /// Which host [`Client::preflight`] could not use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +97,7 @@ pub struct Client {
     stop: Arc<Stop>,
     stats: Arc<RequestStats>,
     health: Mutex<Health>,
+    transactions: Transactions,
 }
 
 /// Escapes a value for a SCIM filter string literal.
@@ -137,6 +142,7 @@ impl Client {
             stop,
             stats,
             health: Mutex::new(Health::new(limits)),
+            transactions: Transactions::new(),
         })
     }
 
@@ -159,7 +165,9 @@ impl Client {
             _ if self.api_on_token_host => return Ok(()),
             _ => {}
         }
-        match self.http.head(self.api_url.clone()).send().await {
+        let head = self.http.head(self.api_url.clone());
+        let head = head.header(trace::HEADER, self.transactions.unrowed());
+        match head.send().await {
             Ok(_) => Ok(()),
             Err(error) => match ApiError::from_reqwest(error) {
                 refused @ (ApiError::Untrusted { .. } | ApiError::Connect(_)) => {
@@ -244,14 +252,23 @@ impl Client {
     }
 
     /// Creates a device; also returns the status PingOne sent (201 in the docs, 200 seen).
+    /// `trace` names the row's attempt, and is left holding the transaction id last sent.
     pub(crate) async fn create_device(
         &self,
         user_id: &str,
         body: &CreateDevice,
+        trace: &mut Trace,
     ) -> Result<(Device, u16), ApiError> {
         let url = format!("{}/users/{user_id}/devices", self.environment_url);
         let (status, bytes) = self
-            .exchange(Method::POST, &url, &[], Some(body), Purpose::Enrollment)
+            .exchange(
+                Method::POST,
+                &url,
+                &[],
+                Some(body),
+                Purpose::Enrollment,
+                trace,
+            )
             .await?;
         Ok((self.parse(status, &bytes)?, status))
     }
@@ -269,7 +286,14 @@ impl Client {
         let url = format!("{}/users/{user_id}/mfaEnabled", self.environment_url);
         let on = MfaEnabled { mfa_enabled: true };
         let (status, bytes) = self
-            .exchange(Method::PUT, &url, &[], Some(&on), Purpose::Enrollment)
+            .exchange(
+                Method::PUT,
+                &url,
+                &[],
+                Some(&on),
+                Purpose::Enrollment,
+                &mut Trace::default(),
+            )
             .await?;
         // The docs show a 200 with the switch; an empty success says as much.
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -285,7 +309,14 @@ impl Client {
     /// role the enrollment needs, so it never stops the run; the caller reports it once.
     async fn config_read<T: DeserializeOwned>(&self, url: &str) -> Result<T, ApiError> {
         let (status, bytes) = self
-            .exchange(Method::GET, url, &[], None::<&()>, Purpose::ConfigRead)
+            .exchange(
+                Method::GET,
+                url,
+                &[],
+                None::<&()>,
+                Purpose::ConfigRead,
+                &mut Trace::default(),
+            )
             .await?;
         self.parse(status, &bytes)
     }
@@ -298,7 +329,14 @@ impl Client {
         body: Option<&B>,
     ) -> Result<T, ApiError> {
         let (status, bytes) = self
-            .exchange(method, url, query, body, Purpose::Enrollment)
+            .exchange(
+                method,
+                url,
+                query,
+                body,
+                Purpose::Enrollment,
+                &mut Trace::default(),
+            )
             .await?;
         self.parse(status, &bytes)
     }
@@ -312,6 +350,7 @@ impl Client {
         query: &[(&str, &str)],
         body: Option<&B>,
         purpose: Purpose,
+        trace: &mut Trace,
     ) -> Result<(u16, bytes::Bytes), ApiError> {
         for renewed in [false, true] {
             if self.stop.is_requested() {
@@ -324,10 +363,12 @@ impl Client {
                 return Err(ApiError::Stopped);
             }
             let token = self.token().await?;
+            let transaction = self.transactions.next(trace, renewed);
             let mut request = self
                 .http
                 .request(method.clone(), url)
-                .bearer_auth(token.expose());
+                .bearer_auth(token.expose())
+                .header(trace::HEADER, &transaction);
             if !query.is_empty() {
                 request = request.query(query);
             }
@@ -339,7 +380,7 @@ impl Client {
                 let _timing = self.stats.latency.start();
                 self.send(request, &method).await
             };
-            let (status, retry_after, bytes) = answer?;
+            let (status, retry_after, bytes) = trace::logged(answer, &method, &transaction)?;
             if status == 401 && !renewed {
                 turn.answered(status, retry_after);
                 self.tokens.invalidate(&token).await;
@@ -495,103 +536,6 @@ impl Client {
                 self.record_failure(FailureClass::Server, &error);
                 Err(error)
             }
-        }
-    }
-
-    /// An error status as an [`ApiError`], fed to the health check. A used-up quota stops
-    /// the run, and so does the first request's 403, since every other request would get
-    /// it too; later 403s are one user's (a role scoped to a population).
-    fn judge_error(
-        &self,
-        status: u16,
-        retry_after: Option<std::time::Duration>,
-        bytes: &[u8],
-        purpose: Purpose,
-    ) -> ApiError {
-        if status == 429 {
-            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-        }
-        let body = serde_json::from_slice::<ErrorBody>(bytes).ok();
-        let error = ApiError::from_status(status, body, retry_after);
-        if let Cause::Quota { reset } = error.cause() {
-            self.stop
-                .request(StopReason::QuotaExceeded(error::quota_message(
-                    reset.as_deref(),
-                )));
-            return error;
-        }
-        if purpose == Purpose::ConfigRead && status == 403 {
-            return error;
-        }
-        match status {
-            401 | 403 => self.record_failure(FailureClass::Auth, &error),
-            429 => {}
-            s if s >= 500 => self.record_failure(FailureClass::Server, &error),
-            // A 400 or 404 is about the row, and shows the service is working.
-            _ => self.record_success(),
-        }
-        if status == 403 && !self.any_success() {
-            self.stop.request(self.first_forbidden(&error));
-        }
-        error
-    }
-
-    /// Why the run stops at the first request's 403: a license, an environment, or (what
-    /// PingOne's body does not say otherwise) a missing role.
-    fn first_forbidden(&self, error: &ApiError) -> StopReason {
-        let (env, worker) = (&self.environment_id, &self.worker_environment_id);
-        let support = error
-            .pingone_id()
-            .map(|id| format!(" (PingOne error id {id})"))
-            .unwrap_or_default();
-        let says = error.message();
-        match error.cause() {
-            Cause::LicenseExceeded => StopReason::LicenseExceeded(format!(
-                "PingOne answered 403 LICENSE_EXCEEDED to the first request: the license of \
-                 environment {env} is exceeded ({says}){support}; no role fixes this: free \
-                 capacity or extend the license with Ping, then run again with --resume"
-            )),
-            Cause::OtherEnvironment => StopReason::OtherEnvironment(format!(
-                "PingOne answered 403 {} to the first request, naming the environment: \
-                 environment {env} does not exist, or the worker app's token (from environment \
-                 {worker}) is not valid for it ({says}){support}; check [pingone] \
-                 environment_id and worker_environment_id, and that the worker app has a role \
-                 in {env}, then run again with --resume",
-                error.code()
-            )),
-            Cause::Plain | Cause::Quota { .. } | Cause::UserMissing => {
-                let cross = if worker == env {
-                    String::new()
-                } else {
-                    format!(" (the worker app lives in environment {worker}: its role must cover {env})")
-                };
-                StopReason::MissingRole(format!(
-                    "PingOne answered 403 {} to the first request: the worker app's token lacks \
-                     the role this tool needs (Identity Data Admin) in environment {env}{cross}{support}; \
-                     grant it, then run again with --resume",
-                    error.code()
-                ))
-            }
-        }
-    }
-
-    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
-        self.health.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn any_success(&self) -> bool {
-        self.health().any_success()
-    }
-
-    fn record_success(&self) {
-        self.health().success();
-    }
-
-    fn record_failure(&self, class: FailureClass, error: &ApiError) {
-        let now = tokio::time::Instant::now();
-        let stop = self.health().failure(class, &error.to_string(), now);
-        if let Some(message) = stop {
-            self.stop.request(StopReason::RepeatedFailures(message));
         }
     }
 }

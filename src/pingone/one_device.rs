@@ -7,7 +7,7 @@
 use reqwest::Method;
 
 use super::wire::{Device, MfaEnabled};
-use super::{ApiError, Client, Purpose};
+use super::{ApiError, Client, Purpose, Trace};
 
 /// What a DELETE of one device came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +49,14 @@ impl Client {
     ) -> Result<Deleted, ApiError> {
         let url = self.device_url(user_id, device_id);
         match self
-            .exchange(Method::DELETE, &url, &[], None::<&()>, Purpose::Enrollment)
+            .exchange(
+                Method::DELETE,
+                &url,
+                &[],
+                None::<&()>,
+                Purpose::Enrollment,
+                &mut Trace::default(),
+            )
             .await
         {
             Ok(_) => {
@@ -67,7 +74,14 @@ impl Client {
         let url = format!("{}/users/{user_id}/mfaEnabled", self.environment_url);
         let off = MfaEnabled { mfa_enabled: false };
         let (status, bytes) = self
-            .exchange(Method::PUT, &url, &[], Some(&off), Purpose::Enrollment)
+            .exchange(
+                Method::PUT,
+                &url,
+                &[],
+                Some(&off),
+                Purpose::Enrollment,
+                &mut Trace::default(),
+            )
             .await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             self.record_success();

@@ -75,6 +75,8 @@ pub(crate) struct TokenSource {
     requested: std::sync::atomic::AtomicU64,
     /// Successes in a row whose body was no token (an HTML login page, a proxy's notice).
     not_tokens: std::sync::atomic::AtomicU32,
+    /// A 429 or 503 with `Retry-After` from the token endpoint: no token request before then.
+    not_before: std::sync::Mutex<Option<Instant>>,
 }
 
 impl TokenSource {
@@ -94,6 +96,7 @@ impl TokenSource {
             current: Mutex::new(None),
             requested: Default::default(),
             not_tokens: Default::default(),
+            not_before: Default::default(),
         }
     }
 
@@ -115,6 +118,12 @@ impl TokenSource {
         crate::failpoints::failpoint!("token-renewal", current.is_some(), |how: Option<String>| {
             Err(failed_renewal(how.as_deref()))
         });
+        // Held under the lock: every request needing a token waits with this one. A stop
+        // does not wait for it (`Client::token`).
+        let not_before = *self.not_before.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(when) = not_before {
+            tokio::time::sleep_until(when).await;
+        }
         let token = self.fetch().await?;
         let value = token.value.clone();
         *current = Some(token);
@@ -218,6 +227,14 @@ impl TokenSource {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(super::error::parse_retry_after)
+            .filter(|_| matches!(status, 429 | 503));
+        *self.not_before.lock().unwrap_or_else(|e| e.into_inner()) =
+            retry_after.map(|wait| Instant::now() + wait);
         let body = match body::read(response, TOKEN_BODY_CEILING).await {
             Ok(bytes) => Some(bytes),
             Err(BodyError::TooLarge) if is_success => {
@@ -265,7 +282,9 @@ impl TokenSource {
                 env = self.worker_environment_id,
             ))),
             _ => Err(TokenFailure::Unavailable(ApiError::from_status(
-                status, None, None,
+                status,
+                None,
+                retry_after,
             ))),
         }
     }

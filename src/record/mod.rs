@@ -20,6 +20,7 @@ pub(crate) mod record_lines;
 pub(crate) mod resume;
 pub(crate) mod row;
 pub(crate) mod summary;
+mod tallies;
 pub mod timeline;
 pub(crate) mod writer;
 

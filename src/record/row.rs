@@ -52,6 +52,9 @@ pub(crate) struct ResultRow {
     /// this run's, once a device of the user was there. `undo --restore-mfa` reads it; false
     /// in files written before it existed.
     pub(crate) user_mfa_switched: bool,
+    /// The `X-Ping-External-Transaction-ID` of the row's last device request (POST), which
+    /// PingOne support can find; empty when none was sent.
+    pub(crate) transaction_id: String,
 }
 
 impl ResultRow {
@@ -187,6 +190,12 @@ impl RowResult {
     /// The `id` of PingOne's error body for the row's failure, or none.
     pub(crate) fn with_pingone_error_id(mut self, id: Option<&str>) -> Self {
         self.row.pingone_error_id = id.unwrap_or_default().to_string();
+        self
+    }
+
+    /// The transaction id of the row's last device request (empty: none was sent).
+    pub(crate) fn with_transaction_id(mut self, id: String) -> Self {
+        self.row.transaction_id = id;
         self
     }
 

@@ -61,6 +61,10 @@ async fn client_for(
     let connection = connection.ok_or(RunError::NoConnection)?;
     let client = Client::new(&connection, &settings.limits, stop.clone(), stats.clone())
         .map_err(|source| RunError::HttpClient { source })?;
+    tracing::info!(
+        run_id = client.run_id(),
+        "every request's X-Ping-External-Transaction-ID starts with this run's id"
+    );
     match client.preflight().await {
         Ok(()) => Ok(Some(Arc::new(client))),
         Err((_, ApiError::Untrusted { host, problem })) => {

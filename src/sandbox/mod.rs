@@ -31,7 +31,7 @@ use json::Device;
 pub use options::{NotificationQuotaRule, PolicyRules, SandboxOptions, Storm};
 pub(crate) use standing::serve_standing;
 use state::{lock, Store};
-pub use state::{Arrival, Directory, Tally};
+pub use state::{Arrival, Directory, SeenRequest, Tally};
 
 /// Why the sandbox cannot start as asked.
 #[derive(Debug, thiserror::Error)]
@@ -436,6 +436,12 @@ impl Sandbox {
     /// Every device-create body received, as the client sent it.
     pub fn create_bodies(&self) -> Vec<String> {
         lock(&self.shared.store.bodies).clone()
+    }
+
+    /// Every API request received (tokens excepted), in order of arrival (only with
+    /// `record_arrivals`).
+    pub fn requests_seen(&self) -> Vec<SeenRequest> {
+        lock(&self.shared.store.seen).clone()
     }
 
     /// Every access token this sandbox has issued, for tests that check none leaks.

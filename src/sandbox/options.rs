@@ -35,7 +35,8 @@ pub struct SandboxOptions {
     /// Tokens may manage users and devices but not read environment configuration: device
     /// authentication policies and MFA settings answer 403.
     pub no_config_role: bool,
-    /// Keep each request's arrival time, for tests that check the rate (memory grows per request).
+    /// Keep each request's arrival time, method, path and transaction id, for tests that check
+    /// the rate and what was sent (memory grows per request).
     pub record_arrivals: bool,
     /// The status a device create answers: 201 in the docs, 200 seen in the wild.
     pub create_status: axum::http::StatusCode,

@@ -312,6 +312,15 @@ impl QuotaWindow {
     }
 }
 
+/// One API request as it arrived, for tests of what the client sends with every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenRequest {
+    pub method: String,
+    pub path: String,
+    /// The `X-Ping-External-Transaction-ID` header, when sent (and readable as text).
+    pub transaction_id: Option<String>,
+}
+
 pub(crate) struct Store {
     pub(crate) devices: Mutex<HashMap<String, Vec<Device>>>,
     /// Users' MFA switches as changed since the start (else the directory's).
@@ -327,6 +336,9 @@ pub(crate) struct Store {
     pub(crate) deleted: Mutex<Vec<String>>,
     /// Users removed since the start ([`super::Sandbox::remove_user`]).
     pub(crate) removed_users: Mutex<std::collections::HashSet<String>>,
+    /// Every API request received: method, path and its transaction id header (only with
+    /// `record_arrivals`).
+    pub(crate) seen: Mutex<Vec<SeenRequest>>,
     /// The `jti` of every client assertion accepted: one seen twice is a replay.
     pub(crate) assertion_ids: Mutex<std::collections::HashSet<String>>,
     pub(crate) tokens: Mutex<HashMap<String, Instant>>,
@@ -349,6 +361,7 @@ impl Default for Store {
             bodies: Mutex::default(),
             deleted: Mutex::default(),
             removed_users: Mutex::default(),
+            seen: Mutex::default(),
             assertion_ids: Mutex::default(),
             tokens: Mutex::default(),
             window: Mutex::default(),

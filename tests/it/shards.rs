@@ -70,7 +70,8 @@ fn mixed_input() -> String {
 }
 
 /// The columns that must agree between a sharded and a whole run: all of them, except that
-/// a device made during the run has an ID of each sandbox's own making.
+/// a device made during the run has an ID of each sandbox's own making, and a transaction id
+/// starts with its own run's id (what follows it, the line and attempt, must agree).
 fn comparable(row: &HashMap<String, String>) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = row
         .iter()
@@ -79,6 +80,8 @@ fn comparable(row: &HashMap<String, String>) -> Vec<(String, String)> {
                 column == "device_id" && !value.is_empty() && !value.starts_with(SEEDED_ID_PREFIX);
             let value = if made_in_run {
                 "(made in the run)"
+            } else if column == "transaction_id" {
+                value.find("-L").map_or(value.as_str(), |at| &value[at..])
             } else {
                 value
             };

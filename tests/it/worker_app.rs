@@ -91,3 +91,92 @@ async fn resume_refuses_another_worker_environment_and_reads_older_summaries() {
     assert!(refused.stderr.contains(ADMINS), "{}", refused.stderr);
     assert_eq!(sandbox.tally().requests, requests, "nothing sent");
 }
+
+/// The config without the lines that start with any of `keys`.
+fn config_without(ws: &Workspace, keys: &[&str]) {
+    let config = std::fs::read_to_string(ws.path("mfa-enroll.toml")).unwrap();
+    let kept: String = config
+        .lines()
+        .filter(|l| !keys.iter().any(|k| l.starts_with(&format!("{k} "))))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    ws.write("mfa-enroll.toml", &kept);
+}
+
+/// `run in.csv` with the sandbox's secret and `vars` in the child's environment.
+async fn enroll_with_env(ws: &Workspace, sandbox: &Sandbox, vars: &[(&str, &str)]) -> Run {
+    let secret = sandbox.options().client_secret.expose().to_string();
+    let args = enroll_args("in.csv", "out", &[]);
+    let mut command = launch::command(bin(), ws.dir.path(), Some(&secret), &args);
+    command.envs(vars.iter().copied());
+    must_end(
+        command.spawn().unwrap(),
+        std::time::Duration::from_secs(300),
+    )
+    .await
+}
+
+/// As Ping's Terraform provider and Ping CLI read them: PINGONE_ENVIRONMENT_ID is the worker
+/// app's environment, PINGONE_TARGET_ENVIRONMENT_ID the target, and the target is the worker's
+/// environment when nothing names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ecosystems_variables_name_the_worker_and_the_target() {
+    let (sandbox, ws) = admin_app(TokenAuthMethod::Basic).await;
+    config_without(&ws, &["environment_id", "worker_environment_id"]);
+    let target = sandbox.options().environment_id.clone();
+    let vars = [
+        ("PINGONE_ENVIRONMENT_ID", ADMINS),
+        ("PINGONE_TARGET_ENVIRONMENT_ID", target.as_str()),
+    ];
+    let run = enroll_with_env(&ws, &sandbox, &vars).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert_eq!(sandbox.tally().devices_created, 4);
+    let summary = &ws.summary()["target"];
+    assert_eq!(summary["environment_id"], target.as_str());
+    assert_eq!(summary["worker_environment_id"], ADMINS);
+
+    // A worker app in the target environment: one variable names both.
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", "").await;
+    ws.write("in.csv", &sms_rows(2));
+    config_without(&ws, &["environment_id"]);
+    let target = sandbox.options().environment_id.clone();
+    let run = enroll_with_env(&ws, &sandbox, &[("PINGONE_ENVIRONMENT_ID", &target)]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    let summary = &ws.summary()["target"];
+    assert_eq!(summary["environment_id"], target.as_str());
+    assert_eq!(summary["worker_environment_id"], target.as_str());
+}
+
+/// The setup of before: worker_environment_id in the file, the target in
+/// PINGONE_ENVIRONMENT_ID. Read the new way the run would go to the worker's environment, so
+/// it is refused before anything is sent, naming both variables. A region the ecosystem's
+/// variables give that is none is refused, naming the variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_meaning_of_pingone_environment_id_is_refused_not_guessed() {
+    let (sandbox, ws) = admin_app(TokenAuthMethod::Basic).await;
+    config_without(&ws, &["environment_id"]);
+    let target = sandbox.options().environment_id.clone();
+    let run = enroll_with_env(&ws, &sandbox, &[("PINGONE_ENVIRONMENT_ID", &target)]).await;
+    assert_eq!(run.code, 2, "{}", run.both());
+    for named in [
+        "PINGONE_ENVIRONMENT_ID",
+        "PINGONE_TARGET_ENVIRONMENT_ID",
+        ADMINS,
+    ] {
+        assert!(run.stderr.contains(named), "{named}: {}", run.stderr);
+    }
+    let vars = [
+        ("PINGONE_TARGET_ENVIRONMENT_ID", target.as_str()),
+        ("PINGONE_ROOT_DOMAIN", "pingone.example"),
+    ];
+    let run = enroll_with_env(&ws, &sandbox, &vars).await;
+    assert_eq!(run.code, 2, "{}", run.both());
+    assert!(
+        run.stderr
+            .contains("PINGONE_ROOT_DOMAIN=\"pingone.example\""),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(sandbox.tally().token_requests, 0, "nothing sent");
+    assert_eq!(sandbox.tally().requests, 0, "nothing sent");
+}

@@ -34,13 +34,17 @@ pub fn bin() -> &'static Path {
 }
 
 /// The variables a run reads from the environment; each launch starts without them.
-pub const SCRUBBED: [&str; 6] = [
+pub const SCRUBBED: [&str; 10] = [
     // A test build's failpoints (src/failpoints.rs): set only by the tests that mean them.
     "FAILPOINTS",
     "PINGONE_CLIENT_SECRET",
     "PINGONE_CLIENT_SECRET_FILE",
     "PINGONE_CLIENT_ID",
     "PINGONE_ENVIRONMENT_ID",
+    "PINGONE_TARGET_ENVIRONMENT_ID",
+    "PINGONE_REGION",
+    "PINGONE_REGION_CODE",
+    "PINGONE_ROOT_DOMAIN",
     "RUST_LOG",
 ];
 

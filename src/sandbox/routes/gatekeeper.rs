@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::errors::{
     error, forbidden, license_exceeded, quota_exceeded, rate_limited, storm_refusal, unexpected,
 };
-use crate::sandbox::state::{lock, Arrival, Counters};
+use crate::sandbox::state::{lock, Arrival, Counters, SeenRequest, Store};
 use crate::sandbox::Shared;
 
 /// Counts a request in progress until dropped, and keeps the most seen at once.
@@ -34,6 +34,24 @@ impl Drop for InFlight<'_> {
             .in_flight
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// Keeps the request for the tests: when it came, and its method, path and transaction id.
+fn keep(store: &Store, request: &Request, (at, answered_429): (std::time::Duration, bool)) {
+    lock(&store.arrivals).push(Arrival {
+        at,
+        is_post: request.method() == axum::http::Method::POST,
+        answered_429,
+    });
+    lock(&store.seen).push(SeenRequest {
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+        transaction_id: request
+            .headers()
+            .get("x-ping-external-transaction-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    });
 }
 
 /// Everything an API request meets before its handler, in PingOne's order: rate limit,
@@ -63,11 +81,11 @@ pub(super) async fn gatekeeper(
     };
     let limited = rate.and_then(admit);
     if shared.options.record_arrivals {
-        lock(&store.arrivals).push(Arrival {
-            at: now.duration_since(store.started),
-            is_post,
-            answered_429: storm || limited.is_some(),
-        });
+        let arrival = (
+            now.duration_since(store.started),
+            storm || limited.is_some(),
+        );
+        keep(store, &request, arrival);
     }
     if storm {
         Counters::bump(&store.counters.throttled_429);

@@ -1,7 +1,8 @@
 //! The real binary against a hostile server (`server.rs`): answers past their ceilings, a
 //! body that trickles for ever, lists that page to themselves, back or away, numbers of any
 //! size, a token answer of a gigabyte. Each ends as a row's clear failure or the run's clear
-//! stop, never a hang, a panic or unbounded memory.
+//! stop, never a hang, a panic or unbounded memory. Also: a 503's and the token endpoint's
+//! `Retry-After` are waited out.
 
 pub mod server;
 
@@ -354,4 +355,46 @@ async fn a_list_that_changes_while_it_is_paged_is_read_again() {
         Hostile::count(&hostile.counts().device_reads),
         1 + 2 * 3 * 2
     );
+}
+
+/// The gap between the first and the second request of `kind` the server saw.
+fn first_gap(hostile: &Hostile, kind: &str) -> Duration {
+    let times = hostile.counts().arrivals_of(kind);
+    assert!(times.len() >= 2, "{kind}: {} requests", times.len());
+    times[1] - times[0]
+}
+
+/// A 503's `Retry-After` is waited out before the request is sent again, as a 429's: the
+/// backoff alone (5 ms) would send it at once. (A lower bound: a loaded machine only waits
+/// longer.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503s_retry_after_is_waited_out() {
+    let hostile = Hostile::start(Behaviour {
+        first_answer_503: Some("2"),
+        ..Behaviour::default()
+    })
+    .await;
+    let (ws, run) = run_against(&hostile, "", 1, &["--quiet"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(ws.results()[0]["outcome"], "created");
+    let gap = first_gap(&hostile, "api");
+    assert!(gap >= Duration::from_secs(2), "{gap:?}");
+}
+
+/// The token endpoint's 429 or 503 with `Retry-After`: no token request goes out before it,
+/// from any row, and the run goes on once a token comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_endpoints_retry_after_is_waited_out() {
+    for status in [429, 503] {
+        let hostile = Hostile::start(Behaviour {
+            first_token: Some((status, "2")),
+            ..Behaviour::default()
+        })
+        .await;
+        let (ws, run) = run_against(&hostile, "", 3, &["--quiet"]).await;
+        assert_eq!(run.code, 0, "{status}: {}", run.stderr);
+        assert!(ws.results().iter().all(|r| r["outcome"] == "created"));
+        let gap = first_gap(&hostile, "token");
+        assert!(gap >= Duration::from_secs(2), "{status}: {gap:?}");
+    }
 }

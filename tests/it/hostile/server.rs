@@ -95,6 +95,10 @@ pub struct Behaviour {
     pub first_answer_429: Option<&'static str>,
     /// The username a username look-up's answer names (none: it names none).
     pub lookup_names: Option<&'static str>,
+    /// The first API request is answered 503 with this `Retry-After`.
+    pub first_answer_503: Option<&'static str>,
+    /// The first token request is answered with this status and `Retry-After`.
+    pub first_token: Option<(u16, &'static str)>,
 }
 
 impl Default for Behaviour {
@@ -107,6 +111,8 @@ impl Default for Behaviour {
             first_answer_401: false,
             first_answer_429: None,
             lookup_names: None,
+            first_answer_503: None,
+            first_token: None,
         }
     }
 }
@@ -120,6 +126,27 @@ pub struct Counts {
     pub posts: AtomicU64,
     /// Pages read from a shifted list ([`Devices::Shifting`]).
     pub shifts: AtomicU64,
+    /// When each token (`"token"`) and API (`"api"`) request arrived.
+    pub arrivals: std::sync::Mutex<Vec<(&'static str, std::time::Instant)>>,
+}
+
+impl Counts {
+    /// The arrival times of one kind of request.
+    pub fn arrivals_of(&self, kind: &str) -> Vec<std::time::Instant> {
+        let arrivals = self.arrivals.lock().unwrap();
+        arrivals
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, t)| *t)
+            .collect()
+    }
+
+    fn arrived(&self, kind: &'static str) {
+        self.arrivals
+            .lock()
+            .unwrap()
+            .push((kind, std::time::Instant::now()));
+    }
 }
 
 struct Shared {
@@ -232,7 +259,12 @@ fn trickle() -> Response {
 }
 
 async fn token(State(shared): State<Arc<Shared>>) -> Response {
-    shared.counts.tokens.fetch_add(1, Ordering::SeqCst);
+    let n = shared.counts.tokens.fetch_add(1, Ordering::SeqCst);
+    shared.counts.arrived("token");
+    if let (0, Some((status, retry_after))) = (n, shared.behaviour.first_token) {
+        let status = StatusCode::from_u16(status).unwrap();
+        return (status, [(header::RETRY_AFTER, retry_after)], "").into_response();
+    }
     match shared.behaviour.token {
         Token::Lifetime(expires_in) => json(
             StatusCode::OK,
@@ -259,8 +291,13 @@ async fn token(State(shared): State<Arc<Shared>>) -> Response {
 /// The answers every API request gets first, when the behaviour asks for them.
 fn first_answer(shared: &Shared) -> Option<Response> {
     let n = shared.counts.api.fetch_add(1, Ordering::SeqCst);
+    shared.counts.arrived("api");
     if n != 0 {
         return None;
+    }
+    if let Some(retry_after) = shared.behaviour.first_answer_503 {
+        let headers = [(header::RETRY_AFTER, retry_after)];
+        return Some((StatusCode::SERVICE_UNAVAILABLE, headers, "").into_response());
     }
     if shared.behaviour.first_answer_401 {
         return Some(json(
