@@ -566,7 +566,11 @@ pub async fn requests_floor(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
     let puts = summary["requests"]["put"].as_u64().unwrap_or(0);
     assert_eq!(puts, users as u64, "floor: one MFA switch per user");
     let usernames = users.div_ceil(2);
-    let floor = (2 * users + usernames + rows) as f64;
+    // A device read and a switch's PUT per user (every user starts off), a look-up per
+    // username, a switch read per user named by ID (the look-up carries a username's: a PUT
+    // goes only where the switch is off), a POST per device.
+    let by_id = users - usernames;
+    let floor = (2 * users + usernames + by_id + rows) as f64;
     let case = format!(
         "request floor, {rows} rows, {users} users (4 devices each, half by username), skip on, MFA switched on"
     );
