@@ -19,6 +19,7 @@ use crate::pingone::RequestStats;
 use crate::record::line_order::put_in_line_order;
 use crate::record::lock::{self, OutDirLock};
 use crate::record::read_back::RowReader;
+use crate::record::row::header_of;
 use crate::record::summary::Target;
 use crate::record::writer::{private_dir, write_whole};
 use crate::record::{OutputError, SUMMARY_FILE};
@@ -169,20 +170,6 @@ fn keep_done<R: AfterRow>(
         .map_err(|e| OutputError::io(&temporary, e.into_error()))?;
     // Committed (synced, renamed into place), it stays open at its end for the rows to come.
     Ok(staged.commit().map_err(OutputError::from)?)
-}
-
-/// The header of a row type, as serialising its default gives it.
-fn header_of<R: AfterRow>() -> Vec<String> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    if writer.serialize(R::default()).is_err() {
-        return Vec::new();
-    }
-    let bytes = writer.into_inner().unwrap_or_default();
-    let mut reader = csv::Reader::from_reader(bytes.as_slice());
-    reader
-        .headers()
-        .map(|h| h.iter().map(str::to_string).collect())
-        .unwrap_or_default()
 }
 
 /// summary.json's `requests` for `verify` and `undo`.

@@ -71,17 +71,7 @@ impl ResultRow {
 
     /// The header of results.csv, as the struct defines it.
     pub(crate) fn header() -> Vec<String> {
-        let mut writer = csv::Writer::from_writer(Vec::new());
-        // Serialising a value is the one way csv gives the header of a struct.
-        if writer.serialize(ResultRow::default()).is_err() {
-            return Vec::new();
-        }
-        let bytes = writer.into_inner().unwrap_or_default();
-        let mut reader = csv::Reader::from_reader(bytes.as_slice());
-        reader
-            .headers()
-            .map(|h| h.iter().map(str::to_string).collect())
-            .unwrap_or_default()
+        header_of::<ResultRow>()
     }
 }
 
@@ -224,4 +214,19 @@ impl RowResult {
         self.row.error_message = message.into();
         self
     }
+}
+
+/// The CSV header of a row type, as serialising its default gives it (the one way the csv
+/// crate gives the header of a struct): results.csv's, verify.csv's and undo.csv's.
+pub(crate) fn header_of<R: Serialize + Default>() -> Vec<String> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    if writer.serialize(R::default()).is_err() {
+        return Vec::new();
+    }
+    let bytes = writer.into_inner().unwrap_or_default();
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    reader
+        .headers()
+        .map(|h| h.iter().map(str::to_string).collect())
+        .unwrap_or_default()
 }
