@@ -260,6 +260,20 @@ pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<()
     );
     gauge(
         &mut registry,
+        "mfa_enroll_users_late",
+        "Users PingOne did not know at first and found on asking again",
+        summary.users_late as i64,
+    );
+    let inactive = &summary.rows_of_inactive_users;
+    labelled(
+        &mut registry,
+        "mfa_enroll_rows_of_inactive_users",
+        "Rows whose user is disabled or locked (their devices are created all the same)",
+        "account",
+        &[("disabled", inactive.disabled), ("locked", inactive.locked)],
+    );
+    gauge(
+        &mut registry,
         "mfa_enroll_retries",
         "Attempts that repeated a failed one",
         r.retries as i64,

@@ -316,6 +316,26 @@ fn work_facts(summary: &Summary) -> Vec<Fact> {
             ),
         ));
     }
+    if summary.users_late > 0 {
+        facts.push(Fact::text(
+            "Users found late",
+            format!(
+                "{} PingOne did not know at first, found on asking again (user_not_found_grace_s)",
+                int(summary.users_late)
+            ),
+        ));
+    }
+    let inactive = &summary.rows_of_inactive_users;
+    if inactive.any() {
+        facts.push(Fact::text(
+            "Rows of inactive users",
+            format!(
+                "{} of disabled users, {} of locked users: their devices are created, and work once the account is enabled",
+                int(inactive.disabled),
+                int(inactive.locked)
+            ),
+        ));
+    }
     let s = &summary.settings;
     let on_existing = format!("{:?}", s.on_existing).to_lowercase();
     facts.push(Fact::text(
