@@ -118,17 +118,6 @@ impl LateUsers {
     }
 }
 
-/// The row of a username not found within the grace.
-fn username_not_found(job: &Job, name: &str, grace: Duration) -> RowResult {
-    results::base(job, "", crate::record::Outcome::Failed).with_error(
-        Code::UserNotFound,
-        format!(
-            "no PingOne user has the username {name:?} (asked again for {} s); check the spelling or give the user_id",
-            grace.as_secs()
-        ),
-    )
-}
-
 impl Engine {
     /// The worker of a username's queue whose look-up found no user: asks again over the
     /// grace, then hands each row to its user's queue, or records it.
@@ -164,13 +153,12 @@ impl Engine {
             UserRef::Username(name) => name.as_str(),
             UserRef::Id(id) => return Ok((id.to_string(), job.standing)),
         };
-        let grace = self.retry.user_grace();
         match self.late.known(name) {
             Some(Some(found)) => return Ok(found),
-            Some(None) => return Err(username_not_found(job, name, grace)),
+            Some(None) => return Err(self.unresolved(job, name, Resolution::NotFound).0),
             None => {}
         }
-        for wait in waits(grace) {
+        for wait in waits(self.retry.user_grace()) {
             self.retry.wait(wait).await;
             if self.stop.is_requested() {
                 return Err(results::not_attempted(job, ""));
@@ -192,7 +180,8 @@ impl Engine {
             }
         }
         self.late.learned(name, None, job.continues);
-        Err(username_not_found(job, name, grace))
+        // As a row not asked again says it: a sharded run's rows agree with a whole run's.
+        Err(self.unresolved(job, name, Resolution::NotFound).0)
     }
 
     /// A row by ID that ended `USER_NOT_FOUND`: the user's devices are read between waits

@@ -316,6 +316,30 @@ fn work_facts(summary: &Summary) -> Vec<Fact> {
             ),
         ));
     }
+    facts.extend(account_facts(summary));
+    let s = &summary.settings;
+    let on_existing = format!("{:?}", s.on_existing).to_lowercase();
+    facts.push(Fact::text(
+        "Settings",
+        format!(
+            "rate {}/s, concurrency {}, max_retries {}, on_existing {on_existing}",
+            s.rate, s.concurrency, s.max_retries
+        ),
+    ));
+    let exit = summary
+        .exit_code
+        .map_or("none (not finished)".to_string(), |c| c.to_string());
+    facts.push(Fact::text("Exit code", exit));
+    if let Some(stopped) = &summary.stopped_early {
+        let why = format!("{}: {}", stopped.code, stopped.reason);
+        facts.push(Fact::text("Stopped because", why));
+    }
+    facts
+}
+
+/// What the run learned of users' accounts: users found late, rows of inactive users.
+fn account_facts(summary: &Summary) -> Vec<Fact> {
+    let mut facts = Vec::new();
     if summary.users_late > 0 {
         facts.push(Fact::text(
             "Users found late",
@@ -335,23 +359,6 @@ fn work_facts(summary: &Summary) -> Vec<Fact> {
                 int(inactive.locked)
             ),
         ));
-    }
-    let s = &summary.settings;
-    let on_existing = format!("{:?}", s.on_existing).to_lowercase();
-    facts.push(Fact::text(
-        "Settings",
-        format!(
-            "rate {}/s, concurrency {}, max_retries {}, on_existing {on_existing}",
-            s.rate, s.concurrency, s.max_retries
-        ),
-    ));
-    let exit = summary
-        .exit_code
-        .map_or("none (not finished)".to_string(), |c| c.to_string());
-    facts.push(Fact::text("Exit code", exit));
-    if let Some(stopped) = &summary.stopped_early {
-        let why = format!("{}: {}", stopped.code, stopped.reason);
-        facts.push(Fact::text("Stopped because", why));
     }
     facts
 }
