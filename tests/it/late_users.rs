@@ -185,3 +185,49 @@ async fn rows_of_disabled_and_locked_users_are_counted_and_their_devices_created
     assert_eq!(sandbox.devices_of(&user_id(0)).len(), 2);
     assert_eq!(sandbox.devices_of(&user_id(1)).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standing_sandbox_plays_late_disabled_and_locked_users_from_its_files() {
+    let ws = Workspace::new();
+    let users = format!(
+        "user_id,username,enabled,account_status\n{},person0,false,\n{},person1,,LOCKED\n",
+        user_id(0),
+        user_id(1)
+    );
+    ws.write("users.csv", &users);
+    ws.write(
+        "late.csv",
+        &format!("user_id,username\n{},late9\n", user_id(9)),
+    );
+    let args = [
+        "--users",
+        "users.csv",
+        "--late-users",
+        "late.csv",
+        "--late-asks",
+        "1",
+    ];
+    let standing = crate::sandbox::standing(ws.dir.path(), &args).await;
+    ws.write(
+        "mfa-enroll.toml",
+        &format!("{}\n[limits]\nrate = 1000\n", standing.config),
+    );
+    let csv = ",late9,SMS,+15125550109,\n,person0,SMS,+15125550100,\n,person1,SMS,+15125550101,\n";
+    ws.write(
+        "in.csv",
+        &format!("user_id,username,type,phone,email\n{csv}"),
+    );
+    let run = enroll_with_secret(&ws, &standing.secret, "in.csv", "out", &[]).await;
+    send_signal(&standing.child, "INT");
+    assert_eq!(run.code, 0, "{}", run.both());
+    let summary = ws.summary();
+    assert_eq!(summary["users_late"], 1, "{summary}");
+    let inactive = &summary["rows_of_inactive_users"];
+    assert_eq!(
+        (&inactive["disabled"], &inactive["locked"]),
+        (&1.into(), &1.into())
+    );
+    for row in ws.results() {
+        assert_eq!(row["outcome"], "created", "{row:?}");
+    }
+}
