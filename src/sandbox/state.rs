@@ -31,10 +31,9 @@ pub enum Directory {
         by_username: HashMap<String, Vec<String>>,
         /// Users whose MFA switch is on at the start (PingOne creates users with it off).
         mfa_on: std::collections::HashSet<String>,
-        /// Users whose `enabled` is false.
-        disabled: std::collections::HashSet<String>,
-        /// Users whose `account.status` is `LOCKED`.
-        locked: std::collections::HashSet<String>,
+        /// Users disabled or locked: (`enabled`, `account.status` is `LOCKED`); others are
+        /// enabled and `OK`.
+        standing: HashMap<String, (bool, bool)>,
     },
 }
 
@@ -129,12 +128,13 @@ impl Directory {
         disabled_users: impl IntoIterator<Item = String>,
         locked_users: impl IntoIterator<Item = String>,
     ) -> Directory {
-        if let Directory::Listed {
-            disabled, locked, ..
-        } = &mut self
-        {
-            disabled.extend(disabled_users.into_iter().map(|id| id.to_lowercase()));
-            locked.extend(locked_users.into_iter().map(|id| id.to_lowercase()));
+        if let Directory::Listed { standing, .. } = &mut self {
+            for id in disabled_users {
+                standing.entry(id.to_lowercase()).or_insert((true, false)).0 = false;
+            }
+            for id in locked_users {
+                standing.entry(id.to_lowercase()).or_insert((true, false)).1 = true;
+            }
         }
         self
     }
@@ -143,12 +143,10 @@ impl Directory {
     pub(crate) fn standing(&self, id: &str) -> (bool, bool) {
         match self {
             Directory::Open => (true, false),
-            Directory::Listed {
-                disabled, locked, ..
-            } => {
-                let id = id.to_lowercase();
-                (!disabled.contains(&id), locked.contains(&id))
-            }
+            Directory::Listed { standing, .. } => standing
+                .get(&id.to_lowercase())
+                .copied()
+                .unwrap_or((true, false)),
         }
     }
 
@@ -187,8 +185,7 @@ impl Directory {
             ids,
             by_username,
             mfa_on: Default::default(),
-            disabled: Default::default(),
-            locked: Default::default(),
+            standing: Default::default(),
         }
     }
 
