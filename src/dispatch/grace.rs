@@ -16,7 +16,7 @@
 //!   the row is then `NOT_ATTEMPTED` (nothing was sent for it that PingOne acted on), and
 //!   `--resume` asks again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -70,6 +70,9 @@ pub(super) struct LateUsers {
     /// Case-folded username -> its user found late (ID, account), or `None`: not found in
     /// the grace. Kept until the username's last row, so its later rows do not wait again.
     usernames: Mutex<HashMap<String, Option<(String, Standing)>>>,
+    /// Users named by ID not found over a whole grace, while rows of theirs are to come: the
+    /// next row of the user does not wait again.
+    missing_ids: Mutex<HashSet<String>>,
     /// Rows worked whose user is disabled, locked (what the engine learns of accounts is
     /// counted here, beside the users found late).
     disabled: AtomicU64,
@@ -103,8 +106,18 @@ impl LateUsers {
         }
     }
 
-    fn known(&self, name: &str) -> Option<Option<(String, Standing)>> {
-        lock(&self.usernames).get(&name.to_lowercase()).cloned()
+    /// What the grace learned of a username, forgotten with its last row (`continues`).
+    fn known(&self, name: &str, continues: bool) -> Option<Option<(String, Standing)>> {
+        let mut usernames = lock(&self.usernames);
+        match continues {
+            true => usernames.get(&name.to_lowercase()).cloned(),
+            false => usernames.remove(&name.to_lowercase()),
+        }
+    }
+
+    /// Forgets a user named by ID that the grace did not find: no row of theirs is to come.
+    pub(super) fn release_id(&self, user_id: &str) {
+        lock(&self.missing_ids).remove(&user_id.to_lowercase());
     }
 
     /// What the grace learned of a username; kept only while rows naming it are to come.
@@ -153,7 +166,7 @@ impl Engine {
             UserRef::Username(name) => name.as_str(),
             UserRef::Id(id) => return Ok((id.to_string(), job.standing)),
         };
-        match self.late.known(name) {
+        match self.late.known(name, job.continues) {
             Some(Some(found)) => return Ok(found),
             Some(None) => return Err(self.unresolved(job, name, Resolution::NotFound).0),
             None => {}
@@ -195,6 +208,9 @@ impl Engine {
         place: &mut Option<InProgress<'a>>,
         first: RowResult,
     ) -> RowResult {
+        if lock(&self.late.missing_ids).contains(&user_id.to_lowercase()) {
+            return first;
+        }
         *place = None;
         for wait in waits(self.retry.user_grace()) {
             self.retry.wait(wait).await;
@@ -225,6 +241,7 @@ impl Engine {
                 Err(e) => return results::failed(job, user_id, &e, 0, self.retry.max_retries()),
             }
         }
+        lock(&self.late.missing_ids).insert(user_id.to_lowercase());
         first
     }
 

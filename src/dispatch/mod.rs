@@ -372,8 +372,13 @@ impl Engine {
         if !self.asks_again(job, &result) {
             return result;
         }
-        self.await_user_id(job, user_id, devices, place, result)
-            .await
+        let result = self
+            .await_user_id(job, user_id, devices, place, result)
+            .await;
+        if self.is_users_last_row(job) {
+            self.late.release_id(user_id);
+        }
+        result
     }
 
     /// The row's work in the run's mode.

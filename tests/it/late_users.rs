@@ -34,9 +34,10 @@ fn input() -> String {
     csv
 }
 
-async fn late_run(late_asks: u64, limits: &str) -> (Sandbox, Workspace, Run) {
+/// `input()` and `more` rows after it.
+async fn late_run(late_asks: u64, limits: &str, more: &str) -> (Sandbox, Workspace, Run) {
     let (sandbox, ws) = setup(tenant(late_asks), limits, "").await;
-    ws.write("in.csv", &input());
+    ws.write("in.csv", &format!("{}{more}", input()));
     let args = ["--metrics-file", "late.prom"];
     let run = enroll(&ws, &sandbox, "in.csv", &args).await;
     (sandbox, ws, run)
@@ -56,7 +57,7 @@ fn asks(sandbox: &Sandbox) -> (usize, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_that_appears_after_two_asks_is_enrolled_and_counted_late() {
-    let (sandbox, ws, run) = late_run(2, "rate = 1000").await;
+    let (sandbox, ws, run) = late_run(2, "rate = 1000", "").await;
     assert_eq!(run.code, 0, "{}", run.both());
     for row in ws.results() {
         assert_eq!(row["outcome"], "created", "{row:?}");
@@ -80,10 +81,13 @@ async fn a_user_that_appears_after_two_asks_is_enrolled_and_counted_late() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_that_never_appears_is_user_not_found_after_the_grace() {
-    let (sandbox, ws, run) = late_run(1000, "rate = 1000\nuser_not_found_grace_s = 1").await;
+    // A second row of user 5: it does not wait again for a user the grace did not find.
+    let second = format!("{},,EMAIL,,late5@example.com\n", user_id(5));
+    let (sandbox, ws, run) =
+        late_run(1000, "rate = 1000\nuser_not_found_grace_s = 1", &second).await;
     assert_eq!(run.code, 1, "{}", run.both());
     let rows = by_line(&ws.results());
-    for line in 2..6 {
+    for line in [2, 3, 4, 5, 10] {
         assert_eq!(
             rows[&line]["error_code"], "USER_NOT_FOUND",
             "{:?}",
@@ -93,15 +97,16 @@ async fn a_user_that_never_appears_is_user_not_found_after_the_grace() {
     for line in 6..10 {
         assert_eq!(rows[&line]["outcome"], "created", "{:?}", rows[&line]);
     }
-    // Asked at once, then after 0.5 s and 1 s: three asks each, nothing created.
-    assert_eq!(asks(&sandbox), (3, 3));
+    // Asked at once, then after 0.5 s and 1 s: three asks each, nothing created; the second
+    // row of user 5 reads its devices once.
+    assert_eq!(asks(&sandbox), (3, 4));
     assert!(sandbox.devices_of(&user_id(5)).is_empty());
     assert_eq!(ws.summary()["users_late"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grace_of_zero_asks_once() {
-    let (sandbox, ws, run) = late_run(2, "rate = 1000\nuser_not_found_grace_s = 0").await;
+    let (sandbox, ws, run) = late_run(2, "rate = 1000\nuser_not_found_grace_s = 0", "").await;
     assert_eq!(run.code, 1, "{}", run.both());
     let rows = by_line(&ws.results());
     for line in 2..6 {
@@ -120,7 +125,7 @@ async fn a_grace_of_zero_asks_once() {
 async fn the_wait_holds_no_request_slot_so_the_rows_behind_go_on() {
     // One request in flight; the late users appear only on their fourth ask (after 0.5, 1
     // and 2 s of waits), long after the other four users' rows could all be done.
-    let (sandbox, ws, run) = late_run(3, "rate = 1000\nconcurrency = 1").await;
+    let (sandbox, ws, run) = late_run(3, "rate = 1000\nconcurrency = 1", "").await;
     assert_eq!(run.code, 0, "{}", run.both());
     assert_eq!(ws.summary()["users_late"], 4);
     let order = sandbox.user_requests();
