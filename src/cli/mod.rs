@@ -387,9 +387,19 @@ pub struct SandboxArgs {
     #[arg(long, default_value_t = 3600, value_name = "S")]
     pub(crate) token_ttl: u64,
 
-    /// CSV with user_id,username columns; only these users exist
+    /// CSV with user_id,username columns; only these users exist. Optional columns:
+    /// mfa_enabled (true/false), enabled (true/false), account_status (OK/LOCKED)
     #[arg(long, value_name = "FILE")]
     pub(crate) users: Option<PathBuf>,
+
+    /// CSV as --users: users imported moments ago, missing (404, absent from look-ups) for
+    /// their first --late-asks requests, then there
+    #[arg(long, value_name = "FILE")]
+    pub(crate) late_users: Option<PathBuf>,
+
+    /// Requests naming a late user (--late-users) answered as though it did not exist yet
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub(crate) late_asks: u64,
 
     /// Device authentication policy IDs that exist, comma-separated [default: every UUID]
     #[arg(long, value_delimiter = ',', value_name = "IDS")]

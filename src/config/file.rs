@@ -60,6 +60,7 @@ pub(super) struct FileLimits {
     pub(super) backoff_max_s: Option<i64>,
     pub(super) stop_after_failures: Option<i64>,
     pub(super) list_lag_s: Option<i64>,
+    pub(super) user_not_found_grace_s: Option<i64>,
 }
 
 /// The config and the file it came from (`None`: no file, every key at its default).

@@ -26,6 +26,10 @@ pub struct Limits {
     /// whose answer was unclear, the list is read over this window before the row is called
     /// `UNCONFIRMED` (PingOne is eventually consistent; see docs/configuration.md).
     pub(crate) list_lag: Duration,
+    /// How long a user PingOne answers 404 for is asked again before the row is
+    /// `USER_NOT_FOUND`: a user imported moments ago may not be visible yet (PingOne is
+    /// eventually consistent). Zero: no second ask.
+    pub(crate) user_not_found_grace: Duration,
 }
 
 impl Default for Limits {
@@ -40,6 +44,7 @@ impl Default for Limits {
             backoff_max: Duration::from_secs(30),
             stop_after_failures: 30,
             list_lag: Duration::from_secs(10),
+            user_not_found_grace: Duration::from_secs(5),
         }
     }
 }
@@ -117,7 +122,7 @@ pub(super) fn limits(
     let secs = |t: Duration| t.as_secs() as i64;
     // (key, flag, file, default, allowed): the flag wins, then the file, then the default.
     #[rustfmt::skip]
-    let keys: [LimitKey; 7] = [
+    let keys: [LimitKey; 8] = [
         ("rate", args.rate.map(i64::from), file.rate, d.rate.into(), 1..=1_000_000),
         ("max_retries", flag(args.max_retries), file.max_retries, d.max_retries as i64, 0..=20),
         ("timeout_s", None, file.timeout_s, secs(d.timeout), 1..=600),
@@ -125,12 +130,14 @@ pub(super) fn limits(
         ("backoff_max_s", None, file.backoff_max_s, secs(d.backoff_max), 1..=600),
         ("stop_after_failures", None, file.stop_after_failures, d.stop_after_failures.into(), 1..=100_000),
         ("list_lag_s", None, file.list_lag_s, secs(d.list_lag), 0..=300),
+        ("user_not_found_grace_s", None, file.user_not_found_grace_s, secs(d.user_not_found_grace), 0..=300),
     ];
-    let mut values = [0i64; 7];
+    let mut values = [0i64; 8];
     for (value, (name, flag, file, default, range)) in values.iter_mut().zip(keys) {
         *value = bounded(origin, name, flag, file, default, range)?;
     }
-    let [rate, max_retries, timeout_s, initial_ms, backoff_max_s, stop_after, list_lag_s] = values;
+    let [rate, max_retries, timeout_s, initial_ms, backoff_max_s, stop_after, list_lag_s, grace_s] =
+        values;
     // Every value was checked against a range that fits its type.
     Ok(Limits {
         rate: rate as u32,
@@ -141,6 +148,7 @@ pub(super) fn limits(
         backoff_max: Duration::from_secs(backoff_max_s as u64),
         stop_after_failures: stop_after as u32,
         list_lag: Duration::from_secs(list_lag_s as u64),
+        user_not_found_grace: Duration::from_secs(grace_s as u64),
     })
 }
 
@@ -170,6 +178,7 @@ mod tests {
         );
         assert_eq!(s.limits.stop_after_failures, d.stop_after_failures);
         assert_eq!(s.limits.list_lag, d.list_lag);
+        assert_eq!(s.limits.user_not_found_grace, d.user_not_found_grace);
     }
 
     #[test]

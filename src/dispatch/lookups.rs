@@ -10,14 +10,14 @@ use tokio::sync::OnceCell;
 
 use super::guard::lock;
 use super::retry::RetryPolicy;
-use crate::pingone::wire::User;
+use crate::pingone::wire::{Standing, User};
 use crate::pingone::{ApiError, Client};
 
 /// What PingOne answered when asked for a username's user.
 #[derive(Debug, Clone)]
 pub(super) enum Resolution {
-    /// The user's ID, and the MFA switch when the look-up carried it.
-    Found(String, Option<bool>),
+    /// The user's ID, the MFA switch when the look-up carried it, and the account's standing.
+    Found(String, Option<bool>, Standing),
     NotFound,
     Ambiguous(usize),
     Failed(ApiError),
@@ -61,7 +61,8 @@ impl UsernameLookups {
             match lookup {
                 Ok(users) if users.is_empty() => Resolution::NotFound,
                 Ok(users) if users.len() == 1 => {
-                    Resolution::Found(users[0].id.clone(), users[0].mfa_enabled)
+                    let user = &users[0];
+                    Resolution::Found(user.id.clone(), user.mfa_enabled, user.standing())
                 }
                 Ok(users) => Resolution::Ambiguous(users.len()),
                 Err(e) => Resolution::Failed(e),
@@ -69,6 +70,21 @@ impl UsernameLookups {
         })
         .await
         .clone()
+    }
+
+    /// Asks PingOne again for the username, whatever it answered before: a user imported
+    /// moments ago may have been missing from the first answer (see `grace`). The answer
+    /// is not kept.
+    pub(super) async fn ask_again(
+        &self,
+        client: &Client,
+        retry: &RetryPolicy,
+        name: &str,
+    ) -> Resolution {
+        self.forget(name);
+        let answer = self.resolve(client, retry, name).await;
+        self.forget(name);
+        answer
     }
 
     /// Forgets the username's look-up: no row to come names it.

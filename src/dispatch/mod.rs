@@ -33,6 +33,7 @@ mod claims;
 mod decide;
 mod enroll;
 mod environment;
+mod grace;
 mod guard;
 pub(crate) mod later;
 mod lookups;
@@ -54,9 +55,9 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::codes::Code;
 use crate::config::RunMode;
 use crate::model::{Claims, OnExisting, UserRef};
-use crate::pingone::wire::Device;
+use crate::pingone::wire::{Device, Standing};
 use crate::pingone::Client;
-use crate::record::summary::{MfaUsers, UserOverMessageLimit};
+use crate::record::summary::{InactiveRows, MfaUsers, UserOverMessageLimit};
 use crate::record::{Outcome, RecorderHandle, RowResult};
 use crate::stop::Stop;
 use crate::validate::DeviceSpec;
@@ -92,6 +93,8 @@ pub(crate) struct Job {
     /// A later row names the same user the same way ([`later::LaterRows`]): what this run
     /// keeps of the user (a plan, a username's look-up) is still needed after this row.
     pub(crate) continues: bool,
+    /// The user's account as a username's look-up described it (rows by ID: not known).
+    pub(crate) standing: Standing,
 }
 
 /// The settings the engine runs by, fixed for the run.
@@ -111,6 +114,10 @@ pub(crate) struct EngineConfig {
     pub(crate) kinds: later::Kinds,
     /// Switch each user's MFA on once a device of theirs is there (live runs).
     pub(crate) enable_mfa: bool,
+    /// Ask again, over `user_not_found_grace_s`, for a username the look-up did not find
+    /// (`grace`). Not with `--shard`: a shard knows a username's row is its own only by the
+    /// user's ID, so one not found is left to the shard that owns unknown users.
+    pub(crate) late_usernames: bool,
 }
 
 /// A row whose user could not be resolved, with its result.
@@ -180,6 +187,7 @@ pub(crate) struct Engine {
     queues: UserQueues,
     rows: RowsInProgress,
     mode: ModeState,
+    late: grace::LateUsers,
 }
 
 impl Engine {
@@ -201,6 +209,7 @@ impl Engine {
             queues: UserQueues::new(config.concurrency),
             rows: RowsInProgress::default(),
             mode,
+            late: grace::LateUsers::default(),
             config,
         })
     }
@@ -238,28 +247,50 @@ impl Engine {
             .usernames
             .resolve(&self.client, &self.retry, &name)
             .await;
-        let (result, is_answer) = match resolution {
-            Resolution::Found(id, mfa_enabled) => {
-                if let Some(switches) = self.mode.switches() {
-                    switches.note_looked_up(&id, mfa_enabled);
-                }
-                return Ok((job, id));
+        match resolution {
+            Resolution::Found(id, mfa_enabled, standing) => {
+                self.note_found(&id, mfa_enabled);
+                Ok((Job { standing, ..job }, id))
             }
-            Resolution::NotFound => (results::base(&job, "", Outcome::Failed).with_error(
+            // PingOne may not show a user imported moments ago yet: asked again apart.
+            Resolution::NotFound
+                if self.config.late_usernames && !self.retry.user_grace().is_zero() =>
+            {
+                Ok((job, grace::late_key(&name)))
+            }
+            other => {
+                let (result, is_answer) = self.unresolved(&job, &name, other);
+                Err(Unresolved {
+                    job,
+                    result,
+                    is_answer,
+                })
+            }
+        }
+    }
+
+    /// A looked-up user's MFA switch, when the look-up carried it.
+    fn note_found(&self, user_id: &str, mfa_enabled: Option<bool>) {
+        if let Some(switches) = self.mode.switches() {
+            switches.note_looked_up(user_id, mfa_enabled);
+        }
+    }
+
+    /// The row of a username PingOne's look-up did not resolve to one user, and whether that
+    /// was PingOne's answer (rather than a failed look-up).
+    fn unresolved(&self, job: &Job, name: &str, resolution: Resolution) -> (RowResult, bool) {
+        match resolution {
+            Resolution::Found(id, ..) => (results::base(job, &id, Outcome::Failed), false),
+            Resolution::NotFound => (results::base(job, "", Outcome::Failed).with_error(
                 Code::UserNotFound,
                 format!("no PingOne user has the username {name:?}; check the spelling or give the user_id"),
             ), true),
-            Resolution::Ambiguous(n) => (results::base(&job, "", Outcome::Failed).with_error(
+            Resolution::Ambiguous(n) => (results::base(job, "", Outcome::Failed).with_error(
                 Code::AmbiguousUser,
                 format!("{n} PingOne users have the username {name:?}; give this row's user_id instead"),
             ), true),
-            Resolution::Failed(e) => (results::failed(&job, "", &e, 0, self.retry.max_retries()), false),
-        };
-        Err(Unresolved {
-            job,
-            result,
-            is_answer,
-        })
+            Resolution::Failed(e) => (results::failed(job, "", &e, 0, self.retry.max_retries()), false),
+        }
     }
 
     /// Queues a resolved row behind its user's earlier rows. Waits when too many rows are
@@ -274,7 +305,11 @@ impl Engine {
             return self.recorder.record(results::not_attempted(&job, &user_id));
         };
         if let Some((job, permit)) = self.queues.enqueue(job, &user_id, permit) {
-            tokio::spawn(self.clone().drain_user(job, user_id, permit));
+            if grace::is_late_key(&user_id) {
+                tokio::spawn(self.clone().drain_late(job, user_id, permit));
+            } else {
+                tokio::spawn(self.clone().drain_user(job, user_id, permit));
+            }
         }
     }
 
@@ -294,14 +329,15 @@ impl Engine {
         while let Some((job, permit)) = next.take() {
             // A row starts only when few are in progress: its requests then go before rows
             // not yet started (see `rows`).
-            let in_progress = self
+            let mut in_progress = self
                 .rows
                 .start(|| self.client.in_flight_limit(), &self.stop)
                 .await;
             let result = if in_progress.is_none() || self.stop.is_requested() {
                 results::not_attempted(&job, &user_id)
             } else {
-                let work = std::panic::AssertUnwindSafe(self.process(&job, &user_id, &mut devices));
+                let work = self.process(&job, &user_id, &mut devices, &mut in_progress);
+                let work = std::panic::AssertUnwindSafe(work);
                 match work.catch_unwind().await {
                     Ok(result) => result,
                     Err(_) => {
@@ -320,14 +356,33 @@ impl Engine {
         }
     }
 
-    async fn process(
-        &self,
+    /// Works the row; a user PingOne did not know yet is asked again (`grace`), without the
+    /// row's place among those in progress while it waits.
+    async fn process<'a>(
+        &'a self,
         job: &Job,
         user_id: &str,
         devices: &mut Option<Vec<Device>>,
+        place: &mut Option<rows::InProgress<'a>>,
     ) -> RowResult {
         // A bug met here must leave the row INTERNAL_ERROR and the run resumable.
         crate::failpoints::panic_on_line!("row-work", job.line);
+        self.late.note_standing(job.standing);
+        let result = self.work(job, user_id, devices).await;
+        if !self.asks_again(job, &result) {
+            return result;
+        }
+        let result = self
+            .await_user_id(job, user_id, devices, place, result)
+            .await;
+        if self.is_users_last_row(job) {
+            self.late.release_id(user_id);
+        }
+        result
+    }
+
+    /// The row's work in the run's mode.
+    async fn work(&self, job: &Job, user_id: &str, devices: &mut Option<Vec<Device>>) -> RowResult {
         let (client, retry) = (self.client.as_ref(), &self.retry);
         match &self.mode {
             ModeState::Live { claims, switches } => {
@@ -388,6 +443,16 @@ impl Engine {
     /// (a plan, a switch) goes (`later`).
     fn is_users_last_row(&self, job: &Job) -> bool {
         !job.continues && !self.config.kinds.other_kind_after(&job.spec.user, job.line)
+    }
+
+    /// Users PingOne did not know at first and found on a second ask (`grace`).
+    pub(crate) fn users_late(&self) -> u64 {
+        self.late.count()
+    }
+
+    /// Rows worked whose user's account is disabled or locked.
+    pub(crate) fn inactive_rows(&self) -> InactiveRows {
+        self.late.inactive_rows()
     }
 
     /// A plan's users: (whose MFA switch is known, of them found off).

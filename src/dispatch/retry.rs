@@ -24,6 +24,8 @@ pub(crate) struct RetryPolicy {
     max: Duration,
     /// How long a device list may lag a creation (`list_lag_s`).
     list_lag: Duration,
+    /// How long a user PingOne does not know is asked again (`user_not_found_grace_s`).
+    user_grace: Duration,
     stats: Arc<RequestStats>,
     stop: Arc<Stop>,
 }
@@ -35,6 +37,7 @@ impl RetryPolicy {
             initial: limits.backoff_initial,
             max: limits.backoff_max,
             list_lag: limits.list_lag,
+            user_grace: limits.user_not_found_grace,
             stats,
             stop,
         }
@@ -46,6 +49,10 @@ impl RetryPolicy {
 
     pub(crate) fn list_lag(&self) -> Duration {
         self.list_lag
+    }
+
+    pub(crate) fn user_grace(&self) -> Duration {
+        self.user_grace
     }
 
     /// Waits `delay`, or less when the run stops meanwhile.

@@ -463,6 +463,10 @@ fn merged_summary(shards: &[ShardDir], tallies: &Tallies) -> Summary {
         summary.resumed_rows += s.resumed_rows;
         add_requests(&mut summary.requests, &s.requests);
         summary.users_mfa.add(&s.users_mfa);
+        summary.users_late += s.users_late;
+        summary
+            .rows_of_inactive_users
+            .add(&s.rows_of_inactive_users);
         for (channel, n) in &s.pairing_messages {
             *summary.pairing_messages.entry(channel.clone()).or_default() += n;
         }

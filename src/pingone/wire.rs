@@ -128,6 +128,36 @@ pub struct User {
     /// The user's MFA switch, when the look-up carries it (PingOne's user resource does).
     #[serde(rename = "mfaEnabled", default)]
     pub(crate) mfa_enabled: Option<bool>,
+    /// Whether the user may sign on at all; `None` when the answer leaves it out.
+    #[serde(default)]
+    pub(crate) enabled: Option<bool>,
+    #[serde(default)]
+    pub(crate) account: Option<Account>,
+}
+
+/// A user's `account`: its `status` is `OK` or `LOCKED` (PingOne's user resource).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Account {
+    #[serde(default)]
+    pub(crate) status: Option<String>,
+}
+
+/// Whether a user's account is in use, as far as an answer says: what it leaves out counts
+/// as in use (a row is never called a disabled user's on a guess).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Standing {
+    pub(crate) disabled: bool,
+    pub(crate) locked: bool,
+}
+
+impl User {
+    pub(crate) fn standing(&self) -> Standing {
+        let status = self.account.as_ref().and_then(|a| a.status.as_deref());
+        Standing {
+            disabled: self.enabled == Some(false),
+            locked: status.is_some_and(|s| s.eq_ignore_ascii_case("LOCKED")),
+        }
+    }
 }
 
 /// `GET` and `PUT /users/{userID}/mfaEnabled`: the user's MFA switch. New users have it

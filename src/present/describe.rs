@@ -129,6 +129,20 @@ pub(crate) fn describe(s: &Summary, out_dir: &Path) -> String {
             u.switched_on, u.found_on, u.left_off
         ));
     }
+    if s.users_late > 0 {
+        text.push_str(&format!(
+            "{} PingOne did not know at first, and found on asking again (user_not_found_grace_s)\n",
+            count(s.users_late, "user", "users")
+        ));
+    }
+    let inactive = &s.rows_of_inactive_users;
+    if inactive.any() {
+        text.push_str(&format!(
+            "{} of disabled users and {} of locked users: their devices are created, and work once the account is enabled\n",
+            count(inactive.disabled, "row", "rows"),
+            count(inactive.locked, "row", "rows")
+        ));
+    }
     text.push_str(&offline_messages(s));
     if let Some(plan) = &s.plan {
         text.push_str(&plan_line(plan));

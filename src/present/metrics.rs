@@ -204,6 +204,38 @@ fn now_seconds() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// What the run did or learned of users: their MFA switches, users found late, rows of
+/// inactive users.
+fn users(registry: &mut Registry, summary: &Summary) {
+    let u = &summary.users_mfa;
+    let users_mfa = [
+        ("switched_on", u.switched_on),
+        ("found_on", u.found_on),
+        ("left_off", u.left_off),
+    ];
+    labelled(
+        registry,
+        "mfa_enroll_users_mfa",
+        "Users by their MFA switch: switched on by this run, found on, left off",
+        "state",
+        &users_mfa,
+    );
+    gauge(
+        registry,
+        "mfa_enroll_users_late",
+        "Users PingOne did not know at first and found on asking again",
+        summary.users_late as i64,
+    );
+    let inactive = &summary.rows_of_inactive_users;
+    labelled(
+        registry,
+        "mfa_enroll_rows_of_inactive_users",
+        "Rows whose user is disabled or locked (their devices are created all the same)",
+        "account",
+        &[("disabled", inactive.disabled), ("locked", inactive.locked)],
+    );
+}
+
 /// The figures of a run that got as far as a summary.
 pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<(), MetricsError> {
     let mut registry = Registry::default();
@@ -245,19 +277,7 @@ pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<()
         "kind",
         &requests,
     );
-    let u = &summary.users_mfa;
-    let users_mfa = [
-        ("switched_on", u.switched_on),
-        ("found_on", u.found_on),
-        ("left_off", u.left_off),
-    ];
-    labelled(
-        &mut registry,
-        "mfa_enroll_users_mfa",
-        "Users by their MFA switch: switched on by this run, found on, left off",
-        "state",
-        &users_mfa,
-    );
+    users(&mut registry, summary);
     gauge(
         &mut registry,
         "mfa_enroll_retries",

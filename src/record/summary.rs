@@ -66,6 +66,27 @@ impl MfaUsers {
     }
 }
 
+/// summary.json's `rows_of_inactive_users`: rows (not users) whose user's account PingOne
+/// reported not in use. Known only for users the run read (a username's look-up).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct InactiveRows {
+    /// The user's `enabled` is false.
+    pub(crate) disabled: u64,
+    /// The user's `account.status` is `LOCKED`.
+    pub(crate) locked: u64,
+}
+
+impl InactiveRows {
+    pub(crate) fn add(&mut self, other: &InactiveRows) {
+        self.disabled += other.disabled;
+        self.locked += other.locked;
+    }
+
+    pub(crate) fn any(&self) -> bool {
+        self.disabled + self.locked > 0
+    }
+}
+
 /// summary.json's `stopped_early`: why the run stopped before the end of its input.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StoppedEarly {
@@ -304,6 +325,14 @@ pub struct Summary {
     /// before it existed.
     #[serde(default)]
     pub(crate) users_mfa: MfaUsers,
+    /// Users PingOne did not know when first asked (404, or missing from a username's
+    /// look-up) and found on a second ask within `user_not_found_grace_s`.
+    #[serde(default)]
+    pub(crate) users_late: u64,
+    /// Rows whose user PingOne reports disabled or locked (their devices are created all the
+    /// same: they work once the account is enabled); only users whose account was read count.
+    #[serde(default)]
+    pub(crate) rows_of_inactive_users: InactiveRows,
     /// This run's rows done (`this_run.rows_done`) per second of sending
     /// (`this_run.sending_s`); a merge: all rows over its longest shard's sending time.
     pub(crate) throughput_rows_per_s: f64,

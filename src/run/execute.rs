@@ -132,6 +132,7 @@ fn engine_for(
             claimed_before: out.finished.claimed_devices.clone(),
             kinds: facts.later.kinds,
             enable_mfa: ctx.enable_mfa(out),
+            late_usernames: settings.shard.is_none(),
         },
     )
 }
@@ -473,6 +474,7 @@ fn route(
                 unconfirmed_before_run: false,
                 // Until the caller knows better: keeping a user's state is always safe.
                 continues: true,
+                standing: Default::default(),
             };
             match (stop.is_requested(), owns_user(&job.spec)) {
                 (true, Some(_)) => {

@@ -167,6 +167,10 @@ fn summarise(ctx: &RunContext, executed: &Executed, all: &Tallies, exit: ExitSta
         .engine
         .as_ref()
         .map_or_else(Default::default, |e| e.mfa_users());
+    if let Some(engine) = &executed.engine {
+        summary.users_late = engine.users_late();
+        summary.rows_of_inactive_users = engine.inactive_rows();
+    }
     summary.plan = plan(&ctx.settings, executed, all);
     summary.stopped_early = stopped_early(&ctx.stop);
     summary.finished = true;

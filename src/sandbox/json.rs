@@ -115,6 +115,14 @@ pub struct User {
     pub(crate) username: String,
     #[serde(rename = "mfaEnabled")]
     pub(crate) mfa_enabled: bool,
+    pub(crate) enabled: bool,
+    pub(crate) account: UserAccount,
+}
+
+/// A user's `account`: `status` is `OK` or `LOCKED`.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserAccount {
+    pub(crate) status: String,
 }
 
 /// `GET` / `PUT …/users/{userID}/mfaEnabled`: `{"mfaEnabled": true}`, the docs' whole body.

@@ -19,8 +19,9 @@ mod standing;
 pub(crate) mod state;
 pub mod tls;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -98,6 +99,9 @@ pub(crate) struct Shared {
     api_base: String,
     /// This sandbox's token endpoint: the `aud` a client assertion must name.
     token_url: String,
+    /// `--late-users`: by lower-case ID, the user's lower-case username and how many more
+    /// requests naming the user answer as though it did not exist yet.
+    late: Mutex<HashMap<String, (String, u64)>>,
 }
 
 impl Shared {
@@ -124,8 +128,37 @@ impl Shared {
     /// Whether the user is there: in the directory, and not removed since
     /// ([`Sandbox::remove_user`]).
     fn user_exists(&self, user: &str) -> bool {
-        self.options.directory.user_exists(user)
-            && !lock(&self.store.removed_users).contains(&user.to_lowercase())
+        let there = match self.late_is_missing(|id, _| id == user.to_lowercase()) {
+            Some(missing) => !missing,
+            None => self.options.directory.user_exists(user),
+        };
+        there && !lock(&self.store.removed_users).contains(&user.to_lowercase())
+    }
+
+    /// A late user's answer (`--late-users`), for the one `names` picks out by (ID, username):
+    /// `Some(true)` while it is still missing (this request counted), `Some(false)` once it
+    /// is there; `None` for a user who is not late.
+    fn late_is_missing(&self, names: impl Fn(&str, &str) -> bool) -> Option<bool> {
+        let mut late = lock(&self.late);
+        let (_, (_, left)) = late.iter_mut().find(|(id, (name, _))| names(id, name))?;
+        let missing = *left > 0;
+        *left = left.saturating_sub(1);
+        Some(missing)
+    }
+
+    /// (ID, username) of the users a username look-up finds now.
+    fn find_users(&self, username: &str) -> Vec<(String, String)> {
+        let wanted = username.to_lowercase();
+        let found = self.late_is_missing(|_, name| name == wanted);
+        match found {
+            Some(true) => Vec::new(),
+            Some(false) => lock(&self.late)
+                .iter()
+                .filter(|(_, (name, _))| *name == wanted)
+                .map(|(id, _)| (id.clone(), username.to_string()))
+                .collect(),
+            None => self.options.directory.find(username),
+        }
     }
 
     /// The user's MFA switch now.
@@ -191,6 +224,7 @@ impl Sandbox {
             store,
             api_base: format!("{origin}/v1"),
             token_url: format!("{origin}/{worker}/as/token"),
+            late: Mutex::new(late_users(&options)),
             options,
         });
         let app = routes::router(shared.clone());
@@ -482,4 +516,13 @@ impl Sandbox {
         }
         let _ = (&mut self.task).await;
     }
+}
+
+/// `--late-users` as the sandbox keeps them: each missing for `late_asks` requests.
+fn late_users(options: &SandboxOptions) -> HashMap<String, (String, u64)> {
+    options
+        .late_users
+        .iter()
+        .map(|(id, name)| (id.to_lowercase(), (name.to_lowercase(), options.late_asks)))
+        .collect()
 }

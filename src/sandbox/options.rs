@@ -86,6 +86,11 @@ pub struct SandboxOptions {
     pub notification_quotas: Vec<NotificationQuotaRule>,
     /// MFA settings `users.mfaEnabled`: new users get MFA on.
     pub new_users_mfa_enabled: bool,
+    /// Users (ID, username) imported moments ago: for their first `late_asks` requests
+    /// (a username look-up, or a request under `/users/{ID}`) they answer as though they did
+    /// not exist, as PingOne's eventually consistent directory may; then they exist.
+    pub late_users: Vec<(String, String)>,
+    pub late_asks: u64,
 }
 
 /// One quota of the sandbox's notification policy: `per_user` (type `USER`) or per
@@ -155,6 +160,8 @@ impl Default for SandboxOptions {
             create_status: axum::http::StatusCode::CREATED,
             notification_quotas: Vec::new(),
             new_users_mfa_enabled: true,
+            late_users: Vec::new(),
+            late_asks: 2,
             page_size: None,
             token_auth: TokenAuthMethod::Basic,
             client_public_key: None,
@@ -221,6 +228,10 @@ impl SandboxOptions {
             Some(path) => Directory::from_csv(path)?,
             None => Directory::Open,
         };
+        let late_users = match &args.late_users {
+            Some(path) => Directory::from_csv(path)?.users(),
+            None => Vec::new(),
+        };
         let notification = args.new_device_notification.trim().to_ascii_uppercase();
         if !["NONE", "EMAIL_THEN_SMS", "SMS_THEN_EMAIL"].contains(&notification.as_str()) {
             return Err(SandboxError::Notification(
@@ -263,6 +274,8 @@ impl SandboxOptions {
             forbidden_users: set_of(&args.forbidden_users, false),
             license_exceeded: args.license_exceeded,
             storm: storm_from_args(args),
+            late_users,
+            late_asks: args.late_asks,
             ..Self::default()
         })
     }

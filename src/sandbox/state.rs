@@ -31,12 +31,16 @@ pub enum Directory {
         by_username: HashMap<String, Vec<String>>,
         /// Users whose MFA switch is on at the start (PingOne creates users with it off).
         mfa_on: std::collections::HashSet<String>,
+        /// Users disabled or locked: (`enabled`, `account.status` is `LOCKED`); others are
+        /// enabled and `OK`.
+        standing: HashMap<String, (bool, bool)>,
     },
 }
 
 impl Directory {
     /// Reads a CSV with `user_id` and `username` columns, and optionally `mfa_enabled`
-    /// (`true` or `false`; empty or missing: `false`, as PingOne creates users).
+    /// (`true` or `false`; empty or missing: `false`, as PingOne creates users), `enabled`
+    /// (empty or missing: `true`) and `account_status` (`OK` or `LOCKED`; empty: `OK`).
     pub(crate) fn from_csv(path: &Path) -> Result<Directory, SandboxError> {
         let unreadable = |source| SandboxError::UsersFile {
             path: path.to_path_buf(),
@@ -60,8 +64,8 @@ impl Directory {
         };
         let (id_col, name_col) = (column("user_id")?, column("username")?);
         let mfa_col = column("mfa_enabled").ok();
-        let mut users = Vec::new();
-        let mut mfa_on = Vec::new();
+        let (enabled_col, status_col) = (column("enabled").ok(), column("account_status").ok());
+        let (mut users, mut mfa_on, mut disabled, mut locked) = (vec![], vec![], vec![], vec![]);
         for record in reader.records() {
             let record = record.map_err(unreadable)?;
             let line = record.position().map(|p| p.line()).unwrap_or(0);
@@ -80,9 +84,33 @@ impl Directory {
                     ))
                 }
             }
+            let enabled = enabled_col.and_then(|c| record.get(c)).unwrap_or("");
+            match enabled.to_ascii_lowercase().as_str() {
+                "false" => disabled.push(id.clone()),
+                "true" | "" => {}
+                _ => {
+                    return Err(wrong(
+                        line,
+                        format!("enabled {enabled:?} is not true or false"),
+                    ))
+                }
+            }
+            let status = status_col.and_then(|c| record.get(c)).unwrap_or("");
+            match status.to_ascii_uppercase().as_str() {
+                "LOCKED" => locked.push(id.clone()),
+                "OK" | "" => {}
+                _ => {
+                    return Err(wrong(
+                        line,
+                        format!("account_status {status:?} is not OK or LOCKED"),
+                    ))
+                }
+            }
             users.push((id, record.get(name_col).unwrap_or("").to_string()));
         }
-        Ok(Directory::listed(users).with_mfa_on(mfa_on))
+        Ok(Directory::listed(users)
+            .with_mfa_on(mfa_on)
+            .with_standing(disabled, locked))
     }
 
     /// These users start with their MFA switch on (a listed directory only).
@@ -91,6 +119,45 @@ impl Directory {
             mfa_on.extend(users.into_iter().map(|id| id.to_lowercase()));
         }
         self
+    }
+
+    /// These users are disabled (`enabled: false`), those locked (`account.status: LOCKED`);
+    /// a listed directory only.
+    pub fn with_standing(
+        mut self,
+        disabled_users: impl IntoIterator<Item = String>,
+        locked_users: impl IntoIterator<Item = String>,
+    ) -> Directory {
+        if let Directory::Listed { standing, .. } = &mut self {
+            for id in disabled_users {
+                standing.entry(id.to_lowercase()).or_insert((true, false)).0 = false;
+            }
+            for id in locked_users {
+                standing.entry(id.to_lowercase()).or_insert((true, false)).1 = true;
+            }
+        }
+        self
+    }
+
+    /// The user's `enabled`, and whether the account is locked.
+    pub(crate) fn standing(&self, id: &str) -> (bool, bool) {
+        match self {
+            Directory::Open => (true, false),
+            Directory::Listed { standing, .. } => standing
+                .get(&id.to_lowercase())
+                .copied()
+                .unwrap_or((true, false)),
+        }
+    }
+
+    /// Every listed user's (id, username); none for an open directory.
+    pub(crate) fn users(&self) -> Vec<(String, String)> {
+        match self {
+            Directory::Open => Vec::new(),
+            Directory::Listed { ids, .. } => {
+                ids.iter().map(|(i, n)| (i.clone(), n.clone())).collect()
+            }
+        }
     }
 
     /// Whether the user's MFA switch was on before anything changed it.
@@ -118,6 +185,7 @@ impl Directory {
             ids,
             by_username,
             mfa_on: Default::default(),
+            standing: Default::default(),
         }
     }
 

@@ -24,6 +24,7 @@ mod flags;
 mod hostile;
 mod inputs;
 mod install;
+mod late_users;
 mod layout;
 mod line_endings;
 mod links;

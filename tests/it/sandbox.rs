@@ -369,18 +369,18 @@ async fn a_token_without_the_role_gets_403() {
 }
 
 /// `mfa-enroll sandbox` standing on 127.0.0.1, its banner read.
-struct Standing {
-    child: Child,
+pub(crate) struct Standing {
+    pub(crate) child: Child,
     /// The rest of its standard output: the tally it prints when stopped.
     stdout: BufReader<ChildStdout>,
     /// The banner's `[pingone]` config snippet.
-    config: String,
+    pub(crate) config: String,
     /// The client secret the banner exports.
-    secret: String,
+    pub(crate) secret: String,
 }
 
 /// Starts `mfa-enroll sandbox --listen 127.0.0.1:0 ARGS` and reads its banner.
-async fn standing(dir: &Path, args: &[&str]) -> Standing {
+pub(crate) async fn standing(dir: &Path, args: &[&str]) -> Standing {
     let mut all = vec!["sandbox", "--listen", "127.0.0.1:0"];
     all.extend_from_slice(args);
     let mut child = spawn_without_secret(dir, &all);

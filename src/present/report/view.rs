@@ -316,6 +316,7 @@ fn work_facts(summary: &Summary) -> Vec<Fact> {
             ),
         ));
     }
+    facts.extend(account_facts(summary));
     let s = &summary.settings;
     let on_existing = format!("{:?}", s.on_existing).to_lowercase();
     facts.push(Fact::text(
@@ -332,6 +333,32 @@ fn work_facts(summary: &Summary) -> Vec<Fact> {
     if let Some(stopped) = &summary.stopped_early {
         let why = format!("{}: {}", stopped.code, stopped.reason);
         facts.push(Fact::text("Stopped because", why));
+    }
+    facts
+}
+
+/// What the run learned of users' accounts: users found late, rows of inactive users.
+fn account_facts(summary: &Summary) -> Vec<Fact> {
+    let mut facts = Vec::new();
+    if summary.users_late > 0 {
+        facts.push(Fact::text(
+            "Users found late",
+            format!(
+                "{} PingOne did not know at first, found on asking again (user_not_found_grace_s)",
+                int(summary.users_late)
+            ),
+        ));
+    }
+    let inactive = &summary.rows_of_inactive_users;
+    if inactive.any() {
+        facts.push(Fact::text(
+            "Rows of inactive users",
+            format!(
+                "{} of disabled users, {} of locked users: their devices are created, and work once the account is enabled",
+                int(inactive.disabled),
+                int(inactive.locked)
+            ),
+        ));
     }
     facts
 }

@@ -1,6 +1,7 @@
 //! User look-up (`GET /v1/environments/{env}/users?filter=username eq "..."`): the one filter
-//! the tool sends, answered from the sandbox's directory (each user with its MFA switch),
-//! paged as PingOne pages.
+//! the tool sends, answered from the sandbox's directory (each user with its MFA switch,
+//! `enabled` and `account.status`; a late user missing until asked for enough times), paged
+//! as PingOne pages.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use axum::Json;
 use super::errors::error;
 use super::paging::one_page;
 use super::wrong_environment;
-use crate::sandbox::json::{User, UserPage, UsersEmbedded};
+use crate::sandbox::json::{User, UserAccount, UserPage, UsersEmbedded};
 use crate::sandbox::Shared;
 
 pub(super) async fn find_users(
@@ -40,15 +41,23 @@ pub(super) async fn find_users(
             vec![],
         );
     };
+    // Noted by the username asked for: a late user's look-ups are counted before it exists.
+    shared.note_user_request(&username, "GET users");
     let users: Vec<User> = shared
-        .options
-        .directory
-        .find(&username)
+        .find_users(&username)
         .into_iter()
-        .map(|(id, username)| User {
-            mfa_enabled: shared.mfa_enabled(&id),
-            id,
-            username,
+        .map(|(id, username)| {
+            let (enabled, locked) = shared.options.directory.standing(&id);
+            let status = if locked { "LOCKED" } else { "OK" };
+            User {
+                mfa_enabled: shared.mfa_enabled(&id),
+                enabled,
+                account: UserAccount {
+                    status: status.into(),
+                },
+                id,
+                username,
+            }
         })
         .collect();
     let list = format!("{}/environments/{env}/users", shared.api_base);
