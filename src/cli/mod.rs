@@ -252,6 +252,11 @@ pub struct RunArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pub(crate) on_existing: Option<OnExistingArg>,
 
+    /// With --on-existing replace (and then required): the most devices this run may delete
+    /// (overrides `[enroll] max_deletes`); with --shard, give each shard its share
+    #[arg(long, value_name = "N")]
+    pub(crate) max_deletes: Option<u64>,
+
     /// Field delimiter of the input, one ASCII character; \t for tab
     #[arg(long, value_name = "C")]
     pub(crate) delimiter: Option<String>,
@@ -319,6 +324,7 @@ impl RunArgs {
             policy_id: None,
             default_country: None,
             on_existing: None,
+            max_deletes: None,
             delimiter: None,
             sandbox: false,
             allow_messages: false,
@@ -337,6 +343,7 @@ impl RunArgs {
 pub(crate) enum OnExistingArg {
     Skip,
     Create,
+    Replace,
 }
 
 /// `token_auth_method` as the sandbox's `--token-auth` spells it.

@@ -122,6 +122,21 @@ pub(crate) fn find_match<'a>(
     }
 }
 
+/// `replace`: the user's devices of `device_type` that none of `wanted` (the devices the
+/// user's rows of that type name) is, waiting for activation or not. A device whose
+/// destination cannot be read is never taken for stale.
+pub(crate) fn stale<'a>(
+    devices: &'a [Device],
+    device_type: DeviceType,
+    wanted: &[DeviceIdentity],
+) -> Vec<&'a Device> {
+    devices
+        .iter()
+        .filter(|device| device.device_type.parse::<DeviceType>().ok() == Some(device_type))
+        .filter(|device| identity(device).is_some_and(|found| !wanted.contains(&found)))
+        .collect()
+}
+
 /// The code and message of a row that failed with `error` and nothing was created.
 pub(crate) fn failure(error: &ApiError, user_id: &str, retries_allowed: usize) -> (Code, String) {
     match error {

@@ -34,11 +34,13 @@ mod decide;
 mod enroll;
 mod environment;
 mod guard;
+pub(crate) mod groups;
 pub(crate) mod later;
 mod lookups;
 mod mfa;
 mod plan;
 mod queues;
+mod removals;
 pub(crate) mod results;
 pub(crate) mod retry;
 mod rows;
@@ -63,6 +65,8 @@ use crate::validate::DeviceSpec;
 use claims::DeviceClaims;
 use enroll::Enroller;
 use environment::EnvironmentSettings;
+use groups::ReplaceGroups;
+use removals::{RemovalBook, Remover};
 use lookups::{Resolution, UsernameLookups};
 use mfa::Switches;
 pub(crate) use plan::NOTICES_NOTE;
@@ -111,6 +115,8 @@ pub(crate) struct EngineConfig {
     pub(crate) kinds: later::Kinds,
     /// Switch each user's MFA on once a device of theirs is there (live runs).
     pub(crate) enable_mfa: bool,
+    /// `on_existing = "replace"`: the users' groups of rows, and the run's `max_deletes`.
+    pub(crate) replace: Option<(Arc<ReplaceGroups>, u64)>,
 }
 
 /// A row whose user could not be resolved, with its result.
@@ -180,6 +186,8 @@ pub(crate) struct Engine {
     queues: UserQueues,
     rows: RowsInProgress,
     mode: ModeState,
+    /// `replace`: the groups, and the deletions against the cap.
+    replace: Option<(Arc<ReplaceGroups>, RemovalBook)>,
 }
 
 impl Engine {
@@ -192,7 +200,12 @@ impl Engine {
     ) -> Arc<Engine> {
         let claimed_before = std::mem::take(&mut config.claimed_before);
         let mode = ModeState::new(&config, claimed_before);
+        let replace = config
+            .replace
+            .clone()
+            .map(|(groups, cap)| (groups, RemovalBook::new(cap)));
         Arc::new(Engine {
+            replace,
             client,
             retry,
             recorder,
@@ -335,6 +348,10 @@ impl Engine {
                 // After the device, in the same turn: a stop never leaves a user switched
                 // on without one.
                 let result = switches.settle_live(client, retry, user_id, enrolled).await;
+                let result = match self.remover() {
+                    Some(remover) => remover.after_row(job, user_id, result, devices).await,
+                    None => result,
+                };
                 if self.is_users_last_row(job) {
                     switches.release(user_id);
                 }
@@ -347,7 +364,10 @@ impl Engine {
             } => {
                 let switch = switches.read(client, retry, user_id).await;
                 let planned = self.planner(users, environment).plan(job, user_id).await;
-                let result = mfa::planned(planned, &switch);
+                let mut result = mfa::planned(planned, &switch);
+                if let Some(remover) = self.remover() {
+                    result = remover.plan_row(job, user_id, result).await;
+                }
                 if self.is_users_last_row(job) {
                     users.release(user_id);
                     switches.release(user_id);
@@ -368,6 +388,31 @@ impl Engine {
             created_by_earlier_run_since: self.config.created_by_earlier_run_since,
             claims,
         }
+    }
+
+    fn remover(&self) -> Option<Remover<'_>> {
+        let (groups, book) = self.replace.as_ref()?;
+        Some(Remover {
+            client: &self.client,
+            retry: &self.retry,
+            stop: &self.stop,
+            groups,
+            book,
+        })
+    }
+
+    /// `replace`: this run's deletions (a plan: planned), its cap and what it held.
+    pub(crate) fn removals(&self) -> Option<crate::record::summary::Removals> {
+        let (_, book) = self.replace.as_ref()?;
+        let (held, held_groups) = book.held();
+        Some(crate::record::summary::Removals {
+            max_deletes: book.cap(),
+            this_run: book.removed(),
+            planned: matches!(self.mode, ModeState::Plan { .. }),
+            cap_reached: book.cap_reached(),
+            held,
+            held_groups,
+        })
     }
 
     fn planner<'a>(

@@ -64,7 +64,7 @@ impl RequestPlan {
             RunMode::DryRunOffline => None,
             RunMode::Live => {
                 let reads = match rules.on_existing {
-                    OnExisting::Skip => users,
+                    OnExisting::Skip | OnExisting::Replace => users,
                     OnExisting::Create => work.users_maybe_made,
                 };
                 Some(RequestPlan {

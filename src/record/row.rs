@@ -55,13 +55,26 @@ pub(crate) struct ResultRow {
     /// The `X-Ping-External-Transaction-ID` of the row's last device request (POST), which
     /// PingOne support can find; empty when none was sent.
     pub(crate) transaction_id: String,
+    /// `replace`: the stale devices of the row's user and type deleted after this row's
+    /// device was there (it was the user's last row of the type), space-separated; in an
+    /// online dry run, those a real run would delete.
+    pub(crate) removed_device_ids: String,
 }
 
 impl ResultRow {
     /// Rows that go to errors.csv and make the exit code 1: invalid and failed rows, and a
     /// device that is there for a user whose MFA could not be switched on.
     pub(crate) fn is_problem(&self) -> bool {
-        self.outcome.is_problem() || self.error_code == Some(Code::MfaNotEnabled)
+        self.outcome.is_problem()
+            || matches!(
+                self.error_code,
+                Some(Code::MfaNotEnabled | Code::RemovalsOwed | Code::DeleteCapReached)
+            )
+    }
+
+    /// The IDs in `removed_device_ids`.
+    pub(crate) fn removed_ids(&self) -> impl Iterator<Item = &str> {
+        self.removed_device_ids.split_ascii_whitespace()
     }
 
     /// Rows a resume leaves alone: their device is there and nothing is left to do.
@@ -186,6 +199,12 @@ impl RowResult {
     /// The transaction id of the row's last device request (empty: none was sent).
     pub(crate) fn with_transaction_id(mut self, id: String) -> Self {
         self.row.transaction_id = id;
+        self
+    }
+
+    /// The stale devices deleted (or, planning, to be deleted) after this row's device.
+    pub(crate) fn with_removed(mut self, device_ids: &[String]) -> Self {
+        self.row.removed_device_ids = device_ids.join(" ");
         self
     }
 

@@ -54,7 +54,7 @@ fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan>
     let would_create = all.count(Outcome::WouldCreate);
     let would_skip = all.count(Outcome::WouldSkipExisting);
     let per_create = match settings.enroll.on_existing {
-        OnExisting::Skip => 2,
+        OnExisting::Skip | OnExisting::Replace => 2,
         OnExisting::Create => 1,
     };
     let (users_known, users_mfa_off) = engine.mfa_switch_counts();
@@ -157,6 +157,7 @@ fn summarise(ctx: &RunContext, executed: &Executed, all: &Tallies, exit: ExitSta
         get: RequestStats::get(&stats.gets),
         post: RequestStats::get(&stats.posts),
         put: RequestStats::get(&stats.puts),
+        delete: RequestStats::get(&stats.deletes),
         retries: RequestStats::get(&stats.retries),
         throttled_429: RequestStats::get(&stats.throttled),
         tokens: executed.client.as_ref().map_or(0, |c| c.token_requests()),
@@ -168,6 +169,7 @@ fn summarise(ctx: &RunContext, executed: &Executed, all: &Tallies, exit: ExitSta
         .as_ref()
         .map_or_else(Default::default, |e| e.mfa_users());
     summary.plan = plan(&ctx.settings, executed, all);
+    summary.removals = executed.engine.as_ref().and_then(|e| e.removals());
     summary.stopped_early = stopped_early(&ctx.stop);
     summary.finished = true;
     summary.exit_code = Some(exit.code());
