@@ -93,6 +93,10 @@ pub(crate) struct Job {
     /// On --resume: the line's row in results.csv says `UNCONFIRMED`, so its device may have
     /// been made moments before and not be listed yet.
     pub(crate) unconfirmed_before_run: bool,
+    /// On --resume: the line's row in results.csv has its device and owes removals
+    /// (`REMOVALS_OWED`, `DELETE_CAP_REACHED`): what it removed stays on the row, and a row
+    /// this run does not reach stays as it was.
+    pub(crate) owed_before: Option<Box<crate::record::ResultRow>>,
     /// A later row names the same user the same way ([`later::LaterRows`]): what this run
     /// keeps of the user (a plan, a username's look-up) is still needed after this row.
     pub(crate) continues: bool,

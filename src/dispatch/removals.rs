@@ -167,10 +167,7 @@ impl Remover<'_> {
                 return add_note(result, &note);
             }
         };
-        let stale: Vec<String> = decide::stale(&listed, device_type, &wanted)
-            .into_iter()
-            .map(|d| d.id.clone())
-            .collect();
+        let stale = decide::stale(&listed, device_type, &wanted);
         self.book.plan(stale.len() as u64);
         result.with_removed(&stale)
     }
@@ -222,16 +219,17 @@ impl Remover<'_> {
             Some(known) => known,
             None => match self.retry.run(|| self.client.list_devices(user_id)).await {
                 Ok(fresh) => fresh,
-                Err(e) => return owed(result, &[], &format!("the user's devices could not be read ({e})")),
+                Err(e) => {
+                    let why = format!("the user's devices could not be read ({e})");
+                    return owed_with(result, Code::RemovalsOwed, &why, 0);
+                }
             },
         };
-        let stale: Vec<String> = decide::stale(&listed, job.spec.device_type, wanted)
-            .into_iter()
-            .map(|d| d.id.clone())
-            .collect();
-        let mut removed = Vec::new();
+        let stale = decide::stale(&listed, job.spec.device_type, wanted);
+        let mut removed: Vec<&Device> = Vec::new();
         let mut problem = None;
-        for (done, device_id) in stale.iter().enumerate() {
+        for (done, device) in stale.iter().enumerate() {
+            let device_id = device.id.as_str();
             if self.stop.is_requested() {
                 problem = Some((Code::RemovalsOwed, "the run stopped first".to_string()));
                 break;
@@ -258,7 +256,7 @@ impl Remover<'_> {
                 .run(|| self.client.delete_device(user_id, device_id))
                 .await
             {
-                Ok(_) => removed.push(device_id.clone()),
+                Ok(_) => removed.push(device),
                 Err(e) => {
                     self.book.give_back();
                     problem = Some((Code::RemovalsOwed, format!("deleting {device_id} failed ({e})")));
@@ -266,25 +264,22 @@ impl Remover<'_> {
                 }
             }
         }
-        *devices = Some(
-            listed
-                .into_iter()
-                .filter(|d| !removed.contains(&d.id))
-                .collect(),
-        );
         let result = result.with_removed(&removed);
+        let left = stale.len() - removed.len();
+        let kept: Vec<Device> = listed
+            .iter()
+            .filter(|d| !removed.iter().any(|r| r.id == d.id))
+            .cloned()
+            .collect();
+        *devices = Some(kept);
         match problem {
             None => result,
-            Some((code, why)) => owed_with(result, code, &why, stale.len() - removed.len()),
+            Some((code, why)) => owed_with(result, code, &why, left),
         }
     }
 }
 
-/// A row whose removals are still owed, with why.
-fn owed(result: RowResult, removed: &[String], why: &str) -> RowResult {
-    owed_with(result.with_removed(removed), Code::RemovalsOwed, why, 0)
-}
-
+/// A row whose removals are still owed (`left` of them, when known), with why.
 fn owed_with(result: RowResult, code: Code, why: &str, left: usize) -> RowResult {
     let left = match left {
         0 => String::new(),

@@ -236,6 +236,7 @@ pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<()
         ("get", r.get),
         ("post", r.post),
         ("put", r.put),
+        ("delete", r.delete),
         ("token", r.tokens),
     ];
     labelled(
@@ -258,6 +259,21 @@ pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<()
         "state",
         &users_mfa,
     );
+    if let Some(removals) = &summary.removals {
+        // A nightly job alerts on these: stale devices removed, and those a bad row held.
+        gauge(
+            &mut registry,
+            "mfa_enroll_devices_removed",
+            "Stale devices this run removed (on_existing = replace; a dry run: would remove)",
+            removals.this_run as i64,
+        );
+        gauge(
+            &mut registry,
+            "mfa_enroll_removals_held",
+            "Stale devices kept because a row of their user and type was invalid or failed",
+            removals.held as i64,
+        );
+    }
     gauge(
         &mut registry,
         "mfa_enroll_retries",

@@ -59,6 +59,10 @@ pub(crate) struct ResultRow {
     /// device was there (it was the user's last row of the type), space-separated; in an
     /// online dry run, those a real run would delete.
     pub(crate) removed_device_ids: String,
+    /// The destinations of those devices, in the same order, space-separated: the phone
+    /// (with `;ext=` and the extension of a VOICE device that had one) or the email, as
+    /// PingOne listed it. `undo` names them, since a deleted device cannot be read again.
+    pub(crate) removed_destinations: String,
 }
 
 impl ResultRow {
@@ -202,9 +206,37 @@ impl RowResult {
         self
     }
 
-    /// The stale devices deleted (or, planning, to be deleted) after this row's device.
-    pub(crate) fn with_removed(mut self, device_ids: &[String]) -> Self {
-        self.row.removed_device_ids = device_ids.join(" ");
+    /// An earlier run's row kept as it was (a row owing removals that this run did not
+    /// reach).
+    pub(crate) fn as_before(row: &ResultRow, raw: ByteRecord) -> Self {
+        Self {
+            row: row.clone(),
+            sends_message: false,
+            raw,
+        }
+    }
+
+    /// The stale devices an earlier run removed for this row.
+    pub(crate) fn with_removed_before(mut self, earlier: &ResultRow) -> Self {
+        self.row.removed_device_ids = earlier.removed_device_ids.clone();
+        self.row.removed_destinations = earlier.removed_destinations.clone();
+        self
+    }
+
+    /// The stale devices deleted (or, planning, to be deleted) after this row's device,
+    /// after any an earlier run removed for it.
+    pub(crate) fn with_removed(mut self, devices: &[&Device]) -> Self {
+        for device in devices {
+            for (column, value) in [
+                (&mut self.row.removed_device_ids, device.id.clone()),
+                (&mut self.row.removed_destinations, removed_destination(device)),
+            ] {
+                if !column.is_empty() {
+                    column.push(' ');
+                }
+                column.push_str(&value);
+            }
+        }
         self
     }
 
@@ -232,6 +264,20 @@ impl RowResult {
     pub(crate) fn with_note(mut self, message: impl Into<String>) -> Self {
         self.row.error_message = message.into();
         self
+    }
+}
+
+/// A removed device's destination as `removed_destinations` spells it (no spaces inside).
+fn removed_destination(device: &Device) -> String {
+    let base = device
+        .phone
+        .as_deref()
+        .or(device.email.as_deref())
+        .unwrap_or("");
+    let base: String = base.split_whitespace().collect();
+    match device.extension.as_deref().map(str::trim) {
+        Some(ext) if !ext.is_empty() => format!("{base};ext={ext}"),
+        _ => base,
     }
 }
 

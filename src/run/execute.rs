@@ -364,6 +364,7 @@ fn as_resumed(job: Job, out: &OutputDir, continues: bool) -> Job {
         continues,
         settled_before: out.finished.settled(job.line),
         unconfirmed_before_run: out.finished.unconfirmed(job.line),
+        owed_before: out.finished.owed(job.line).cloned().map(Box::new),
         ..job
     }
 }
@@ -475,6 +476,7 @@ fn route(
                 raw: record.raw,
                 settled_before: false,
                 unconfirmed_before_run: false,
+                owed_before: None,
                 // Until the caller knows better: keeping a user's state is always safe.
                 continues: true,
             };

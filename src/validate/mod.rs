@@ -458,9 +458,8 @@ impl CheckedFields {
                     notification,
                     unconfirmed_before: cells.get(Column::EarlierErrorCode)
                         == Ok(Code::Unconfirmed.as_str()),
-                    created_before: [Code::MfaNotEnabled, Code::RemovalsOwed, Code::DeleteCapReached]
-                        .iter()
-                        .any(|code| cells.get(Column::EarlierErrorCode) == Ok(code.as_str())),
+                    created_before: cells.get(Column::EarlierErrorCode)
+                        == Ok(Code::MfaNotEnabled.as_str()),
                     original_line: cells.record.original_line(cells.header),
                 }
             }

@@ -41,6 +41,7 @@ mod progress;
 mod properties;
 mod quota;
 mod refusals;
+mod replace;
 mod report;
 mod requests;
 mod resume_proof;
