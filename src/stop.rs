@@ -69,9 +69,7 @@ impl StopReason {
             Self::Interrupted(_)
             | Self::CredentialsRefused(_)
             | Self::TokenUnusable(_)
-            | Self::DeleteCapReached(_) => {
-                self.to_string()
-            }
+            | Self::DeleteCapReached(_) => self.to_string(),
             Self::MissingRole(_)
             | Self::LicenseExceeded(_)
             | Self::OtherEnvironment(_)

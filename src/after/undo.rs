@@ -130,7 +130,11 @@ fn failed(row: &ResultRow, error: ApiError) -> Option<UndoRow> {
 
 /// One row undone (or not), and a `not_restorable` line for each device the run removed
 /// after it (`replace`), written with it; nothing when a stop cut it short.
-pub(crate) async fn undo_row_and_removed(after: &After, mode: Mode, row: ResultRow) -> Vec<UndoRow> {
+pub(crate) async fn undo_row_and_removed(
+    after: &After,
+    mode: Mode,
+    row: ResultRow,
+) -> Vec<UndoRow> {
     let removed = not_restorable(&row);
     match undo_row(after, mode, row).await {
         Some(own) => std::iter::once(own).chain(removed).collect(),

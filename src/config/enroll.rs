@@ -148,9 +148,7 @@ fn max_deletes(
              higher cap finishes",
         )),
         // A config file kept for both modes may hold it; a flag says the run should delete.
-        (OnExisting::Skip | OnExisting::Create, Some(_)) if args.max_deletes.is_none() => {
-            Ok(None)
-        }
+        (OnExisting::Skip | OnExisting::Create, Some(_)) if args.max_deletes.is_none() => Ok(None),
         (OnExisting::Skip | OnExisting::Create, Some(_)) => Err(ConfigError::new(
             from,
             key,

@@ -205,9 +205,12 @@ impl Enroller<'_> {
         }
         match decide::find_match(devices, identity, None, &claims) {
             Match::Nothing => None,
-            Match::Free(device) if self.on_existing.skips_existing() => Some(
-                results::with_device(job, user_id, Outcome::SkippedExisting, device),
-            ),
+            Match::Free(device) if self.on_existing.skips_existing() => Some(results::with_device(
+                job,
+                user_id,
+                Outcome::SkippedExisting,
+                device,
+            )),
             Match::ClaimedBy(device, first) if self.on_existing.skips_existing() => {
                 let r = results::with_device(job, user_id, Outcome::SkippedExisting, device);
                 Some(r.with_note(format!("line {first} created this device")))

@@ -173,7 +173,11 @@ mod tests {
             groups.worked(&user, DeviceType::Sms, 3, true),
             Turn::NotLast
         );
-        let wanted = vec![sms("+15125550001"), sms("+15125550002"), sms("+15125550003")];
+        let wanted = vec![
+            sms("+15125550001"),
+            sms("+15125550002"),
+            sms("+15125550003"),
+        ];
         assert_eq!(
             groups.worked(&user, DeviceType::Sms, 4, true),
             Turn::Remove(wanted)

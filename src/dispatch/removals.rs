@@ -155,9 +155,14 @@ impl Remover<'_> {
             Outcome::WouldCreate | Outcome::WouldSkipExisting
         );
         let device_type = job.spec.device_type;
-        let wanted = match self.groups.worked(&job.spec.user, device_type, job.line, well) {
+        let wanted = match self
+            .groups
+            .worked(&job.spec.user, device_type, job.line, well)
+        {
             Turn::NotLast => return result,
-            Turn::Held(hold, wanted) => return self.held(job, user_id, result, hold, &wanted).await,
+            Turn::Held(hold, wanted) => {
+                return self.held(job, user_id, result, hold, &wanted).await
+            }
             Turn::Remove(wanted) => wanted,
         };
         let listed = match self.retry.run(|| self.client.list_devices(user_id)).await {
@@ -247,7 +252,10 @@ impl Remover<'_> {
                 )));
                 problem = Some((
                     Code::DeleteCapReached,
-                    format!("{due} stale device(s) not deleted: max_deletes = {} reached", self.book.cap),
+                    format!(
+                        "{due} stale device(s) not deleted: max_deletes = {} reached",
+                        self.book.cap
+                    ),
                 ));
                 break;
             }
@@ -259,7 +267,10 @@ impl Remover<'_> {
                 Ok(_) => removed.push(device),
                 Err(e) => {
                     self.book.give_back();
-                    problem = Some((Code::RemovalsOwed, format!("deleting {device_id} failed ({e})")));
+                    problem = Some((
+                        Code::RemovalsOwed,
+                        format!("deleting {device_id} failed ({e})"),
+                    ));
                     break;
                 }
             }

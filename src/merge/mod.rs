@@ -468,7 +468,10 @@ fn merged_summary(shards: &[ShardDir], tallies: &Tallies) -> Summary {
         }
         summary.plan = merge_plans(summary.plan.take(), s.plan.as_ref());
         if let Some(removals) = &s.removals {
-            summary.removals.get_or_insert_with(Default::default).add(removals);
+            summary
+                .removals
+                .get_or_insert_with(Default::default)
+                .add(removals);
         }
         summary.shards.push(ShardFigures::of(shard));
     }

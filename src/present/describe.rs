@@ -162,7 +162,10 @@ pub(crate) fn describe(s: &Summary, out_dir: &Path) -> String {
 /// `replace`: the devices removed (or planned) against the cap, and those held.
 fn removals_line(total: u64, removals: &crate::record::summary::Removals) -> String {
     let (did, cap) = match (removals.planned, removals.cap_reached) {
-        (true, true) => ("a real run would remove", "; that passes max_deletes, so a real run would stop at the cap (DELETE_CAP_REACHED)"),
+        (true, true) => (
+            "a real run would remove",
+            "; that passes max_deletes, so a real run would stop at the cap (DELETE_CAP_REACHED)",
+        ),
         (true, false) => ("a real run would remove", "; within max_deletes"),
         (false, true) => ("removed", "; the cap (max_deletes) was reached"),
         (false, false) => ("removed", ""),

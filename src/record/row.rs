@@ -229,7 +229,10 @@ impl RowResult {
         for device in devices {
             for (column, value) in [
                 (&mut self.row.removed_device_ids, device.id.clone()),
-                (&mut self.row.removed_destinations, removed_destination(device)),
+                (
+                    &mut self.row.removed_destinations,
+                    removed_destination(device),
+                ),
             ] {
                 if !column.is_empty() {
                     column.push(' ');

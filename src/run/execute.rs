@@ -132,10 +132,7 @@ fn engine_for(
             claimed_before: out.finished.claimed_devices.clone(),
             kinds: facts.later.kinds,
             enable_mfa: ctx.enable_mfa(out),
-            replace: facts
-                .groups
-                .clone()
-                .zip(settings.enroll.max_deletes),
+            replace: facts.groups.clone().zip(settings.enroll.max_deletes),
         },
     )
 }

@@ -17,9 +17,9 @@ use crate::config::{RunMode, Settings};
 use crate::dispatch::groups::GroupsBuilder;
 use crate::dispatch::later::{LaterRows, LaterRowsSpill};
 use crate::input::{Column, Header, Record};
-use crate::model::{DeviceType, OnExisting};
 use crate::input::{InputError, InputReader};
 use crate::model::UserRef;
+use crate::model::{DeviceType, OnExisting};
 use crate::record::record_lines::RecordLines;
 use crate::record::OutputError;
 use crate::shard::{Assignment, KeyedBy};
@@ -90,7 +90,10 @@ pub(crate) fn survey(
             return Err(RunError::ReplaceMixedNaming { by_id, by_username });
         }
     }
-    let groups = counts.groups.take().map(|g| std::sync::Arc::new(g.finish()));
+    let groups = counts
+        .groups
+        .take()
+        .map(|g| std::sync::Arc::new(g.finish()));
     let found = spill.finish(counts.lines.last).map_err(spilled)?;
     let later = match later {
         Some(users) => users.finish(counts.records).map_err(spilled)?,

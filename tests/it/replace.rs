@@ -73,7 +73,10 @@ fn assert_created_before_deleted(sandbox: &Sandbox, user: usize) {
     let last_post = seen.iter().rposition(|r| *r == "POST devices");
     let first_delete = seen.iter().position(|r| *r == "DELETE device");
     if let (Some(post), Some(delete)) = (last_post, first_delete) {
-        assert!(post < delete, "user {user}: a DELETE before a POST: {seen:?}");
+        assert!(
+            post < delete,
+            "user {user}: a DELETE before a POST: {seen:?}"
+        );
     }
 }
 
@@ -83,7 +86,14 @@ async fn a_changed_number_replaces_the_old_device_after_the_new_one_exists() {
     // User 0's number changed: the old one, and an old one still waiting for activation,
     // are stale; the email device is another type, never touched.
     seed(&sandbox, 0, &id(1), "SMS", &us_number(100), "ACTIVE");
-    seed(&sandbox, 0, &id(2), "SMS", &us_number(101), "ACTIVATION_REQUIRED");
+    seed(
+        &sandbox,
+        0,
+        &id(2),
+        "SMS",
+        &us_number(101),
+        "ACTIVATION_REQUIRED",
+    );
     seed(&sandbox, 0, &id(3), "EMAIL", "u0@example.com", "ACTIVE");
     // User 1's number is unchanged: nothing to create, nothing to delete.
     seed(&sandbox, 1, &id(4), "SMS", &us_number(1), "ACTIVE");
@@ -131,7 +141,11 @@ async fn a_changed_number_replaces_the_old_device_after_the_new_one_exists() {
     assert!(ids_of(&sandbox, 0).contains(&id(3)), "another type stays");
     assert_eq!(ids_of(&sandbox, 1), HashSet::from([id(4)]));
     assert_eq!(sandbox.devices_of(&user_id(2)).len(), 2);
-    assert_eq!(ids_of(&sandbox, 5), HashSet::from([id(6)]), "not in the file");
+    assert_eq!(
+        ids_of(&sandbox, 5),
+        HashSet::from([id(6)]),
+        "not in the file"
+    );
     let deleted = sandbox.deleted_devices();
     assert_eq!(deleted.len(), 3, "each once: {deleted:?}");
     let summary = ws.summary();
@@ -140,7 +154,10 @@ async fn a_changed_number_replaces_the_old_device_after_the_new_one_exists() {
     assert_eq!(summary["removals"]["cap_reached"], false);
     assert_eq!(summary["requests"]["delete"], 3);
     let report = std::fs::read_to_string(ws.out().join("report.html")).unwrap();
-    assert!(report.contains("Devices removed"), "report.html lists removals");
+    assert!(
+        report.contains("Devices removed"),
+        "report.html lists removals"
+    );
 }
 
 #[tokio::test]
@@ -153,9 +170,23 @@ async fn an_invalid_or_failed_row_holds_its_users_removals_of_that_type() {
     };
     let (sandbox, ws) = setup(options, "rate = 1000", &replacing(10)).await;
     // (Waiting for activation: not counted against the cap of one.)
-    seed(&sandbox, 0, &id(1), "EMAIL", "old0@example.com", "ACTIVATION_REQUIRED");
+    seed(
+        &sandbox,
+        0,
+        &id(1),
+        "EMAIL",
+        "old0@example.com",
+        "ACTIVATION_REQUIRED",
+    );
     seed(&sandbox, 1, &id(2), "SMS", &us_number(101), "ACTIVE");
-    seed(&sandbox, 2, &id(3), "SMS", &us_number(102), "ACTIVATION_REQUIRED");
+    seed(
+        &sandbox,
+        2,
+        &id(3),
+        "SMS",
+        &us_number(102),
+        "ACTIVATION_REQUIRED",
+    );
     // User 0: one EMAIL row valid, one invalid: the old email stays.
     // User 2: the same, with the invalid row first: the old SMS stays.
     ws.write(
@@ -200,7 +231,10 @@ async fn an_invalid_or_failed_row_holds_its_users_removals_of_that_type() {
         .collect();
     assert_eq!(held.len(), 3, "{held:?}");
     let report = std::fs::read_to_string(ws.out().join("report.html")).unwrap();
-    assert!(report.contains("Stale devices kept"), "report.html lists held removals");
+    assert!(
+        report.contains("Stale devices kept"),
+        "report.html lists held removals"
+    );
 }
 
 #[tokio::test]
@@ -224,7 +258,14 @@ async fn replace_without_max_deletes_is_a_config_error_and_sends_nothing() {
 /// Four users whose number changed, each with one stale device.
 fn four_changed(sandbox: &Sandbox, ws: &Workspace) -> HashSet<String> {
     for user in 0..4 {
-        seed(sandbox, user, &id(user as u32 + 1), "SMS", &us_number(100 + user), "ACTIVE");
+        seed(
+            sandbox,
+            user,
+            &id(user as u32 + 1),
+            "SMS",
+            &us_number(100 + user),
+            "ACTIVE",
+        );
     }
     ws.write("in.csv", &sms_rows(4));
     (1..=4).map(id).collect()
@@ -237,7 +278,10 @@ async fn the_cap_stops_the_run_and_resume_with_a_higher_cap_finishes_nothing_del
     let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
     assert_eq!(run.code, 3, "{}", run.both());
     let summary = ws.summary();
-    assert_eq!(summary["stopped_early"]["code"], "DELETE_CAP_REACHED", "{summary}");
+    assert_eq!(
+        summary["stopped_early"]["code"], "DELETE_CAP_REACHED",
+        "{summary}"
+    );
     // Users run side by side: a deletion the cap allowed may still be waiting for its turn
     // when the stop comes, and then is not sent (its row owes it).
     let first = sandbox.deleted_devices().len();
@@ -254,7 +298,13 @@ async fn the_cap_stops_the_run_and_resume_with_a_higher_cap_finishes_nothing_del
         "its device is there: {capped:?}"
     );
 
-    let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume", "--max-deletes", "10"]).await;
+    let resumed = enroll(
+        &ws,
+        &sandbox,
+        "in.csv",
+        &["--resume", "--max-deletes", "10"],
+    )
+    .await;
     assert_eq!(resumed.code, 0, "{}", resumed.both());
     let deleted = sandbox.deleted_devices();
     assert_eq!(deleted.len(), 4, "each once: {deleted:?}");
@@ -266,7 +316,10 @@ async fn the_cap_stops_the_run_and_resume_with_a_higher_cap_finishes_nothing_del
     assert_eq!(posts, 4, "no second POST on resume");
     let rows = ws.results();
     assert!(rows.iter().all(|r| r["outcome"] == "created"), "{rows:?}");
-    let recorded: HashSet<String> = removed_by_line(&ws, "out").into_values().flatten().collect();
+    let recorded: HashSet<String> = removed_by_line(&ws, "out")
+        .into_values()
+        .flatten()
+        .collect();
     assert_eq!(recorded, stale, "every removal recorded, none lost");
     assert_eq!(ws.summary()["devices_removed"], 4);
     for user in 0..4 {
@@ -300,7 +353,10 @@ async fn a_crash_between_a_creation_and_its_removals_leaves_both_to_resume() {
         let devices = sandbox.devices_of(&user_id(user));
         assert_eq!(devices.len(), 1, "the new device only: {devices:?}");
     }
-    let recorded: HashSet<String> = removed_by_line(&ws, "out").into_values().flatten().collect();
+    let recorded: HashSet<String> = removed_by_line(&ws, "out")
+        .into_values()
+        .flatten()
+        .collect();
     assert_eq!(recorded, stale, "every removal recorded");
 }
 
@@ -333,16 +389,29 @@ async fn an_online_dry_run_plans_every_removal_and_says_the_cap_would_be_reached
     let stale = four_changed(&sandbox, &ws);
     let run = enroll(&ws, &sandbox, "in.csv", &["--dry-run", "--online"]).await;
     assert_eq!(run.code, 0, "{}", run.both());
-    assert!(sandbox.deleted_devices().is_empty(), "a dry run deletes nothing");
-    let planned: HashSet<String> = removed_by_line(&ws, "out").into_values().flatten().collect();
+    assert!(
+        sandbox.deleted_devices().is_empty(),
+        "a dry run deletes nothing"
+    );
+    let planned: HashSet<String> = removed_by_line(&ws, "out")
+        .into_values()
+        .flatten()
+        .collect();
     assert_eq!(planned, stale);
     let rows = ws.results();
-    assert!(rows.iter().all(|r| r["outcome"] == "would_create"), "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r["outcome"] == "would_create"),
+        "{rows:?}"
+    );
     let summary = ws.summary();
     assert_eq!(summary["devices_removed"], 4);
     assert_eq!(summary["removals"]["planned"], true);
     assert_eq!(summary["removals"]["cap_reached"], true, "{summary}");
-    assert!(run.both().contains("max_deletes"), "the end says the cap: {}", run.both());
+    assert!(
+        run.both().contains("max_deletes"),
+        "the end says the cap: {}",
+        run.both()
+    );
 }
 
 #[tokio::test]

@@ -26,9 +26,15 @@ pub(crate) struct RemovalsView {
 pub(super) fn removals(summary: &Summary) -> Option<RemovalsView> {
     let removals = summary.removals.as_ref()?;
     let (removed, cap) = if removals.planned {
-        ("Devices a real run would remove", "A real run would reach max_deletes")
+        (
+            "Devices a real run would remove",
+            "A real run would reach max_deletes",
+        )
     } else {
-        ("Devices removed (all runs on this directory)", "This run reached max_deletes")
+        (
+            "Devices removed (all runs on this directory)",
+            "This run reached max_deletes",
+        )
     };
     let mut facts = vec![(removed, int(summary.devices_removed))];
     if !removals.planned {
