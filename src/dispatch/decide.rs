@@ -122,18 +122,18 @@ pub(crate) fn find_match<'a>(
     }
 }
 
-/// `replace`: the user's devices of `device_type` that none of `wanted` (the devices the
-/// user's rows of that type name) is, waiting for activation or not. A device whose
+/// `replace`: the user's devices of `device_type` that are not `wanted` (a device that one
+/// of the user's rows of that type names), waiting for activation or not. A device whose
 /// destination cannot be read is never taken for stale.
 pub(crate) fn stale<'a>(
     devices: &'a [Device],
     device_type: DeviceType,
-    wanted: &[DeviceIdentity],
+    wanted: impl Fn(&DeviceIdentity) -> bool,
 ) -> Vec<&'a Device> {
     devices
         .iter()
         .filter(|device| device.device_type.parse::<DeviceType>().ok() == Some(device_type))
-        .filter(|device| identity(device).is_some_and(|found| !wanted.contains(&found)))
+        .filter(|device| identity(device).is_some_and(|found| !wanted(&found)))
         .collect()
 }
 

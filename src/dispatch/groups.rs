@@ -9,9 +9,10 @@
 //!
 //! A user is keyed as the file names it (by ID, or by username case-folded), so a `replace`
 //! run refuses a file that names users both ways (see `run::survey`): a group split in two
-//! would take the other half's devices for stale. What is kept is the wanted devices of
-//! every valid row, about a hundred bytes a row, for the run's length; each group is
-//! forgotten once its last row is worked.
+//! would take the other half's devices for stale. What is kept is a 64-bit digest of each
+//! valid row's device (two that collide only keep a stale device, never delete a wanted
+//! one), some 60 bytes a group and 8 a row, for the run's length; each group is forgotten
+//! once its last row is worked.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -42,8 +43,8 @@ impl Hold {
 /// One user's rows of one type.
 #[derive(Debug, Default)]
 struct Group {
-    /// The devices the rows name.
-    wanted: Vec<DeviceIdentity>,
+    /// Digests of the devices the rows name.
+    wanted: Vec<u64>,
     /// The group's last line that the engine works (`None`: an earlier run finished every
     /// row, and so its deletions).
     last_line: Option<u64>,
@@ -59,6 +60,23 @@ fn key(user: &UserRef, device_type: DeviceType) -> u64 {
     }
     device_type.as_str().hash(&mut hasher);
     hasher.finish()
+}
+
+/// A device's digest, as the group keeps it.
+fn digest(identity: &DeviceIdentity) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    identity.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The devices a group's rows name: whether a device is one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Wanted(Vec<u64>);
+
+impl Wanted {
+    pub(crate) fn contains(&self, identity: &DeviceIdentity) -> bool {
+        self.0.contains(&digest(identity))
+    }
 }
 
 /// The survey's side: every record of the input, in file order.
@@ -81,10 +99,11 @@ impl GroupsBuilder {
             .entry(key(user, identity.device_type))
             .or_default();
         // A row repeating another of the group is invalid in stage 3 (DUPLICATE_ROW).
-        if group.wanted.contains(&identity) {
+        let digest = digest(&identity);
+        if group.wanted.contains(&digest) {
             group.held.get_or_insert(Hold::Invalid(line));
         } else {
-            group.wanted.push(identity);
+            group.wanted.push(digest);
         }
         if worked {
             group.last_line = Some(line);
@@ -110,9 +129,9 @@ pub(crate) enum Turn {
     /// Rows of the group are still to come (or the row is no group's): nothing yet.
     NotLast,
     /// The group's last row, every row well: delete the devices no row wants.
-    Remove(Vec<DeviceIdentity>),
+    Remove(Wanted),
     /// The group's last row, and a row of it is invalid or failed: delete nothing.
-    Held(Hold, Vec<DeviceIdentity>),
+    Held(Hold, Wanted),
 }
 
 /// The groups of a `replace` run, shared by the engine's workers.
@@ -146,8 +165,8 @@ impl ReplaceGroups {
             return Turn::NotLast;
         };
         match group.held {
-            None => Turn::Remove(group.wanted),
-            Some(hold) => Turn::Held(hold, group.wanted),
+            None => Turn::Remove(Wanted(group.wanted)),
+            Some(hold) => Turn::Held(hold, Wanted(group.wanted)),
         }
     }
 }
@@ -173,15 +192,13 @@ mod tests {
             groups.worked(&user, DeviceType::Sms, 3, true),
             Turn::NotLast
         );
-        let wanted = vec![
-            sms("+15125550001"),
-            sms("+15125550002"),
-            sms("+15125550003"),
-        ];
-        assert_eq!(
-            groups.worked(&user, DeviceType::Sms, 4, true),
-            Turn::Remove(wanted)
-        );
+        let Turn::Remove(wanted) = groups.worked(&user, DeviceType::Sms, 4, true) else {
+            panic!("the last row removes");
+        };
+        for n in 1..=3 {
+            assert!(wanted.contains(&sms(&format!("+1512555000{n}"))));
+        }
+        assert!(!wanted.contains(&sms("+15125550004")));
         assert_eq!(
             groups.worked(&user, DeviceType::Sms, 4, true),
             Turn::NotLast,

@@ -16,13 +16,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use super::decide;
-use super::groups::{Hold, ReplaceGroups, Turn};
+use super::groups::{Hold, ReplaceGroups, Turn, Wanted};
 use super::guard::lock;
 use super::retry::RetryPolicy;
 use super::Job;
 use crate::codes::Code;
 use crate::failpoints::crash_point;
-use crate::model::DeviceIdentity;
 use crate::pingone::wire::Device;
 use crate::pingone::Client;
 use crate::record::summary::HeldRemoval;
@@ -172,7 +171,7 @@ impl Remover<'_> {
                 return add_note(result, &note);
             }
         };
-        let stale = decide::stale(&listed, device_type, &wanted);
+        let stale = decide::stale(&listed, device_type, |d| wanted.contains(d));
         self.book.plan(stale.len() as u64);
         result.with_removed(&stale)
     }
@@ -184,13 +183,14 @@ impl Remover<'_> {
         user_id: &str,
         result: RowResult,
         hold: Hold,
-        wanted: &[DeviceIdentity],
+        wanted: &Wanted,
     ) -> RowResult {
         let read = self.retry.run(|| self.client.list_devices(user_id)).await;
         let Ok(devices) = read else {
             return result;
         };
-        let stale = decide::stale(&devices, job.spec.device_type, wanted).len() as u64;
+        let stale =
+            decide::stale(&devices, job.spec.device_type, |d| wanted.contains(d)).len() as u64;
         if stale == 0 {
             return result;
         }
@@ -215,7 +215,7 @@ impl Remover<'_> {
         job: &Job,
         user_id: &str,
         result: RowResult,
-        wanted: &[DeviceIdentity],
+        wanted: &Wanted,
         devices: &mut Option<Vec<Device>>,
     ) -> RowResult {
         // The list as this turn knows it (the row's own device added), or read now: a
@@ -230,7 +230,7 @@ impl Remover<'_> {
                 }
             },
         };
-        let stale = decide::stale(&listed, job.spec.device_type, wanted);
+        let stale = decide::stale(&listed, job.spec.device_type, |d| wanted.contains(d));
         let mut removed: Vec<&Device> = Vec::new();
         let mut problem = None;
         for (done, device) in stale.iter().enumerate() {

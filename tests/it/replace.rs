@@ -435,3 +435,56 @@ async fn undo_of_a_replace_run_lists_the_removed_devices_as_not_restorable() {
     let deleted: Vec<_> = lines.iter().filter(|l| l["outcome"] == "deleted").collect();
     assert_eq!(deleted.len(), 2, "the devices the run created: {lines:?}");
 }
+
+#[tokio::test]
+async fn the_nightly_sync_cronjob_replaces_within_its_cap_and_then_verifies_that_run() {
+    use crate::deploy::{assert_pod_basics, deploy, flag, mount_of, pod_spec, strings};
+    let cron = deploy("cronjob-nightly-sync.yaml");
+    assert_eq!(cron["spec"]["concurrencyPolicy"].as_str(), Some("Forbid"));
+    let pod = pod_spec(&cron);
+    assert_pod_basics("cronjob-nightly-sync", pod);
+    let run_args = strings(&pod["initContainers"][0]["args"]);
+    let verify_args = strings(&pod["containers"][0]["args"]);
+    assert_eq!(flag(&run_args, "--on-existing"), "replace");
+    let cap: u64 = flag(&run_args, "--max-deletes").parse().expect("a cap");
+    assert!(cap > 0);
+    assert_eq!(verify_args[0], "verify");
+    assert_eq!(
+        verify_args[1],
+        flag(&run_args, "--out"),
+        "verify reads that very run"
+    );
+    let (data_dir, _) = mount_of(pod, "persistentVolumeClaim");
+    assert!(flag(&run_args, "--out").starts_with(&data_dir));
+
+    // The two steps as Kubernetes runs them, against a sandbox: paths moved into a scratch
+    // directory, the config file the sandbox's.
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", "").await;
+    seed(&sandbox, 0, &id(1), "SMS", &us_number(100), "ACTIVE");
+    let root = ws.dir.path();
+    let input = root.join(flag(&run_args, "run").trim_start_matches('/'));
+    std::fs::create_dir_all(input.parent().unwrap()).unwrap();
+    std::fs::write(&input, sms_rows(3)).unwrap();
+    // As pod-input-loader.yaml has it made: the folder of the metrics file.
+    std::fs::create_dir_all(root.join("data/sync")).unwrap();
+    let config = ws.path("mfa-enroll.toml");
+    let here = |args: &[String]| -> Vec<String> {
+        args.iter()
+            .map(|a| match a.as_str() {
+                "/etc/mfa-enroll/mfa-enroll.toml" => config.display().to_string(),
+                _ => a
+                    .replace("$(JOB_NAME)", "night-1")
+                    .replace("/data/", &format!("{}/data/", root.display())),
+            })
+            .collect()
+    };
+    let secret = sandbox.options().client_secret.expose().to_string();
+    let (run_args, verify_args) = (here(&run_args), here(&verify_args));
+    let run_refs: Vec<&str> = run_args.iter().map(String::as_str).collect();
+    let run = run_binary(root, Some(&secret), &run_refs).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert_eq!(sandbox.deleted_devices(), vec![id(1)]);
+    let verify_refs: Vec<&str> = verify_args.iter().map(String::as_str).collect();
+    let verify = run_binary(root, Some(&secret), &verify_refs).await;
+    assert_eq!(verify.code, 0, "every record holds: {}", verify.both());
+}
