@@ -38,6 +38,13 @@ Examples:
       --out /var/lib/mfa/$(date +%F) \\
       --metrics-file /var/lib/node_exporter/textfile/mfa_enroll.prom
 
+  Nightly sync from a source of truth: a changed number replaces the old
+  device (created first, then the old one deleted; never more than the cap),
+  then the run's records read back:
+    mfa-enroll run /data/all-users.csv --enable-mfa --on-existing replace \\
+      --max-deletes 200 --out /var/lib/mfa/sync-$(date +%F)
+    mfa-enroll verify /var/lib/mfa/sync-$(date +%F)
+
   Past one machine's share of PingOne's rate limit: shards side by side,
   then one record (1/3 and 2/3 run on other machines):
     mfa-enroll run users.csv --shard 0/3 --enable-mfa --out shard-0

@@ -11,7 +11,7 @@
 //! run refuses a file that names users both ways (see `run::survey`): a group split in two
 //! would take the other half's devices for stale. What is kept is a 64-bit digest of each
 //! valid row's device (two that collide only keep a stale device, never delete a wanted
-//! one), some 60 bytes a group and 8 a row, for the run's length; each group is forgotten
+//! one), about 130 bytes a group and 8 a row, from the survey on; each group is forgotten
 //! once its last row is worked.
 
 use std::collections::HashMap;
