@@ -285,7 +285,14 @@ impl Engine {
     pub(crate) async fn assign(self: &Arc<Self>, resolved: Result<(Job, String), Unresolved>) {
         let (job, user_id) = match resolved {
             Ok(pair) => pair,
-            Err(unresolved) => return self.recorder.record(unresolved.result),
+            Err(unresolved) => {
+                // A row whose user could not be looked up failed: its group deletes nothing.
+                if let Some((groups, _)) = &self.replace {
+                    let job = &unresolved.job;
+                    groups.worked(&job.spec.user, job.spec.device_type, job.line, false);
+                }
+                return self.recorder.record(unresolved.result);
+            }
         };
         let Some(permit) = self.queues.admit(&job, &self.stop).await else {
             return self.recorder.record(results::not_attempted(&job, &user_id));

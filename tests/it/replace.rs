@@ -488,3 +488,82 @@ async fn the_nightly_sync_cronjob_replaces_within_its_cap_and_then_verifies_that
     let verify = run_binary(root, Some(&secret), &verify_refs).await;
     assert_eq!(verify.code, 0, "every record holds: {}", verify.both());
 }
+
+#[tokio::test]
+async fn a_file_naming_users_both_ways_is_refused_before_anything_is_sent() {
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", &replacing(10)).await;
+    ws.write(
+        "in.csv",
+        &format!(
+            "user_id,username,type,phone\n{},,SMS,{}\n,jane,SMS,{}\n",
+            user_id(0),
+            us_number(0),
+            us_number(1)
+        ),
+    );
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 2, "{}", run.both());
+    assert!(
+        run.stderr.contains("line 2") && run.stderr.contains("line 3"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(sandbox.tally().requests, 0, "nothing sent");
+}
+
+#[tokio::test]
+async fn each_shard_removes_only_its_own_users_devices_and_merge_adds_them_up() {
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", &replacing(10)).await;
+    for user in 0..6 {
+        seed(
+            &sandbox,
+            user,
+            &id(user as u32 + 1),
+            "SMS",
+            &us_number(100 + user),
+            "ACTIVE",
+        );
+    }
+    ws.write("in.csv", &sms_rows(6));
+    let mut total = 0;
+    for k in 0..2 {
+        let before: HashSet<String> = sandbox.deleted_devices().into_iter().collect();
+        let (shard, out) = (format!("{k}/2"), format!("shard-{k}"));
+        let run = enroll_to(&ws, &sandbox, "in.csv", &out, &["--shard", &shard]).await;
+        assert_eq!(run.code, 0, "{}", run.both());
+        let users: HashSet<usize> = read_csv(&ws.path(&out).join("results.csv"))
+            .iter()
+            .map(|r| {
+                (0..6)
+                    .find(|u| user_id(*u) == r["user_id"])
+                    .expect("a user")
+            })
+            .collect();
+        let now: HashSet<String> = sandbox
+            .deleted_devices()
+            .into_iter()
+            .filter(|d| !before.contains(d))
+            .collect();
+        let own: HashSet<String> = users.iter().map(|u| id(*u as u32 + 1)).collect();
+        assert_eq!(
+            now, own,
+            "shard {k} removed its own users' stale devices only"
+        );
+        total += now.len();
+    }
+    assert_eq!(total, 6);
+    let merged = run_binary(
+        ws.dir.path(),
+        None,
+        &["merge", "shard-0", "shard-1", "--out", "merged"],
+    )
+    .await;
+    assert_eq!(merged.code, 0, "{}", merged.both());
+    let text = std::fs::read_to_string(ws.path("merged/summary.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(summary["devices_removed"], 6, "{summary}");
+    assert_eq!(
+        summary["removals"]["max_deletes"], 20,
+        "each shard's cap, added"
+    );
+}
