@@ -13,7 +13,10 @@
 //! - Rows finish from the first seconds: no more rows are in progress than requests may be
 //!   in flight, with a few spare (`rows`), so a row's next request goes before another row's
 //!   first, and a stop leaves few rows half-done.
-//! - In an online dry run the same path reads and plans, and never POSTs or PUTs.
+//! - With `on_existing = replace`, a user's rows of one type are a group (`groups`, built by
+//!   the survey); the group's last row, once its device is there, deletes the user's devices
+//!   of that type that no row of the group names, within the run's cap (`removals`).
+//! - In an online dry run the same path reads and plans, and never POSTs, PUTs or DELETEs.
 //! - What is kept per user (a username's look-up, an online plan's counts, a user's MFA
 //!   switch) lives only while the user has rows to come (`later`), so memory stays flat with
 //!   the number of users.
