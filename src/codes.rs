@@ -44,6 +44,12 @@ pub(crate) enum Code {
     ExtensionsDisabled,
     /// The device is there, but the user's MFA switch could not be set (`enable_mfa`).
     MfaNotEnabled,
+    /// `replace`: the row has its device, but stale devices of its user and type are still
+    /// to be deleted (a DELETE failed, or the run stopped first); `--resume` deletes them.
+    RemovalsOwed,
+    /// `replace`: the row has its device, but deleting its user's stale devices would pass
+    /// `max_deletes`; `--resume` with a higher cap deletes them.
+    DeleteCapReached,
     RetriesExhausted,
     NotAttempted,
     Unconfirmed,
@@ -95,6 +101,8 @@ impl Code {
             Code::MethodDisabled => "METHOD_DISABLED",
             Code::ExtensionsDisabled => "EXTENSIONS_DISABLED",
             Code::MfaNotEnabled => "MFA_NOT_ENABLED",
+            Code::RemovalsOwed => "REMOVALS_OWED",
+            Code::DeleteCapReached => "DELETE_CAP_REACHED",
             Code::RetriesExhausted => "RETRIES_EXHAUSTED",
             Code::NotAttempted => "NOT_ATTEMPTED",
             Code::Unconfirmed => "UNCONFIRMED",

@@ -228,6 +228,20 @@ pub enum OnExisting {
     #[default]
     Skip,
     Create,
+    /// Nightly sync: as `Skip`, and then the user's devices of a type that no row of the
+    /// user and type names are deleted (see `dispatch::removals`).
+    Replace,
+}
+
+impl OnExisting {
+    /// Whether a device the user already has is the row's (`skipped_existing`), not a reason
+    /// to create another.
+    pub(crate) fn skips_existing(self) -> bool {
+        match self {
+            OnExisting::Skip | OnExisting::Replace => true,
+            OnExisting::Create => false,
+        }
+    }
 }
 
 /// Device ID -> the line that reported it `created`: a device is created by one row only.

@@ -35,6 +35,8 @@ pub(crate) enum StopReason {
     /// The token endpoint's answer could not be used whatever the retries (past its ceiling,
     /// no token a few times in a row, a redirect).
     TokenUnusable(String),
+    /// `replace`: the next deletion would pass `max_deletes`.
+    DeleteCapReached(String),
 }
 
 impl StopReason {
@@ -52,6 +54,7 @@ impl StopReason {
             Self::OutputBroken(_) => "OUTPUT_BROKEN",
             Self::ShardOwnerUnknown(_) => "SHARD_OWNER_UNKNOWN",
             Self::TokenUnusable(_) => "TOKEN_UNUSABLE",
+            Self::DeleteCapReached(_) => "DELETE_CAP_REACHED",
         }
     }
 
@@ -63,9 +66,10 @@ impl StopReason {
     /// results.csv.
     pub(crate) fn shown(&self) -> String {
         match self {
-            Self::Interrupted(_) | Self::CredentialsRefused(_) | Self::TokenUnusable(_) => {
-                self.to_string()
-            }
+            Self::Interrupted(_)
+            | Self::CredentialsRefused(_)
+            | Self::TokenUnusable(_)
+            | Self::DeleteCapReached(_) => self.to_string(),
             Self::MissingRole(_)
             | Self::LicenseExceeded(_)
             | Self::OtherEnvironment(_)
@@ -91,7 +95,8 @@ impl fmt::Display for StopReason {
             | Self::InputBroken(m)
             | Self::OutputBroken(m)
             | Self::ShardOwnerUnknown(m)
-            | Self::TokenUnusable(m) => f.write_str(m),
+            | Self::TokenUnusable(m)
+            | Self::DeleteCapReached(m) => f.write_str(m),
         }
     }
 }

@@ -142,7 +142,9 @@ impl After {
         R: AfterRow,
         P: Fn(&ResultRow) -> bool,
         W: Fn(ResultRow) -> Fut,
-        Fut: Future<Output = Option<R>>,
+        // A row's lines (undo: its device and those a replace run removed), written
+        // together; none when a stop cut the row short.
+        Fut: Future<Output = Vec<R>>,
     {
         let stop = self.stop.clone();
         let done = std::mem::take(&mut sink.done);
@@ -164,9 +166,9 @@ impl After {
         let mut results = futures::stream::iter(wanted)
             .map(&work)
             .buffer_unordered(self.width());
-        while let Some(result) = results.next().await {
-            if let Some(row) = result {
-                sink.write(&row)?;
+        while let Some(lines) = results.next().await {
+            for row in &lines {
+                sink.write(row)?;
             }
         }
         drop(results);

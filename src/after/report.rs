@@ -85,10 +85,15 @@ fn undo_tables(dir: &Path) -> Result<Vec<PageTable>, OutputError> {
         title: "Devices not deleted because PingOne's answer failed (resume to retry)".into(),
         ..PageTable::default()
     };
+    let mut removed = PageTable {
+        title: "Devices the replace run removed, which cannot be restored".into(),
+        ..PageTable::default()
+    };
     each::<UndoRow>(&dir.join(UNDO_FILE), |row| {
         let table = match row.outcome {
             UndoOutcome::KeptChanged | UndoOutcome::KeptNotCreated => &mut kept,
             UndoOutcome::Failed => &mut failed,
+            UndoOutcome::NotRestorable => &mut removed,
             UndoOutcome::Deleted | UndoOutcome::AlreadyGone | UndoOutcome::WouldDelete => return,
         };
         push(
@@ -103,7 +108,7 @@ fn undo_tables(dir: &Path) -> Result<Vec<PageTable>, OutputError> {
             },
         );
     })?;
-    Ok(vec![failed, kept])
+    Ok(vec![failed, removed, kept])
 }
 
 /// Writes report.html for the command `summary` describes.
@@ -115,7 +120,7 @@ pub(crate) fn write(dir: &Path, summary: &AfterSummary) -> Result<(), OutputErro
         (0, true) => "Every record holds (pending activations included).".to_string(),
         (1, true) => "Some records no longer hold: the table below names them.".to_string(),
         (0, false) => "Every candidate device was dealt with; none failed.".to_string(),
-        (1, false) => "Some devices could not be dealt with: resume to retry them.".to_string(),
+        (1, false) => "Some devices could not be dealt with: resume to retry failed ones; devices a replace run removed cannot be restored.".to_string(),
         _ => format!(
             "Stopped early ({}): resume with --resume.",
             summary.stopped_early.as_deref().unwrap_or("interrupted")

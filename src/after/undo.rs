@@ -40,6 +40,9 @@ pub(crate) enum UndoOutcome {
     #[default]
     Failed,
     WouldDelete,
+    /// A device a `replace` run deleted (`removed_device_ids`): PingOne keeps nothing to
+    /// bring it back; the line names its type and destination.
+    NotRestorable,
 }
 
 impl UndoOutcome {
@@ -51,6 +54,7 @@ impl UndoOutcome {
             UndoOutcome::KeptNotCreated => "kept_not_created",
             UndoOutcome::Failed => "failed",
             UndoOutcome::WouldDelete => "would_delete",
+            UndoOutcome::NotRestorable => "not_restorable",
         }
     }
 }
@@ -122,6 +126,36 @@ fn failed(row: &ResultRow, error: ApiError) -> Option<UndoRow> {
         UndoOutcome::Failed,
         &format!("PingOne answered {error}; nothing is known to be deleted"),
     ))
+}
+
+/// One row undone (or not), and a `not_restorable` line for each device the run removed
+/// after it (`replace`), written with it; nothing when a stop cut it short.
+pub(crate) async fn undo_row_and_removed(
+    after: &After,
+    mode: Mode,
+    row: ResultRow,
+) -> Vec<UndoRow> {
+    let removed = not_restorable(&row);
+    match undo_row(after, mode, row).await {
+        Some(own) => std::iter::once(own).chain(removed).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// The devices a `replace` run removed after `row`, as undo.csv lines.
+fn not_restorable(row: &ResultRow) -> Vec<UndoRow> {
+    let mut destinations = row.removed_destinations.split_ascii_whitespace();
+    row.removed_ids()
+        .map(|device_id| UndoRow {
+            device_id: device_id.to_string(),
+            destination: destinations.next().unwrap_or_default().to_string(),
+            outcome: UndoOutcome::NotRestorable,
+            detail: "deleted by the replace run as stale (its destination matched none of the \
+                     user's rows of this type); PingOne keeps nothing to restore it from"
+                .to_string(),
+            ..base(row, UndoOutcome::NotRestorable, "")
+        })
+        .collect()
 }
 
 /// One row undone (or not); `None` when a stop cut it short.

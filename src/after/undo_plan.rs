@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::output::{OutDir, Sink};
 use super::record::{Rows, RunRecord};
-use super::undo::{candidate, undo_row, Mode, UndoRow, UNDO_FILE};
+use super::undo::{candidate, undo_row_and_removed, Mode, UndoRow, UNDO_FILE};
 use super::{After, AfterError, Ended};
 use crate::cli::UndoArgs;
 use crate::record::Outcome;
@@ -52,7 +52,7 @@ pub async fn undo(args: UndoArgs, stop: Arc<Stop>) -> Result<Ended, AfterError> 
     let rows = Rows::open(&after.run_dir)?;
     after
         .each_row(rows, &mut sink, candidate, |row| {
-            undo_row(&after, mode, row)
+            undo_row_and_removed(&after, mode, row)
         })
         .await?;
     finish(&after, &out, sink, mode, notices)
@@ -66,7 +66,8 @@ fn finish(
     notices: Vec<String>,
 ) -> Result<Ended, AfterError> {
     let counts = sink.finish()?;
-    let good = !counts.contains_key("failed");
+    // A device a replace run removed cannot be brought back: the run is not wholly undone.
+    let good = !counts.contains_key("failed") && !counts.contains_key("not_restorable");
     let command = if mode.dry_run {
         "undo --dry-run"
     } else {

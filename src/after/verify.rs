@@ -240,7 +240,9 @@ pub async fn verify(
     );
     let rows = super::record::Rows::open(&after.run_dir)?;
     after
-        .each_row(rows, &mut sink, recorded, |row| check(&after, row))
+        .each_row(rows, &mut sink, recorded, |row| {
+            futures::FutureExt::map(check(&after, row), |r| r.into_iter().collect())
+        })
         .await?;
     let counts = sink.finish()?;
     let holds = counts.iter().all(|(label, _)| {

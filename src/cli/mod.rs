@@ -38,6 +38,13 @@ Examples:
       --out /var/lib/mfa/$(date +%F) \\
       --metrics-file /var/lib/node_exporter/textfile/mfa_enroll.prom
 
+  Nightly sync from a source of truth: a changed number replaces the old
+  device (created first, then the old one deleted; never more than the cap),
+  then the run's records read back:
+    mfa-enroll run /data/all-users.csv --enable-mfa --on-existing replace \\
+      --max-deletes 200 --out /var/lib/mfa/sync-$(date +%F)
+    mfa-enroll verify /var/lib/mfa/sync-$(date +%F)
+
   Past one machine's share of PingOne's rate limit: shards side by side,
   then one record (1/3 and 2/3 run on other machines):
     mfa-enroll run users.csv --shard 0/3 --enable-mfa --out shard-0
@@ -252,6 +259,11 @@ pub struct RunArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pub(crate) on_existing: Option<OnExistingArg>,
 
+    /// With --on-existing replace (and then required): the most devices this run may delete
+    /// (overrides `[enroll] max_deletes`); with --shard, give each shard its share
+    #[arg(long, value_name = "N")]
+    pub(crate) max_deletes: Option<u64>,
+
     /// Field delimiter of the input, one ASCII character; \t for tab
     #[arg(long, value_name = "C")]
     pub(crate) delimiter: Option<String>,
@@ -319,6 +331,7 @@ impl RunArgs {
             policy_id: None,
             default_country: None,
             on_existing: None,
+            max_deletes: None,
             delimiter: None,
             sandbox: false,
             allow_messages: false,
@@ -337,6 +350,7 @@ impl RunArgs {
 pub(crate) enum OnExistingArg {
     Skip,
     Create,
+    Replace,
 }
 
 /// `token_auth_method` as the sandbox's `--token-auth` spells it.

@@ -16,6 +16,9 @@ pub struct EnrollSettings {
     pub policy_id: Option<Uuid>,
     pub status: Option<DeviceStatus>,
     pub on_existing: OnExisting,
+    /// `max_deletes` / `--max-deletes`: the most devices one run may delete; required with
+    /// `on_existing = "replace"`, which alone deletes.
+    pub max_deletes: Option<u64>,
     pub default_country: Option<Country>,
     pub allow_messages: bool,
     /// `enable_mfa` / `--enable-mfa` / `--no-enable-mfa`: switch each user's MFA on once a
@@ -52,19 +55,22 @@ pub(super) fn enroll_settings(
     let on_existing = match (args.on_existing, file.on_existing.as_deref()) {
         (Some(OnExistingArg::Skip), _) => OnExisting::Skip,
         (Some(OnExistingArg::Create), _) => OnExisting::Create,
+        (Some(OnExistingArg::Replace), _) => OnExisting::Replace,
         (None, None) => OnExisting::Skip,
         (None, Some(text)) => match text.trim().to_ascii_lowercase().as_str() {
             "skip" => OnExisting::Skip,
             "create" => OnExisting::Create,
+            "replace" => OnExisting::Replace,
             _ => {
                 return Err(ConfigError::new(
                     origin,
                     "[enroll] on_existing",
-                    format!("{text:?} is not skip or create"),
+                    format!("{text:?} is not skip, create or replace"),
                 ))
             }
         },
     };
+    let max_deletes = max_deletes(file, args, origin, on_existing)?;
     let default_country = match (&args.default_country, &file.default_country) {
         (Some(text), _) => Some(country(text, "command line", "--default-country")?),
         (None, Some(text)) => Some(country(text, origin, "[enroll] default_country")?),
@@ -75,6 +81,7 @@ pub(super) fn enroll_settings(
         policy_id,
         status,
         on_existing,
+        max_deletes,
         default_country,
         allow_messages: args.allow_messages || file.allow_messages.unwrap_or(false),
         enable_mfa,
@@ -113,6 +120,42 @@ fn enable_mfa(
              --no-enable-mfa): users' switches are left as they are, and a user whose MFA is off \
              cannot use the device this run makes",
         )),
+    }
+}
+
+/// The cap on deletions: required with `replace` (a nightly job must say how much it may
+/// delete before anything is); `--max-deletes` without it is refused (it would mean nothing),
+/// the config key is ignored.
+fn max_deletes(
+    file: &FileEnroll,
+    args: &RunArgs,
+    origin: &str,
+    on_existing: OnExisting,
+) -> Result<Option<u64>, ConfigError> {
+    let (cap, from, key) = match (args.max_deletes, file.max_deletes) {
+        (Some(n), _) => (Some(n), "command line", "--max-deletes"),
+        (None, Some(n)) => (Some(n), origin, "[enroll] max_deletes"),
+        (None, None) => (None, origin, "[enroll] max_deletes"),
+    };
+    match (on_existing, cap) {
+        (OnExisting::Replace, Some(n)) => Ok(Some(n)),
+        (OnExisting::Replace, None) => Err(ConfigError::new(
+            from,
+            key,
+            "on_existing = \"replace\" deletes devices, and needs the most one run may delete; \
+             nothing was sent. Set [enroll] max_deletes (or pass --max-deletes N): the deletion \
+             that would pass it stops the run (exit 3, DELETE_CAP_REACHED), and --resume with a \
+             higher cap finishes",
+        )),
+        // A config file kept for both modes may hold it; a flag says the run should delete.
+        (OnExisting::Skip | OnExisting::Create, Some(_)) if args.max_deletes.is_none() => Ok(None),
+        (OnExisting::Skip | OnExisting::Create, Some(_)) => Err(ConfigError::new(
+            from,
+            key,
+            "is only for on_existing = \"replace\", the one mode that deletes; remove it, or \
+             set on_existing = \"replace\"",
+        )),
+        (OnExisting::Skip | OnExisting::Create, None) => Ok(None),
     }
 }
 

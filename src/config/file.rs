@@ -44,6 +44,7 @@ pub(super) struct FileEnroll {
     pub(super) policy_id: Option<String>,
     pub(super) status: Option<String>,
     pub(super) on_existing: Option<String>,
+    pub(super) max_deletes: Option<u64>,
     pub(super) default_country: Option<String>,
     pub(super) allow_messages: Option<bool>,
     pub(super) enable_mfa: Option<bool>,

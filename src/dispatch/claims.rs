@@ -25,7 +25,7 @@ impl DeviceClaims {
         DeviceClaims {
             claims: Mutex::new(claimed_before),
             created: match on_existing {
-                OnExisting::Skip => None,
+                OnExisting::Skip | OnExisting::Replace => None,
                 OnExisting::Create => Some(Mutex::default()),
             },
         }

@@ -122,6 +122,21 @@ pub(crate) fn find_match<'a>(
     }
 }
 
+/// `replace`: the user's devices of `device_type` that are not `wanted` (a device that one
+/// of the user's rows of that type names), waiting for activation or not. A device whose
+/// destination cannot be read is never taken for stale.
+pub(crate) fn stale(
+    devices: &[Device],
+    device_type: DeviceType,
+    wanted: impl Fn(&DeviceIdentity) -> bool,
+) -> Vec<&Device> {
+    devices
+        .iter()
+        .filter(|device| device.device_type.parse::<DeviceType>().ok() == Some(device_type))
+        .filter(|device| identity(device).is_some_and(|found| !wanted(&found)))
+        .collect()
+}
+
 /// The code and message of a row that failed with `error` and nothing was created.
 pub(crate) fn failure(error: &ApiError, user_id: &str, retries_allowed: usize) -> (Code, String) {
     match error {
@@ -246,6 +261,28 @@ mod tests {
 
     fn sms(number: &str) -> DeviceIdentity {
         DeviceIdentity::new(DeviceType::Sms, &Destination::Phone(number.into()), None)
+    }
+
+    #[test]
+    fn stale_devices_are_those_of_the_type_that_no_row_names() {
+        let mut pending = device("s3", "SMS", Some("+1.5125550003"), None);
+        pending.status = Some("ACTIVATION_REQUIRED".into());
+        let devices = vec![
+            device("s1", "SMS", Some("+1.5125551234"), None),
+            device("s2", "SMS", Some("+15125550002"), None),
+            pending,
+            device("s4", "SMS", None, None),
+            device("e1", "EMAIL", None, Some("old@example.com")),
+            device("v1", "VOICE", Some("+15125550002"), None),
+        ];
+        let wanted = [sms("+15125551234")];
+        let stale: Vec<&str> = stale(&devices, DeviceType::Sms, |d| wanted.contains(d))
+            .into_iter()
+            .map(|d| d.id.as_str())
+            .collect();
+        // A number spelled another way is the same device; one waiting for activation is
+        // stale too; one without a readable phone, and other types, never are.
+        assert_eq!(stale, ["s2", "s3"]);
     }
 
     #[test]

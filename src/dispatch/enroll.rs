@@ -38,7 +38,7 @@ impl Posting {
     /// In create mode a matching device counts as this row's only if made since its first POST.
     fn created_since(&self, on_existing: OnExisting) -> Option<SystemTime> {
         match on_existing {
-            OnExisting::Skip => None,
+            OnExisting::Skip | OnExisting::Replace => None,
             OnExisting::Create => self.first_sent.map(|t| t - CLOCK_SKEW),
         }
     }
@@ -93,7 +93,7 @@ impl Enroller<'_> {
         cache: &mut Option<Vec<Device>>,
     ) -> RowResult {
         let identity = job.spec.identity();
-        let skip_existing = self.on_existing == OnExisting::Skip;
+        let skip_existing = self.on_existing.skips_existing();
         if !skip_existing {
             if let Some(first) = self.claims.created_in_run(user_id, &identity) {
                 return results::duplicate_of(job, user_id, first);
@@ -205,10 +205,13 @@ impl Enroller<'_> {
         }
         match decide::find_match(devices, identity, None, &claims) {
             Match::Nothing => None,
-            Match::Free(device) if self.on_existing == OnExisting::Skip => Some(
-                results::with_device(job, user_id, Outcome::SkippedExisting, device),
-            ),
-            Match::ClaimedBy(device, first) if self.on_existing == OnExisting::Skip => {
+            Match::Free(device) if self.on_existing.skips_existing() => Some(results::with_device(
+                job,
+                user_id,
+                Outcome::SkippedExisting,
+                device,
+            )),
+            Match::ClaimedBy(device, first) if self.on_existing.skips_existing() => {
                 let r = results::with_device(job, user_id, Outcome::SkippedExisting, device);
                 Some(r.with_note(format!("line {first} created this device")))
             }

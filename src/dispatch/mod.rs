@@ -13,7 +13,10 @@
 //! - Rows finish from the first seconds: no more rows are in progress than requests may be
 //!   in flight, with a few spare (`rows`), so a row's next request goes before another row's
 //!   first, and a stop leaves few rows half-done.
-//! - In an online dry run the same path reads and plans, and never POSTs or PUTs.
+//! - With `on_existing = replace`, a user's rows of one type are a group (`groups`, built by
+//!   the survey); the group's last row, once its device is there, deletes the user's devices
+//!   of that type that no row of the group names, within the run's cap (`removals`).
+//! - In an online dry run the same path reads and plans, and never POSTs, PUTs or DELETEs.
 //! - What is kept per user (a username's look-up, an online plan's counts, a user's MFA
 //!   switch) lives only while the user has rows to come (`later`), so memory stays flat with
 //!   the number of users.
@@ -34,12 +37,14 @@ mod decide;
 mod enroll;
 mod environment;
 mod grace;
+pub(crate) mod groups;
 mod guard;
 pub(crate) mod later;
 mod lookups;
 mod mfa;
 mod plan;
 mod queues;
+mod removals;
 pub(crate) mod results;
 pub(crate) mod retry;
 mod rows;
@@ -64,11 +69,13 @@ use crate::validate::DeviceSpec;
 use claims::DeviceClaims;
 use enroll::Enroller;
 use environment::EnvironmentSettings;
+use groups::ReplaceGroups;
 use lookups::{Resolution, UsernameLookups};
 use mfa::Switches;
 pub(crate) use plan::NOTICES_NOTE;
 use plan::{Planner, UserPlans};
 use queues::UserQueues;
+use removals::{RemovalBook, Remover};
 use retry::RetryPolicy;
 use rows::RowsInProgress;
 
@@ -90,6 +97,10 @@ pub(crate) struct Job {
     /// On --resume: the line's row in results.csv says `UNCONFIRMED`, so its device may have
     /// been made moments before and not be listed yet.
     pub(crate) unconfirmed_before_run: bool,
+    /// On --resume: the line's row in results.csv has its device and owes removals
+    /// (`REMOVALS_OWED`, `DELETE_CAP_REACHED`): what it removed stays on the row, and a row
+    /// this run does not reach stays as it was.
+    pub(crate) owed_before: Option<Box<crate::record::ResultRow>>,
     /// A later row names the same user the same way ([`later::LaterRows`]): what this run
     /// keeps of the user (a plan, a username's look-up) is still needed after this row.
     pub(crate) continues: bool,
@@ -118,6 +129,8 @@ pub(crate) struct EngineConfig {
     /// (`grace`). Not with `--shard`: a shard knows a username's row is its own only by the
     /// user's ID, so one not found is left to the shard that owns unknown users.
     pub(crate) late_usernames: bool,
+    /// `on_existing = "replace"`: the users' groups of rows, and the run's `max_deletes`.
+    pub(crate) replace: Option<(Arc<ReplaceGroups>, u64)>,
 }
 
 /// A row whose user could not be resolved, with its result.
@@ -188,6 +201,8 @@ pub(crate) struct Engine {
     rows: RowsInProgress,
     mode: ModeState,
     late: grace::LateUsers,
+    /// `replace`: the groups, and the deletions against the cap.
+    replace: Option<(Arc<ReplaceGroups>, RemovalBook)>,
 }
 
 impl Engine {
@@ -200,7 +215,12 @@ impl Engine {
     ) -> Arc<Engine> {
         let claimed_before = std::mem::take(&mut config.claimed_before);
         let mode = ModeState::new(&config, claimed_before);
+        let replace = config
+            .replace
+            .clone()
+            .map(|(groups, cap)| (groups, RemovalBook::new(cap)));
         Arc::new(Engine {
+            replace,
             client,
             retry,
             recorder,
@@ -299,7 +319,14 @@ impl Engine {
     pub(crate) async fn assign(self: &Arc<Self>, resolved: Result<(Job, String), Unresolved>) {
         let (job, user_id) = match resolved {
             Ok(pair) => pair,
-            Err(unresolved) => return self.recorder.record(unresolved.result),
+            Err(unresolved) => {
+                // A row whose user could not be looked up failed: its group deletes nothing.
+                if let Some((groups, _)) = &self.replace {
+                    let job = &unresolved.job;
+                    groups.worked(&job.spec.user, job.spec.device_type, job.line, false);
+                }
+                return self.recorder.record(unresolved.result);
+            }
         };
         let Some(permit) = self.queues.admit(&job, &self.stop).await else {
             return self.recorder.record(results::not_attempted(&job, &user_id));
@@ -390,6 +417,10 @@ impl Engine {
                 // After the device, in the same turn: a stop never leaves a user switched
                 // on without one.
                 let result = switches.settle_live(client, retry, user_id, enrolled).await;
+                let result = match self.remover() {
+                    Some(remover) => remover.after_row(job, user_id, result, devices).await,
+                    None => result,
+                };
                 if self.is_users_last_row(job) {
                     switches.release(user_id);
                 }
@@ -402,7 +433,10 @@ impl Engine {
             } => {
                 let switch = switches.read(client, retry, user_id).await;
                 let planned = self.planner(users, environment).plan(job, user_id).await;
-                let result = mfa::planned(planned, &switch);
+                let mut result = mfa::planned(planned, &switch);
+                if let Some(remover) = self.remover() {
+                    result = remover.plan_row(job, user_id, result).await;
+                }
                 if self.is_users_last_row(job) {
                     users.release(user_id);
                     switches.release(user_id);
@@ -423,6 +457,31 @@ impl Engine {
             created_by_earlier_run_since: self.config.created_by_earlier_run_since,
             claims,
         }
+    }
+
+    fn remover(&self) -> Option<Remover<'_>> {
+        let (groups, book) = self.replace.as_ref()?;
+        Some(Remover {
+            client: &self.client,
+            retry: &self.retry,
+            stop: &self.stop,
+            groups,
+            book,
+        })
+    }
+
+    /// `replace`: this run's deletions (a plan: planned), its cap and what it held.
+    pub(crate) fn removals(&self) -> Option<crate::record::summary::Removals> {
+        let (_, book) = self.replace.as_ref()?;
+        let (held, held_groups) = book.held();
+        Some(crate::record::summary::Removals {
+            max_deletes: book.cap(),
+            this_run: book.removed(),
+            planned: matches!(self.mode, ModeState::Plan { .. }),
+            cap_reached: book.cap_reached(),
+            held,
+            held_groups,
+        })
     }
 
     fn planner<'a>(

@@ -104,7 +104,7 @@ impl Planner<'_> {
             Err(e) => return results::failed(job, user_id, &e, 0, self.retry.max_retries()),
         };
         let identity = job.spec.identity();
-        let skip_existing = self.on_existing == OnExisting::Skip;
+        let skip_existing = self.on_existing.skips_existing();
         // The live run reads first too: a device already there is skipped before PingOne
         // could refuse anything about it.
         if skip_existing {

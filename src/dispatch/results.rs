@@ -10,7 +10,12 @@ use crate::record::{Outcome, RowResult};
 
 /// The job's row, with its identity filled in and nothing else.
 pub(crate) fn base(job: &Job, user_id: &str, outcome: Outcome) -> RowResult {
-    RowResult::from_spec(job.line, job.raw.clone(), &job.spec, user_id, outcome)
+    let r = RowResult::from_spec(job.line, job.raw.clone(), &job.spec, user_id, outcome);
+    match &job.owed_before {
+        // The devices an earlier run removed for this row stay on its record.
+        Some(earlier) => r.with_removed_before(earlier),
+        None => r,
+    }
 }
 
 /// A row whose device exists: `device` is on the server, as PingOne described it.
@@ -57,6 +62,9 @@ pub(crate) fn stopped_after(
 /// so: its device may exist, and only a read can tell. One marked MFA_NOT_ENABLED stays so
 /// too: its device exists, and only its user's switch is left to do.
 pub(crate) fn not_attempted(job: &Job, user_id: &str) -> RowResult {
+    if let Some(earlier) = &job.owed_before {
+        return RowResult::as_before(earlier, job.raw.clone());
+    }
     if job.spec.unconfirmed_before {
         return still_unconfirmed(job, user_id, &ApiError::Stopped);
     }

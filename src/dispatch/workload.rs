@@ -50,7 +50,8 @@ pub(crate) struct RequestPlan {
     pub(crate) switches: u64,
     /// Device creations.
     pub(crate) posts: u64,
-    /// Devices removed (DELETE): a run that replaces devices adds its count here; none yet.
+    /// Devices removed (DELETE, `replace`): not known before the users' devices are read, so
+    /// planned as none; the display copes with a plan that falls short.
     pub(crate) removals: u64,
     /// An online dry run's reads of the environment: the MFA settings and the policy.
     pub(crate) environment: u64,
@@ -64,7 +65,7 @@ impl RequestPlan {
             RunMode::DryRunOffline => None,
             RunMode::Live => {
                 let reads = match rules.on_existing {
-                    OnExisting::Skip => users,
+                    OnExisting::Skip | OnExisting::Replace => users,
                     OnExisting::Create => work.users_maybe_made,
                 };
                 Some(RequestPlan {

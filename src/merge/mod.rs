@@ -471,6 +471,12 @@ fn merged_summary(shards: &[ShardDir], tallies: &Tallies) -> Summary {
             *summary.pairing_messages.entry(channel.clone()).or_default() += n;
         }
         summary.plan = merge_plans(summary.plan.take(), s.plan.as_ref());
+        if let Some(removals) = &s.removals {
+            summary
+                .removals
+                .get_or_insert_with(Default::default)
+                .add(removals);
+        }
         summary.shards.push(ShardFigures::of(shard));
     }
     summary.exit_code = Some(exit_of(tallies).code());
@@ -507,6 +513,7 @@ fn add_requests(total: &mut RequestCounts, one: &RequestCounts) {
     total.get += one.get;
     total.post += one.post;
     total.put += one.put;
+    total.delete += one.delete;
     total.retries += one.retries;
     total.throttled_429 += one.throttled_429;
     total.tokens += one.tokens;

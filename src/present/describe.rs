@@ -147,6 +147,9 @@ pub(crate) fn describe(s: &Summary, out_dir: &Path) -> String {
     if let Some(plan) = &s.plan {
         text.push_str(&plan_line(plan));
     }
+    if let Some(removals) = &s.removals {
+        text.push_str(&removals_line(s.devices_removed, removals));
+    }
     if let Some(stopped) = &s.stopped_early {
         text.push_str(&format!(
             "STOPPED EARLY ({}): {}\nrun the same command with --resume to continue\n",
@@ -168,6 +171,25 @@ pub(crate) fn describe(s: &Summary, out_dir: &Path) -> String {
         out_dir.join(REPORT_FILE).display()
     ));
     text
+}
+
+/// `replace`: the devices removed (or planned) against the cap, and those held.
+fn removals_line(total: u64, removals: &crate::record::summary::Removals) -> String {
+    let (did, cap) = match (removals.planned, removals.cap_reached) {
+        (true, true) => (
+            "a real run would remove",
+            "; that passes max_deletes, so a real run would stop at the cap (DELETE_CAP_REACHED)",
+        ),
+        (true, false) => ("a real run would remove", "; within max_deletes"),
+        (false, true) => ("removed", "; the cap (max_deletes) was reached"),
+        (false, false) => ("removed", ""),
+    };
+    format!(
+        "replace: {did} {} (this directory: {total}; max_deletes {}){cap}; {} kept because a row of their user and type was invalid or failed\n",
+        count(removals.this_run, "stale device", "stale devices"),
+        removals.max_deletes,
+        count(removals.held, "stale device", "stale devices"),
+    )
 }
 
 /// An online dry run's answer, in one line.

@@ -268,6 +268,7 @@ pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<()
         ("get", r.get),
         ("post", r.post),
         ("put", r.put),
+        ("delete", r.delete),
         ("token", r.tokens),
     ];
     labelled(
@@ -278,18 +279,7 @@ pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<()
         &requests,
     );
     users(&mut registry, summary);
-    gauge(
-        &mut registry,
-        "mfa_enroll_retries",
-        "Attempts that repeated a failed one",
-        r.retries as i64,
-    );
-    gauge(
-        &mut registry,
-        "mfa_enroll_throttled",
-        "Answers of 429 (rate limited)",
-        r.throttled_429 as i64,
-    );
+    gauges(&mut registry, summary);
     seconds(
         &mut registry,
         "mfa_enroll_duration_seconds",
@@ -304,6 +294,39 @@ pub(crate) fn write(path: &Path, summary: &Summary, exit_code: i32) -> Result<()
         );
     }
     finish(registry, path, exit_code)
+}
+
+/// Retries and 429s; with `replace`, stale devices removed and those a bad row held (a
+/// nightly job alerts on these).
+fn gauges(registry: &mut Registry, summary: &Summary) {
+    let r = &summary.requests;
+    gauge(
+        registry,
+        "mfa_enroll_retries",
+        "Attempts that repeated a failed one",
+        r.retries as i64,
+    );
+    gauge(
+        registry,
+        "mfa_enroll_throttled",
+        "Answers of 429 (rate limited)",
+        r.throttled_429 as i64,
+    );
+    let Some(removals) = &summary.removals else {
+        return;
+    };
+    gauge(
+        registry,
+        "mfa_enroll_devices_removed",
+        "Stale devices this run removed (on_existing = replace; a dry run: would remove)",
+        removals.this_run as i64,
+    );
+    gauge(
+        registry,
+        "mfa_enroll_removals_held",
+        "Stale devices kept because a row of their user and type was invalid or failed",
+        removals.held as i64,
+    );
 }
 
 /// A `verify` or an `undo`: its rows by state or outcome (`label`), and the requests sent,

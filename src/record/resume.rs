@@ -45,6 +45,8 @@ pub(crate) struct Finished {
     pub(crate) tallies: Tallies,
     /// What results.csv holds, for the proof that it is the record of this input's run.
     pub(crate) file: FileFacts,
+    /// `replace`: lines whose newest row has its device and owes removals, as written.
+    owed: HashMap<u64, ResultRow>,
 }
 
 /// Every complete row of results.csv, counted.
@@ -73,6 +75,11 @@ impl Finished {
     /// PingOne's list did not show yet.
     pub(crate) fn unconfirmed(&self, line: u64) -> bool {
         self.lines.get(&line) == Some(&Earlier::Unconfirmed)
+    }
+
+    /// The line's newest row, when it has its device and owes removals (see `owed`).
+    pub(crate) fn owed(&self, line: u64) -> Option<&ResultRow> {
+        self.owed.get(&line)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -159,9 +166,17 @@ pub(crate) fn read_finished(out_dir: &Path) -> Result<Finished, OutputError> {
         });
         if row.is_done() {
             result.lines.remove(&row.line);
+            result.owed.remove(&row.line);
             kept.insert(row.line, (number, row));
         } else {
             kept.remove(&row.line);
+            result.owed.remove(&row.line);
+            if matches!(
+                row.error_code,
+                Some(Code::RemovalsOwed | Code::DeleteCapReached)
+            ) {
+                result.owed.insert(row.line, row.clone());
+            }
             if rules_out_an_earlier_device(&row) {
                 result.lines.insert(row.line, Earlier::Settled);
             } else if row.error_code == Some(Code::Unconfirmed) {

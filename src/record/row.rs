@@ -55,13 +55,30 @@ pub(crate) struct ResultRow {
     /// The `X-Ping-External-Transaction-ID` of the row's last device request (POST), which
     /// PingOne support can find; empty when none was sent.
     pub(crate) transaction_id: String,
+    /// `replace`: the stale devices of the row's user and type deleted after this row's
+    /// device was there (it was the user's last row of the type), space-separated; in an
+    /// online dry run, those a real run would delete.
+    pub(crate) removed_device_ids: String,
+    /// The destinations of those devices, in the same order, space-separated: the phone
+    /// (with `;ext=` and the extension of a VOICE device that had one) or the email, as
+    /// PingOne listed it. `undo` names them, since a deleted device cannot be read again.
+    pub(crate) removed_destinations: String,
 }
 
 impl ResultRow {
     /// Rows that go to errors.csv and make the exit code 1: invalid and failed rows, and a
     /// device that is there for a user whose MFA could not be switched on.
     pub(crate) fn is_problem(&self) -> bool {
-        self.outcome.is_problem() || self.error_code == Some(Code::MfaNotEnabled)
+        self.outcome.is_problem()
+            || matches!(
+                self.error_code,
+                Some(Code::MfaNotEnabled | Code::RemovalsOwed | Code::DeleteCapReached)
+            )
+    }
+
+    /// The IDs in `removed_device_ids`.
+    pub(crate) fn removed_ids(&self) -> impl Iterator<Item = &str> {
+        self.removed_device_ids.split_ascii_whitespace()
     }
 
     /// Rows a resume leaves alone: their device is there and nothing is left to do.
@@ -189,6 +206,43 @@ impl RowResult {
         self
     }
 
+    /// An earlier run's row kept as it was (a row owing removals that this run did not
+    /// reach).
+    pub(crate) fn as_before(row: &ResultRow, raw: ByteRecord) -> Self {
+        Self {
+            row: row.clone(),
+            sends_message: false,
+            raw,
+        }
+    }
+
+    /// The stale devices an earlier run removed for this row.
+    pub(crate) fn with_removed_before(mut self, earlier: &ResultRow) -> Self {
+        self.row.removed_device_ids = earlier.removed_device_ids.clone();
+        self.row.removed_destinations = earlier.removed_destinations.clone();
+        self
+    }
+
+    /// The stale devices deleted (or, planning, to be deleted) after this row's device,
+    /// after any an earlier run removed for it.
+    pub(crate) fn with_removed(mut self, devices: &[&Device]) -> Self {
+        for device in devices {
+            for (column, value) in [
+                (&mut self.row.removed_device_ids, device.id.clone()),
+                (
+                    &mut self.row.removed_destinations,
+                    removed_destination(device),
+                ),
+            ] {
+                if !column.is_empty() {
+                    column.push(' ');
+                }
+                column.push_str(&value);
+            }
+        }
+        self
+    }
+
     /// The user's MFA switch as the run found or left it (`None`: not known).
     pub(crate) fn with_mfa_enabled(mut self, enabled: Option<bool>) -> Self {
         self.row.user_mfa_enabled = enabled;
@@ -213,6 +267,20 @@ impl RowResult {
     pub(crate) fn with_note(mut self, message: impl Into<String>) -> Self {
         self.row.error_message = message.into();
         self
+    }
+}
+
+/// A removed device's destination as `removed_destinations` spells it (no spaces inside).
+fn removed_destination(device: &Device) -> String {
+    let base = device
+        .phone
+        .as_deref()
+        .or(device.email.as_deref())
+        .unwrap_or("");
+    let base: String = base.split_whitespace().collect();
+    match device.extension.as_deref().map(str::trim) {
+        Some(ext) if !ext.is_empty() => format!("{base};ext={ext}"),
+        _ => base,
     }
 }
 

@@ -34,6 +34,10 @@ pub(crate) struct RequestCounts {
     /// Users' MFA switches set (`enable_mfa`); 0 in summaries written before PUTs existed.
     #[serde(default)]
     pub(crate) put: u64,
+    /// Devices deleted (`on_existing = "replace"`), retries included; 0 in summaries written
+    /// before replacing existed.
+    #[serde(default)]
+    pub(crate) delete: u64,
     pub(crate) retries: u64,
     pub(crate) throttled_429: u64,
     pub(crate) tokens: u64,
@@ -228,6 +232,49 @@ pub(crate) struct CodeRows {
     pub(crate) first_lines: Vec<u64>,
 }
 
+/// `replace`: a user's group of rows whose stale devices were kept, because a row of the
+/// group was invalid or failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct HeldRemoval {
+    /// The group's last line, whose row says so.
+    pub(crate) line: u64,
+    pub(crate) user_id: String,
+    #[serde(rename = "type")]
+    pub(crate) device_type: String,
+    /// Stale devices kept.
+    pub(crate) devices: u64,
+    pub(crate) reason: String,
+}
+
+/// summary.json's `removals` (`on_existing = "replace"`): what this run deleted against its
+/// cap, and what it held. The directory's total is `devices_removed`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Removals {
+    pub(crate) max_deletes: u64,
+    /// Devices this run deleted (an online dry run: would delete).
+    pub(crate) this_run: u64,
+    /// An online dry run: the figures are a plan; nothing was deleted.
+    pub(crate) planned: bool,
+    /// The cap stopped this run (a plan: would stop a real run).
+    pub(crate) cap_reached: bool,
+    /// Stale devices kept because a row of their user and type was invalid or failed.
+    pub(crate) held: u64,
+    /// The first groups that held them.
+    pub(crate) held_groups: Vec<HeldRemoval>,
+}
+
+impl Removals {
+    /// Adds a shard's: each shard has its own cap, so the caps add up too.
+    pub(crate) fn add(&mut self, other: &Removals) {
+        self.max_deletes += other.max_deletes;
+        self.this_run += other.this_run;
+        self.planned |= other.planned;
+        self.cap_reached |= other.cap_reached;
+        self.held += other.held;
+        self.held_groups.extend(other.held_groups.iter().cloned());
+    }
+}
+
 /// A user a real run would send more than PingOne's daily SMS or email allowance.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct UserOverMessageLimit {
@@ -333,6 +380,13 @@ pub struct Summary {
     /// same: they work once the account is enabled); only users whose account was read count.
     #[serde(default)]
     pub(crate) rows_of_inactive_users: InactiveRows,
+    /// Devices the rows of this directory say were removed (`removed_device_ids`), all runs
+    /// on it together; an online dry run: devices a real run would remove.
+    #[serde(default)]
+    pub(crate) devices_removed: u64,
+    /// `on_existing = "replace"`: this run's deletions, its cap and the groups it held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) removals: Option<Removals>,
     /// This run's rows done (`this_run.rows_done`) per second of sending
     /// (`this_run.sending_s`); a merge: all rows over its longest shard's sending time.
     pub(crate) throughput_rows_per_s: f64,
@@ -391,6 +445,7 @@ impl Summary {
             })
             .collect();
         self.pairing_messages = tallies.messages_by_type.clone();
+        self.devices_removed = tallies.devices_removed;
         self.error_codes = tallies
             .codes
             .iter()

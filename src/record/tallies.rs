@@ -24,6 +24,8 @@ pub(crate) struct Tallies {
     pub(crate) last_done_at: Option<std::time::Instant>,
     /// Rows that go to errors.csv (see [`ResultRow::is_problem`]).
     pub(crate) problem_rows: u64,
+    /// Devices the rows say were removed (`removed_device_ids`; an online dry run: would be).
+    pub(crate) devices_removed: u64,
 }
 
 /// How many rows have one error code, and the first few of their lines.
@@ -40,6 +42,7 @@ impl Tallies {
     pub(crate) fn add(&mut self, row: &ResultRow, sends_message: bool) {
         let (outcome, device_type) = (Counted::of(row), row.device_type.as_str());
         self.rows += 1;
+        self.devices_removed += row.removed_ids().count() as u64;
         if row.is_problem() {
             self.problem_rows += 1;
         }
@@ -84,6 +87,7 @@ impl Tallies {
     pub(crate) fn merge(&mut self, other: &Tallies) {
         self.rows += other.rows;
         self.problem_rows += other.problem_rows;
+        self.devices_removed += other.devices_removed;
         for (outcome, n) in &other.outcomes {
             *self.outcomes.entry(*outcome).or_default() += n;
         }

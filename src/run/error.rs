@@ -45,6 +45,8 @@ pub enum RunError {
     },
     #[error("{} create ACTIVATION_REQUIRED devices ({}), and PingOne would send each of those users a pairing message (at most 50 SMS and 50 emails per user per day); pass --allow-messages or set [enroll] allow_messages = true if that is intended (nothing was sent)", count(*rows, "row would", "rows would"), crate::words::first_lines(*rows, first_lines))]
     WouldMessageUsers { rows: u64, first_lines: Vec<u64> },
+    #[error("on_existing = \"replace\" needs every row to name its user the same way, but line {by_id} names a user by user_id and line {by_username} by username: a user named both ways could have the devices of one kind of row taken for stale by the other; give every row a user_id (or every row a username), or run without replace (nothing was sent)")]
+    ReplaceMixedNaming { by_id: u64, by_username: u64 },
     #[error("cannot write the duplicate check's working files in the output directory: {source}")]
     Spill {
         #[source]

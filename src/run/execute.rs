@@ -133,6 +133,7 @@ fn engine_for(
             kinds: facts.later.kinds,
             enable_mfa: ctx.enable_mfa(out),
             late_usernames: settings.shard.is_none(),
+            replace: facts.groups.clone().zip(settings.enroll.max_deletes),
         },
     )
 }
@@ -361,6 +362,7 @@ fn as_resumed(job: Job, out: &OutputDir, continues: bool) -> Job {
         continues,
         settled_before: out.finished.settled(job.line),
         unconfirmed_before_run: out.finished.unconfirmed(job.line),
+        owed_before: out.finished.owed(job.line).cloned().map(Box::new),
         ..job
     }
 }
@@ -472,6 +474,7 @@ fn route(
                 raw: record.raw,
                 settled_before: false,
                 unconfirmed_before_run: false,
+                owed_before: None,
                 // Until the caller knows better: keeping a user's state is always safe.
                 continues: true,
                 standing: Default::default(),

@@ -54,7 +54,7 @@ fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan>
     let would_create = all.count(Outcome::WouldCreate);
     let would_skip = all.count(Outcome::WouldSkipExisting);
     let per_create = match settings.enroll.on_existing {
-        OnExisting::Skip => 2,
+        OnExisting::Skip | OnExisting::Replace => 2,
         OnExisting::Create => 1,
     };
     let (users_known, users_mfa_off) = engine.mfa_switch_counts();
@@ -62,8 +62,10 @@ fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan>
     // users its username look-up found on, so this counts one for each user known.
     let enable_mfa = executed.summary.settings.enable_mfa;
     let puts = if enable_mfa { users_known } else { 0 };
+    // With replace, a DELETE for each stale device the plan found.
+    let deletes = engine.removals().map_or(0, |r| r.this_run);
     let requests_needed =
-        would_create * per_create + would_skip + engine.usernames_resolved() + puts;
+        would_create * per_create + would_skip + engine.usernames_resolved() + puts + deletes;
     let configured = settings.limits.rate;
     // What PingOne allowed when it throttled these reads is what a real run will get.
     let (rate, rate_basis) = match executed.client.as_ref().and_then(|c| c.server_limit()) {
@@ -157,6 +159,7 @@ fn summarise(ctx: &RunContext, executed: &Executed, all: &Tallies, exit: ExitSta
         get: RequestStats::get(&stats.gets),
         post: RequestStats::get(&stats.posts),
         put: RequestStats::get(&stats.puts),
+        delete: RequestStats::get(&stats.deletes),
         retries: RequestStats::get(&stats.retries),
         throttled_429: RequestStats::get(&stats.throttled),
         tokens: executed.client.as_ref().map_or(0, |c| c.token_requests()),
@@ -172,6 +175,7 @@ fn summarise(ctx: &RunContext, executed: &Executed, all: &Tallies, exit: ExitSta
         summary.rows_of_inactive_users = engine.inactive_rows();
     }
     summary.plan = plan(&ctx.settings, executed, all);
+    summary.removals = executed.engine.as_ref().and_then(|e| e.removals());
     summary.stopped_early = stopped_early(&ctx.stop);
     summary.finished = true;
     summary.exit_code = Some(exit.code());

@@ -77,6 +77,8 @@ pub(crate) struct InputFacts {
     pub(crate) repeats: Repeats,
     /// Which rows have a later row of their user, and where each way of naming users ends.
     pub(crate) later: LaterRows,
+    /// `on_existing = "replace"` (a run that sends): the users' groups of rows.
+    pub(crate) groups: Option<std::sync::Arc<crate::dispatch::groups::ReplaceGroups>>,
 }
 
 /// Stage 2's result: the whole input, spooled and surveyed, or a stop before its end.

@@ -14,9 +14,12 @@ use super::context::RunContext;
 use super::error::RunError;
 use super::handoff::{InputFacts, OutputDir, Rows, Spool, Surveyed, SPOOL_FILE};
 use crate::config::{RunMode, Settings};
+use crate::dispatch::groups::GroupsBuilder;
 use crate::dispatch::later::{LaterRows, LaterRowsSpill};
+use crate::input::{Column, Header, Record};
 use crate::input::{InputError, InputReader};
 use crate::model::UserRef;
+use crate::model::{DeviceType, OnExisting};
 use crate::record::record_lines::RecordLines;
 use crate::record::OutputError;
 use crate::shard::{Assignment, KeyedBy};
@@ -30,6 +33,11 @@ struct Counts {
     records: u64,
     by_id: u64,
     by_username: u64,
+    /// The first line naming a user by ID, and by username (`replace` refuses a file with both).
+    first_by_id: Option<u64>,
+    first_by_username: Option<u64>,
+    /// `replace`: the users' groups of rows.
+    groups: Option<GroupsBuilder>,
     /// On --resume: records whose line an earlier run finished.
     finished_seen: u64,
     lines: RecordLines,
@@ -74,9 +82,18 @@ pub(crate) fn survey(
         // Nothing is sent: validation waits for stage 3, which runs it once.
         key_all(ctx, input, out, &mut spill)?
     };
-    let Some((counts, sha256)) = pass else {
+    let Some((mut counts, sha256)) = pass else {
         return Ok(Surveyed::Stopped);
     };
+    if let (Some(by_id), Some(by_username)) = (counts.first_by_id, counts.first_by_username) {
+        if counts.groups.is_some() {
+            return Err(RunError::ReplaceMixedNaming { by_id, by_username });
+        }
+    }
+    let groups = counts
+        .groups
+        .take()
+        .map(|g| std::sync::Arc::new(g.finish()));
     let found = spill.finish(counts.lines.last).map_err(spilled)?;
     let later = match later {
         Some(users) => users.finish(counts.records).map_err(spilled)?,
@@ -107,6 +124,7 @@ pub(crate) fn survey(
             }),
             repeats: found.repeats,
             later,
+            groups,
         }),
     })
 }
@@ -123,9 +141,13 @@ fn validate_all(
     // Duplicates are found on disk, not remembered here.
     let (checker, finisher) =
         validate::split_knowing(input.header().clone(), ctx.rules.clone(), Repeats::none());
+    let header = input.header().clone();
     let mut rows =
         ValidatedRows::start(input, checker, finisher, stop.clone(), OnStop::StopWaiting);
     let mut counts = Counts::new();
+    if ctx.settings.enroll.on_existing == OnExisting::Replace {
+        counts.groups = Some(GroupsBuilder::default());
+    }
     for item in rows.by_ref() {
         let (record, verdict) = match item {
             Ok(pair) => pair,
@@ -138,12 +160,33 @@ fn validate_all(
         // Stage 3 counts the records the same way, to find each one's bit in `LaterRows`.
         let place = counts.records;
         counts.record(record.line, out);
-        let Some(Ok(spec)) = verdict else { continue };
-        match spec.user {
-            UserRef::Id(_) => counts.by_id += 1,
-            UserRef::Username(_) => counts.by_username += 1,
-        }
+        let spec = match verdict {
+            Some(Ok(spec)) => spec,
+            Some(Err(_)) => {
+                if let (Some(groups), Some((user, device_type))) =
+                    (counts.groups.as_mut(), user_and_type(&record, &header))
+                {
+                    groups.invalid(&user, device_type, record.line);
+                }
+                continue;
+            }
+            None => continue,
+        };
+        let first = match spec.user {
+            UserRef::Id(_) => {
+                counts.by_id += 1;
+                &mut counts.first_by_id
+            }
+            UserRef::Username(_) => {
+                counts.by_username += 1;
+                &mut counts.first_by_username
+            }
+        };
+        first.get_or_insert(record.line);
         let is_finished = out.finished.contains(record.line);
+        if let Some(groups) = counts.groups.as_mut() {
+            groups.valid(&spec.user, spec.identity(), record.line, !is_finished);
+        }
         let sends = spec.sends_pairing_message() && !is_finished;
         let spilled = |source| RunError::Spill { source };
         spill
@@ -162,6 +205,25 @@ fn validate_all(
     }
     let sha256 = rows.sha256_hex().unwrap_or_default().to_string();
     Ok(Some((counts, sha256)))
+}
+
+/// `replace`: the user and type of an invalid row, where both can be read, so that the
+/// row holds its group's deletions. A row whose user or type cannot be read is no group's.
+fn user_and_type(record: &Record, header: &Header) -> Option<(UserRef, DeviceType)> {
+    let device_type = record.get(header, Column::Type).ok()?.parse().ok()?;
+    let id = record.get(header, Column::UserId).unwrap_or("").trim();
+    let user = match uuid::Uuid::parse_str(id) {
+        Ok(id) => UserRef::Id(id),
+        Err(_) if !id.is_empty() => return None,
+        Err(_) => {
+            let name = record.get(header, Column::Username).ok()?.trim();
+            if name.is_empty() {
+                return None;
+            }
+            UserRef::Username(name.to_string())
+        }
+    };
+    Some((user, device_type))
 }
 
 /// A run that sends nothing: each row's cheap repeat key spilled, no phone validated. The

@@ -72,6 +72,9 @@ pub struct SandboxOptions {
     pub policy_rules: PolicyRules,
     /// Per policy ID (lower case).
     pub policy_rules_by_id: HashMap<String, PolicyRules>,
+    /// The first this many DELETEs that remove a device answer 500, as if the answer had been
+    /// lost on the way: the device is gone, and a DELETE sent again answers 404.
+    pub lost_delete_answers: u64,
     /// Users (lower-case IDs) whose MFA switch the token may not set: the PUT answers 403.
     pub refuse_mfa_switch: HashSet<String>,
     /// Users (lower-case IDs) outside the token's population, as with a role scoped to one
@@ -177,6 +180,7 @@ impl Default for SandboxOptions {
             policy_rules: PolicyRules::default(),
             policy_rules_by_id: HashMap::new(),
             refuse_mfa_switch: HashSet::new(),
+            lost_delete_answers: 0,
             forbidden_users: HashSet::new(),
             license_exceeded: false,
             storm: None,

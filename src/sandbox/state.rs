@@ -260,6 +260,8 @@ pub(crate) struct Counters {
     pub(crate) posts: AtomicU64,
     pub(crate) devices_created: AtomicU64,
     pub(crate) devices_deleted: AtomicU64,
+    /// DELETEs whose answer was lost on purpose (`lost_delete_answers`).
+    pub(crate) lost_delete_answers: AtomicU64,
     pub(crate) duplicate_devices: AtomicU64,
     pub(crate) throttled_429: AtomicU64,
     pub(crate) injected_failures: AtomicU64,

@@ -42,6 +42,7 @@ mod progress;
 mod properties;
 mod quota;
 mod refusals;
+mod replace;
 mod report;
 mod requests;
 mod resume_proof;

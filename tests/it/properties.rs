@@ -25,6 +25,7 @@ fn settings(input: std::path::PathBuf, out: std::path::PathBuf) -> Settings {
             policy_id: Some(uuid::Uuid::nil()),
             status: None,
             on_existing: OnExisting::Skip,
+            max_deletes: None,
             default_country: None,
             allow_messages: false,
             enable_mfa: false,

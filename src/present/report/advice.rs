@@ -37,6 +37,8 @@ pub(crate) fn advice(code: &Code) -> &'static str {
         Code::PolicyNotFound | Code::DeviceLimit => "Before the real run: correct the policy ID, or make room under `pairing.maxAllowedDevices`.",
         Code::MethodDisabled | Code::ExtensionsDisabled => "Before the real run: enable the method (or its pairing) in the row's policy, or switch phone extensions on in the MFA settings, or change the rows.",
         Code::MfaNotEnabled => "Read PingOne's reason, then run again with `--resume` (or feed errors.csv back with `--enable-mfa`): no second device is made.",
+        Code::RemovalsOwed => "Read the reason, then run again with `--resume` (or feed errors.csv back with the same `--on-existing replace`): the row's device is found, not made again, and the stale devices are deleted.",
+        Code::DeleteCapReached => "Check the planned deletions (an online dry run lists them), then run again with `--resume` and a higher `--max-deletes`.",
         Code::RetriesExhausted => {
             "Nothing was created: feed errors.csv back once PingOne or the network is well again."
         }

@@ -17,6 +17,48 @@ pub(crate) struct PlanView {
     pub(crate) users_over_limit: Vec<String>,
 }
 
+/// `replace`: what was removed against the cap, and the groups whose removals were held.
+pub(crate) struct RemovalsView {
+    pub(crate) facts: Vec<(&'static str, String)>,
+    pub(crate) held: Vec<String>,
+}
+
+pub(super) fn removals(summary: &Summary) -> Option<RemovalsView> {
+    let removals = summary.removals.as_ref()?;
+    let (removed, cap) = if removals.planned {
+        (
+            "Devices a real run would remove",
+            "A real run would reach max_deletes",
+        )
+    } else {
+        (
+            "Devices removed (all runs on this directory)",
+            "This run reached max_deletes",
+        )
+    };
+    let mut facts = vec![(removed, int(summary.devices_removed))];
+    if !removals.planned {
+        facts.push(("Devices this run removed", int(removals.this_run)));
+    }
+    facts.push(("max_deletes", int(removals.max_deletes)));
+    facts.push((cap, if removals.cap_reached { "yes" } else { "no" }.into()));
+    facts.push((
+        "Stale devices kept (a row of their user and type invalid or failed)",
+        int(removals.held),
+    ));
+    let held = removals
+        .held_groups
+        .iter()
+        .map(|g| {
+            format!(
+                "line {}: user {} {}: {} kept, {}",
+                g.line, g.user_id, g.device_type, g.devices, g.reason
+            )
+        })
+        .collect();
+    Some(RemovalsView { facts, held })
+}
+
 /// A resumed run: what this run did, what earlier runs had done, and the total.
 pub(super) fn compare(summary: &Summary) -> Option<Compare> {
     let this_run = summary

@@ -43,6 +43,7 @@ pub(crate) struct Page {
     pub(crate) codes: Vec<CodeView>,
     pub(crate) plan: Option<PlanView>,
     pub(crate) shards: Vec<Vec<String>>,
+    pub(crate) removals: Option<tables::RemovalsView>,
     pub(crate) footer: String,
 }
 
@@ -162,6 +163,7 @@ pub(crate) fn page(summary: &Summary, extras: Extras<'_>) -> Page {
         codes: codes(summary, extras.examples),
         plan: tables::plan(summary),
         shards: tables::shards(summary),
+        removals: tables::removals(summary),
         footer: format!(
             "Written by mfa-enroll {} at {}, from summary.json, timeline.json and results.csv in this directory.",
             env!("CARGO_PKG_VERSION"),

@@ -5,6 +5,7 @@
 //! list is all that takes. Every 204 is remembered, so a test can tell a device deleted once
 //! from one deleted twice.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -72,5 +73,14 @@ pub(super) async fn delete_device(
     }
     Counters::bump(&shared.store.counters.devices_deleted);
     lock(&shared.store.deleted).push(device);
+    let lost = &shared.store.counters.lost_delete_answers;
+    let losing = lost
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            (n < shared.options.lost_delete_answers).then_some(n + 1)
+        })
+        .is_ok();
+    if losing {
+        return super::errors::unexpected();
+    }
     StatusCode::NO_CONTENT.into_response()
 }
