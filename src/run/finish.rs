@@ -62,8 +62,7 @@ fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan>
     // users its username look-up found on, so this counts one for each user known.
     let enable_mfa = executed.summary.settings.enable_mfa;
     let puts = if enable_mfa { users_known } else { 0 };
-    let requests_needed =
-        would_create * per_create + would_skip + engine.usernames_resolved() + puts;
+    let requests_needed = would_create * per_create + would_skip + engine.username_lookups() + puts;
     let configured = settings.limits.rate;
     // What PingOne allowed when it throttled these reads is what a real run will get.
     let (rate, rate_basis) = match executed.client.as_ref().and_then(|c| c.server_limit()) {
