@@ -147,12 +147,16 @@ impl UsernameLookups {
                     .await;
                 match answers.get(&name.to_lowercase()) {
                     Some(answer) => answer.clone(),
-                    // Every name sealed in a batch has its answer; a batch made here has none.
+                    // Every name sealed in a batch has its answer; a batch made here (the
+                    // name's was let go) has none, and a look-up of the name alone answers it.
                     None => self
                         .look_up(client, retry, vec![name.to_string()])
                         .await
                         .remove(&name.to_lowercase())
-                        .unwrap_or(Resolution::NotFound),
+                        .unwrap_or_else(|| {
+                            let why = "the look-up gave no answer for this username";
+                            Resolution::Failed(ApiError::Transport(why.into()))
+                        }),
                 }
             })
             .await

@@ -40,8 +40,12 @@ async fn tenant(options: SandboxOptions, limits: &str) -> (Sandbox, Workspace) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usernames_are_looked_up_in_batches_each_row_with_its_own_user() {
     let users = 250;
+    // Odd users are `Batch{i}` in PingOne and `BATCH{i}` in the file.
     let mut listed: Vec<(String, String)> = (0..users)
-        .map(|i| (user_id(i), format!("batch{i}")))
+        .map(|i| match i % 2 {
+            0 => (user_id(i), format!("batch{i}")),
+            _ => (user_id(i), format!("Batch{i}")),
+        })
         .collect();
     listed.push((user_id(900), "twin".into()));
     listed.push((user_id(901), "Twin".into()));
