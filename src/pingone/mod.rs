@@ -210,8 +210,10 @@ impl Client {
         lookup_failpoint(usernames)?;
         let filter = users_filter(usernames);
         let url = format!("{}/users", self.environment_url);
-        // A page as large as the batch: one request answers it, unless names are ambiguous.
-        let limit = usernames.len().clamp(1, paging::MAX_LIST_ITEMS).to_string();
+        // A page twice the batch: one request answers it, with room for names two users share.
+        let limit = (usernames.len() * 2)
+            .clamp(10, paging::MAX_LIST_ITEMS)
+            .to_string();
         let query = [("filter", filter.as_str()), ("limit", limit.as_str())];
         self.all_pages::<UserList>(&url, &query).await
     }
