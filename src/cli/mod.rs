@@ -437,6 +437,12 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "N")]
     pub(crate) page_size: Option<usize>,
 
+    /// The longest request target (path and query, in bytes) the users list accepts; a
+    /// longer one (a look-up naming many users) answers 414, as a front end may
+    /// [default: no limit]
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) max_url_bytes: Option<usize>,
+
     /// The one token endpoint authentication method the sandbox's app accepts
     #[arg(long, value_enum, default_value = "basic", value_name = "METHOD")]
     pub(crate) token_auth: TokenAuthArg,

@@ -1,7 +1,8 @@
 //! The engine: turns validated rows into PingOne calls and results.
 //!
 //! - Users named by username are resolved once per run (concurrently, but handed on in file
-//!   order), so every row is keyed by its user's ID before it is queued.
+//!   order), so every row is keyed by its user's ID before it is queued; their look-ups go
+//!   in batches of names read a little ahead (`lookups`).
 //! - Each user has one queue; one worker drains it, so a user's rows run one at a time in file
 //!   order, whichever way they named the user. Concurrency runs across users.
 //! - Exactly once: with `on_existing = skip` a row first reads the user's devices and skips a
@@ -70,6 +71,7 @@ use claims::DeviceClaims;
 use enroll::Enroller;
 use environment::EnvironmentSettings;
 use groups::ReplaceGroups;
+pub(crate) use lookups::READ_AHEAD_ROWS;
 use lookups::{Resolution, UsernameLookups};
 use mfa::Switches;
 pub(crate) use plan::NOTICES_NOTE;
@@ -234,9 +236,17 @@ impl Engine {
         })
     }
 
-    /// Usernames this run resolved (each cost one request).
-    pub(crate) fn usernames_resolved(&self) -> u64 {
+    /// Username look-ups this run sent (each asks for a batch of names).
+    pub(crate) fn username_lookups(&self) -> u64 {
         self.usernames.count()
+    }
+
+    /// A row read ahead of those being resolved: its username joins a batch, so that one
+    /// look-up answers it with the names of the rows around it (`lookups`).
+    pub(crate) fn read_ahead(&self, job: &Job) {
+        if let UserRef::Username(name) = &job.spec.user {
+            self.usernames.want(name);
+        }
     }
 
     /// Called in file order as each row's user is resolved: the look-up of a username whose

@@ -3,7 +3,7 @@
 //! count requests done against them and estimate the time left from the pace granted.
 //!
 //! It mirrors how the engine works a row (the module doc of `dispatch`): one look-up per
-//! username, one device read per user when the run looks before it creates (the list is kept
+//! batch of usernames, one device read per user when the run looks before it creates (the list is kept
 //! for the user's later rows), a POST per row, an MFA switch per user. It is an estimate, not
 //! a promise: retries, a row a look-up settles without a POST, a duplicate found in stage 3
 //! or a user named both ways make the requests differ; the display copes with a plan that
@@ -42,7 +42,7 @@ pub(crate) struct PlanRules {
 /// The requests the run plans, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct RequestPlan {
-    /// Username look-ups.
+    /// Username look-ups: one per batch of names (`dispatch/lookups.rs`).
     pub(crate) lookups: u64,
     /// Reads of a user's devices.
     pub(crate) reads: u64,
@@ -57,6 +57,13 @@ pub(crate) struct RequestPlan {
     pub(crate) environment: u64,
 }
 
+/// Look-ups of `usernames` distinct names, in full batches: what a file whose usernames
+/// are not far apart costs. Names spread thin among rows by ID, or long enough to fill a
+/// batch's URL first, cost more.
+fn lookups(usernames: u64) -> u64 {
+    usernames.div_ceil(super::lookups::BATCH_NAMES as u64)
+}
+
 impl RequestPlan {
     /// The plan for `work` under `rules`; `None` when the run sends nothing.
     pub(crate) fn for_rows(work: Workload, rules: PlanRules) -> Option<RequestPlan> {
@@ -69,7 +76,7 @@ impl RequestPlan {
                     OnExisting::Create => work.users_maybe_made,
                 };
                 Some(RequestPlan {
-                    lookups: work.usernames,
+                    lookups: lookups(work.usernames),
                     reads,
                     // A PUT per user (at most: none where the switch is on), and a GET first
                     // for users named by ID, whose look-up did not carry the switch.
@@ -86,7 +93,7 @@ impl RequestPlan {
             // A plan reads each row's user's devices; a username's look-up carries the
             // user's switch, so only users named by ID have it read.
             RunMode::DryRunOnline => Some(RequestPlan {
-                lookups: work.usernames,
+                lookups: lookups(work.usernames),
                 reads: work.rows,
                 switches: work.users_by_id,
                 posts: 0,
@@ -104,6 +111,7 @@ impl RequestPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dispatch::lookups::BATCH_NAMES;
 
     const WORK: Workload = Workload {
         rows: 10,
@@ -121,13 +129,13 @@ mod tests {
     }
 
     #[test]
-    fn a_live_run_plans_a_look_up_per_username_a_read_and_a_switch_per_user_a_post_per_row() {
+    fn a_live_run_plans_a_look_up_per_batch_a_read_and_a_switch_per_user_a_post_per_row() {
         let skip = RequestPlan::for_rows(WORK, rules(RunMode::Live, OnExisting::Skip, true));
-        assert_eq!(skip.map(|p| p.total()), Some(2 + 5 + (5 + 3) + 10));
+        assert_eq!(skip.map(|p| p.total()), Some(1 + 5 + (5 + 3) + 10));
         let create = RequestPlan::for_rows(WORK, rules(RunMode::Live, OnExisting::Create, false));
         assert_eq!(
             create.map(|p| (p.reads, p.switches, p.total())),
-            Some((1, 0, 2 + 1 + 10)),
+            Some((1, 0, 1 + 1 + 10)),
             "a read only for the user whose device an earlier run may have made"
         );
     }
@@ -140,6 +148,13 @@ mod tests {
             online.map(|p| (p.reads, p.posts, p.switches)),
             Some((10, 0, 3))
         );
+        let many = Workload {
+            usernames: 2 * BATCH_NAMES as u64 + 1,
+            ..WORK
+        };
+        let batches =
+            RequestPlan::for_rows(many, rules(RunMode::DryRunOnline, OnExisting::Skip, false));
+        assert_eq!(batches.map(|p| p.lookups), Some(3), "batches of names");
         let offline =
             RequestPlan::for_rows(WORK, rules(RunMode::DryRunOffline, OnExisting::Skip, false));
         assert_eq!(offline, None);

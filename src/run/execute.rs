@@ -367,8 +367,9 @@ fn as_resumed(job: Job, out: &OutputDir, continues: bool) -> Job {
     }
 }
 
-/// The rows to send through the engine: their users resolved concurrently and handed on in
-/// file order, then queued; returns once every row has its result.
+/// The rows to send through the engine: read a little ahead (so usernames are looked up in
+/// batches), their users resolved concurrently and handed on in file order, then queued;
+/// returns once every row has its result.
 async fn send(
     ctx: &RunContext,
     engine: Arc<Engine>,
@@ -376,8 +377,16 @@ async fn send(
     shard: Option<&Assignment>,
 ) {
     let resolving = engine.clone();
+    let reading = engine.clone();
     let concurrency = ctx.settings.limits.concurrency.most().max(1);
     futures::stream::iter(jobs)
+        // Rows read ahead (`buffered` fills up to its size at every poll): their usernames
+        // gather into the batches the rows being resolved send.
+        .map(|job| {
+            reading.read_ahead(&job);
+            std::future::ready(job)
+        })
+        .buffered(dispatch::READ_AHEAD_ROWS)
         .map(|job| {
             let engine = resolving.clone();
             async move { engine.resolve(job).await }

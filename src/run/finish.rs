@@ -65,7 +65,7 @@ fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan>
     // With replace, a DELETE for each stale device the plan found.
     let deletes = engine.removals().map_or(0, |r| r.this_run);
     let requests_needed =
-        would_create * per_create + would_skip + engine.usernames_resolved() + puts + deletes;
+        would_create * per_create + would_skip + engine.username_lookups() + puts + deletes;
     let configured = settings.limits.rate;
     // What PingOne allowed when it throttled these reads is what a real run will get.
     let (rate, rate_basis) = match executed.client.as_ref().and_then(|c| c.server_limit()) {

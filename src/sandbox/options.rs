@@ -40,8 +40,15 @@ pub struct SandboxOptions {
     pub record_arrivals: bool,
     /// The status a device create answers: 201 in the docs, 200 seen in the wild.
     pub create_status: axum::http::StatusCode,
-    /// Items per page of a list, unless the client asks for a `limit`; `None`: one page.
+    /// Items per page of a list at most, whatever `limit` the client asks for (PingOne
+    /// caps `limit` at 1,000); `None`: the client's `limit`, else one page.
     pub page_size: Option<usize>,
+    /// The longest request target (path and query, bytes) the users list accepts; longer
+    /// answers 414 `URI_TOO_LONG`. `None`: no limit.
+    pub max_url_bytes: Option<usize>,
+    /// The first this-many reads of the users list answer 503 before any effect, so a test
+    /// can see a failed look-up retried.
+    pub fail_first_lookups: u64,
     /// The one token endpoint authentication method the app accepts, as PingOne enforces it.
     pub token_auth: TokenAuthMethod,
     /// The app's public key (PEM), for `private_key_jwt` assertions.
@@ -166,6 +173,8 @@ impl Default for SandboxOptions {
             late_users: Vec::new(),
             late_asks: 2,
             page_size: None,
+            max_url_bytes: None,
+            fail_first_lookups: 0,
             token_auth: TokenAuthMethod::Basic,
             client_public_key: None,
             tls: None,
@@ -262,6 +271,8 @@ impl SandboxOptions {
             no_config_role: args.no_config_role,
             create_status,
             page_size: args.page_size.filter(|n| *n > 0),
+            max_url_bytes: args.max_url_bytes,
+            fail_first_lookups: 0,
             token_auth: args.token_auth.into(),
             client_public_key: public_key(args)?,
             tls: tls_from_args(args)?,

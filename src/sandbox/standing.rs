@@ -36,7 +36,7 @@ pub(crate) async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError
     let tally = sandbox.tally();
     sandbox.shutdown().await;
     println!(
-        "\nsandbox tally: {} ({} token), {} created, {}, {} answered 429 ({} more for the quota), {}, {}, {} set, {} with a device but MFA off",
+        "\nsandbox tally: {} ({} token), {} created, {}, {} answered 429 ({} more for the quota), {}, {}, {} set, {} with a device but MFA off, {} ({} refused as too long)",
         count(tally.requests, "request", "requests"),
         tally.token_requests,
         count(tally.devices_created, "device", "devices"),
@@ -59,6 +59,8 @@ pub(crate) async fn serve_standing(args: SandboxArgs) -> Result<(), SandboxError
         ),
         count(tally.mfa_switch_puts, "MFA switch", "MFA switches"),
         count(tally.users_with_device_mfa_off, "user", "users"),
+        count(tally.user_lookups, "users list read", "users list reads"),
+        tally.user_lookups_too_long,
     );
     Ok(())
 }

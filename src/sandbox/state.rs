@@ -201,6 +201,16 @@ impl Directory {
         }
     }
 
+    /// (id, username) of the user with this ID, if there is one (an open directory's user
+    /// named by ID has no username it knows).
+    pub(crate) fn find_id(&self, id: &str) -> Option<(String, String)> {
+        let id = id.to_lowercase();
+        match self {
+            Directory::Open => Uuid::parse_str(&id).is_ok().then(|| (id, String::new())),
+            Directory::Listed { ids, .. } => ids.get(&id).map(|name| (id.clone(), name.clone())),
+        }
+    }
+
     /// (id, username) of every user whose username matches, case-insensitively.
     pub(crate) fn find(&self, username: &str) -> Vec<(String, String)> {
         match self {
@@ -243,6 +253,10 @@ pub struct Tally {
     pub ambiguous_failures: u64,
     /// PUTs of users' MFA switches.
     pub mfa_switch_puts: u64,
+    /// Reads of the users list (look-ups by username or ID, one name or many).
+    pub user_lookups: u64,
+    /// Users list reads refused as too long (`max_url_bytes`).
+    pub user_lookups_too_long: u64,
     /// 429 `QUOTA_EXCEEDED` answers (`--quota`), apart from the rate's 429s.
     pub quota_429: u64,
     /// Users who have a device but whose MFA switch is off: they cannot use that device.
@@ -268,6 +282,8 @@ pub(crate) struct Counters {
     pub(crate) ambiguous_failures: AtomicU64,
     pub(crate) mfa_switch_puts: AtomicU64,
     pub(crate) quota_429: AtomicU64,
+    pub(crate) user_lookups: AtomicU64,
+    pub(crate) user_lookups_too_long: AtomicU64,
 }
 
 impl Counters {
@@ -291,6 +307,8 @@ impl Counters {
             injected_failures: get(&self.injected_failures),
             ambiguous_failures: get(&self.ambiguous_failures),
             mfa_switch_puts: get(&self.mfa_switch_puts),
+            user_lookups: get(&self.user_lookups),
+            user_lookups_too_long: get(&self.user_lookups_too_long),
             quota_429: get(&self.quota_429),
             // Known only from the devices and switches: `Sandbox::tally` fills it in.
             users_with_device_mfa_off: 0,

@@ -8,6 +8,7 @@
 //! binary of their own (`tests/rate_limits.rs`), not beside other tests' processes.
 
 mod auth;
+mod batches;
 mod bench_smoke;
 mod ceilings;
 mod check;

@@ -24,7 +24,8 @@ const WATCHED: [&str; 4] = ["--log-format", "json", "--progress-every-ms", "200"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_counts_requests_done_against_the_plan_with_rows_beside_them() {
     // 20 users, 3 rows each, half named by username; devices read first, MFA switched on:
-    // 10 look-ups + 20 reads + 20 switches + 60 POSTs = 110 requests, at 40 a second.
+    // 1 look-up (the 10 usernames in one batch) + 20 reads + 30 switches (a GET for each
+    // user by ID, a PUT per user) + 60 POSTs = 111 requests, at 40 a second.
     let (sandbox, ws) = setup(
         SandboxOptions::default(),
         "rate = 40",
@@ -45,9 +46,9 @@ async fn progress_counts_requests_done_against_the_plan_with_rows_beside_them() 
     ws.write("in.csv", &csv);
     let run = enroll(&ws, &sandbox, "in.csv", &WATCHED).await;
     assert_eq!(run.code, 0, "{}", run.both());
-    // Look-ups, device reads, a switch's GET for each user named by ID and a PUT per user,
-    // POSTs.
-    let planned = 10 + 20 + (10 + 20) + 60;
+    // A batch's look-up, device reads, a switch's GET for each user named by ID and a PUT
+    // per user, POSTs.
+    let planned = 1 + 20 + (10 + 20) + 60;
     assert_eq!(
         sandbox.arrivals().len(),
         planned,

@@ -9,7 +9,7 @@ use super::errors::invalid;
 use crate::sandbox::json::{Href, Links};
 use crate::sandbox::Shared;
 
-/// One page of a list, as PingOne pages them: `limit` (the client's, else `--page-size`)
+/// One page of a list, as PingOne pages them: `limit` (the client's, at most `--page-size`)
 /// items from `cursor`, and `_links.next` while more remain. Without either, one page. Also
 /// the list's `count`: every item it holds, on every page, as PingOne counts.
 pub(super) fn one_page<T>(
@@ -30,10 +30,14 @@ pub(super) fn one_page<T>(
             })
     };
     let start = number("cursor")?.unwrap_or(0);
-    let limit = number("limit")?
-        .or(shared.options.page_size)
-        .unwrap_or(usize::MAX)
-        .max(1);
+    // `--page-size` caps what the client asks, as PingOne caps `limit` at 1,000: a test can
+    // make a look-up's answer span pages whatever `limit` it sent.
+    let asked = number("limit")?;
+    let limit = match (asked, shared.options.page_size) {
+        (Some(asked), Some(most)) => asked.min(most),
+        (asked, most) => asked.or(most).unwrap_or(usize::MAX),
+    }
+    .max(1);
     let total = items.len();
     let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
     let end = start.saturating_add(limit);
