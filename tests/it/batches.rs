@@ -33,8 +33,11 @@ fn by_username(ws: &Workspace) -> HashMap<String, HashMap<String, String>> {
         .collect()
 }
 
+/// These tests count look-ups: a missing name is not asked again over the grace here
+/// (`late_users.rs` counts those asks).
 async fn tenant(options: SandboxOptions, limits: &str) -> (Sandbox, Workspace) {
-    setup(options, limits, "").await
+    let limits = format!("{limits}\nuser_not_found_grace_s = 0");
+    setup(options, &limits, "").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
