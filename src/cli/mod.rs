@@ -220,6 +220,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub(crate) resume: bool,
 
+    /// The target environment's ID (overrides `[pingone] environment_id` and
+    /// PINGONE_TARGET_ENVIRONMENT_ID)
+    #[arg(long, value_name = "ID")]
+    pub(crate) environment_id: Option<String>,
+
     /// Process only shard K of N (0-based); every row of one user lands in one shard. Run
     /// the N shards at once, each with its own --out, then `mfa-enroll merge`
     #[arg(long, value_name = "K/N")]
@@ -312,6 +317,7 @@ impl RunArgs {
             dry_run: false,
             online: false,
             resume: false,
+            environment_id: None,
             shard: None,
             rate: None,
             concurrency: None,

@@ -18,6 +18,7 @@ mod deploy;
 mod deploy_steps;
 mod docs;
 mod dry_run;
+mod environment_flag;
 mod exactly_once;
 mod failpoints;
 mod flags;
