@@ -64,10 +64,21 @@ async fn the_flag_overrides_the_config_files_target_for_every_command() {
     let check = run_binary(
         ws.dir.path(),
         Some(&secret),
-        &["check", "in.csv", "--config", "mfa-enroll.toml", "--environment-id", &own],
+        &[
+            "check",
+            "in.csv",
+            "--config",
+            "mfa-enroll.toml",
+            "--environment-id",
+            &own,
+        ],
     )
     .await;
-    assert!(check.stdout.contains(&format!("for environment {own}")), "{}", check.both());
+    assert!(
+        check.stdout.contains(&format!("for environment {own}")),
+        "{}",
+        check.both()
+    );
     assert_eq!(check.code, 0, "{}", check.both());
 
     let verify = after_command(&ws, &sandbox, "verify", "out", &["--environment-id", &own]).await;

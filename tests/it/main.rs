@@ -19,6 +19,7 @@ mod deploy_steps;
 mod docs;
 mod dry_run;
 mod environment_flag;
+mod error_bodies;
 mod exactly_once;
 mod failpoints;
 mod flags;

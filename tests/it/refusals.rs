@@ -92,8 +92,8 @@ async fn a_403_after_requests_succeeded_is_that_rows_failure_with_pingones_id() 
         if outside.contains(&row["user_id"]) {
             assert_eq!(row["outcome"], "failed", "{row:?}");
             assert_eq!(
-                row["error_code"], "ACCESS_FAILED",
-                "PingOne's code: {row:?}"
+                row["error_code"], "INSUFFICIENT_PERMISSIONS",
+                "PingOne's most specific code, the detail's: {row:?}"
             );
             assert_eq!(row["http_status"], "403");
             assert!(ids.insert(row["pingone_error_id"].clone()), "{row:?}");

@@ -13,7 +13,7 @@ use axum::Json;
 use super::errors::error;
 use super::paging::one_page;
 use super::wrong_environment;
-use crate::sandbox::json::{User, UserPage, UsersEmbedded};
+use crate::sandbox::json::{ErrorDetail, User, UserPage, UsersEmbedded};
 use crate::sandbox::Shared;
 
 pub(super) async fn find_users(
@@ -25,19 +25,15 @@ pub(super) async fn find_users(
         return r;
     }
     let Some(filter) = query.get("filter") else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_REQUEST",
+        return filter_refused(
+            "REQUIRED_VALUE",
             "This sandbox answers only username filters.",
-            vec![],
         );
     };
     let Some(username) = parse_username_filter(filter) else {
-        return error(
-            StatusCode::BAD_REQUEST,
+        return filter_refused(
             "INVALID_FILTER",
             "The filter could not be parsed; expected username eq \"…\".",
-            vec![],
         );
     };
     let users: Vec<User> = shared
@@ -82,6 +78,22 @@ fn parse_username_filter(filter: &str) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// The 400 for a filter the sandbox cannot answer: the detail's code and why, targeted at
+/// the `filter` parameter.
+fn filter_refused(code: &str, message: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+        "The request could not be completed. The filter is not valid.",
+        vec![ErrorDetail {
+            code: code.into(),
+            target: Some("filter".into()),
+            message: message.into(),
+            inner_error: None,
+        }],
+    )
 }
 
 #[cfg(test)]

@@ -401,7 +401,10 @@ async fn a_503s_retry_after_holds_every_rows_requests() {
         .iter()
         .filter(|at| at.duration_since(refused) < Duration::from_secs(3))
         .count();
-    assert!(within <= 1, "{within} requests arrived during the Retry-After");
+    assert!(
+        within <= 1,
+        "{within} requests arrived during the Retry-After"
+    );
     assert!(arrivals.len() >= 2 * 12, "{}", arrivals.len());
 }
 
