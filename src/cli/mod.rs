@@ -472,9 +472,9 @@ pub struct SandboxArgs {
     #[arg(long, value_delimiter = ',', value_name = "TYPES")]
     pub(crate) disable_pairing: Option<Vec<String>>,
 
-    /// Every policy's newDeviceNotification: NONE, EMAIL_THEN_SMS (the API's default) or
-    /// SMS_THEN_EMAIL
-    #[arg(long, default_value = "EMAIL_THEN_SMS", value_name = "SETTING")]
+    /// Every policy's newDeviceNotification: NONE (the sandbox's default), EMAIL_THEN_SMS
+    /// (the API's default) or SMS_THEN_EMAIL
+    #[arg(long, default_value = "NONE", value_name = "SETTING")]
     pub(crate) new_device_notification: String,
 
     /// Users (IDs, comma-separated) whose MFA switch the token may not set: the PUT answers 403

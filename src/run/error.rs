@@ -45,6 +45,18 @@ pub enum RunError {
     },
     #[error("{} create ACTIVATION_REQUIRED devices ({}), and PingOne would send each of those users a pairing message (at most 50 SMS and 50 emails per user per day); pass --allow-messages or set [enroll] allow_messages = true if that is intended (nothing was sent)", count(*rows, "row would", "rows would"), crate::words::first_lines(*rows, first_lines))]
     WouldMessageUsers { rows: u64, first_lines: Vec<u64> },
+    #[error("up to {} create devices ({}) under device authentication policies whose newDeviceNotification is not NONE ({policies}), and PingOne may send each of those users a new-device notice (its docs do not say that devices an administrator adds are exempt); pass --allow-messages or set [enroll] allow_messages = true if that is intended, or set the policies' newDeviceNotification to NONE (nothing was sent)", count(*rows, "row would", "rows would"), crate::words::first_lines(*rows, first_lines))]
+    WouldNotifyUsers {
+        rows: u64,
+        first_lines: Vec<u64>,
+        policies: String,
+    },
+    #[error("{why}, so whether PingOne would send new-device notices for {} ({}) is not known; give the token a role that reads environment configuration (docs/pingone.md, \"Which role\"), or pass --allow-messages or set [enroll] allow_messages = true if notices are acceptable (nothing was sent)", count(*rows, "row", "rows"), crate::words::first_lines(*rows, first_lines))]
+    NoticesUnknown {
+        rows: u64,
+        first_lines: Vec<u64>,
+        why: String,
+    },
     #[error("cannot write the duplicate check's working files in the output directory: {source}")]
     Spill {
         #[source]

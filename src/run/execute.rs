@@ -11,6 +11,7 @@ use futures::StreamExt;
 use super::context::RunContext;
 use super::error::RunError;
 use super::handoff::{Executed, InputFacts, OutputDir, Rows};
+use super::notices;
 use crate::cli::LogFormat;
 use crate::codes::Code;
 use crate::config::{Connection, RunMode, Settings};
@@ -151,6 +152,14 @@ pub(crate) async fn execute(
     };
     let stats = Arc::new(RequestStats::default());
     let client = client_for(ctx, connection, &stats).await?;
+    let guarded = settings.mode == RunMode::Live && sandbox.is_none();
+    if let Some(client) = client
+        .as_ref()
+        .filter(|_| guarded && !settings.enroll.allow_messages)
+    {
+        let retry = RetryPolicy::new(&settings.limits, stats.clone(), stop.clone());
+        notices::check(client, (&retry, stop), &facts.policies).await?;
+    }
     let (reader, _spool) = rows.open(settings)?;
     // Every refusal has passed: now the directory may change. The summary says first that a
     // run is under way (`"finished": false`): a crash from here on leaves no finished summary

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::error::RunError;
+use super::notices::PolicyRows;
 use crate::config::Settings;
 use crate::dispatch::later::LaterRows;
 use crate::dispatch::Engine;
@@ -77,6 +78,9 @@ pub(crate) struct InputFacts {
     pub(crate) repeats: Repeats,
     /// Which rows have a later row of their user, and where each way of naming users ends.
     pub(crate) later: LaterRows,
+    /// A run that sends: the rows that may create a device, by policy (the new-device
+    /// notices' guard reads those policies).
+    pub(crate) policies: PolicyRows,
 }
 
 /// Stage 2's result: the whole input, spooled and surveyed, or a stop before its end.

@@ -34,6 +34,7 @@ mod merge_checks;
 mod messages;
 mod mfa_switch;
 mod nightly;
+mod notices;
 mod outputs;
 mod pairing_messages;
 mod pipeline;

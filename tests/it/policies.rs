@@ -39,6 +39,8 @@ fn options() -> SandboxOptions {
                 rules(&[], &["VOICE"], "EMAIL_THEN_SMS"),
             ),
         ]),
+        // The API's default (the sandbox's is NONE): the plan counts these policies' notices.
+        policy_rules: rules(&[], &[], "EMAIL_THEN_SMS"),
         ..SandboxOptions::default()
     }
 }
