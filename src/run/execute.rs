@@ -11,7 +11,7 @@ use futures::StreamExt;
 use super::context::RunContext;
 use super::error::RunError;
 use super::handoff::{Executed, InputFacts, OutputDir, Rows};
-use super::notices;
+use super::{notices, quotas};
 use crate::cli::LogFormat;
 use crate::codes::Code;
 use crate::config::{Connection, RunMode, Settings};
@@ -160,7 +160,7 @@ pub(crate) async fn execute(
         let retry = RetryPolicy::new(&settings.limits, stats.clone(), stop.clone());
         notices::check(client, (&retry, stop), &facts.policies).await?;
     }
-    let (reader, _spool) = rows.open(settings)?;
+    let (reader, spool) = rows.open(settings)?;
     // Every refusal has passed: now the directory may change. The summary says first that a
     // run is under way (`"finished": false`): a crash from here on leaves no finished summary
     // whose counts results.csv no longer has. results.csv keeps one row per record, so the
@@ -191,6 +191,15 @@ pub(crate) async fn execute(
     let sampler = Sampler::start(counters, stats.clone(), now_rfc3339());
     let sending_from = Instant::now();
     feed(sending, reader, engine.clone(), &recorder).await;
+    let quotas = match (&client, &engine) {
+        (Some(client), Some(engine))
+            if settings.mode == RunMode::DryRunOnline && !stop.is_requested() =>
+        {
+            quotas::plan(ctx, client, engine, spool.0.clone()).await
+        }
+        _ => None,
+    };
+    drop(spool);
     let (tallies, tallies_known, in_line_order) = finish_recording(recorder, stop);
     let timeline = sampler.finish().await;
     progress.finish().await;
@@ -205,6 +214,7 @@ pub(crate) async fn execute(
         sandbox,
         sending_from,
         timeline,
+        quotas,
     })
 }
 

@@ -16,7 +16,7 @@ use crate::pingone::{Client, RequestStats};
 use crate::record::lock::OutDirLock;
 use crate::record::record_lines::RecordLines;
 use crate::record::resume::Finished;
-use crate::record::summary::Summary;
+use crate::record::summary::{QuotaPlan, Summary};
 use crate::record::timeline::Timeline;
 use crate::record::Tallies;
 use crate::sandbox::Sandbox;
@@ -109,4 +109,7 @@ pub(crate) struct Executed {
     pub(crate) sending_from: std::time::Instant,
     /// The run over time, for the report.
     pub(crate) timeline: Option<Timeline>,
+    /// An online dry run: its messages against the daily quotas, and why the notification
+    /// policy's are missing when they are.
+    pub(crate) quotas: Option<(Vec<QuotaPlan>, Option<String>)>,
 }

@@ -11,7 +11,8 @@
 //! 3. `execute`: a live run without permission to message users first reads the policies
 //!    the rows name and refuses when PingOne may send new-device notices (`notices.rs`);
 //!    then stream the rows through the engine (or, offline, straight to the results),
-//!    recording every row.
+//!    recording every row; an online dry run then counts the file's messages against the
+//!    daily quotas (`quotas.rs`).
 //! 4. `finish`: the summary, the exit status, the final log lines.
 //!
 //! Every refusal before sending is a [`RunError`] (exit 2); a stop at any stage is exit 3.
@@ -30,6 +31,7 @@ mod finish;
 mod handoff;
 mod notices;
 mod prepare;
+mod quotas;
 mod signals;
 mod survey;
 

@@ -18,6 +18,7 @@ mod deploy;
 mod deploy_steps;
 mod docs;
 mod dry_run;
+mod dry_run_quotas;
 mod environment_flag;
 mod error_bodies;
 mod exactly_once;
