@@ -137,6 +137,24 @@ fn engine_for(
     )
 }
 
+/// A live run against PingOne without permission to message users: refused when its rows'
+/// policies would make PingOne send new-device notices, or cannot be read (`notices.rs`).
+async fn hold_notices(
+    ctx: &RunContext,
+    against_pingone: Option<&Arc<Client>>,
+    stats: &Arc<RequestStats>,
+    facts: &InputFacts,
+) -> Result<(), RunError> {
+    let settings = &ctx.settings;
+    match against_pingone {
+        Some(client) if settings.mode == RunMode::Live && !settings.enroll.allow_messages => {
+            let retry = RetryPolicy::new(&settings.limits, stats.clone(), ctx.stop.clone());
+            notices::check(client, (&retry, &ctx.stop), &facts.policies).await
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Every row of the spooled input to its result, through the engine when the run sends.
 pub(crate) async fn execute(
     ctx: &RunContext,
@@ -152,14 +170,17 @@ pub(crate) async fn execute(
     };
     let stats = Arc::new(RequestStats::default());
     let client = client_for(ctx, connection, &stats).await?;
-    let guarded = settings.mode == RunMode::Live && sandbox.is_none();
-    if let Some(client) = client
-        .as_ref()
-        .filter(|_| guarded && !settings.enroll.allow_messages)
-    {
-        let retry = RetryPolicy::new(&settings.limits, stats.clone(), stop.clone());
-        notices::check(client, (&retry, stop), &facts.policies).await?;
-    }
+    // The timeline starts before the guard's reads, so that it counts every request the
+    // summary does.
+    let counters = Arc::new(LiveCounters::default());
+    let sampler = Sampler::start(counters.clone(), stats.clone(), now_rfc3339());
+    hold_notices(
+        ctx,
+        client.as_ref().filter(|_| sandbox.is_none()),
+        &stats,
+        facts,
+    )
+    .await?;
     let (reader, spool) = rows.open(settings)?;
     // Every refusal has passed: now the directory may change. The summary says first that a
     // run is under way (`"finished": false`): a crash from here on leaves no finished summary
@@ -171,7 +192,6 @@ pub(crate) async fn execute(
         resume::keep_only_finished(&out.dir, &out.finished)?;
     }
 
-    let counters = Arc::new(LiveCounters::default());
     let layout = ErrorsLayout {
         input_header: reader.header().raw.clone(),
         carried: reader.header().carried.clone(),
@@ -188,7 +208,6 @@ pub(crate) async fn execute(
         .as_ref()
         .map(|client| engine_for(sending, client, &stats, recorder.handle()));
     let progress = start_progress(sending, counters.clone(), client.is_some(), &stats);
-    let sampler = Sampler::start(counters, stats.clone(), now_rfc3339());
     let sending_from = Instant::now();
     feed(sending, reader, engine.clone(), &recorder).await;
     let quotas = match (&client, &engine) {
@@ -292,7 +311,15 @@ fn planned_requests(sending: Sending<'_>) -> Option<u64> {
         enable_mfa: ctx.enable_mfa(out),
     };
     let work = facts.later.workload.filter(|_| settings.shard.is_none())?;
-    RequestPlan::for_rows(work, rules).map(|plan| plan.total())
+    // The new-device notices' guard read each policy first (`hold_notices`).
+    let guarded =
+        settings.mode == RunMode::Live && !settings.use_sandbox && !settings.enroll.allow_messages;
+    let guard_reads = if guarded {
+        facts.policies.by_policy.len() as u64
+    } else {
+        0
+    };
+    RequestPlan::for_rows(work, rules).map(|plan| plan.total() + guard_reads)
 }
 
 /// Stage 3's next row. The failpoint `spool-read` (`return(LINE)`) fails the read at line

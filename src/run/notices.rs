@@ -4,15 +4,20 @@
 //! devices an administrator adds are exempt), so it is refused unless messages are allowed.
 //! The survey counts the rows that may create a device under each policy
 //! ([`PolicyRows`]); before anything is written, each of those policies is read once. A
-//! policy that cannot be read (a token without the configuration role: 403) leaves the
+//! policy the token may not read (403: no role for environment configuration) leaves the
 //! notices unknown, and the run is refused as well, saying so: a guard that let through
-//! what it could not see would not guard.
+//! what it could not see would not guard. Unless the token has no role at all (a user
+//! look-up is refused too): then the run stops at its first request, `MISSING_ROLE`, as
+//! always. A read that fails otherwise (5xx past the retries, no connection, a license or
+//! environment refused) is logged and the run goes on: its own first requests meet the same
+//! failure and stop it with the reason.
 
 use uuid::Uuid;
 
 use super::error::RunError;
 use crate::dispatch::retry::RetryPolicy;
-use crate::pingone::Client;
+use crate::pingone::error::Cause;
+use crate::pingone::{ApiError, Client};
 use crate::stop::Stop;
 
 /// Policies remembered with their rows; a file naming more is refused unless messages are
@@ -100,12 +105,27 @@ pub(crate) async fn check(
             // Missing: its rows fail, and a device not created notifies nobody.
             Ok(_) => {}
             Err(_) if stop.is_requested() => return Ok(()),
-            Err(error) => {
+            Err(error) if refused_configuration(&error) => {
+                // The configuration role alone, or every role? Without the run's own role
+                // the user look-up's 403 stops the run (MISSING_ROLE) before any row.
+                if client.find_users("mfa-enroll-check").await.is_err() {
+                    return Ok(());
+                }
                 return Err(RunError::NoticesUnknown {
                     rows: lines.rows,
                     first_lines: lines.first.clone(),
-                    why: format!("device authentication policy {id} cannot be read: {error}"),
-                })
+                    why: format!(
+                        "the token may not read device authentication policy {id} ({error})"
+                    ),
+                });
+            }
+            Err(error) => {
+                // PingOne unwell, unreachable, or refusing the license or environment: the
+                // run's own first requests meet the same and stop it with the reason.
+                tracing::warn!(
+                    "cannot read device authentication policy {id}, so its new-device notices are not checked: {}",
+                    crate::logging::LogSafe(&error.to_string())
+                );
             }
         }
     }
@@ -117,6 +137,12 @@ pub(crate) async fn check(
         first_lines: notifying.first,
         policies: names.join(", "),
     })
+}
+
+/// A plain 403: the token may not read the policy (no role for environment configuration,
+/// or none at all), as against a license or an environment refused.
+fn refused_configuration(error: &ApiError) -> bool {
+    error.http_status() == Some(403) && *error.cause() == Cause::Plain
 }
 
 #[cfg(test)]

@@ -46,7 +46,10 @@ async fn a_policy_the_token_cannot_read_leaves_notices_unknown_and_the_run_refus
     let refused = enroll_to(&ws, &sandbox, "in.csv", "refused", &[]).await;
     assert_eq!(refused.code, 2, "{}", refused.both());
     let said = &refused.stderr;
-    assert!(said.contains("cannot be read"), "{said}");
+    assert!(
+        said.contains("may not read device authentication policy"),
+        "{said}"
+    );
     assert!(said.contains("is not known"), "{said}");
     assert_eq!(sandbox.tally().posts, 0, "nothing sent");
 

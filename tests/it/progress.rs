@@ -47,7 +47,8 @@ async fn progress_counts_requests_done_against_the_plan_with_rows_beside_them() 
     assert_eq!(run.code, 0, "{}", run.both());
     // Look-ups, device reads, a switch's GET for each user named by ID and a PUT per user,
     // POSTs.
-    let planned = 10 + 20 + (10 + 20) + 60;
+    // And the new-device notices' guard's read of the one policy.
+    let planned = 10 + 20 + (10 + 20) + 60 + 1;
     assert_eq!(
         sandbox.arrivals().len(),
         planned,
