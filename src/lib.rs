@@ -61,7 +61,8 @@
 //! - `check` (`mfa-enroll check [INPUT]`): the tenant read against the file, a checklist
 //!   (`check/tenant.rs` the reads, `check/file.rs` the input read once, `check/messages.rs`
 //!   the messages counted against the notification quotas); it uses the client and the
-//!   validation, as `run` does, and nothing uses it.
+//!   validation, as `run` does, and only an online dry run uses it, for that one count of
+//!   messages against quotas (`run/quotas.rs`).
 //! - `sandbox`: the PingOne simulator, one file per resource under `sandbox/routes/`, with its
 //!   own description of PingOne's JSON (`sandbox/json.rs`), never the client's.
 //!

@@ -77,6 +77,7 @@ pub(crate) fn load(args: &AfterArgs, default_out: &str) -> Result<Settings, Conf
     let run_args = RunArgs {
         out,
         resume: args.resume,
+        environment_id: args.environment_id.clone(),
         metrics_file: args.metrics_file.clone(),
         log_format: args.log_format,
         quiet: u8::from(args.quiet),

@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
 use super::file::FileFacts;
-use super::messages::{check_messages, Group, Quota, PLATFORM_DAILY_LIMIT};
+use super::messages::{check_messages, read_quotas, Group, PolicyRead};
 use super::{Item, Status};
 use crate::config::{Connection, Settings, TokenAuthMethod};
-use crate::pingone::wire::{MfaSettings, NotificationPolicy, Policy};
+use crate::pingone::wire::{MfaSettings, Policy};
 use crate::pingone::{Client, PreflightHost};
 use crate::stop::Stop;
 
@@ -320,52 +320,27 @@ impl Tenant<'_> {
     /// The environment's notification policy's quotas and PingOne's platform limits,
     /// against the messages the file would cause.
     async fn quotas(&self, notices: &[Option<Group>], checks: &mut Vec<Item>) {
-        let platform = |group| Quota {
-            per_user: true,
-            group,
-            total: PLATFORM_DAILY_LIMIT,
-            source: "PingOne's platform limit".into(),
-        };
-        let mut quotas = vec![platform(Group::SmsVoice), platform(Group::Email)];
-        match self.client.notification_policies().await {
-            Ok(policies) => {
-                let chosen = policies.iter().find(|p| p.default).or(policies.first());
-                match chosen {
-                    Some(policy) => {
-                        let own = quotas_of(policy);
-                        checks.push(Item::new(
-                            Status::Pass,
-                            "notification policy",
-                            format!(
-                                "{} sets {}",
-                                policy_name(policy),
-                                crate::words::count(
-                                    own.len() as u64,
-                                    "daily quota",
-                                    "daily quotas"
-                                )
-                            ),
-                        ));
-                        quotas.extend(own);
-                    }
-                    None => checks.push(Item::new(
-                        Status::Pass,
-                        "notification policy",
-                        "the environment has none: PingOne's platform limits apply",
-                    )),
-                }
-            }
-            Err(e) => {
-                let why = if e.http_status() == Some(403) {
-                    format!("the token may not read notification policies (403), so their quotas are not checked; {CONFIG_ROLE}")
-                } else {
-                    format!(
-                        "cannot read notification policies, so their quotas are not checked: {e}"
-                    )
-                };
-                checks.push(Item::new(Status::NotChecked, "notification policy", why));
-            }
-        }
+        let (quotas, read) = read_quotas(self.client).await;
+        checks.push(match read {
+            PolicyRead::Found { name, own } => Item::new(
+                Status::Pass,
+                "notification policy",
+                format!(
+                    "{name} sets {}",
+                    crate::words::count(own, "daily quota", "daily quotas")
+                ),
+            ),
+            PolicyRead::NoPolicy => Item::new(
+                Status::Pass,
+                "notification policy",
+                "the environment has none: PingOne's platform limits apply",
+            ),
+            PolicyRead::Unreadable(why) => Item::new(
+                Status::NotChecked,
+                "notification policy",
+                format!("{why}; {CONFIG_ROLE}"),
+            ),
+        });
         if let Some(facts) = self.facts {
             checks.extend(check_messages(
                 facts,
@@ -419,41 +394,4 @@ fn past_cap(facts: &FileFacts, cap: u64) -> super::file::Lines {
         past.push(line);
     }
     past
-}
-
-/// How the checklist names a notification policy.
-fn policy_name(policy: &NotificationPolicy) -> String {
-    format!(
-        "notification policy {:?} ({})",
-        policy.name.as_deref().unwrap_or(""),
-        policy.id
-    )
-}
-
-/// The policy's quotas this tool counts: SMS and voice together, email apart; a quota over
-/// other delivery methods, or without a total, is left out.
-fn quotas_of(policy: &NotificationPolicy) -> Vec<Quota> {
-    let mut quotas = Vec::new();
-    for quota in &policy.quotas {
-        let Some(total) = quota.total else { continue };
-        let methods: Vec<String> = quota
-            .delivery_methods
-            .iter()
-            .map(|m| m.to_ascii_uppercase())
-            .collect();
-        let group = if methods.iter().any(|m| m == "SMS" || m == "VOICE") {
-            Group::SmsVoice
-        } else if methods.iter().any(|m| m == "EMAIL") {
-            Group::Email
-        } else {
-            continue;
-        };
-        quotas.push(Quota {
-            per_user: quota.kind.eq_ignore_ascii_case("USER"),
-            group,
-            total,
-            source: policy_name(policy),
-        });
-    }
-    quotas
 }

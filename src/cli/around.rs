@@ -27,6 +27,11 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
+    /// The target environment's ID (overrides `[pingone] environment_id` and
+    /// PINGONE_TARGET_ENVIRONMENT_ID)
+    #[arg(long, value_name = "ID")]
+    pub(crate) environment_id: Option<String>,
+
     /// Device authentication policy for rows with an empty policy_id (overrides `[enroll]
     /// policy_id`)
     #[arg(long, value_name = "ID")]
@@ -56,6 +61,7 @@ impl CheckArgs {
         RunArgs {
             dry_run: true,
             online: true,
+            environment_id: self.environment_id.clone(),
             policy_id: self.policy_id.clone(),
             default_country: self.default_country.clone(),
             delimiter: self.delimiter.clone(),
@@ -106,6 +112,11 @@ pub struct AfterArgs {
     /// Config file [default: mfa-enroll.toml when it exists]; its target must be the run's
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+
+    /// The target environment's ID (overrides `[pingone] environment_id` and
+    /// PINGONE_TARGET_ENVIRONMENT_ID); it must be the run's
+    #[arg(long, value_name = "ID")]
+    pub(crate) environment_id: Option<String>,
 
     /// Output directory [default: RUN_DIR/verify, RUN_DIR/undo, or RUN_DIR/undo-dry-run]
     #[arg(long, value_name = "DIR")]

@@ -227,6 +227,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub(crate) resume: bool,
 
+    /// The target environment's ID (overrides `[pingone] environment_id` and
+    /// PINGONE_TARGET_ENVIRONMENT_ID)
+    #[arg(long, value_name = "ID")]
+    pub(crate) environment_id: Option<String>,
+
     /// Process only shard K of N (0-based); every row of one user lands in one shard. Run
     /// the N shards at once, each with its own --out, then `mfa-enroll merge`
     #[arg(long, value_name = "K/N")]
@@ -324,6 +329,7 @@ impl RunArgs {
             dry_run: false,
             online: false,
             resume: false,
+            environment_id: None,
             shard: None,
             rate: None,
             concurrency: None,
@@ -496,9 +502,9 @@ pub struct SandboxArgs {
     #[arg(long, value_delimiter = ',', value_name = "TYPES")]
     pub(crate) disable_pairing: Option<Vec<String>>,
 
-    /// Every policy's newDeviceNotification: NONE, EMAIL_THEN_SMS (the API's default) or
-    /// SMS_THEN_EMAIL
-    #[arg(long, default_value = "EMAIL_THEN_SMS", value_name = "SETTING")]
+    /// Every policy's newDeviceNotification: NONE (the sandbox's default), EMAIL_THEN_SMS
+    /// (the API's default) or SMS_THEN_EMAIL
+    #[arg(long, default_value = "NONE", value_name = "SETTING")]
     pub(crate) new_device_notification: String,
 
     /// Users (IDs, comma-separated) whose MFA switch the token may not set: the PUT answers 403

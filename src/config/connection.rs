@@ -74,6 +74,7 @@ fn host_and_port(url: &Url) -> String {
 
 pub(super) fn connection(
     file: &FilePingOne,
+    target_flag: Option<&str>,
     origin: &str,
     env: EnvLookup<'_>,
 ) -> Result<Connection, ConfigError> {
@@ -90,7 +91,7 @@ pub(super) fn connection(
             )
         })
     };
-    let environments = environments(file, origin, env)?;
+    let environments = environments(file, target_flag, origin, env)?;
     let (client_id, _) = from_file_or_env(&file.client_id, "client_id", ENV_CLIENT_ID)?;
     let region_by = region_setting(file, origin, env);
     let region = region(region_by.as_ref(), origin)?;
@@ -253,5 +254,33 @@ mod tests {
             .ends_with(&format!("/environments/{target}")));
         let err = load("[pingone]\nworker_environment_id = \"admins\"\n").unwrap_err();
         assert_eq!(err.key, "[pingone] worker_environment_id");
+    }
+
+    /// `--environment-id` overrides `[pingone] environment_id`, which overrides
+    /// `PINGONE_TARGET_ENVIRONMENT_ID`; the worker's environment is left as configured.
+    #[test]
+    fn the_target_flag_overrides_the_file_and_the_file_the_variable() {
+        let (flag, file, variable) = (
+            "f1a90000-0000-4000-8000-000000000001",
+            "f11e0000-0000-4000-8000-000000000002",
+            "fa7e0000-0000-4000-8000-000000000003",
+        );
+        let env = |name: &str| match name {
+            ENV_TARGET_ENVIRONMENT_ID => Some(variable.to_string()),
+            ENV_CLIENT_ID => Some("id".to_string()),
+            _ => env_with_secret(name),
+        };
+        let target = |text: &str, extra: &[&str]| {
+            let cfg = write_config(text);
+            let mut chosen = vec!["--config", cfg.path().to_str().unwrap(), "--no-enable-mfa"];
+            chosen.extend(extra);
+            Settings::load(&args(&chosen), &env).map(|s| s.connection.unwrap().environment_id)
+        };
+        let named = format!("[pingone]\nenvironment_id = \"{file}\"\n");
+        assert_eq!(target("[pingone]\n", &[]).unwrap(), variable);
+        assert_eq!(target(&named, &[]).unwrap(), file);
+        assert_eq!(target(&named, &["--environment-id", flag]).unwrap(), flag);
+        let err = target(&named, &["--environment-id", "prod"]).unwrap_err();
+        assert_eq!(err.key, "--environment-id");
     }
 }

@@ -88,19 +88,38 @@ fn uuid_setting(
     Ok(Some(text))
 }
 
-/// The target and the worker's environment; either fills in for the other.
+/// The target `--environment-id` names: a UUID, or refused naming the flag.
+fn flag_target(text: &str) -> Result<String, ConfigError> {
+    let text = text.trim();
+    if Uuid::parse_str(text).is_err() {
+        return Err(ConfigError::new(
+            "command line",
+            "--environment-id",
+            format!("{text:?} is not a UUID; copy the environment ID from the PingOne console"),
+        ));
+    }
+    Ok(text.to_string())
+}
+
+/// The target and the worker's environment; either fills in for the other. The target is
+/// `--environment-id` (`flag`) first, then `[pingone] environment_id`, then
+/// `PINGONE_TARGET_ENVIRONMENT_ID`: flags override the file, variables fill its gaps.
 pub(super) fn environments(
     file: &FilePingOne,
+    flag: Option<&str>,
     origin: &str,
     env: EnvLookup<'_>,
 ) -> Result<Environments, ConfigError> {
-    let target = uuid_setting(
-        file.environment_id.as_deref(),
-        "environment_id",
-        ENV_TARGET_ENVIRONMENT_ID,
-        origin,
-        env,
-    )?;
+    let target = match flag {
+        Some(text) => Some(flag_target(text)?),
+        None => uuid_setting(
+            file.environment_id.as_deref(),
+            "environment_id",
+            ENV_TARGET_ENVIRONMENT_ID,
+            origin,
+            env,
+        )?,
+    };
     let worker = uuid_setting(
         file.worker_environment_id.as_deref(),
         "worker_environment_id",

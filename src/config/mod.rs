@@ -162,7 +162,12 @@ impl Settings {
         }
         let needs_connection = mode.sends_requests() && !args.sandbox;
         let connection = if needs_connection {
-            Some(connection(&file.pingone, &origin, env)?)
+            Some(connection(
+                &file.pingone,
+                args.environment_id.as_deref(),
+                &origin,
+                env,
+            )?)
         } else {
             None
         };

@@ -105,6 +105,18 @@ impl EnvironmentSettings {
             .clone()
     }
 
+    /// A policy's `newDeviceNotification` as the plan read it, without reading: a missing
+    /// policy notifies nobody (`NONE`); `None` when it was not read, could not be, or does
+    /// not say (each counted as the API's default).
+    pub(super) fn new_device_notification(&self, policy_id: Uuid) -> Option<String> {
+        let cell = lock(&self.policies).get(&policy_id).cloned()?;
+        match cell.get()? {
+            Ok(PolicyState::Exists(policy)) => policy.new_device_notification.clone(),
+            Ok(PolicyState::Missing) => Some("NONE".into()),
+            Ok(PolicyState::Unreadable) | Err(_) => None,
+        }
+    }
+
     /// `pairing.maxAllowedDevices`, once read.
     pub(super) fn max_allowed_devices(&self) -> Option<u32> {
         self.mfa_settings

@@ -545,6 +545,15 @@ impl Engine {
         }
     }
 
+    /// An online dry run: a policy's `newDeviceNotification` as read (see
+    /// `EnvironmentSettings::new_device_notification`).
+    pub(crate) fn new_device_notification(&self, policy_id: uuid::Uuid) -> Option<String> {
+        match &self.mode {
+            ModeState::Plan { environment, .. } => environment.new_device_notification(policy_id),
+            ModeState::Live { .. } | ModeState::Offline => None,
+        }
+    }
+
     /// New-device notices the plan counted.
     pub(crate) fn new_device_notices(&self) -> u64 {
         match &self.mode {

@@ -171,7 +171,7 @@ impl Planner<'_> {
                 None => {}
             }
         }
-        if policy.as_deref().is_some_and(sends_new_device_notice) {
+        if policy.as_deref().is_some_and(Policy::notifies_new_devices) {
             self.users.notices.fetch_add(1, Ordering::Relaxed);
         }
         results::base(job, user_id, Outcome::WouldCreate)
@@ -204,15 +204,6 @@ fn refusal(
         ));
     }
     None
-}
-
-/// Whether creating a device under this policy may make PingOne send a new-device notice. A
-/// policy that does not say has the API's default, `EMAIL_THEN_SMS`.
-fn sends_new_device_notice(policy: &Policy) -> bool {
-    policy
-        .new_device_notification
-        .as_deref()
-        .is_none_or(|setting| !setting.eq_ignore_ascii_case("NONE"))
 }
 
 /// Why a row would pass `pairing.maxAllowedDevices`.

@@ -329,7 +329,12 @@ impl Client {
                 &mut Trace::default(),
             )
             .await?;
-        self.parse(status, &bytes)
+        // A configuration read says nothing of the run's own role: it is not the success
+        // after which a 403 is one user's rather than the run's stop.
+        serde_json::from_slice::<T>(&bytes).map_err(|e| ApiError::BadResponse {
+            status,
+            message: e.to_string(),
+        })
     }
 
     async fn call<T: DeserializeOwned, B: Serialize>(

@@ -310,6 +310,15 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
+    /// Whether creating a device under this policy may make PingOne send the user a
+    /// new-device notice: its `newDeviceNotification` is not `NONE` (a policy that does not
+    /// say has the API's default, `EMAIL_THEN_SMS`).
+    pub(crate) fn notifies_new_devices(&self) -> bool {
+        self.new_device_notification
+            .as_deref()
+            .is_none_or(|setting| !setting.trim().eq_ignore_ascii_case("NONE"))
+    }
+
     /// The policy's settings for a device type.
     pub(crate) fn method(&self, device_type: DeviceType) -> Option<&PolicyMethod> {
         match device_type {

@@ -238,5 +238,25 @@ fn plan_line(plan: &Plan) -> String {
         ));
     }
     text.push('\n');
+    text.push_str(&quota_lines(plan));
+    text
+}
+
+/// The plan's messages against the daily quotas: each quota the file would pass, with the
+/// rows that would fail and the days a schedule needs; else one line that it fits.
+fn quota_lines(plan: &Plan) -> String {
+    let mut text = String::new();
+    for quota in plan.quotas.iter().filter(|q| q.rows_past > 0) {
+        text.push_str(&format!("quota: {}\n", quota.said));
+    }
+    if text.is_empty() && !plan.quotas.is_empty() {
+        text.push_str(&format!(
+            "quotas: the file's messages fit all {} daily quotas in one day\n",
+            plan.quotas.len()
+        ));
+    }
+    if let Some(note) = &plan.quotas_note {
+        text.push_str(&format!("quotas: {note}\n"));
+    }
     text
 }

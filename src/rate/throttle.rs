@@ -36,13 +36,13 @@ pub(crate) struct Turn<'a> {
 }
 
 impl Turn<'_> {
-    /// Feeds back the answer: a 429 pauses and may cut the pace, anything else counts as
-    /// accepted by PingOne's rate limit.
+    /// Feeds back the answer: a 429 pauses and may cut the pace, a 503 with `Retry-After`
+    /// pauses it, anything else counts as accepted by PingOne's rate limit.
     pub(crate) fn answered(mut self, status: u16, retry_after: Option<Duration>) {
-        self.answer = if status == 429 {
-            Answer::Limited(retry_after)
-        } else {
-            Answer::Accepted
+        self.answer = match (status, retry_after) {
+            (429, _) => Answer::Limited(retry_after),
+            (503, Some(wait)) => Answer::Unavailable(wait),
+            _ => Answer::Accepted,
         };
     }
 }
@@ -194,6 +194,10 @@ impl Throttle {
                     rate = rounded_rate(now),
                     retry_after_ms = paused.as_millis() as u64,
                     "PingOne answered 429: the whole run waits"
+                ),
+                Change::Unavailable { paused } => tracing::warn!(
+                    retry_after_ms = paused.as_millis() as u64,
+                    "PingOne answered 503 with Retry-After: the whole run waits, the pace unchanged"
                 ),
                 Change::Eased { from, to } => tracing::warn!(
                     from = rounded_rate(from),

@@ -283,6 +283,30 @@ pub(crate) struct UserOverMessageLimit {
     pub(crate) email: u32,
 }
 
+/// One daily message quota against the file's messages, in an online dry run's plan.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct QuotaPlan {
+    /// `user` or `environment`.
+    pub(crate) per: String,
+    /// `sms_and_voice` or `email`.
+    pub(crate) counts: String,
+    /// Messages a day.
+    pub(crate) total: u64,
+    /// Whose quota: a notification policy, or PingOne's platform limit.
+    pub(crate) source: String,
+    /// Per user: the most one user would get; per environment: all the file would send.
+    pub(crate) sent: u64,
+    /// Rows whose message would pass the quota, so would fail on the first day.
+    pub(crate) rows_past: u64,
+    pub(crate) first_lines_past: Vec<u64>,
+    /// Per user: the users past it.
+    pub(crate) users_over: u64,
+    /// Days a daily schedule needs (per environment: shards or slices, one a day).
+    pub(crate) days: u64,
+    /// All of it in words, as the end text and report.html say it.
+    pub(crate) said: String,
+}
+
 /// An online dry run's answer to "what will the migration do?".
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Plan {
@@ -297,6 +321,13 @@ pub(crate) struct Plan {
     pub(crate) new_device_notices: u64,
     #[serde(default)]
     pub(crate) new_device_notices_note: String,
+    /// The file's messages (pairing codes and new-device notices) against PingOne's platform
+    /// limits and the notification policy's daily quotas.
+    #[serde(default)]
+    pub(crate) quotas: Vec<QuotaPlan>,
+    /// Why the notification policy's quotas are not among them, when they are not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) quotas_note: Option<String>,
     /// Users whose MFA switch was found off (their rows say `user_mfa_enabled` false).
     #[serde(default)]
     pub(crate) users_mfa_off: u64,

@@ -326,9 +326,11 @@ impl Sampler {
         started_at: String,
     ) -> Sampler {
         let (stop, mut stopped) = watch::channel(false);
+        // Counted from the call, not from when the task first runs: a request sent in
+        // between is the timeline's too.
+        let mut before = Totals::read(&counters, &stats);
         let task = tokio::spawn(async move {
             let mut recording = Recording::new(started_at);
-            let mut before = Totals::read(&counters, &stats);
             let mut last_tick = Instant::now();
             // A late tick is made up at once (the default), so every second gets its point.
             let mut ticks = tokio::time::interval_at(

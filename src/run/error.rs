@@ -47,6 +47,18 @@ pub enum RunError {
     WouldMessageUsers { rows: u64, first_lines: Vec<u64> },
     #[error("on_existing = \"replace\" needs every row to name its user the same way, but line {by_id} names a user by user_id and line {by_username} by username: a user named both ways could have the devices of one kind of row taken for stale by the other; give every row a user_id (or every row a username), or run without replace (nothing was sent)")]
     ReplaceMixedNaming { by_id: u64, by_username: u64 },
+    #[error("up to {} create devices ({}) under device authentication policies whose newDeviceNotification is not NONE ({policies}), and PingOne may send each of those users a new-device notice (its docs do not say that devices an administrator adds are exempt); pass --allow-messages or set [enroll] allow_messages = true if that is intended, or set the policies' newDeviceNotification to NONE (nothing was sent)", count(*rows, "row would", "rows would"), crate::words::first_lines(*rows, first_lines))]
+    WouldNotifyUsers {
+        rows: u64,
+        first_lines: Vec<u64>,
+        policies: String,
+    },
+    #[error("{why}, so whether PingOne would send new-device notices for {} ({}) is not known; give the token a role that reads environment configuration (docs/pingone.md, \"Which role\"), or pass --allow-messages or set [enroll] allow_messages = true if notices are acceptable (nothing was sent)", count(*rows, "row", "rows"), crate::words::first_lines(*rows, first_lines))]
+    NoticesUnknown {
+        rows: u64,
+        first_lines: Vec<u64>,
+        why: String,
+    },
     #[error("cannot write the duplicate check's working files in the output directory: {source}")]
     Spill {
         #[source]

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use super::context::RunContext;
 use super::error::RunError;
 use super::handoff::{Executed, InputFacts, OutputDir, Rows};
+use super::{notices, quotas};
 use crate::cli::LogFormat;
 use crate::codes::Code;
 use crate::config::{Connection, RunMode, Settings};
@@ -138,6 +139,24 @@ fn engine_for(
     )
 }
 
+/// A live run against PingOne without permission to message users: refused when its rows'
+/// policies would make PingOne send new-device notices, or cannot be read (`notices.rs`).
+async fn hold_notices(
+    ctx: &RunContext,
+    against_pingone: Option<&Arc<Client>>,
+    stats: &Arc<RequestStats>,
+    facts: &InputFacts,
+) -> Result<(), RunError> {
+    let settings = &ctx.settings;
+    match against_pingone {
+        Some(client) if settings.mode == RunMode::Live && !settings.enroll.allow_messages => {
+            let retry = RetryPolicy::new(&settings.limits, stats.clone(), ctx.stop.clone());
+            notices::check(client, (&retry, &ctx.stop), &facts.policies).await
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Every row of the spooled input to its result, through the engine when the run sends.
 pub(crate) async fn execute(
     ctx: &RunContext,
@@ -153,7 +172,18 @@ pub(crate) async fn execute(
     };
     let stats = Arc::new(RequestStats::default());
     let client = client_for(ctx, connection, &stats).await?;
-    let (reader, _spool) = rows.open(settings)?;
+    // The timeline starts before the guard's reads, so that it counts every request the
+    // summary does.
+    let counters = Arc::new(LiveCounters::default());
+    let sampler = Sampler::start(counters.clone(), stats.clone(), now_rfc3339());
+    hold_notices(
+        ctx,
+        client.as_ref().filter(|_| sandbox.is_none()),
+        &stats,
+        facts,
+    )
+    .await?;
+    let (reader, spool) = rows.open(settings)?;
     // Every refusal has passed: now the directory may change. The summary says first that a
     // run is under way (`"finished": false`): a crash from here on leaves no finished summary
     // whose counts results.csv no longer has. results.csv keeps one row per record, so the
@@ -164,7 +194,6 @@ pub(crate) async fn execute(
         resume::keep_only_finished(&out.dir, &out.finished)?;
     }
 
-    let counters = Arc::new(LiveCounters::default());
     let layout = ErrorsLayout {
         input_header: reader.header().raw.clone(),
         carried: reader.header().carried.clone(),
@@ -181,9 +210,17 @@ pub(crate) async fn execute(
         .as_ref()
         .map(|client| engine_for(sending, client, &stats, recorder.handle()));
     let progress = start_progress(sending, counters.clone(), client.is_some(), &stats);
-    let sampler = Sampler::start(counters, stats.clone(), now_rfc3339());
     let sending_from = Instant::now();
     feed(sending, reader, engine.clone(), &recorder).await;
+    let quotas = match (&client, &engine) {
+        (Some(client), Some(engine))
+            if settings.mode == RunMode::DryRunOnline && !stop.is_requested() =>
+        {
+            quotas::plan(ctx, client, engine, spool.0.clone()).await
+        }
+        _ => None,
+    };
+    drop(spool);
     let (tallies, tallies_known, in_line_order) = finish_recording(recorder, stop);
     let timeline = sampler.finish().await;
     progress.finish().await;
@@ -198,6 +235,7 @@ pub(crate) async fn execute(
         sandbox,
         sending_from,
         timeline,
+        quotas,
     })
 }
 
@@ -275,7 +313,15 @@ fn planned_requests(sending: Sending<'_>) -> Option<u64> {
         enable_mfa: ctx.enable_mfa(out),
     };
     let work = facts.later.workload.filter(|_| settings.shard.is_none())?;
-    RequestPlan::for_rows(work, rules).map(|plan| plan.total())
+    // The new-device notices' guard read each policy first (`hold_notices`).
+    let guarded =
+        settings.mode == RunMode::Live && !settings.use_sandbox && !settings.enroll.allow_messages;
+    let guard_reads = if guarded {
+        facts.policies.by_policy.len() as u64
+    } else {
+        0
+    };
+    RequestPlan::for_rows(work, rules).map(|plan| plan.total() + guard_reads)
 }
 
 /// Stage 3's next row. The failpoint `spool-read` (`return(LINE)`) fails the read at line

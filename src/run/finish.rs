@@ -78,6 +78,12 @@ fn plan(settings: &Settings, executed: &Executed, all: &Tallies) -> Option<Plan>
         users_over_daily_message_limit: engine.users_over_message_limit(),
         new_device_notices: engine.new_device_notices(),
         new_device_notices_note: crate::dispatch::NOTICES_NOTE.into(),
+        quotas: executed
+            .quotas
+            .as_ref()
+            .map(|q| q.0.clone())
+            .unwrap_or_default(),
+        quotas_note: executed.quotas.as_ref().and_then(|q| q.1.clone()),
         users_mfa_off,
         users_mfa_to_switch_on: if enable_mfa { users_mfa_off } else { 0 },
         requests_needed,

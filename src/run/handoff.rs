@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::error::RunError;
+use super::notices::PolicyRows;
 use crate::config::Settings;
 use crate::dispatch::later::LaterRows;
 use crate::dispatch::Engine;
@@ -15,7 +16,7 @@ use crate::pingone::{Client, RequestStats};
 use crate::record::lock::OutDirLock;
 use crate::record::record_lines::RecordLines;
 use crate::record::resume::Finished;
-use crate::record::summary::Summary;
+use crate::record::summary::{QuotaPlan, Summary};
 use crate::record::timeline::Timeline;
 use crate::record::Tallies;
 use crate::sandbox::Sandbox;
@@ -79,6 +80,9 @@ pub(crate) struct InputFacts {
     pub(crate) later: LaterRows,
     /// `on_existing = "replace"` (a run that sends): the users' groups of rows.
     pub(crate) groups: Option<std::sync::Arc<crate::dispatch::groups::ReplaceGroups>>,
+    /// A run that sends: the rows that may create a device, by policy (the new-device
+    /// notices' guard reads those policies).
+    pub(crate) policies: PolicyRows,
 }
 
 /// Stage 2's result: the whole input, spooled and surveyed, or a stop before its end.
@@ -107,4 +111,7 @@ pub(crate) struct Executed {
     pub(crate) sending_from: std::time::Instant,
     /// The run over time, for the report.
     pub(crate) timeline: Option<Timeline>,
+    /// An online dry run: its messages against the daily quotas, and why the notification
+    /// policy's are missing when they are.
+    pub(crate) quotas: Option<(Vec<QuotaPlan>, Option<String>)>,
 }

@@ -8,8 +8,11 @@
 //!    a spool, so a pipe or standard input works, and finding which lines may repeat
 //!    another; refuse before sending when the input differs from a resumed run's or would
 //!    message users without permission.
-//! 3. `execute`: stream the rows through the engine (or, offline, straight to the
-//!    results), recording every row.
+//! 3. `execute`: a live run without permission to message users first reads the policies
+//!    the rows name and refuses when PingOne may send new-device notices (`notices.rs`);
+//!    then stream the rows through the engine (or, offline, straight to the results),
+//!    recording every row; an online dry run then counts the file's messages against the
+//!    daily quotas (`quotas.rs`).
 //! 4. `finish`: the summary, the exit status, the final log lines.
 //!
 //! Every refusal before sending is a [`RunError`] (exit 2); a stop at any stage is exit 3.
@@ -26,7 +29,9 @@ mod error;
 mod execute;
 mod finish;
 mod handoff;
+mod notices;
 mod prepare;
+mod quotas;
 mod signals;
 mod survey;
 

@@ -13,6 +13,7 @@
 use super::context::RunContext;
 use super::error::RunError;
 use super::handoff::{InputFacts, OutputDir, Rows, Spool, Surveyed, SPOOL_FILE};
+use super::notices::PolicyRows;
 use crate::config::{RunMode, Settings};
 use crate::dispatch::groups::GroupsBuilder;
 use crate::dispatch::later::{LaterRows, LaterRowsSpill};
@@ -75,9 +76,10 @@ pub(crate) fn survey(
     let spilled = |source| RunError::Spill { source };
     let mut spill = RepeatSpill::create(&out.dir).map_err(spilled)?;
     let mut later = None;
+    let mut policies = PolicyRows::default();
     let pass = if settings.mode.sends_requests() {
         let users = later.insert(LaterRowsSpill::create(&out.dir).map_err(spilled)?);
-        validate_all(ctx, input, out, (&mut spill, users))?
+        validate_all(ctx, input, out, (&mut spill, users, &mut policies))?
     } else {
         // Nothing is sent: validation waits for stage 3, which runs it once.
         key_all(ctx, input, out, &mut spill)?
@@ -125,6 +127,7 @@ pub(crate) fn survey(
             repeats: found.repeats,
             later,
             groups,
+            policies,
         }),
     })
 }
@@ -135,7 +138,7 @@ fn validate_all(
     ctx: &RunContext,
     input: InputReader,
     out: &OutputDir,
-    (spill, users): (&mut RepeatSpill, &mut LaterRowsSpill),
+    (spill, users, policies): (&mut RepeatSpill, &mut LaterRowsSpill, &mut PolicyRows),
 ) -> Result<Option<(Counts, String)>, RunError> {
     let stop = &ctx.stop;
     // Duplicates are found on disk, not remembered here.
@@ -194,6 +197,7 @@ fn validate_all(
             .map_err(spilled)?;
         // A finished row is not run again: it keeps nothing of its user alive.
         if !is_finished {
+            policies.add(spec.policy_id, record.line);
             // As the engine decides whether to read the user's devices before creating.
             let maybe_made = spec.unconfirmed_before
                 || spec.created_before

@@ -232,11 +232,17 @@ pub(crate) struct Policy {
     pub(crate) new_device_notification: String,
 }
 
-/// A detail's `innerError`: a 429 `QUOTA_EXCEEDED` says when the quota resets.
-#[derive(Debug, Clone, Serialize)]
+/// A detail's `innerError`, with the fields of PingOne's published schema the sandbox
+/// fills: a 429 `QUOTA_EXCEEDED` says when the quota resets and what it is, a 429
+/// `LIMIT_EXCEEDED` when to try again (a date-time).
+#[derive(Debug, Clone, Default, Serialize)]
 pub(crate) struct InnerError {
-    #[serde(rename = "quotaResetTime")]
-    pub(crate) quota_reset_time: String,
+    #[serde(rename = "quotaResetTime", skip_serializing_if = "Option::is_none")]
+    pub(crate) quota_reset_time: Option<String>,
+    #[serde(rename = "quotaLimit", skip_serializing_if = "Option::is_none")]
+    pub(crate) quota_limit: Option<u64>,
+    #[serde(rename = "retryAfter", skip_serializing_if = "Option::is_none")]
+    pub(crate) retry_after: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -119,7 +119,8 @@ pub struct PolicyRules {
     pub disabled: HashSet<String>,
     /// Methods whose `pairingDisabled` is true.
     pub pairing_disabled: HashSet<String>,
-    /// `NONE`, `EMAIL_THEN_SMS` (the API's default) or `SMS_THEN_EMAIL`.
+    /// `NONE` (the sandbox's default, so a live run against it is not held for notices),
+    /// `EMAIL_THEN_SMS` (the API's default) or `SMS_THEN_EMAIL`.
     pub new_device_notification: String,
 }
 
@@ -128,7 +129,7 @@ impl Default for PolicyRules {
         Self {
             disabled: HashSet::new(),
             pairing_disabled: HashSet::new(),
-            new_device_notification: "EMAIL_THEN_SMS".into(),
+            new_device_notification: "NONE".into(),
         }
     }
 }
@@ -373,7 +374,7 @@ mod tests {
             "--disable-pairing",
             "Voice",
             "--new-device-notification",
-            "none",
+            "sms_then_email",
             "--refuse-mfa-switch",
             "AAAAAAAA-0000-4000-8000-000000000001",
             "--forbidden-users",
@@ -386,7 +387,7 @@ mod tests {
         assert!(!options.extensions_enabled);
         let rules = &options.policy_rules;
         assert!(!rules.allows("WHATSAPP") && !rules.allows("voice") && rules.allows("SMS"));
-        assert_eq!(rules.new_device_notification, "NONE");
+        assert_eq!(rules.new_device_notification, "SMS_THEN_EMAIL");
         assert!(options
             .refuse_mfa_switch
             .contains("aaaaaaaa-0000-4000-8000-000000000001"));
@@ -395,8 +396,8 @@ mod tests {
         let defaults = parse(&[]).unwrap();
         assert!(defaults.extensions_enabled, "a tenant that turned them on");
         assert_eq!(
-            defaults.policy_rules.new_device_notification,
-            "EMAIL_THEN_SMS"
+            defaults.policy_rules.new_device_notification, "NONE",
+            "a live run against the sandbox is not held for notices"
         );
         assert!(matches!(
             parse(&["--new-device-notification", "LOUDLY"]),

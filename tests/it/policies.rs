@@ -39,6 +39,8 @@ fn options() -> SandboxOptions {
                 rules(&[], &["VOICE"], "EMAIL_THEN_SMS"),
             ),
         ]),
+        // The API's default (the sandbox's is NONE): the plan counts these policies' notices.
+        policy_rules: rules(&[], &[], "EMAIL_THEN_SMS"),
         ..SandboxOptions::default()
     }
 }
@@ -128,7 +130,8 @@ async fn the_plan_and_then_the_real_run_agree_row_for_row() {
             .unwrap();
     // A device list per row and a switch per user; each of the 3 policies once; the
     // settings once.
-    assert_eq!(summary["requests"]["get"], 10 + 6 + 3 + 1);
+    // And the notification policy's quotas once.
+    assert_eq!(summary["requests"]["get"], 10 + 6 + 3 + 1 + 1);
     // Lines 6, 8 and 11 create under a policy that notifies; line 3's policy says NONE.
     assert_eq!(summary["plan"]["new_device_notices"], 3);
     let note = summary["plan"]["new_device_notices_note"].as_str().unwrap();

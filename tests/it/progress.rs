@@ -47,8 +47,8 @@ async fn progress_counts_requests_done_against_the_plan_with_rows_beside_them() 
     let run = enroll(&ws, &sandbox, "in.csv", &WATCHED).await;
     assert_eq!(run.code, 0, "{}", run.both());
     // A batch's look-up, device reads, a switch's GET for each user named by ID and a PUT
-    // per user, POSTs.
-    let planned = 1 + 20 + (10 + 20) + 60;
+    // per user, POSTs, and the new-device notices' guard's read of the one policy.
+    let planned = 1 + 20 + (10 + 20) + 60 + 1;
     assert_eq!(
         sandbox.arrivals().len(),
         planned,

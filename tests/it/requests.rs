@@ -70,8 +70,8 @@ async fn a_users_devices_are_read_once_however_far_apart_their_rows() {
     assert_eq!(requests["post"], users * 3, "one POST per device");
     assert_eq!(
         requests["get"],
-        users + 1,
-        "one device read per user and one look-up for the ten usernames (one batch)"
+        users + 1 + 1,
+        "one device read per user, one look-up for the ten usernames (one batch), and the new-device notices' guard's read of the policy"
     );
     assert_eq!(sandbox.tally().duplicate_devices, 0);
 }

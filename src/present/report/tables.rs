@@ -131,6 +131,12 @@ pub(super) fn plan(summary: &Summary) -> Option<PlanView> {
         );
         facts.push(("New-device notices it may send", notices));
     }
+    for quota in &plan.quotas {
+        facts.push(("Daily message quota", quota.said.clone()));
+    }
+    if let Some(note) = &plan.quotas_note {
+        facts.push(("Notification policy's quotas", note.clone()));
+    }
     let mfa = format!(
         "{} off; {} would be switched on",
         int(plan.users_mfa_off),

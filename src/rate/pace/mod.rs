@@ -18,6 +18,10 @@
 //!   what it allows this run; when the pause ends the pace becomes that count, or 3 % less
 //!   when PingOne had accepted all the pace sent. 429s of requests sent before an ease or a
 //!   pause do not act again.
+//! - **Unavailable**: a 503 with `Retry-After` pauses the whole run for it as a 429 does,
+//!   and a probe goes alone after it, but nothing is measured or cut: a 503 speaks of
+//!   PingOne's health, not of this run's rate, and a cut would slow the hours after a
+//!   minute's outage (`refusals.rs`).
 //! - **Probe**: after a pause one request goes alone. A refused probe means PingOne refuses
 //!   everything for now (a storm): no further cut, another pause, another probe. When a
 //!   probe is accepted after a storm, the cut the storm caused is undone, since a storm
@@ -135,6 +139,8 @@ pub(crate) enum Answer {
     Accepted,
     /// 429, with its `Retry-After`.
     Limited(Option<Duration>),
+    /// 503 with a `Retry-After`: PingOne is unwell and said how long to leave it alone.
+    Unavailable(Duration),
     /// No answer (a network failure, a timeout, or the caller gave up).
     Lost,
 }
@@ -144,6 +150,8 @@ pub(crate) enum Answer {
 pub(crate) enum Change {
     /// A 429 paused the run.
     Paused { paused: Duration },
+    /// A 503 with `Retry-After` paused the run, the pace unchanged.
+    Unavailable { paused: Duration },
     /// A 429 of timing eased the pace, without a pause.
     Eased { from: f64, to: f64 },
     /// The pause ended and the count measured PingOne's limit below the pace.

@@ -1,7 +1,8 @@
 //! What a 429 does to the pace: a 429 of timing eases it without a pause, any other pauses
 //! the whole run and, when the pause ends, cuts the pace to what PingOne accepted; after a
 //! pause one request probes alone, and a refused probe is a storm, whose cut an accepted
-//! probe undoes. A raise refused within its trial is `raises.rs`'s.
+//! probe undoes. A raise refused within its trial is `raises.rs`'s. A 503 with
+//! `Retry-After` pauses the run too, without a cut.
 
 use std::time::Duration;
 
@@ -94,6 +95,27 @@ impl Pace {
         self.before_cut = (!recently_undone).then_some(self.rate);
         self.in_storm = false;
         self.changes.push(Change::Paused { paused });
+        true
+    }
+
+    /// A 503 with `Retry-After`: the whole run waits it out, then one request probes, as
+    /// after a 429's pause; a pause already under way is only lengthened. The pace is not
+    /// cut and no 429 is counted: a 503 is PingOne's health, not this run's rate, and what
+    /// PingOne accepted in the second before it measures no limit. True when the requests
+    /// waiting on the pace should look again.
+    pub(super) fn unavailable(&mut self, retry_after: Duration, now: Instant) -> bool {
+        let paused = retry_after.min(MAX_RETRY_AFTER);
+        let until = now + paused;
+        if let Gate::Paused { until: current } = &mut self.gate {
+            *current = (*current).max(until);
+            self.next_turn = self.next_turn.max(until);
+            return false;
+        }
+        self.revision += 1;
+        self.gate = Gate::Paused { until };
+        self.next_turn = self.next_turn.max(until);
+        self.quiet_since = self.quiet_since.max(until);
+        self.changes.push(Change::Unavailable { paused });
         true
     }
 
@@ -276,5 +298,39 @@ mod tests {
             .filter(|c| matches!(c, Change::Storm { .. }))
             .count();
         assert_eq!(storms, 1, "{changes:?}");
+    }
+
+    /// A 503 with `Retry-After` pauses every request, then one probes alone; the pace is
+    /// not cut and the run is not counted as limited.
+    #[test]
+    fn a_503_with_retry_after_pauses_the_run_and_probes_without_a_cut() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let mut pace = Pace::new(10, Concurrency::Auto, start);
+        let Step::Go(first) = pace.next(start) else {
+            panic!("the first request goes at once")
+        };
+        assert!(pace.answered(first, Answer::Unavailable(ms(2000)), start + ms(5)));
+        assert_eq!(
+            pace.next(start + ms(10)),
+            Step::PausedUntil(start + ms(2005))
+        );
+        let after = start + ms(2100);
+        let Step::Go(probe) = pace.next(after) else {
+            panic!("the probe goes when the pause ends")
+        };
+        assert!(probe.probe);
+        assert_eq!(pace.next(after), Step::AwaitProbe);
+        assert!(pace.answered(probe, Answer::Accepted, after + ms(5)));
+        assert!(matches!(pace.next(after + ms(5)), Step::At { .. }));
+        assert_eq!(pace.rate(), 10.0, "no cut");
+        assert_eq!(pace.server_limit(), None, "no 429");
+        let changes = pace.take_changes();
+        assert!(
+            changes
+                .iter()
+                .all(|c| matches!(c, Change::Unavailable { .. })),
+            "{changes:?}"
+        );
     }
 }

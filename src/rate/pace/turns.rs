@@ -104,7 +104,9 @@ impl Pace {
                 self.latencies
                     .add(now.saturating_duration_since(ticket.sent_at));
                 remember(&mut self.accepted, ticket.sent_at, now);
-                if ticket.probe {
+                // A probe answered while a 503 paused the run again opens nothing: the
+                // pause ends with a probe of its own.
+                if ticket.probe && matches!(self.gate, Gate::Probing { .. }) {
                     self.open(now);
                     return true;
                 }
@@ -112,6 +114,7 @@ impl Pace {
                 false
             }
             Answer::Limited(retry_after) => self.limited(ticket, retry_after, now),
+            Answer::Unavailable(retry_after) => self.unavailable(retry_after, now),
         }
     }
 

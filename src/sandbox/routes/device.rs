@@ -80,7 +80,7 @@ pub(super) async fn delete_device(
         })
         .is_ok();
     if losing {
-        return super::errors::unexpected();
+        return super::errors::unexpected(StatusCode::INTERNAL_SERVER_ERROR);
     }
     StatusCode::NO_CONTENT.into_response()
 }

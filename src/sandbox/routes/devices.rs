@@ -239,7 +239,7 @@ fn refuse_store(shared: &Shared, user: &str, device: &Device) -> Option<Response
 /// The device exists; the answer fails anyway: a 500, or a body that breaks off.
 fn ambiguous_failure() -> Response {
     if fastrand::bool() {
-        return unexpected();
+        return unexpected(StatusCode::INTERNAL_SERVER_ERROR);
     }
     let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
         Ok(Bytes::from_static(b"{\"id\":\"")),

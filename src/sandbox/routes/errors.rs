@@ -1,9 +1,16 @@
-//! PingOne's error bodies (`id`, `code`, `message`, `details`) as the sandbox answers them:
-//! the general shape, a 400 for one invalid field, a 404 (a missing user says so), the 403s
-//! (a role, a license, an environment), a 500, and the 429s (a rate with `Retry-After`, a
-//! quota with `innerError.quotaResetTime`). Where PINGONE.md leaves PingOne's exact body
-//! unverified, the shapes here are the sandbox's choice, and docs/pingone.md and
-//! docs/sandbox.md say so.
+//! PingOne's error bodies as the sandbox answers them, in the shape Ping publishes
+//! (pingidentity/pingone-go-client, `pingone/api/openapi.yaml`, `ErrorResponse`: `id`,
+//! `code`, `message`, `details[]` of `code`, `target`, `message`, `innerError`), with
+//! codes only from its lists (top level: `ACCESS_FAILED`, `INVALID_DATA`,
+//! `INVALID_REQUEST`, `NOT_FOUND`, `REQUEST_FAILED`, `REQUEST_LIMITED`,
+//! `UNEXPECTED_ERROR`; details: `INSUFFICIENT_PERMISSIONS`, `INVALID_FILTER`,
+//! `INVALID_VALUE`, `LICENSE_EXCEEDED`, `LIMIT_EXCEEDED`, `QUOTA_EXCEEDED`,
+//! `REQUIRED_VALUE`, ...): a 400 for one invalid field, a 404 (a missing user says so), the
+//! 403s (a role, a license, an environment), the 5xx, and the 429s (a rate with
+//! `Retry-After` and `innerError.retryAfter`, a quota with `innerError.quotaResetTime` and
+//! `quotaLimit`). Which code goes with which status Ping does not publish: those choices
+//! are the sandbox's, and docs/sandbox.md's table says which answers are documented and
+//! which modelled.
 
 use std::time::SystemTime;
 
@@ -123,7 +130,9 @@ pub(super) fn quota_exceeded(quota: u64, resets_at: SystemTime) -> Response {
             target: None,
             message: format!("The license's quota of {quota} requests is used up."),
             inner_error: Some(InnerError {
-                quota_reset_time: humantime::format_rfc3339_millis(resets_at).to_string(),
+                quota_reset_time: Some(humantime::format_rfc3339_millis(resets_at).to_string()),
+                quota_limit: Some(quota),
+                retry_after: None,
             }),
         }],
     );
@@ -144,14 +153,19 @@ pub(super) fn forbidden() -> Response {
         StatusCode::FORBIDDEN,
         "ACCESS_FAILED",
         "The request could not be completed. You do not have access to this resource.",
-        vec![],
+        vec![ErrorDetail {
+            code: "INSUFFICIENT_PERMISSIONS".into(),
+            target: None,
+            message: "The actor attempting to perform the request is not authorized.".into(),
+            inner_error: None,
+        }],
     )
 }
 
-/// PingOne's own 500, with its body (unlike the edge's 502 and 503).
-pub(super) fn unexpected() -> Response {
+/// PingOne's 500, 502 or 503 (`status`), each with a published error body.
+pub(super) fn unexpected(status: StatusCode) -> Response {
     error(
-        StatusCode::INTERNAL_SERVER_ERROR,
+        status,
         "UNEXPECTED_ERROR",
         "An unexpected error occurred.",
         vec![],
@@ -180,6 +194,7 @@ pub(super) fn storm_refusal(options: &SandboxOptions) -> Response {
 fn too_many(options: &SandboxOptions, message: String, wait: std::time::Duration) -> Response {
     let wait = options.retry_after.unwrap_or(wait);
     let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let when = SystemTime::now() + std::time::Duration::from_secs(seconds);
     let mut response = error(
         StatusCode::TOO_MANY_REQUESTS,
         "REQUEST_LIMITED",
@@ -188,11 +203,13 @@ fn too_many(options: &SandboxOptions, message: String, wait: std::time::Duration
             code: "LIMIT_EXCEEDED".into(),
             target: None,
             message,
-            inner_error: None,
+            inner_error: Some(InnerError {
+                retry_after: Some(humantime::format_rfc3339_millis(when).to_string()),
+                ..InnerError::default()
+            }),
         }],
     );
     let value = if options.retry_after_as_date {
-        let when = SystemTime::now() + std::time::Duration::from_secs(seconds);
         httpdate::fmt_http_date(when)
     } else {
         seconds.to_string()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::errors::{
     error, forbidden, license_exceeded, quota_exceeded, rate_limited, storm_refusal, unexpected,
@@ -127,12 +127,11 @@ pub(super) async fn gatekeeper(
     }
     if shared.roll(shared.options.fail_rate) {
         Counters::bump(&store.counters.injected_failures);
-        return match fastrand::u8(0..3) {
-            0 => unexpected(),
-            // 502 and 503 come from the edge, often without a PingOne body.
-            1 => (StatusCode::BAD_GATEWAY, "Bad Gateway").into_response(),
-            _ => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
-        };
+        return unexpected(match fastrand::u8(0..3) {
+            0 => StatusCode::INTERNAL_SERVER_ERROR,
+            1 => StatusCode::BAD_GATEWAY,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        });
     }
     next.run(request).await
 }

@@ -14,10 +14,10 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::errors::error;
+use super::errors::{error, unexpected};
 use super::paging::one_page;
 use super::wrong_environment;
-use crate::sandbox::json::{User, UserAccount, UserPage, UsersEmbedded};
+use crate::sandbox::json::{ErrorDetail, User, UserAccount, UserPage, UsersEmbedded};
 use crate::sandbox::Shared;
 
 /// One expression of a filter: the attribute and the value it must equal.
@@ -40,12 +40,7 @@ pub(super) async fn find_users(
     let read = counters.user_lookups.fetch_add(1, Ordering::Relaxed) + 1;
     if read <= shared.options.fail_first_lookups {
         counters.injected_failures.fetch_add(1, Ordering::Relaxed);
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SERVICE_UNAVAILABLE",
-            "The service is unavailable (fail_first_lookups).",
-            vec![],
-        );
+        return unexpected(StatusCode::SERVICE_UNAVAILABLE);
     }
     let target = uri.path_and_query().map_or(0, |p| p.as_str().len());
     if shared
@@ -64,19 +59,15 @@ pub(super) async fn find_users(
         );
     }
     let Some(filter) = query.get("filter") else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_REQUEST",
+        return filter_refused(
+            "REQUIRED_VALUE",
             "This sandbox answers only username and id filters.",
-            vec![],
         );
     };
     let Some(wanted) = parse_filter(filter) else {
-        return error(
-            StatusCode::BAD_REQUEST,
+        return filter_refused(
             "INVALID_FILTER",
             "The filter could not be parsed; expected username eq \"…\" or id eq \"…\", joined by or.",
-            vec![],
         );
     };
     let users = matching(&shared, &wanted);
@@ -172,6 +163,22 @@ fn parse_expression(text: &str) -> Option<(Wanted, &str)> {
         _ => return None,
     };
     Some((wanted, &rest[end..]))
+}
+
+/// The 400 for a filter the sandbox cannot answer: the detail's code and why, targeted at
+/// the `filter` parameter.
+fn filter_refused(code: &str, message: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+        "The request could not be completed. The filter is not valid.",
+        vec![ErrorDetail {
+            code: code.into(),
+            target: Some("filter".into()),
+            message: message.into(),
+            inner_error: None,
+        }],
+    )
 }
 
 #[cfg(test)]

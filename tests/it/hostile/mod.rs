@@ -2,7 +2,7 @@
 //! body that trickles for ever, lists that page to themselves, back or away, numbers of any
 //! size, a token answer of a gigabyte. Each ends as a row's clear failure or the run's clear
 //! stop, never a hang, a panic or unbounded memory. Also: a 503's and the token endpoint's
-//! `Retry-After` are waited out.
+//! `Retry-After` are waited out, a 503's by every row.
 
 pub mod server;
 
@@ -379,6 +379,33 @@ async fn a_503s_retry_after_is_waited_out() {
     assert_eq!(ws.results()[0]["outcome"], "created");
     let gap = first_gap(&hostile, "api");
     assert!(gap >= Duration::from_secs(2), "{gap:?}");
+}
+
+/// A 503 with `Retry-After` to one row's request holds every row's requests, as a 429
+/// does: of the requests that arrive after it, none but one already on its way comes within
+/// its `Retry-After` (a loaded machine only sends them later). Waited out per request only,
+/// the other rows' requests went on at the pace, 10 a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503s_retry_after_holds_every_rows_requests() {
+    let hostile = Hostile::start(Behaviour {
+        nth_answer_503: Some((2, "3")),
+        ..Behaviour::default()
+    })
+    .await;
+    let (ws, run) = run_against(&hostile, "rate = 10", 12, &["--quiet"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(ws.results().iter().all(|r| r["outcome"] == "created"));
+    let arrivals = hostile.counts().arrivals_of("api");
+    let refused = arrivals[2];
+    let within = arrivals[3..]
+        .iter()
+        .filter(|at| at.duration_since(refused) < Duration::from_secs(3))
+        .count();
+    assert!(
+        within <= 1,
+        "{within} requests arrived during the Retry-After"
+    );
+    assert!(arrivals.len() >= 2 * 12, "{}", arrivals.len());
 }
 
 /// The token endpoint's 429 or 503 with `Retry-After`: no token request goes out before it,

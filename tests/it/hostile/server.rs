@@ -99,6 +99,8 @@ pub struct Behaviour {
     pub first_answer_503: Option<&'static str>,
     /// The first token request is answered with this status and `Retry-After`.
     pub first_token: Option<(u16, &'static str)>,
+    /// The API request of this number (0 the first) is answered 503 with this `Retry-After`.
+    pub nth_answer_503: Option<(u64, &'static str)>,
 }
 
 impl Default for Behaviour {
@@ -113,6 +115,7 @@ impl Default for Behaviour {
             lookup_names: None,
             first_answer_503: None,
             first_token: None,
+            nth_answer_503: None,
         }
     }
 }
@@ -292,6 +295,10 @@ async fn token(State(shared): State<Arc<Shared>>) -> Response {
 fn first_answer(shared: &Shared) -> Option<Response> {
     let n = shared.counts.api.fetch_add(1, Ordering::SeqCst);
     shared.counts.arrived("api");
+    if let Some((_, retry_after)) = shared.behaviour.nth_answer_503.filter(|(at, _)| *at == n) {
+        let headers = [(header::RETRY_AFTER, retry_after)];
+        return Some((StatusCode::SERVICE_UNAVAILABLE, headers, "").into_response());
+    }
     if n != 0 {
         return None;
     }
