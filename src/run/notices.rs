@@ -119,8 +119,20 @@ pub(crate) async fn check(
                     ),
                 });
             }
+            // PingOne unwell after every retry: it may be well again for the first POST, and
+            // a notice sent without consent cannot be recalled, so the rows wait for consent.
+            Err(error) if error.is_retryable() && !matches!(error, ApiError::Connect(_)) => {
+                return Err(RunError::NoticesUnknown {
+                    rows: lines.rows,
+                    first_lines: lines.first.clone(),
+                    why: format!(
+                        "device authentication policy {id} could not be read after every retry ({})",
+                        crate::logging::LogSafe(&error.to_string())
+                    ),
+                });
+            }
             Err(error) => {
-                // PingOne unwell, unreachable, or refusing the license or environment: the
+                // PingOne unreachable, or refusing the license or environment: the
                 // run's own first requests meet the same and stop it with the reason.
                 tracing::warn!(
                     "cannot read device authentication policy {id}, so its new-device notices are not checked: {}",

@@ -66,3 +66,29 @@ async fn a_policy_that_says_none_lets_the_run_go() {
     assert_eq!(run.code, 0, "{}", run.both());
     assert_eq!(sandbox.tally().devices_created, 3);
 }
+
+/// PingOne failing the policy's read on every retry may be well again for the first POST:
+/// the run waits for consent rather than risk notices nobody agreed to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_pingone_fails_to_answer_leaves_the_run_refused() {
+    let failing = SandboxOptions {
+        fail_rate: 1.0,
+        ..options("NONE", false)
+    };
+    let (sandbox, ws) = setup(
+        failing,
+        "rate = 1000\nmax_retries = 2\nbackoff_initial_ms = 5",
+        "",
+    )
+    .await;
+    ws.write("in.csv", &sms_rows(3));
+    let refused = enroll_to(&ws, &sandbox, "in.csv", "refused", &[]).await;
+    assert_eq!(refused.code, 2, "{}", refused.both());
+    let said = &refused.stderr;
+    assert!(
+        said.contains("could not be read after every retry"),
+        "{said}"
+    );
+    assert!(said.contains("is not known"), "{said}");
+    assert_eq!(sandbox.tally().posts, 0, "nothing sent");
+}
