@@ -15,8 +15,8 @@
 //!   first, and a stop leaves few rows half-done.
 //! - In an online dry run the same path reads and plans, and never POSTs or PUTs.
 //! - What is kept per user (a username's look-up, an online plan's counts, a user's MFA
-//!   switch) lives only while the user has rows to come (`later`), so memory stays flat with
-//!   the number of users.
+//!   switch, a live run's claims on the user's devices) lives only while the user has rows to
+//!   come (`later`), so memory stays flat with the number of users.
 //! - What the rows will cost in requests, planned before the first is sent (`workload`),
 //!   mirrors this path: the progress display counts requests done against it.
 //!
@@ -337,6 +337,7 @@ impl Engine {
                 let result = switches.settle_live(client, retry, user_id, enrolled).await;
                 if self.is_users_last_row(job) {
                     switches.release(user_id);
+                    claims.release(user_id);
                 }
                 result
             }
