@@ -377,9 +377,19 @@ async fn send(
     futures::stream::iter(jobs)
         .map(|job| {
             let engine = resolving.clone();
-            async move { engine.resolve(job).await }
+            // Each look-up a task of its own: `buffered` polls its futures only while this
+            // stream is polled, and it is not while `assign` waits for a place among the
+            // queued rows. A look-up left unpolled there keeps its place in flight (and its
+            // answer unread), so the rows that would free a queued place wait for that place:
+            // with a row per username the run stopped after a few hundred rows (issue 36).
+            tokio::spawn(async move { engine.resolve(job).await })
         })
         .buffered(concurrency * 2)
+        .map(|joined| match joined {
+            Ok(resolved) => resolved,
+            // A look-up that panicked stops the run as it did when it ran in this task.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        })
         .inspect(|resolved| engine.passed_resolution(resolved))
         .filter_map(|resolved| std::future::ready(keep_resolved(resolved, shard, &ctx.stop)))
         .for_each(|resolved| {
