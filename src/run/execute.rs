@@ -385,11 +385,7 @@ async fn send(
             tokio::spawn(async move { engine.resolve(job).await })
         })
         .buffered(concurrency * 2)
-        .map(|joined| match joined {
-            Ok(resolved) => resolved,
-            // A look-up that panicked stops the run as it did when it ran in this task.
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        })
+        .map(joined)
         .inspect(|resolved| engine.passed_resolution(resolved))
         .filter_map(|resolved| std::future::ready(keep_resolved(resolved, shard, &ctx.stop)))
         .for_each(|resolved| {
@@ -398,6 +394,15 @@ async fn send(
         })
         .await;
     engine.finish().await;
+}
+
+/// A look-up task's answer. One that panicked stops the run, as it did when look-ups ran in
+/// the task that sends the rows.
+fn joined<T>(joined: Result<T, tokio::task::JoinError>) -> T {
+    match joined {
+        Ok(answer) => answer,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// The input broke after line `last_read`: each record the survey saw after it is recorded
