@@ -1,13 +1,14 @@
-//! `cargo bench --bench throughput [-- --quick] [-- --case NAME] [-- --bin PATH]`: runs every
-//! case of the benchmark (crates/test-support/src/bench/) on the release build and prints
-//! each figure beside its target. `--quick` runs the small sizes CI uses.
+//! `cargo bench --bench throughput [-- --quick] [-- --case NAME] [-- --bin PATH]
+//! [-- --baseline-bin PATH]`: runs every case of the benchmark (crates/test-support/src/bench/)
+//! on the release build and prints each figure beside its target. `--quick` runs the small
+//! sizes CI uses.
 
 use mfa_enroll_test_support::bench;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let sizes = if quick {
+    let mut sizes = if quick {
         bench::Sizes::smoke()
     } else {
         bench::Sizes::full()
@@ -19,6 +20,13 @@ async fn main() {
     let other_bin = args
         .iter()
         .position(|a| a == "--bin")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::PathBuf::from);
+    // `--baseline-bin PATH`: a previous build the comparing cases (rate-bound) run beside
+    // this one, on the same input in the same bench run.
+    sizes.baseline_bin = args
+        .iter()
+        .position(|a| a == "--baseline-bin")
         .and_then(|i| args.get(i + 1))
         .map(std::path::PathBuf::from);
     let bin = other_bin

@@ -274,6 +274,11 @@ impl Claims {
         self.0.insert(Self::key(device_id), line);
     }
 
+    /// Forgets the device's claim (its user has no row to come).
+    pub(crate) fn remove(&mut self, device_id: &str) {
+        self.0.remove(&Self::key(device_id));
+    }
+
     /// The line that claimed the device, if any.
     pub(crate) fn get(&self, device_id: &str) -> Option<u64> {
         self.0.get(&Self::key(device_id)).copied()

@@ -196,7 +196,7 @@ impl Enroller<'_> {
         if let Match::Free(device) = ours {
             let device = device.clone();
             drop(claims);
-            self.claims.claim(&device.id, job.line);
+            self.claims.claim(user_id, &device.id, job.line);
             let mut r = results::with_device(job, user_id, Outcome::Created, &device);
             if job.spec.created_before {
                 r = r.with_note("an earlier run created this device (its errors.csv said MFA_NOT_ENABLED); found it, not sending it again");
@@ -288,7 +288,7 @@ impl Enroller<'_> {
         if let Some(known) = cache.as_mut() {
             known.push(device.clone());
         }
-        self.claims.claim(&device.id, job.line);
+        self.claims.claim(user_id, &device.id, job.line);
         self.claims.remember_created(user_id, identity, job.line);
         results::with_device(job, user_id, Outcome::Created, &device)
             .with_http_status(Some(status))
@@ -373,7 +373,7 @@ impl Enroller<'_> {
         };
         let r = match decide::after_unclear(last_error, found) {
             Settled::Created(device) => {
-                self.claims.claim(&device.id, job.line);
+                self.claims.claim(user_id, &device.id, job.line);
                 self.claims.remember_created(user_id, identity, job.line);
                 let r = results::with_device(job, user_id, Outcome::Created, device);
                 // A success PingOne sent without a readable body is still the status it sent.

@@ -19,8 +19,8 @@
 //!   of that type that no row of the group names, within the run's cap (`removals`).
 //! - In an online dry run the same path reads and plans, and never POSTs, PUTs or DELETEs.
 //! - What is kept per user (a username's look-up, an online plan's counts, a user's MFA
-//!   switch) lives only while the user has rows to come (`later`), so memory stays flat with
-//!   the number of users.
+//!   switch, a live run's claims on the user's devices) lives only while the user has rows to
+//!   come (`later`), so memory stays flat with the number of users.
 //! - What the rows will cost in requests, planned before the first is sent (`workload`),
 //!   mirrors this path: the progress display counts requests done against it.
 //!
@@ -433,6 +433,7 @@ impl Engine {
                 };
                 if self.is_users_last_row(job) {
                     switches.release(user_id);
+                    claims.release(user_id);
                 }
                 result
             }

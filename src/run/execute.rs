@@ -435,9 +435,15 @@ async fn send(
         .buffered(dispatch::READ_AHEAD_ROWS)
         .map(|job| {
             let engine = resolving.clone();
-            async move { engine.resolve(job).await }
+            // Each look-up a task of its own: `buffered` polls its futures only while this
+            // stream is polled, and it is not while `assign` waits for a place among the
+            // queued rows. A look-up left unpolled there keeps its place in flight (and its
+            // answer unread), so the rows that would free a queued place wait for that place:
+            // with a row per username the run stopped after a few hundred rows (issue 36).
+            tokio::spawn(async move { engine.resolve(job).await })
         })
         .buffered(concurrency * 2)
+        .map(joined)
         .inspect(|resolved| engine.passed_resolution(resolved))
         .filter_map(|resolved| std::future::ready(keep_resolved(resolved, shard, &ctx.stop)))
         .for_each(|resolved| {
@@ -446,6 +452,15 @@ async fn send(
         })
         .await;
     engine.finish().await;
+}
+
+/// A look-up task's answer. One that panicked stops the run, as it did when look-ups ran in
+/// the task that sends the rows.
+fn joined<T>(joined: Result<T, tokio::task::JoinError>) -> T {
+    match joined {
+        Ok(answer) => answer,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// The input broke after line `last_read`: each record the survey saw after it is recorded

@@ -218,3 +218,24 @@ async fn an_older_results_csv_without_transaction_id_resumes() {
     );
     assert_eq!(sandbox.tally().duplicate_devices, 0);
 }
+
+/// A file whose every row names a user of its own by username runs to its end: the look-ups
+/// that run ahead of the rows keep going while the queued rows wait for a place (issue 36:
+/// look-ups left unpolled there held every place in flight, the rows waited for one, and the
+/// run stopped after a few dozen rows at concurrency 4). A hang fails the run's own bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_of_one_row_per_username_runs_to_its_end() {
+    let limits = "rate = 1000000\nconcurrency = 4";
+    let (sandbox, ws) = setup(SandboxOptions::default(), limits, "").await;
+    let rows = 600;
+    let mut input = String::from("username,type,phone\n");
+    for i in 0..rows {
+        input.push_str(&format!("one-row-user-{i},SMS,+15122{i:06}\n"));
+    }
+    ws.write("in.csv", &input);
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    let tally = sandbox.tally();
+    assert_eq!(tally.devices_created, rows, "a device per row");
+    assert_eq!(tally.duplicate_devices, 0);
+}

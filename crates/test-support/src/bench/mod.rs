@@ -6,6 +6,7 @@ pub mod memory;
 pub mod pace;
 pub mod progress;
 pub mod report;
+pub mod usernames;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -30,6 +31,15 @@ pub struct Sizes {
     pub large_rows: usize,
     /// The file the SIGINT cases stop in the middle of.
     pub sigint_rows: usize,
+    /// Username rows (one user each) whose requests per row are counted.
+    pub lookup_rows: usize,
+    /// Username rows run at 50/s by this build and the baseline build.
+    pub rate_bound_rows: usize,
+    /// The live run whose peak memory is held flat (and a tenth of it).
+    pub live_memory_rows: usize,
+    /// A previous build (`--baseline-bin PATH`) the cases that compare builds run beside
+    /// this one, on the same input in the same bench run.
+    pub baseline_bin: Option<PathBuf>,
 }
 
 impl Sizes {
@@ -43,6 +53,10 @@ impl Sizes {
             unreachable_backoff_ms: 200,
             large_rows: 2_000,
             sigint_rows: 3_000_000,
+            lookup_rows: 2_000,
+            rate_bound_rows: 10_000,
+            live_memory_rows: 1_000_000,
+            baseline_bin: None,
         }
     }
 
@@ -56,6 +70,10 @@ impl Sizes {
             unreachable_backoff_ms: 20,
             large_rows: 20,
             sigint_rows: 2_000,
+            lookup_rows: 200,
+            rate_bound_rows: 20,
+            live_memory_rows: 2_000,
+            baseline_bin: None,
         }
     }
 }
@@ -103,13 +121,10 @@ impl Figure {
     }
 }
 
-/// A target as a person writes it: whole numbers without decimals, 2.7 as 2.7.
+/// A target as a person writes it: whole numbers without decimals, 2.7 as 2.7, 2.63 as 2.63.
 fn show(target: f64) -> String {
-    if target.fract() == 0.0 {
-        format!("{target:.0}")
-    } else {
-        format!("{target:.1}")
-    }
+    let text = format!("{target:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 pub fn print_table(figures: &[Figure]) {
@@ -842,12 +857,15 @@ pub async fn run_one(name: &str, bin: &Path, work: &Path, sizes: &Sizes) -> Vec<
         "phone" => phone_validation_bound(sizes).await,
         "shards" => shards_side_by_side(bin, work, sizes).await,
         "floor" => requests_floor(bin, work, sizes).await,
+        "usernames" => usernames::username_requests(bin, work, sizes).await,
+        "rate-bound" => usernames::rate_bound(bin, work, sizes).await,
+        "live-memory" => memory::live(bin, work, sizes).await,
         "timeline" => report::timeline_size(),
         "order" => report::line_order(work, sizes).await,
         "eta" => progress::estimate(bin, work, sizes).await,
         "shapes" => memory::shapes(bin, work, sizes).await,
         "sigint" => memory::sigint(bin, work, sizes).await,
-        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, online, phone, live, floor, rate, latency, throttled, storm, auto, plan, unreachable, stop, shards, timeline, order, eta, shapes, sigint"),
+        other => panic!("no case {other:?}: dry, dry-mix, dry-flat, online, phone, live, floor, usernames, rate-bound, live-memory, rate, latency, throttled, storm, auto, plan, unreachable, stop, shards, timeline, order, eta, shapes, sigint"),
     }
 }
 
@@ -860,6 +878,8 @@ pub async fn run_all(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     figures.extend(phone_validation_bound(sizes).await);
     figures.extend(live_unlimited(bin, work, sizes).await);
     figures.extend(requests_floor(bin, work, sizes).await);
+    figures.extend(usernames::username_requests(bin, work, sizes).await);
+    figures.extend(usernames::rate_bound(bin, work, sizes).await);
     figures.extend(rate_precision(bin, work, sizes).await);
     figures.extend(latency_hiding(bin, work, sizes).await);
     figures.extend(pace::throttled_grid(bin, work, sizes).await);
@@ -874,5 +894,6 @@ pub async fn run_all(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figure> {
     figures.extend(progress::estimate(bin, work, sizes).await);
     figures.extend(memory::shapes(bin, work, sizes).await);
     figures.extend(memory::sigint(bin, work, sizes).await);
+    figures.extend(memory::live(bin, work, sizes).await);
     figures
 }
