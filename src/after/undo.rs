@@ -17,13 +17,19 @@
 //! `--restore-mfa`: after a row's device is gone, a user this run switched on
 //! (`user_mfa_switched`) who has no device left is switched off again.
 
+use std::collections::HashSet;
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use super::output::AfterRow;
+use super::record::Rows;
 use super::verify::changed;
 use super::After;
+use super::AfterError;
 use crate::pingone::one_device::Deleted;
 use crate::pingone::ApiError;
+use crate::record::journal;
 use crate::record::{Outcome, ResultRow};
 
 /// The name of undo's CSV in its output directory.
@@ -156,6 +162,43 @@ fn not_restorable(row: &ResultRow) -> Vec<UndoRow> {
             ..base(row, UndoOutcome::NotRestorable, "")
         })
         .collect()
+}
+
+/// The devices a `replace` run journaled as deleted that no row of results.csv lists (a run
+/// killed after their DELETE, whose resume did not put them on a row), as undo.csv lines:
+/// nothing removed is missing from undo.csv.
+pub(crate) fn unrecorded_removals(run_dir: &Path) -> Result<Vec<UndoRow>, AfterError> {
+    let unproven = |why: String| AfterError::Unproven {
+        dir: run_dir.to_path_buf(),
+        why,
+    };
+    let journaled = journal::read(run_dir).map_err(|e| unproven(e.to_string()))?;
+    if journaled.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut on_rows = HashSet::new();
+    for row in Rows::open(run_dir)? {
+        let row = row.map_err(|e| unproven(e.to_string()))?;
+        on_rows.extend(row.removed_ids().map(str::to_string));
+    }
+    let lines = journaled
+        .into_iter()
+        .filter(|r| !on_rows.contains(&r.device_id))
+        .map(|r| UndoRow {
+            line: r.line,
+            user_id: r.user_id,
+            device_type: r.device_type,
+            destination: r.destination,
+            device_id: r.device_id,
+            outcome: UndoOutcome::NotRestorable,
+            detail: "deleted by the replace run as stale (its removals journal says so; the run \
+                     was killed before its row could list it); PingOne keeps nothing to restore \
+                     it from"
+                .to_string(),
+            ..UndoRow::default()
+        })
+        .collect();
+    Ok(lines)
 }
 
 /// One row undone (or not); `None` when a stop cut it short.

@@ -20,6 +20,7 @@ use crate::dispatch::{self, results, Engine, EngineConfig, Job, Unresolved};
 use crate::input::{Header, InputReader, Record};
 use crate::pingone::{ApiError, Client, PreflightHost, RequestStats};
 use crate::present::progress::{Progress, ProgressSource};
+use crate::record::journal::Journal;
 use crate::record::resume;
 use crate::record::summary::now_rfc3339;
 use crate::record::timeline::Sampler;
@@ -134,6 +135,7 @@ fn engine_for(
             enable_mfa: ctx.enable_mfa(out),
             late_usernames: settings.shard.is_none(),
             replace: facts.groups.clone().zip(settings.enroll.max_deletes),
+            journal: Arc::new(Journal::new(&out.dir, &out.journaled)),
         },
     )
 }
