@@ -4,8 +4,9 @@
 //! types and users are never touched; an invalid or failed row holds its group; the cap stops
 //! the run (exit 3) and `--resume` with a higher one finishes, nothing deleted twice; a crash
 //! between a creation and its removals loses nothing; a DELETE whose answer was lost is
-//! retried and its 404 counts; an online dry run plans the removals and says the cap; undo
-//! lists what was removed as `not_restorable`.
+//! retried and its 404 counts; a crash right after a DELETE loses no removal (the journal:
+//! `--resume` records it once, `undo` lists it even when no row does); an online dry run
+//! plans the removals and says the cap; undo lists what was removed as `not_restorable`.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
