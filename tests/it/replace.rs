@@ -422,6 +422,20 @@ async fn a_crash_after_a_delete_loses_no_removal_resume_records_it_and_undo_list
 }
 
 #[tokio::test]
+async fn a_journaled_device_still_listed_on_resume_is_deleted_again_and_recorded_once() {
+    let (sandbox, ws) = killed_after_a_delete().await;
+    // PingOne's lists may lag after a delete: the device shows again in the user's list.
+    seed(&sandbox, 0, &id(1), "SMS", &us_number(100), "ACTIVE");
+    let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
+    assert_eq!(resumed.code, 0, "{}", resumed.both());
+    assert_eq!(removed_by_line(&ws, "out")[&2], vec![id(1)], "listed once");
+    assert_eq!(ws.summary()["devices_removed"], 1);
+    assert_eq!(ws.summary()["removals"]["this_run"], 1, "this run's DELETE");
+    assert_eq!(deletes_of(&sandbox, 0), 2, "one DELETE a run");
+    assert!(!ids_of(&sandbox, 0).contains(&id(1)), "gone");
+}
+
+#[tokio::test]
 async fn undo_lists_a_journaled_removal_that_no_row_lists() {
     let (sandbox, ws) = killed_after_a_delete().await;
     // Undo reads only finished runs; one whose row lacks the removal (as a resume of a
