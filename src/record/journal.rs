@@ -71,17 +71,19 @@ pub(crate) fn read(dir: &Path) -> Result<Vec<Removal>, JournalError> {
     let text = bounded::read_own_to_string(&path, JOURNAL_CEILING)?;
     let mut seen = HashSet::new();
     let mut removals = Vec::new();
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    for (n, line) in lines.iter().enumerate() {
-        match serde_json::from_str::<Removal>(line.trim_end()) {
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Removal>(line) {
             Ok(removal) => {
                 if seen.insert(removal.device_id.clone()) {
                     removals.push(removal);
                 }
             }
-            // A last line cut short is an append a crash interrupted: it was never synced,
-            // so its DELETE was never sent.
-            Err(_) if n + 1 == lines.len() && !line.ends_with('\n') => {}
+            // A line cut short is an append a crash interrupted: it was never synced, so its
+            // DELETE was never sent. (The next run's appends start on a line of their own.)
+            Err(e) if e.classify() == serde_json::error::Category::Eof => {}
             Err(e) => {
                 return Err(JournalError::Malformed {
                     path,
@@ -136,7 +138,12 @@ impl Journal {
         let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
         if file.is_none() {
             *file = Some(match files::inspect(&self.path)? {
-                Some(_) => files::open_to_append(&self.path)?,
+                Some(_) => {
+                    // An earlier run's last line may have been cut short by a crash: this
+                    // run's lines start on a line of their own (an empty line is skipped).
+                    line.insert(0, '\n');
+                    files::open_to_append(&self.path)?
+                }
                 None => files::create_new(&self.path)?,
             });
         }
@@ -172,8 +179,19 @@ mod tests {
         let path = dir.path().join(JOURNAL_FILE);
         let mut file = files::open_to_append(&path).unwrap();
         file.write_all(b"{\"line\":4,\"user").unwrap();
+        assert_eq!(
+            read(dir.path()).unwrap(),
+            vec![removal(2, "a"), removal(3, "b")]
+        );
+        // A resumed run appends after the torn line, on a line of its own.
+        Journal::new(dir.path(), &[])
+            .append(&removal(5, "c"))
+            .unwrap();
         let read = read(dir.path()).unwrap();
-        assert_eq!(read, vec![removal(2, "a"), removal(3, "b")]);
+        assert_eq!(
+            read,
+            vec![removal(2, "a"), removal(3, "b"), removal(5, "c")]
+        );
         std::fs::write(&path, "{\"line\":4}\nnot json\n").unwrap();
         assert!(matches!(
             super::read(dir.path()),

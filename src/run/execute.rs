@@ -20,7 +20,7 @@ use crate::dispatch::{self, results, Engine, EngineConfig, Job, Unresolved};
 use crate::input::{Header, InputReader, Record};
 use crate::pingone::{ApiError, Client, PreflightHost, RequestStats};
 use crate::present::progress::{Progress, ProgressSource};
-use crate::record::journal::Journal;
+use crate::record::journal::{Journal, JOURNAL_FILE};
 use crate::record::resume;
 use crate::record::summary::now_rfc3339;
 use crate::record::timeline::Sampler;
@@ -164,6 +164,11 @@ pub(crate) async fn execute(
     summary.write(&out.dir)?;
     if out.has_results {
         resume::keep_only_finished(&out.dir, &out.finished)?;
+    }
+    if !settings.resume {
+        // A new run's journal is its own: one left beside a record removed by hand would
+        // put that run's removals on this run's rows.
+        crate::files::clear_own(&out.dir.join(JOURNAL_FILE)).map_err(OutputError::from)?;
     }
 
     let counters = Arc::new(LiveCounters::default());

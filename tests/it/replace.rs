@@ -436,6 +436,25 @@ async fn a_journaled_device_still_listed_on_resume_is_deleted_again_and_recorded
 }
 
 #[tokio::test]
+async fn a_new_run_starts_its_own_journal() {
+    let (sandbox, ws) = killed_after_a_delete().await;
+    // The killed run's record thrown away by hand; a new run on the same directory.
+    for name in ["results.csv", "errors.csv", "summary.json"] {
+        let _ = std::fs::remove_file(ws.out().join(name));
+    }
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert!(ws.results().iter().all(|r| r["removed_device_ids"].is_empty()));
+    let undo = after_command(&ws, &sandbox, "undo", "out", &["--dry-run"]).await;
+    let lines = read_csv(&ws.out().join("undo-dry-run/undo.csv"));
+    assert!(
+        lines.iter().all(|l| l["outcome"] != "not_restorable"),
+        "this run removed nothing: {lines:?}\n{}",
+        undo.both()
+    );
+}
+
+#[tokio::test]
 async fn undo_lists_a_journaled_removal_that_no_row_lists() {
     let (sandbox, ws) = killed_after_a_delete().await;
     // Undo reads only finished runs; one whose row lacks the removal (as a resume of a
