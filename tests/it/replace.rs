@@ -444,7 +444,10 @@ async fn a_new_run_starts_its_own_journal() {
     }
     let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
     assert_eq!(run.code, 0, "{}", run.both());
-    assert!(ws.results().iter().all(|r| r["removed_device_ids"].is_empty()));
+    assert!(ws
+        .results()
+        .iter()
+        .all(|r| r["removed_device_ids"].is_empty()));
     let undo = after_command(&ws, &sandbox, "undo", "out", &["--dry-run"]).await;
     let lines = read_csv(&ws.out().join("undo-dry-run/undo.csv"));
     assert!(
