@@ -29,7 +29,7 @@ use super::After;
 use super::AfterError;
 use crate::pingone::one_device::Deleted;
 use crate::pingone::ApiError;
-use crate::record::journal;
+use crate::record::journal::{self, Removal};
 use crate::record::{Outcome, ResultRow};
 
 /// The name of undo's CSV in its output directory.
@@ -164,10 +164,10 @@ fn not_restorable(row: &ResultRow) -> Vec<UndoRow> {
         .collect()
 }
 
-/// The devices a `replace` run journaled as deleted that no row of results.csv lists (a run
-/// killed after their DELETE, whose resume did not put them on a row), as undo.csv lines:
-/// nothing removed is missing from undo.csv.
-pub(crate) fn unrecorded_removals(run_dir: &Path) -> Result<Vec<UndoRow>, AfterError> {
+/// The devices a `replace` run journaled for deletion that no row of results.csv lists (a
+/// run killed after their DELETE, whose resume did not put them on a row; or a DELETE that
+/// failed): read before anything is deleted, so a journal that cannot be read refuses undo.
+pub(crate) fn unrecorded_removals(run_dir: &Path) -> Result<Vec<Removal>, AfterError> {
     let unproven = |why: String| AfterError::Unproven {
         dir: run_dir.to_path_buf(),
         why,
@@ -181,24 +181,45 @@ pub(crate) fn unrecorded_removals(run_dir: &Path) -> Result<Vec<UndoRow>, AfterE
         let row = row.map_err(|e| unproven(e.to_string()))?;
         on_rows.extend(row.removed_ids().map(str::to_string));
     }
-    let lines = journaled
+    Ok(journaled
         .into_iter()
         .filter(|r| !on_rows.contains(&r.device_id))
-        .map(|r| UndoRow {
-            line: r.line,
-            user_id: r.user_id,
-            device_type: r.device_type,
-            destination: r.destination,
-            device_id: r.device_id,
-            outcome: UndoOutcome::NotRestorable,
-            detail: "deleted by the replace run as stale (its removals journal says so; the run \
-                     was killed before its row could list it); PingOne keeps nothing to restore \
-                     it from"
+        .collect())
+}
+
+/// A journaled device no row lists, as an undo.csv line: `not_restorable` when PingOne no
+/// longer has it (nothing removed is missing from undo.csv); nothing when it is still there
+/// (its DELETE failed: it was not removed); `failed` when it cannot be read; `None` too when
+/// a stop cut the read short.
+pub(crate) async fn unrecorded_line(after: &After, removal: Removal) -> Option<UndoRow> {
+    let (client, retry) = (&after.client, &after.retry);
+    let read = retry
+        .run(|| client.get_device(&removal.user_id, &removal.device_id))
+        .await;
+    let (outcome, detail) = match read {
+        Ok(Some(_)) => return None,
+        Ok(None) => (
+            UndoOutcome::NotRestorable,
+            "deleted by the replace run as stale (its removals journal says so; the run was \
+             killed before its row could list it); PingOne keeps nothing to restore it from"
                 .to_string(),
-            ..UndoRow::default()
-        })
-        .collect();
-    Ok(lines)
+        ),
+        Err(ApiError::Stopped) => return None,
+        Err(e) => (
+            UndoOutcome::Failed,
+            format!("journaled for deletion by the replace run, and PingOne answered {e}"),
+        ),
+    };
+    Some(UndoRow {
+        line: removal.line,
+        user_id: removal.user_id,
+        device_type: removal.device_type,
+        destination: removal.destination,
+        device_id: removal.device_id,
+        outcome,
+        detail,
+        ..UndoRow::default()
+    })
 }
 
 /// One row undone (or not); `None` when a stop cut it short.

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use super::output::{OutDir, Sink};
 use super::record::{Rows, RunRecord};
-use super::undo::{candidate, undo_row_and_removed, unrecorded_removals, Mode, UndoRow, UNDO_FILE};
+use super::undo::{
+    candidate, undo_row_and_removed, unrecorded_line, unrecorded_removals, Mode, UndoRow, UNDO_FILE,
+};
 use super::{After, AfterError, Ended};
 use crate::cli::UndoArgs;
 use crate::record::Outcome;
@@ -57,9 +59,12 @@ pub async fn undo(args: UndoArgs, stop: Arc<Stop>) -> Result<Ended, AfterError> 
             undo_row_and_removed(&after, mode, row)
         })
         .await?;
-    if after.stopped_early().is_none() {
-        for line in &unrecorded {
-            sink.write(line)?;
+    for removal in unrecorded {
+        if after.stopped_early().is_some() {
+            break;
+        }
+        if let Some(line) = unrecorded_line(&after, removal).await {
+            sink.write(&line)?;
         }
     }
     finish(&after, &out, sink, mode, notices)

@@ -489,6 +489,23 @@ async fn undo_lists_a_journaled_removal_that_no_row_lists() {
     assert_eq!(gone[0]["user_id"], user_id(0));
     assert_eq!(gone[0]["type"], "SMS");
     assert_eq!(gone[0]["destination"], us_number(100));
+    // A journaled device PingOne still has (its DELETE failed) was not removed: undo reads
+    // it by ID and does not call it removed.
+    seed(&sandbox, 0, &id(1), "SMS", &us_number(100), "ACTIVE");
+    let again = after_command(
+        &ws,
+        &sandbox,
+        "undo",
+        "out",
+        &["--dry-run", "--out", "again"],
+    )
+    .await;
+    assert_eq!(again.code, 0, "{}", again.both());
+    let lines = read_csv(&ws.path("again").join("undo.csv"));
+    assert!(
+        lines.iter().all(|l| l["outcome"] != "not_restorable"),
+        "{lines:?}"
+    );
 }
 
 #[tokio::test]
