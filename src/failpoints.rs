@@ -14,6 +14,7 @@
 //! |---|---|---|
 //! | `post-answered` | PingOne created the device and answered; the row is not yet recorded | the process dies |
 //! | `before-removals` | `replace`: a group's last row has its device; its stale devices are not yet deleted, the row not yet recorded | the process dies |
+//! | `after-delete` | `replace`: PingOne answered a stale device's DELETE; the row is not yet recorded | the process dies |
 //! | `row-work` | a worker starts a row (`return(LINE)`: only that line) | the worker panics |
 //! | `results-write` | the writer writes to results.csv or errors.csv (`N*off->return`: the N+1th write) | the write fails, as on a full disk |
 //! | `before-final-summary` | every row is in results.csv; summary.json still says unfinished | the process dies |

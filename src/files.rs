@@ -5,13 +5,14 @@
 //! (`tempfile`: a fresh random name, exclusive create, mode 600, removed if the write fails)
 //! and renamed into place; a rename replaces a directory entry and follows no link, so a
 //! symlink or a hard link planted at the final name is never written through. The few files
-//! opened in place (results.csv growing on `--resume`, the lock) are opened with
-//! `O_NOFOLLOW` and refused when they have other names (hard links) or are no regular file.
+//! opened in place (results.csv growing on `--resume`, the lock, the removals journal) are
+//! opened with `O_NOFOLLOW` and refused when they have other names (hard links) or are no
+//! regular file.
 //!
 //! [`check_dir`], [`inspect`], [`clear_own`] and [`fresh_own_dir`] are the checks a command makes before it sends anything: a
 //! link or a foreign file where the tool must write is refused, and a file at one of the
-//! tool's internal names (the spool, the lock, the spills' and the sort's folders) is
-//! removed only when it is one the tool left.
+//! tool's internal names (the spool, the lock, the removals journal, the spills' and the
+//! sort's folders) is accepted (or removed) only when it is one the tool left.
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Write};

@@ -17,13 +17,19 @@
 //! `--restore-mfa`: after a row's device is gone, a user this run switched on
 //! (`user_mfa_switched`) who has no device left is switched off again.
 
+use std::collections::HashSet;
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use super::output::AfterRow;
+use super::record::Rows;
 use super::verify::changed;
 use super::After;
+use super::AfterError;
 use crate::pingone::one_device::Deleted;
 use crate::pingone::ApiError;
+use crate::record::journal::{self, Removal};
 use crate::record::{Outcome, ResultRow};
 
 /// The name of undo's CSV in its output directory.
@@ -156,6 +162,64 @@ fn not_restorable(row: &ResultRow) -> Vec<UndoRow> {
             ..base(row, UndoOutcome::NotRestorable, "")
         })
         .collect()
+}
+
+/// The devices a `replace` run journaled for deletion that no row of results.csv lists (a
+/// run killed after their DELETE, whose resume did not put them on a row; or a DELETE that
+/// failed): read before anything is deleted, so a journal that cannot be read refuses undo.
+pub(crate) fn unrecorded_removals(run_dir: &Path) -> Result<Vec<Removal>, AfterError> {
+    let unproven = |why: String| AfterError::Unproven {
+        dir: run_dir.to_path_buf(),
+        why,
+    };
+    let journaled = journal::read(run_dir).map_err(|e| unproven(e.to_string()))?;
+    if journaled.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut on_rows = HashSet::new();
+    for row in Rows::open(run_dir)? {
+        let row = row.map_err(|e| unproven(e.to_string()))?;
+        on_rows.extend(row.removed_ids().map(str::to_string));
+    }
+    Ok(journaled
+        .into_iter()
+        .filter(|r| !on_rows.contains(&r.device_id))
+        .collect())
+}
+
+/// A journaled device no row lists, as an undo.csv line: `not_restorable` when PingOne no
+/// longer has it (nothing removed is missing from undo.csv); nothing when it is still there
+/// (its DELETE failed: it was not removed); `failed` when it cannot be read; `None` too when
+/// a stop cut the read short.
+pub(crate) async fn unrecorded_line(after: &After, removal: Removal) -> Option<UndoRow> {
+    let (client, retry) = (&after.client, &after.retry);
+    let read = retry
+        .run(|| client.get_device(&removal.user_id, &removal.device_id))
+        .await;
+    let (outcome, detail) = match read {
+        Ok(Some(_)) => return None,
+        Ok(None) => (
+            UndoOutcome::NotRestorable,
+            "deleted by the replace run as stale (its removals journal says so; the run was \
+             killed before its row could list it); PingOne keeps nothing to restore it from"
+                .to_string(),
+        ),
+        Err(ApiError::Stopped) => return None,
+        Err(e) => (
+            UndoOutcome::Failed,
+            format!("journaled for deletion by the replace run, and PingOne answered {e}"),
+        ),
+    };
+    Some(UndoRow {
+        line: removal.line,
+        user_id: removal.user_id,
+        device_type: removal.device_type,
+        destination: removal.destination,
+        device_id: removal.device_id,
+        outcome,
+        detail,
+        ..UndoRow::default()
+    })
 }
 
 /// One row undone (or not); `None` when a stop cut it short.

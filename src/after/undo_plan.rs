@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use super::output::{OutDir, Sink};
 use super::record::{Rows, RunRecord};
-use super::undo::{candidate, undo_row_and_removed, Mode, UndoRow, UNDO_FILE};
+use super::undo::{
+    candidate, undo_row_and_removed, unrecorded_line, unrecorded_removals, Mode, UndoRow, UNDO_FILE,
+};
 use super::{After, AfterError, Ended};
 use crate::cli::UndoArgs;
 use crate::record::Outcome;
@@ -22,6 +24,8 @@ pub async fn undo(args: UndoArgs, stop: Arc<Stop>) -> Result<Ended, AfterError> 
     let settings = super::load(&args.after, default_out)?;
     let after = After::start(settings, args.after.run_dir.clone(), stop)?;
     let record = super::record::prove(&after.run_dir, &after.target)?;
+    // Read before anything is deleted: a journal that cannot be read refuses the undo.
+    let unrecorded = unrecorded_removals(&after.run_dir)?;
     let mode = Mode {
         dry_run: args.dry_run,
         restore_mfa: args.restore_mfa,
@@ -55,6 +59,14 @@ pub async fn undo(args: UndoArgs, stop: Arc<Stop>) -> Result<Ended, AfterError> 
             undo_row_and_removed(&after, mode, row)
         })
         .await?;
+    for removal in unrecorded {
+        if after.stopped_early().is_some() {
+            break;
+        }
+        if let Some(line) = unrecorded_line(&after, removal).await {
+            sink.write(&line)?;
+        }
+    }
     finish(&after, &out, sink, mode, notices)
 }
 

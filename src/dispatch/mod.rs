@@ -63,6 +63,7 @@ use crate::config::RunMode;
 use crate::model::{Claims, OnExisting, UserRef};
 use crate::pingone::wire::{Device, Standing};
 use crate::pingone::Client;
+use crate::record::journal::Journal;
 use crate::record::summary::{InactiveRows, MfaUsers, UserOverMessageLimit};
 use crate::record::{Outcome, RecorderHandle, RowResult};
 use crate::stop::Stop;
@@ -133,6 +134,8 @@ pub(crate) struct EngineConfig {
     pub(crate) late_usernames: bool,
     /// `on_existing = "replace"`: the users' groups of rows, and the run's `max_deletes`.
     pub(crate) replace: Option<(Arc<ReplaceGroups>, u64)>,
+    /// `replace`: the removals journal of `--out`, with what earlier runs journaled.
+    pub(crate) journal: Arc<Journal>,
 }
 
 /// A row whose user could not be resolved, with its result.
@@ -220,7 +223,7 @@ impl Engine {
         let replace = config
             .replace
             .clone()
-            .map(|(groups, cap)| (groups, RemovalBook::new(cap)));
+            .map(|(groups, cap)| (groups, RemovalBook::new(cap, config.journal.clone())));
         Arc::new(Engine {
             replace,
             client,

@@ -13,7 +13,7 @@
 //! stale devices are counted, and listed in summary.json and report.html.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::decide;
 use super::groups::{Hold, ReplaceGroups, Turn, Wanted};
@@ -24,6 +24,7 @@ use crate::codes::Code;
 use crate::failpoints::crash_point;
 use crate::pingone::wire::Device;
 use crate::pingone::Client;
+use crate::record::journal::{Journal, Removal};
 use crate::record::summary::HeldRemoval;
 use crate::record::{Outcome, RowResult};
 use crate::stop::{Stop, StopReason};
@@ -41,6 +42,8 @@ pub(crate) struct RemovalBook {
     /// Stale devices the cap kept (those of the row that met it; rows after it stopped).
     owed_at_cap: AtomicU64,
     held: Mutex<Held>,
+    /// Written before each DELETE; what earlier runs wrote there, read on --resume.
+    journal: Arc<Journal>,
 }
 
 #[derive(Debug, Default)]
@@ -50,9 +53,10 @@ struct Held {
 }
 
 impl RemovalBook {
-    pub(crate) fn new(cap: u64) -> RemovalBook {
+    pub(crate) fn new(cap: u64, journal: Arc<Journal>) -> RemovalBook {
         RemovalBook {
             cap,
+            journal,
             taken: AtomicU64::new(0),
             owed_at_cap: AtomicU64::new(0),
             held: Mutex::default(),
@@ -130,6 +134,7 @@ impl Remover<'_> {
             result.row.outcome,
             Outcome::Created | Outcome::SkippedExisting
         );
+        let result = self.journaled(job, user_id, result, devices).await;
         let device_type = job.spec.device_type;
         match self
             .groups
@@ -144,6 +149,46 @@ impl Remover<'_> {
                 self.remove(job, user_id, result, &wanted, devices).await
             }
         }
+    }
+
+    /// `--resume`: the devices an earlier run journaled for this row and could not record
+    /// (it was killed after their DELETE): each one the user's list no longer has was
+    /// removed, and goes on the row (once). One still listed (PingOne's lists may lag after
+    /// a delete) is stale still, and [`Self::remove`] deletes it again (a 404 counts as
+    /// removed). They were deleted by the earlier run, so they count against this run's cap
+    /// only when this run sends a DELETE for them.
+    async fn journaled(
+        &self,
+        job: &Job,
+        user_id: &str,
+        result: RowResult,
+        devices: &mut Option<Vec<Device>>,
+    ) -> RowResult {
+        let earlier: Vec<&Removal> = self
+            .book
+            .journal
+            .earlier(job.line)
+            .iter()
+            .filter(|r| !result.row.removed_ids().any(|id| id == r.device_id))
+            .collect();
+        if earlier.is_empty() {
+            return result;
+        }
+        if devices.is_none() {
+            match self.retry.run(|| self.client.list_devices(user_id)).await {
+                Ok(fresh) => *devices = Some(fresh),
+                Err(e) => {
+                    let why = format!("the user's devices could not be read ({e})");
+                    return owed_with(result, Code::RemovalsOwed, &why, 0);
+                }
+            }
+        }
+        let listed = devices.as_deref().unwrap_or_default();
+        let gone = earlier
+            .into_iter()
+            .filter(|r| !listed.iter().any(|d| d.id == r.device_id))
+            .map(|r| (r.device_id.clone(), r.destination.clone()));
+        result.with_removed_ids(gone)
     }
 
     /// An online dry run's row: at its group's last row, the stale devices a real run would
@@ -234,7 +279,6 @@ impl Remover<'_> {
         let mut removed: Vec<&Device> = Vec::new();
         let mut problem = None;
         for (done, device) in stale.iter().enumerate() {
-            let device_id = device.id.as_str();
             if self.stop.is_requested() {
                 problem = Some((Code::RemovalsOwed, "the run stopped first".to_string()));
                 break;
@@ -259,21 +303,12 @@ impl Remover<'_> {
                 ));
                 break;
             }
-            match self
-                .retry
-                .run(|| self.client.delete_device(user_id, device_id))
-                .await
-            {
-                Ok(_) => removed.push(device),
-                Err(e) => {
-                    self.book.give_back();
-                    problem = Some((
-                        Code::RemovalsOwed,
-                        format!("deleting {device_id} failed ({e})"),
-                    ));
-                    break;
-                }
+            if let Err(why) = self.delete_one(job, user_id, device).await {
+                self.book.give_back();
+                problem = Some((Code::RemovalsOwed, why));
+                break;
             }
+            removed.push(device);
         }
         let result = result.with_removed(&removed);
         let left = stale.len() - removed.len();
@@ -286,6 +321,30 @@ impl Remover<'_> {
         match problem {
             None => result,
             Some((code, why)) => owed_with(result, code, &why, left),
+        }
+    }
+
+    /// Journals one stale device, then deletes it; `Err`: why it was not deleted.
+    async fn delete_one(&self, job: &Job, user_id: &str, device: &Device) -> Result<(), String> {
+        let device_id = device.id.as_str();
+        // On disk before the DELETE is sent: a crash after it, before the row is written,
+        // leaves the removal for --resume (and undo) to find.
+        let removal = Removal::of(job.line, user_id, device);
+        if let Err(e) = self.book.journal.append(&removal) {
+            return Err(format!(
+                "the removals journal could not be written ({e}), so {device_id} was not deleted"
+            ));
+        }
+        match self
+            .retry
+            .run(|| self.client.delete_device(user_id, device_id))
+            .await
+        {
+            Ok(_) => {
+                crash_point!("after-delete");
+                Ok(())
+            }
+            Err(e) => Err(format!("deleting {device_id} failed ({e})")),
         }
     }
 }

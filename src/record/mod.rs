@@ -3,8 +3,9 @@
 //! through [`RowResult`]'s builder in `row.rs`), errors.csv (the invalid and failed rows,
 //! itself a valid input), summary.json (`summary.rs`, with its latency figures in
 //! `latency.rs` and its input lines in `record_lines.rs`), timeline.json (`timeline.rs`), the
-//! lock on the output directory (`lock.rs`), both CSVs put in line order at the end
-//! (`line_order.rs`), and what `--resume` and `merge` read back (`read_back.rs`, `resume.rs`).
+//! lock on the output directory (`lock.rs`), the removals journal of `replace`
+//! (`journal.rs`), both CSVs put in line order at the end (`line_order.rs`), and what
+//! `--resume` and `merge` read back (`read_back.rs`, `resume.rs`).
 //!
 //! What people see of the record (the report, progress, the metrics file, the end-of-run
 //! text) is the `present` module beside this one, which reads this module; nothing here
@@ -12,6 +13,7 @@
 //! keeps.
 
 pub(crate) mod counters;
+pub(crate) mod journal;
 pub(crate) mod latency;
 pub mod line_order;
 pub(crate) mod lock;

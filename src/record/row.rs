@@ -225,14 +225,27 @@ impl RowResult {
 
     /// The stale devices deleted (or, planning, to be deleted) after this row's device,
     /// after any an earlier run removed for it.
-    pub(crate) fn with_removed(mut self, devices: &[&Device]) -> Self {
-        for device in devices {
+    pub(crate) fn with_removed(self, devices: &[&Device]) -> Self {
+        self.with_removed_ids(
+            devices
+                .iter()
+                .map(|device| (device.id.clone(), removed_destination(device))),
+        )
+    }
+
+    /// Devices (ID, destination) removed after this row's device; one already listed is
+    /// not listed twice (an earlier run's journal and this run may both name it).
+    pub(crate) fn with_removed_ids(
+        mut self,
+        devices: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        for (id, destination) in devices {
+            if self.row.removed_ids().any(|listed| listed == id) {
+                continue;
+            }
             for (column, value) in [
-                (&mut self.row.removed_device_ids, device.id.clone()),
-                (
-                    &mut self.row.removed_destinations,
-                    removed_destination(device),
-                ),
+                (&mut self.row.removed_device_ids, id),
+                (&mut self.row.removed_destinations, destination),
             ] {
                 if !column.is_empty() {
                     column.push(' ');
@@ -271,7 +284,7 @@ impl RowResult {
 }
 
 /// A removed device's destination as `removed_destinations` spells it (no spaces inside).
-fn removed_destination(device: &Device) -> String {
+pub(crate) fn removed_destination(device: &Device) -> String {
     let base = device
         .phone
         .as_deref()

@@ -21,6 +21,7 @@ use crate::dispatch::{self, results, Engine, EngineConfig, Job, Unresolved};
 use crate::input::{Header, InputReader, Record};
 use crate::pingone::{ApiError, Client, PreflightHost, RequestStats};
 use crate::present::progress::{Progress, ProgressSource};
+use crate::record::journal::{Journal, JOURNAL_FILE};
 use crate::record::resume;
 use crate::record::summary::now_rfc3339;
 use crate::record::timeline::Sampler;
@@ -135,6 +136,7 @@ fn engine_for(
             enable_mfa: ctx.enable_mfa(out),
             late_usernames: settings.shard.is_none(),
             replace: facts.groups.clone().zip(settings.enroll.max_deletes),
+            journal: Arc::new(Journal::new(&out.dir, &out.journaled)),
         },
     )
 }
@@ -192,6 +194,11 @@ pub(crate) async fn execute(
     summary.write(&out.dir)?;
     if out.has_results {
         resume::keep_only_finished(&out.dir, &out.finished)?;
+    }
+    if !settings.resume {
+        // A new run's journal is its own: one left beside a record removed by hand would
+        // put that run's removals on this run's rows.
+        crate::files::clear_own(&out.dir.join(JOURNAL_FILE)).map_err(OutputError::from)?;
     }
 
     let layout = ErrorsLayout {

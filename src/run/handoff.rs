@@ -33,6 +33,8 @@ pub(crate) struct OutputDir {
     pub(crate) earlier: Option<Summary>,
     /// The rows the earlier run finished (empty without one).
     pub(crate) finished: Finished,
+    /// `replace`: the removals earlier runs journaled (only with --resume).
+    pub(crate) journaled: Vec<crate::record::journal::Removal>,
 }
 
 /// The copy of the input in the output directory: personal data, so readable by its owner

@@ -16,6 +16,7 @@ use crate::dispatch::later;
 use crate::input::{InputReader, InputSource};
 use crate::present::metrics;
 use crate::present::report::REPORT_FILE;
+use crate::record::journal::{self, JOURNAL_FILE};
 use crate::record::line_order::runs_dir;
 use crate::record::lock;
 use crate::record::read_back::{self, SummaryProblem};
@@ -96,8 +97,8 @@ pub(crate) fn output_dir(ctx: &RunContext) -> Result<OutputDir, RunError> {
     let written: Vec<&str> = RECORD_FILES.into_iter().chain([REPORT_FILE]).collect();
     let sorts = [runs_dir(RESULTS_FILE), runs_dir(ERRORS_FILE)];
     let folders = [repeats::SPILL_DIR, later::SPILL_DIR, &sorts[0], &sorts[1]];
-    crate::files::check_dir(&dir, &written, &[lock::LOCK_FILE, SPOOL_FILE], &folders)
-        .map_err(OutputError::from)?;
+    let own = [lock::LOCK_FILE, SPOOL_FILE, JOURNAL_FILE];
+    crate::files::check_dir(&dir, &written, &own, &folders).map_err(OutputError::from)?;
     let lock = lock::acquire(&dir)?;
     let has_results = dir.join(RESULTS_FILE).exists();
     if has_results && !settings.resume {
@@ -114,12 +115,21 @@ pub(crate) fn output_dir(ctx: &RunContext) -> Result<OutputDir, RunError> {
     } else {
         (None, Finished::default())
     };
+    // Removals a killed run made but could not put on a row: resume puts them there.
+    let journaled = match settings.resume {
+        true => journal::read(&dir).map_err(|e| RunError::ResumeUnproven {
+            dir: dir.clone(),
+            why: e.to_string(),
+        })?,
+        false => Vec::new(),
+    };
     Ok(OutputDir {
         dir,
         _lock: lock,
         has_results,
         earlier,
         finished,
+        journaled,
     })
 }
 
@@ -135,9 +145,10 @@ fn check_metrics_file(ctx: &RunContext) -> Result<(), RunError> {
     if let InputSource::File(input) = &settings.input {
         used.push((input.clone(), "the input"));
     }
-    let names = RECORD_FILES
-        .into_iter()
-        .chain([REPORT_FILE, lock::LOCK_FILE, SPOOL_FILE]);
+    let names =
+        RECORD_FILES
+            .into_iter()
+            .chain([REPORT_FILE, lock::LOCK_FILE, SPOOL_FILE, JOURNAL_FILE]);
     for name in names {
         used.push((settings.out_dir.join(name), "a file of this run's --out"));
     }

@@ -89,6 +89,8 @@ async fn a_link_or_foreign_file_where_a_run_writes_is_refused_before_anything_is
         (".input-spool.csv", Plant::Foreign, "did not make this file"),
         (".repeats", Plant::Symlink, "symbolic link"),
         (".later-rows", Plant::Foreign, "did not make this file"),
+        (".removals", Plant::Symlink, "symbolic link"),
+        (".removals", Plant::Foreign, "did not make this file"),
         (".results.csv.runs", Plant::Symlink, "symbolic link"),
     ];
     for (name, how, says) in cases {

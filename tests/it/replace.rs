@@ -4,8 +4,9 @@
 //! types and users are never touched; an invalid or failed row holds its group; the cap stops
 //! the run (exit 3) and `--resume` with a higher one finishes, nothing deleted twice; a crash
 //! between a creation and its removals loses nothing; a DELETE whose answer was lost is
-//! retried and its 404 counts; an online dry run plans the removals and says the cap; undo
-//! lists what was removed as `not_restorable`.
+//! retried and its 404 counts; a crash right after a DELETE loses no removal (the journal:
+//! `--resume` records it once, `undo` lists it even when no row does); an online dry run
+//! plans the removals and says the cap; undo lists what was removed as `not_restorable`.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -358,6 +359,153 @@ async fn a_crash_between_a_creation_and_its_removals_leaves_both_to_resume() {
         .flatten()
         .collect();
     assert_eq!(recorded, stale, "every removal recorded");
+}
+
+/// One user whose number changed (stale device `id(1)`), run with `after-delete=return`:
+/// killed once PingOne answered the DELETE, before the row is written.
+async fn killed_after_a_delete() -> (Sandbox, Workspace) {
+    let (sandbox, ws) = setup(SandboxOptions::default(), "rate = 1000", &replacing(10)).await;
+    seed(&sandbox, 0, &id(1), "SMS", &us_number(100), "ACTIVE");
+    ws.write("in.csv", &sms_rows(1));
+    let secret = sandbox.options().client_secret.expose().to_string();
+    let mut command = launch_command(ws.dir.path(), &enroll_args("in.csv", "out", &[]));
+    command
+        .env("PINGONE_CLIENT_SECRET", &secret)
+        .env("FAILPOINTS", "after-delete=return");
+    let crashed = must_end(command.spawn().expect("starts"), Duration::from_secs(300)).await;
+    assert!(
+        crashed.stderr.contains("failpoint after-delete"),
+        "{}",
+        crashed.both()
+    );
+    assert_eq!(sandbox.deleted_devices(), vec![id(1)], "the DELETE went");
+    assert!(ws.results().is_empty(), "the row was not written");
+    (sandbox, ws)
+}
+
+fn deletes_of(sandbox: &Sandbox, user: usize) -> usize {
+    sandbox
+        .requests_about(&user_id(user))
+        .into_iter()
+        .filter(|r| *r == "DELETE device")
+        .count()
+}
+
+#[tokio::test]
+async fn a_crash_after_a_delete_loses_no_removal_resume_records_it_and_undo_lists_it() {
+    let (sandbox, ws) = killed_after_a_delete().await;
+    let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
+    assert_eq!(resumed.code, 0, "{}", resumed.both());
+    assert_eq!(
+        removed_by_line(&ws, "out")[&2],
+        vec![id(1)],
+        "the journaled removal is on its row"
+    );
+    let row = &ws.results()[0];
+    assert_eq!(row["outcome"], "created", "{row:?}");
+    assert_eq!(row["removed_destinations"], us_number(100));
+    let summary = ws.summary();
+    assert_eq!(summary["devices_removed"], 1, "counted once: {summary}");
+    assert_eq!(summary["removals"]["this_run"], 0, "no DELETE this run");
+    assert_eq!(deletes_of(&sandbox, 0), 1, "one DELETE in all");
+    assert_eq!(sandbox.deleted_devices(), vec![id(1)]);
+    let undo = after_command(&ws, &sandbox, "undo", "out", &["--dry-run"]).await;
+    assert_eq!(undo.code, 1, "{}", undo.both());
+    let lines = read_csv(&ws.out().join("undo-dry-run/undo.csv"));
+    let gone: Vec<_> = lines
+        .iter()
+        .filter(|l| l["outcome"] == "not_restorable")
+        .collect();
+    assert_eq!(gone.len(), 1, "listed once: {lines:?}");
+    assert_eq!(gone[0]["device_id"], id(1));
+    assert_eq!(gone[0]["destination"], us_number(100));
+}
+
+#[tokio::test]
+async fn a_journaled_device_still_listed_on_resume_is_deleted_again_and_recorded_once() {
+    let (sandbox, ws) = killed_after_a_delete().await;
+    // PingOne's lists may lag after a delete: the device shows again in the user's list.
+    seed(&sandbox, 0, &id(1), "SMS", &us_number(100), "ACTIVE");
+    let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
+    assert_eq!(resumed.code, 0, "{}", resumed.both());
+    assert_eq!(removed_by_line(&ws, "out")[&2], vec![id(1)], "listed once");
+    assert_eq!(ws.summary()["devices_removed"], 1);
+    assert_eq!(ws.summary()["removals"]["this_run"], 1, "this run's DELETE");
+    assert_eq!(deletes_of(&sandbox, 0), 2, "one DELETE a run");
+    assert!(!ids_of(&sandbox, 0).contains(&id(1)), "gone");
+}
+
+#[tokio::test]
+async fn a_new_run_starts_its_own_journal() {
+    let (sandbox, ws) = killed_after_a_delete().await;
+    // The killed run's record thrown away by hand; a new run on the same directory.
+    for name in ["results.csv", "errors.csv", "summary.json"] {
+        let _ = std::fs::remove_file(ws.out().join(name));
+    }
+    let run = enroll(&ws, &sandbox, "in.csv", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert!(ws
+        .results()
+        .iter()
+        .all(|r| r["removed_device_ids"].is_empty()));
+    let undo = after_command(&ws, &sandbox, "undo", "out", &["--dry-run"]).await;
+    let lines = read_csv(&ws.out().join("undo-dry-run/undo.csv"));
+    assert!(
+        lines.iter().all(|l| l["outcome"] != "not_restorable"),
+        "this run removed nothing: {lines:?}\n{}",
+        undo.both()
+    );
+}
+
+#[tokio::test]
+async fn undo_lists_a_journaled_removal_that_no_row_lists() {
+    let (sandbox, ws) = killed_after_a_delete().await;
+    // Undo reads only finished runs; one whose row lacks the removal (as a resume of a
+    // version without the journal would leave) must still not hide it.
+    let journal = std::fs::read_to_string(ws.out().join(".removals")).expect("a journal");
+    let resumed = enroll(&ws, &sandbox, "in.csv", &["--resume"]).await;
+    assert_eq!(resumed.code, 0, "{}", resumed.both());
+    let results = ws.out().join("results.csv");
+    let text = std::fs::read_to_string(&results).unwrap();
+    let stripped = text.replace(&id(1), "").replace(&us_number(100), "");
+    let mut rows = read_csv(&results);
+    assert_eq!(rows.len(), 1);
+    // The phone is also the row's old number only in removed_destinations: the row's own
+    // destination is another number.
+    assert_ne!(rows[0]["destination"], us_number(100));
+    std::fs::write(&results, stripped).unwrap();
+    rows = read_csv(&results);
+    assert_eq!(rows[0]["removed_device_ids"], "", "no row lists it now");
+    assert!(journal.contains(&id(1)), "{journal}");
+    let undo = after_command(&ws, &sandbox, "undo", "out", &["--dry-run"]).await;
+    assert_eq!(undo.code, 1, "{}", undo.both());
+    let lines = read_csv(&ws.out().join("undo-dry-run/undo.csv"));
+    let gone: Vec<_> = lines
+        .iter()
+        .filter(|l| l["outcome"] == "not_restorable")
+        .collect();
+    assert_eq!(gone.len(), 1, "{lines:?}");
+    assert_eq!(gone[0]["device_id"], id(1));
+    assert_eq!(gone[0]["user_id"], user_id(0));
+    assert_eq!(gone[0]["type"], "SMS");
+    assert_eq!(gone[0]["destination"], us_number(100));
+    // A journaled device PingOne still has (its DELETE failed) was not removed: undo reads
+    // it by ID and does not call it removed.
+    seed(&sandbox, 0, &id(1), "SMS", &us_number(100), "ACTIVE");
+    let again = after_command(
+        &ws,
+        &sandbox,
+        "undo",
+        "out",
+        &["--dry-run", "--out", "again"],
+    )
+    .await;
+    assert_eq!(again.code, 0, "{}", again.both());
+    let lines = read_csv(&ws.path("again").join("undo.csv"));
+    assert!(
+        lines.iter().all(|l| l["outcome"] != "not_restorable"),
+        "{lines:?}"
+    );
 }
 
 #[tokio::test]
