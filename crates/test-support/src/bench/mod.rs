@@ -581,11 +581,12 @@ pub async fn requests_floor(bin: &Path, work: &Path, sizes: &Sizes) -> Vec<Figur
     let puts = summary["requests"]["put"].as_u64().unwrap_or(0);
     assert_eq!(puts, users as u64, "floor: one MFA switch per user");
     let usernames = users.div_ceil(2);
-    // A device read and a switch's PUT per user (every user starts off), a look-up per
-    // username, a switch read per user named by ID (the look-up carries a username's: a PUT
-    // goes only where the switch is off), a POST per device.
+    // A device read and a switch's PUT per user (every user starts off), a look-up per batch
+    // of 100 usernames (the tool's batch), a switch read per user named by ID (the look-up
+    // carries a username's: a PUT goes only where the switch is off), a POST per device, and
+    // the new-device notices' guard's read of the one policy.
     let by_id = users - usernames;
-    let floor = (2 * users + usernames + by_id + rows) as f64;
+    let floor = (2 * users + usernames.div_ceil(100) + by_id + rows + 1) as f64;
     let case = format!(
         "request floor, {rows} rows, {users} users (4 devices each, half by username), skip on, MFA switched on"
     );
