@@ -186,21 +186,7 @@ pub(crate) async fn execute(
     )
     .await?;
     let (reader, spool) = rows.open(settings)?;
-    // Every refusal has passed: now the directory may change. The summary says first that a
-    // run is under way (`"finished": false`): a crash from here on leaves no finished summary
-    // whose counts results.csv no longer has. results.csv keeps one row per record, so the
-    // rows to do again leave it before they are appended anew.
-    let summary = ctx.initial_summary(out, facts);
-    summary.write(&out.dir)?;
-    if out.has_results {
-        resume::keep_only_finished(&out.dir, &out.finished)?;
-    }
-    if !settings.resume {
-        // A new run's journal is its own: one left beside a record removed by hand would
-        // put that run's removals on this run's rows.
-        crate::files::clear_own(&out.dir.join(JOURNAL_FILE)).map_err(OutputError::from)?;
-    }
-
+    let summary = begin_changing(ctx, out, facts)?;
     let layout = ErrorsLayout {
         input_header: reader.header().raw.clone(),
         carried: reader.header().carried.clone(),
@@ -244,6 +230,28 @@ pub(crate) async fn execute(
         timeline,
         quotas,
     })
+}
+
+/// Every refusal has passed: now the directory may change. The summary says first that a run
+/// is under way (`"finished": false`): a crash from here on leaves no finished summary whose
+/// counts results.csv no longer has. results.csv keeps one row per record, so the rows to do
+/// again leave it before they are appended anew.
+fn begin_changing(
+    ctx: &RunContext,
+    out: &OutputDir,
+    facts: &InputFacts,
+) -> Result<crate::record::summary::Summary, RunError> {
+    let summary = ctx.initial_summary(out, facts);
+    summary.write(&out.dir)?;
+    if out.has_results {
+        resume::keep_only_finished(&out.dir, &out.finished)?;
+    }
+    if !ctx.settings.resume {
+        // A new run's journal is its own: one left beside a record removed by hand would
+        // put that run's removals on this run's rows.
+        crate::files::clear_own(&out.dir.join(JOURNAL_FILE)).map_err(OutputError::from)?;
+    }
+    Ok(summary)
 }
 
 /// What the writer recorded, whether those counts are known, and whether it wrote in line
