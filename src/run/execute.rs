@@ -141,24 +141,6 @@ fn engine_for(
     )
 }
 
-/// A live run against PingOne without permission to message users: refused when its rows'
-/// policies would make PingOne send new-device notices, or cannot be read (`notices.rs`).
-async fn hold_notices(
-    ctx: &RunContext,
-    against_pingone: Option<&Arc<Client>>,
-    stats: &Arc<RequestStats>,
-    facts: &InputFacts,
-) -> Result<(), RunError> {
-    let settings = &ctx.settings;
-    match against_pingone {
-        Some(client) if settings.mode == RunMode::Live && !settings.enroll.allow_messages => {
-            let retry = RetryPolicy::new(&settings.limits, stats.clone(), ctx.stop.clone());
-            notices::check(client, (&retry, &ctx.stop), &facts.policies).await
-        }
-        _ => Ok(()),
-    }
-}
-
 /// Every row of the spooled input to its result, through the engine when the run sends.
 pub(crate) async fn execute(
     ctx: &RunContext,
@@ -178,7 +160,7 @@ pub(crate) async fn execute(
     // summary does.
     let counters = Arc::new(LiveCounters::default());
     let sampler = Sampler::start(counters.clone(), stats.clone(), now_rfc3339());
-    hold_notices(
+    notices::hold(
         ctx,
         client.as_ref().filter(|_| sandbox.is_none()),
         &stats,

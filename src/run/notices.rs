@@ -8,16 +8,22 @@
 //! notices unknown, and the run is refused as well, saying so: a guard that let through
 //! what it could not see would not guard. Unless the token has no role at all (a user
 //! look-up is refused too): then the run stops at its first request, `MISSING_ROLE`, as
-//! always. A read that fails otherwise (5xx past the retries, no connection, a license or
-//! environment refused) is logged and the run goes on: its own first requests meet the same
-//! failure and stop it with the reason.
+//! always. A read PingOne fails to answer past the retries (5xx, timeouts) is refused the same
+//! way: PingOne may be well again for the first POST. A read that cannot connect, or meets a
+//! license or environment refusal, is logged and the run goes on: its own first requests meet
+//! the same failure and stop it with the reason.
+
+use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::context::RunContext;
 use super::error::RunError;
+use super::handoff::InputFacts;
+use crate::config::RunMode;
 use crate::dispatch::retry::RetryPolicy;
 use crate::pingone::error::Cause;
-use crate::pingone::{ApiError, Client};
+use crate::pingone::{ApiError, Client, RequestStats};
 use crate::stop::Stop;
 
 /// Policies remembered with their rows; a file naming more is refused unless messages are
@@ -69,6 +75,24 @@ impl PolicyRows {
         } else {
             self.beyond.push(line);
         }
+    }
+}
+
+/// A live run against PingOne without permission to message users: refused when its rows'
+/// policies would make PingOne send new-device notices, or cannot be read .
+pub(crate) async fn hold(
+    ctx: &RunContext,
+    against_pingone: Option<&Arc<Client>>,
+    stats: &Arc<RequestStats>,
+    facts: &InputFacts,
+) -> Result<(), RunError> {
+    let settings = &ctx.settings;
+    match against_pingone {
+        Some(client) if settings.mode == RunMode::Live && !settings.enroll.allow_messages => {
+            let retry = RetryPolicy::new(&settings.limits, stats.clone(), ctx.stop.clone());
+            check(client, (&retry, &ctx.stop), &facts.policies).await
+        }
+        _ => Ok(()),
     }
 }
 
