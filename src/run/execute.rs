@@ -161,10 +161,10 @@ pub(crate) async fn execute(
     let counters = Arc::new(LiveCounters::default());
     let sampler = Sampler::start(counters.clone(), stats.clone(), now_rfc3339());
     notices::hold(
-        ctx,
+        (settings, stop),
         client.as_ref().filter(|_| sandbox.is_none()),
         &stats,
-        facts,
+        &facts.policies,
     )
     .await?;
     let (reader, spool) = rows.open(settings)?;

@@ -17,10 +17,8 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::context::RunContext;
 use super::error::RunError;
-use super::handoff::InputFacts;
-use crate::config::RunMode;
+use crate::config::{RunMode, Settings};
 use crate::dispatch::retry::RetryPolicy;
 use crate::pingone::error::Cause;
 use crate::pingone::{ApiError, Client, RequestStats};
@@ -81,16 +79,15 @@ impl PolicyRows {
 /// A live run against PingOne without permission to message users: refused when its rows'
 /// policies would make PingOne send new-device notices, or cannot be read .
 pub(crate) async fn hold(
-    ctx: &RunContext,
+    (settings, stop): (&Settings, &Arc<Stop>),
     against_pingone: Option<&Arc<Client>>,
     stats: &Arc<RequestStats>,
-    facts: &InputFacts,
+    rows: &PolicyRows,
 ) -> Result<(), RunError> {
-    let settings = &ctx.settings;
     match against_pingone {
         Some(client) if settings.mode == RunMode::Live && !settings.enroll.allow_messages => {
-            let retry = RetryPolicy::new(&settings.limits, stats.clone(), ctx.stop.clone());
-            check(client, (&retry, &ctx.stop), &facts.policies).await
+            let retry = RetryPolicy::new(&settings.limits, stats.clone(), stop.clone());
+            check(client, (&retry, stop.as_ref()), rows).await
         }
         _ => Ok(()),
     }
